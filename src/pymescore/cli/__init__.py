@@ -1,0 +1,51 @@
+"""The ``pymescore`` command line: one thin module per command, wired here.
+
+Errors that pymescore raises on purpose end the command with exit code 2 and a one-line message on
+stderr (what was expected, what came, how to fix it); never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from pymescore.errors import PymescoreError
+
+app = typer.Typer(
+    name="pymescore",
+    help="Credit risk scoring for Peruvian SMEs (PYMEs) from their operational data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+
+
+def _register() -> None:
+    from pymescore.cli import _contracts, _ingest, _lake, _simulate
+
+    for module in (_simulate, _ingest, _lake, _contracts):
+        module.register(app)
+
+
+def main() -> None:
+    """Entry point of the ``pymescore`` script."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _register()
+    try:
+        app(standalone_mode=False)
+    except PymescoreError as exc:
+        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and friends carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

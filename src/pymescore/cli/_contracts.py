@@ -1,0 +1,7 @@
+"""placeholder, replaced by the command module."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    return None

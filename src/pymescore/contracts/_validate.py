@@ -1,0 +1,208 @@
+"""Validate a raw source frame against a table contract, row by row, with a reason for every failure.
+
+Parsing happens first (``_coerce``), then the pandera schema built from the contract runs lazily so that
+every failing row of every check is collected at once: that is what the quarantine needs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+from stdnum.pe import ruc as stdnum_ruc
+
+from pymescore.contracts._coerce import Reasons, coerce_column
+from pymescore.contracts._reference import (
+    DEPARTMENTS,
+    DOMICILE_CONDITIONS,
+    TAXPAYER_STATES,
+    canonical_register_value,
+    ciiu_classes,
+    ubigeo_codes,
+)
+from pymescore.contracts._spec import Column, TableContract
+from pymescore.errors import MissingColumnError
+
+_EARLIEST = pd.Timestamp("1950-01-01")
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Rows that meet the contract (typed) and rows that do not (source values + reasons).
+
+    Both frames are indexed by the source row number. ``rejected`` has the contract's columns as
+    source text plus ``reason`` (readable, ``; `` separated) and ``reason_codes`` (``,`` separated).
+    """
+
+    valid: pd.DataFrame
+    rejected: pd.DataFrame
+
+
+def _ruc_valid(values: pd.Series) -> pd.Series:
+    """Vectorised python-stdnum check: each distinct RUC is checked once."""
+    distinct = values.dropna().unique()
+    ok = {v: bool(stdnum_ruc.is_valid(v)) for v in distinct}
+    return values.map(lambda v: True if v is None or pd.isna(v) else ok[v]).astype(bool)
+
+
+def _check(fn: object, code: str, message: str, *, element_wise: bool = False) -> pa.Check:
+    return pa.Check(fn, error=f"{code}|{message}", element_wise=element_wise, ignore_na=True)
+
+
+def _column_checks(col: Column) -> list[pa.Check]:
+    checks: list[pa.Check] = []
+    if col.ge is not None:
+        code = "AMOUNT_NEGATIVE" if col.ge == 0 else "OUT_OF_RANGE"
+        checks.append(_check(lambda s, v=col.ge: s >= v, code, f"{col.name}: expected >= {col.ge:g}"))
+    if col.le is not None:
+        checks.append(_check(lambda s, v=col.le: s <= v, "OUT_OF_RANGE", f"{col.name}: expected <= {col.le:g}"))
+    if col.isin is not None:
+        allowed = ", ".join(col.isin)
+        checks.append(
+            _check(lambda s, a=col.isin: s.isin(a), "VALUE_UNKNOWN", f"{col.name}: expected one of {allowed}")
+        )
+    if col.name == "ruc":
+        checks.append(_check(_ruc_valid, "RUC_INVALID", "ruc: expected a valid RUC (stdnum.pe.ruc)"))
+    if col.name == "ciiu":
+        classes = ciiu_classes()
+        checks.append(_check(lambda s: s.isin(classes), "CIIU_UNKNOWN", "ciiu: expected a CIIU Rev.4 class"))
+    if col.name == "ubigeo":
+        checks.append(
+            _check(
+                lambda s: s.str[:2].isin(DEPARTMENTS),
+                "UBIGEO_INVALID",
+                "ubigeo: expected an INEI code whose department is 01-25",
+            )
+        )
+    if col.name == "taxpayer_state":
+        checks.append(
+            _check(lambda s: s.isin(TAXPAYER_STATES), "VALUE_UNKNOWN", "taxpayer_state: expected a SUNAT state")
+        )
+    if col.name == "domicile_condition":
+        checks.append(
+            _check(
+                lambda s: s.isin(DOMICILE_CONDITIONS),
+                "VALUE_UNKNOWN",
+                "domicile_condition: expected a SUNAT domicile condition",
+            )
+        )
+    if col.kind in ("date", "month"):
+        checks.append(_check(lambda s: s >= _EARLIEST, "DATE_RANGE", f"{col.name}: expected 1950 or later"))
+    if col.name in ("start_date", "paid_date"):
+        today = pd.Timestamp(dt.date.today())
+        checks.append(_check(lambda s: s <= today, "DATE_FUTURE", f"{col.name}: expected a date not in the future"))
+    return checks
+
+
+def _table_checks(contract: TableContract, equity_tolerance: float) -> list[pa.Check]:
+    if contract.name == "financial_statements":
+
+        def balanced(d: pd.DataFrame) -> pd.Series:
+            scale = d[["total_assets", "total_liabilities"]].abs().max(axis=1).clip(lower=1.0)
+            gap = (d["equity"] - (d["total_assets"] - d["total_liabilities"])).abs()
+            return (gap <= equity_tolerance * scale) | gap.isna()
+
+        return [
+            _check(
+                balanced,
+                "EQUITY_MISMATCH",
+                f"equity: expected total_assets - total_liabilities within {equity_tolerance:.1%}",
+            )
+        ]
+    if contract.name == "payments":
+
+        def paid_after_start(d: pd.DataFrame) -> pd.Series:
+            return ~(d["paid_date"] < d["disbursement_date"]).fillna(False)
+
+        def due_after_start(d: pd.DataFrame) -> pd.Series:
+            return ~(d["due_date"] <= d["disbursement_date"]).fillna(False)
+
+        def paid_has_date(d: pd.DataFrame) -> pd.Series:
+            return ~((d["amount_paid"] > 0).fillna(False) & d["paid_date"].isna())
+
+        return [
+            _check(paid_after_start, "PAID_BEFORE_START", "paid_date: expected on or after disbursement_date"),
+            _check(due_after_start, "DUE_BEFORE_START", "due_date: expected after disbursement_date"),
+            _check(paid_has_date, "PAID_WITHOUT_DATE", "paid_date: expected a date when amount_paid > 0"),
+        ]
+    return []
+
+
+def _schema(contract: TableContract, equity_tolerance: float) -> pa.DataFrameSchema:
+    columns = {c.name: pa.Column(None, checks=_column_checks(c), nullable=True) for c in contract.columns}
+    return pa.DataFrameSchema(columns, checks=_table_checks(contract, equity_tolerance))
+
+
+def _require_columns(raw: pd.DataFrame, contract: TableContract, source: str) -> None:
+    missing = [c for c in contract.required_columns if c not in raw.columns]
+    if missing:
+        got = ", ".join(map(str, raw.columns[:12])) or "no columns"
+        raise MissingColumnError(
+            f"{source}: table '{contract.name}' needs column(s) {', '.join(missing)}; got {got}. "
+            f"Rename the source columns or pass the right --table.",
+            missing=missing,
+            table=contract.name,
+            source=source,
+        )
+
+
+def validate_table(
+    raw: pd.DataFrame,
+    contract: TableContract,
+    *,
+    equity_tolerance: float = 0.01,
+    source: str = "<frame>",
+) -> ValidationResult:
+    """Parse and check ``raw`` against ``contract``.
+
+    ``raw``'s index is the source row number. A missing required column raises
+    :class:`~pymescore.errors.MissingColumnError`; every other problem is a per-row reason.
+    """
+    _require_columns(raw, contract, source)
+    reasons: Reasons = {}
+    typed: dict[str, pd.Series] = {}
+    for col in contract.columns:
+        values = raw[col.name] if col.name in raw.columns else pd.Series(None, index=raw.index, dtype=object)
+        if col.name in ("taxpayer_state", "domicile_condition"):
+            allowed = TAXPAYER_STATES if col.name == "taxpayer_state" else DOMICILE_CONDITIONS
+            text = values.astype("string")
+            canon = {v: canonical_register_value(v, allowed) or v for v in text.dropna().unique()}
+            values = text.map(canon)
+        series, present = coerce_column(values, col, reasons)
+        if not col.nullable:
+            for r in raw.index[~present.to_numpy()]:
+                reasons.setdefault(int(r), []).append(f"VALUE_MISSING|{col.name}: expected a value, got an empty cell")
+        typed[col.name] = series
+    frame = pd.DataFrame(typed, index=raw.index)
+    try:
+        _schema(contract, equity_tolerance).validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+        cases = cases[cases["index"].notna()]
+        for r, check, context, got in zip(
+            cases["index"].astype(int), cases["check"].astype(str), cases["schema_context"],
+            cases["failure_case"], strict=True,
+        ):
+            message = f"{check}, got {got!r}" if context == "Column" else check
+            row = reasons.setdefault(int(r), [])
+            if message not in row:
+                row.append(message)
+    if contract.name == "firms":
+        known = frame["ubigeo"].isin(ubigeo_codes())
+        frame["ubigeo_known"] = known.where(frame["ubigeo"].notna()).astype("boolean")
+    bad = frame.index.isin(list(reasons))
+    rejected = pd.DataFrame(
+        {c: raw[c].astype("string") if c in raw.columns else None for c in contract.column_names},
+        index=raw.index,
+    )[bad]
+    rejected = rejected.astype("string")
+    rejected["reason"] = [
+        "; ".join(m.split("|", 1)[1] for m in reasons[int(r)]) for r in rejected.index
+    ]
+    rejected["reason_codes"] = [
+        ",".join(dict.fromkeys(m.split("|", 1)[0] for m in reasons[int(r)])) for r in rejected.index
+    ]
+    return ValidationResult(valid=frame[~bad], rejected=rejected)

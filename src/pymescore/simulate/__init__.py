@@ -1,0 +1,1 @@
+"""Synthetic Peru SME population with a known ground-truth PD."""
