@@ -1,7 +1,122 @@
-"""placeholder, replaced by the command module."""
+"""``pymescore ingest`` and ``pymescore ingest-folder``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from pymescore.cli._output import console, emit_json
+from pymescore.config import Settings
+from pymescore.lake import Lake
+from pymescore.sources import SourceOptions, ingest, read_source
+
+#: tables in the order a folder is ingested (exchange rates first: the others convert with them)
+INGEST_ORDER = (
+    "exchange_rates",
+    "firms",
+    "monthly_cashflows",
+    "financial_statements",
+    "payments",
+    "bureau_ratings",
+)
+
+SourceArg = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        "-s",
+        help="A .csv, .parquet or .xlsx file, a SUNAT padrón .txt/.zip, or a SQLAlchemy URL "
+        "(postgresql://user@host/db) with --sql-table or --query.",
+    ),
+]
+TableOpt = Annotated[str, typer.Option("--table", "-t", help="Raw table the rows belong to, e.g. firms.")]
+LakeOpt = Annotated[Path, typer.Option("--lake", "-l", help="Lake folder (created if missing).")]
+
+
+def ingest_command(
+    source: SourceArg,
+    table: TableOpt,
+    lake: LakeOpt,
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto (by extension or URL), csv, parquet, xlsx, sunat or sql.")
+    ] = "auto",
+    encoding: Annotated[str, typer.Option(help="Text encoding of a CSV (SUNAT padrón: latin-1).")] = "utf-8",
+    delimiter: Annotated[str, typer.Option(help="Field delimiter of a CSV.")] = ",",
+    sheet: Annotated[str | None, typer.Option(help="Excel sheet name (default: the first).")] = None,
+    sql_table: Annotated[str | None, typer.Option(help="Table to read from a SQL source.")] = None,
+    query: Annotated[str | None, typer.Option(help="SELECT to run on a SQL source.")] = None,
+) -> None:
+    """Validate a source against a table's contract and add it to the lake.
+
+    Rows that break the contract go to the table's quarantine with a reason per row; duplicates on the
+    key keep the source's last row; USD amounts are converted to PEN with the lake's exchange rates
+    (ingest **exchange_rates** first). The write is atomic and re-ingesting the same source changes
+    nothing. Prints a JSON summary as the last line of stdout; exits 2 on a fatal error (missing
+    column, unreadable file, wrong encoding) and leaves the lake as it was.
+
+    Examples:
+
+        pymescore ingest --source rates.csv --table exchange_rates --lake lake/
+
+        pymescore ingest --source padron_reducido_ruc.zip --table firms --lake lake/
+
+        pymescore ingest --source postgresql://postgres@127.0.0.1/test --sql-table pagos --table payments --lake lake/
+    """
+    settings = Settings()
+    opts = SourceOptions(
+        fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet, query=query, sql_table=sql_table
+    )
+    with console.status(f"Reading {table} from {source if '://' not in source else 'database'}…"):
+        batch = read_source(source, opts)
+    with console.status(f"Validating and writing {len(batch.frame):,} rows…"):
+        summary = ingest(batch, table, Lake(lake), equity_tolerance=settings.equity_tolerance)
+    console.print(
+        f"[bold]{table}[/]: {summary.accepted:,} accepted, {summary.quarantined:,} quarantined, "
+        f"{summary.duplicates:,} duplicates" + ("" if summary.changed else " (lake unchanged)")
+    )
+    emit_json(summary.to_dict())
+
+
+def ingest_folder_command(
+    folder: Annotated[Path, typer.Argument(help="Folder with <table>.parquet or <table>.csv files.")],
+    lake: LakeOpt,
+) -> None:
+    """Ingest every raw table found in a folder (such as `pymescore simulate`'s output), in order.
+
+    Example:
+
+        pymescore simulate --firms 2000 --months 36 --seed 7 --out sim/ && pymescore ingest-folder sim/ --lake lake/
+    """
+    from rich.progress import Progress
+
+    settings = Settings()
+    found = []
+    for table in INGEST_ORDER:
+        for ext in (".parquet", ".csv", ".xlsx"):
+            if (folder / f"{table}{ext}").exists():
+                found.append((table, folder / f"{table}{ext}"))
+                break
+    if not found:
+        console.print(f"[red]{folder}: expected files named like firms.parquet or firms.csv, got none[/]")
+        raise typer.Exit(2)
+    summaries = []
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Ingesting", total=len(found))
+        for table, path in found:
+            progress.update(task, description=f"Ingesting {table}")
+            batch = read_source(str(path))
+            summaries.append(ingest(batch, table, Lake(lake), equity_tolerance=settings.equity_tolerance).to_dict())
+            progress.advance(task)
+    for s in summaries:
+        console.print(
+            f"{s['table']:<22} {s['accepted']:>10,} accepted {s['quarantined']:>8,} quarantined "
+            f"{s['duplicates']:>6,} duplicates"
+        )
+    emit_json(summaries)
+
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("ingest")(ingest_command)
+    app.command("ingest-folder")(ingest_folder_command)

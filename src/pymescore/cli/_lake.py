@@ -1,7 +1,62 @@
-"""placeholder, replaced by the command module."""
+"""``pymescore lake summary`` and ``pymescore lake validate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.table import Table
+
+from pymescore.cli._output import console, emit_json
+from pymescore.config import Settings
+from pymescore.lake import Lake
+from pymescore.lake_summary import check, summarize
+
+lake_app = typer.Typer(help="Look into a lake: what it holds and whether it holds together.", no_args_is_help=True)
+LakeOpt = Annotated[Path, typer.Option("--lake", "-l", help="Lake folder.")]
+
+
+@lake_app.command("summary")
+def summary_command(lake: LakeOpt) -> None:
+    """Print rows, quarantined rows, firms, date span and last ingest of each table.
+
+    Example:
+
+        pymescore lake summary --lake lake/
+    """
+    info = summarize(Lake(lake))
+    table = Table(title=f"Lake {lake}")
+    for col in ("table", "version", "rows", "quarantined", "firms", "from", "to", "top quarantine reasons"):
+        table.add_column(col, justify="left" if col in ("table", "top quarantine reasons") else "right")
+    for name, t in info["tables"].items():
+        reasons = ", ".join(f"{k} {v:,}" for k, v in t.get("top_reasons", {}).items())
+        table.add_row(
+            name, str(t["version"]), f"{t['rows']:,}", f"{t['quarantined']:,}", f"{t.get('firms', ''):,}"
+            if "firms" in t else "", t.get("from", ""), t.get("to", ""), reasons,
+        )
+    console.print(table)
+    emit_json(info)
+
+
+@lake_app.command("validate")
+def validate_command(lake: LakeOpt) -> None:
+    """Re-check the stored tables: contracts, unique keys, RUCs known in firms. Exits 1 on an error.
+
+    Example:
+
+        pymescore lake validate --lake lake/
+    """
+    findings = check(Lake(lake), equity_tolerance=Settings().equity_tolerance)
+    for f in findings:
+        colour = "red" if f.severity == "error" else "yellow"
+        console.print(f"[{colour}]{f.severity}[/] {f.table}.{f.check}: {f.message}")
+    errors = [f for f in findings if f.severity == "error"]
+    console.print("[green]lake is consistent[/]" if not errors else f"[red]{len(errors)} error(s)[/]")
+    emit_json({"ok": not errors, "findings": [f.to_dict() for f in findings]})
+    if errors:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.add_typer(lake_app, name="lake")

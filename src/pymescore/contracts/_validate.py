@@ -7,6 +7,7 @@ every failing row of every check is collected at once: that is what the quaranti
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -136,8 +137,9 @@ def _schema(contract: TableContract, equity_tolerance: float) -> pa.DataFrameSch
     return pa.DataFrameSchema(columns, checks=_table_checks(contract, equity_tolerance))
 
 
-def _require_columns(raw: pd.DataFrame, contract: TableContract, source: str) -> None:
-    missing = [c for c in contract.required_columns if c not in raw.columns]
+def _require_columns(raw: pd.DataFrame, contract: TableContract, source: str, provided: Sequence[str] | None) -> None:
+    needed = contract.required_columns if provided is None else (*contract.key, *provided)
+    missing = [c for c in dict.fromkeys(needed) if c not in raw.columns]
     if missing:
         got = ", ".join(map(str, raw.columns[:12])) or "no columns"
         raise MissingColumnError(
@@ -155,24 +157,28 @@ def validate_table(
     *,
     equity_tolerance: float = 0.01,
     source: str = "<frame>",
+    provided: Sequence[str] | None = None,
 ) -> ValidationResult:
     """Parse and check ``raw`` against ``contract``.
 
-    ``raw``'s index is the source row number. A missing required column raises
-    :class:`~pymescore.errors.MissingColumnError`; every other problem is a per-row reason.
+    ``raw``'s index is the source row number. ``provided`` names the columns a partial source (such as
+    the SUNAT padrón for ``firms``) carries; the others are neither required nor checked. A missing
+    required column raises :class:`~pymescore.errors.MissingColumnError`; every other problem is a
+    per-row reason.
     """
-    _require_columns(raw, contract, source)
+    _require_columns(raw, contract, source, provided)
     reasons: Reasons = {}
     typed: dict[str, pd.Series] = {}
     for col in contract.columns:
-        values = raw[col.name] if col.name in raw.columns else pd.Series(None, index=raw.index, dtype=object)
+        given = col.name in raw.columns and (provided is None or col.name in provided or col.name in contract.key)
+        values = raw[col.name] if given else pd.Series(None, index=raw.index, dtype=object)
         if col.name in ("taxpayer_state", "domicile_condition"):
             allowed = TAXPAYER_STATES if col.name == "taxpayer_state" else DOMICILE_CONDITIONS
             text = values.astype("string")
             canon = {v: canonical_register_value(v, allowed) or v for v in text.dropna().unique()}
             values = text.map(canon)
         series, present = coerce_column(values, col, reasons)
-        if not col.nullable:
+        if not col.nullable and given:
             for r in raw.index[~present.to_numpy()]:
                 reasons.setdefault(int(r), []).append(f"VALUE_MISSING|{col.name}: expected a value, got an empty cell")
         typed[col.name] = series

@@ -1,0 +1,50 @@
+# pymescore — every target bootstraps what it needs on a fresh machine (uv, the environment, the project).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV = $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo
+DEMO_FIRMS ?= 5000
+DEMO_MONTHS ?= 36
+
+.PHONY: help bootstrap demo test lint format pytest bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen --extra postgres
+	@touch $@
+
+bootstrap: $(VENV)/.installed  ## Install uv if missing, create .venv, install the project and dev tools
+
+demo: bootstrap  ## The main job end to end on the embedded default: simulate -> ingest -> validate -> summary
+	rm -rf $(DEMO_DIR)
+	$(BIN)/pymescore simulate --firms $(DEMO_FIRMS) --months $(DEMO_MONTHS) --seed 7 --out $(DEMO_DIR)/sim
+	$(BIN)/pymescore ingest-folder $(DEMO_DIR)/sim --lake $(DEMO_DIR)/lake
+	$(BIN)/pymescore lake validate --lake $(DEMO_DIR)/lake
+	$(BIN)/pymescore lake summary --lake $(DEMO_DIR)/lake
+
+lint: bootstrap  ## ruff, formatting, mypy (strict) and the import-layer contract
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: bootstrap  ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+pytest: bootstrap  ## The test suite only
+	$(BIN)/pytest -n 2 --dist loadfile
+
+test: lint pytest  ## Everything CI runs: lint + the test suite
+
+bench: bootstrap  ## Benchmarks (JSON results in bench/results/)
+	$(BIN)/python bench/bench_simulate.py --out bench/results/simulate.json
+	$(BIN)/python bench/bench_ingest.py --out bench/results/ingest.json
+
+clean:  ## Remove the environment and generated files
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache bench/results
