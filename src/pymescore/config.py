@@ -9,7 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 
 class Settings(BaseSettings):
@@ -28,3 +33,15 @@ class Settings(BaseSettings):
         description="Relative tolerance of the rule equity = assets - liabilities in financial statements.",
     )
     log_level: str = Field(default="INFO", description="Logging level of the CLI and the service.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Precedence: arguments, then ``PYMESCORE_*`` variables, then ``pymescore.toml``."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))

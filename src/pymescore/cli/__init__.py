@@ -10,6 +10,7 @@ import logging
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from pymescore.errors import PymescoreError
 
@@ -38,6 +39,12 @@ def main() -> None:
         app(standalone_mode=False)
     except PymescoreError as exc:
         print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        sys.exit(2)
+    except ValidationError as exc:  # settings from PYMESCORE_* variables or pymescore.toml
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}, got {e.get('input')!r}" for e in exc.errors()
+        )
+        print(f"error [CONFIG_INVALID]: settings (PYMESCORE_* or pymescore.toml): {problems}", file=sys.stderr)
         sys.exit(2)
     except typer.Abort:
         print("aborted", file=sys.stderr)

@@ -114,7 +114,7 @@ def _upsert(
         refreshed = old_i.loc[new_i.index[hit]].copy()
         refreshed[columns] = new_i.loc[hit, columns]
         kept = old_i[~old_i.index.isin(new_i.index)]
-        merged = pd.concat([kept, refreshed, new_i[~hit]]).reset_index()
+        merged = pd.concat([kept, refreshed, new_i[~hit]]).reset_index()[list(new.columns)]
         inserted, updated = int((~hit).sum()), int(hit.sum())
     merged = merged.sort_values(key, kind="stable")
     return normalize_dtypes(merged), inserted, updated

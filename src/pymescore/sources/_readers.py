@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pymescore.errors import SourceUnreadable
+from pymescore.errors import SourceError, SourceUnreadable
 from pymescore.sources._batch import RawBatch, file_sha256, frame_sha256
 from pymescore.sources._delimited import path_opener, read_delimited
 from pymescore.sources._sunat import looks_like_padron, read_padron
@@ -83,7 +83,7 @@ def read_sql(url: str, opts: SourceOptions) -> RawBatch:
             frame = pd.read_sql(stmt, conn)
     except sa.exc.NoSuchTableError as exc:
         raise SourceUnreadable(f"{label}: expected table {opts.sql_table!r} in the database, got none") from exc
-    except sa.exc.SQLAlchemyError as exc:
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
         detail = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
         raise SourceUnreadable(f"{label}: expected to read the {what}, got an error: {detail}") from exc
     finally:
@@ -125,7 +125,7 @@ def read_file(path: Path, opts: SourceOptions) -> RawBatch:
             frame = _indexed(pd.read_excel(path, sheet_name=opts.sheet or 0, engine="openpyxl"))
         else:
             raise SourceUnreadable(f"{path}: expected --format auto, csv, parquet, xlsx or sunat, got {fmt!r}")
-    except (SourceUnreadable, UnicodeError):
+    except SourceError:
         raise
     except Exception as exc:  # the parsers' own errors: the file is damaged or not what it claims
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -1,0 +1,5 @@
+"""``python -m pymescore`` runs the CLI."""
+
+from pymescore.cli import main
+
+main()

@@ -1,0 +1,17 @@
+import pymescore
+
+
+def test_exported_names_are_locked() -> None:
+    assert pymescore.__all__ == ["PymescoreError", "TABLES", "__version__", "validate_table"]
+    assert sorted(pymescore.__all__) == pymescore.__all__
+
+
+def test_errors_have_one_root_and_survive_pickling_across_processes() -> None:
+    import pickle  # only to prove errors cross process boundaries (multiprocessing), never for artifacts
+
+    from pymescore.errors import MissingColumnError, PymescoreError
+
+    err = MissingColumnError("f.csv: needs column(s) x", missing=["x"])
+    assert isinstance(err, PymescoreError)
+    back = pickle.loads(pickle.dumps(err))
+    assert (type(back), back.code, back.message, back.fields) == (MissingColumnError, "COLUMN_MISSING", err.message, {"missing": ["x"]})
