@@ -37,7 +37,9 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
 def test_ingest_cli_prints_summary_json_and_fatal_errors_are_one_line(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     (tmp_path / "rates.csv").write_text(RATES_CSV)
-    ok = run_cli("ingest", "--source", str(tmp_path / "rates.csv"), "--table", "exchange_rates", "--lake", str(lake))
+    ok = run_cli(
+        "ingest", "--source", str(tmp_path / "rates.csv"), "--table", "exchange_rates", "--lake", str(lake)
+    )
     assert ok.returncode == 0, ok.stderr
     assert last_json(ok.stdout)["accepted"] == 4
     flows = tmp_path / "flows.csv"
@@ -53,7 +55,8 @@ def test_ingest_cli_prints_summary_json_and_fatal_errors_are_one_line(tmp_path: 
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
-    assert "missing.csv" in bad.stderr and "expenses" in bad.stderr
+    assert "missing.csv" in bad.stderr
+    assert "expenses" in bad.stderr
     unknown = run_cli("ingest", "-s", str(flows), "-t", "flows", "-l", str(lake))
     assert unknown.returncode == 2
     assert "expected --table to be one of firms" in unknown.stderr
@@ -71,7 +74,11 @@ def test_lake_summary_and_validate(tmp_path: Path) -> None:
     )
     ingested = run_cli("ingest-folder", str(tmp_path), "--lake", str(lake))
     assert ingested.returncode == 0, ingested.stderr
-    assert [s["table"] for s in last_json(ingested.stdout)] == ["exchange_rates", "firms", "monthly_cashflows"]
+    assert [s["table"] for s in last_json(ingested.stdout)] == [
+        "exchange_rates",
+        "firms",
+        "monthly_cashflows",
+    ]
     summary = run_cli("lake", "summary", "--lake", str(lake))
     info = last_json(summary.stdout)
     assert info["tables"]["monthly_cashflows"]["rows"] == 2

@@ -52,7 +52,8 @@ def test_valid_firm_passes_and_register_texts_are_canonical() -> None:
                 {"ruc": "20512333797", "name": "Panadería Ñaupari S.A.C.", "ciiu": "1071", "ubigeo": "150132",
                  "start_date": "2015-03-01", "taxpayer_state": "activo", "domicile_condition": "HABIDO"},
                 {"ruc": "10101174102", "name": "José Peña", "ciiu": None, "ubigeo": "159999",
-                 "start_date": None, "taxpayer_state": "BAJA MULT.INSCR. Y O", "domicile_condition": "NO HABIDO"},
+                 "start_date": None, "taxpayer_state": "BAJA MULT.INSCR. Y O",
+                 "domicile_condition": "NO HABIDO"},
             ]
         ),
         TABLES["firms"],
@@ -121,7 +122,9 @@ def test_reason_names_column_expected_and_got() -> None:
 
 def test_missing_required_column_is_fatal_and_named() -> None:
     raw = frame([{"ruc": make_ruc(1), "month": "2024-01", "currency": "PEN", "income": "1"}])
-    with pytest.raises(MissingColumnError, match=r"needs column\(s\) expenses; got ruc, month, currency, income"):
+    with pytest.raises(
+        MissingColumnError, match=r"needs column\(s\) expenses; got ruc, month, currency, income"
+    ):
         validate_table(raw, TABLES["monthly_cashflows"], source="flows.csv")
 
 
@@ -136,7 +139,13 @@ def test_codes_stored_as_numbers_get_their_leading_zeros_back() -> None:
 def test_thousands_separators_and_month_formats() -> None:
     raw = frame(
         [
-            {"ruc": make_ruc(3), "month": "2024-02", "currency": "USD", "income": "1,250.50", "expenses": "0"},
+            {
+                "ruc": make_ruc(3),
+                "month": "2024-02",
+                "currency": "USD",
+                "income": "1,250.50",
+                "expenses": "0",
+            },
             {"ruc": make_ruc(3), "month": "2024-03-01", "currency": "PEN", "income": " 7 ", "expenses": "2"},
         ]
     )

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pymescore.errors import MissingColumnError, SourceEncodingError, SourceUnreadable
+from pymescore.errors import MissingColumnError, SourceEncodingError, SourceUnreadableError
 from pymescore.lake import Lake
 from pymescore.sources import SourceOptions, ingest, read_source
 from tests.helpers import CASHFLOW_HEADER, RATES_CSV, bad_ruc, make_ruc
@@ -38,7 +38,9 @@ def lake_with_rates(tmp_path: Path) -> Lake:
     return lake
 
 
-def test_acceptance_bad_rows_quarantined_then_missing_column_is_fatal(tmp_path: Path, lake_with_rates: Lake) -> None:
+def test_acceptance_bad_rows_quarantined_then_missing_column_is_fatal(
+    tmp_path: Path, lake_with_rates: Lake
+) -> None:
     good = make_ruc(10)
     rows = [
         f"{good},2024-01,PEN,1000,600",
@@ -68,13 +70,17 @@ def test_acceptance_bad_rows_quarantined_then_missing_column_is_fatal(tmp_path: 
 
 
 def test_usd_amounts_converted_at_last_published_rate(tmp_path: Path, lake_with_rates: Lake) -> None:
-    src = write(tmp_path / "f.csv", f"{CASHFLOW_HEADER}\n{make_ruc(1)},2024-02,USD,100,10\n{make_ruc(1)},2024-02,PEN,5,1\n")
+    src = write(
+        tmp_path / "f.csv",
+        f"{CASHFLOW_HEADER}\n{make_ruc(1)},2024-02,USD,100,10\n{make_ruc(1)},2024-02,PEN,5,1\n",
+    )
     ingest(read_source(str(src)), "monthly_cashflows", lake_with_rates)
     data = lake_with_rates.read("monthly_cashflows").set_index("currency")
     assert data.loc["USD", "income"] == 100  # original kept
     assert data.loc["USD", "income_pen"] == pytest.approx(375.0)  # rate of 2024-02-29, the month's last day
     assert str(data.loc["USD", "fx_date"].date()) == "2024-02-29"
-    assert data.loc["PEN", "income_pen"] == 5 and data.loc["PEN", "fx_rate"] == 1
+    assert data.loc["PEN", "income_pen"] == 5
+    assert data.loc["PEN", "fx_rate"] == 1
 
 
 def test_usd_before_first_rate_is_quarantined(tmp_path: Path, lake_with_rates: Lake) -> None:
@@ -86,7 +92,10 @@ def test_usd_before_first_rate_is_quarantined(tmp_path: Path, lake_with_rates: L
 
 def test_duplicates_keep_the_last_row_and_are_counted(tmp_path: Path, lake_with_rates: Lake) -> None:
     r = make_ruc(5)
-    src = write(tmp_path / "f.csv", f"{CASHFLOW_HEADER}\n{r},2024-01,PEN,1,1\n{r},2024-01,PEN,2,1\n{r},2024-01,PEN,3,1\n")
+    src = write(
+        tmp_path / "f.csv",
+        f"{CASHFLOW_HEADER}\n{r},2024-01,PEN,1,1\n{r},2024-01,PEN,2,1\n{r},2024-01,PEN,3,1\n",
+    )
     summary = ingest(read_source(str(src)), "monthly_cashflows", lake_with_rates)
     assert (summary.rows_read, summary.accepted, summary.duplicates) == (3, 1, 2)
     assert lake_with_rates.read("monthly_cashflows")["income"].tolist() == [3.0]
@@ -150,7 +159,8 @@ def test_sunat_padron_latin1_updates_register_columns_only(tmp_path: Path) -> No
     assert data.loc[a, "taxpayer_state"] == "BAJA DE OFICIO"
     assert data.loc[a, "ciiu"] == "4711"  # not in the padrón: kept from the lake
     assert data.loc[b, "name"] == "PEÑA QUISPE JOSÉ"
-    assert pd.isna(data.loc[b, "ubigeo"]) and pd.isna(data.loc[b, "ciiu"])
+    assert pd.isna(data.loc[b, "ubigeo"])
+    assert pd.isna(data.loc[b, "ciiu"])
     q = lake.quarantine("firms").set_index("source_row")
     assert q.loc[3, "reason_codes"] == "RUC_INVALID"
     assert q.loc[4, "reason_codes"] == "MALFORMED_LINE"
@@ -166,13 +176,13 @@ def test_wrong_encoding_is_fatal_with_line_and_hint(tmp_path: Path) -> None:
 
 
 def test_unreadable_sources_name_the_file(tmp_path: Path) -> None:
-    with pytest.raises(SourceUnreadable, match="no such file"):
+    with pytest.raises(SourceUnreadableError, match="no such file"):
         read_source(str(tmp_path / "nope.csv"))
     odd = write(tmp_path / "data.json", "{}")
-    with pytest.raises(SourceUnreadable, match=r"data.json: expected a .csv, .parquet, .xlsx"):
+    with pytest.raises(SourceUnreadableError, match=r"data.json: expected a .csv, .parquet, .xlsx"):
         read_source(str(odd))
     broken = write(tmp_path / "broken.parquet", "not parquet")
-    with pytest.raises(SourceUnreadable, match="broken.parquet: expected a valid parquet file"):
+    with pytest.raises(SourceUnreadableError, match=r"broken\.parquet: expected a valid parquet file"):
         read_source(str(broken))
 
 
@@ -192,7 +202,10 @@ def test_excel_and_parquet_sources(tmp_path: Path, lake_with_rates: Lake) -> Non
 def test_crash_during_write_leaves_lake_as_it_was(
     tmp_path: Path, lake_with_rates: Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    src = write(tmp_path / "f.csv", f"{CASHFLOW_HEADER}\n{make_ruc(1)},2024-01,PEN,1,1\n{bad_ruc(2)},2024-01,PEN,1,1\n")
+    src = write(
+        tmp_path / "f.csv",
+        f"{CASHFLOW_HEADER}\n{make_ruc(1)},2024-01,PEN,1,1\n{bad_ruc(2)},2024-01,PEN,1,1\n",
+    )
     before = lake_fingerprint(lake_with_rates.root)
     manifest_before = json.loads((lake_with_rates.root / "_manifest.json").read_text())
     calls = {"n": 0}
@@ -215,7 +228,9 @@ def test_crash_during_write_leaves_lake_as_it_was(
 
 # -- properties ------------------------------------------------------------------------------
 _cell = st.one_of(
-    st.sampled_from(["", "-", "abc", "0", "1", "-3", "1,000.5", "2024-13", "2024-01", "2024-02-01", "PEN", "USD"]),
+    st.sampled_from(
+        ["", "-", "abc", "0", "1", "-3", "1,000.5", "2024-13", "2024-01", "2024-02-01", "PEN", "USD"]
+    ),
     st.integers(-10, 10_000).map(str),
 )
 _row = st.fixed_dictionaries(
@@ -236,7 +251,9 @@ def _csv(rows: list[dict[str, str]]) -> str:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(_row, min_size=1, max_size=25))
-def test_property_counts_add_up_and_ingest_is_idempotent(tmp_path_factory: pytest.TempPathFactory, rows: list[dict[str, str]]) -> None:
+def test_property_counts_add_up_and_ingest_is_idempotent(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[dict[str, str]]
+) -> None:
     root = tmp_path_factory.mktemp("prop")
     lake = Lake(root / "lake")
     ingest(read_source(str(write(root / "rates.csv", RATES_CSV))), "exchange_rates", lake)
@@ -248,10 +265,14 @@ def test_property_counts_add_up_and_ingest_is_idempotent(tmp_path_factory: pytes
     snapshot = lake_fingerprint(lake.root)
     second = ingest(read_source(str(src)), "monthly_cashflows", lake)
     assert second.changed is False
-    assert (second.accepted, second.quarantined, second.duplicates) == (first.accepted, first.quarantined, first.duplicates)
+    assert (second.accepted, second.quarantined, second.duplicates) == (
+        first.accepted,
+        first.quarantined,
+        first.duplicates,
+    )
     assert lake_fingerprint(lake.root) == snapshot
 
 
 def test_source_options_sql_needs_table_or_query() -> None:
-    with pytest.raises(SourceUnreadable, match="exactly one of --query or --sql-table"):
+    with pytest.raises(SourceUnreadableError, match="exactly one of --query or --sql-table"):
         read_source("sqlite:///:memory:", SourceOptions())

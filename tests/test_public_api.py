@@ -14,4 +14,9 @@ def test_errors_have_one_root_and_survive_pickling_across_processes() -> None:
     err = MissingColumnError("f.csv: needs column(s) x", missing=["x"])
     assert isinstance(err, PymescoreError)
     back = pickle.loads(pickle.dumps(err))
-    assert (type(back), back.code, back.message, back.fields) == (MissingColumnError, "COLUMN_MISSING", err.message, {"missing": ["x"]})
+    assert (type(back), back.code, back.message, back.fields) == (
+        MissingColumnError,
+        "COLUMN_MISSING",
+        err.message,
+        {"missing": ["x"]},
+    )

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pymescore.errors import SourceUnreadable
+from pymescore.errors import SourceUnreadableError
 from pymescore.lake import Lake
 from pymescore.sources import SourceOptions, ingest, read_source
 from pymescore.sources._readers import _driver_url
@@ -45,7 +45,8 @@ def test_ingest_sql_table_and_query(pg_schema: tuple[str, str], tmp_path: Path) 
     _load_payments(url, schema)
     lake = Lake(tmp_path / "lake")
     batch = read_source(url, SourceOptions(sql_table=f"{schema}.pagos"))
-    assert "postgres" in batch.source and f"{schema}.pagos" in batch.source
+    assert "postgres" in batch.source
+    assert f"{schema}.pagos" in batch.source
     summary = ingest(batch, "payments", lake)
     assert (summary.rows_read, summary.accepted, summary.quarantined) == (4, 2, 2)
     q = lake.quarantine("payments").set_index("source_row")
@@ -55,7 +56,7 @@ def test_ingest_sql_table_and_query(pg_schema: tuple[str, str], tmp_path: Path) 
     assert stored["loan_id"].tolist() == ["P-1", "P-1"]
     assert stored["paid_date"].isna().tolist() == [False, True]
     # the same rows through a query are a different source with identical content: no data change
-    query = f'SELECT * FROM "{schema}".pagos WHERE loan_id = \'P-1\''
+    query = f"SELECT * FROM \"{schema}\".pagos WHERE loan_id = 'P-1'"
     s2 = ingest(read_source(url, SourceOptions(query=query)), "payments", lake)
     assert (s2.accepted, s2.quarantined, s2.updated) == (2, 0, 2)
     assert lake.read("payments").equals(stored)
@@ -74,7 +75,7 @@ def test_ingest_cli_from_postgres(pg_schema: tuple[str, str], tmp_path: Path) ->
 
 def test_missing_table_and_bad_query_are_clear(pg_schema: tuple[str, str]) -> None:
     url, schema = pg_schema
-    with pytest.raises(SourceUnreadable, match=r"expected table '.*nope' in the database"):
+    with pytest.raises(SourceUnreadableError, match=r"expected table '.*nope' in the database"):
         read_source(url, SourceOptions(sql_table=f"{schema}.nope"))
-    with pytest.raises(SourceUnreadable, match="expected to read the query, got an error"):
+    with pytest.raises(SourceUnreadableError, match="expected to read the query, got an error"):
         read_source(url, SourceOptions(query="SELECT * FROM no_such_relation_xyz"))

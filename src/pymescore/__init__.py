@@ -5,4 +5,4 @@ from pymescore.errors import PymescoreError
 
 __version__ = "0.1.0"
 
-__all__ = ["PymescoreError", "TABLES", "__version__", "validate_table"]
+__all__ = ["TABLES", "PymescoreError", "__version__", "validate_table"]

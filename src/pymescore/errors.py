@@ -6,7 +6,7 @@ applicant data beyond what is needed to find the problem (file, row, column). Ca
     PymescoreError                      code
     ├── ConfigError                     CONFIG_INVALID
     ├── SourceError                     (reading raw data failed; nothing was written)
-    │   ├── SourceUnreadable            SOURCE_UNREADABLE
+    │   ├── SourceUnreadableError            SOURCE_UNREADABLE
     │   ├── SourceEncodingError         SOURCE_ENCODING
     │   └── MissingColumnError          COLUMN_MISSING
     ├── ContractError                   CONTRACT_UNKNOWN_TABLE, ...
@@ -38,9 +38,7 @@ class PymescoreError(Exception):
         return (_rebuild, (type(self), self.message, self.code, self.fields))
 
 
-def _rebuild(
-    cls: type[PymescoreError], message: str, code: str, fields: dict[str, object]
-) -> PymescoreError:
+def _rebuild(cls: type[PymescoreError], message: str, code: str, fields: dict[str, object]) -> PymescoreError:
     return cls(message, code=code, **fields)
 
 
@@ -52,7 +50,7 @@ class SourceError(PymescoreError):
     code = "SOURCE_ERROR"
 
 
-class SourceUnreadable(SourceError):
+class SourceUnreadableError(SourceError):
     code = "SOURCE_UNREADABLE"
 
 

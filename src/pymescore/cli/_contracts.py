@@ -14,7 +14,10 @@ def contracts_markdown() -> str:
     lines = ["# Raw-table contracts", ""]
     for t in TABLES.values():
         lines += [f"## `{t.name}`", "", t.description, "", f"Key: `{', '.join(t.key)}`", ""]
-        lines += ["| column | type | unit | required | nullable | rule | description |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "| column | type | unit | required | nullable | rule | description |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for c in t.columns:
             rule = []
             if c.ge is not None:
@@ -28,7 +31,10 @@ def contracts_markdown() -> str:
                 f"{'yes' if c.nullable else 'no'} | {', '.join(rule)} | {c.description} |"
             )
         if t.amounts:
-            lines += ["", f"Amounts converted to PEN at ingestion: {', '.join(t.amounts)} (rate of `{t.fx_date}`)."]
+            lines += [
+                "",
+                f"Amounts converted to PEN at ingestion: {', '.join(t.amounts)} (rate of `{t.fx_date}`).",
+            ]
         lines += [f"- {n}" for n in t.notes]
         lines.append("")
     return "\n".join(lines)
@@ -49,8 +55,14 @@ def contracts_command(
                 "description": t.description,
                 "key": list(t.key),
                 "columns": [
-                    {"name": c.name, "kind": c.kind, "unit": c.unit, "required": c.required,
-                     "nullable": c.nullable, "description": c.description}
+                    {
+                        "name": c.name,
+                        "kind": c.kind,
+                        "unit": c.unit,
+                        "required": c.required,
+                        "nullable": c.nullable,
+                        "description": c.description,
+                    }
                     for c in t.columns
                 ],
             }

@@ -62,7 +62,8 @@ def ingest_command(
 
         pymescore ingest --source padron_reducido_ruc.zip --table firms --lake lake/
 
-        pymescore ingest --source postgresql://postgres@127.0.0.1/test --sql-table pagos --table payments --lake lake/
+        pymescore ingest --source postgresql://postgres@127.0.0.1/test --sql-table pagos \
+            --table payments --lake lake/
     """
     settings = Settings()
     opts = SourceOptions(
@@ -87,7 +88,9 @@ def ingest_folder_command(
 
     Example:
 
-        pymescore simulate --firms 2000 --months 36 --seed 7 --out sim/ && pymescore ingest-folder sim/ --lake lake/
+        pymescore simulate --firms 2000 --months 36 --seed 7 --out sim/
+
+        pymescore ingest-folder sim/ --lake lake/
     """
     from rich.progress import Progress
 
@@ -107,7 +110,9 @@ def ingest_folder_command(
         for table, path in found:
             progress.update(task, description=f"Ingesting {table}")
             batch = read_source(str(path))
-            summaries.append(ingest(batch, table, Lake(lake), equity_tolerance=settings.equity_tolerance).to_dict())
+            summaries.append(
+                ingest(batch, table, Lake(lake), equity_tolerance=settings.equity_tolerance).to_dict()
+            )
             progress.advance(task)
     for s in summaries:
         console.print(

@@ -13,7 +13,9 @@ from pymescore.config import Settings
 from pymescore.lake import Lake
 from pymescore.lake_summary import check, summarize
 
-lake_app = typer.Typer(help="Look into a lake: what it holds and whether it holds together.", no_args_is_help=True)
+lake_app = typer.Typer(
+    help="Look into a lake: what it holds and whether it holds together.", no_args_is_help=True
+)
 LakeOpt = Annotated[Path, typer.Option("--lake", "-l", help="Lake folder.")]
 
 
@@ -32,8 +34,14 @@ def summary_command(lake: LakeOpt) -> None:
     for name, t in info["tables"].items():
         reasons = ", ".join(f"{k} {v:,}" for k, v in t.get("top_reasons", {}).items())
         table.add_row(
-            name, str(t["version"]), f"{t['rows']:,}", f"{t['quarantined']:,}", f"{t.get('firms', ''):,}"
-            if "firms" in t else "", t.get("from", ""), t.get("to", ""), reasons,
+            name,
+            str(t["version"]),
+            f"{t['rows']:,}",
+            f"{t['quarantined']:,}",
+            f"{t.get('firms', ''):,}" if "firms" in t else "",
+            t.get("from", ""),
+            t.get("to", ""),
+            reasons,
         )
     console.print(table)
     emit_json(info)

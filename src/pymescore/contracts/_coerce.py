@@ -30,9 +30,15 @@ def _as_text(values: pd.Series) -> pd.Series:
     return out.mask(out.str.lower().isin(_NULL_TEXT))
 
 
+def _row(label: object) -> int:
+    """A frame label as the source row number it is."""
+    assert isinstance(label, (int, np.integer)), label
+    return int(label)
+
+
 def _note(reasons: Reasons, rows: pd.Index, message: str) -> None:
     for r in rows:
-        reasons.setdefault(int(r), []).append(message)
+        reasons.setdefault(_row(r), []).append(message)
 
 
 def coerce_column(values: pd.Series, col: Column, reasons: Reasons) -> tuple[pd.Series, pd.Series]:
@@ -45,7 +51,9 @@ def coerce_column(values: pd.Series, col: Column, reasons: Reasons) -> tuple[pd.
     return _parse(values, text, present, col, reasons), present
 
 
-def _parse(values: pd.Series, text: pd.Series, present: pd.Series, col: Column, reasons: Reasons) -> pd.Series:
+def _parse(
+    values: pd.Series, text: pd.Series, present: pd.Series, col: Column, reasons: Reasons
+) -> pd.Series:
     if col.kind == "str":
         return text.astype("string")
     if col.kind == "code":
@@ -56,7 +64,7 @@ def _parse(values: pd.Series, text: pd.Series, present: pd.Series, col: Column, 
             bad |= present & (out.fillna("").str.len() != col.width)
         shape = f"{col.width} digits" if col.width else "digits"
         for r, v in out[bad].items():
-            reasons.setdefault(int(r), []).append(f"TYPE_CODE|{col.name}: expected {shape}, got {v!r}")
+            reasons.setdefault(_row(r), []).append(f"TYPE_CODE|{col.name}: expected {shape}, got {v!r}")
         return out.mask(bad)
     if col.kind in ("float", "int"):
         grouped = text.str.fullmatch(_THOUSANDS.pattern).fillna(False)
@@ -64,11 +72,13 @@ def _parse(values: pd.Series, text: pd.Series, present: pd.Series, col: Column, 
         nums = pd.to_numeric(cleaned.astype(object), errors="coerce")
         bad = present & nums.isna()
         for r, v in text[bad].items():
-            reasons.setdefault(int(r), []).append(f"TYPE_NUMBER|{col.name}: expected a number, got {v!r}")
+            reasons.setdefault(_row(r), []).append(f"TYPE_NUMBER|{col.name}: expected a number, got {v!r}")
         if col.kind == "int":
             frac = nums.notna() & (nums != np.floor(nums.fillna(0)))
             for r, v in text[frac].items():
-                reasons.setdefault(int(r), []).append(f"TYPE_INT|{col.name}: expected a whole number, got {v!r}")
+                reasons.setdefault(_row(r), []).append(
+                    f"TYPE_INT|{col.name}: expected a whole number, got {v!r}"
+                )
             nums = nums.where(~frac)
             return nums.astype("Int64")
         return nums.astype("float64")
@@ -84,13 +94,13 @@ def _parse(values: pd.Series, text: pd.Series, present: pd.Series, col: Column, 
     bad = present & parsed.isna()
     want = "an ISO date YYYY-MM-DD" if col.kind == "date" else "a month YYYY-MM or YYYY-MM-01"
     for r, v in text[bad].items():
-        reasons.setdefault(int(r), []).append(f"TYPE_DATE|{col.name}: expected {want}, got {v!r}")
+        reasons.setdefault(_row(r), []).append(f"TYPE_DATE|{col.name}: expected {want}, got {v!r}")
     not_midnight = parsed.notna() & (parsed != parsed.dt.normalize())
     _note(reasons, text.index[not_midnight], f"TYPE_DATE|{col.name}: expected a date without a time")
     if col.kind == "month":
         mid = parsed.notna() & (parsed.dt.day != 1)
         for r, v in text[mid].items():
-            reasons.setdefault(int(r), []).append(
+            reasons.setdefault(_row(r), []).append(
                 f"TYPE_MONTH|{col.name}: expected the first day of a month, got {v!r}"
             )
         parsed = parsed.where(~mid)

@@ -77,9 +77,7 @@ FIRMS = TableContract(
     columns=(
         _RUC,
         Column("name", "str", "Legal name (razón social) or the person's name for RUC 10"),
-        Column(
-            "ciiu", "code", "Main economic activity, CIIU Rev.4 class (4 digits)", nullable=True, width=4
-        ),
+        Column("ciiu", "code", "Main economic activity, CIIU Rev.4 class (4 digits)", nullable=True, width=4),
         Column("ubigeo", "code", "INEI UBIGEO of the fiscal address (DDPPdd)", nullable=True, width=6),
         Column("start_date", "date", "Start of activities in the RUC register", "date", nullable=True),
         Column("taxpayer_state", "str", "SUNAT estado del contribuyente (canonical text)"),
@@ -141,7 +139,9 @@ PAYMENTS = TableContract(
         _RUC,
         Column("loan_id", "str", "Lender's loan identifier"),
         Column("due_date", "date", "Due date of the instalment", "date"),
-        Column("paid_date", "date", "Date the instalment was paid; empty while unpaid", "date", nullable=True),
+        Column(
+            "paid_date", "date", "Date the instalment was paid; empty while unpaid", "date", nullable=True
+        ),
         Column("amount_due", "float", "Instalment amount due", "currency units", ge=0),
         Column("amount_paid", "float", "Amount paid for the instalment", "currency units", ge=0),
         _CURRENCY,

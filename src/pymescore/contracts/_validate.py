@@ -7,8 +7,9 @@ every failing row of every check is collected at once: that is what the quaranti
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -49,7 +50,7 @@ def _ruc_valid(values: pd.Series) -> pd.Series:
     return values.map(lambda v: True if v is None or pd.isna(v) else ok[v]).astype(bool)
 
 
-def _check(fn: object, code: str, message: str, *, element_wise: bool = False) -> pa.Check:
+def _check(fn: Callable[..., Any], code: str, message: str, *, element_wise: bool = False) -> pa.Check:
     return pa.Check(fn, error=f"{code}|{message}", element_wise=element_wise, ignore_na=True)
 
 
@@ -59,7 +60,9 @@ def _column_checks(col: Column) -> list[pa.Check]:
         code = "AMOUNT_NEGATIVE" if col.ge == 0 else "OUT_OF_RANGE"
         checks.append(_check(lambda s, v=col.ge: s >= v, code, f"{col.name}: expected >= {col.ge:g}"))
     if col.le is not None:
-        checks.append(_check(lambda s, v=col.le: s <= v, "OUT_OF_RANGE", f"{col.name}: expected <= {col.le:g}"))
+        checks.append(
+            _check(lambda s, v=col.le: s <= v, "OUT_OF_RANGE", f"{col.name}: expected <= {col.le:g}")
+        )
     if col.isin is not None:
         allowed = ", ".join(col.isin)
         checks.append(
@@ -80,7 +83,9 @@ def _column_checks(col: Column) -> list[pa.Check]:
         )
     if col.name == "taxpayer_state":
         checks.append(
-            _check(lambda s: s.isin(TAXPAYER_STATES), "VALUE_UNKNOWN", "taxpayer_state: expected a SUNAT state")
+            _check(
+                lambda s: s.isin(TAXPAYER_STATES), "VALUE_UNKNOWN", "taxpayer_state: expected a SUNAT state"
+            )
         )
     if col.name == "domicile_condition":
         checks.append(
@@ -94,7 +99,9 @@ def _column_checks(col: Column) -> list[pa.Check]:
         checks.append(_check(lambda s: s >= _EARLIEST, "DATE_RANGE", f"{col.name}: expected 1950 or later"))
     if col.name in ("start_date", "paid_date"):
         today = pd.Timestamp(dt.date.today())
-        checks.append(_check(lambda s: s <= today, "DATE_FUTURE", f"{col.name}: expected a date not in the future"))
+        checks.append(
+            _check(lambda s: s <= today, "DATE_FUTURE", f"{col.name}: expected a date not in the future")
+        )
     return checks
 
 
@@ -125,7 +132,9 @@ def _table_checks(contract: TableContract, equity_tolerance: float) -> list[pa.C
             return ~((d["amount_paid"] > 0).fillna(False) & d["paid_date"].isna())
 
         return [
-            _check(paid_after_start, "PAID_BEFORE_START", "paid_date: expected on or after disbursement_date"),
+            _check(
+                paid_after_start, "PAID_BEFORE_START", "paid_date: expected on or after disbursement_date"
+            ),
             _check(due_after_start, "DUE_BEFORE_START", "due_date: expected after disbursement_date"),
             _check(paid_has_date, "PAID_WITHOUT_DATE", "paid_date: expected a date when amount_paid > 0"),
         ]
@@ -137,7 +146,9 @@ def _schema(contract: TableContract, equity_tolerance: float) -> pa.DataFrameSch
     return pa.DataFrameSchema(columns, checks=_table_checks(contract, equity_tolerance))
 
 
-def _require_columns(raw: pd.DataFrame, contract: TableContract, source: str, provided: Sequence[str] | None) -> None:
+def _require_columns(
+    raw: pd.DataFrame, contract: TableContract, source: str, provided: Sequence[str] | None
+) -> None:
     needed = contract.required_columns if provided is None else (*contract.key, *provided)
     missing = [c for c in dict.fromkeys(needed) if c not in raw.columns]
     if missing:
@@ -170,7 +181,9 @@ def validate_table(
     reasons: Reasons = {}
     typed: dict[str, pd.Series] = {}
     for col in contract.columns:
-        given = col.name in raw.columns and (provided is None or col.name in provided or col.name in contract.key)
+        given = col.name in raw.columns and (
+            provided is None or col.name in provided or col.name in contract.key
+        )
         values = raw[col.name] if given else pd.Series(None, index=raw.index, dtype=object)
         if col.name in ("taxpayer_state", "domicile_condition"):
             allowed = TAXPAYER_STATES if col.name == "taxpayer_state" else DOMICILE_CONDITIONS
@@ -180,7 +193,9 @@ def validate_table(
         series, present = coerce_column(values, col, reasons)
         if not col.nullable and given:
             for r in raw.index[~present.to_numpy()]:
-                reasons.setdefault(int(r), []).append(f"VALUE_MISSING|{col.name}: expected a value, got an empty cell")
+                reasons.setdefault(int(r), []).append(
+                    f"VALUE_MISSING|{col.name}: expected a value, got an empty cell"
+                )
         typed[col.name] = series
     frame = pd.DataFrame(typed, index=raw.index)
     try:
@@ -189,8 +204,11 @@ def validate_table(
         cases = exc.failure_cases
         cases = cases[cases["index"].notna()]
         for r, check, context, got in zip(
-            cases["index"].astype(int), cases["check"].astype(str), cases["schema_context"],
-            cases["failure_case"], strict=True,
+            cases["index"].astype(int),
+            cases["check"].astype(str),
+            cases["schema_context"],
+            cases["failure_case"],
+            strict=True,
         ):
             message = f"{check}, got {got!r}" if context == "Column" else check
             row = reasons.setdefault(int(r), [])
@@ -205,9 +223,7 @@ def validate_table(
         index=raw.index,
     )[bad]
     rejected = rejected.astype("string")
-    rejected["reason"] = [
-        "; ".join(m.split("|", 1)[1] for m in reasons[int(r)]) for r in rejected.index
-    ]
+    rejected["reason"] = ["; ".join(m.split("|", 1)[1] for m in reasons[int(r)]) for r in rejected.index]
     rejected["reason_codes"] = [
         ",".join(dict.fromkeys(m.split("|", 1)[0] for m in reasons[int(r)])) for r in rejected.index
     ]

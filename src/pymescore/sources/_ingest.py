@@ -143,7 +143,9 @@ def ingest(
             rates_version = lake.versions().get("exchange_rates")
             valid, no_rate = to_pen(valid, contract, rates)
             if no_rate.any():
-                extra = batch.frame.loc[no_rate[no_rate].index, [c for c in contract.column_names if c in batch.frame]]
+                extra = batch.frame.loc[
+                    no_rate[no_rate].index, [c for c in contract.column_names if c in batch.frame]
+                ]
                 extra = extra.astype("string").reindex(columns=list(contract.column_names))
                 extra["reason"] = (
                     f"{contract.fx_date}: expected a PEN/USD rate published on or before this date in the "
@@ -161,23 +163,25 @@ def ingest(
         old_q = lake.quarantine(table)
         if len(old_q):
             old_q = old_q[old_q["source_sha256"] != batch.sha256]
-            quarantine = normalize_dtypes(pd.concat([old_q, quarantine]).sort_values(["source", "source_row"]))
+            quarantine = normalize_dtypes(
+                pd.concat([old_q, quarantine]).sort_values(["source", "source_row"])
+            )
         unchanged = (
             old_norm is not None
             and merged.equals(old_norm)
             and quarantine.equals(normalize_dtypes(lake.quarantine(table)))
         )
-        summary = dict(
-            table=table,
-            source=batch.source,
-            sha256=batch.sha256,
-            rows_read=batch.rows_read,
-            accepted=len(deduped),
-            quarantined=len(rejected) + len(batch.malformed),
-            duplicates=duplicates,
-            inserted=inserted,
-            updated=updated,
-        )
+        summary = {
+            "table": table,
+            "source": batch.source,
+            "sha256": batch.sha256,
+            "rows_read": batch.rows_read,
+            "accepted": len(deduped),
+            "quarantined": len(rejected) + len(batch.malformed),
+            "duplicates": duplicates,
+            "inserted": inserted,
+            "updated": updated,
+        }
         if unchanged:
             current = lake.current(table)
             return IngestSummary(**summary, changed=False, version=current.version if current else None)  # type: ignore[arg-type]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from pymescore.errors import SourceError, SourceUnreadable
+from pymescore.errors import SourceError, SourceUnreadableError
 from pymescore.sources._batch import RawBatch, file_sha256, frame_sha256
 from pymescore.sources._delimited import path_opener, read_delimited
 from pymescore.sources._sunat import looks_like_padron, read_padron
@@ -62,7 +63,7 @@ def read_sql(url: str, opts: SourceOptions) -> RawBatch:
     import sqlalchemy as sa
 
     if bool(opts.query) == bool(opts.sql_table):
-        raise SourceUnreadable(
+        raise SourceUnreadableError(
             f"{_mask_url(url)}: expected exactly one of --query or --sql-table for a SQL source, got "
             f"{'both' if opts.query else 'neither'}"
         )
@@ -71,21 +72,25 @@ def read_sql(url: str, opts: SourceOptions) -> RawBatch:
     try:
         engine = sa.create_engine(_driver_url(url))
     except Exception as exc:
-        raise SourceUnreadable(f"{label}: expected a SQLAlchemy database URL, got an invalid one ({exc})") from exc
+        raise SourceUnreadableError(
+            f"{label}: expected a SQLAlchemy database URL, got an invalid one ({exc})"
+        ) from exc
     try:
         with engine.connect() as conn:
             if opts.sql_table:
                 schema, _, name = opts.sql_table.rpartition(".")
                 table = sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=conn)
-                stmt: sa.Executable = sa.select(table)
+                stmt: sa.Select[Any] | sa.TextClause = sa.select(table)
             else:
                 stmt = sa.text(str(opts.query))
             frame = pd.read_sql(stmt, conn)
     except sa.exc.NoSuchTableError as exc:
-        raise SourceUnreadable(f"{label}: expected table {opts.sql_table!r} in the database, got none") from exc
+        raise SourceUnreadableError(
+            f"{label}: expected table {opts.sql_table!r} in the database, got none"
+        ) from exc
     except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
-        detail = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
-        raise SourceUnreadable(f"{label}: expected to read the {what}, got an error: {detail}") from exc
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise SourceUnreadableError(f"{label}: expected to read the {what}, got an error: {detail}") from exc
     finally:
         engine.dispose()
     source = f"{label} {what}" if opts.sql_table else f"{label} query: {opts.query}"
@@ -95,9 +100,9 @@ def read_sql(url: str, opts: SourceOptions) -> RawBatch:
 def read_file(path: Path, opts: SourceOptions) -> RawBatch:
     """Rows of a CSV, Parquet, Excel or SUNAT padrón file."""
     if not path.exists():
-        raise SourceUnreadable(f"{path}: expected a readable file, got no such file")
+        raise SourceUnreadableError(f"{path}: expected a readable file, got no such file")
     if path.is_dir():
-        raise SourceUnreadable(f"{path}: expected a file, got a folder")
+        raise SourceUnreadableError(f"{path}: expected a file, got a folder")
     suffix = path.suffix.lower()
     fmt = opts.fmt
     if fmt == "auto":
@@ -106,7 +111,7 @@ def read_file(path: Path, opts: SourceOptions) -> RawBatch:
         else:
             fmt = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}.get(suffix, "")
         if not fmt:
-            raise SourceUnreadable(
+            raise SourceUnreadableError(
                 f"{path}: expected a .csv, .parquet, .xlsx, or SUNAT padrón .txt/.zip file, got '{suffix}'; "
                 "pass --format to say what it is"
             )
@@ -124,12 +129,16 @@ def read_file(path: Path, opts: SourceOptions) -> RawBatch:
         elif fmt == "xlsx":
             frame = _indexed(pd.read_excel(path, sheet_name=opts.sheet or 0, engine="openpyxl"))
         else:
-            raise SourceUnreadable(f"{path}: expected --format auto, csv, parquet, xlsx or sunat, got {fmt!r}")
+            raise SourceUnreadableError(
+                f"{path}: expected --format auto, csv, parquet, xlsx or sunat, got {fmt!r}"
+            )
     except SourceError:
         raise
     except Exception as exc:  # the parsers' own errors: the file is damaged or not what it claims
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SourceUnreadable(f"{path}: expected a valid {fmt} file, got an unreadable one ({first})") from exc
+        raise SourceUnreadableError(
+            f"{path}: expected a valid {fmt} file, got an unreadable one ({first})"
+        ) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     batch = RawBatch(frame=frame, source=str(path), sha256=file_sha256(path), kind=fmt)
     if malformed is not None:

@@ -13,7 +13,7 @@ from typing import IO
 
 import pandas as pd
 
-from pymescore.errors import MissingColumnError, SourceUnreadable
+from pymescore.errors import MissingColumnError, SourceUnreadableError
 from pymescore.sources._batch import RawBatch, file_sha256
 from pymescore.sources._delimited import Opener, path_opener, read_delimited
 
@@ -40,9 +40,9 @@ def _opener(path: Path) -> Opener:
         with zipfile.ZipFile(path) as zf:
             members = [n for n in zf.namelist() if n.lower().endswith(".txt")]
     except zipfile.BadZipFile as exc:
-        raise SourceUnreadable(f"{path}: expected a ZIP archive, got a damaged file ({exc})") from exc
+        raise SourceUnreadableError(f"{path}: expected a ZIP archive, got a damaged file ({exc})") from exc
     if len(members) != 1:
-        raise SourceUnreadable(f"{path}: expected one .txt file inside the ZIP, got {len(members)}")
+        raise SourceUnreadableError(f"{path}: expected one .txt file inside the ZIP, got {len(members)}")
 
     def open_member() -> IO[bytes]:
         zf = zipfile.ZipFile(path)
@@ -56,7 +56,7 @@ def looks_like_padron(path: Path) -> bool:
     try:
         with _opener(path)() as f:
             first = f.readline(4096).decode(PADRON_ENCODING)
-    except (OSError, SourceUnreadable):
+    except (OSError, SourceUnreadableError):
         return False
     return _fold(first).startswith("RUC|NOMBRE")
 
