@@ -2,8 +2,8 @@ import pymescore
 
 
 def test_exported_names_are_locked() -> None:
-    assert pymescore.__all__ == ["PymescoreError", "TABLES", "__version__", "validate_table"]
-    assert sorted(pymescore.__all__) == pymescore.__all__
+    # ruff (RUF022) keeps __all__ sorted; this locks which names are public
+    assert pymescore.__all__ == ["TABLES", "PymescoreError", "__version__", "validate_table"]
 
 
 def test_errors_have_one_root_and_survive_pickling_across_processes() -> None:
