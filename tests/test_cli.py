@@ -37,9 +37,7 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
 def test_ingest_cli_prints_summary_json_and_fatal_errors_are_one_line(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     (tmp_path / "rates.csv").write_text(RATES_CSV)
-    ok = run_cli(
-        "ingest", "--source", str(tmp_path / "rates.csv"), "--table", "exchange_rates", "--lake", str(lake)
-    )
+    ok = run_cli("ingest", "--source", str(tmp_path / "rates.csv"), "--table", "exchange_rates", "--lake", str(lake))
     assert ok.returncode == 0, ok.stderr
     assert last_json(ok.stdout)["accepted"] == 4
     flows = tmp_path / "flows.csv"

@@ -122,9 +122,7 @@ def test_reason_names_column_expected_and_got() -> None:
 
 def test_missing_required_column_is_fatal_and_named() -> None:
     raw = frame([{"ruc": make_ruc(1), "month": "2024-01", "currency": "PEN", "income": "1"}])
-    with pytest.raises(
-        MissingColumnError, match=r"needs column\(s\) expenses; got ruc, month, currency, income"
-    ):
+    with pytest.raises(MissingColumnError, match=r"needs column\(s\) expenses; got ruc, month, currency, income"):
         validate_table(raw, TABLES["monthly_cashflows"], source="flows.csv")
 
 

@@ -38,9 +38,7 @@ def lake_with_rates(tmp_path: Path) -> Lake:
     return lake
 
 
-def test_acceptance_bad_rows_quarantined_then_missing_column_is_fatal(
-    tmp_path: Path, lake_with_rates: Lake
-) -> None:
+def test_acceptance_bad_rows_quarantined_then_missing_column_is_fatal(tmp_path: Path, lake_with_rates: Lake) -> None:
     good = make_ruc(10)
     rows = [
         f"{good},2024-01,PEN,1000,600",
@@ -228,9 +226,7 @@ def test_crash_during_write_leaves_lake_as_it_was(
 
 # -- properties ------------------------------------------------------------------------------
 _cell = st.one_of(
-    st.sampled_from(
-        ["", "-", "abc", "0", "1", "-3", "1,000.5", "2024-13", "2024-01", "2024-02-01", "PEN", "USD"]
-    ),
+    st.sampled_from(["", "-", "abc", "0", "1", "-3", "1,000.5", "2024-13", "2024-01", "2024-02-01", "PEN", "USD"]),
     st.integers(-10, 10_000).map(str),
 )
 _row = st.fixed_dictionaries(

@@ -23,9 +23,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PYMESCORE_", toml_file="pymescore.toml", extra="ignore")
 
     lake: Path = Field(default=Path("lake"), description="Root folder of the Parquet lake.")
-    database_url: str = Field(
-        default="sqlite:///pymescore.db", description="SQLAlchemy URL of the audit store."
-    )
+    database_url: str = Field(default="sqlite:///pymescore.db", description="SQLAlchemy URL of the audit store.")
     equity_tolerance: float = Field(
         default=0.01,
         ge=0,

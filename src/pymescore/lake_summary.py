@@ -58,18 +58,14 @@ def check(lake: Lake, *, equity_tolerance: float = 0.01) -> list[Finding]:
     names = lake.tables()
     firms = set(lake.read("firms", columns=["ruc"])["ruc"]) if "firms" in names else None
     if firms is None:
-        findings.append(
-            Finding("warning", "firms", "present", "no firms table: references cannot be checked")
-        )
+        findings.append(Finding("warning", "firms", "present", "no firms table: references cannot be checked"))
     for name in names:
         contract = TABLES[name]
         data = lake.read(name)
         contract_cols = [c for c in contract.column_names if c in data]
         raw = data[contract_cols].copy()
         raw.index = pd.RangeIndex(1, len(raw) + 1)
-        rejected = validate_table(
-            raw, contract, equity_tolerance=equity_tolerance, provided=contract_cols
-        ).rejected
+        rejected = validate_table(raw, contract, equity_tolerance=equity_tolerance, provided=contract_cols).rejected
         if len(rejected):
             findings.append(
                 Finding(

@@ -44,9 +44,7 @@ def main() -> None:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc']))}: {e['msg']}, got {e.get('input')!r}" for e in exc.errors()
         )
-        print(
-            f"error [CONFIG_INVALID]: settings (PYMESCORE_* or pymescore.toml): {problems}", file=sys.stderr
-        )
+        print(f"error [CONFIG_INVALID]: settings (PYMESCORE_* or pymescore.toml): {problems}", file=sys.stderr)
         sys.exit(2)
     except typer.Abort:
         print("aborted", file=sys.stderr)

@@ -66,9 +66,7 @@ def ingest_command(
             --table payments --lake lake/
     """
     settings = Settings()
-    opts = SourceOptions(
-        fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet, query=query, sql_table=sql_table
-    )
+    opts = SourceOptions(fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet, query=query, sql_table=sql_table)
     with console.status(f"Reading {table} from {source if '://' not in source else 'database'}…"):
         batch = read_source(source, opts)
     with console.status(f"Validating and writing {len(batch.frame):,} rows…"):
@@ -110,9 +108,7 @@ def ingest_folder_command(
         for table, path in found:
             progress.update(task, description=f"Ingesting {table}")
             batch = read_source(str(path))
-            summaries.append(
-                ingest(batch, table, Lake(lake), equity_tolerance=settings.equity_tolerance).to_dict()
-            )
+            summaries.append(ingest(batch, table, Lake(lake), equity_tolerance=settings.equity_tolerance).to_dict())
             progress.advance(task)
     for s in summaries:
         console.print(

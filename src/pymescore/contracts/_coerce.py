@@ -1,17 +1,19 @@
-"""Parsing raw source columns into the contract's types, one reason per value that does not parse."""
+"""Parsing raw source columns into the contract's types, one reason per value that does not parse.
+
+Typed sources (Parquet, SQL, Excel numbers and dates) take a fast path; text is parsed in bulk and only
+the failing values are turned into messages.
+"""
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import pandas as pd
 
 from pymescore.contracts._spec import Column
 
-_THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
-_MONTH_ONLY = re.compile(r"\d{4}-\d{2}")
-_NULL_TEXT = frozenset({"", "-", "na", "n/a", "nan", "null", "none", "nat"})
+_THOUSANDS = r"-?\d{1,3}(,\d{3})+(\.\d+)?"
+_MONTH_ONLY = r"\d{4}-\d{2}"
+_NULL_TEXT = ("", "-", "na", "n/a", "nan", "null", "none", "nat")
 
 Reasons = dict[int, list[str]]
 
@@ -24,6 +26,8 @@ def _as_text(values: pd.Series) -> pd.Series:
         out = as_int.where(integral, values.astype("string"))
     elif pd.api.types.is_datetime64_any_dtype(values.dtype):
         out = values.dt.strftime("%Y-%m-%d").astype("string")
+    elif isinstance(values.dtype, pd.StringDtype):
+        out = values
     else:
         out = values.astype("string")
     out = out.str.strip()
@@ -36,9 +40,16 @@ def _row(label: object) -> int:
     return int(label)
 
 
-def _note(reasons: Reasons, rows: pd.Index, message: str) -> None:
-    for r in rows:
-        reasons.setdefault(_row(r), []).append(message)
+def _explain(reasons: Reasons, values: pd.Series, mask: pd.Series, template: str) -> None:
+    """Add ``template.format(got=<source text>)`` to every row in ``mask``."""
+    if not mask.any():
+        return
+    for r, v in _as_text(values[mask]).items():
+        reasons.setdefault(_row(r), []).append(template.format(got=repr(v)))
+
+
+def _is_number_dtype(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
 
 
 def coerce_column(values: pd.Series, col: Column, reasons: Reasons) -> tuple[pd.Series, pd.Series]:
@@ -46,62 +57,54 @@ def coerce_column(values: pd.Series, col: Column, reasons: Reasons) -> tuple[pd.
 
     Rows whose value does not parse become null and get a reason in ``reasons``.
     """
+    if col.kind in ("float", "int") and _is_number_dtype(values):
+        nums = values.astype("float64")
+        return _numbers(values, nums, col, reasons), nums.notna()
+    if col.kind in ("date", "month") and pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
+        return _dates(values, parsed, col, reasons), parsed.notna()
     text = _as_text(values)
     present = text.notna()
-    return _parse(values, text, present, col, reasons), present
-
-
-def _parse(
-    values: pd.Series, text: pd.Series, present: pd.Series, col: Column, reasons: Reasons
-) -> pd.Series:
     if col.kind == "str":
-        return text.astype("string")
+        return text, present
     if col.kind == "code":
-        numeric_source = pd.api.types.is_numeric_dtype(values.dtype)
-        out = text.str.zfill(col.width) if numeric_source and col.width else text
+        out = text.str.zfill(col.width) if _is_number_dtype(values) and col.width else text
         bad = present & ~out.fillna("").str.fullmatch(r"\d+")
         if col.width:
             bad |= present & (out.fillna("").str.len() != col.width)
         shape = f"{col.width} digits" if col.width else "digits"
-        for r, v in out[bad].items():
-            reasons.setdefault(_row(r), []).append(f"TYPE_CODE|{col.name}: expected {shape}, got {v!r}")
-        return out.mask(bad)
+        _explain(reasons, out, bad, f"TYPE_CODE|{col.name}: expected {shape}, got {{got}}")
+        return out.mask(bad), present
     if col.kind in ("float", "int"):
-        grouped = text.str.fullmatch(_THOUSANDS.pattern).fillna(False)
+        grouped = text.str.fullmatch(_THOUSANDS).fillna(False).astype(bool)
         cleaned = text.mask(grouped, text.str.replace(",", "", regex=False))
-        nums = pd.to_numeric(cleaned.astype(object), errors="coerce")
-        bad = present & nums.isna()
-        for r, v in text[bad].items():
-            reasons.setdefault(_row(r), []).append(f"TYPE_NUMBER|{col.name}: expected a number, got {v!r}")
-        if col.kind == "int":
-            frac = nums.notna() & (nums != np.floor(nums.fillna(0)))
-            for r, v in text[frac].items():
-                reasons.setdefault(_row(r), []).append(
-                    f"TYPE_INT|{col.name}: expected a whole number, got {v!r}"
-                )
-            nums = nums.where(~frac)
-            return nums.astype("Int64")
-        return nums.astype("float64")
-    # date / month
-    month_only = text.str.fullmatch(_MONTH_ONLY.pattern).fillna(False)
+        nums = pd.to_numeric(cleaned.astype(object), errors="coerce").astype("float64")
+        _explain(reasons, text, present & nums.isna(), f"TYPE_NUMBER|{col.name}: expected a number, got {{got}}")
+        return _numbers(text, nums, col, reasons), present
+    month_only = text.str.fullmatch(_MONTH_ONLY).fillna(False).astype(bool)
     iso = text.mask(month_only, text + "-01")
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        parsed = values
-    else:
-        parsed = pd.to_datetime(iso.astype(object), errors="coerce", format="ISO8601")
+    parsed = pd.to_datetime(iso.astype(object), errors="coerce", format="ISO8601")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
-    bad = present & parsed.isna()
     want = "an ISO date YYYY-MM-DD" if col.kind == "date" else "a month YYYY-MM or YYYY-MM-01"
-    for r, v in text[bad].items():
-        reasons.setdefault(_row(r), []).append(f"TYPE_DATE|{col.name}: expected {want}, got {v!r}")
+    _explain(reasons, text, present & parsed.isna(), f"TYPE_DATE|{col.name}: expected {want}, got {{got}}")
+    return _dates(text, parsed, col, reasons), present
+
+
+def _numbers(source: pd.Series, nums: pd.Series, col: Column, reasons: Reasons) -> pd.Series:
+    if col.kind == "float":
+        return nums
+    frac = nums.notna() & (nums != np.floor(nums.fillna(0)))
+    _explain(reasons, source, frac, f"TYPE_INT|{col.name}: expected a whole number, got {{got}}")
+    return nums.where(~frac).astype("Int64")
+
+
+def _dates(source: pd.Series, parsed: pd.Series, col: Column, reasons: Reasons) -> pd.Series:
     not_midnight = parsed.notna() & (parsed != parsed.dt.normalize())
-    _note(reasons, text.index[not_midnight], f"TYPE_DATE|{col.name}: expected a date without a time")
+    _explain(reasons, source, not_midnight, f"TYPE_DATE|{col.name}: expected a date without a time, got {{got}}")
+    parsed = parsed.where(~not_midnight)
     if col.kind == "month":
         mid = parsed.notna() & (parsed.dt.day != 1)
-        for r, v in text[mid].items():
-            reasons.setdefault(_row(r), []).append(
-                f"TYPE_MONTH|{col.name}: expected the first day of a month, got {v!r}"
-            )
+        _explain(reasons, source, mid, f"TYPE_MONTH|{col.name}: expected the first day of a month, got {{got}}")
         parsed = parsed.where(~mid)
-    return parsed.where(~not_midnight).astype("datetime64[us]")
+    return parsed.astype("datetime64[us]")

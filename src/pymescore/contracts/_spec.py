@@ -139,9 +139,7 @@ PAYMENTS = TableContract(
         _RUC,
         Column("loan_id", "str", "Lender's loan identifier"),
         Column("due_date", "date", "Due date of the instalment", "date"),
-        Column(
-            "paid_date", "date", "Date the instalment was paid; empty while unpaid", "date", nullable=True
-        ),
+        Column("paid_date", "date", "Date the instalment was paid; empty while unpaid", "date", nullable=True),
         Column("amount_due", "float", "Instalment amount due", "currency units", ge=0),
         Column("amount_paid", "float", "Amount paid for the instalment", "currency units", ge=0),
         _CURRENCY,
@@ -194,8 +192,7 @@ EXCHANGE_RATES = TableContract(
 )
 
 TABLES: dict[str, TableContract] = {
-    t.name: t
-    for t in (FIRMS, MONTHLY_CASHFLOWS, FINANCIAL_STATEMENTS, PAYMENTS, BUREAU_RATINGS, EXCHANGE_RATES)
+    t.name: t for t in (FIRMS, MONTHLY_CASHFLOWS, FINANCIAL_STATEMENTS, PAYMENTS, BUREAU_RATINGS, EXCHANGE_RATES)
 }
 
 #: The simulator's ground truth (not ingested: written next to the raw tables).

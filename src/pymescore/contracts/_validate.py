@@ -46,8 +46,8 @@ class ValidationResult:
 def _ruc_valid(values: pd.Series) -> pd.Series:
     """Vectorised python-stdnum check: each distinct RUC is checked once."""
     distinct = values.dropna().unique()
-    ok = {v: bool(stdnum_ruc.is_valid(v)) for v in distinct}
-    return values.map(lambda v: True if v is None or pd.isna(v) else ok[v]).astype(bool)
+    ok = pd.Series([bool(stdnum_ruc.is_valid(v)) for v in distinct], index=distinct, dtype=bool)
+    return values.map(ok).fillna(True).astype(bool)
 
 
 def _check(fn: Callable[..., Any], code: str, message: str, *, element_wise: bool = False) -> pa.Check:
@@ -60,9 +60,7 @@ def _column_checks(col: Column) -> list[pa.Check]:
         code = "AMOUNT_NEGATIVE" if col.ge == 0 else "OUT_OF_RANGE"
         checks.append(_check(lambda s, v=col.ge: s >= v, code, f"{col.name}: expected >= {col.ge:g}"))
     if col.le is not None:
-        checks.append(
-            _check(lambda s, v=col.le: s <= v, "OUT_OF_RANGE", f"{col.name}: expected <= {col.le:g}")
-        )
+        checks.append(_check(lambda s, v=col.le: s <= v, "OUT_OF_RANGE", f"{col.name}: expected <= {col.le:g}"))
     if col.isin is not None:
         allowed = ", ".join(col.isin)
         checks.append(
@@ -83,9 +81,7 @@ def _column_checks(col: Column) -> list[pa.Check]:
         )
     if col.name == "taxpayer_state":
         checks.append(
-            _check(
-                lambda s: s.isin(TAXPAYER_STATES), "VALUE_UNKNOWN", "taxpayer_state: expected a SUNAT state"
-            )
+            _check(lambda s: s.isin(TAXPAYER_STATES), "VALUE_UNKNOWN", "taxpayer_state: expected a SUNAT state")
         )
     if col.name == "domicile_condition":
         checks.append(
@@ -99,9 +95,7 @@ def _column_checks(col: Column) -> list[pa.Check]:
         checks.append(_check(lambda s: s >= _EARLIEST, "DATE_RANGE", f"{col.name}: expected 1950 or later"))
     if col.name in ("start_date", "paid_date"):
         today = pd.Timestamp(dt.date.today())
-        checks.append(
-            _check(lambda s: s <= today, "DATE_FUTURE", f"{col.name}: expected a date not in the future")
-        )
+        checks.append(_check(lambda s: s <= today, "DATE_FUTURE", f"{col.name}: expected a date not in the future"))
     return checks
 
 
@@ -132,9 +126,7 @@ def _table_checks(contract: TableContract, equity_tolerance: float) -> list[pa.C
             return ~((d["amount_paid"] > 0).fillna(False) & d["paid_date"].isna())
 
         return [
-            _check(
-                paid_after_start, "PAID_BEFORE_START", "paid_date: expected on or after disbursement_date"
-            ),
+            _check(paid_after_start, "PAID_BEFORE_START", "paid_date: expected on or after disbursement_date"),
             _check(due_after_start, "DUE_BEFORE_START", "due_date: expected after disbursement_date"),
             _check(paid_has_date, "PAID_WITHOUT_DATE", "paid_date: expected a date when amount_paid > 0"),
         ]
@@ -146,9 +138,7 @@ def _schema(contract: TableContract, equity_tolerance: float) -> pa.DataFrameSch
     return pa.DataFrameSchema(columns, checks=_table_checks(contract, equity_tolerance))
 
 
-def _require_columns(
-    raw: pd.DataFrame, contract: TableContract, source: str, provided: Sequence[str] | None
-) -> None:
+def _require_columns(raw: pd.DataFrame, contract: TableContract, source: str, provided: Sequence[str] | None) -> None:
     needed = contract.required_columns if provided is None else (*contract.key, *provided)
     missing = [c for c in dict.fromkeys(needed) if c not in raw.columns]
     if missing:
@@ -181,9 +171,7 @@ def validate_table(
     reasons: Reasons = {}
     typed: dict[str, pd.Series] = {}
     for col in contract.columns:
-        given = col.name in raw.columns and (
-            provided is None or col.name in provided or col.name in contract.key
-        )
+        given = col.name in raw.columns and (provided is None or col.name in provided or col.name in contract.key)
         values = raw[col.name] if given else pd.Series(None, index=raw.index, dtype=object)
         if col.name in ("taxpayer_state", "domicile_condition"):
             allowed = TAXPAYER_STATES if col.name == "taxpayer_state" else DOMICILE_CONDITIONS
@@ -193,9 +181,7 @@ def validate_table(
         series, present = coerce_column(values, col, reasons)
         if not col.nullable and given:
             for r in raw.index[~present.to_numpy()]:
-                reasons.setdefault(int(r), []).append(
-                    f"VALUE_MISSING|{col.name}: expected a value, got an empty cell"
-                )
+                reasons.setdefault(int(r), []).append(f"VALUE_MISSING|{col.name}: expected a value, got an empty cell")
         typed[col.name] = series
     frame = pd.DataFrame(typed, index=raw.index)
     try:
@@ -219,9 +205,9 @@ def validate_table(
         frame["ubigeo_known"] = known.where(frame["ubigeo"].notna()).astype("boolean")
     bad = frame.index.isin(list(reasons))
     rejected = pd.DataFrame(
-        {c: raw[c].astype("string") if c in raw.columns else None for c in contract.column_names},
-        index=raw.index,
-    )[bad]
+        {c: raw.loc[bad, c] if c in raw.columns else None for c in contract.column_names},
+        index=raw.index[bad],
+    )
     rejected = rejected.astype("string")
     rejected["reason"] = ["; ".join(m.split("|", 1)[1] for m in reasons[int(r)]) for r in rejected.index]
     rejected["reason_codes"] = [

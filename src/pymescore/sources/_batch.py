@@ -22,9 +22,7 @@ class RawBatch:
     source: str
     sha256: str
     kind: str
-    malformed: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame({"source_row": [], "text": [], "reason": []})
-    )
+    malformed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"source_row": [], "text": [], "reason": []}))
     columns: tuple[str, ...] | None = None
 
     @property

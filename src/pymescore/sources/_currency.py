@@ -20,9 +20,7 @@ def fx_reference_dates(frame: pd.DataFrame, contract: TableContract) -> pd.Serie
     return dates.astype("datetime64[us]")
 
 
-def to_pen(
-    frame: pd.DataFrame, contract: TableContract, rates: pd.DataFrame | None
-) -> tuple[pd.DataFrame, pd.Series]:
+def to_pen(frame: pd.DataFrame, contract: TableContract, rates: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.Series]:
     """Add ``<amount>_pen``, ``fx_rate`` and ``fx_date`` columns.
 
     Returns the converted frame and a boolean mask of rows that could not be converted (a USD amount

@@ -30,9 +30,7 @@ def check_encoding(open_bytes: Opener, encoding: str, label: str) -> None:
             except UnicodeDecodeError as exc:
                 at_line = line + chunk[: exc.start].count(b"\n")
                 bad = chunk[exc.start : exc.start + 1].hex().upper()
-                hint = (
-                    " (SUNAT padrón files are latin-1)" if encoding.lower().replace("-", "") == "utf8" else ""
-                )
+                hint = " (SUNAT padrón files are latin-1)" if encoding.lower().replace("-", "") == "utf8" else ""
                 raise SourceEncodingError(
                     f"{label}: expected {encoding} text, got byte 0x{bad} at line {at_line}; "
                     f"pass the file's encoding with --encoding, e.g. --encoding latin-1{hint}",
@@ -70,9 +68,7 @@ def read_delimited(
     trailing = bool(names) and names[-1] == ""
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
-        raise SourceUnreadableError(
-            f"{label}: expected unique column names in the header, got {dupes} repeated"
-        )
+        raise SourceUnreadableError(f"{label}: expected unique column names in the header, got {dupes} repeated")
     bad_lines: list[tuple[int, str, str]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -89,9 +85,7 @@ def read_delimited(
     read_opts = pacsv.ReadOptions(
         column_names=names, skip_rows=1, encoding=encoding, use_threads=False, block_size=1 << 24
     )
-    parse_opts = pacsv.ParseOptions(
-        delimiter=delimiter, invalid_row_handler=on_invalid, newlines_in_values=False
-    )
+    parse_opts = pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid, newlines_in_values=False)
     convert_opts = pacsv.ConvertOptions(
         column_types={n: pa.string() for n in names},
         strings_can_be_null=False,
@@ -99,9 +93,7 @@ def read_delimited(
     )
     try:
         with open_bytes() as f:
-            table = pacsv.read_csv(
-                f, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts
-            )
+            table = pacsv.read_csv(f, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts)
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceUnreadableError(
             f"{label}: expected delimited text ('{delimiter}'), got a parse error: {exc}"

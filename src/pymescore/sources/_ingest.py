@@ -143,9 +143,7 @@ def ingest(
             rates_version = lake.versions().get("exchange_rates")
             valid, no_rate = to_pen(valid, contract, rates)
             if no_rate.any():
-                extra = batch.frame.loc[
-                    no_rate[no_rate].index, [c for c in contract.column_names if c in batch.frame]
-                ]
+                extra = batch.frame.loc[no_rate[no_rate].index, [c for c in contract.column_names if c in batch.frame]]
                 extra = extra.astype("string").reindex(columns=list(contract.column_names))
                 extra["reason"] = (
                     f"{contract.fx_date}: expected a PEN/USD rate published on or before this date in the "
@@ -163,9 +161,7 @@ def ingest(
         old_q = lake.quarantine(table)
         if len(old_q):
             old_q = old_q[old_q["source_sha256"] != batch.sha256]
-            quarantine = normalize_dtypes(
-                pd.concat([old_q, quarantine]).sort_values(["source", "source_row"])
-            )
+            quarantine = normalize_dtypes(pd.concat([old_q, quarantine]).sort_values(["source", "source_row"]))
         unchanged = (
             old_norm is not None
             and merged.equals(old_norm)

@@ -72,9 +72,7 @@ def read_sql(url: str, opts: SourceOptions) -> RawBatch:
     try:
         engine = sa.create_engine(_driver_url(url))
     except Exception as exc:
-        raise SourceUnreadableError(
-            f"{label}: expected a SQLAlchemy database URL, got an invalid one ({exc})"
-        ) from exc
+        raise SourceUnreadableError(f"{label}: expected a SQLAlchemy database URL, got an invalid one ({exc})") from exc
     try:
         with engine.connect() as conn:
             if opts.sql_table:
@@ -85,9 +83,7 @@ def read_sql(url: str, opts: SourceOptions) -> RawBatch:
                 stmt = sa.text(str(opts.query))
             frame = pd.read_sql(stmt, conn)
     except sa.exc.NoSuchTableError as exc:
-        raise SourceUnreadableError(
-            f"{label}: expected table {opts.sql_table!r} in the database, got none"
-        ) from exc
+        raise SourceUnreadableError(f"{label}: expected table {opts.sql_table!r} in the database, got none") from exc
     except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
         detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise SourceUnreadableError(f"{label}: expected to read the {what}, got an error: {detail}") from exc
@@ -129,16 +125,12 @@ def read_file(path: Path, opts: SourceOptions) -> RawBatch:
         elif fmt == "xlsx":
             frame = _indexed(pd.read_excel(path, sheet_name=opts.sheet or 0, engine="openpyxl"))
         else:
-            raise SourceUnreadableError(
-                f"{path}: expected --format auto, csv, parquet, xlsx or sunat, got {fmt!r}"
-            )
+            raise SourceUnreadableError(f"{path}: expected --format auto, csv, parquet, xlsx or sunat, got {fmt!r}")
     except SourceError:
         raise
     except Exception as exc:  # the parsers' own errors: the file is damaged or not what it claims
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SourceUnreadableError(
-            f"{path}: expected a valid {fmt} file, got an unreadable one ({first})"
-        ) from exc
+        raise SourceUnreadableError(f"{path}: expected a valid {fmt} file, got an unreadable one ({first})") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     batch = RawBatch(frame=frame, source=str(path), sha256=file_sha256(path), kind=fmt)
     if malformed is not None:
