@@ -1,0 +1,23 @@
+"""Point-in-time features and labels: one registry, one implementation, batch and online."""
+
+from pymescore.features._build import build_features, feature_context
+from pymescore.features._catalog import BY_NAME, FEATURE_NAMES, FEATURES
+from pymescore.features._config import DEFINITIONS, FeatureConfig
+from pymescore.features._context import Context
+from pymescore.features._labels import build_labels
+from pymescore.features._registry import GROUP_TITLES, Feature, registry_hash
+
+__all__ = [
+    "BY_NAME",
+    "DEFINITIONS",
+    "FEATURES",
+    "FEATURE_NAMES",
+    "GROUP_TITLES",
+    "Context",
+    "Feature",
+    "FeatureConfig",
+    "build_features",
+    "build_labels",
+    "feature_context",
+    "registry_hash",
+]

@@ -1,0 +1,116 @@
+"""Numpy building blocks shared by the builders: firm codes, month numbers, grouped reductions.
+
+Every builder works on arrays, never on a pandas groupby, so that one firm costs microseconds and a
+million firms cost seconds through the same code.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+Bool = npt.NDArray[np.bool_]
+
+
+def month_number(dates: pd.Series | npt.NDArray[np.datetime64]) -> I64:
+    """Months since 1970-01 of each date."""
+    values = np.asarray(dates, dtype="datetime64[ns]")
+    return values.astype("datetime64[M]").astype(np.int64)
+
+
+def day_number(dates: pd.Series | npt.NDArray[np.datetime64]) -> F64:
+    """Days since 1970-01-01 (NaN for NaT)."""
+    values = np.asarray(dates, dtype="datetime64[ns]")
+    days = values.astype("datetime64[D]").astype(np.int64).astype(np.float64)
+    days[np.isnat(values)] = np.nan
+    return days
+
+
+class Firms:
+    """The universe of firms of one build: RUCs in output order and a code for any RUC."""
+
+    def __init__(self, rucs: npt.ArrayLike) -> None:
+        self.rucs = np.asarray(rucs, dtype=object)
+        self._index = pd.Index(self.rucs)
+        self.n = len(self.rucs)
+
+    def codes(self, rucs: pd.Series) -> I64:
+        """Code of each RUC (-1 when it is not in the universe)."""
+        return np.asarray(self._index.get_indexer(np.asarray(rucs, dtype=object)), dtype=np.int64)
+
+
+def group_sum(codes: I64, values: F64, n: int) -> F64:
+    return np.bincount(codes, weights=values, minlength=n).astype(np.float64)
+
+
+def group_count(codes: I64, n: int) -> F64:
+    return np.bincount(codes, minlength=n).astype(np.float64)
+
+
+def group_max(codes: I64, values: F64, n: int) -> F64:
+    """Maximum per group; NaN for a group without values."""
+    out = np.full(n, -np.inf)
+    np.maximum.at(out, codes, values)
+    out[np.isneginf(out)] = np.nan
+    return out
+
+
+def ratio(num: F64, den: F64) -> F64:
+    """num / den, NaN where the denominator is not positive or either side is missing (never inf)."""
+    out = np.full(np.shape(num), np.nan)
+    ok = np.isfinite(num) & np.isfinite(den) & (den > 0)
+    np.divide(num, den, out=out, where=ok)
+    return out
+
+
+def row_count(panel: F64) -> F64:
+    return (~np.isnan(panel)).sum(axis=1).astype(np.float64)
+
+
+def row_mean(panel: F64) -> F64:
+    return ratio(np.nansum(panel, axis=1), row_count(panel))
+
+
+def row_median(panel: F64) -> F64:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, as intended
+        return np.asarray(np.nanmedian(panel, axis=1), dtype=np.float64)
+
+
+def row_max(panel: F64) -> F64:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(np.nanmax(panel, axis=1), dtype=np.float64)
+
+
+def row_std(panel: F64) -> F64:
+    n = row_count(panel)
+    mean = row_mean(panel)
+    dev = np.where(np.isnan(panel), 0.0, panel - mean[:, None])
+    var = ratio(np.nansum(dev**2, axis=1), n - 1)
+    return np.sqrt(var)
+
+
+def last_valid(panel: F64) -> F64:
+    """The right-most non-NaN value of each row (NaN if none)."""
+    valid = ~np.isnan(panel)
+    idx = panel.shape[1] - 1 - np.argmax(valid[:, ::-1], axis=1)
+    out = panel[np.arange(len(panel)), idx]
+    out[~valid.any(axis=1)] = np.nan
+    return out
+
+
+def monthly_panel(codes: I64, months: I64, values: F64, n: int, first: int, width: int) -> F64:
+    """Sum of ``values`` per (firm, month) as an n × width matrix; NaN where a firm has no record."""
+    keep = (codes >= 0) & (months >= first) & (months < first + width)
+    flat = codes[keep] * width + (months[keep] - first)
+    total = np.bincount(flat, weights=values[keep], minlength=n * width)
+    seen = np.bincount(flat, minlength=n * width)
+    total = total.astype(np.float64)
+    total[seen == 0] = np.nan
+    return total.reshape(n, width)

@@ -1,0 +1,135 @@
+"""``build_features``: every feature of the registry for every firm, at one as_of, by one code path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from pymescore.features._arrays import Firms, month_number
+from pymescore.features._bureau import BureauPanel, bureau_features, delinquent_12m
+from pymescore.features._cashflow import CashflowPanel, cashflow_features, income_growth_12m
+from pymescore.features._catalog import BY_NAME, FEATURE_NAMES
+from pymescore.features._config import FeatureConfig
+from pymescore.features._context import Context, compute_context, context_features
+from pymescore.features._firmographics import DEPARTMENT_CODES, SECTIONS, firm_features
+from pymescore.features._payments import payment_features
+from pymescore.features._statements import statement_features
+
+#: columns each builder reads (money in PEN: the lake adds *_pen at ingestion)
+INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "firms": ("ruc", "ciiu", "ubigeo", "start_date", "taxpayer_state", "domicile_condition"),
+    "monthly_cashflows": ("ruc", "month", "currency", "income_pen", "expenses_pen"),
+    "financial_statements": (
+        "ruc", "period_end", "total_assets_pen", "total_liabilities_pen", "equity_pen", "revenue_pen",
+        "cost_of_sales_pen", "net_income_pen",
+    ),
+    "payments": ("ruc", "due_date", "paid_date", "amount_due_pen", "amount_paid_pen", "currency"),
+    "bureau_ratings": ("ruc", "month", "sbs_rating", "debt_total", "n_lenders"),
+}  # fmt: skip
+_DATES = {"start_date", "month", "period_end", "due_date", "paid_date"}
+_TEXT = {"ruc", "ciiu", "ubigeo", "taxpayer_state", "domicile_condition", "currency"}
+
+
+def _table(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
+    """The table with the columns the builders read; an empty one when it is absent."""
+    columns = INPUT_COLUMNS[name]
+    frame = tables.get(name)
+    if frame is None:
+        return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c in _DATES else object if c in _TEXT else float)
+                             for c in columns})  # fmt: skip
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        from pymescore.errors import ContractError
+
+        raise ContractError(
+            f"{name}: expected the columns {', '.join(columns)}, got no {', '.join(missing)} "
+            "(amounts must be converted to PEN first: ingest the table into the lake)",
+            code="FEATURE_INPUT",
+        )
+    return frame
+
+
+def as_timestamp(as_of: object) -> pd.Timestamp:
+    ts = pd.Timestamp(as_of)  # type: ignore[arg-type]
+    if ts != ts.normalize():
+        from pymescore.errors import ContractError
+
+        raise ContractError(f"as_of: expected a date, got {as_of!r} with a time of day", code="FEATURE_INPUT")
+    return ts
+
+
+def build_features(
+    tables: Mapping[str, pd.DataFrame],
+    as_of: object,
+    config: FeatureConfig | None = None,
+    context: Context | None = None,
+) -> pd.DataFrame:
+    """One row per firm of ``tables["firms"]`` that had started before ``as_of``.
+
+    Reads only records dated before ``as_of`` (statements from ``period_end`` + the filing lag). Missing
+    inputs give NaN and the ``has_*`` flags, never a silent zero. ``context`` (regional and sector
+    figures) is computed from ``tables`` when not given: pass the batch's context to score one firm as
+    the batch would.
+    """
+    config = config or FeatureConfig()
+    ts = as_timestamp(as_of)
+    firms, firms_table, cash, bureau = _panels(tables, ts, config)
+    values: dict[str, object] = {}
+    values.update(cashflow_features(cash, ts, config))
+    values.update(statement_features(_table(tables, "financial_statements"), firms, ts, config.statement_lag_months))
+    values.update(payment_features(_table(tables, "payments"), firms, ts))
+    values.update(bureau_features(bureau))
+    values.update(firm_features(firms_table, firms, ts))
+    if context is None:
+        context = _context(values, cash, bureau)
+    values.update(context_features(context, _obj(values["department"]), _obj(values["ciiu_section"])))
+
+    columns: dict[str, object] = {"ruc": firms.rucs}
+    for name in FEATURE_NAMES:
+        feature = BY_NAME[name]
+        data = values[name]
+        if feature.kind == "categorical":
+            categories = SECTIONS if name == "ciiu_section" else DEPARTMENT_CODES
+            columns[name] = pd.Categorical(data, categories=categories)  # type: ignore[arg-type]
+        else:
+            lo, hi = feature.valid_range
+            arr = np.asarray(data, dtype=np.float64)
+            if lo is not None or hi is not None:
+                arr = np.clip(arr, lo, hi)
+            columns[name] = arr
+    return pd.DataFrame(columns)
+
+
+def _obj(values: object) -> np.ndarray:
+    assert isinstance(values, np.ndarray)
+    return values
+
+
+def _panels(
+    tables: Mapping[str, pd.DataFrame], ts: pd.Timestamp, config: FeatureConfig
+) -> tuple[Firms, pd.DataFrame, CashflowPanel, BureauPanel]:
+    """The firms that had started before ``ts`` and their monthly panels."""
+    firms_table = _table(tables, "firms")
+    start = pd.to_datetime(firms_table["start_date"])
+    firms_table = firms_table[(start.isna() | (start < ts)).to_numpy()]
+    firms = Firms(firms_table["ruc"].to_numpy(dtype=object))
+    last_month = int(month_number(np.array([(ts - pd.Timedelta(days=1)).to_datetime64()]))[0])
+    cash = CashflowPanel(_table(tables, "monthly_cashflows"), firms, last_month, config.window_months)
+    bureau = BureauPanel(_table(tables, "bureau_ratings"), firms, last_month, config.window_months)
+    return firms, firms_table, cash, bureau
+
+
+def _context(firm_values: Mapping[str, object], cash: CashflowPanel, bureau: BureauPanel) -> Context:
+    return compute_context(
+        _obj(firm_values["department"]), _obj(firm_values["ciiu_section"]), income_growth_12m(cash), delinquent_12m(bureau)
+    )
+
+
+def feature_context(tables: Mapping[str, pd.DataFrame], as_of: object, config: FeatureConfig | None = None) -> Context:
+    """The regional/sector context of a batch at ``as_of``: store it with a model to score one firm online."""
+    config = config or FeatureConfig()
+    ts = as_timestamp(as_of)
+    firms, firms_table, cash, bureau = _panels(tables, ts, config)
+    return _context(firm_features(firms_table, firms, ts), cash, bureau)

@@ -1,0 +1,48 @@
+"""Firm data from ``firms``: age, sector, region, SUNAT state and domicile, legal form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pymescore.contracts._reference import DEPARTMENTS, ciiu_classes
+from pymescore.features._arrays import F64, Firms, day_number
+
+SECTIONS = tuple("ABCDEFGHIJKLMNOPQRSTU")
+DEPARTMENT_CODES = tuple(sorted(DEPARTMENTS))
+
+
+def firm_features(firms_table: pd.DataFrame, firms: Firms, as_of: pd.Timestamp) -> dict[str, object]:
+    """Numeric features as float arrays; ``ciiu_section`` and ``department`` as object arrays."""
+    rows = pd.Index(firms_table["ruc"]).get_indexer(firms.rucs)
+    present = rows >= 0
+    take = np.where(present, rows, 0)
+
+    def col(name: str) -> np.ndarray:
+        values = firms_table[name].to_numpy(dtype=object)[take] if len(firms_table) else np.full(firms.n, None)
+        return np.where(present, values, None)
+
+    a = float(day_number(np.array([as_of.to_datetime64()]))[0])
+    start = day_number(firms_table["start_date"].to_numpy())[take] if len(firms_table) else np.full(firms.n, np.nan)
+    age = np.where(present, (a - start) / 365.25, np.nan)
+    classes = ciiu_classes()
+    ciiu = col("ciiu")
+    section = np.array([classes.get(c) if isinstance(c, str) else None for c in ciiu], dtype=object)
+    ubigeo = col("ubigeo")
+    department = np.array([u[:2] if isinstance(u, str) and u[:2] in DEPARTMENTS else None for u in ubigeo], dtype=object)
+    state = col("taxpayer_state")
+    domicile = col("domicile_condition")
+
+    def flag(values: np.ndarray, good: str) -> F64:
+        known = np.array([isinstance(v, str) for v in values])
+        return np.where(known, (values != good).astype(np.float64), np.nan)
+
+    natural = np.array([r[:2] in ("10", "15", "17") for r in firms.rucs], dtype=np.float64)
+    return {
+        "firm_age_years": np.maximum(age, 0.0),
+        "ciiu_section": section,
+        "department": department,
+        "taxpayer_not_active": flag(state, "ACTIVO"),
+        "domicile_not_habido": flag(domicile, "HABIDO"),
+        "ruc_natural_person": natural,
+    }

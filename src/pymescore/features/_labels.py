@@ -1,0 +1,90 @@
+"""Labels: does the firm reach the default definition within the horizon after as_of?
+
+- ``sbs``: a bureau month in the window (the months after as_of's month, ``horizon`` of them) with SBS
+  rating Deficiente (2) or worse. Firms already rated >= 2 in their latest report before as_of are in
+  default: not at risk, left out.
+- ``basel``: an instalment whose 91st day past due (unpaid by then) falls in [as_of, window end).
+  Firms with an instalment more than 90 days past due and still open at as_of are in default: left out.
+
+A label needs its whole window to be observed: when the data end before the window does, or the firm has
+no report in it (``sbs``), the label is missing (``<NA>``) and the row is kept out of training, never
+counted as good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from pymescore.features._arrays import Firms, day_number, group_count, group_max, month_number
+from pymescore.features._build import _table, as_timestamp
+from pymescore.features._config import FeatureConfig
+
+
+def build_labels(
+    tables: Mapping[str, pd.DataFrame], as_of: object, firms_rucs: np.ndarray, config: FeatureConfig | None = None
+) -> pd.DataFrame:
+    """``ruc, default_12m (boolean, NA when not observable), label_window_end, in_default`` per firm."""
+    config = config or FeatureConfig()
+    ts = as_timestamp(as_of)
+    firms = Firms(firms_rucs)
+    window_end = ts + pd.DateOffset(months=config.horizon_months)
+    if config.default_definition == "sbs":
+        label, observed, in_default = _sbs(_table(tables, "bureau_ratings"), firms, ts, config.horizon_months)
+    else:
+        label, observed, in_default = _basel(_table(tables, "payments"), firms, ts, window_end)
+    return pd.DataFrame(
+        {
+            "ruc": firms.rucs,
+            "default_12m": pd.Series(label, dtype="boolean").mask(~observed).to_numpy(),
+            "label_window_end": np.full(firms.n, window_end.to_datetime64()),
+            "in_default": in_default,
+        }
+    )
+
+
+def _sbs(bureau: pd.DataFrame, firms: Firms, ts: pd.Timestamp, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = firms.n
+    codes = firms.codes(bureau["ruc"])
+    months = month_number(bureau["month"])
+    rating = bureau["sbs_rating"].to_numpy(dtype=np.float64)
+    last = int(month_number(np.array([(ts - pd.Timedelta(days=1)).to_datetime64()]))[0])
+    ok = codes >= 0
+    before = ok & (months <= last)
+    # latest report before as_of: rating of the max month per firm
+    latest_month = group_max(codes[before], months[before].astype(np.float64), n)
+    is_latest = before & (months == latest_month[np.where(codes >= 0, codes, 0)])
+    latest_rating = group_max(codes[is_latest], rating[is_latest], n)
+    in_default = np.nan_to_num(latest_rating, nan=0.0) >= 2
+    window = ok & (months > last) & (months <= last + horizon)
+    reported = group_count(codes[window], n) > 0
+    defaulted = group_count(codes[window & (rating >= 2)], n) > 0
+    data_end = int(months.max()) if len(months) else -1
+    observed = reported & (data_end >= last + horizon)
+    observed |= defaulted  # a default seen inside the window is a label even if the data stop early
+    return defaulted, observed, in_default
+
+
+def _basel(
+    payments: pd.DataFrame, firms: Firms, ts: pd.Timestamp, window_end: pd.Timestamp
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = firms.n
+    codes = firms.codes(payments["ruc"])
+    due = day_number(payments["due_date"])
+    paid = day_number(payments["paid_date"])
+    a = float(day_number(np.array([ts.to_datetime64()]))[0])
+    end = float(day_number(np.array([window_end.to_datetime64()]))[0])
+    crossing = due + 91.0  # the first day at 91 days past due
+    unpaid_at_crossing = np.isnan(paid) | (paid >= crossing)
+    ok = codes >= 0
+    open_at_as_of = np.isnan(paid) | (paid >= a)
+    in_default = group_count(codes[ok & open_at_as_of & (crossing < a)], n) > 0
+    event = ok & unpaid_at_crossing & (crossing >= a) & (crossing < end)
+    defaulted = group_count(codes[event], n) > 0
+    known = np.concatenate([due[~np.isnan(due)], paid[~np.isnan(paid)]])
+    data_end = float(known.max()) if len(known) else -np.inf
+    has_loans = group_count(codes[ok & (due < end)], n) > 0
+    observed = (has_loans & (data_end >= end - 1)) | defaulted
+    return defaulted, observed, in_default
