@@ -50,3 +50,26 @@ def pg_schema(postgres_url: str) -> Iterator[tuple[str, str]]:
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sim_lake(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """A clean simulated population (6,000 firms × 36 months) ingested into a lake: lake, tables, oracle."""
+    import pandas as pd
+
+    from pymescore.features._snapshot import read_lake_tables
+    from pymescore.lake import Lake
+    from pymescore.simulate import SimulationConfig, simulate, write_simulation
+    from pymescore.sources import ingest, read_source
+
+    root = tmp_path_factory.mktemp("sim_lake")
+    write_simulation(simulate(SimulationConfig(firms=6000, months=36, seed=11, error_rate=0.0)), root / "sim")
+    lake = Lake(root / "lake")
+    for table in ("exchange_rates", "firms", "monthly_cashflows", "financial_statements", "payments", "bureau_ratings"):
+        ingest(read_source(str(root / "sim" / f"{table}.parquet")), table, lake)
+    return {
+        "lake": lake,
+        "tables": read_lake_tables(lake),
+        "oracle": pd.read_parquet(root / "sim" / "oracle.parquet"),
+        "root": root,
+    }

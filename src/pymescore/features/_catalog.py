@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pymescore.features._registry import Feature, Group, Kind
 
+_INC = ("monthly_cashflows.income_pen", "monthly_cashflows.month")
+_EXP = ("monthly_cashflows.expenses_pen", "monthly_cashflows.month")
 _CF = ("monthly_cashflows.income_pen", "monthly_cashflows.expenses_pen", "monthly_cashflows.month")
 _FS = ("financial_statements.period_end",)
 _PAY = ("payments.due_date", "payments.paid_date", "payments.amount_due_pen", "payments.amount_paid_pen")
@@ -28,17 +30,20 @@ def _f(
     return Feature(name, group, kind, es, en, sources, unit, valid_range, monotone, rationale, reason[0], reason[1])
 
 
-def _window(stem: str, what_es: str, what_en: str, mono: int, rationale: str, reason: tuple[str, str]) -> list[Feature]:
+def _window(
+    stem: str, what_es: str, what_en: str, mono: int, rationale: str, reason: tuple[str, str],
+    sources: tuple[str, ...] = _CF,
+) -> list[Feature]:
     out = []
     for months in (3, 6, 12):
         out.append(
             _f(f"{stem}_mean_{months}m", "cash_flow", f"{what_es}: promedio mensual de los últimos {months} meses",
-               f"{what_en}: monthly mean over the last {months} months", _CF, "PEN/month", _NONE, mono, rationale,
+               f"{what_en}: monthly mean over the last {months} months", sources, "PEN/month", _NONE, mono, rationale,
                reason)
         )  # fmt: skip
     out.append(
         _f(f"{stem}_median_12m", "cash_flow", f"{what_es}: mediana mensual de los últimos 12 meses",
-           f"{what_en}: monthly median over the last 12 months", _CF, "PEN/month", _NONE, mono, rationale, reason)
+           f"{what_en}: monthly median over the last 12 months", sources, "PEN/month", _NONE, mono, rationale, reason)
     )  # fmt: skip
     return out
 
@@ -48,30 +53,30 @@ _LOW_NET = ("Flujo de caja neto bajo o negativo", "Low or negative net cash flow
 _NO_REASON = ("", "")
 
 CASH_FLOW = [
-    *_window("income", "Ingresos", "Income", -1, "More income leaves more room to pay.", _LOW_INCOME),
-    *_window("expenses", "Egresos", "Expenses", 0, "Expenses grow with the size of the business.", _NO_REASON),
+    *_window("income", "Ingresos", "Income", -1, "More income leaves more room to pay.", _LOW_INCOME, _INC),
+    *_window("expenses", "Egresos", "Expenses", 0, "Expenses grow with the size of the business.", _NO_REASON, _EXP),
     *_window("net_cf", "Flujo neto (ingresos - egresos)", "Net cash flow (income - expenses)", -1,
              "Net cash flow is what services debt.", _LOW_NET),
     _f("log_income_mean_12m", "cash_flow", "Logaritmo natural de 1 + ingreso mensual promedio (12 meses)",
-       "Natural log of 1 + mean monthly income (12 months)", _CF, "log PEN", (0, 25), -1,
+       "Natural log of 1 + mean monthly income (12 months)", _INC, "log PEN", (0, 25), -1,
        "More income leaves more room to pay.", _LOW_INCOME),
     _f("net_cf_margin_12m", "cash_flow", "Flujo neto sobre ingresos, últimos 12 meses",
        "Net cash flow over income, last 12 months", _CF, "ratio", (-10, 1), -1,
        "A wider cash margin absorbs shocks.", ("Margen de caja estrecho", "Thin cash margin")),
     _f("income_cv_12m", "cash_flow", "Coeficiente de variación del ingreso mensual (12 meses)",
-       "Coefficient of variation of monthly income (12 months)", _CF, "ratio", (0, 10), 1,
+       "Coefficient of variation of monthly income (12 months)", _INC, "ratio", (0, 10), 1,
        "Volatile income makes instalments harder to meet.", ("Ingresos inestables", "Unstable income")),
     _f("net_cf_negative_months_12m", "cash_flow", "Meses con flujo neto negativo en los últimos 12",
        "Months with negative net cash flow in the last 12", _CF, "months", (0, 12), 1,
        "Months in deficit drain liquidity.", ("Meses con flujo de caja negativo", "Months with negative cash flow")),
     _f("income_slope_12m", "cash_flow", "Tendencia del ingreso: pendiente mensual relativa al promedio (12 meses)",
-       "Income trend: monthly slope relative to the mean (12 months)", _CF, "1/month", (-1, 1), -1,
+       "Income trend: monthly slope relative to the mean (12 months)", _INC, "1/month", (-1, 1), -1,
        "A falling income is an early warning.", ("Ingresos en descenso", "Falling income")),
     _f("income_yoy_growth_3m", "cash_flow", "Crecimiento interanual de los ingresos de los últimos 3 meses",
-       "Year-on-year growth of the last 3 months' income", _CF, "ratio", _RATIO, -1,
+       "Year-on-year growth of the last 3 months' income", _INC, "ratio", _RATIO, -1,
        "Growing sales strengthen repayment capacity.", ("Caída interanual de ventas", "Year-on-year sales decline")),
     _f("seasonality_strength", "cash_flow", "Fuerza estacional: correlación del ingreso con el mismo mes del año anterior",
-       "Seasonality strength: correlation of income with the same month a year earlier", _CF, "correlation",
+       "Seasonality strength: correlation of income with the same month a year earlier", _INC, "correlation",
        (-1, 1), 0, "Seasonality is neither good nor bad; it shapes when the firm can pay.", _NO_REASON),
 ]  # fmt: skip
 
@@ -164,10 +169,10 @@ FIRMOGRAPHICS = [
     _f("firm_age_years", "firmographics", "Antigüedad desde el inicio de actividades", "Age since start of activities",
        ("firms.start_date",), "years", (0, 120), -1, "Young firms fail more often.", ("Empresa joven", "Young firm")),
     _f("annual_sales_uit", "firmographics", "Ventas anuales (ingresos de 12 meses) en UIT del año",
-       "Annual sales (12 months of income) in UIT of the year", _CF, "UIT", (0, None), 0,
+       "Annual sales (12 months of income) in UIT of the year", _INC, "UIT", (0, None), 0,
        "Size is not risk by itself (medianas show the highest NPL in Peru).", _NO_REASON),
     _f("size_class", "firmographics", "Tamaño Ley 30056: 0 micro (<=150 UIT), 1 pequeña (<=1700), 2 mediana (<=2300), 3 gran",
-       "Ley 30056 size: 0 micro (<=150 UIT), 1 small (<=1700), 2 medium (<=2300), 3 large", _CF, "class", (0, 3), 0,
+       "Ley 30056 size: 0 micro (<=150 UIT), 1 small (<=1700), 2 medium (<=2300), 3 large", _INC, "class", (0, 3), 0,
        "Size is not risk by itself (medianas show the highest NPL in Peru).", _NO_REASON),
     _f("ciiu_section", "firmographics", "Sección CIIU Rev.4 de la actividad principal (A-U)",
        "CIIU Rev.4 section of the main activity (A-U)", ("firms.ciiu",), "category", _NONE, 0,
@@ -198,10 +203,10 @@ CURRENCY = [
 
 CONTEXT = [
     _f("region_income_growth_12m", "context", "Mediana del crecimiento interanual de ingresos de las empresas del departamento",
-       "Median year-on-year income growth of the firms in the department", _CF, "ratio", _RATIO, -1,
+       "Median year-on-year income growth of the firms in the department", _INC, "ratio", _RATIO, -1,
        "A growing regional economy supports repayment.", ("Economía regional en contracción", "Regional economy contracting")),
     _f("sector_income_growth_12m", "context", "Mediana del crecimiento interanual de ingresos de las empresas de la sección CIIU",
-       "Median year-on-year income growth of the firms in the CIIU section", _CF, "ratio", _RATIO, -1,
+       "Median year-on-year income growth of the firms in the CIIU section", _INC, "ratio", _RATIO, -1,
        "A growing sector supports repayment.", ("Sector en contracción", "Sector contracting")),
     _f("region_delinquency_rate_12m", "context",
        "Proporción de empresas del departamento con calificación >= Deficiente en los 12 meses previos al corte",

@@ -1,0 +1,94 @@
+"""Point in time: no raw record dated on or after as_of may change any feature for that as_of."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pymescore.features import FeatureConfig, build_features
+
+CONFIG = FeatureConfig()
+AS_OF_DATES = ("2024-03-31", "2024-06-30", "2024-10-15", "2025-02-01")
+TABLES = ("monthly_cashflows", "bureau_ratings", "payments", "financial_statements", "firms")
+
+
+@pytest.fixture(scope="module")
+def small_tables(sim_lake: dict[str, object]) -> dict[str, pd.DataFrame]:
+    tables: dict[str, pd.DataFrame] = sim_lake["tables"]  # type: ignore[assignment]
+    rucs = tables["firms"]["ruc"].iloc[:80].to_numpy()
+    return {name: t[t["ruc"].isin(rucs)].reset_index(drop=True) for name, t in tables.items()}
+
+
+def dated_on_or_after(table: str, frame: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
+    """Rows whose date (the date the record became known) is on or after as_of."""
+    if table in ("monthly_cashflows", "bureau_ratings"):
+        return (frame["month"] >= as_of).to_numpy()
+    if table == "payments":
+        return (frame["due_date"] >= as_of).to_numpy()
+    if table == "financial_statements":
+        filed = frame["period_end"] + pd.DateOffset(months=CONFIG.statement_lag_months)
+        return (filed >= as_of).to_numpy()
+    return (frame["start_date"] >= as_of).fillna(False).to_numpy()
+
+
+_NUMERIC = {
+    "monthly_cashflows": ("income_pen", "expenses_pen"),
+    "bureau_ratings": ("sbs_rating", "debt_total", "n_lenders"),
+    "payments": ("amount_due_pen", "amount_paid_pen"),
+    "financial_statements": ("total_assets_pen", "total_liabilities_pen", "equity_pen", "revenue_pen",
+                             "cost_of_sales_pen", "net_income_pen"),  # fmt: skip
+    "firms": (),
+}
+_DATE = {"monthly_cashflows": "month", "bureau_ratings": "month", "payments": "due_date",
+         "financial_statements": "period_end", "firms": "start_date"}  # fmt: skip
+
+
+def _draw(rng: np.random.Generator, column: str, size: int) -> np.ndarray:
+    if column in ("sbs_rating", "n_lenders"):
+        return rng.integers(0, 5, size)
+    return rng.uniform(-1e6, 1e6, size)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_future_records_never_change_features(small_tables: dict[str, pd.DataFrame], data: st.DataObject) -> None:
+    as_of = pd.Timestamp(data.draw(st.sampled_from(AS_OF_DATES), label="as_of"))
+    table = data.draw(st.sampled_from(TABLES), label="table")
+    op = data.draw(st.sampled_from(("change", "add", "delete", "pay_later")), label="op")
+    frame = small_tables[table].copy()
+    future = np.flatnonzero(dated_on_or_after(table, frame, as_of))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    if op == "pay_later" and table == "payments":
+        # instalments due before as_of whose payment is dated on or after it: move that payment
+        open_ = np.flatnonzero((frame["due_date"] < as_of).to_numpy() & ~(frame["paid_date"] < as_of).to_numpy())
+        if len(open_):
+            days = rng.integers(0, 400, len(open_))
+            frame.loc[open_, "paid_date"] = as_of + pd.to_timedelta(days, unit="D")
+            frame.loc[open_, "amount_paid_pen"] = rng.uniform(0, 1e5, len(open_))
+    elif op == "delete" and len(future):
+        frame = frame.drop(index=rng.choice(future, size=rng.integers(1, len(future) + 1), replace=False))
+    elif op == "change" and len(future):
+        rows = rng.choice(future, size=min(len(future), 20), replace=False)
+        for col in _NUMERIC[table]:
+            frame.loc[rows, col] = _draw(rng, col, len(rows))
+        if table == "firms":
+            frame.loc[rows, ["taxpayer_state", "ciiu"]] = ["BAJA DE OFICIO", "0111"]
+    elif op == "add" and len(frame):
+        new = frame.iloc[rng.integers(0, len(frame), 5)].copy()
+        shift = pd.DateOffset(months=int(rng.integers(0, 24)))
+        date_col = _DATE[table]
+        new[date_col] = pd.Timestamp(as_of.year, as_of.month, 1) + pd.DateOffset(months=1) + shift
+        if table == "financial_statements":
+            new[date_col] = as_of + shift  # filed well after as_of
+        if table == "firms":
+            new["ruc"] = [f"2099999999{i}" for i in range(5)]
+        for col in _NUMERIC[table]:
+            new[col] = _draw(rng, col, 5)
+        frame = pd.concat([frame, new], ignore_index=True)
+    mutated = {**small_tables, table: frame}
+    before = build_features(small_tables, as_of, CONFIG)
+    after = build_features(mutated, as_of, CONFIG)
+    pd.testing.assert_frame_equal(after, before)
