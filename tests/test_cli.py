@@ -87,3 +87,10 @@ def test_lake_summary_and_validate(tmp_path: Path) -> None:
     result = last_json(validated.stdout)
     assert result["ok"] is True
     assert result["findings"][0]["check"] == "references"  # make_ruc(2) is not in firms
+
+
+def test_usage_errors_are_short_and_never_a_traceback() -> None:
+    result = run_cli("simulate", "--firms", "10")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "Missing option '--months'" in result.stderr

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -32,10 +33,15 @@ def test_registry_entries_are_complete() -> None:
         assert re.fullmatch(r"[a-z][a-z0-9_]*", f.name), f.name
         assert f.group in GROUP_TITLES
         assert f.monotone in (-1, 0, 1)
-        assert f.description_es and f.description_en and f.rationale and f.sources and f.unit
+        assert f.description_es
+        assert f.description_en
+        assert f.rationale
+        assert f.sources
+        assert f.unit
         assert f.kind in ("numeric", "flag", "categorical")
         if f.monotone != 0:
-            assert f.reason_es and f.reason_en, f"{f.name} can lower the score: it needs reason texts"
+            assert f.reason_es, f"{f.name} can lower the score: it needs reason texts"
+            assert f.reason_en, f"{f.name} can lower the score: it needs reason texts"
         for source in f.sources:
             assert re.fullmatch(r"[a-z_]+\.[a-z_]+", source), source
 
@@ -136,7 +142,7 @@ def test_default_rate_rises_across_quintiles_without_the_oracle(large_tables: di
     for column in ("dpd_max_12m", "debt_to_equity"):
         rates = _bin_rates(data, column)
         assert len(rates) >= 3, (column, rates)
-        assert all(b >= a for a, b in zip(rates, rates[1:], strict=False)), (column, rates)
+        assert all(b >= a for a, b in itertools.pairwise(rates)), (column, rates)
 
 
 def _tiny_tables() -> dict[str, pd.DataFrame]:
@@ -144,21 +150,41 @@ def _tiny_tables() -> dict[str, pd.DataFrame]:
     months = pd.date_range("2023-07-01", "2024-06-01", freq="MS")
     income = np.arange(1, 13, dtype=float) * 1000  # rising
     return {
-        "firms": pd.DataFrame({"ruc": [ruc], "ciiu": ["4711"], "ubigeo": ["200101"], "start_date": pd.to_datetime(["2020-06-30"]),
-                               "taxpayer_state": ["ACTIVO"], "domicile_condition": ["NO HABIDO"]}),  # fmt: skip
-        "monthly_cashflows": pd.DataFrame({"ruc": ruc, "month": months, "currency": "PEN", "income_pen": income,
-                                           "expenses_pen": income * 0.5}),  # fmt: skip
+        "firms": pd.DataFrame(
+            {
+                "ruc": [ruc],
+                "ciiu": ["4711"],
+                "ubigeo": ["200101"],
+                "start_date": pd.to_datetime(["2020-06-30"]),
+                "taxpayer_state": ["ACTIVO"],
+                "domicile_condition": ["NO HABIDO"],
+            }
+        ),
+        "monthly_cashflows": pd.DataFrame(
+            {"ruc": ruc, "month": months, "currency": "PEN", "income_pen": income, "expenses_pen": income * 0.5}
+        ),
         "payments": pd.DataFrame(
-            {"ruc": ruc, "due_date": pd.to_datetime(["2024-03-10", "2024-04-10", "2024-05-10", "2024-06-10", "2024-07-10"]),
-             "paid_date": pd.to_datetime(["2024-03-10", "2024-05-20", "2024-07-01", None, None]),
-             "amount_due_pen": 100.0, "amount_paid_pen": [100.0, 100.0, 100.0, 0.0, 0.0],
-             "currency": ["PEN", "PEN", "PEN", "USD", "PEN"]}
-        ),  # fmt: skip
+            {
+                "ruc": ruc,
+                "due_date": pd.to_datetime(["2024-03-10", "2024-04-10", "2024-05-10", "2024-06-10", "2024-07-10"]),
+                "paid_date": pd.to_datetime(["2024-03-10", "2024-05-20", "2024-07-01", None, None]),
+                "amount_due_pen": 100.0,
+                "amount_paid_pen": [100.0, 100.0, 100.0, 0.0, 0.0],
+                "currency": ["PEN", "PEN", "PEN", "USD", "PEN"],
+            }
+        ),
         "financial_statements": pd.DataFrame(
-            {"ruc": ruc, "period_end": pd.to_datetime(["2022-12-31", "2023-12-31"]), "total_assets_pen": [800.0, 1000.0],
-             "total_liabilities_pen": [500.0, 1200.0], "equity_pen": [300.0, -200.0], "revenue_pen": [400.0, 500.0],
-             "cost_of_sales_pen": [300.0, 350.0], "net_income_pen": [10.0, -50.0]}
-        ),  # fmt: skip
+            {
+                "ruc": ruc,
+                "period_end": pd.to_datetime(["2022-12-31", "2023-12-31"]),
+                "total_assets_pen": [800.0, 1000.0],
+                "total_liabilities_pen": [500.0, 1200.0],
+                "equity_pen": [300.0, -200.0],
+                "revenue_pen": [400.0, 500.0],
+                "cost_of_sales_pen": [300.0, 350.0],
+                "net_income_pen": [10.0, -50.0],
+            }
+        ),
     }
 
 
@@ -179,12 +205,17 @@ def test_hand_computed_values() -> None:
                                                              - pd.Timedelta(days=31)).days / 30.4375)  # fmt: skip
     assert row["usd_share_debt"] == pytest.approx(1 / 4)
     # statements: 2023-12-31 filed by 2024-04-30 (4-month lag) -> used; equity negative -> ratio NaN + flag
-    assert row["negative_equity"] == 1 and np.isnan(row["debt_to_equity"]) and np.isnan(row["roe"])
+    assert row["negative_equity"] == 1
+    assert np.isnan(row["debt_to_equity"])
+    assert np.isnan(row["roe"])
     assert row["roa"] == pytest.approx(-0.05)
     assert row["revenue_growth"] == pytest.approx(0.25)
-    assert row["has_statements"] == 1 and row["statement_age_months"] == 6
-    assert row["ciiu_section"] == "G" and row["department"] == "20"
-    assert row["domicile_not_habido"] == 1 and row["taxpayer_not_active"] == 0
+    assert row["has_statements"] == 1
+    assert row["statement_age_months"] == 6
+    assert row["ciiu_section"] == "G"
+    assert row["department"] == "20"
+    assert row["domicile_not_habido"] == 1
+    assert row["taxpayer_not_active"] == 0
     assert row["firm_age_years"] == pytest.approx(4.0, abs=0.01)
     # with a 7-month lag the 2023 statement is not filed yet at as_of: the 2022 one is used
     lagged = build_features(_tiny_tables(), AS_OF, FeatureConfig(statement_lag_months=7)).iloc[0]
@@ -194,8 +225,11 @@ def test_hand_computed_values() -> None:
 def test_missing_inputs_give_nan_and_flags_never_zero() -> None:
     only_firms = {"firms": _tiny_tables()["firms"]}
     row = build_features(only_firms, AS_OF).iloc[0]
-    assert row["has_cashflows"] == 0 and row["has_payments"] == 0 and row["has_statements"] == 0
-    assert row["has_bureau"] == 0 and row["months_of_history"] == 0
+    assert row["has_cashflows"] == 0
+    assert row["has_payments"] == 0
+    assert row["has_statements"] == 0
+    assert row["has_bureau"] == 0
+    assert row["months_of_history"] == 0
     for name in ("income_mean_12m", "dpd_max_12m", "dpd_current", "roa", "sbs_rating_current", "late_payments_12m",
                  "months_since_delinquency", "payments_made_12m"):  # fmt: skip
         assert np.isnan(row[name]), name
@@ -220,7 +254,8 @@ def test_snapshot_cli_writes_rows_labels_and_lineage(sim_lake: dict[str, object]
     assert list(snap.columns[:2]) == ["ruc", "as_of"]
     assert list(snap.columns[-2:]) == ["default_12m", "label_window_end"]
     assert set(snap["as_of"].dt.strftime("%Y-%m-%d")) == {"2024-06-30", "2024-09-30"}
-    assert summary["rows"] == len(snap) and summary["n_features"] == len(FEATURES)
+    assert summary["rows"] == len(snap)
+    assert summary["n_features"] == len(FEATURES)
     assert 0.02 < summary["label_rate"] < 0.12
     lineage = read_lineage(out)
     assert lineage == json.loads((tmp_path / "snap.parquet.lineage.json").read_text())

@@ -38,8 +38,14 @@ _NUMERIC = {
     "monthly_cashflows": ("income_pen", "expenses_pen"),
     "bureau_ratings": ("sbs_rating", "debt_total", "n_lenders"),
     "payments": ("amount_due_pen", "amount_paid_pen"),
-    "financial_statements": ("total_assets_pen", "total_liabilities_pen", "equity_pen", "revenue_pen",
-                             "cost_of_sales_pen", "net_income_pen"),  # fmt: skip
+    "financial_statements": (
+        "total_assets_pen",
+        "total_liabilities_pen",
+        "equity_pen",
+        "revenue_pen",
+        "cost_of_sales_pen",
+        "net_income_pen",
+    ),
     "firms": (),
 }
 _DATE = {"monthly_cashflows": "month", "bureau_ratings": "month", "payments": "due_date",

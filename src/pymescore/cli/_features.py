@@ -56,9 +56,13 @@ def features_command(
     rate = lineage["label_rate"]
     console.print(
         f"{lineage['rows']:,} rows ({lineage['labelled_rows']:,} labelled), {lineage['n_features']} features, "
-        f"label rate {rate:.2%}" if rate is not None else f"{lineage['rows']:,} rows, no observed labels yet"
+        f"label rate {rate:.2%}"
+        if rate is not None
+        else f"{lineage['rows']:,} rows, no observed labels yet"
     )
-    emit_json({"out": str(out), **{k: lineage[k] for k in ("rows", "labelled_rows", "label_rate", "n_features", "as_of")}})
+    emit_json(
+        {"out": str(out), **{k: lineage[k] for k in ("rows", "labelled_rows", "label_rate", "n_features", "as_of")}}
+    )
 
 
 @features_app.command("catalog")

@@ -69,7 +69,7 @@ def ratio(num: F64, den: F64) -> F64:
 
 
 def row_count(panel: F64) -> F64:
-    return (~np.isnan(panel)).sum(axis=1).astype(np.float64)
+    return np.asarray((~np.isnan(panel)).sum(axis=1), dtype=np.float64)
 
 
 def row_mean(panel: F64) -> F64:
@@ -77,9 +77,14 @@ def row_mean(panel: F64) -> F64:
 
 
 def row_median(panel: F64) -> F64:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, as intended
-        return np.asarray(np.nanmedian(panel, axis=1), dtype=np.float64)
+    """Median of the non-NaN values of each row (NaN sorts last)."""
+    ordered = np.sort(panel, axis=1)
+    n = row_count(panel).astype(np.int64)
+    rows = np.arange(len(panel))
+    lo, hi = np.maximum((n - 1) // 2, 0), np.maximum(n // 2, 0)
+    out = (ordered[rows, lo] + ordered[rows, np.minimum(hi, panel.shape[1] - 1)]) / 2.0
+    out[n == 0] = np.nan
+    return np.asarray(out, dtype=np.float64)
 
 
 def row_max(panel: F64) -> F64:
@@ -100,7 +105,7 @@ def last_valid(panel: F64) -> F64:
     """The right-most non-NaN value of each row (NaN if none)."""
     valid = ~np.isnan(panel)
     idx = panel.shape[1] - 1 - np.argmax(valid[:, ::-1], axis=1)
-    out = panel[np.arange(len(panel)), idx]
+    out = np.asarray(panel[np.arange(len(panel)), idx], dtype=np.float64)
     out[~valid.any(axis=1)] = np.nan
     return out
 
@@ -111,6 +116,6 @@ def monthly_panel(codes: I64, months: I64, values: F64, n: int, first: int, widt
     flat = codes[keep] * width + (months[keep] - first)
     total = np.bincount(flat, weights=values[keep], minlength=n * width)
     seen = np.bincount(flat, minlength=n * width)
-    total = total.astype(np.float64)
-    total[seen == 0] = np.nan
-    return total.reshape(n, width)
+    panel = np.asarray(total, dtype=np.float64)
+    panel[seen == 0] = np.nan
+    return panel.reshape(n, width)

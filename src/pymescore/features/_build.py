@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -37,8 +38,7 @@ def _table(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
     columns = INPUT_COLUMNS[name]
     frame = tables.get(name)
     if frame is None:
-        return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c in _DATES else object if c in _TEXT else float)
-                             for c in columns})  # fmt: skip
+        return _empty(name)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         from pymescore.errors import ContractError
@@ -49,6 +49,16 @@ def _table(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
             code="FEATURE_INPUT",
         )
     return frame
+
+
+@cache
+def _empty(name: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            c: pd.Series(dtype="datetime64[ns]" if c in _DATES else object if c in _TEXT else float)
+            for c in INPUT_COLUMNS[name]
+        }
+    )
 
 
 def as_timestamp(as_of: object) -> pd.Timestamp:
@@ -86,20 +96,32 @@ def build_features(
         context = _context(values, cash, bureau)
     values.update(context_features(context, _obj(values["department"]), _obj(values["ciiu_section"])))
 
-    columns: dict[str, object] = {"ruc": firms.rucs}
-    for name in FEATURE_NAMES:
-        feature = BY_NAME[name]
-        data = values[name]
-        if feature.kind == "categorical":
+    return _assemble(firms.rucs, values)
+
+
+_CATEGORY_CODES = {
+    "ciiu_section": {c: i for i, c in enumerate(SECTIONS)},
+    "department": {c: i for i, c in enumerate(DEPARTMENT_CODES)},
+}
+
+
+def _assemble(rucs: np.ndarray, values: Mapping[str, object]) -> pd.DataFrame:
+    """Registry order; numeric features clipped to their valid range, in one float block."""
+    numeric = [name for name in FEATURE_NAMES if BY_NAME[name].kind != "categorical"]
+    block = np.empty((len(rucs), len(numeric)), dtype=np.float64)
+    for j, name in enumerate(numeric):
+        lo, hi = BY_NAME[name].valid_range
+        column = np.asarray(values[name], dtype=np.float64)
+        block[:, j] = np.clip(column, lo, hi) if lo is not None or hi is not None else column
+    frame = pd.DataFrame(block, columns=numeric)
+    frame.insert(0, "ruc", rucs)
+    for position, name in enumerate(FEATURE_NAMES, start=1):
+        if BY_NAME[name].kind == "categorical":
             categories = SECTIONS if name == "ciiu_section" else DEPARTMENT_CODES
-            columns[name] = pd.Categorical(data, categories=categories)  # type: ignore[arg-type]
-        else:
-            lo, hi = feature.valid_range
-            arr = np.asarray(data, dtype=np.float64)
-            if lo is not None or hi is not None:
-                arr = np.clip(arr, lo, hi)
-            columns[name] = arr
-    return pd.DataFrame(columns)
+            lookup = _CATEGORY_CODES[name]
+            codes = np.fromiter((lookup.get(v, -1) for v in values[name]), dtype=np.int8, count=len(rucs))  # type: ignore[attr-defined]
+            frame.insert(position, name, pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(categories))))
+    return frame
 
 
 def _obj(values: object) -> np.ndarray:
@@ -123,7 +145,10 @@ def _panels(
 
 def _context(firm_values: Mapping[str, object], cash: CashflowPanel, bureau: BureauPanel) -> Context:
     return compute_context(
-        _obj(firm_values["department"]), _obj(firm_values["ciiu_section"]), income_growth_12m(cash), delinquent_12m(bureau)
+        _obj(firm_values["department"]),
+        _obj(firm_values["ciiu_section"]),
+        income_growth_12m(cash),
+        delinquent_12m(bureau),
     )
 
 

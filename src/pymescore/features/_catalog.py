@@ -31,7 +31,12 @@ def _f(
 
 
 def _window(
-    stem: str, what_es: str, what_en: str, mono: int, rationale: str, reason: tuple[str, str],
+    stem: str,
+    what_es: str,
+    what_en: str,
+    mono: int,
+    rationale: str,
+    reason: tuple[str, str],
     sources: tuple[str, ...] = _CF,
 ) -> list[Feature]:
     out = []

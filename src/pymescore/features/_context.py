@@ -8,6 +8,7 @@ rate uses ratings *before* as_of.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -22,11 +23,26 @@ class Context:
     by_department: pd.DataFrame
     by_section: pd.DataFrame
 
+    @cached_property
+    def _maps(self) -> dict[tuple[str, str], dict[object, float]]:
+        maps: dict[tuple[str, str], dict[object, float]] = {}
+        for level, table in (("department", self.by_department), ("section", self.by_section)):
+            for column in ("income_growth_12m", "delinquency_rate_12m"):
+                maps[(level, column)] = table[column].to_dict() if column in table.columns else {}
+        return maps
+
+    def lookup(self, level: str, column: str, keys: np.ndarray) -> F64:
+        """The figure of each key (NaN for an unknown or missing key)."""
+        table = self._maps[(level, column)]
+        return np.array([table.get(k, np.nan) for k in keys], dtype=np.float64)
+
     def to_dict(self) -> dict[str, dict[str, dict[str, float]]]:
-        return {
-            "by_department": self.by_department.to_dict(orient="index"),
-            "by_section": self.by_section.to_dict(orient="index"),
-        }
+        """JSON-ready (a model bundle stores it; no pickle)."""
+
+        def plain(table: pd.DataFrame) -> dict[str, dict[str, float]]:
+            return {str(k): {str(c): float(v) for c, v in row.items()} for k, row in table.iterrows()}
+
+        return {"by_department": plain(self.by_department), "by_section": plain(self.by_section)}
 
     @classmethod
     def from_dict(cls, data: dict[str, dict[str, dict[str, float]]]) -> Context:
@@ -47,14 +63,9 @@ def compute_context(department: np.ndarray, section: np.ndarray, growth: F64, de
 
 
 def context_features(context: Context, department: np.ndarray, section: np.ndarray) -> dict[str, F64]:
-    def lookup(table: pd.DataFrame, keys: np.ndarray, column: str) -> F64:
-        if column not in table.columns:
-            return np.full(len(keys), np.nan)
-        return np.asarray(table[column].reindex(pd.Index(keys, dtype=object)).to_numpy(dtype=np.float64))
-
     return {
-        "region_income_growth_12m": lookup(context.by_department, department, "income_growth_12m"),
-        "sector_income_growth_12m": lookup(context.by_section, section, "income_growth_12m"),
-        "region_delinquency_rate_12m": lookup(context.by_department, department, "delinquency_rate_12m"),
-        "sector_delinquency_rate_12m": lookup(context.by_section, section, "delinquency_rate_12m"),
+        "region_income_growth_12m": context.lookup("department", "income_growth_12m", department),
+        "sector_income_growth_12m": context.lookup("section", "income_growth_12m", section),
+        "region_delinquency_rate_12m": context.lookup("department", "delinquency_rate_12m", department),
+        "sector_delinquency_rate_12m": context.lookup("section", "delinquency_rate_12m", section),
     }

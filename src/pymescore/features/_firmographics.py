@@ -20,7 +20,8 @@ def firm_features(firms_table: pd.DataFrame, firms: Firms, as_of: pd.Timestamp) 
 
     def col(name: str) -> np.ndarray:
         values = firms_table[name].to_numpy(dtype=object)[take] if len(firms_table) else np.full(firms.n, None)
-        return np.where(present, values, None)
+        values[~present] = None
+        return values
 
     a = float(day_number(np.array([as_of.to_datetime64()]))[0])
     start = day_number(firms_table["start_date"].to_numpy())[take] if len(firms_table) else np.full(firms.n, np.nan)
@@ -29,7 +30,9 @@ def firm_features(firms_table: pd.DataFrame, firms: Firms, as_of: pd.Timestamp) 
     ciiu = col("ciiu")
     section = np.array([classes.get(c) if isinstance(c, str) else None for c in ciiu], dtype=object)
     ubigeo = col("ubigeo")
-    department = np.array([u[:2] if isinstance(u, str) and u[:2] in DEPARTMENTS else None for u in ubigeo], dtype=object)
+    department = np.array(
+        [u[:2] if isinstance(u, str) and u[:2] in DEPARTMENTS else None for u in ubigeo], dtype=object
+    )
     state = col("taxpayer_state")
     domicile = col("domicile_condition")
 

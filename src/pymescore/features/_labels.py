@@ -45,7 +45,9 @@ def build_labels(
     )
 
 
-def _sbs(bureau: pd.DataFrame, firms: Firms, ts: pd.Timestamp, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _sbs(
+    bureau: pd.DataFrame, firms: Firms, ts: pd.Timestamp, horizon: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = firms.n
     codes = firms.codes(bureau["ruc"])
     months = month_number(bureau["month"])

@@ -6,6 +6,8 @@ made before as_of (a later payment leaves the instalment open, days past due run
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -16,6 +18,7 @@ NEVER_DELINQUENT_MONTHS = 120.0
 _DAYS_PER_MONTH = 30.4375
 
 
+@lru_cache(maxsize=256)
 def _days_before(as_of: pd.Timestamp, months: int) -> float:
     return float(day_number(np.array([as_of - pd.DateOffset(months=months)], dtype="datetime64[ns]"))[0])
 
@@ -59,6 +62,8 @@ def payment_features(payments: pd.DataFrame, firms: Firms, as_of: pd.Timestamp) 
     crossed = group_max(codes[delinquent], due[delinquent] + 31.0, n)
     since = np.minimum((a - crossed) / _DAYS_PER_MONTH, NEVER_DELINQUENT_MONTHS)
     out["months_since_delinquency"] = np.where(has, np.nan_to_num(since, nan=NEVER_DELINQUENT_MONTHS), np.nan)
-    out["usd_share_debt"] = ratio(group_sum(c12, np.where(usd[w12], amount_due[w12], 0.0), n), group_sum(c12, amount_due[w12], n))
+    out["usd_share_debt"] = ratio(
+        group_sum(c12, np.where(usd[w12], amount_due[w12], 0.0), n), group_sum(c12, amount_due[w12], n)
+    )
     out["has_payments"] = has.astype(np.float64)
     return out

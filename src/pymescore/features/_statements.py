@@ -16,9 +16,7 @@ def _latest_per_firm(codes: np.ndarray, order_key: np.ndarray) -> tuple[np.ndarr
     return rows, codes[rows]
 
 
-def statement_features(
-    statements: pd.DataFrame, firms: Firms, as_of: pd.Timestamp, lag_months: int
-) -> dict[str, F64]:
+def statement_features(statements: pd.DataFrame, firms: Firms, as_of: pd.Timestamp, lag_months: int) -> dict[str, F64]:
     n = firms.n
     codes = firms.codes(statements["ruc"])
     period_end = pd.to_datetime(statements["period_end"])
