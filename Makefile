@@ -20,12 +20,16 @@ $(VENV)/.installed: pyproject.toml uv.lock
 
 bootstrap: $(VENV)/.installed  ## Install uv if missing, create .venv, install the project and dev tools
 
-demo: bootstrap  ## The main job end to end on the embedded default: simulate -> ingest -> validate -> summary
+DEMO_AS_OF ?= 2024-03-31,2024-06-30,2024-09-30,2024-12-31
+
+demo: bootstrap  ## The main job end to end on the embedded default: simulate -> ingest -> validate -> features
 	rm -rf $(DEMO_DIR)
 	$(BIN)/pymescore simulate --firms $(DEMO_FIRMS) --months $(DEMO_MONTHS) --seed 7 --out $(DEMO_DIR)/sim
 	$(BIN)/pymescore ingest-folder $(DEMO_DIR)/sim --lake $(DEMO_DIR)/lake
 	$(BIN)/pymescore lake validate --lake $(DEMO_DIR)/lake
 	$(BIN)/pymescore lake summary --lake $(DEMO_DIR)/lake
+	$(BIN)/pymescore features catalog --format md > $(DEMO_DIR)/feature_catalog.md
+	$(BIN)/pymescore features --lake $(DEMO_DIR)/lake --as-of $(DEMO_AS_OF) --out $(DEMO_DIR)/snapshot.parquet
 
 lint: bootstrap  ## ruff, formatting, mypy (strict) and the import-layer contract
 	$(BIN)/ruff check src tests bench
@@ -45,6 +49,7 @@ test: lint pytest  ## Everything CI runs: lint + the test suite
 bench: bootstrap  ## Benchmarks (JSON results in bench/results/)
 	$(BIN)/python bench/bench_simulate.py --out bench/results/simulate.json
 	$(BIN)/python bench/bench_ingest.py --out bench/results/ingest.json
+	$(BIN)/python bench/bench_features.py --out bench/results/features.json
 
 clean:  ## Remove the environment and generated files
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache bench/results

@@ -31,6 +31,16 @@ def day_number(dates: pd.Series | npt.NDArray[np.datetime64]) -> F64:
     return days
 
 
+def add_months(dates: npt.NDArray[np.datetime64], months: int) -> npt.NDArray[np.datetime64]:
+    """``dates`` plus whole months, the day clipped to the target month's length (as pandas DateOffset)."""
+    days = np.asarray(dates, dtype="datetime64[D]")
+    month = days.astype("datetime64[M]")
+    day = (days - month.astype("datetime64[D]")).astype(np.int64)
+    target = month + months
+    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
+    return target.astype("datetime64[D]") + np.minimum(day, length - 1)
+
+
 class Firms:
     """The universe of firms of one build: RUCs in output order and a code for any RUC."""
 
@@ -41,6 +51,9 @@ class Firms:
 
     def codes(self, rucs: pd.Series) -> I64:
         """Code of each RUC (-1 when it is not in the universe)."""
+        if self.n == 1:  # one firm (a scoring request): a vectorised comparison beats hashing
+            same = np.asarray(pd.Series(rucs, copy=False).eq(self.rucs[0]).to_numpy(dtype=bool, na_value=False))
+            return np.where(same, 0, -1).astype(np.int64)
         return np.asarray(self._index.get_indexer(np.asarray(rucs, dtype=object)), dtype=np.int64)
 
 

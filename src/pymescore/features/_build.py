@@ -103,6 +103,10 @@ _CATEGORY_CODES = {
     "ciiu_section": {c: i for i, c in enumerate(SECTIONS)},
     "department": {c: i for i, c in enumerate(DEPARTMENT_CODES)},
 }
+_CATEGORY_DTYPES = {
+    "ciiu_section": pd.CategoricalDtype(pd.Index(SECTIONS)),
+    "department": pd.CategoricalDtype(pd.Index(DEPARTMENT_CODES)),
+}
 
 
 def _assemble(rucs: np.ndarray, values: Mapping[str, object]) -> pd.DataFrame:
@@ -117,10 +121,10 @@ def _assemble(rucs: np.ndarray, values: Mapping[str, object]) -> pd.DataFrame:
     frame.insert(0, "ruc", rucs)
     for position, name in enumerate(FEATURE_NAMES, start=1):
         if BY_NAME[name].kind == "categorical":
-            categories = SECTIONS if name == "ciiu_section" else DEPARTMENT_CODES
             lookup = _CATEGORY_CODES[name]
             codes = np.fromiter((lookup.get(v, -1) for v in values[name]), dtype=np.int8, count=len(rucs))  # type: ignore[attr-defined]
-            frame.insert(position, name, pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(categories))))
+            column = pd.Categorical.from_codes(codes, dtype=_CATEGORY_DTYPES[name])
+            frame.insert(position, name, column)  # type: ignore[arg-type]
     return frame
 
 
@@ -134,8 +138,10 @@ def _panels(
 ) -> tuple[Firms, pd.DataFrame, CashflowPanel, BureauPanel]:
     """The firms that had started before ``ts`` and their monthly panels."""
     firms_table = _table(tables, "firms")
-    start = pd.to_datetime(firms_table["start_date"])
-    firms_table = firms_table[(start.isna() | (start < ts)).to_numpy()]
+    start = firms_table["start_date"].to_numpy(dtype="datetime64[ns]")
+    started = np.isnat(start) | (start < ts.to_datetime64())
+    if not started.all():
+        firms_table = firms_table[started]
     firms = Firms(firms_table["ruc"].to_numpy(dtype=object))
     last_month = int(month_number(np.array([(ts - pd.Timedelta(days=1)).to_datetime64()]))[0])
     cash = CashflowPanel(_table(tables, "monthly_cashflows"), firms, last_month, config.window_months)

@@ -13,19 +13,16 @@ DEPARTMENT_CODES = tuple(sorted(DEPARTMENTS))
 
 
 def firm_features(firms_table: pd.DataFrame, firms: Firms, as_of: pd.Timestamp) -> dict[str, object]:
-    """Numeric features as float arrays; ``ciiu_section`` and ``department`` as object arrays."""
-    rows = pd.Index(firms_table["ruc"]).get_indexer(firms.rucs)
-    present = rows >= 0
-    take = np.where(present, rows, 0)
+    """Numeric features as float arrays; ``ciiu_section`` and ``department`` as object arrays.
+
+    ``firms_table`` holds the universe's rows in the universe's order (``Firms`` is built from it).
+    """
 
     def col(name: str) -> np.ndarray:
-        values = firms_table[name].to_numpy(dtype=object)[take] if len(firms_table) else np.full(firms.n, None)
-        values[~present] = None
-        return values
+        return np.asarray(firms_table[name].to_numpy(dtype=object, na_value=None))
 
     a = float(day_number(np.array([as_of.to_datetime64()]))[0])
-    start = day_number(firms_table["start_date"].to_numpy())[take] if len(firms_table) else np.full(firms.n, np.nan)
-    age = np.where(present, (a - start) / 365.25, np.nan)
+    age = (a - day_number(firms_table["start_date"].to_numpy())) / 365.25
     classes = ciiu_classes()
     ciiu = col("ciiu")
     section = np.array([classes.get(c) if isinstance(c, str) else None for c in ciiu], dtype=object)

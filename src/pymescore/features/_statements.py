@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pymescore.features._arrays import F64, Firms, day_number, month_number, ratio
+from pymescore.features._arrays import F64, Firms, add_months, day_number, month_number, ratio
 
 
 def _latest_per_firm(codes: np.ndarray, order_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -16,14 +16,28 @@ def _latest_per_firm(codes: np.ndarray, order_key: np.ndarray) -> tuple[np.ndarr
     return rows, codes[rows]
 
 
+_OUTPUTS = (
+    "roa", "roe", "gross_margin", "net_margin", "roa_x_gross_margin", "revenue_growth", "total_debt", "total_equity",
+    "debt_to_equity", "negative_equity", "log_total_assets", "statement_age_months",
+)  # fmt: skip
+
+
+def _nothing_filed(n: int) -> dict[str, F64]:
+    out = {name: np.full(n, np.nan) for name in _OUTPUTS}
+    out["has_statements"] = np.zeros(n)
+    return out
+
+
 def statement_features(statements: pd.DataFrame, firms: Firms, as_of: pd.Timestamp, lag_months: int) -> dict[str, F64]:
     n = firms.n
+    if len(statements) == 0:
+        return _nothing_filed(n)
     codes = firms.codes(statements["ruc"])
-    period_end = pd.to_datetime(statements["period_end"])
-    filed = (period_end + pd.DateOffset(months=lag_months)).to_numpy(dtype="datetime64[ns]")
-    keep = (codes >= 0) & (filed < np.datetime64(as_of.to_datetime64()))
+    period_end = statements["period_end"].to_numpy(dtype="datetime64[ns]")
+    filed = add_months(period_end, lag_months)
+    keep = (codes >= 0) & ~np.isnat(period_end) & (filed < np.datetime64(as_of.date()))
     pos = np.flatnonzero(keep)
-    pe_days = day_number(period_end.to_numpy())[pos]
+    pe_days = day_number(period_end)[pos]
     rows, firm = _latest_per_firm(codes[pos], pe_days)
     latest = pos[rows]
 
@@ -54,7 +68,7 @@ def statement_features(statements: pd.DataFrame, firms: Firms, as_of: pd.Timesta
     out["negative_equity"] = np.where(np.isnan(equity), np.nan, (equity <= 0).astype(np.float64))
     out["log_total_assets"] = np.log1p(np.where(assets >= 0, assets, np.nan))
     age = np.full(n, np.nan)
-    age[firm] = month_number(np.array([as_of.to_datetime64()]))[0] - month_number(period_end.to_numpy()[latest])
+    age[firm] = month_number(np.array([as_of.to_datetime64()]))[0] - month_number(period_end[latest])
     out["statement_age_months"] = age
     out["has_statements"] = (~np.isnan(assets)).astype(np.float64)
     return out
