@@ -38,7 +38,8 @@ def add_months(dates: npt.NDArray[np.datetime64], months: int) -> npt.NDArray[np
     day = (days - month.astype("datetime64[D]")).astype(np.int64)
     target = month + months
     length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
-    return target.astype("datetime64[D]") + np.minimum(day, length - 1)
+    out: npt.NDArray[np.datetime64] = target.astype("datetime64[D]") + np.minimum(day, length - 1)
+    return out
 
 
 class Firms:

@@ -123,8 +123,8 @@ def _assemble(rucs: np.ndarray, values: Mapping[str, object]) -> pd.DataFrame:
         if BY_NAME[name].kind == "categorical":
             lookup = _CATEGORY_CODES[name]
             codes = np.fromiter((lookup.get(v, -1) for v in values[name]), dtype=np.int8, count=len(rucs))  # type: ignore[attr-defined]
-            column = pd.Categorical.from_codes(codes, dtype=_CATEGORY_DTYPES[name])
-            frame.insert(position, name, column)  # type: ignore[arg-type]
+            categorical = pd.Categorical.from_codes(codes, dtype=_CATEGORY_DTYPES[name])
+            frame.insert(position, name, categorical)  # type: ignore[arg-type]
     return frame
 
 
