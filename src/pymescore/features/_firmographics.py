@@ -19,8 +19,9 @@ def firm_features(firms_table: pd.DataFrame, firms: Firms, as_of: pd.Timestamp) 
     """
 
     def col(name: str) -> np.ndarray:
-        values = firms_table[name].astype(object)
-        return np.asarray(values.where(values.notna(), None).to_numpy())
+        values = np.asarray(firms_table[name].to_numpy(dtype=object))
+        values[pd.isna(values)] = None
+        return values
 
     a = float(day_number(np.array([as_of.to_datetime64()]))[0])
     age = (a - day_number(firms_table["start_date"].to_numpy())) / 365.25
