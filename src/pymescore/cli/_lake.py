@@ -27,21 +27,24 @@ def summary_command(lake: LakeOpt) -> None:
     """
     info = summarize(Lake(lake))
     table = Table(title=f"Lake {lake}")
-    for col in ("table", "version", "rows", "quarantined", "firms", "from", "to", "top quarantine reasons"):
-        table.add_column(col, justify="left" if col in ("table", "top quarantine reasons") else "right")
+    for col in ("table", "version", "rows", "quarantined", "firms", "from", "to"):
+        table.add_column(col, justify="left" if col == "table" else "right", no_wrap=True)
     for name, t in info["tables"].items():
-        reasons = ", ".join(f"{k} {v:,}" for k, v in t.get("top_reasons", {}).items())
+        firms = f"{t['firms']:,}" if "firms" in t else ""
         table.add_row(
             name,
             str(t["version"]),
             f"{t['rows']:,}",
             f"{t['quarantined']:,}",
-            f"{t.get('firms', ''):,}" if "firms" in t else "",
+            firms,
             t.get("from", ""),
             t.get("to", ""),
-            reasons,
         )
     console.print(table)
+    for name, t in info["tables"].items():
+        if t.get("top_reasons"):
+            reasons = ", ".join(f"{k} {v:,}" for k, v in t["top_reasons"].items())
+            console.print(f"  quarantine {name}: {reasons}")
     emit_json(info)
 
 
