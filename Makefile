@@ -47,9 +47,9 @@ pytest: bootstrap  ## The test suite only
 test: lint pytest  ## Everything CI runs: lint + the test suite
 
 bench: bootstrap  ## Benchmarks (JSON results in bench/results/)
-	$(BIN)/python bench/bench_simulate.py --out bench/results/simulate.json
-	$(BIN)/python bench/bench_ingest.py --out bench/results/ingest.json
-	$(BIN)/python bench/bench_features.py --out bench/results/features.json
+	$(BIN)/python -m bench.bench_simulate --out bench/results/simulate.json
+	$(BIN)/python -m bench.bench_ingest --out bench/results/ingest.json
+	$(BIN)/python -m bench.bench_features --out bench/results/features.json
 
 clean:  ## Remove the environment and generated files
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache bench/results

@@ -4,14 +4,12 @@ Targets (issue 3): 100k firms × 36 months in ≤ 30 s; one firm in ≤ 5 ms med
 process: reading the builders' input columns from the lake (the I/O every build pays), so the ratio shows
 what the computation adds.
 
-    python bench/bench_features.py --firms 100000 --months 36 --out bench/results/features.json
+    python -m bench.bench_features --firms 100000 --months 36 --out bench/results/features.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import shutil
 import statistics
 import tempfile
@@ -20,13 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bench._common import simulated_lake, write_result
 from pymescore.features import build_features, feature_context
 from pymescore.features._snapshot import read_lake_tables
-from pymescore.lake import Lake
-from pymescore.simulate import SimulationConfig, simulate, write_simulation
-from pymescore.sources import ingest, read_source
 
-ORDER = ("exchange_rates", "firms", "monthly_cashflows", "financial_statements", "payments", "bureau_ratings")
 AS_OF = "2025-06-30"
 
 
@@ -41,10 +36,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="pymescore-bench-"))
     try:
-        write_simulation(simulate(SimulationConfig(firms=args.firms, months=args.months, seed=7)), work / "sim")
-        lake = Lake(work / "lake")
-        for table in ORDER:
-            ingest(read_source(str(work / "sim" / f"{table}.parquet")), table, lake)
+        lake = simulated_lake(work, args.firms, args.months)
         read_s, batch_s = [], []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
@@ -76,13 +68,10 @@ def main() -> None:
             "single_firm_median_ms": round(1000 * statistics.median(single_s), 3),
             "single_firm_p95_ms": round(1000 * float(np.percentile(single_s, 95)), 3),
             "targets": {"batch_s": 30, "single_firm_median_ms": 5},
-            "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
-    print(json.dumps(result))
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -4,14 +4,12 @@ Baseline, measured in the same process on the same files: reading each Parquet f
 (the I/O any ingestion pays). The ratio ingest / baseline shows what validation, quarantine, PEN
 conversion and the atomic commit cost on top.
 
-    python bench/bench_ingest.py --firms 100000 --months 36 --out bench/results/ingest.json
+    python -m bench.bench_ingest --firms 100000 --months 36 --out bench/results/ingest.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import shutil
 import statistics
 import tempfile
@@ -20,11 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench._common import write_result
 from pymescore.lake import Lake
 from pymescore.simulate import SimulationConfig, simulate, write_simulation
-from pymescore.sources import ingest, read_source
+from pymescore.sources import INGEST_ORDER, ingest, read_source
 
-ORDER = ("exchange_rates", "firms", "monthly_cashflows", "financial_statements", "payments", "bureau_ratings")
+ORDER = INGEST_ORDER
 
 
 def main() -> None:
@@ -70,13 +69,10 @@ def main() -> None:
             "repeat": args.repeat,
             "total_ingest_median_s": round(total, 2),
             "tables": tables,
-            "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
-    print(json.dumps(result))
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

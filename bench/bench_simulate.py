@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/bench_simulate.py --firms 100000 --months 36 --repeat 1 --out bench/results/simulate.json
+    python -m bench.bench_simulate --firms 100000 --months 36 --repeat 1 --out bench/results/simulate.json
 
 Reports the median over ``--repeat`` runs of the simulation, the Parquet writing and both together,
 with rows per table, rows per second and the machine it ran on.

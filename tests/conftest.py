@@ -60,13 +60,12 @@ def sim_lake(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     from pymescore.features._snapshot import read_lake_tables
     from pymescore.lake import Lake
     from pymescore.simulate import SimulationConfig, simulate, write_simulation
-    from pymescore.sources import ingest, read_source
+    from pymescore.sources import ingest_folder
 
     root = tmp_path_factory.mktemp("sim_lake")
     write_simulation(simulate(SimulationConfig(firms=6000, months=36, seed=11, error_rate=0.0)), root / "sim")
     lake = Lake(root / "lake")
-    for table in ("exchange_rates", "firms", "monthly_cashflows", "financial_statements", "payments", "bureau_ratings"):
-        ingest(read_source(str(root / "sim" / f"{table}.parquet")), table, lake)
+    ingest_folder(root / "sim", lake)
     return {
         "lake": lake,
         "tables": read_lake_tables(lake),

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from pymescore.cli._ingest import INGEST_ORDER
 from pymescore.lake import Lake
 from pymescore.lake_summary import check
 from pymescore.simulate import SimulationConfig, simulate, write_simulation
-from pymescore.sources import ingest, read_source
+from pymescore.sources import INGEST_ORDER, ingest, read_source
 
 
 def test_injected_errors_are_exactly_the_quarantined_rows(tmp_path: Path) -> None:

@@ -10,17 +10,7 @@ import typer
 from pymescore.cli._output import console, emit_json
 from pymescore.config import Settings
 from pymescore.lake import Lake
-from pymescore.sources import SourceOptions, ingest, read_source
-
-#: tables in the order a folder is ingested (exchange rates first: the others convert with them)
-INGEST_ORDER = (
-    "exchange_rates",
-    "firms",
-    "monthly_cashflows",
-    "financial_statements",
-    "payments",
-    "bureau_ratings",
-)
+from pymescore.sources import IngestSummary, SourceOptions, ingest, ingest_folder, read_source
 
 SourceArg = Annotated[
     str,
@@ -92,24 +82,20 @@ def ingest_folder_command(
     """
     from rich.progress import Progress
 
+    from pymescore.sources._folder import folder_sources
+
     settings = Settings()
-    found = []
-    for table in INGEST_ORDER:
-        for ext in (".parquet", ".csv", ".xlsx"):
-            if (folder / f"{table}{ext}").exists():
-                found.append((table, folder / f"{table}{ext}"))
-                break
-    if not found:
-        console.print(f"[red]{folder}: expected files named like firms.parquet or firms.csv, got none[/]")
-        raise typer.Exit(2)
-    summaries = []
+    total = len(folder_sources(folder))
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("Ingesting", total=len(found))
-        for table, path in found:
-            progress.update(task, description=f"Ingesting {table}")
-            batch = read_source(str(path))
-            summaries.append(ingest(batch, table, Lake(lake), equity_tolerance=settings.equity_tolerance).to_dict())
-            progress.advance(task)
+        task = progress.add_task("Ingesting", total=total)
+
+        def step(done: IngestSummary) -> None:
+            progress.update(task, description=f"Ingested {done.table}", advance=1)
+
+        summaries = [
+            s.to_dict()
+            for s in ingest_folder(folder, Lake(lake), equity_tolerance=settings.equity_tolerance, progress=step)
+        ]
     for s in summaries:
         console.print(
             f"{s['table']:<22} {s['accepted']:>10,} accepted {s['quarantined']:>8,} quarantined "
