@@ -1,0 +1,8 @@
+"""Modeling: typing, preprocessing, XGBoost and scorecard families, calibration, scorecard points, reasons."""
+
+from pymescore.model._config import ScoreScale, TrainConfig
+from pymescore.model._fitted import FeatureInfo, FittedModel
+from pymescore.model._scale import score_from_pd
+from pymescore.model._train import TrainResult, fit, train
+
+__all__ = ["FeatureInfo", "FittedModel", "ScoreScale", "TrainConfig", "TrainResult", "fit", "score_from_pd", "train"]

@@ -1,0 +1,99 @@
+"""Training settings: one frozen, validated object (scikit-learn style messages)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pymescore.errors import ConfigError
+
+
+def _bad(name: str, expected: str, got: object) -> ConfigError:
+    return ConfigError(f"The '{name}' parameter of TrainConfig must be {expected}. Got {got!r} instead.", parameter=name)
+
+
+@dataclass(frozen=True)
+class ScoreScale:
+    """score = offset − factor·ln(odds of default); ``base_score`` at good:bad odds ``base_odds``:1, ``pdo``
+    points to double the odds, clipped to [``low``, ``high``]."""
+
+    base_score: float = 600.0
+    base_odds: float = 50.0
+    pdo: float = 20.0
+    low: float = 300.0
+    high: float = 850.0
+
+    def __post_init__(self) -> None:
+        if self.pdo <= 0 or self.base_odds <= 0 or self.low >= self.high:
+            raise ConfigError(f"ScoreScale needs pdo > 0, base_odds > 0 and low < high. Got {self}.")
+
+    @property
+    def factor(self) -> float:
+        return self.pdo / math.log(2.0)
+
+    @property
+    def offset(self) -> float:
+        # at odds of default 1/base_odds the score is base_score
+        return self.base_score + self.factor * math.log(1.0 / self.base_odds)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train and how.
+
+    ``target`` is 1/0 (default/not) unless ``positive`` names the value meaning default. With ``time_col``,
+    the latest observation dates (``oot_fraction`` of them) form an out-of-time test; otherwise
+    ``holdout`` (a grouped, stratified share) is the test, 0 for none. ``monotone`` maps columns to
+    +1/-1 (risk rises/falls with the column); ``None`` takes the feature registry's directions on SME
+    snapshots. ``time_budget`` (seconds) caps hyper-parameter tuning; ``trials`` caps its trials.
+    """
+
+    target: str
+    positive: str | None = None
+    group_col: str | None = None
+    time_col: str | None = None
+    monotone: dict[str, int] | None = None
+    drop: tuple[str, ...] = ()
+    trials: int = 20
+    time_budget: float = 120.0
+    seed: int = 0
+    folds: int = 5
+    oot_fraction: float = 0.2
+    holdout: float = 0.0
+    imbalance: Literal["scale_pos_weight", "smote", "none"] = "scale_pos_weight"
+    calibration: Literal["auto", "platt", "isotonic"] = "auto"
+    families: tuple[str, ...] = ("xgboost", "scorecard")
+    device: Literal["cpu", "cuda"] = "cpu"
+    #: XGBoost threads. 1 by default: OpenMP threads busy-wait, and on a shared 2-core machine (or under
+    #: pytest -n 2) two threads per process made monotone-constrained training up to 30× slower
+    n_jobs: int = 1
+    max_categories: int = 50
+    tune_max_rows: int = 40_000
+    scale: ScoreScale = field(default_factory=ScoreScale)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.target, str) or not self.target:
+            raise _bad("target", "a column name", self.target)
+        if not (isinstance(self.trials, int) and 1 <= self.trials <= 10_000):
+            raise _bad("trials", "an int in the range [1, 10000]", self.trials)
+        if not 1.0 <= float(self.time_budget) <= 86_400:
+            raise _bad("time_budget", "a number of seconds in the range [1, 86400]", self.time_budget)
+        if not (isinstance(self.folds, int) and 2 <= self.folds <= 20):
+            raise _bad("folds", "an int in the range [2, 20]", self.folds)
+        if not 0.0 < self.oot_fraction < 0.9:
+            raise _bad("oot_fraction", "a float in the range (0, 0.9)", self.oot_fraction)
+        if not 0.0 <= self.holdout < 0.9:
+            raise _bad("holdout", "a float in the range [0, 0.9)", self.holdout)
+        if self.imbalance not in ("scale_pos_weight", "smote", "none"):
+            raise _bad("imbalance", "one of scale_pos_weight, smote, none", self.imbalance)
+        if self.calibration not in ("auto", "platt", "isotonic"):
+            raise _bad("calibration", "one of auto, platt, isotonic", self.calibration)
+        unknown = set(self.families) - {"xgboost", "scorecard"}
+        if not self.families or unknown:
+            raise _bad("families", "a non-empty subset of (xgboost, scorecard)", self.families)
+        if self.device not in ("cpu", "cuda"):
+            raise _bad("device", "cpu or cuda", self.device)
+        for col, direction in (self.monotone or {}).items():
+            if direction not in (-1, 0, 1):
+                raise _bad("monotone", f"a map of columns to -1, 0 or +1 ({col!r} has another value)", direction)

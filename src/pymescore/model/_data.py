@@ -1,0 +1,102 @@
+"""From a flat table to (X, y, groups, times): target parsing, column checks, SME snapshot detection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from pymescore.errors import ConfigError, PymescoreError
+from pymescore.model._config import TrainConfig
+from pymescore.model._typing import ColumnType, infer_types
+
+_TRUE = {"1", "1.0", "true", "yes", "y", "si", "sí", "default", "bad"}
+_FALSE = {"0", "0.0", "false", "no", "n", "good"}
+SNAPSHOT_KEYS = ("ruc", "as_of", "label_window_end")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    X: pd.DataFrame
+    y: np.ndarray
+    groups: np.ndarray
+    times: np.ndarray | None
+    excluded_rows: int
+    snapshot: bool
+    config: TrainConfig
+
+
+def parse_target(values: pd.Series, positive: str | None, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(y as 0/1, mask of rows with a target). Empty targets are excluded, never labelled good."""
+    text = values.astype("string").str.strip()
+    present = (text.notna() & (text != "")).to_numpy()
+    if positive is not None:
+        y = (text == str(positive).strip()).fillna(False).to_numpy(dtype=bool)
+        if present.any() and not y[present].any():
+            seen = ", ".join(map(repr, text[present].unique()[:6]))
+            raise ConfigError(f"target '{column}': expected some rows equal to --positive {positive!r}, got only {seen}")
+        return y.astype(np.int64), present
+    lowered = text.str.lower()
+    y = lowered.isin(_TRUE).to_numpy(dtype=bool)
+    known = (lowered.isin(_TRUE) | lowered.isin(_FALSE)).fillna(False).to_numpy(dtype=bool)
+    odd = present & ~known
+    if odd.any():
+        seen = ", ".join(map(repr, text[odd].unique()[:6]))
+        raise ConfigError(
+            f"target '{column}': expected 1/0 (default/not), got {seen}; pass --positive VALUE to say which value means default"
+        )
+    if present.any() and len(np.unique(y[present])) < 2:
+        raise ConfigError(f"target '{column}': expected both outcomes among the rows, got only one")
+    return y.astype(np.int64), present
+
+
+def prepare(frame: pd.DataFrame, config: TrainConfig) -> Prepared:
+    from pymescore.features import BY_NAME, FEATURE_NAMES
+
+    missing = [c for c in (config.target, config.group_col, config.time_col, *config.drop) if c and c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"expected column(s) {', '.join(missing)} in the table, got {', '.join(map(str, frame.columns[:15]))}"
+            + (" …" if frame.shape[1] > 15 else "")
+        )
+    snapshot = set(FEATURE_NAMES) <= set(frame.columns)
+    if snapshot:
+        monotone = config.monotone if config.monotone is not None else {n: f.monotone for n, f in BY_NAME.items()}
+        config = replace(
+            config,
+            group_col=config.group_col or ("ruc" if "ruc" in frame.columns else None),
+            time_col=config.time_col or ("as_of" if "as_of" in frame.columns else None),
+            monotone=monotone,
+        )
+    y, present = parse_target(frame[config.target], config.positive, config.target)
+    rows = frame[present]
+    dropped = {config.target, config.group_col, config.time_col, *config.drop}
+    if snapshot:
+        dropped |= set(SNAPSHOT_KEYS)
+    X = rows[[c for c in rows.columns if c not in dropped]]
+    if X.shape[1] == 0:
+        raise PymescoreError("expected at least one feature column besides the target, group and time columns; got none")
+    groups = rows[config.group_col].astype(str).to_numpy() if config.group_col else np.arange(len(rows)).astype(str)
+    times = pd.to_datetime(rows[config.time_col]).to_numpy() if config.time_col else None
+    return Prepared(X.reset_index(drop=True), y[present], groups, times, int((~present).sum()), snapshot, config)
+
+
+def column_types(X: pd.DataFrame, snapshot: bool, max_categories: int) -> list[ColumnType]:
+    """Registry types on SME snapshots, inferred types otherwise."""
+    if not snapshot:
+        return infer_types(X, max_categories)
+    from pymescore.features import BY_NAME
+    from pymescore.features._firmographics import DEPARTMENT_CODES, SECTIONS
+
+    types = []
+    for col in X.columns:
+        f = BY_NAME.get(str(col))
+        if f is not None and f.kind == "categorical":
+            cats = SECTIONS if f.name == "ciiu_section" else DEPARTMENT_CODES
+            types.append(ColumnType(str(col), "category", "registry: categorical", categories=tuple(cats)))
+        elif f is not None:
+            types.append(ColumnType(str(col), "numeric", f"registry: {f.kind}"))
+        else:
+            types.extend(infer_types(X[[col]], max_categories))
+    return types

@@ -1,0 +1,126 @@
+"""A fitted scoring model: preprocessing → XGBoost and scorecard margins → blend (log-odds) → calibrated PD
+→ score points → reasons. Everything it holds is JSON or an XGBoost booster: no pickle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from pymescore.model import _xgb
+from pymescore.model._calibration import Calibrator
+from pymescore.model._config import ScoreScale
+from pymescore.model._preprocess import Preprocessor
+from pymescore.model._scale import score_from_pd
+from pymescore.model._scorecard import Scorecard
+
+
+@dataclass
+class FeatureInfo:
+    """What the service and the reviewers need to know of each source column the model reads."""
+
+    name: str
+    kind: str
+    monotone: int = 0
+    reason_es: str = ""
+    reason_en: str = ""
+
+
+@dataclass
+class FittedModel:
+    preprocessor: Preprocessor
+    booster: xgb.Booster | None
+    scorecard: Scorecard | None
+    weight: float  # of XGBoost in the log-odds blend
+    calibrator: Calibrator
+    scale: ScoreScale
+    features: list[FeatureInfo]
+    target: str = "target"
+    positive: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    # -- prediction ----------------------------------------------------------------------------
+    def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return self.preprocessor.transform(frame)
+
+    def margin_of(self, X: pd.DataFrame) -> np.ndarray:
+        z = np.zeros(len(X))
+        if self.booster is not None and self.weight > 0:
+            z += self.weight * _xgb.margin(self.booster, X)
+        if self.scorecard is not None and self.weight < 1:
+            z += (1.0 - self.weight) * self.scorecard.margin(X)
+        return z
+
+    def predict_pd(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.calibrator.predict(self.margin_of(self.matrix(frame)))
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``pd`` and ``score`` (integer points) per row."""
+        p = self.predict_pd(frame)
+        return pd.DataFrame({"pd": p, "score": np.rint(score_from_pd(p, self.scale)).astype(int)}, index=frame.index)
+
+    # -- explanations --------------------------------------------------------------------------
+    def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """Log-odds contributions per source column (exact: bias + sum = the blended margin)."""
+        source = self.preprocessor.source_of()
+        parts = pd.DataFrame(0.0, index=X.index, columns=list(dict.fromkeys(source.values())))
+        bias = np.zeros(len(X))
+        if self.booster is not None and self.weight > 0:
+            contrib, b = _xgb.contributions(self.booster, X)
+            for j, col in enumerate(X.columns):
+                parts[source[col]] += self.weight * contrib[:, j]
+            bias += self.weight * b
+        if self.scorecard is not None and self.weight < 1:
+            sc_parts, sc_bias = self.scorecard.contributions(X)
+            for col, values in sc_parts.items():
+                parts[source[col]] += (1.0 - self.weight) * values
+            bias += (1.0 - self.weight) * sc_bias
+        return parts, bias
+
+    def explain(self, frame: pd.DataFrame, top: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Per row: ``pd``, ``score`` and the points each source column moved the score by.
+
+        Points add up exactly: base score + Σ points = score (before clipping to the scale and rounding),
+        where the base score is the score of the bias alone.
+        """
+        X = self.matrix(frame)
+        parts, bias = self.contributions(X)
+        z = bias + parts.to_numpy().sum(axis=1)
+        p = self.calibrator.predict(z)
+        s = score_from_pd(p, self.scale)
+        s0 = score_from_pd(self.calibrator.predict(bias), self.scale)
+        dz = z - bias
+        # secant slope of the score in z; its derivative where the margin equals the bias
+        h = 1e-4
+        slope_at_bias = (score_from_pd(self.calibrator.predict(bias + h), self.scale) - s0) / h
+        slope = np.where(np.abs(dz) > 1e-9, (s - s0) / np.where(np.abs(dz) > 1e-9, dz, 1.0), slope_at_bias)
+        points = parts.mul(slope, axis=0)
+        summary = pd.DataFrame({"pd": p, "score": np.rint(s).astype(int), "base_score": s0}, index=frame.index)
+        return summary, points
+
+    def reasons(self, points: pd.DataFrame, top: int = 4) -> list[list[dict[str, Any]]]:
+        """The ``top`` source columns that pull each row's score down the most, with their texts."""
+        info = {f.name: f for f in self.features}
+        out = []
+        values = points.to_numpy()
+        cols = list(points.columns)
+        for row in values:
+            order = np.argsort(row)[:top]
+            picked = []
+            for j in order:
+                if row[j] >= 0:
+                    break
+                f = info.get(cols[j])
+                picked.append(
+                    {
+                        "code": cols[j],
+                        "text_es": (f.reason_es if f and f.reason_es else cols[j]),
+                        "text_en": (f.reason_en if f and f.reason_en else cols[j]),
+                        "impact_points": round(float(row[j]), 2),
+                    }
+                )
+            out.append(picked)
+        return out

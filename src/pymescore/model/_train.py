@@ -1,0 +1,264 @@
+"""Training: grouped + stratified folds, an out-of-time (or held-out) test, two model families, selection
+or blending by out-of-fold AUC, calibration on out-of-fold margins, final fit on the development rows.
+
+Nothing the test rows hold reaches any choice: tuning, the blend weight and the calibrator see only the
+development rows, and every fitted step (typing categories, target encoding, binning) is refit inside each
+training fold.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+from pymescore.model import _xgb
+from pymescore.model._calibration import choose_calibrator
+from pymescore.model._config import TrainConfig
+from pymescore.model._data import Prepared, column_types, prepare
+from pymescore.model._fitted import FeatureInfo, FittedModel
+from pymescore.model._preprocess import Preprocessor
+from pymescore.model._scale import score_from_pd
+from pymescore.model._scorecard import Scorecard
+from pymescore.model._typing import ColumnType
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TrainResult:
+    model: FittedModel
+    report: dict[str, Any]
+    test: pd.DataFrame | None = None  # y, pd, score (+ the test rows' source columns for slices)
+    oof: pd.DataFrame | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
+    return float(roc_auc_score(y, s)) if len(np.unique(y)) == 2 else None
+
+
+def _folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int, grouped: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    if grouped:
+        return list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups))
+    return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+
+
+def _test_split(prep: Prepared) -> tuple[np.ndarray, str | None, list[str]]:
+    """Mask of test rows, its kind and (out of time) its dates."""
+    cfg, n = prep.config, len(prep.y)
+    if prep.times is not None:
+        dates = np.unique(prep.times)
+        if len(dates) >= 2:
+            k = max(1, int(round(len(dates) * cfg.oot_fraction)))
+            k = min(k, len(dates) - 1)
+            test = prep.times >= dates[-k]
+            return test, "out_of_time", [str(pd.Timestamp(d).date()) for d in dates[-k:]]
+    if cfg.holdout > 0:
+        k = max(2, int(round(1 / cfg.holdout)))
+        grouped = cfg.group_col is not None
+        _, test_idx = _folds(prep.y, prep.groups, k, cfg.seed + 1, grouped)[0]
+        test = np.zeros(n, dtype=bool)
+        test[test_idx] = True
+        return test, "holdout", []
+    return np.zeros(n, dtype=bool), None, []
+
+
+def _model_monotone(pre: Preprocessor, monotone: dict[str, int]) -> dict[str, int]:
+    cats = set(pre.categorical)
+    return {
+        out: int(monotone.get(ct.column, 0)) if ct.kind in ("numeric", "money_text") and out not in cats else 0
+        for ct in pre.types
+        for out in ct.outputs()
+    }
+
+
+def _features(types: list[ColumnType], monotone: dict[str, int], snapshot: bool) -> list[FeatureInfo]:
+    from pymescore.features import BY_NAME
+
+    out = []
+    for ct in types:
+        f = BY_NAME.get(ct.column) if snapshot else None
+        out.append(
+            FeatureInfo(ct.column, ct.kind, int(monotone.get(ct.column, 0)), f.reason_es if f else "", f.reason_en if f else "")
+        )
+    return out
+
+
+def fit(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = None) -> FittedModel:
+    """Train on ``frame`` (which holds the target column) and return the fitted model."""
+    return train(frame, config, progress).model
+
+
+def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = None) -> TrainResult:
+    say = progress or (lambda _msg: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    prep = prepare(frame, config)
+    cfg = prep.config
+    test_mask, test_kind, test_dates = _test_split(prep)
+    dev = np.flatnonzero(~test_mask)
+    X_dev, y_dev, g_dev = prep.X.iloc[dev].reset_index(drop=True), prep.y[dev], prep.groups[dev]
+    if len(np.unique(y_dev)) < 2 or min(np.bincount(y_dev)) < cfg.folds:
+        from pymescore.errors import PymescoreError
+
+        raise PymescoreError(
+            f"expected at least {cfg.folds} rows of each outcome in the development rows, got {np.bincount(y_dev).tolist()}"
+        )
+    types = column_types(X_dev, prep.snapshot, cfg.max_categories)
+    monotone = dict(cfg.monotone or {})
+    spw = float((y_dev == 0).sum() / max((y_dev == 1).sum(), 1)) if cfg.imbalance == "scale_pos_weight" else 1.0
+    folds = _folds(y_dev, g_dev, cfg.folds, cfg.seed, cfg.group_col is not None)
+
+    say("preparing folds")
+    fold_data = []
+    for tr, va in folds:
+        pre = Preprocessor(types, cfg.seed)
+        Xtr = pre.fit_transform(X_dev.iloc[tr], y_dev[tr])
+        fold_data.append((pre, Xtr, y_dev[tr], pre.transform(X_dev.iloc[va]), y_dev[va], tr, va))
+    model_mono = _model_monotone(fold_data[0][0], monotone)
+    timings["prepare"] = time.perf_counter() - t0
+
+    use_xgb, use_sc = "xgboost" in cfg.families, "scorecard" in cfg.families
+    oof_x = np.full(len(y_dev), np.nan)
+    oof_s = np.full(len(y_dev), np.nan)
+    params: dict[str, Any] = dict(_xgb.DEFAULT_PARAMS)
+    history: list[dict[str, Any]] = []
+    if use_xgb:
+        t = time.perf_counter()
+        say(f"tuning XGBoost ({cfg.trials} trials at most, {cfg.time_budget:.0f} s budget)")
+        rng = np.random.default_rng(cfg.seed)
+        keep = np.ones(len(y_dev), dtype=bool)
+        if len(y_dev) > cfg.tune_max_rows:
+            keep[:] = False
+            keep[rng.choice(len(y_dev), cfg.tune_max_rows, replace=False)] = True
+        tune_folds = []
+        for _pre, Xtr, ytr, Xva, yva, tr, va in fold_data:
+            ktr, kva = keep[tr], keep[va]
+            tune_folds.append((Xtr[ktr], ytr[ktr], Xva[kva], yva[kva]))
+        params, history = _xgb.tune(
+            tune_folds, model_mono, spw, cfg.seed, cfg.trials, cfg.time_budget, cfg.device, cfg.n_jobs
+        )
+        timings["tune"] = time.perf_counter() - t
+        t = time.perf_counter()
+        say("out-of-fold XGBoost")
+        for _pre, Xtr, ytr, Xva, _yva, _tr, va in fold_data:
+            booster = _xgb.fit_booster(Xtr, ytr, params, model_mono, spw, cfg.seed, cfg.device, n_jobs=cfg.n_jobs)
+            oof_x[va] = _xgb.margin(booster, Xva)
+        timings["oof_xgboost"] = time.perf_counter() - t
+    if use_sc:
+        t = time.perf_counter()
+        say("out-of-fold scorecard")
+        for _pre, Xtr, ytr, Xva, _yva, _tr, va in fold_data:
+            oof_s[va] = Scorecard().fit(Xtr, ytr, model_mono, cfg.seed).margin(Xva)
+        timings["oof_scorecard"] = time.perf_counter() - t
+
+    # blend in log-odds, weight by out-of-fold AUC (development rows only)
+    grid = [1.0] if not use_sc else [0.0] if not use_xgb else [i / 10 for i in range(11)]
+    blend_auc = {}
+    for w in grid:
+        z = (w * oof_x if w > 0 else 0.0) + ((1 - w) * oof_s if w < 1 else 0.0)
+        blend_auc[w] = _auc(y_dev, np.asarray(z)) or 0.0
+    weight = max(blend_auc, key=lambda w: (round(blend_auc[w], 4), w))
+    z_oof = (weight * oof_x if weight > 0 else 0.0) + ((1 - weight) * oof_s if weight < 1 else 0.0)
+    z_oof = np.asarray(z_oof, dtype=np.float64)
+    calibrator, cal_losses = choose_calibrator(z_oof, y_dev, cfg.calibration, cfg.seed)
+
+    t = time.perf_counter()
+    say("final fit on the development rows")
+    pre = Preprocessor(types, cfg.seed)
+    X_fit = pre.fit_transform(X_dev, y_dev)
+    booster = (
+        _xgb.fit_booster(X_fit, y_dev, params, model_mono, spw, cfg.seed, cfg.device, n_jobs=cfg.n_jobs)
+        if use_xgb and weight > 0
+        else None
+    )
+    scorecard = Scorecard().fit(X_fit, y_dev, model_mono, cfg.seed) if use_sc and weight < 1 else None
+    timings["final_fit"] = time.perf_counter() - t
+    model = FittedModel(
+        preprocessor=pre,
+        booster=booster,
+        scorecard=scorecard,
+        weight=weight,
+        calibrator=calibrator,
+        scale=cfg.scale,
+        features=_features(types, monotone, prep.snapshot),
+        target=cfg.target,
+        positive=cfg.positive,
+        metadata={"snapshot": prep.snapshot, "group_col": cfg.group_col, "time_col": cfg.time_col},
+    )
+
+    fold_rows = []
+    for i, (*_rest, va) in enumerate(fold_data):
+        yva = y_dev[va]
+        fold_rows.append(
+            {
+                "fold": i,
+                "rows": int(len(va)),
+                "auc_xgboost": _auc(yva, oof_x[va]) if use_xgb else None,
+                "auc_scorecard": _auc(yva, oof_s[va]) if use_sc else None,
+                "auc_selected": _auc(yva, z_oof[va]),
+            }
+        )
+    fold_aucs = [r["auc_selected"] for r in fold_rows if r["auc_selected"] is not None]
+    candidates = []
+    if use_xgb:
+        candidates.append({"name": "xgboost", "oof_auc": _auc(y_dev, oof_x)})
+    if use_sc:
+        candidates.append({"name": "scorecard", "oof_auc": _auc(y_dev, oof_s)})
+    if use_xgb and use_sc:
+        candidates.append({"name": f"blend (w_xgb={weight:.1f})", "oof_auc": blend_auc[weight]})
+    for c in candidates:
+        c["selected"] = c["name"].startswith("blend") if 0 < weight < 1 else c["name"] == ("xgboost" if weight == 1 else "scorecard")
+
+    test_frame = None
+    test_metrics = None
+    if test_mask.any():
+        X_test = prep.X.iloc[np.flatnonzero(test_mask)].reset_index(drop=True)
+        y_test = prep.y[test_mask]
+        M = pre.transform(X_test)
+        z_test = model.margin_of(M)
+        p_test = calibrator.predict(z_test)
+        test_frame = X_test.assign(y=y_test, pd=p_test, score=np.rint(score_from_pd(p_test, cfg.scale)).astype(int))
+        if prep.times is not None:
+            test_frame["as_of"] = prep.times[test_mask]
+        test_metrics = {"auc": _auc(y_test, p_test), "rows": int(len(y_test)), "positive_rate": float(y_test.mean())}
+        for c in candidates:
+            if c["name"] == "xgboost" and booster is not None:
+                c["test_auc"] = _auc(y_test, _xgb.margin(booster, M))
+            elif c["name"] == "scorecard" and scorecard is not None:
+                c["test_auc"] = _auc(y_test, scorecard.margin(M))
+            elif c["selected"]:
+                c["test_auc"] = _auc(y_test, z_test)
+    timings["total"] = time.perf_counter() - t0
+    report = {
+        "target": cfg.target,
+        "positive": cfg.positive,
+        "snapshot": prep.snapshot,
+        "rows": {"used": int(len(prep.y)), "excluded_no_target": prep.excluded_rows, "development": int(len(dev)),
+                 "test": int(test_mask.sum())},  # fmt: skip
+        "test_kind": test_kind,
+        "test_dates": test_dates,
+        "group_col": cfg.group_col,
+        "time_col": cfg.time_col,
+        "cv": {"folds": fold_rows, "mean_auc": float(np.mean(fold_aucs)) if fold_aucs else None,
+               "std_auc": float(np.std(fold_aucs)) if fold_aucs else None},  # fmt: skip
+        "candidates": candidates,
+        "blend_weight_xgboost": weight,
+        "calibration": {"method": calibrator.method, "cv_logloss": cal_losses},
+        "tuning": {"trials": len(history), "best_params": params, "history": history},
+        "scale_pos_weight": spw,
+        "typing": [ct.to_dict() for ct in types],
+        "test_metrics": test_metrics,
+        "timings_s": {k: round(v, 2) for k, v in timings.items()},
+    }
+    oof = pd.DataFrame({"y": y_dev, "margin": z_oof, "pd": calibrator.predict(z_oof)})
+    return TrainResult(model=model, report=report, test=test_frame, oof=oof, timings=timings)

@@ -1,0 +1,111 @@
+"""Typing of generic tables, decided on the training rows and recorded in the bundle.
+
+Rules, in order, for each column: booleans and numbers are numeric; datetimes become date parts (year,
+month, days since 1970); text that parses as numbers for ≥ 95% of its values (``'$60,000.00 '``,
+``'12%'``, ``'1,234'``) becomes numeric; text that parses as dates with one format for ≥ 95% becomes date
+parts; other text with at most ``max_categories`` distinct values becomes a category; the rest is
+target-encoded inside the training folds. On SME snapshots the feature registry decides instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+_MONEY = re.compile(r"^\s*[-+]?\s*(?:S/\.?|US\$|\$)?\s*[-+]?[\d,]*\.?\d+\s*%?\s*$")
+_DATE_FORMATS = ("%Y-%m-%d", "%d-%b-%y", "%d-%b-%Y", "%d/%m/%Y", "%m/%d/%Y", "%Y%m%d", "%Y-%m-%d %H:%M:%S")
+_SHARE = 0.95
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """How one source column enters the model: ``numeric``, ``money_text``, ``date``, ``date_text``,
+    ``category`` or ``target_encoded``; ``fmt`` is the date format of ``date_text``."""
+
+    column: str
+    kind: str
+    rule: str
+    fmt: str | None = None
+    categories: tuple[str, ...] = ()
+
+    def outputs(self) -> list[str]:
+        if self.kind in ("date", "date_text"):
+            return [f"{self.column}__year", f"{self.column}__month", f"{self.column}__days"]
+        return [self.column]
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    out = values.astype("string").str.strip()
+    return out.mask(out == "")
+
+
+def parse_money(text: pd.Series) -> pd.Series:
+    """Numbers from text such as '$60,000.00 ', 'S/ 1,200', '12%' (NaN where it does not parse)."""
+    cleaned = text.str.replace(r"S/\.?|US\$|\$|,|%|\s", "", regex=True)
+    return pd.to_numeric(cleaned.astype(object), errors="coerce").astype("float64")
+
+
+def _infer(name: str, values: pd.Series, max_categories: int) -> ColumnType:
+    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+        return ColumnType(name, "numeric", "numeric dtype")
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return ColumnType(name, "date", "datetime dtype: year, month, days since 1970")
+    text = _text(values)
+    present = text.dropna()
+    if present.empty:
+        return ColumnType(name, "numeric", "empty column (all missing)")
+    sample = present.sample(min(len(present), 20_000), random_state=0) if len(present) > 20_000 else present
+    if sample.str.match(_MONEY.pattern).mean() >= _SHARE and parse_money(sample).notna().mean() >= _SHARE:
+        return ColumnType(name, "money_text", "numeric-looking text (currency, thousands separators, %) parsed")
+    for fmt in _DATE_FORMATS:
+        if pd.to_datetime(sample.astype(object), format=fmt, errors="coerce").notna().mean() >= _SHARE:
+            return ColumnType(name, "date_text", f"dates as text ({fmt}): year, month, days since 1970", fmt=fmt)
+    counts = present.value_counts()
+    if len(counts) <= max_categories:
+        cats = tuple(sorted(str(c) for c in counts.index))
+        return ColumnType(name, "category", f"text with {len(counts)} values: native categories", categories=cats)
+    return ColumnType(name, "target_encoded", f"text with {len(counts)} values: target-encoded inside folds")
+
+
+def infer_types(frame: pd.DataFrame, max_categories: int = 50) -> list[ColumnType]:
+    """The typing decision of every column of ``frame`` (pass it without target, group, time columns)."""
+    return [_infer(str(c), frame[c], max_categories) for c in frame.columns]
+
+
+def _date_parts(dates: pd.Series) -> dict[str, np.ndarray]:
+    values = dates.to_numpy(dtype="datetime64[ns]")
+    missing = np.isnat(values)
+    years = values.astype("datetime64[Y]").astype(np.int64) + 1970
+    months = values.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    days = values.astype("datetime64[D]").astype(np.int64)
+    out = {"year": years.astype(np.float64), "month": months.astype(np.float64), "days": days.astype(np.float64)}
+    for arr in out.values():
+        arr[missing] = np.nan
+    return out
+
+
+def apply_type(values: pd.Series, ct: ColumnType) -> dict[str, object]:
+    """The model columns of one source column (target-encoded columns are returned as text)."""
+    if ct.kind == "numeric":
+        if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+            return {ct.column: values.astype("float64").to_numpy()}
+        return {ct.column: parse_money(_text(values)).to_numpy()}
+    if ct.kind == "money_text":
+        return {ct.column: parse_money(_text(values)).to_numpy()}
+    if ct.kind in ("date", "date_text"):
+        if ct.kind == "date" and pd.api.types.is_datetime64_any_dtype(values.dtype):
+            dates = values
+        else:
+            dates = pd.to_datetime(_text(values).astype(object), format=ct.fmt, errors="coerce")
+        parts = _date_parts(pd.Series(dates))
+        return {f"{ct.column}__{k}": v for k, v in parts.items()}
+    if ct.kind == "category":
+        text = _text(values).astype(object)
+        return {ct.column: pd.Categorical(text.where(text.isin(ct.categories)), categories=list(ct.categories))}
+    return {ct.column: _text(values).astype(object).to_numpy()}
