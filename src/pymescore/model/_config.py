@@ -10,7 +10,9 @@ from pymescore.errors import ConfigError
 
 
 def _bad(name: str, expected: str, got: object) -> ConfigError:
-    return ConfigError(f"The '{name}' parameter of TrainConfig must be {expected}. Got {got!r} instead.", parameter=name)
+    return ConfigError(
+        f"The '{name}' parameter of TrainConfig must be {expected}. Got {got!r} instead.", parameter=name
+    )
 
 
 @dataclass(frozen=True)

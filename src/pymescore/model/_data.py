@@ -35,7 +35,9 @@ def parse_target(values: pd.Series, positive: str | None, column: str) -> tuple[
         y = (text == str(positive).strip()).fillna(False).to_numpy(dtype=bool)
         if present.any() and not y[present].any():
             seen = ", ".join(map(repr, text[present].unique()[:6]))
-            raise ConfigError(f"target '{column}': expected some rows equal to --positive {positive!r}, got only {seen}")
+            raise ConfigError(
+                f"target '{column}': expected some rows equal to --positive {positive!r}, got only {seen}"
+            )
         return y.astype(np.int64), present
     lowered = text.str.lower()
     y = lowered.isin(_TRUE).to_numpy(dtype=bool)
@@ -54,7 +56,9 @@ def parse_target(values: pd.Series, positive: str | None, column: str) -> tuple[
 def prepare(frame: pd.DataFrame, config: TrainConfig) -> Prepared:
     from pymescore.features import BY_NAME, FEATURE_NAMES
 
-    missing = [c for c in (config.target, config.group_col, config.time_col, *config.drop) if c and c not in frame.columns]
+    missing = [
+        c for c in (config.target, config.group_col, config.time_col, *config.drop) if c and c not in frame.columns
+    ]
     if missing:
         raise ConfigError(
             f"expected column(s) {', '.join(missing)} in the table, got {', '.join(map(str, frame.columns[:15]))}"
@@ -76,7 +80,9 @@ def prepare(frame: pd.DataFrame, config: TrainConfig) -> Prepared:
         dropped |= set(SNAPSHOT_KEYS)
     X = rows[[c for c in rows.columns if c not in dropped]]
     if X.shape[1] == 0:
-        raise PymescoreError("expected at least one feature column besides the target, group and time columns; got none")
+        raise PymescoreError(
+            "expected at least one feature column besides the target, group and time columns; got none"
+        )
     groups = rows[config.group_col].astype(str).to_numpy() if config.group_col else np.arange(len(rows)).astype(str)
     times = pd.to_datetime(rows[config.time_col]).to_numpy() if config.time_col else None
     return Prepared(X.reset_index(drop=True), y[present], groups, times, int((~present).sum()), snapshot, config)

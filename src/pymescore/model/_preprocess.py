@@ -59,7 +59,9 @@ class Preprocessor:
             oof = np.empty(len(y))
             for k in range(_TE_FOLDS):
                 inside = fold == k
-                table = _encode_table(keys[~inside], y[~inside], float(y[~inside].mean()) if (~inside).any() else self.prior_)
+                table = _encode_table(
+                    keys[~inside], y[~inside], float(y[~inside].mean()) if (~inside).any() else self.prior_
+                )
                 oof[inside] = _lookup(table, keys[inside], self.prior_)
             raw[col] = oof
         return self._frame(raw, frame.index)
@@ -73,7 +75,10 @@ class Preprocessor:
         return self._frame(raw, frame.index)
 
     def _frame(self, raw: dict[str, Any], index: pd.Index) -> pd.DataFrame:
-        data = {c: raw[c] if isinstance(raw[c], pd.Categorical) else np.asarray(raw[c], dtype=np.float64) for c in self.columns}
+        data = {
+            c: raw[c] if isinstance(raw[c], pd.Categorical) else np.asarray(raw[c], dtype=np.float64)
+            for c in self.columns
+        }
         return pd.DataFrame(data, index=index)
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,7 +92,8 @@ class Preprocessor:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessor:
         types = [
-            ColumnType(t["column"], t["kind"], t["rule"], t.get("fmt"), tuple(t.get("categories", ()))) for t in data["types"]
+            ColumnType(t["column"], t["kind"], t["rule"], t.get("fmt"), tuple(t.get("categories", ())))
+            for t in data["types"]
         ]
         pre = cls(types, int(data.get("seed", 0)))
         pre.encodings_ = {k: {str(a): float(b) for a, b in v.items()} for k, v in data["encodings"].items()}

@@ -88,7 +88,9 @@ def _features(types: list[ColumnType], monotone: dict[str, int], snapshot: bool)
     for ct in types:
         f = BY_NAME.get(ct.column) if snapshot else None
         out.append(
-            FeatureInfo(ct.column, ct.kind, int(monotone.get(ct.column, 0)), f.reason_es if f else "", f.reason_en if f else "")
+            FeatureInfo(
+                ct.column, ct.kind, int(monotone.get(ct.column, 0)), f.reason_es if f else "", f.reason_en if f else ""
+            )
         )
     return out
 
@@ -202,7 +204,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         fold_rows.append(
             {
                 "fold": i,
-                "rows": int(len(va)),
+                "rows": len(va),
                 "auc_xgboost": _auc(yva, oof_x[va]) if use_xgb else None,
                 "auc_scorecard": _auc(yva, oof_s[va]) if use_sc else None,
                 "auc_selected": _auc(yva, z_oof[va]),
@@ -217,7 +219,11 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     if use_xgb and use_sc:
         candidates.append({"name": f"blend (w_xgb={weight:.1f})", "oof_auc": blend_auc[weight]})
     for c in candidates:
-        c["selected"] = c["name"].startswith("blend") if 0 < weight < 1 else c["name"] == ("xgboost" if weight == 1 else "scorecard")
+        c["selected"] = (
+            c["name"].startswith("blend")
+            if 0 < weight < 1
+            else c["name"] == ("xgboost" if weight == 1 else "scorecard")
+        )
 
     test_frame = None
     test_metrics = None
@@ -230,7 +236,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         test_frame = X_test.assign(y=y_test, pd=p_test, score=np.rint(score_from_pd(p_test, cfg.scale)).astype(int))
         if prep.times is not None:
             test_frame["as_of"] = prep.times[test_mask]
-        test_metrics = {"auc": _auc(y_test, p_test), "rows": int(len(y_test)), "positive_rate": float(y_test.mean())}
+        test_metrics = {"auc": _auc(y_test, p_test), "rows": len(y_test), "positive_rate": float(y_test.mean())}
         for c in candidates:
             if c["name"] == "xgboost" and booster is not None:
                 c["test_auc"] = _auc(y_test, _xgb.margin(booster, M))
@@ -243,14 +249,21 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         "target": cfg.target,
         "positive": cfg.positive,
         "snapshot": prep.snapshot,
-        "rows": {"used": int(len(prep.y)), "excluded_no_target": prep.excluded_rows, "development": int(len(dev)),
-                 "test": int(test_mask.sum())},  # fmt: skip
+        "rows": {
+            "used": len(prep.y),
+            "excluded_no_target": prep.excluded_rows,
+            "development": len(dev),
+            "test": int(test_mask.sum()),
+        },  # fmt: skip
         "test_kind": test_kind,
         "test_dates": test_dates,
         "group_col": cfg.group_col,
         "time_col": cfg.time_col,
-        "cv": {"folds": fold_rows, "mean_auc": float(np.mean(fold_aucs)) if fold_aucs else None,
-               "std_auc": float(np.std(fold_aucs)) if fold_aucs else None},  # fmt: skip
+        "cv": {
+            "folds": fold_rows,
+            "mean_auc": float(np.mean(fold_aucs)) if fold_aucs else None,
+            "std_auc": float(np.std(fold_aucs)) if fold_aucs else None,
+        },  # fmt: skip
         "candidates": candidates,
         "blend_weight_xgboost": weight,
         "calibration": {"method": calibrator.method, "cv_logloss": cal_losses},

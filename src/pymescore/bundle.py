@@ -1,0 +1,175 @@
+"""Model bundles: one folder of safe files with a SHA-256 manifest, verified on every load.
+
+Layout::
+
+    BUNDLE/manifest.json      sha256 of every other file + a hash of the manifest itself
+    BUNDLE/model.json         preprocessing, scorecard, blend weight, calibration, scale, features, metadata
+    BUNDLE/booster.ubj        the XGBoost booster (UBJSON), when the model uses XGBoost
+    BUNDLE/metrics.json       the training report: cross-validation, out-of-time test, candidates, tuning
+    BUNDLE/reference.json     training distributions of the score and of each feature (binned) for drift
+    BUNDLE/model_card.md      intended use, data, validation, limitations, fairness
+    BUNDLE/context.json       regional/sector context for online scoring (SME snapshots)
+
+Loading reads JSON and the booster only: no pickle, no code execution. A changed, missing or extra
+file is refused with an error that names it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import xgboost as xgb
+
+from pymescore.errors import PymescoreError
+from pymescore.model import FeatureInfo, FittedModel, ScoreScale
+from pymescore.model._calibration import Calibrator
+from pymescore.model._preprocess import Preprocessor
+from pymescore.model._scorecard import Scorecard
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+
+
+class BundleError(PymescoreError):
+    code = "BUNDLE_INVALID"
+
+
+@dataclass
+class Bundle:
+    model: FittedModel
+    metrics: dict[str, Any]
+    reference: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] | None = None
+    card: str = ""
+    version: str = ""
+    path: Path | None = None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _canonical(data: Mapping[str, Any]) -> bytes:
+    return (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def _model_dict(model: FittedModel) -> dict[str, Any]:
+    s = model.scale
+    return {
+        "target": model.target,
+        "positive": model.positive,
+        "preprocessor": model.preprocessor.to_dict(),
+        "scorecard": model.scorecard.to_dict() if model.scorecard is not None else None,
+        "has_booster": model.booster is not None,
+        "weight_xgboost": model.weight,
+        "calibration": model.calibrator.to_dict(),
+        "scale": {"base_score": s.base_score, "base_odds": s.base_odds, "pdo": s.pdo, "low": s.low, "high": s.high},
+        "features": [vars(f) for f in model.features],
+        "metadata": model.metadata,
+    }
+
+
+def save_bundle(bundle: Bundle, out: Path) -> Path:
+    """Write the bundle to ``out`` atomically (a temporary folder renamed into place)."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
+        raise BundleError(f"{out}: expected an empty folder or an existing bundle to replace, got other files")
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}")
+    tmp.mkdir(parents=True)
+    try:
+        version = bundle.version or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        files: dict[str, bytes] = {
+            "model.json": _canonical(_model_dict(bundle.model)),
+            "metrics.json": _canonical(bundle.metrics),
+            "reference.json": _canonical(bundle.reference),
+            "model_card.md": bundle.card.encode(),
+        }
+        if bundle.context is not None:
+            files["context.json"] = _canonical(bundle.context)
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        if bundle.model.booster is not None:
+            bundle.model.booster.save_model(str(tmp / "booster.ubj"))
+        entries = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
+        manifest: dict[str, Any] = {"format": FORMAT, "version": version, "files": entries}
+        manifest["manifest_sha256"] = hashlib.sha256(_canonical(manifest)).hexdigest()
+        (tmp / MANIFEST).write_bytes(_canonical(manifest))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def verify_bundle(path: Path) -> dict[str, Any]:
+    """Check the manifest and every file's SHA-256; return the manifest."""
+    path = Path(path)
+    mpath = path / MANIFEST
+    if not mpath.is_file():
+        raise BundleError(f"{path}: expected a model bundle with {MANIFEST}, got none (is this the bundle folder?)")
+    raw = mpath.read_bytes()
+    try:
+        manifest: dict[str, Any] = json.loads(raw)
+    except ValueError as exc:
+        raise BundleError(f"{mpath}: expected the bundle manifest (JSON), got an unreadable file: refused") from exc
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    if raw != _canonical(manifest) or manifest.get("manifest_sha256") != hashlib.sha256(_canonical(body)).hexdigest():
+        raise BundleError(f"{mpath}: the manifest was modified after the bundle was written: refused")
+    if manifest.get("format") != FORMAT:
+        raise BundleError(f"{mpath}: expected bundle format {FORMAT}, got {manifest.get('format')!r}")
+    listed: dict[str, str] = manifest["files"]
+    present = {p.name for p in path.iterdir() if p.is_file() and p.name != MANIFEST}
+    for name in sorted(set(listed) - present):
+        raise BundleError(f"{path / name}: listed in the manifest but missing: refused")
+    for name in sorted(present - set(listed)):
+        raise BundleError(f"{path / name}: not in the manifest (added after the bundle was written): refused")
+    for name, digest in listed.items():
+        if _sha256(path / name) != digest:
+            raise BundleError(f"{path / name}: SHA-256 does not match the manifest (the file was changed): refused")
+    return manifest
+
+
+def load_bundle(path: Path) -> Bundle:
+    """Verify, then read the bundle. Never unpickles: JSON and an XGBoost UBJSON booster only."""
+    path = Path(path)
+    manifest = verify_bundle(path)
+
+    def read(name: str) -> Any:
+        return json.loads((path / name).read_text(encoding="utf-8"))
+
+    data = read("model.json")
+    booster = None
+    if data["has_booster"]:
+        booster = xgb.Booster()
+        booster.load_model(str(path / "booster.ubj"))
+    model = FittedModel(
+        preprocessor=Preprocessor.from_dict(data["preprocessor"]),
+        booster=booster,
+        scorecard=Scorecard.from_dict(data["scorecard"]) if data["scorecard"] is not None else None,
+        weight=float(data["weight_xgboost"]),
+        calibrator=Calibrator.from_dict(data["calibration"]),
+        scale=ScoreScale(**data["scale"]),
+        features=[FeatureInfo(**f) for f in data["features"]],
+        target=data["target"],
+        positive=data["positive"],
+        metadata=data["metadata"],
+    )
+    return Bundle(
+        model=model,
+        metrics=read("metrics.json"),
+        reference=read("reference.json"),
+        context=read("context.json") if (path / "context.json").exists() else None,
+        card=(path / "model_card.md").read_text(encoding="utf-8"),
+        version=str(manifest["version"]),
+        path=path,
+    )

@@ -1,0 +1,181 @@
+"""``pymescore train | evaluate | score | report | promote``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pymescore.cli._output import console, emit_json
+
+TableOpt = Annotated[Path, typer.Option("--table", help="CSV (.csv, .csv.gz, .tsv) or Parquet table.")]
+BundleOpt = Annotated[Path, typer.Option("--bundle", help="Model bundle folder (written by pymescore train).")]
+TargetOpt = Annotated[
+    str, typer.Option("--target", help="Target column: 1/0 unless --positive says the default value.")
+]
+PositiveOpt = Annotated[str | None, typer.Option("--positive", help="The target value that means default.")]
+
+
+def _monotone(text: str | None) -> dict[str, int] | None:
+    if not text:
+        return None
+    out: dict[str, int] = {}
+    for part in text.split(","):
+        col, _, sign = part.partition("=")
+        if sign.strip() not in ("+1", "1", "-1", "0"):
+            raise typer.BadParameter(f"expected COL=+1, COL=-1 or COL=0, got {part!r}", param_hint="--monotone")
+        out[col.strip()] = int(sign)
+    return out
+
+
+def train_command(
+    table: TableOpt,
+    target: TargetOpt,
+    out: Annotated[Path, typer.Option("--out", help="Bundle folder to write.")],
+    positive: PositiveOpt = None,
+    group_col: Annotated[
+        str | None, typer.Option(help="Column grouping rows of one entity (no entity in two folds).")
+    ] = None,
+    time_col: Annotated[
+        str | None, typer.Option(help="Observation date: the latest dates become the out-of-time test.")
+    ] = None,
+    monotone: Annotated[
+        str | None, typer.Option(help="Monotone directions: COL=+1,COL=-1 (+1: risk rises with COL).")
+    ] = None,
+    drop: Annotated[str | None, typer.Option(help="Columns to leave out: COL,COL.")] = None,
+    trials: Annotated[int, typer.Option(help="Optuna trials at most.")] = 20,
+    time_budget: Annotated[float, typer.Option(help="Seconds of tuning at most.")] = 120.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    holdout: Annotated[float, typer.Option(help="Test share when there is no --time-col.")] = 0.2,
+    device: Annotated[str, typer.Option(help="cpu or cuda (XGBoost on a GPU).")] = "cpu",
+    register: Annotated[bool, typer.Option(help="Register the bundle in MLflow as the challenger.")] = False,
+) -> None:
+    """Train a calibrated model (tuned XGBoost and a binned logistic scorecard, selected or blended by
+    out-of-fold AUC) and write a bundle. Prints the validation metrics as JSON on the last line.
+
+    On an SME snapshot (`pymescore features` output) the group is `ruc`, the time is `as_of` and the
+    monotone directions come from the feature registry.
+
+    Examples:
+
+        pymescore train --table snapshot.parquet --target default_12m --out bundle/
+
+        pymescore train --table german.csv --target creditability --positive bad --out german_bundle/
+    """
+    from pymescore.model import TrainConfig
+    from pymescore.runs import read_table, run_training
+
+    config = TrainConfig(
+        target=target, positive=positive, group_col=group_col, time_col=time_col, monotone=_monotone(monotone),
+        drop=tuple(c.strip() for c in drop.split(",")) if drop else (), trials=trials, time_budget=time_budget,
+        seed=seed, holdout=holdout, device=device,  # type: ignore[arg-type]
+    )  # fmt: skip
+    frame = read_table(table)
+    frame.attrs["source"] = str(table)
+    with console.status("Training…") as status:
+        bundle, metrics = run_training(
+            frame, config, out, dataset=str(table), progress=lambda m: status.update(f"Training: {m}…")
+        )
+    summary = {
+        "bundle": str(out),
+        "version": bundle.version,
+        "cv_auc": metrics["cv"]["mean_auc"],
+        "test_kind": metrics["test_kind"],
+        "test": metrics.get("test_metrics"),
+        "bands_monotone": metrics.get("bands_monotone"),
+        "blend_weight_xgboost": metrics["blend_weight_xgboost"],
+        "calibration": metrics["calibration"]["method"],
+        "seconds": metrics["timings_s"]["total"],
+    }
+    if register:
+        from pymescore.registry import register as do_register
+
+        summary["registry"] = do_register(out, metrics, {"table": str(table), "target": target, "trials": trials})
+    test = metrics.get("test_metrics") or {}
+    console.print(f"CV AUC {metrics['cv']['mean_auc']:.4f}; test AUC {test.get('auc', float('nan')):.4f}; bundle {out}")
+    emit_json(summary)
+
+
+def evaluate_command(
+    bundle: BundleOpt, table: TableOpt, target: TargetOpt, positive: PositiveOpt = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the metrics to this file.")] = None,
+) -> None:  # fmt: skip
+    """Metrics of a bundle on a labelled table: auc, gini, ks, brier, logloss, ece, n, positive_rate.
+
+    Example:
+
+        pymescore evaluate --bundle bundle/ --table snapshot.parquet --target default_12m --json metrics.json
+    """
+    from pymescore.runs import bundle_from, evaluate, read_table
+
+    metrics = evaluate(bundle_from(bundle), read_table(table), target, positive)
+    if json_out:
+        json_out.write_text(json.dumps(metrics, indent=1))
+    emit_json(metrics)
+
+
+def score_command(
+    bundle: BundleOpt, table: TableOpt,
+    out: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
+    lang: Annotated[str, typer.Option(help="Language of the reason texts: es or en.")] = "es",
+) -> None:  # fmt: skip
+    """Batch scoring: pd, score, band and reason_1..4 (the features pulling the score down) per row.
+
+    Example:
+
+        pymescore score --bundle bundle/ --table snapshot.parquet --out scores.parquet
+    """
+    from pymescore.runs import bundle_from, read_table, score
+
+    scored = score(bundle_from(bundle), read_table(table), lang=lang)
+    if out.suffix == ".csv":
+        scored.to_csv(out, index=False)
+    else:
+        scored.to_parquet(out, index=False)
+    emit_json({"out": str(out), "rows": len(scored), "mean_pd": float(scored["pd"].mean()) if len(scored) else None})
+
+
+def report_command(
+    bundle: BundleOpt, table: TableOpt, target: TargetOpt,
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")], positive: PositiveOpt = None,
+) -> None:  # fmt: skip
+    """A self-contained HTML validation report: ROC, KS, calibration, score distribution, bands,
+    SHAP importance, fairness slices, out-of-time results and the scorecard baseline.
+
+    Example:
+
+        pymescore report --bundle bundle/ --table snapshot.parquet --target default_12m --out report.html
+    """
+    from pymescore.reporting import write_report
+    from pymescore.runs import bundle_from, read_table
+
+    frame = read_table(table)
+    frame.attrs["source"] = str(table)
+    with console.status("Writing the report…"):
+        path = write_report(bundle_from(bundle), frame, target, positive, out)
+    emit_json({"report": str(path)})
+
+
+def promote_command(
+    version: Annotated[int, typer.Option(help="Registered model version to promote.")],
+    alias: Annotated[str, typer.Option(help="Alias to point at it.")] = "champion",
+) -> None:
+    """Point the `champion` alias (or another) of the MLflow registry at a model version.
+
+    Example:
+
+        pymescore promote --version 3
+    """
+    from pymescore.registry import promote
+
+    emit_json(promote(version, alias))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_command)
+    app.command("evaluate")(evaluate_command)
+    app.command("score")(score_command)
+    app.command("report")(report_command)
+    app.command("promote")(promote_command)

@@ -1,0 +1,110 @@
+"""The MLflow model registry: each trained bundle a run and a model version; aliases champion/challenger.
+
+The tracking URI comes from ``PYMESCORE_MLFLOW_URI`` (default: a local SQLite file ``mlflow.db`` with
+artifacts in ``mlartifacts/``). The bundle folder is logged as run artifacts and registered as a model
+version by its artifact location: no MLflow flavour, no pickle; the service loads it with
+:func:`pymescore.bundle.load_bundle`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pymescore.errors import PymescoreError
+
+MODEL_NAME = "pymescore"
+DEFAULT_URI = "sqlite:///mlflow.db"
+
+
+class RegistryError(PymescoreError):
+    code = "REGISTRY_ERROR"
+
+
+def _mlflow() -> Any:
+    try:
+        import mlflow
+    except ImportError as exc:  # pragma: no cover - the mlflow extra brings it
+        raise RegistryError("the model registry needs MLflow: pip install 'pymescore[mlflow]'") from exc
+    uri = os.environ.get("PYMESCORE_MLFLOW_URI", DEFAULT_URI)
+    mlflow.set_tracking_uri(uri)
+    if uri.startswith("sqlite:"):
+        mlflow.set_registry_uri(uri)
+    return mlflow
+
+
+def _flat(prefix: str, value: Any, out: dict[str, float]) -> None:
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, (int, float)):
+        out[prefix] = float(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _flat(f"{prefix}.{k}" if prefix else str(k), v, out)
+
+
+def register(bundle_dir: Path, metrics: dict[str, Any], params: dict[str, Any], report: Path | None = None,
+             alias: str = "challenger", name: str = MODEL_NAME) -> dict[str, Any]:  # fmt: skip
+    """Log a run with the bundle (and report) and register it as a new version with ``alias``."""
+    mlflow = _mlflow()
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_experiment(name)
+    flat: dict[str, float] = {}
+    for key in ("test_metrics", "cv"):
+        _flat(key, {k: v for k, v in (metrics.get(key) or {}).items() if k != "folds"}, flat)
+    with mlflow.start_run() as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        if flat:
+            mlflow.log_metrics(flat)
+        mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")
+        if report is not None and report.exists():
+            mlflow.log_artifact(str(report), artifact_path="report")
+        source = f"{run.info.artifact_uri}/bundle"
+    client = MlflowClient()
+    try:
+        client.get_registered_model(name)
+    except Exception:
+        client.create_registered_model(name)
+    version = client.create_model_version(name, source=source, run_id=run.info.run_id)
+    client.set_registered_model_alias(name, alias, version.version)
+    return {"name": name, "version": int(version.version), "alias": alias, "run_id": run.info.run_id, "source": source}
+
+
+def promote(version: int, alias: str = "champion", name: str = MODEL_NAME) -> dict[str, Any]:
+    """Point ``alias`` (champion by default) at ``version``."""
+    _mlflow()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    try:
+        client.get_model_version(name, str(version))
+    except Exception as exc:
+        raise RegistryError(f"expected model '{name}' version {version} in the registry, got none") from exc
+    client.set_registered_model_alias(name, alias, str(version))
+    return {"name": name, "version": version, "alias": alias}
+
+
+def download(uri: str, dest: Path | None = None) -> Path:
+    """A registered bundle (``models:/pymescore@champion`` or ``models:/pymescore/3``) as a local folder."""
+    mlflow = _mlflow()
+    from mlflow.tracking import MlflowClient
+
+    if not uri.startswith("models:/"):
+        raise RegistryError(f"expected a model URI like models:/pymescore@champion, got {uri!r}")
+    ref = uri[len("models:/") :]
+    client = MlflowClient()
+    try:
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            mv = client.get_model_version_by_alias(name, alias)
+        else:
+            name, ver = ref.split("/", 1)
+            mv = client.get_model_version(name, ver)
+    except Exception as exc:
+        raise RegistryError(f"{uri}: expected a registered model version, got none ({exc})") from exc
+    dest = dest or Path(tempfile.mkdtemp(prefix="pymescore-bundle-"))
+    local = mlflow.artifacts.download_artifacts(artifact_uri=mv.source, dst_path=str(dest))
+    return Path(local)

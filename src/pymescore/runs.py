@@ -1,0 +1,230 @@
+"""What the CLI commands do, as functions: train a bundle, evaluate it, score a table, write a report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pymescore.bundle import Bundle, load_bundle, save_bundle
+from pymescore.errors import ConfigError, SourceUnreadableError
+from pymescore.evaluate import (
+    assign_bands,
+    band_table,
+    bands_monotone,
+    binary_metrics,
+    fairness_gaps,
+    fairness_table,
+    reference_bins,
+    sme_slices,
+)
+from pymescore.model import TrainConfig, TrainResult, train
+from pymescore.model._data import parse_target
+
+POLICY_CUTOFF = 570
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV or Parquet table (CSV: ``.gz`` allowed; TSV by extension)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SourceUnreadableError(f"{path}: expected a CSV or Parquet file, got no such file")
+    name = path.name.lower()
+    try:
+        if name.endswith((".parquet", ".pq")):
+            return pd.read_parquet(path)
+        if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")):
+            sep = "\t" if ".tsv" in name else ","
+            return pd.read_csv(path, sep=sep, low_memory=False)
+    except Exception as exc:  # the parsers' own errors
+        raise SourceUnreadableError(
+            f"{path}: expected a readable table, got an error ({str(exc).splitlines()[0]})"
+        ) from exc
+    raise SourceUnreadableError(f"{path}: expected a .csv(.gz), .tsv(.gz) or .parquet file, got '{path.suffix}'")
+
+
+def _context_from_snapshot(frame: pd.DataFrame) -> dict[str, Any] | None:
+    """The regional/sector context of the latest observation date, as the snapshot's rows carry it."""
+    if "as_of" not in frame.columns or "department" not in frame.columns:
+        return None
+    latest = frame[frame["as_of"] == frame["as_of"].max()]
+
+    def table(key: str, cols: dict[str, str]) -> dict[str, dict[str, float]]:
+        rows = latest.dropna(subset=[key]).groupby(key, observed=True)[list(cols)].first()
+        return {str(k): {cols[c]: float(v) for c, v in r.items() if pd.notna(v)} for k, r in rows.iterrows()}
+
+    return {
+        "as_of": str(pd.Timestamp(latest["as_of"].iloc[0]).date()),
+        "by_department": table("department", {"region_income_growth_12m": "income_growth_12m",
+                                              "region_delinquency_rate_12m": "delinquency_rate_12m"}),
+        "by_section": table("ciiu_section", {"sector_income_growth_12m": "income_growth_12m",
+                                             "sector_delinquency_rate_12m": "delinquency_rate_12m"}),
+    }  # fmt: skip
+
+
+def _model_card(result: TrainResult, dataset: str, test_metrics: dict[str, Any] | None) -> str:
+    r = result.report
+    m = result.model
+    lines = [
+        "# Model card — pymescore",
+        "",
+        "## Intended use",
+        "Probability of default (PD) over 12 months and a score (300-850) for credit decisions on Peruvian SMEs",
+        "(or, for a generic table, on the population it was trained on), with reasons for every decision.",
+        "It supports a human credit decision; it is not meant to be the only basis of a refusal.",
+        "",
+        "## Data",
+        f"- Training table: {dataset}; target `{r['target']}`"
+        + (f" (default = {r['positive']!r})" if r["positive"] else " (1 = default)"),
+        f"- Rows used: {r['rows']['used']:,} (excluded without target: {r['rows']['excluded_no_target']:,}); "
+        f"development {r['rows']['development']:,}, test {r['rows']['test']:,} ({r['test_kind'] or 'none'}"
+        + (f": {', '.join(r['test_dates'])}" if r["test_dates"] else "")
+        + ")",
+        f"- Group column: {r['group_col'] or 'none'}; time column: {r['time_col'] or 'none'}",
+        "",
+        "## Model",
+        f"- Families: {', '.join(c['name'] for c in r['candidates'])}; XGBoost weight in the log-odds blend "
+        f"{m.weight:.1f}; calibration {m.calibrator.method}",
+        f"- Score: {m.scale.base_score:g} points at odds {m.scale.base_odds:g}:1, {m.scale.pdo:g} points to double "
+        f"the odds, clipped to [{m.scale.low:g}, {m.scale.high:g}]",
+        f"- Monotone features: {sum(1 for f in m.features if f.monotone != 0)} of {len(m.features)}",
+        "",
+        "## Validation",
+        f"- Cross-validation (grouped, stratified, {len(r['cv']['folds'])} folds): mean AUC "
+        f"{r['cv']['mean_auc']:.4f} ± {r['cv']['std_auc']:.4f}",
+    ]
+    if test_metrics:
+        lines.append(
+            f"- Test ({r['test_kind']}): AUC {test_metrics['auc']:.4f}, KS {test_metrics['ks']:.4f}, "
+            f"Brier {test_metrics['brier']:.4f}, ECE {test_metrics['ece']:.4f}, n {test_metrics['n']:,}"
+        )
+    lines += [
+        "",
+        "## Fairness",
+        "Per-slice AUC, approval rate at the policy cutoff and observed bad rate are in `metrics.json` "
+        "(`fairness`) and the validation report. Sector and region enter the model as features; review the "
+        "gaps before promotion.",
+        "",
+        "## Limitations",
+        "- Trained on the population and period in the data; a shift (a regional shock, a new product) needs "
+        "monitoring (PSI/CSI against `reference.json`) and retraining.",
+        "- Firms with short histories get missing features, flagged by `has_*` columns; the model was not "
+        "built to punish thin files, but their scores are less certain.",
+        "- Government-guaranteed or reprogrammed loans can hide distress (zero days past due).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _reference(result: TrainResult) -> dict[str, Any]:
+    """Binned training distributions of the score and of each source column (development rows)."""
+    from pymescore.model import score_from_pd
+
+    ref: dict[str, Any] = {"score": reference_bins(score_from_pd(result.oof["pd"].to_numpy(), result.model.scale))}
+    return ref
+
+
+def run_training(
+    frame: pd.DataFrame,
+    config: TrainConfig,
+    out: Path,
+    dataset: str = "",
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Bundle, dict[str, Any]]:
+    """Train, evaluate the test rows, write the bundle; returns it and the validation metrics."""
+    result = train(frame, config, progress)
+    metrics: dict[str, Any] = dict(result.report)
+    test_metrics = None
+    if result.test is not None and len(result.test):
+        t = result.test
+        test_metrics = binary_metrics(t["y"].to_numpy(), t["pd"].to_numpy())
+        bands = band_table(t["y"].to_numpy(), t["score"].to_numpy())
+        metrics["test_metrics"] = test_metrics
+        metrics["bands"] = bands.to_dict(orient="records")
+        metrics["bands_monotone"] = bands_monotone(bands)
+        slices = sme_slices(t) if result.report["snapshot"] else {}
+        if slices:
+            fair = fairness_table(
+                t, t["y"].to_numpy(), t["pd"].to_numpy(), t["score"].to_numpy(), POLICY_CUTOFF, slices
+            )
+            metrics["fairness"] = fair.to_dict(orient="records")
+            metrics["fairness_gaps"] = fairness_gaps(fair)
+    metrics["policy_cutoff"] = POLICY_CUTOFF
+    reference = _reference(result)
+    sample = frame.sample(min(len(frame), 50_000), random_state=0)
+    features_ref = {}
+    for ct in result.model.preprocessor.types:
+        if ct.column in sample.columns:
+            values = sample[ct.column]
+            categorical = ct.kind in ("category", "target_encoded")
+            data = (
+                values.astype(object).to_numpy() if categorical else pd.to_numeric(values, errors="coerce").to_numpy()
+            )
+            features_ref[ct.column] = reference_bins(data)
+    reference["features"] = features_ref
+    bundle = Bundle(
+        model=result.model,
+        metrics=_jsonable(metrics),
+        reference=_jsonable(reference),
+        context=_context_from_snapshot(frame) if result.report["snapshot"] else None,
+        card=_model_card(result, dataset, test_metrics),
+        version=dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ"),
+    )
+    save_bundle(bundle, out)
+    bundle.path = out
+    return bundle, metrics
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, (pd.Timestamp, dt.date)):
+        return str(value)
+    return value
+
+
+def labelled(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | None) -> tuple[pd.DataFrame, np.ndarray]:
+    if target not in frame.columns:
+        raise ConfigError(
+            f"expected the target column {target!r} in the table, got {', '.join(map(str, frame.columns[:12]))}"
+        )
+    y, present = parse_target(frame[target], positive if positive is not None else bundle.model.positive, target)
+    return frame[present].reset_index(drop=True), y[present]
+
+
+def evaluate(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | None = None) -> dict[str, Any]:
+    rows, y = labelled(bundle, frame, target, positive)
+    p = bundle.model.predict_pd(rows)
+    out: dict[str, Any] = binary_metrics(y, p)
+    out["model_version"] = bundle.version
+    return out
+
+
+def score(bundle: Bundle, frame: pd.DataFrame, top: int = 4, lang: str = "es") -> pd.DataFrame:
+    """``pd``, ``score``, ``band`` and ``reason_1..top`` per row (reason texts in ``lang``)."""
+    summary, points = bundle.model.explain(frame)
+    reasons = bundle.model.reasons(points, top)
+    out = pd.DataFrame({"pd": summary["pd"].to_numpy(), "score": summary["score"].to_numpy()})
+    out["band"] = assign_bands(out["score"].to_numpy())
+    key = "text_es" if lang == "es" else "text_en"
+    for i in range(top):
+        out[f"reason_{i + 1}"] = [r[i][key] if len(r) > i else None for r in reasons]
+    for keep in ("ruc", "as_of"):
+        if keep in frame.columns:
+            out.insert(0, keep, frame[keep].to_numpy())
+    return out
+
+
+def bundle_from(path: Path) -> Bundle:
+    return load_bundle(path)
