@@ -123,6 +123,7 @@ def _reference(result: TrainResult) -> dict[str, Any]:
     """Binned training distributions of the score and of each source column (development rows)."""
     from pymescore.model import score_from_pd
 
+    assert result.oof is not None
     ref: dict[str, Any] = {"score": reference_bins(score_from_pd(result.oof["pd"].to_numpy(), result.model.scale))}
     return ref
 

@@ -40,8 +40,8 @@ class Calibrator:
 
     def predict(self, z: np.ndarray) -> np.ndarray:
         if self.method == "platt":
-            return 1.0 / (1.0 + np.exp(-(self.a_ * z + self.b_)))
-        return np.clip(np.interp(z, self.x_, self.y_), _EPS, 1 - _EPS)
+            return np.asarray(1.0 / (1.0 + np.exp(-(self.a_ * z + self.b_))), dtype=np.float64)
+        return np.asarray(np.clip(np.interp(z, self.x_, self.y_), _EPS, 1 - _EPS), dtype=np.float64)
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "a": self.a_, "b": self.b_, "x": self.x_, "y": self.y_}

@@ -46,7 +46,8 @@ def parse_target(values: pd.Series, positive: str | None, column: str) -> tuple[
     if odd.any():
         seen = ", ".join(map(repr, text[odd].unique()[:6]))
         raise ConfigError(
-            f"target '{column}': expected 1/0 (default/not), got {seen}; pass --positive VALUE to say which value means default"
+            f"target '{column}': expected 1/0 (default/not), got {seen}; "
+            "pass --positive VALUE to say which value means default"
         )
     if present.any() and len(np.unique(y[present])) < 2:
         raise ConfigError(f"target '{column}': expected both outcomes among the rows, got only one")

@@ -49,10 +49,11 @@ class Scorecard:
             min_prebin_size=0.02,
         )
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # optbinning warns about solver details it handles
+            # optbinning's own pandas usage and solver notes: not ours to fix, and not errors
+            warnings.simplefilter("ignore")
             process.fit(data, np.asarray(y))
-        selected = set(process.get_support(names=True))
-        self.variables_ = [_export(c, process.get_binned_variable(c)) for c in X.columns if c in selected]
+            selected = set(process.get_support(names=True))
+            self.variables_ = [_export(c, process.get_binned_variable(c)) for c in X.columns if c in selected]
         kept = list(self.variables_)
         while kept:
             woe = self._woe(X, kept)

@@ -58,12 +58,12 @@ def _test_split(prep: Prepared) -> tuple[np.ndarray, str | None, list[str]]:
     if prep.times is not None:
         dates = np.unique(prep.times)
         if len(dates) >= 2:
-            k = max(1, int(round(len(dates) * cfg.oot_fraction)))
+            k = max(1, round(len(dates) * cfg.oot_fraction))
             k = min(k, len(dates) - 1)
             test = prep.times >= dates[-k]
             return test, "out_of_time", [str(pd.Timestamp(d).date()) for d in dates[-k:]]
     if cfg.holdout > 0:
-        k = max(2, int(round(1 / cfg.holdout)))
+        k = max(2, round(1 / cfg.holdout))
         grouped = cfg.group_col is not None
         _, test_idx = _folds(prep.y, prep.groups, k, cfg.seed + 1, grouped)[0]
         test = np.zeros(n, dtype=bool)
@@ -113,7 +113,8 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         from pymescore.errors import PymescoreError
 
         raise PymescoreError(
-            f"expected at least {cfg.folds} rows of each outcome in the development rows, got {np.bincount(y_dev).tolist()}"
+            f"expected at least {cfg.folds} rows of each outcome in the development rows, "
+            f"got {np.bincount(y_dev).tolist()}"
         )
     types = column_types(X_dev, prep.snapshot, cfg.max_categories)
     monotone = dict(cfg.monotone or {})
@@ -178,7 +179,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     say("final fit on the development rows")
     pre = Preprocessor(types, cfg.seed)
     X_fit = pre.fit_transform(X_dev, y_dev)
-    booster = (
+    final_booster = (
         _xgb.fit_booster(X_fit, y_dev, params, model_mono, spw, cfg.seed, cfg.device, n_jobs=cfg.n_jobs)
         if use_xgb and weight > 0
         else None
@@ -187,7 +188,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     timings["final_fit"] = time.perf_counter() - t
     model = FittedModel(
         preprocessor=pre,
-        booster=booster,
+        booster=final_booster,
         scorecard=scorecard,
         weight=weight,
         calibrator=calibrator,
@@ -220,7 +221,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         candidates.append({"name": f"blend (w_xgb={weight:.1f})", "oof_auc": blend_auc[weight]})
     for c in candidates:
         c["selected"] = (
-            c["name"].startswith("blend")
+            str(c["name"]).startswith("blend")
             if 0 < weight < 1
             else c["name"] == ("xgboost" if weight == 1 else "scorecard")
         )
@@ -238,8 +239,8 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
             test_frame["as_of"] = prep.times[test_mask]
         test_metrics = {"auc": _auc(y_test, p_test), "rows": len(y_test), "positive_rate": float(y_test.mean())}
         for c in candidates:
-            if c["name"] == "xgboost" and booster is not None:
-                c["test_auc"] = _auc(y_test, _xgb.margin(booster, M))
+            if c["name"] == "xgboost" and final_booster is not None:
+                c["test_auc"] = _auc(y_test, _xgb.margin(final_booster, M))
             elif c["name"] == "scorecard" and scorecard is not None:
                 c["test_auc"] = _auc(y_test, scorecard.margin(M))
             elif c["selected"]:
@@ -254,7 +255,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
             "excluded_no_target": prep.excluded_rows,
             "development": len(dev),
             "test": int(test_mask.sum()),
-        },  # fmt: skip
+        },
         "test_kind": test_kind,
         "test_dates": test_dates,
         "group_col": cfg.group_col,
@@ -263,7 +264,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
             "folds": fold_rows,
             "mean_auc": float(np.mean(fold_aucs)) if fold_aucs else None,
             "std_auc": float(np.std(fold_aucs)) if fold_aucs else None,
-        },  # fmt: skip
+        },
         "candidates": candidates,
         "blend_weight_xgboost": weight,
         "calibration": {"method": calibrator.method, "cv_logloss": cal_losses},

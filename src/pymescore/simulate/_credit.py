@@ -143,13 +143,51 @@ def simulate_risk(pop: Population, calendar: Calendar, config: SimulationConfig,
     return RiskPath(q, w, stress, shock, months, hazard, alpha, default_month)
 
 
-def oracle_table(pop: Population, calendar: Calendar, risk: RiskPath) -> pd.DataFrame:
-    """(ruc, as_of) pairs with the true 12-month PD and the realised outcome."""
-    c = _cum_log_survival(risk.hazard)
+#: future paths drawn per firm to average the 12-month PD over what is unknown at as_of
+ORACLE_DRAWS = 24
+
+
+def _pd_seen_at(
+    pop: Population, calendar: Calendar, risk: RiskPath, t: int, rows: npt.NDArray[np.int64],
+    exposure: npt.NDArray[np.bool_], rng: np.random.Generator,
+) -> F64:  # fmt: skip
+    """The 12-month PD a forecaster standing at the end of month ``t`` would compute.
+
+    Latent quality keeps its known part (level and trend) and the AR(1) disturbance goes on from its value
+    at ``t`` with fresh innovations; macro stress likewise; the regional shock and the loan schedule are
+    known plans. The PD is averaged over ``ORACLE_DRAWS`` such futures (the realised innovations are in
+    the outcomes, not in the oracle).
+    """
+    months = np.arange(t + 1, t + 13)
+    known = (risk.quality - risk.disturbance)[rows][:, months]
+    shock = risk.shock[rows][:, months]
+    expo = exposure[rows][:, months]
+    age = months[None, :] - pop.start_month[rows][:, None]
+    young = _YOUNG_HAZARD * np.exp(-np.maximum(age, 0) / _YOUNG_MONTHS)
+    static = pop.static_logit[rows][:, None] + young + _SHOCK_HAZARD * shock
+    total = np.zeros(len(rows))
+    for _ in range(ORACLE_DRAWS):
+        w = risk.disturbance[rows, t].copy()
+        stress = float(risk.stress[t])
+        log_surv = np.zeros(len(rows))
+        for j in range(12):
+            w = _W_PHI * w + rng.normal(0.0, _W_SD * np.sqrt(1 - _W_PHI**2), len(rows))
+            stress = _STRESS_PHI * stress + rng.normal(0.0, _STRESS_SD * np.sqrt(1 - _STRESS_PHI**2))
+            logit = risk.alpha - QUALITY_SLOPE * (known[:, j] + w) + static[:, j] + stress
+            log_surv += np.log1p(-sigmoid(logit) * expo[:, j])
+        total += 1.0 - np.exp(log_surv)
+    return total / ORACLE_DRAWS
+
+
+def oracle_table(
+    pop: Population, calendar: Calendar, risk: RiskPath, exposure: npt.NDArray[np.bool_], seed: int
+) -> pd.DataFrame:
+    """(ruc, as_of) pairs with the 12-month PD known at as_of and the realised outcome."""
+    rng = stream(seed, "oracle")
     frames = []
     for t in calendar.as_of_months():
         keep = (pop.start_month <= t) & (risk.default_month > t)
-        pd12 = 1.0 - np.exp(c[keep, t + 12] - c[keep, t])
+        pd12 = _pd_seen_at(pop, calendar, risk, int(t), np.flatnonzero(keep), exposure, rng)
         frames.append(
             pd.DataFrame(
                 {

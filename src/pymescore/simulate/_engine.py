@@ -10,7 +10,7 @@ import pandas as pd
 from pymescore.simulate._bureau import bureau_table
 from pymescore.simulate._catalog import SHOCK_DEPARTMENTS
 from pymescore.simulate._config import DEFAULT_DEFINITION, Calendar, SimulationConfig
-from pymescore.simulate._credit import NEVER, auc, oracle_table, simulate_risk
+from pymescore.simulate._credit import NEVER, at_risk, auc, oracle_table, simulate_risk
 from pymescore.simulate._flows import cashflow_table, simulate_flows
 from pymescore.simulate._fx import simulate_rates
 from pymescore.simulate._inject import inject
@@ -117,7 +117,7 @@ def simulate(config: SimulationConfig, progress: Progress | None = None) -> Simu
     debt, active = debt_by_month(pop, calendar, book, fx)
     bureau = bureau_table(pop, calendar, config, risk, payments, dstar, debt, active)
     say("oracle")
-    oracle = oracle_table(pop, calendar, risk)
+    oracle = oracle_table(pop, calendar, risk, at_risk(pop, calendar, book.exposure_start), config.seed)
     oracle_auc = auc(oracle["true_pd"], oracle["defaulted"])
     say("errors")
     tables = {

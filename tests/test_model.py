@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pymescore.bundle import BundleError, load_bundle
+from pymescore.errors import ConfigError
+from pymescore.model import TrainConfig, train
+from pymescore.runs import run_training, score
+
+FAST = {"trials": 2, "time_budget": 5.0, "folds": 3}
+
+
+def generic_table(n: int = 1500, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    income = rng.lognormal(8, 0.6, n)
+    late = rng.poisson(1.0, n)
+    sector = rng.choice(["agro", "comercio", "servicios", "manufactura"], n)
+    logit = -2.5 + 1.2 * late - 1.5 * (np.log(income) - 8) + 1.0 * (sector == "agro")
+    y = rng.random(n) < 1 / (1 + np.exp(-logit))
+    frame = pd.DataFrame(
+        {
+            "income": [f"${v:,.2f} " for v in income],  # money as text
+            "late_payments": late.astype(float),
+            "sector": sector,
+            "opened": pd.date_range("2015-01-01", periods=n, freq="D").strftime("%d-%b-%y"),
+            "officer_id": [f"OF{i % 400:04d}" for i in range(n)],  # high cardinality
+            "status": np.where(y, "CHGOFF", "P I F"),
+        }
+    )
+    frame.loc[:9, "status"] = None  # no target: excluded, never labelled good
+    return frame
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object], pd.DataFrame]:
+    frame = generic_table()
+    out = tmp_path_factory.mktemp("bundle") / "b"
+    config = TrainConfig(target="status", positive="CHGOFF", monotone={"late_payments": 1}, holdout=0.2, **FAST)  # type: ignore[arg-type]
+    _, metrics = run_training(frame, config, out, dataset="synthetic")
+    return out, metrics, frame
+
+
+def test_typing_is_automatic_and_recorded(trained: tuple[Path, dict[str, object], pd.DataFrame]) -> None:
+    _, metrics, _ = trained
+    kinds = {t["column"]: t["kind"] for t in metrics["typing"]}  # type: ignore[attr-defined,index]
+    assert kinds == {"income": "money_text", "late_payments": "numeric", "sector": "category",
+                     "opened": "date_text", "officer_id": "target_encoded"}  # fmt: skip
+    assert metrics["rows"]["excluded_no_target"] == 10  # type: ignore[index]
+    assert metrics["test_kind"] == "holdout"
+    assert 0.75 < metrics["test_metrics"]["auc"] < 1.0  # type: ignore[index]
+
+
+def test_reasons_add_up_to_the_score(trained: tuple[Path, dict[str, object], pd.DataFrame]) -> None:
+    out, _, frame = trained
+    model = load_bundle(out).model
+    summary, points = model.explain(frame.head(50))
+    raw = summary["base_score"] + points.sum(axis=1)
+    assert np.allclose(np.clip(raw, 300, 850), summary["score"], atol=0.51)
+    reasons = model.reasons(points)
+    assert all(len(r) <= 4 for r in reasons)
+    assert all(item["impact_points"] < 0 for r in reasons for item in r)
+    scored = score(load_bundle(out), frame.head(5))
+    assert list(scored.columns) == ["pd", "score", "band", "reason_1", "reason_2", "reason_3", "reason_4"]
+
+
+def test_bundle_round_trip_predicts_the_same(trained: tuple[Path, dict[str, object], pd.DataFrame]) -> None:
+    out, _, frame = trained
+    a = load_bundle(out).model.predict_pd(frame)
+    b = load_bundle(out).model.predict_pd(frame)
+    assert np.array_equal(a, b)
+    assert ((a > 0) & (a < 1)).all()
+
+
+def test_loading_never_unpickles(
+    trained: tuple[Path, dict[str, object], pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, _, frame = trained
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise AssertionError("pickle was used")
+
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    bundle = load_bundle(out)
+    assert len(bundle.model.predict_pd(frame.head(3))) == 3
+    assert not list(out.glob("*.pkl")) and not list(out.glob("*.joblib"))
+
+
+def test_flipping_one_byte_of_any_file_is_refused(
+    trained: tuple[Path, dict[str, object], pd.DataFrame], tmp_path: Path
+) -> None:
+    import shutil
+
+    out, _, _ = trained
+    for file in sorted(out.iterdir()):
+        copy = tmp_path / f"copy-{file.name}"
+        shutil.copytree(out, copy)
+        target = copy / file.name
+        data = bytearray(target.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        target.write_bytes(bytes(data))
+        with pytest.raises(BundleError) as err:
+            load_bundle(copy)
+        assert file.name in err.value.message, (file.name, err.value.message)
+    missing = tmp_path / "missing"
+    shutil.copytree(out, missing)
+    (missing / "model_card.md").unlink()
+    with pytest.raises(BundleError, match="model_card.md: listed in the manifest but missing"):
+        load_bundle(missing)
+
+
+@settings(max_examples=30, deadline=None)
+@given(row=st.integers(0, 1400), bump=st.floats(0.5, 20))
+def test_monotone_feature_never_moves_pd_against_its_direction(
+    trained: tuple[Path, dict[str, object], pd.DataFrame], row: int, bump: float
+) -> None:
+    out, _, frame = trained
+    model = load_bundle(out).model
+    base = frame.iloc[[row]].copy()
+    more = base.copy()
+    more["late_payments"] = base["late_payments"] + bump
+    assert model.predict_pd(more)[0] >= model.predict_pd(base)[0] - 1e-12
+
+
+def test_target_must_be_binary_or_named() -> None:
+    frame = generic_table(200)
+    with pytest.raises(ConfigError, match="pass --positive VALUE"):
+        train(frame, TrainConfig(target="status", **FAST))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="expected column"):
+        train(frame, TrainConfig(target="nope", **FAST))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="'trials' parameter of TrainConfig"):
+        TrainConfig(target="status", trials=0)
+
+
+def test_cli_train_evaluate_score_report_register(tmp_path: Path) -> None:
+    frame = generic_table(1200, seed=3)
+    table = tmp_path / "loans.csv"
+    frame.to_csv(table, index=False)
+    env = {**os.environ, "PYMESCORE_MLFLOW_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "pymescore", *args], capture_output=True, text=True, env=env, cwd=tmp_path
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.strip().splitlines()[-1]
+
+    import json
+
+    summary = json.loads(run("train", "--table", str(table), "--target", "status", "--positive", "CHGOFF",
+                             "--trials", "2", "--time-budget", "5", "--out", str(tmp_path / "b"), "--register"))  # fmt: skip
+    assert summary["registry"]["alias"] == "challenger"
+    metrics = json.loads(run("evaluate", "--bundle", str(tmp_path / "b"), "--table", str(table), "--target", "status",
+                             "--positive", "CHGOFF", "--json", str(tmp_path / "m.json")))  # fmt: skip
+    assert set(metrics) >= {"auc", "gini", "ks", "brier", "logloss", "ece", "n", "positive_rate"}
+    run("score", "--bundle", str(tmp_path / "b"), "--table", str(table), "--out", str(tmp_path / "s.parquet"))
+    assert len(pd.read_parquet(tmp_path / "s.parquet")) == len(frame)
+    run("report", "--bundle", str(tmp_path / "b"), "--table", str(table), "--target", "status", "--positive", "CHGOFF",
+        "--out", str(tmp_path / "r.html"))  # fmt: skip
+    html = (tmp_path / "r.html").read_text()
+    assert html.count("data:image/png;base64,") >= 6
+    promoted = json.loads(run("promote", "--version", str(summary["registry"]["version"])))
+    assert promoted["alias"] == "champion"
+    from pymescore.registry import download
+
+    os.environ["PYMESCORE_MLFLOW_URI"] = env["PYMESCORE_MLFLOW_URI"]
+    try:
+        cwd = os.getcwd()
+        os.chdir(tmp_path)
+        local = download("models:/pymescore@champion", tmp_path / "dl")
+        assert load_bundle(local).version == summary["version"]
+    finally:
+        os.chdir(cwd)
+        del os.environ["PYMESCORE_MLFLOW_URI"]
