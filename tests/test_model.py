@@ -94,7 +94,8 @@ def test_loading_never_unpickles(
     monkeypatch.setattr(pickle, "Unpickler", refuse)
     bundle = load_bundle(out)
     assert len(bundle.model.predict_pd(frame.head(3))) == 3
-    assert not list(out.glob("*.pkl")) and not list(out.glob("*.joblib"))
+    assert not list(out.glob("*.pkl"))
+    assert not list(out.glob("*.joblib"))
 
 
 def test_flipping_one_byte_of_any_file_is_refused(
@@ -116,7 +117,7 @@ def test_flipping_one_byte_of_any_file_is_refused(
     missing = tmp_path / "missing"
     shutil.copytree(out, missing)
     (missing / "model_card.md").unlink()
-    with pytest.raises(BundleError, match="model_card.md: listed in the manifest but missing"):
+    with pytest.raises(BundleError, match=r"model_card\.md: listed in the manifest but missing"):
         load_bundle(missing)
 
 
@@ -158,8 +159,8 @@ def test_cli_train_evaluate_score_report_register(tmp_path: Path) -> None:
 
     import json
 
-    summary = json.loads(run("train", "--table", str(table), "--target", "status", "--positive", "CHGOFF",
-                             "--trials", "2", "--time-budget", "5", "--out", str(tmp_path / "b"), "--register"))  # fmt: skip
+    train_args = ["--table", str(table), "--target", "status", "--positive", "CHGOFF", "--trials", "2"]
+    summary = json.loads(run("train", *train_args, "--time-budget", "5", "--out", str(tmp_path / "b"), "--register"))
     assert summary["registry"]["alias"] == "challenger"
     metrics = json.loads(run("evaluate", "--bundle", str(tmp_path / "b"), "--table", str(table), "--target", "status",
                              "--positive", "CHGOFF", "--json", str(tmp_path / "m.json")))  # fmt: skip
