@@ -22,7 +22,7 @@ bootstrap: $(VENV)/.installed  ## Install uv if missing, create .venv, install t
 
 DEMO_AS_OF ?= 2024-03-31,2024-06-30,2024-09-30,2024-12-31
 
-demo: bootstrap  ## The main job end to end on the embedded default: simulate -> ingest -> validate -> features
+demo: bootstrap  ## The main job end to end: simulate -> ingest -> validate -> features -> train -> report -> champion
 	rm -rf $(DEMO_DIR)
 	$(BIN)/pymescore simulate --firms $(DEMO_FIRMS) --months $(DEMO_MONTHS) --seed 7 --out $(DEMO_DIR)/sim
 	$(BIN)/pymescore ingest-folder $(DEMO_DIR)/sim --lake $(DEMO_DIR)/lake
@@ -30,6 +30,11 @@ demo: bootstrap  ## The main job end to end on the embedded default: simulate ->
 	$(BIN)/pymescore lake summary --lake $(DEMO_DIR)/lake
 	$(BIN)/pymescore features catalog --format md > $(DEMO_DIR)/feature_catalog.md
 	$(BIN)/pymescore features --lake $(DEMO_DIR)/lake --as-of $(DEMO_AS_OF) --out $(DEMO_DIR)/snapshot.parquet
+	PYMESCORE_MLFLOW_URI=sqlite:///$(DEMO_DIR)/mlflow.db $(BIN)/pymescore train --table $(DEMO_DIR)/snapshot.parquet \
+		--target default_12m --trials 10 --time-budget 45 --out $(DEMO_DIR)/bundle --register --alias champion
+	$(BIN)/pymescore report --bundle $(DEMO_DIR)/bundle --table $(DEMO_DIR)/snapshot.parquet --target default_12m \
+		--out $(DEMO_DIR)/report.html
+	@echo "Validation report: $(DEMO_DIR)/report.html; model registry: $(DEMO_DIR)/mlflow.db (alias champion)"
 
 lint: bootstrap  ## ruff, formatting, mypy (strict) and the import-layer contract
 	$(BIN)/ruff check src tests bench

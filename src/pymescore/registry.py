@@ -1,8 +1,8 @@
 """The MLflow model registry: each trained bundle a run and a model version; aliases champion/challenger.
 
-The tracking URI comes from ``PYMESCORE_MLFLOW_URI`` (default: a local SQLite file ``mlflow.db`` with
-artifacts in ``mlartifacts/``). The bundle folder is logged as run artifacts and registered as a model
-version by its artifact location: no MLflow flavour, no pickle; the service loads it with
+The tracking URI comes from ``PYMESCORE_MLFLOW_URI`` (default: a local SQLite file ``mlflow.db``; the
+artifacts go to ``mlartifacts/`` beside a SQLite database). The bundle folder is logged as run artifacts
+and registered as a model version by its artifact location: no MLflow flavour, no pickle; the service loads it with
 :func:`pymescore.bundle.load_bundle`.
 """
 
@@ -51,6 +51,12 @@ def register(bundle_dir: Path, metrics: dict[str, Any], params: dict[str, Any], 
     mlflow = _mlflow()
     from mlflow.tracking import MlflowClient
 
+    if mlflow.get_experiment_by_name(name) is None:
+        uri = mlflow.get_tracking_uri()
+        location = None
+        if uri.startswith("sqlite:///"):  # keep the artifacts next to the database, not in the working folder
+            location = (Path(uri[len("sqlite:///") :]).resolve().parent / "mlartifacts").as_uri()
+        mlflow.create_experiment(name, artifact_location=location)
     mlflow.set_experiment(name)
     flat: dict[str, float] = {}
     for key in ("test_metrics", "cv"):

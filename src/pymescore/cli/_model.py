@@ -50,7 +50,8 @@ def train_command(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     holdout: Annotated[float, typer.Option(help="Test share when there is no --time-col.")] = 0.2,
     device: Annotated[str, typer.Option(help="cpu or cuda (XGBoost on a GPU).")] = "cpu",
-    register: Annotated[bool, typer.Option(help="Register the bundle in MLflow as the challenger.")] = False,
+    register: Annotated[bool, typer.Option(help="Register the bundle in MLflow (PYMESCORE_MLFLOW_URI).")] = False,
+    alias: Annotated[str, typer.Option(help="Registry alias of the new version: challenger, champion.")] = "challenger",
 ) -> None:
     """Train a calibrated model (tuned XGBoost and a binned logistic scorecard, selected or blended by
     out-of-fold AUC) and write a bundle. Prints the validation metrics as JSON on the last line.
@@ -92,7 +93,8 @@ def train_command(
     if register:
         from pymescore.registry import register as do_register
 
-        summary["registry"] = do_register(out, metrics, {"table": str(table), "target": target, "trials": trials})
+        params = {"table": str(table), "target": target, "trials": trials, "time_budget": time_budget, "seed": seed}
+        summary["registry"] = do_register(out, metrics, params, alias=alias)
     test = metrics.get("test_metrics") or {}
     console.print(f"CV AUC {metrics['cv']['mean_auc']:.4f}; test AUC {test.get('auc', float('nan')):.4f}; bundle {out}")
     emit_json(summary)
