@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pymescore.bundle import Bundle, load_bundle, save_bundle
+from pymescore.bundle import Bundle, save_bundle
 from pymescore.errors import ConfigError, SourceUnreadableError
 from pymescore.evaluate import (
     assign_bands,
@@ -225,7 +225,3 @@ def score(bundle: Bundle, frame: pd.DataFrame, top: int = 4, lang: str = "es") -
         if keep in frame.columns:
             out.insert(0, keep, frame[keep].to_numpy())
     return out
-
-
-def bundle_from(path: Path) -> Bundle:
-    return load_bundle(path)

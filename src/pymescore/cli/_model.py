@@ -110,9 +110,10 @@ def evaluate_command(
 
         pymescore evaluate --bundle bundle/ --table snapshot.parquet --target default_12m --json metrics.json
     """
-    from pymescore.runs import bundle_from, evaluate, read_table
+    from pymescore.bundle import load_bundle
+    from pymescore.runs import evaluate, read_table
 
-    metrics = evaluate(bundle_from(bundle), read_table(table), target, positive)
+    metrics = evaluate(load_bundle(bundle), read_table(table), target, positive)
     if json_out:
         json_out.write_text(json.dumps(metrics, indent=1))
     emit_json(metrics)
@@ -129,9 +130,10 @@ def score_command(
 
         pymescore score --bundle bundle/ --table snapshot.parquet --out scores.parquet
     """
-    from pymescore.runs import bundle_from, read_table, score
+    from pymescore.bundle import load_bundle
+    from pymescore.runs import read_table, score
 
-    scored = score(bundle_from(bundle), read_table(table), lang=lang)
+    scored = score(load_bundle(bundle), read_table(table), lang=lang)
     if out.suffix == ".csv":
         scored.to_csv(out, index=False)
     else:
@@ -150,13 +152,14 @@ def report_command(
 
         pymescore report --bundle bundle/ --table snapshot.parquet --target default_12m --out report.html
     """
+    from pymescore.bundle import load_bundle
     from pymescore.reporting import write_report
-    from pymescore.runs import bundle_from, read_table
+    from pymescore.runs import read_table
 
     frame = read_table(table)
     frame.attrs["source"] = str(table)
     with console.status("Writing the report…"):
-        path = write_report(bundle_from(bundle), frame, target, positive, out)
+        path = write_report(load_bundle(bundle), frame, target, positive, out)
     emit_json({"report": str(path)})
 
 

@@ -6,21 +6,19 @@ made before as_of (a later payment leaves the instalment open, days past due run
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 
-from pymescore.features._arrays import F64, Firms, day_number, group_count, group_max, group_sum, ratio
+from pymescore.features._arrays import F64, Firms, add_months, day_number, group_count, group_max, group_sum, ratio
 
 #: months_since_delinquency for a firm that was never more than 30 days late
 NEVER_DELINQUENT_MONTHS = 120.0
 _DAYS_PER_MONTH = 30.4375
 
 
-@lru_cache(maxsize=256)
 def _days_before(as_of: pd.Timestamp, months: int) -> float:
-    return float(day_number(np.array([as_of - pd.DateOffset(months=months)], dtype="datetime64[ns]"))[0])
+    """Day number of as_of minus ``months`` whole months (day clipped to the month's length)."""
+    return float(day_number(add_months(np.array([as_of.to_datetime64()]), -months))[0])
 
 
 def payment_features(payments: pd.DataFrame, firms: Firms, as_of: pd.Timestamp) -> dict[str, F64]:

@@ -80,7 +80,7 @@ class FittedModel:
             bias += (1.0 - self.weight) * sc_bias
         return parts, bias
 
-    def explain(self, frame: pd.DataFrame, top: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def explain(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Per row: ``pd``, ``score`` and the points each source column moved the score by.
 
         Points add up exactly: base score + Σ points = score (before clipping to the scale and rounding),

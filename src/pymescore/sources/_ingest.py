@@ -158,15 +158,11 @@ def ingest(
         old = lake.read_optional(table)
         old_norm = None if old is None else normalize_dtypes(old)
         merged, inserted, updated = _upsert(old_norm, deduped.reset_index(drop=True), contract, given)
-        old_q = lake.quarantine(table)
-        if len(old_q):
-            old_q = old_q[old_q["source_sha256"] != batch.sha256]
-            quarantine = normalize_dtypes(pd.concat([old_q, quarantine]).sort_values(["source", "source_row"]))
-        unchanged = (
-            old_norm is not None
-            and merged.equals(old_norm)
-            and quarantine.equals(normalize_dtypes(lake.quarantine(table)))
-        )
+        stored_q = lake.quarantine(table)
+        if len(stored_q):
+            others = stored_q[stored_q["source_sha256"] != batch.sha256]
+            quarantine = normalize_dtypes(pd.concat([others, quarantine]).sort_values(["source", "source_row"]))
+        unchanged = old_norm is not None and merged.equals(old_norm) and quarantine.equals(normalize_dtypes(stored_q))
         summary = {
             "table": table,
             "source": batch.source,

@@ -114,7 +114,7 @@ def read_file(path: Path, opts: SourceOptions) -> RawBatch:
     if fmt == "sunat":
         encoding = opts.encoding if opts.encoding.lower() not in ("utf-8", "utf8") else "latin-1"
         return read_padron(path, encoding=encoding)
-    malformed = None
+    malformed = pd.DataFrame({"source_row": [], "text": [], "reason": []})
     try:
         if fmt == "csv":
             frame, malformed = read_delimited(
@@ -132,10 +132,7 @@ def read_file(path: Path, opts: SourceOptions) -> RawBatch:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SourceUnreadableError(f"{path}: expected a valid {fmt} file, got an unreadable one ({first})") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
-    batch = RawBatch(frame=frame, source=str(path), sha256=file_sha256(path), kind=fmt)
-    if malformed is not None:
-        batch = RawBatch(frame=frame, source=batch.source, sha256=batch.sha256, kind=fmt, malformed=malformed)
-    return batch
+    return RawBatch(frame=frame, source=str(path), sha256=file_sha256(path), kind=fmt, malformed=malformed)
 
 
 def read_source(source: str, opts: SourceOptions | None = None) -> RawBatch:

@@ -11,8 +11,6 @@ import zipfile
 from pathlib import Path
 from typing import IO
 
-import pandas as pd
-
 from pymescore.errors import MissingColumnError, SourceUnreadableError
 from pymescore.sources._batch import RawBatch, file_sha256
 from pymescore.sources._delimited import Opener, path_opener, read_delimited
@@ -81,7 +79,3 @@ def read_padron(path: Path, *, encoding: str = PADRON_ENCODING) -> RawBatch:
         malformed=malformed,
         columns=tuple(frame.columns),
     )
-
-
-def empty_malformed() -> pd.DataFrame:
-    return pd.DataFrame({"source_row": [], "text": [], "reason": []})
