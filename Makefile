@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 DEMO_DIR ?= demo
 DEMO_FIRMS ?= 5000
 DEMO_MONTHS ?= 36
+DEMO_SERVE ?= 1
+DEMO_PORT ?= 8000
 
 .PHONY: help bootstrap demo test lint format pytest bench clean
 
@@ -15,7 +17,7 @@ help:  ## List the targets
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen --extra postgres --extra train --extra report --extra mlflow
+	$(UV) sync --frozen --extra postgres --extra train --extra report --extra mlflow --extra serve
 	@touch $@
 
 bootstrap: $(VENV)/.installed  ## Install uv if missing, create .venv, install the project and dev tools
@@ -35,6 +37,8 @@ demo: bootstrap  ## The main job end to end: simulate -> ingest -> validate -> f
 	$(BIN)/pymescore report --bundle $(DEMO_DIR)/bundle --table $(DEMO_DIR)/snapshot.parquet --target default_12m \
 		--out $(DEMO_DIR)/report.html
 	@echo "Validation report: $(DEMO_DIR)/report.html; model registry: $(DEMO_DIR)/mlflow.db (alias champion)"
+	$(BIN)/pymescore demo-serve --bundle $(DEMO_DIR)/bundle --lake $(DEMO_DIR)/lake --port $(DEMO_PORT) \
+		--database-url sqlite:///$(DEMO_DIR)/audit.db $(if $(filter 0,$(DEMO_SERVE)),--no-serve,--serve)
 
 lint: bootstrap  ## ruff, formatting, mypy (strict) and the import-layer contract
 	$(BIN)/ruff check src tests bench

@@ -31,6 +31,17 @@ class Settings(BaseSettings):
         description="Relative tolerance of the rule equity = assets - liabilities in financial statements.",
     )
     log_level: str = Field(default="INFO", description="Logging level of the CLI and the service.")
+    # -- scoring service -------------------------------------------------------------------------
+    serve_bundle: Path | None = Field(default=None, description="Bundle folder the service serves.")
+    serve_model_uri: str | None = Field(default=None, description="Registry URI the service serves instead.")
+    policy_file: Path | None = Field(default=None, description="TOML decision policy (default: built-in).")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted (413 above).")
+    batch_max: int = Field(default=100, ge=1, le=1000, description="Applications per POST /v1/scores:batch.")
+    idempotency_hours: float = Field(default=48.0, ge=24.0, description="How long Idempotency-Key answers are kept.")
+    store_timeout_s: float = Field(default=1.5, gt=0, le=30, description="Longest wait on the audit store (503).")
+    reload_interval_s: float = Field(default=30.0, ge=0, description="How often to look for a new champion (0=never).")
+    xgb_threads: int = Field(default=1, ge=1, description="XGBoost threads per worker (workers x threads <= cores).")
+    log_salt: str = Field(default="pymescore", description="Salt of the RUC hashes written to logs.")
 
     @classmethod
     def settings_customise_sources(

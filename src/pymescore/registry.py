@@ -93,9 +93,8 @@ def promote(version: int, alias: str = "champion", name: str = MODEL_NAME) -> di
     return {"name": name, "version": version, "alias": alias}
 
 
-def download(uri: str, dest: Path | None = None) -> Path:
-    """A registered bundle (``models:/pymescore@champion`` or ``models:/pymescore/3``) as a local folder."""
-    mlflow = _mlflow()
+def _model_version(uri: str) -> Any:
+    _mlflow()
     from mlflow.tracking import MlflowClient
 
     if not uri.startswith("models:/"):
@@ -105,12 +104,22 @@ def download(uri: str, dest: Path | None = None) -> Path:
     try:
         if "@" in ref:
             name, alias = ref.split("@", 1)
-            mv = client.get_model_version_by_alias(name, alias)
-        else:
-            name, ver = ref.split("/", 1)
-            mv = client.get_model_version(name, ver)
+            return client.get_model_version_by_alias(name, alias)
+        name, ver = ref.split("/", 1)
+        return client.get_model_version(name, ver)
     except Exception as exc:
         raise RegistryError(f"{uri}: expected a registered model version, got none ({exc})") from exc
+
+
+def resolve(uri: str) -> str:
+    """The registered version a model URI points at now (an alias moves when a model is promoted)."""
+    return str(_model_version(uri).version)
+
+
+def download(uri: str, dest: Path | None = None) -> Path:
+    """A registered bundle (``models:/pymescore@champion`` or ``models:/pymescore/3``) as a local folder."""
+    mlflow = _mlflow()
+    mv = _model_version(uri)
     dest = dest or Path(tempfile.mkdtemp(prefix="pymescore-bundle-"))
     local = mlflow.artifacts.download_artifacts(artifact_uri=mv.source, dst_path=str(dest))
     return Path(local)

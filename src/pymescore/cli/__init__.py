@@ -25,9 +25,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from pymescore.cli import _contracts, _features, _ingest, _lake, _model, _simulate
+    from pymescore.cli import _contracts, _features, _ingest, _lake, _model, _serve, _simulate
 
-    for module in (_simulate, _ingest, _lake, _features, _model, _contracts):
+    for module in (_simulate, _ingest, _lake, _features, _model, _contracts, _serve):
         module.register(app)
 
 

@@ -1,0 +1,142 @@
+"""``pymescore serve``, ``pymescore apikey create|list|revoke`` and ``pymescore demo-serve``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pymescore.cli._output import console, emit_json
+
+if TYPE_CHECKING:
+    from pymescore.service import AuditStore
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Audit store URL (default: PYMESCORE_DATABASE_URL or sqlite:///pymescore.db)."),
+]
+
+
+def _store(database_url: str | None) -> AuditStore:
+    from pymescore.config import Settings
+    from pymescore.service import AuditStore
+
+    settings = Settings(database_url=database_url) if database_url else Settings()
+    store = AuditStore(settings.database_url, timeout_s=5.0)
+    store.migrate()
+    return store
+
+
+def serve_command(
+    bundle: Annotated[Path | None, typer.Option("--bundle", help="Bundle folder to serve.")] = None,
+    model_uri: Annotated[
+        str | None, typer.Option("--model-uri", help="Registry URI instead, e.g. models:/pymescore@champion.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (each with --xgb-threads threads).")] = 1,
+    database_url: DbOpt = None,
+    lake: Annotated[Path | None, typer.Option("--lake", help="Lake with the PEN/USD rates for USD histories.")] = None,
+    policy: Annotated[Path | None, typer.Option("--policy", help="TOML decision policy (default: built-in).")] = None,
+    xgb_threads: Annotated[int, typer.Option(help="XGBoost threads per worker.")] = 1,
+) -> None:
+    """Serve explained credit decisions over HTTP (FastAPI under uvicorn, uvloop, httptools).
+
+    Migrates the audit store, verifies the model, then starts the workers. Decisions are committed to
+    the audit store before each answer. OpenAPI at /docs; metrics at /metrics.
+
+    Examples:
+
+        pymescore serve --bundle demo/bundle --lake demo/lake
+
+        PYMESCORE_DATABASE_URL=postgresql://postgres@db/pymescore pymescore serve \\
+            --model-uri models:/pymescore@champion --workers 2 --host 0.0.0.0
+    """
+    import uvicorn
+
+    from pymescore.config import Settings
+    from pymescore.service._source import ModelSource, exchange_rates, policy_from
+
+    env = {
+        "PYMESCORE_SERVE_BUNDLE": str(bundle) if bundle else None,
+        "PYMESCORE_SERVE_MODEL_URI": model_uri,
+        "PYMESCORE_DATABASE_URL": database_url,
+        "PYMESCORE_LAKE": str(lake) if lake else None,
+        "PYMESCORE_POLICY_FILE": str(policy) if policy else None,
+        "PYMESCORE_XGB_THREADS": str(xgb_threads),
+    }
+    for k, v in env.items():
+        if v is not None:
+            os.environ[k] = v
+    settings = Settings()
+    source = ModelSource(settings.serve_bundle, settings.serve_model_uri)
+    scorer = source.load(policy_from(settings), exchange_rates(settings), settings.xgb_threads)  # fail fast here
+    _store(settings.database_url)
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pymescore-metrics-")
+    console.print(
+        f"Serving model {scorer.version} from {source.label} on http://{host}:{port} ({workers} worker(s)); "
+        f"docs at /docs, metrics at /metrics. Ctrl-C stops."
+    )
+    uvicorn.run(
+        "pymescore.service._app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        timeout_graceful_shutdown=15,
+    )
+
+
+apikey = typer.Typer(help="API keys of the scoring service (stored hashed; a key is shown once).", no_args_is_help=True)
+
+
+@apikey.command("create")
+def apikey_create(
+    tenant: Annotated[str, typer.Option(help="The tenant (bank, branch) whose decisions the key sees.")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated: score, read, admin.")] = "score,read",
+    label: Annotated[str, typer.Option(help="A note: who holds the key.")] = "",
+    database_url: DbOpt = None,
+) -> None:
+    """Create a key. The last line is `{"key": …, "tenant": …, "scopes": […]}`: store the key now.
+
+    Example: pymescore apikey create --tenant banco-demo --scopes score,read
+    """
+    store = _store(database_url)
+    key, row = store.create_key(tenant, [s.strip() for s in scopes.split(",") if s.strip()], label)
+    console.print(f"Key {row['id']} for tenant {tenant} ({', '.join(row['scopes'])}); it is not shown again.")
+    emit_json({"key": key, "tenant": row["tenant"], "scopes": row["scopes"], "id": row["id"]})
+
+
+@apikey.command("list")
+def apikey_list(database_url: DbOpt = None) -> None:
+    """List keys (id, tenant, scopes, created, revoked); never the keys themselves.
+
+    Example: pymescore apikey list
+    """
+    emit_json(_store(database_url).list_keys())
+
+
+@apikey.command("revoke")
+def apikey_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from `apikey list`).")], database_url: DbOpt = None
+) -> None:
+    """Revoke a key: its next request gets 401.
+
+    Example: pymescore apikey revoke 3f9a1c2e
+    """
+    emit_json(_store(database_url).revoke_key(key_id))
+
+
+def register(app: typer.Typer) -> None:
+    from pymescore.cli._demo_serve import demo_serve_command
+
+    app.command("serve")(serve_command)
+    app.add_typer(apikey, name="apikey")
+    app.command("demo-serve")(demo_serve_command)

@@ -1,0 +1,27 @@
+"""The scoring service: FastAPI app, audit store, decision policy, API keys, metrics.
+
+``create_app(build_state(settings))`` builds one worker's app; ``pymescore serve`` runs it under uvicorn.
+"""
+
+from pymescore.service._app import ServiceState, app_from_env, build_state, create_app
+from pymescore.service._policy import Policy, load_policy
+from pymescore.service._samples import application_bodies
+from pymescore.service._schemas import ScoreRequest
+from pymescore.service._scorer import ApplicationInvalidError, Scored, Scorer
+from pymescore.service._store import AuditStore, StoreUnavailableError
+
+__all__ = [
+    "ApplicationInvalidError",
+    "AuditStore",
+    "Policy",
+    "ScoreRequest",
+    "Scored",
+    "Scorer",
+    "ServiceState",
+    "StoreUnavailableError",
+    "app_from_env",
+    "application_bodies",
+    "build_state",
+    "create_app",
+    "load_policy",
+]

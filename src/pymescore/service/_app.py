@@ -1,0 +1,454 @@
+"""The FastAPI application: routes, auth, idempotency, problem+json errors, metrics, model reload."""
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
+
+import anyio
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pymescore.config import Settings
+from pymescore.errors import PymescoreError
+from pymescore.service import _problems as problems
+from pymescore.service._metrics import Metrics
+from pymescore.service._problems import ProblemError, problem_response
+from pymescore.service._schemas import (
+    BatchRequest,
+    BatchResponse,
+    HistoryResponse,
+    ModelInfo,
+    PredictRequest,
+    PredictResponse,
+    Problem,
+    ScoreRequest,
+    ScoreResponse,
+)
+from pymescore.service._scorer import ApplicationInvalidError, Scored, Scorer
+from pymescore.service._source import ModelSource
+from pymescore.service._store import AuditStore, IdempotencyConflictError, Principal, StoreUnavailableError
+
+log = logging.getLogger("pymescore.service")
+T = TypeVar("T")
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    store: AuditStore
+    source: ModelSource
+    load: Callable[[], Scorer]
+    scorer: Scorer | None = None
+    loaded_probe: str = ""
+    metrics: Metrics = field(default_factory=Metrics)
+    reload_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reload(self, force: bool = False) -> dict[str, Any]:
+        """Load the source's current model if it changed; a model that fails verification is not served."""
+        with self.reload_lock:
+            try:
+                probe = self.source.probe()
+                if not force and probe == self.loaded_probe and self.scorer is not None:
+                    return {"reloaded": False, "model_version": self.scorer.version}
+                scorer = self.load()
+            except Exception as exc:  # a broken bundle or an unreachable registry: keep serving the old one
+                self.metrics.reloads.labels("refused").inc()
+                message = exc.message if isinstance(exc, PymescoreError) else f"{type(exc).__name__}: {exc}"
+                log.warning(json.dumps({"event": "reload_refused", "reason": message[:300]}))
+                raise ProblemError(409, f"model reload refused, still serving the previous model: {message}",
+                                   code="RELOAD_REFUSED") from exc  # fmt: skip
+            self.scorer, self.loaded_probe = scorer, probe
+            self.metrics.reloads.labels("loaded").inc()
+            self.metrics.set_model(scorer.version, scorer.source, scorer.policy.version)
+            log.info(json.dumps({"event": "model_loaded", "model_version": scorer.version}))
+            return {"reloaded": True, "model_version": scorer.version}
+
+
+# -- request plumbing ----------------------------------------------------------------------------------
+
+
+class BodyLimit:
+    """413 for a body larger than ``limit`` bytes, declared or streamed, before anything parses it."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        too_big = problem_response(413, f"expected a body of at most {self.limit} bytes", "BODY_TOO_LARGE")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await too_big(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise ProblemError(413, f"expected a body of at most {self.limit} bytes", code="BODY_TOO_LARGE")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _route_of(request: Request) -> str:
+    route = request.scope.get("route")
+    return getattr(route, "path", "unmatched")
+
+
+def _ruc_hash(ruc: str, salt: str) -> str:
+    return hashlib.sha256(f"{salt}:{ruc}".encode()).hexdigest()[:16]
+
+
+def _lang(accept_language: str | None) -> str:
+    return "en" if (accept_language or "").strip().lower().startswith("en") else "es"
+
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No API key, or an unknown or revoked one"},
+    403: {"model": Problem, "description": "The key lacks the scope this route needs"},
+    422: {"model": Problem, "description": "The request does not meet the contract (field-level errors)"},
+    503: {"model": Problem, "description": "The audit store or the model is not available; retry"},
+}
+
+
+def create_app(state: ServiceState) -> FastAPI:
+    settings = state.settings
+    metrics = state.metrics
+    timeout = settings.store_timeout_s
+
+    async def store_call(fn: Callable[[], T]) -> T:
+        try:
+            return await asyncio.wait_for(anyio.to_thread.run_sync(fn), timeout)
+        except (TimeoutError, StoreUnavailableError) as exc:
+            raise ProblemError(503, "the audit store is not reachable; nothing was stored, retry later",
+                               code="AUDIT_UNAVAILABLE", headers={"Retry-After": "2"}) from exc  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if state.scorer is None:
+            await anyio.to_thread.run_sync(state.reload, True)
+        task = asyncio.create_task(_poll()) if settings.reload_interval_s > 0 else None
+        yield
+        if task:
+            task.cancel()
+
+    async def _poll() -> None:
+        while True:
+            await asyncio.sleep(settings.reload_interval_s)
+            with contextlib.suppress(ProblemError):
+                await anyio.to_thread.run_sync(state.reload)
+            with contextlib.suppress(Exception):
+                hours = dt.timedelta(hours=settings.idempotency_hours)
+                await anyio.to_thread.run_sync(state.store.purge_idempotency, hours)
+
+    app = FastAPI(
+        title="pymescore scoring service",
+        version="1",
+        summary="Explained credit decisions for Peruvian SMEs, with an audit trail.",
+        description=(
+            "Authenticate with `Authorization: Bearer <API key>` (create one with `pymescore apikey create`). "
+            "Scopes: `score` (POST scoring routes), `read` (GET decisions and the model), `admin` (reload). "
+            "`/healthz`, `/readyz` and `/metrics` need no key. Errors are RFC 9457 problem+json with a "
+            "field-level `errors` list. Send `Idempotency-Key` to make a retried POST safe. Reasons and "
+            "messages are in Spanish unless `Accept-Language: en`."
+        ),
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(ProblemError, problems.on_problem)
+    app.add_exception_handler(RequestValidationError, problems.on_validation)
+    app.add_exception_handler(StarletteHTTPException, problems.on_http)
+    app.add_exception_handler(Exception, problems.on_unexpected)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        metrics.in_flight.inc()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            metrics.in_flight.dec()
+            elapsed = time.perf_counter() - start
+            route = _route_of(request)
+            metrics.requests.labels(route, request.method, str(status)).inc()
+            metrics.latency.labels(route).observe(elapsed)
+            log.info(json.dumps({
+                "event": "request", "method": request.method, "route": route, "status": status,
+                "ms": round(elapsed * 1000, 2), "tenant": getattr(request.state, "tenant", None),
+                "ruc_hash": getattr(request.state, "ruc_hash", None),
+                "score_id": getattr(request.state, "score_id", None),
+            }))  # fmt: skip
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+
+    # -- auth ------------------------------------------------------------------------------------
+    def needs(scope: str) -> Callable[..., Awaitable[Principal]]:
+        async def check(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+            challenge = {"WWW-Authenticate": 'Bearer realm="pymescore"'}
+            if not authorization or not authorization.lower().startswith("bearer ") or len(authorization) > 512:
+                raise ProblemError(401, "expected 'Authorization: Bearer <API key>', got none", code="AUTH_MISSING",
+                                   headers=challenge)  # fmt: skip
+            key = authorization[7:].strip()
+            principal = await store_call(lambda: state.store.authenticate(key))
+            if principal is None:
+                raise ProblemError(401, "the API key is unknown or revoked", code="AUTH_INVALID", headers=challenge)
+            if scope not in principal.scopes:
+                raise ProblemError(403, f"this route needs the scope '{scope}'; the key has "
+                                   f"{', '.join(sorted(principal.scopes))}", code="SCOPE_MISSING")  # fmt: skip
+            request.state.tenant = principal.tenant
+            return principal
+
+        return check
+
+    def scorer() -> Scorer:
+        if state.scorer is None:
+            raise ProblemError(503, "no model is loaded", code="MODEL_NOT_LOADED", headers={"Retry-After": "5"})
+        return state.scorer
+
+    def record_metrics(scored: list[Scored]) -> None:
+        for s in scored:
+            metrics.decisions.labels(s.response["decision"]).inc()
+            metrics.score.observe(s.response["score"])
+            metrics.pd.observe(s.response["pd"])
+
+    def decision_row(s: Scored, principal: Principal, key: str | None, ms: float, model: Scorer) -> dict[str, Any]:
+        r = s.response
+        return {
+            "id": r["score_id"], "tenant": principal.tenant, "created_at": dt.datetime.fromisoformat(r["created_at"]),
+            "ruc": r["ruc"], "request_fingerprint": s.fingerprint, "idempotency_key": key, "features": s.features,
+            "model_version": r["model_version"], "policy_version": r["policy_version"], "pd": r["pd"],
+            "score": r["score"], "band": r["band"], "decision": r["decision"], "reasons": r["reasons"],
+            "policy_rules": r["policy_rules"], "response": r, "latency_ms": ms,
+        }  # fmt: skip
+
+    async def idempotent(
+        principal: Principal, key: str | None, fp: str, work: Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
+    ) -> JSONResponse:
+        """Run ``work`` once per (tenant, key); replay its stored answer to retries."""
+        if key is not None:
+            if not 1 <= len(key) <= 255:
+                raise ProblemError(422, "Idempotency-Key: expected 1-255 characters", code="IDEMPOTENCY_KEY_INVALID",
+                                   errors=[{"path": "header.Idempotency-Key", "expected": "1-255 characters",
+                                            "got": f"{len(key)} characters"}])  # fmt: skip
+            try:
+                replay = await store_call(lambda: state.store.claim(principal.tenant, key, fp))
+            except IdempotencyConflictError as exc:
+                status = int(exc.fields.get("status", 409))  # type: ignore[call-overload]
+                raise ProblemError(status, exc.message, code="IDEMPOTENCY_CONFLICT") from exc
+            if replay is not None:
+                return JSONResponse(replay.response, status_code=replay.status_code,
+                                    headers={"Idempotent-Replayed": "true"})  # fmt: skip
+        try:
+            status, body = await work()
+        except BaseException:
+            if key is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        anyio.to_thread.run_sync(state.store.release, principal.tenant, key), timeout
+                    )
+            raise
+        return JSONResponse(body, status_code=status)
+
+    async def run_scoring(
+        requests: list[ScoreRequest], lang: str
+    ) -> tuple[Scorer, list[Scored | ApplicationInvalidError]]:
+        model = scorer()
+        try:
+            return model, await anyio.to_thread.run_sync(model.score, requests, lang)
+        except PymescoreError as exc:  # a contract rule the checks above did not catch: still the client's input
+            raise ProblemError(422, exc.message, code=exc.code) from exc
+
+    async def store_decisions(rows: list[dict[str, Any]], done: tuple[str, str, int, dict[str, Any]] | None) -> None:
+        try:
+            await store_call(lambda: state.store.record(rows, done))
+        except ProblemError:
+            metrics.audit_failures.inc(max(len(rows), 1))
+            raise
+
+    # -- routes ----------------------------------------------------------------------------------
+    @app.post("/v1/scores", response_model=ScoreResponse, status_code=201, tags=["scoring"],
+              responses={**AUTH_RESPONSES, 409: {"model": Problem, "description": "Same Idempotency-Key in flight"},
+                         413: {"model": Problem, "description": "Body too large"}})  # fmt: skip
+    async def create_score(
+        body: ScoreRequest,
+        request: Request,
+        principal: Annotated[Principal, Depends(needs("score"))],
+        idempotency_key: Annotated[str | None, Header()] = None,
+        accept_language: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        """Score one application: PD, score, band, decision, suggested amount, reasons, rules, hints.
+
+        The decision is committed to the audit store before this answers; if the store is down the
+        answer is 503 and nothing was decided.
+        """
+        lang = _lang(accept_language)
+        request.state.ruc_hash = _ruc_hash(body.ruc, settings.log_salt)
+        from pymescore.service._scorer import fingerprint
+
+        fp = hashlib.sha256(f"{lang}:{fingerprint(body)}".encode()).hexdigest()
+
+        async def work() -> tuple[int, dict[str, Any]]:
+            start = time.perf_counter()
+            model, (result,) = await run_scoring([body], lang)
+            if isinstance(result, ApplicationInvalidError):
+                raise ProblemError(422, result.message, code=result.code, errors=result.fields["errors"])  # type: ignore[arg-type]
+            ms = (time.perf_counter() - start) * 1000
+            done = (principal.tenant, idempotency_key, 201, result.response) if idempotency_key else None
+            await store_decisions([decision_row(result, principal, idempotency_key, ms, model)], done)
+            record_metrics([result])
+            request.state.score_id = result.response["score_id"]
+            return 201, result.response
+
+        return await idempotent(principal, idempotency_key, fp, work)
+
+    @app.post("/v1/scores:batch", response_model=BatchResponse, tags=["scoring"],
+              responses={**AUTH_RESPONSES, 413: {"model": Problem, "description": "Body too large"}})  # fmt: skip
+    async def create_scores(
+        body: BatchRequest,
+        principal: Annotated[Principal, Depends(needs("score"))],
+        idempotency_key: Annotated[str | None, Header()] = None,
+        accept_language: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        """Score up to ``batch_max`` applications; each item has its own result (201) or problem (422)."""
+        if len(body.applications) > settings.batch_max:
+            raise ProblemError(422, f"expected at most {settings.batch_max} applications, got "
+                               f"{len(body.applications)}", code="BATCH_TOO_LARGE",
+                               errors=[{"path": "applications", "expected": f"at most {settings.batch_max} items",
+                                        "got": f"{len(body.applications)} items"}])  # fmt: skip
+        lang = _lang(accept_language)
+        from pymescore.service._scorer import fingerprint
+
+        fp = hashlib.sha256((lang + ":" + ",".join(fingerprint(a) for a in body.applications)).encode()).hexdigest()
+
+        async def work() -> tuple[int, dict[str, Any]]:
+            start = time.perf_counter()
+            model, results = await run_scoring(body.applications, lang)
+            ms = (time.perf_counter() - start) * 1000 / len(results)
+            items, rows, scored = [], [], []
+            for i, r in enumerate(results):
+                if isinstance(r, ApplicationInvalidError):
+                    p = problems.problem_body(422, r.message, r.code, r.fields["errors"])  # type: ignore[arg-type]
+                    items.append({"index": i, "status": 422, "result": None, "problem": p})
+                else:
+                    items.append({"index": i, "status": 201, "result": r.response, "problem": None})
+                    rows.append(decision_row(r, principal, idempotency_key, ms, model))
+                    scored.append(r)
+            response = {"results": items}
+            await store_decisions(rows, (principal.tenant, idempotency_key, 200, response) if idempotency_key else None)
+            record_metrics(scored)
+            return 200, response
+
+        return await idempotent(principal, idempotency_key, fp, work)
+
+    not_found = {404: {"model": Problem, "description": "No such decision for this tenant"}}
+
+    @app.get("/v1/scores/{score_id}", response_model=ScoreResponse, tags=["decisions"],
+             responses={**AUTH_RESPONSES, **not_found})  # fmt: skip
+    async def get_score(
+        score_id: Annotated[str, Path(max_length=64)], principal: Annotated[Principal, Depends(needs("read"))]
+    ) -> JSONResponse:
+        """A stored decision, exactly as it was answered. Another tenant's decision is 404."""
+        found = await store_call(lambda: state.store.get(principal.tenant, score_id))
+        if found is None:
+            raise ProblemError(404, "no decision with this id for your tenant", code="DECISION_NOT_FOUND")
+        return JSONResponse(found)
+
+    @app.get("/v1/scores", response_model=HistoryResponse, tags=["decisions"], responses=AUTH_RESPONSES)
+    async def list_scores(
+        ruc: Annotated[str, Query(min_length=11, max_length=11, pattern=r"^\d{11}$")],
+        principal: Annotated[Principal, Depends(needs("read"))],
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> JSONResponse:
+        """This tenant's decisions for one RUC, newest first."""
+        items = await store_call(lambda: state.store.history(principal.tenant, ruc, limit))
+        return JSONResponse({"ruc": ruc, "items": items})
+
+    @app.get("/v1/model", response_model=ModelInfo, tags=["model"], responses=AUTH_RESPONSES)
+    async def model_info(principal: Annotated[Principal, Depends(needs("read"))]) -> JSONResponse:
+        """The served model: version, source, features (kinds, monotone directions), metrics, model card."""
+        m = scorer()
+        metrics_summary = {
+            k: m.bundle.metrics.get(k) for k in ("cv", "test_metrics", "bands_monotone", "policy_cutoff")
+        }
+        return JSONResponse({
+            "name": "pymescore", "version": m.version, "source": m.source, "target": m.bundle.model.target,
+            "features": [vars(f) for f in m.bundle.model.features], "metrics": metrics_summary,
+            "card": m.bundle.card, "policy_version": m.policy.version,
+        })  # fmt: skip
+
+    @app.post("/v1/models/pymescore:predict", response_model=PredictResponse, tags=["model"],
+              responses=AUTH_RESPONSES)  # fmt: skip
+    async def predict(body: PredictRequest, principal: Annotated[Principal, Depends(needs("score"))]) -> JSONResponse:
+        """TensorFlow-Serving-style prediction on feature rows: PD and score only (no decision, not audited)."""
+        m = scorer()
+        try:
+            out = await anyio.to_thread.run_sync(m.predict_rows, body.instances)
+        except ApplicationInvalidError as exc:
+            raise ProblemError(422, exc.message, code=exc.code, errors=exc.fields["errors"]) from exc  # type: ignore[arg-type]
+        preds = [{"pd": float(p), "score": int(s)} for p, s in zip(out["pd"], out["score"], strict=True)]
+        return JSONResponse({"predictions": preds, "model_version": m.version})
+
+    @app.post("/v1/admin/reload", tags=["model"], responses={**AUTH_RESPONSES, 409: {"model": Problem}})
+    async def reload_model(principal: Annotated[Principal, Depends(needs("admin"))]) -> JSONResponse:
+        """Load the source's current model now (this worker; the others notice within the reload interval)."""
+        return JSONResponse(await anyio.to_thread.run_sync(state.reload, True))
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """Alive (no dependency checked)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], responses={503: {"model": Problem}})
+    async def readyz() -> JSONResponse:
+        """Ready: a verified model is loaded and the audit store answers."""
+        if state.scorer is None:
+            return problem_response(503, "no model is loaded", "MODEL_NOT_LOADED")
+        try:
+            await store_call(state.store.ping)
+        except ProblemError as exc:
+            return problem_response(503, exc.detail, exc.code)
+        return JSONResponse({"status": "ready", "model_version": state.scorer.version})
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format (all workers when several run)."""
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    return app
+
+
+def build_state(settings: Settings, *, schema: str | None = None) -> ServiceState:
+    """The state of one worker: audit store, model source, policy, exchange rates (nothing loaded yet)."""
+    from pymescore.service._source import exchange_rates, policy_from, source_from
+
+    source = source_from(settings)
+    policy = policy_from(settings)
+    rates = exchange_rates(settings)
+    store = AuditStore(settings.database_url, schema=schema, timeout_s=settings.store_timeout_s)
+    return ServiceState(settings, store, source, lambda: source.load(policy, rates, settings.xgb_threads))
+
+
+def app_from_env() -> FastAPI:
+    """The uvicorn factory each worker calls (``pymescore serve`` passes its options as PYMESCORE_* variables)."""
+    logging.basicConfig(level=os.environ.get("PYMESCORE_LOG_LEVEL", "INFO"), format="%(message)s")
+    return create_app(build_state(Settings()))

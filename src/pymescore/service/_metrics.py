@@ -1,0 +1,72 @@
+"""Prometheus metrics of the service; correct with several uvicorn workers (multiprocess mode).
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (``pymescore serve`` sets it before the workers start), every
+worker writes its values to that folder and ``/metrics`` aggregates them; without it (tests, one
+process) the metrics live in the app's own registry.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+SCORE_BUCKETS = tuple(float(x) for x in range(300, 851, 25))
+PD_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "pymescore_http_requests", "HTTP requests by route, method and status", ["route", "method", "status"],
+            registry=r,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "pymescore_http_request_duration_seconds", "Request latency by route", ["route"], buckets=LATENCY_BUCKETS,
+            registry=r,
+        )  # fmt: skip
+        self.in_flight = Gauge(
+            "pymescore_http_requests_in_flight", "Requests being served", registry=r, multiprocess_mode="livesum"
+        )
+        self.decisions = Counter("pymescore_decisions", "Decisions by outcome", ["decision"], registry=r)
+        self.score = Histogram("pymescore_score", "Scores given", buckets=SCORE_BUCKETS, registry=r)
+        self.pd = Histogram("pymescore_pd", "Probabilities of default given", buckets=PD_BUCKETS, registry=r)
+        self.model_info = Gauge(
+            "pymescore_model_info", "The model being served (value 1)", ["version", "source", "policy_version"],
+            registry=r, multiprocess_mode="liveall",
+        )  # fmt: skip
+        self.model_loaded = Gauge(
+            "pymescore_model_loaded", "1 when a verified model is loaded", registry=r, multiprocess_mode="livemin"
+        )
+        self.audit_failures = Counter(
+            "pymescore_audit_write_failures", "Decisions not stored (the client got 503)", registry=r
+        )
+        self._model_labels: tuple[str, str, str] | None = None
+        self.reloads = Counter("pymescore_model_reloads", "Model reload attempts by outcome", ["outcome"], registry=r)
+
+    def set_model(self, version: str, source: str, policy_version: str) -> None:
+        if self._model_labels is not None:  # the previous model: 0 (clearing is not multiprocess-safe)
+            self.model_info.labels(*self._model_labels).set(0)
+        self._model_labels = (version, source, policy_version)
+        self.model_info.labels(version, source, policy_version).set(1)
+        self.model_loaded.set(1)
+
+    def render(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)

@@ -1,0 +1,156 @@
+"""The decision policy: score cut-offs, knock-out rules and the capacity rule for the suggested amount.
+
+Configuration, not code: a TOML file (``PYMESCORE_POLICY_FILE``) overrides the defaults below. The
+policy's version (its name + a hash of every value) is recorded with each decision, so a reviewer can
+tell which rules produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from pymescore.errors import ConfigError
+
+# code -> (Spanish, English)
+RULE_TEXTS: dict[str, tuple[str, str]] = {
+    "KO_TAXPAYER_NOT_ACTIVE": (
+        "El RUC no está ACTIVO en SUNAT (baja o suspensión).",
+        "The RUC is not ACTIVE at SUNAT (deregistered or suspended).",
+    ),
+    "KO_DOMICILE_NOT_HABIDO": (
+        "Domicilio fiscal NO HABIDO en SUNAT.",
+        "Tax domicile is NOT LOCATED (NO HABIDO) at SUNAT.",
+    ),
+    "KO_SBS_LOSS": (
+        "Calificación SBS actual Pérdida.",
+        "Current SBS rating is Loss (Pérdida).",
+    ),
+    "KO_FIRM_TOO_YOUNG": (
+        "La empresa tiene menos antigüedad que la mínima de la política.",
+        "The firm is younger than the policy's minimum age.",
+    ),
+    "REVIEW_THIN_FILE": (
+        "Historial de flujos de caja corto: requiere revisión de un analista.",
+        "Short cash-flow history: an analyst must review.",
+    ),
+    "REVIEW_CAPACITY": (
+        "El monto solicitado supera la capacidad de pago estimada.",
+        "The requested amount exceeds the estimated repayment capacity.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str = "default-2026-11"
+    approve_min_score: float = 600.0
+    review_min_score: float = 570.0
+    min_firm_age_years: float = 1.0
+    min_history_months: int = 6
+    knockout_sbs_rating: int = 4  # Pérdida
+    instalment_share: float = 0.30  # of the average monthly net cash flow
+    annual_rate: float = 0.35  # TEA used to turn the instalment into a principal
+    amount_rounding: float = 100.0
+
+    def __post_init__(self) -> None:
+        if not self.review_min_score <= self.approve_min_score:
+            raise ConfigError(
+                f"policy: expected review_min_score <= approve_min_score, got {self.review_min_score} > "
+                f"{self.approve_min_score}"
+            )
+        if not 0 < self.instalment_share <= 1:
+            raise ConfigError(f"policy: expected 0 < instalment_share <= 1, got {self.instalment_share}")
+        if not 0 <= self.annual_rate < 5:
+            raise ConfigError(f"policy: expected 0 <= annual_rate < 5, got {self.annual_rate}")
+
+    @property
+    def version(self) -> str:
+        digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        return f"{self.name}+{digest}"
+
+    # -- rules -----------------------------------------------------------------------------------
+    def knockouts(self, f: dict[str, Any]) -> list[str]:
+        fired = []
+        if _num(f.get("taxpayer_not_active")) == 1:
+            fired.append("KO_TAXPAYER_NOT_ACTIVE")
+        if _num(f.get("domicile_not_habido")) == 1:
+            fired.append("KO_DOMICILE_NOT_HABIDO")
+        rating = _num(f.get("sbs_rating_current"))
+        if rating is not None and rating >= self.knockout_sbs_rating:
+            fired.append("KO_SBS_LOSS")
+        age = _num(f.get("firm_age_years"))
+        if age is not None and age < self.min_firm_age_years:
+            fired.append("KO_FIRM_TOO_YOUNG")
+        return fired
+
+    def capacity(self, f: dict[str, Any], term_months: int) -> float | None:
+        """The principal whose instalment is ``instalment_share`` of the monthly net cash flow (PEN)."""
+        log_income, margin = _num(f.get("log_income_mean_12m")), _num(f.get("net_cf_margin_12m"))
+        if log_income is None or margin is None:
+            return None
+        net = math.expm1(log_income) * margin
+        if net <= 0:
+            return 0.0
+        instalment = self.instalment_share * net
+        r = (1 + self.annual_rate) ** (1 / 12) - 1
+        factor = term_months if r == 0 else (1 - (1 + r) ** -term_months) / r
+        return instalment * factor
+
+    def decide(
+        self, score: int, f: dict[str, Any], requested: float, term_months: int, pen_per_unit: float
+    ) -> tuple[str, list[str], float]:
+        """(decision, rules fired, suggested amount in the request's currency)."""
+        rules = self.knockouts(f)
+        if rules:
+            return "decline", rules, 0.0
+        decision = (
+            "approve" if score >= self.approve_min_score else "review" if score >= self.review_min_score else "decline"
+        )
+        history = _num(f.get("months_of_history"))
+        if decision == "approve" and (history is None or history < self.min_history_months):
+            decision = "review"
+            rules.append("REVIEW_THIN_FILE")
+        if decision == "decline":
+            return decision, rules, 0.0
+        capacity = self.capacity(f, term_months)
+        if capacity is None:
+            suggested = requested
+        else:
+            cap = capacity / pen_per_unit
+            suggested = min(requested, math.floor(cap / self.amount_rounding) * self.amount_rounding)
+            if suggested < requested and decision == "approve":
+                rules.append("REVIEW_CAPACITY")
+                decision = "review"
+        return decision, rules, float(max(suggested, 0.0))
+
+
+def _num(value: Any) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) else x
+
+
+def load_policy(path: Path | None) -> Policy:
+    if path is None:
+        return Policy()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: expected a readable TOML policy file, got {exc}") from exc
+    known = {f.name for f in fields(Policy)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: expected policy keys among {', '.join(sorted(known))}, got {', '.join(unknown)}")
+    try:
+        return Policy(**data)
+    except TypeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

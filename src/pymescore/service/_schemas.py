@@ -1,0 +1,224 @@
+"""The service's public request and response bodies (the OpenAPI contract other systems build against).
+
+History records carry the raw tables' contract columns (``pymescore contracts``) without ``ruc``; the
+service parses and checks them with the same contracts as ingestion and builds features with the same
+builders as training.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_HISTORY_ROWS = 600
+MAX_FEATURES = 200
+#: an amount in the record's currency (finite; beyond ±10^13 is a typing error, not an SME)
+Money = Annotated[float, Field(allow_inf_nan=False, ge=-1e13, le=1e13)]
+Code = str
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FirmIn(_Record):
+    name: str | None = Field(None, max_length=300, description="Razón social (not used by the model).")
+    ciiu: Code | None = Field(None, max_length=8, description="CIIU Rev.4 class (4 digits).", examples=["4711"])
+    ubigeo: Code | None = Field(None, max_length=8, description="INEI district code (6 digits).", examples=["150101"])
+    start_date: dt.date | None = Field(None, description="Start of activities (SUNAT).")
+    taxpayer_state: str | None = Field(None, max_length=60, examples=["ACTIVO"])
+    domicile_condition: str | None = Field(None, max_length=60, examples=["HABIDO"])
+
+
+class CashflowIn(_Record):
+    month: str = Field(max_length=10, description="Month, YYYY-MM.", examples=["2024-06"])
+    currency: str = Field("PEN", max_length=3, examples=["PEN"])
+    income: Money
+    expenses: Money
+
+
+class StatementIn(_Record):
+    period_end: dt.date
+    currency: str = Field("PEN", max_length=3)
+    total_assets: Money
+    total_liabilities: Money
+    equity: Money
+    revenue: Money
+    cost_of_sales: Money
+    net_income: Money
+
+
+class PaymentIn(_Record):
+    loan_id: str = Field(max_length=64)
+    due_date: dt.date
+    paid_date: dt.date | None = None
+    amount_due: Money
+    amount_paid: Money
+    currency: str = Field("PEN", max_length=3)
+    disbursement_date: dt.date | None = None
+
+
+class BureauIn(_Record):
+    month: str = Field(max_length=10, description="Month, YYYY-MM.", examples=["2024-06"])
+    sbs_rating: int = Field(
+        ge=-1000, le=1000, description="SBS rating: 0 Normal, 1 CPP, 2 Deficiente, 3 Dudoso, 4 Pérdida."
+    )
+    debt_total: Money
+    n_lenders: int = Field(ge=-1000, le=100000)
+
+
+_EXAMPLE: dict[str, Any] = {
+    "ruc": "20100070970",
+    "requested_amount": 50000,
+    "currency": "PEN",
+    "term_months": 24,
+    "as_of": "2024-12-31",
+    "firm": {"ciiu": "4711", "ubigeo": "150101", "start_date": "2015-03-01", "taxpayer_state": "ACTIVO",
+             "domicile_condition": "HABIDO"},
+    "monthly_cashflows": [{"month": "2024-11", "currency": "PEN", "income": 42000, "expenses": 35500}],
+    "financial_statements": [],
+    "payments": [{"loan_id": "L-1", "due_date": "2024-11-15", "paid_date": "2024-11-14", "amount_due": 2500,
+                  "amount_paid": 2500, "currency": "PEN"}],
+    "bureau_ratings": [{"month": "2024-11", "sbs_rating": 0, "debt_total": 60000, "n_lenders": 2}],
+}  # fmt: skip
+
+
+class ScoreRequest(BaseModel):
+    """One credit application: raw histories, or precomputed ``features`` instead of them."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
+
+    ruc: str = Field(min_length=11, max_length=11, pattern=r"^\d{11}$", description="RUC (11 digits, SUNAT).")
+    requested_amount: float = Field(gt=0, le=1e10, allow_inf_nan=False)
+    currency: Literal["PEN", "USD"] = "PEN"
+    term_months: int = Field(ge=1, le=120)
+    as_of: dt.date | None = Field(None, description="Evaluation date (default: today, Lima). Data after it is ignored.")
+    firm: FirmIn | None = None
+    monthly_cashflows: list[CashflowIn] = Field(default_factory=list, max_length=MAX_HISTORY_ROWS)
+    financial_statements: list[StatementIn] = Field(default_factory=list, max_length=MAX_HISTORY_ROWS)
+    payments: list[PaymentIn] = Field(default_factory=list, max_length=MAX_HISTORY_ROWS)
+    bureau_ratings: list[BureauIn] = Field(default_factory=list, max_length=MAX_HISTORY_ROWS)
+    features: dict[str, float | str | None] | None = Field(
+        None, max_length=MAX_FEATURES, description="Precomputed features (the model's feature list, GET /v1/model)."
+    )
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> ScoreRequest:
+        if self.features is not None and (
+            self.firm is not None
+            or self.monthly_cashflows
+            or self.financial_statements
+            or self.payments
+            or self.bureau_ratings
+        ):
+            raise ValueError("expected either 'features' or the histories (firm, monthly_cashflows, ...), got both")
+        return self
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    applications: list[ScoreRequest] = Field(min_length=1, max_length=100)
+
+
+class Reason(BaseModel):
+    code: str
+    text: str
+    impact_points: float
+
+
+class PolicyRule(BaseModel):
+    code: str
+    text: str
+    effect: Literal["decline", "review"]
+
+
+class Hint(BaseModel):
+    feature: str
+    text: str
+    current_value: float | None
+    target_value: float
+    points: float
+
+
+class ScoreResponse(BaseModel):
+    score_id: str
+    created_at: str
+    ruc: str
+    as_of: str
+    model_version: str
+    policy_version: str
+    pd: float
+    score: int
+    band: str
+    decision: Literal["approve", "review", "decline"]
+    requested_amount: float
+    suggested_amount: float
+    currency: str
+    reasons: list[Reason]
+    policy_rules: list[PolicyRule]
+    improvement_hints: list[Hint]
+    language: Literal["es", "en"]
+
+
+class FieldProblem(BaseModel):
+    path: str
+    expected: str
+    got: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = ""
+    instance: str | None = None
+    code: str | None = None
+    errors: list[FieldProblem] = Field(default_factory=list)
+
+
+class BatchItem(BaseModel):
+    index: int
+    status: int
+    result: ScoreResponse | None = None
+    problem: Problem | None = None
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchItem]
+
+
+class HistoryResponse(BaseModel):
+    ruc: str
+    items: list[ScoreResponse]
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    source: str
+    target: str
+    features: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    card: str
+    policy_version: str
+
+
+class PredictRequest(BaseModel):
+    """TensorFlow Serving's row format: one object of feature values per instance."""
+
+    model_config = ConfigDict(extra="forbid")
+    instances: list[dict[str, float | str | None]] = Field(min_length=1, max_length=1000)
+
+
+class Prediction(BaseModel):
+    pd: float
+    score: int
+
+
+class PredictResponse(BaseModel):
+    predictions: list[Prediction]
+    model_version: str

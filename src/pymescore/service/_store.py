@@ -1,0 +1,306 @@
+"""The audit store: decisions, API keys and idempotency keys in SQLite (embedded default) or PostgreSQL.
+
+Every method is a short transaction. A failure to reach the database is raised as
+:class:`StoreUnavailableError` (the service answers 503); nothing is acknowledged that was not committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from pymescore.errors import PymescoreError
+from pymescore.service._tables import api_keys, decisions, idempotency_keys
+
+SCOPES = ("score", "read", "admin")
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class StoreUnavailableError(PymescoreError):
+    code = "AUDIT_UNAVAILABLE"
+
+
+class IdempotencyConflictError(PymescoreError):
+    """Same key, request still in flight (409) or a different body (422)."""
+
+    code = "IDEMPOTENCY_CONFLICT"
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    tenant: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Replay:
+    status_code: int
+    response: dict[str, Any]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def driver_url(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, schema: str | None = None, timeout_s: float = 2.0) -> Engine:
+    """An engine that fails fast: connection and statement timeouts, pre-ping, bounded pool waits."""
+    url = driver_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout_s})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    options = f"-c statement_timeout={int(timeout_s * 1000)}"
+    if schema:
+        options += f" -c search_path={schema}"
+    return sa.create_engine(
+        url,
+        connect_args={"connect_timeout": max(2, int(timeout_s)), "options": options},
+        pool_pre_ping=True,
+        pool_size=16,
+        max_overflow=16,
+        pool_timeout=timeout_s,
+    )
+
+
+class AuditStore:
+    """Short transactions over the audit tables; ``StoreUnavailableError`` when the database cannot be reached."""
+
+    def __init__(self, url: str, *, schema: str | None = None, timeout_s: float = 2.0) -> None:
+        self.url = url
+        self.engine = make_engine(url, schema, timeout_s)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
+            cause = type(getattr(exc, "orig", None) or exc).__name__
+            raise StoreUnavailableError(f"audit store: expected a reachable database, got {cause}") from exc
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreUnavailableError("audit store: the connection was lost") from exc
+            raise
+
+    # -- schema ----------------------------------------------------------------------------------
+    def migrate(self) -> str:
+        """Bring the schema to the latest Alembic revision; returns it."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        with self._tx() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            rev = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+        return str(rev)
+
+    def ping(self) -> None:
+        with self._tx() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    # -- API keys --------------------------------------------------------------------------------
+    def create_key(self, tenant: str, scopes: Sequence[str], label: str = "") -> tuple[str, dict[str, Any]]:
+        """A new key (shown once) and its stored record; only the key's SHA-256 is kept."""
+        bad = [s for s in scopes if s not in SCOPES]
+        if bad or not scopes:
+            raise PymescoreError(
+                f"--scopes: expected a comma-separated subset of {', '.join(SCOPES)}, got {','.join(scopes) or 'none'}",
+                code="APIKEY_INVALID",
+            )
+        if not tenant or len(tenant) > 64:
+            raise PymescoreError(f"--tenant: expected 1-64 characters, got {tenant!r}", code="APIKEY_INVALID")
+        key_id = secrets.token_hex(4)
+        key = f"pms_{key_id}_{secrets.token_urlsafe(32)}"
+        row = {
+            "id": key_id,
+            "tenant": tenant,
+            "scopes": ",".join(dict.fromkeys(scopes)),
+            "key_hash": hash_key(key),
+            "label": label,
+            "created_at": _now(),
+            "revoked_at": None,
+        }
+        with self._tx() as conn:
+            conn.execute(api_keys.insert().values(**row))
+        return key, _key_view(row)
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at)).mappings().all()
+        return [_key_view(dict(r)) for r in rows]
+
+    def revoke_key(self, key_id: str) -> dict[str, Any]:
+        with self._tx() as conn:
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
+            if row is None:
+                raise PymescoreError(
+                    f"apikey revoke: expected the id of a key (see `pymescore apikey list`), got {key_id!r}",
+                    code="APIKEY_UNKNOWN",
+                )
+            if row["revoked_at"] is None:
+                conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(revoked_at=_now()))
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).mappings().one()
+        return _key_view(dict(row))
+
+    def authenticate(self, key: str) -> Principal | None:
+        """The key's principal; None for an unknown or revoked key."""
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(api_keys.c.id, api_keys.c.tenant, api_keys.c.scopes, api_keys.c.revoked_at).where(
+                    api_keys.c.key_hash == hash_key(key)
+                )
+            ).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        return Principal(row.id, row.tenant, frozenset(row.scopes.split(",")))
+
+    # -- idempotency -----------------------------------------------------------------------------
+    def claim(self, tenant: str, key: str, fingerprint: str) -> Replay | None:
+        """Claim ``key`` for a new request (None), or the stored response of a finished one.
+
+        Raises :class:`IdempotencyConflictError` with ``fields['status']`` 409 (still in flight) or 422
+        (the key was used with a different body).
+        """
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    idempotency_keys.insert().values(
+                        tenant=tenant, key=key, fingerprint=fingerprint, state="in_flight", created_at=_now()
+                    )
+                )
+            return None
+        except sa.exc.IntegrityError:
+            pass
+        with self._tx() as conn:
+            row = (
+                conn.execute(
+                    sa.select(idempotency_keys).where(
+                        (idempotency_keys.c.tenant == tenant) & (idempotency_keys.c.key == key)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:  # released between our insert and read: the caller may retry
+            raise IdempotencyConflictError("Idempotency-Key: a request with this key just finished; retry", status=409)
+        if row["fingerprint"] != fingerprint:
+            raise IdempotencyConflictError(
+                "Idempotency-Key: expected the same request body as the first use of this key, got a different one",
+                status=422,
+            )
+        if row["state"] != "done":
+            raise IdempotencyConflictError(
+                "Idempotency-Key: the first request with this key is still being processed; retry later", status=409
+            )
+        return Replay(int(row["status_code"]), dict(row["response"]))
+
+    def release(self, tenant: str, key: str) -> None:
+        """Forget a claim whose request failed (nothing was stored), so that a retry runs again."""
+        with self._tx() as conn:
+            conn.execute(
+                idempotency_keys.delete().where(
+                    (idempotency_keys.c.tenant == tenant)
+                    & (idempotency_keys.c.key == key)
+                    & (idempotency_keys.c.state == "in_flight")
+                )
+            )
+
+    def purge_idempotency(self, older_than: dt.timedelta) -> int:
+        with self._tx() as conn:
+            result = conn.execute(idempotency_keys.delete().where(idempotency_keys.c.created_at < _now() - older_than))
+        return int(result.rowcount or 0)
+
+    # -- decisions -------------------------------------------------------------------------------
+    def record(self, rows: Sequence[dict[str, Any]], idempotency: tuple[str, str, int, dict[str, Any]] | None) -> None:
+        """Insert decisions and, in the same transaction, complete the idempotency claim."""
+        with self._tx() as conn:
+            if rows:
+                conn.execute(decisions.insert(), list(rows))
+            if idempotency is not None:
+                tenant, key, status, response = idempotency
+                conn.execute(
+                    idempotency_keys.update()
+                    .where((idempotency_keys.c.tenant == tenant) & (idempotency_keys.c.key == key))
+                    .values(state="done", status_code=status, response=response)
+                )
+
+    def get(self, tenant: str, decision_id: str) -> dict[str, Any] | None:
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(decisions.c.response).where((decisions.c.id == decision_id) & (decisions.c.tenant == tenant))
+            ).first()
+        return None if row is None else dict(row.response)
+
+    def history(self, tenant: str, ruc: str, limit: int = 100) -> list[dict[str, Any]]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(decisions.c.response)
+                .where((decisions.c.tenant == tenant) & (decisions.c.ruc == ruc))
+                .order_by(decisions.c.created_at.desc())
+                .limit(limit)
+            ).all()
+        return [dict(r.response) for r in rows]
+
+    def count(self, **where: Any) -> int:
+        with self._tx() as conn:
+            q = sa.select(sa.func.count()).select_from(decisions)
+            for col, value in where.items():
+                q = q.where(decisions.c[col] == value)
+            return int(conn.execute(q).scalar_one())
+
+    def ids(self) -> set[str]:
+        with self._tx() as conn:
+            return {r[0] for r in conn.execute(sa.select(decisions.c.id))}
+
+    def recent(self, since: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """Decisions (all tenants) since ``since``: for monitoring."""
+        with self._tx() as conn:
+            q = sa.select(decisions).order_by(decisions.c.created_at)
+            if since is not None:
+                q = q.where(decisions.c.created_at >= since)
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def _key_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "tenant": row["tenant"],
+        "scopes": row["scopes"].split(","),
+        "label": row.get("label", ""),
+        "created_at": str(row["created_at"]),
+        "revoked_at": None if row["revoked_at"] is None else str(row["revoked_at"]),
+    }
