@@ -72,3 +72,21 @@ def sim_lake(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         "oracle": pd.read_parquet(root / "sim" / "oracle.parquet"),
         "root": root,
     }
+
+
+@pytest.fixture(scope="session")
+def sme_bundle(sim_lake: dict[str, object], tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """A small SME model trained on the simulated lake's snapshot: bundle path, lake tables, as_of of requests."""
+    from pymescore.features._snapshot import build_snapshot
+    from pymescore.lake import Lake
+    from pymescore.model import TrainConfig
+    from pymescore.runs import run_training
+
+    lake: Lake = sim_lake["lake"]  # type: ignore[assignment]
+    snapshot, _ = build_snapshot(lake, ["2024-06-30", "2024-12-31"])
+    out = tmp_path_factory.mktemp("sme_bundle") / "bundle"
+    config = TrainConfig(target="default_12m", group_col="ruc", time_col="as_of", trials=2, time_budget=5.0, folds=3)
+    run_training(snapshot, config, out, dataset="sim")
+    tables = {n: lake.read(n) for n in ("firms", "monthly_cashflows", "financial_statements", "payments",
+                                        "bureau_ratings", "exchange_rates")}  # fmt: skip
+    return {"bundle": out, "tables": tables, "lake": lake, "as_of": "2025-06-30"}

@@ -94,18 +94,32 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await too_big(scope, receive, send)
             return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        if declared is not None:
+            await self.app(scope, receive, send)
+            return
+        # no Content-Length (chunked): read up to the limit here, then hand the body on
+        chunks, seen, more = [], 0, True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise ProblemError(413, f"expected a body of at most {self.limit} bytes", code="BODY_TOO_LARGE")
-            return message
+            if message["type"] != "http.request":
+                return
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            more = message.get("more_body", False)
+            if seen > self.limit:
+                await too_big(scope, receive, send)
+                return
+        body = b"".join(chunks)
+        sent = False
 
-        await self.app(scope, limited, send)
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 def _route_of(request: Request) -> str:
@@ -360,7 +374,7 @@ def create_app(state: ServiceState) -> FastAPI:
 
         return await idempotent(principal, idempotency_key, fp, work)
 
-    not_found = {404: {"model": Problem, "description": "No such decision for this tenant"}}
+    not_found: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such decision"}}
 
     @app.get("/v1/scores/{score_id}", response_model=ScoreResponse, tags=["decisions"],
              responses={**AUTH_RESPONSES, **not_found})  # fmt: skip

@@ -1,0 +1,268 @@
+"""The scoring service over HTTP (in-process ASGI client, SQLite audit store): contract, auth, tenancy,
+idempotency, errors, reload, metrics, logs."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pymescore.service import application_bodies
+from tests.service_support import keys, make_app
+
+ROUTES = [
+    ("POST", "/v1/scores", "score"),
+    ("POST", "/v1/scores:batch", "score"),
+    ("GET", "/v1/scores/00000000-0000-0000-0000-000000000000", "read"),
+    ("GET", "/v1/scores?ruc=20100070970", "read"),
+    ("GET", "/v1/model", "read"),
+    ("POST", "/v1/models/pymescore:predict", "score"),
+    ("POST", "/v1/admin/reload", "admin"),
+]
+
+
+@pytest.fixture(scope="module")
+def svc(sme_bundle: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("svc")
+    bundle = root / "bundle"
+    shutil.copytree(sme_bundle["bundle"], bundle)
+    app, state = make_app(bundle, f"sqlite:///{root / 'audit.db'}", lake=sme_bundle["lake"].root)
+    tables = sme_bundle["tables"]
+    rucs = [str(r) for r in tables["firms"]["ruc"].iloc[:80]]
+    bodies = application_bodies(tables, rucs, sme_bundle["as_of"])
+    with TestClient(app) as client:
+        yield {"client": client, "state": state, "keys": keys(state), "bodies": bodies, "bundle": bundle,
+               "source_bundle": sme_bundle["bundle"]}  # fmt: skip
+
+
+def _ok_body(svc: dict[str, Any], decision: str | None = None) -> dict[str, Any]:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    for body in svc["bodies"]:
+        r = c.post("/v1/scores:batch", json={"applications": [body]}, headers=h)
+        item = r.json()["results"][0]
+        if item["status"] == 201 and (decision is None or item["result"]["decision"] == decision):
+            return copy.deepcopy(body)
+    raise AssertionError(f"no sample application gets {decision}")
+
+
+def test_score_is_stored_and_read_back_exactly(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    body = _ok_body(svc)
+    store = svc["state"].store
+    before = store.count()
+    r = c.post("/v1/scores", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert store.count() == before + 1
+    assert out["ruc"] == body["ruc"] and 300 <= out["score"] <= 850 and 0 < out["pd"] < 1
+    assert out["decision"] in ("approve", "review", "decline") and out["band"] in "ABCDE"
+    assert len(out["reasons"]) <= 4 and all(x["impact_points"] < 0 for x in out["reasons"])
+    assert all(x["text"] and x["text"] != x["code"] for x in out["reasons"])
+    assert out["suggested_amount"] <= body["requested_amount"]
+    assert c.get(f"/v1/scores/{out['score_id']}", headers=h).json() == out
+    history = c.get(f"/v1/scores?ruc={body['ruc']}", headers=h).json()
+    assert out["score_id"] in [i["score_id"] for i in history["items"]]
+
+
+def test_english_reasons_on_request(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    body = _ok_body(svc, "decline")
+    es = c.post("/v1/scores", json=body, headers=h).json()
+    en = c.post("/v1/scores", json=body, headers={**h, "Accept-Language": "en-US,en;q=0.9"}).json()
+    assert (es["score"], es["decision"]) == (en["score"], en["decision"])
+    assert [r["code"] for r in es["reasons"]] == [r["code"] for r in en["reasons"]]
+    assert es["reasons"] and [r["text"] for r in es["reasons"]] != [r["text"] for r in en["reasons"]]
+    assert es["language"] == "es" and en["language"] == "en"
+
+
+def test_features_instead_of_histories_give_the_same_score(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    body = _ok_body(svc)
+    first = c.post("/v1/scores", json=body, headers=h).json()
+    stored = svc["state"].store.recent()
+    features = next(row["features"] for row in stored if row["id"] == first["score_id"])
+    by_features = {k: body[k] for k in ("ruc", "requested_amount", "currency", "term_months", "as_of")}
+    by_features["features"] = features
+    second = c.post("/v1/scores", json=by_features, headers=h).json()
+    assert (second["pd"], second["score"], second["reasons"]) == (first["pd"], first["score"], first["reasons"])
+
+
+def test_knockout_rules_decline_whatever_the_score(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    body = _ok_body(svc)
+    body["firm"]["taxpayer_state"] = "BAJA DE OFICIO"
+    body["firm"]["domicile_condition"] = "NO HABIDO"
+    out = c.post("/v1/scores", json=body, headers=h).json()
+    assert out["decision"] == "decline" and out["suggested_amount"] == 0
+    codes = {r["code"] for r in out["policy_rules"]}
+    assert {"KO_TAXPAYER_NOT_ACTIVE", "KO_DOMICILE_NOT_HABIDO"} <= codes
+
+
+@pytest.mark.parametrize(("method", "path", "scope"), ROUTES)
+def test_every_route_needs_a_live_key_with_its_scope(svc: dict[str, Any], method: str, path: str, scope: str) -> None:
+    c, k = svc["client"], svc["keys"]
+    body: dict[str, Any] = {}
+    assert c.request(method, path, json=body).status_code == 401
+    assert c.request(method, path, json=body, headers={"Authorization": "Bearer pms_nope_nope"}).status_code == 401
+    r = c.request(method, path, json=body, headers={"Authorization": k["revoked"]})
+    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+    other = {"score": "read", "read": "score", "admin": "score"}[scope]
+    r = c.request(method, path, json=body, headers={"Authorization": k[other]})
+    assert r.status_code == 403 and r.json()["code"] == "SCOPE_MISSING"
+    r = c.request(method, path, json=body, headers={"Authorization": k["all"]})
+    assert r.status_code not in (401, 403)
+
+
+def test_open_routes(svc: dict[str, Any]) -> None:
+    c = svc["client"]
+    assert c.get("/healthz").json() == {"status": "ok"}
+    assert c.get("/readyz").status_code == 200
+    assert "pymescore_http_requests_total" in c.get("/metrics").text
+
+
+def test_a_tenant_never_sees_another_tenants_decisions(svc: dict[str, Any]) -> None:
+    c, state = svc["client"], svc["state"]
+    body = _ok_body(svc)
+    mine = c.post("/v1/scores", json=body, headers={"Authorization": svc["keys"]["all"]}).json()
+    key_b, _ = state.store.create_key("bank-b", ["score", "read"])
+    hb = {"Authorization": f"Bearer {key_b}"}
+    r = c.get(f"/v1/scores/{mine['score_id']}", headers=hb)
+    missing = c.get("/v1/scores/does-not-exist", headers=hb)
+    assert r.status_code == 404 and r.json()["detail"] == missing.json()["detail"]  # no existence leak
+    assert c.get(f"/v1/scores?ruc={body['ruc']}", headers=hb).json()["items"] == []
+
+
+def test_a_2_mb_body_is_refused_with_413(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"], "Content-Type": "application/json"}
+    big = b'{"ruc": "' + b"1" * (2 * 1024 * 1024) + b'"}'
+    before = svc["state"].store.count()
+    r = c.post("/v1/scores", content=big, headers=h)
+    assert r.status_code == 413 and r.json()["code"] == "BODY_TOO_LARGE"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while streaming
+        for _ in range(32):
+            yield b" " * 65536
+
+    r = c.post("/v1/scores", content=chunks(), headers=h)
+    assert r.status_code == 413
+    assert svc["state"].store.count() == before
+
+
+def test_field_level_problems_name_path_expected_and_got(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    body = _ok_body(svc)
+    body["monthly_cashflows"][1]["month"] = "2024-13"
+    body["payments"][0]["amount_due"] = -5
+    r = c.post("/v1/scores", json=body, headers=h)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    paths = {e["path"]: e for e in r.json()["errors"]}
+    assert "monthly_cashflows[1].month" in paths and paths["monthly_cashflows[1].month"]["got"] == "2024-13"
+    assert "payments[0].amount_due" in paths
+    bad_ruc = {**_ok_body(svc), "ruc": "20100070971"}
+    r = c.post("/v1/scores", json=bad_ruc, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "ruc"
+    r = c.post("/v1/scores", json={**body, "colour": "red"}, headers=h)
+    assert r.status_code == 422 and any(e["path"] == "colour" for e in r.json()["errors"])
+    r = c.post("/v1/scores", content=b"{not json", headers={**h, "Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert c.get("/v1/nowhere").status_code == 404
+
+
+def test_history_length_is_limited(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    body = _ok_body(svc)
+    body["bureau_ratings"] = [body["bureau_ratings"][0]] * 601
+    r = c.post("/v1/scores", json=body, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "bureau_ratings"
+
+
+def test_batch_gives_each_application_its_own_result(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    good = _ok_body(svc)
+    bad = {**good, "ruc": "12345678901"}
+    before = svc["state"].store.count()
+    r = c.post("/v1/scores:batch", json={"applications": [good, bad, good]}, headers=h)
+    assert r.status_code == 200
+    items = r.json()["results"]
+    assert [i["status"] for i in items] == [201, 422, 201]
+    assert items[1]["problem"]["errors"][0]["path"] == "ruc"
+    assert items[0]["result"]["score"] == items[2]["result"]["score"]
+    assert svc["state"].store.count() == before + 2
+
+
+def test_idempotency_replays_and_refuses_a_different_body(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"], "Idempotency-Key": "loan-42-attempt"}
+    body = _ok_body(svc)
+    before = svc["state"].store.count()
+    first = c.post("/v1/scores", json=body, headers=h)
+    again = c.post("/v1/scores", json=body, headers=h)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert svc["state"].store.count() == before + 1
+    changed = {**body, "requested_amount": body["requested_amount"] + 1}
+    r = c.post("/v1/scores", json=changed, headers=h)
+    assert r.status_code == 422 and r.json()["code"] == "IDEMPOTENCY_CONFLICT"
+    # a refused request does not burn its key
+    h2 = {**h, "Idempotency-Key": "loan-43"}
+    assert c.post("/v1/scores", json={**body, "ruc": "12345678901"}, headers=h2).status_code == 422
+    assert c.post("/v1/scores", json=body, headers=h2).status_code == 201
+
+
+def test_tf_serving_predict(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    features = svc["state"].store.recent()[0]["features"]
+    r = c.post("/v1/models/pymescore:predict", json={"instances": [features, features]}, headers=h)
+    assert r.status_code == 200, r.text
+    preds = r.json()["predictions"]
+    assert len(preds) == 2 and preds[0] == preds[1] and 0 < preds[0]["pd"] < 1
+    r = c.post("/v1/models/pymescore:predict", json={"instances": [{"nope": 1}]}, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "instances[0].nope"
+
+
+def test_model_info(svc: dict[str, Any]) -> None:
+    info = svc["client"].get("/v1/model", headers={"Authorization": svc["keys"]["read"]}).json()
+    assert info["version"] == svc["state"].scorer.version
+    assert any(f["name"] == "dpd_current" and f["monotone"] == 1 for f in info["features"])
+
+
+def test_reload_serves_a_new_champion_and_refuses_a_tampered_one(svc: dict[str, Any], tmp_path: Path) -> None:
+    c, h, state = svc["client"], {"Authorization": svc["keys"]["admin"]}, svc["state"]
+    bundle: Path = svc["bundle"]
+    old = state.scorer.version
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    # a tampered bundle (one byte of the model changed) is refused and the old model keeps serving
+    target = bundle / "model.json"
+    original = target.read_bytes()
+    target.write_bytes(original.replace(b'"target"', b'"targeT"', 1))
+    r = c.post("/v1/admin/reload", headers=h)
+    assert r.status_code == 409 and "model.json" in r.json()["detail"]
+    assert state.scorer.version == old
+    assert c.post("/v1/scores", json=_ok_body(svc), headers={"Authorization": svc["keys"]["all"]}).status_code == 201
+    target.write_bytes(original)
+    # a new, valid bundle in place is picked up
+    from pymescore.bundle import load_bundle, save_bundle
+
+    fresh = load_bundle(svc["source_bundle"])
+    fresh.version = manifest["version"] + "-b"
+    save_bundle(fresh, bundle)
+    r = c.post("/v1/admin/reload", headers=h)
+    assert r.status_code == 200 and r.json()["model_version"] == fresh.version
+    assert f'version="{fresh.version}"' in c.get("/metrics").text
+
+
+def test_logs_are_json_and_never_carry_the_ruc(svc: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    body = _ok_body(svc)
+    with caplog.at_level(logging.INFO, logger="pymescore.service"):
+        c.post("/v1/scores", json=body, headers=h)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "pymescore.service"]
+    request_line = next(x for x in lines if x.get("route") == "/v1/scores")
+    assert request_line["ruc_hash"] and request_line["status"] == 201 and request_line["tenant"] == "bank-a"
+    assert body["ruc"] not in caplog.text
