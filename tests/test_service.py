@@ -61,9 +61,13 @@ def test_score_is_stored_and_read_back_exactly(svc: dict[str, Any]) -> None:
     assert r.status_code == 201, r.text
     out = r.json()
     assert store.count() == before + 1
-    assert out["ruc"] == body["ruc"] and 300 <= out["score"] <= 850 and 0 < out["pd"] < 1
-    assert out["decision"] in ("approve", "review", "decline") and out["band"] in "ABCDE"
-    assert len(out["reasons"]) <= 4 and all(x["impact_points"] < 0 for x in out["reasons"])
+    assert out["ruc"] == body["ruc"]
+    assert 300 <= out["score"] <= 850
+    assert 0 < out["pd"] < 1
+    assert out["decision"] in ("approve", "review", "decline")
+    assert out["band"] in "ABCDE"
+    assert len(out["reasons"]) <= 4
+    assert all(x["impact_points"] < 0 for x in out["reasons"])
     assert all(x["text"] and x["text"] != x["code"] for x in out["reasons"])
     assert out["suggested_amount"] <= body["requested_amount"]
     assert c.get(f"/v1/scores/{out['score_id']}", headers=h).json() == out
@@ -78,8 +82,10 @@ def test_english_reasons_on_request(svc: dict[str, Any]) -> None:
     en = c.post("/v1/scores", json=body, headers={**h, "Accept-Language": "en-US,en;q=0.9"}).json()
     assert (es["score"], es["decision"]) == (en["score"], en["decision"])
     assert [r["code"] for r in es["reasons"]] == [r["code"] for r in en["reasons"]]
-    assert es["reasons"] and [r["text"] for r in es["reasons"]] != [r["text"] for r in en["reasons"]]
-    assert es["language"] == "es" and en["language"] == "en"
+    assert es["reasons"]
+    assert [r["text"] for r in es["reasons"]] != [r["text"] for r in en["reasons"]]
+    assert es["language"] == "es"
+    assert en["language"] == "en"
 
 
 def test_features_instead_of_histories_give_the_same_score(svc: dict[str, Any]) -> None:
@@ -100,7 +106,8 @@ def test_knockout_rules_decline_whatever_the_score(svc: dict[str, Any]) -> None:
     body["firm"]["taxpayer_state"] = "BAJA DE OFICIO"
     body["firm"]["domicile_condition"] = "NO HABIDO"
     out = c.post("/v1/scores", json=body, headers=h).json()
-    assert out["decision"] == "decline" and out["suggested_amount"] == 0
+    assert out["decision"] == "decline"
+    assert out["suggested_amount"] == 0
     codes = {r["code"] for r in out["policy_rules"]}
     assert {"KO_TAXPAYER_NOT_ACTIVE", "KO_DOMICILE_NOT_HABIDO"} <= codes
 
@@ -112,10 +119,12 @@ def test_every_route_needs_a_live_key_with_its_scope(svc: dict[str, Any], method
     assert c.request(method, path, json=body).status_code == 401
     assert c.request(method, path, json=body, headers={"Authorization": "Bearer pms_nope_nope"}).status_code == 401
     r = c.request(method, path, json=body, headers={"Authorization": k["revoked"]})
-    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
     other = {"score": "read", "read": "score", "admin": "score"}[scope]
     r = c.request(method, path, json=body, headers={"Authorization": k[other]})
-    assert r.status_code == 403 and r.json()["code"] == "SCOPE_MISSING"
+    assert r.status_code == 403
+    assert r.json()["code"] == "SCOPE_MISSING"
     r = c.request(method, path, json=body, headers={"Authorization": k["all"]})
     assert r.status_code not in (401, 403)
 
@@ -135,7 +144,8 @@ def test_a_tenant_never_sees_another_tenants_decisions(svc: dict[str, Any]) -> N
     hb = {"Authorization": f"Bearer {key_b}"}
     r = c.get(f"/v1/scores/{mine['score_id']}", headers=hb)
     missing = c.get("/v1/scores/does-not-exist", headers=hb)
-    assert r.status_code == 404 and r.json()["detail"] == missing.json()["detail"]  # no existence leak
+    assert r.status_code == 404
+    assert r.json()["detail"] == missing.json()["detail"]
     assert c.get(f"/v1/scores?ruc={body['ruc']}", headers=hb).json()["items"] == []
 
 
@@ -144,7 +154,8 @@ def test_a_2_mb_body_is_refused_with_413(svc: dict[str, Any]) -> None:
     big = b'{"ruc": "' + b"1" * (2 * 1024 * 1024) + b'"}'
     before = svc["state"].store.count()
     r = c.post("/v1/scores", content=big, headers=h)
-    assert r.status_code == 413 and r.json()["code"] == "BODY_TOO_LARGE"
+    assert r.status_code == 413
+    assert r.json()["code"] == "BODY_TOO_LARGE"
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: counted while streaming
         for _ in range(32):
@@ -161,15 +172,19 @@ def test_field_level_problems_name_path_expected_and_got(svc: dict[str, Any]) ->
     body["monthly_cashflows"][1]["month"] = "2024-13"
     body["payments"][0]["amount_due"] = -5
     r = c.post("/v1/scores", json=body, headers=h)
-    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
     paths = {e["path"]: e for e in r.json()["errors"]}
-    assert "monthly_cashflows[1].month" in paths and paths["monthly_cashflows[1].month"]["got"] == "2024-13"
+    assert "monthly_cashflows[1].month" in paths
+    assert paths["monthly_cashflows[1].month"]["got"] == "2024-13"
     assert "payments[0].amount_due" in paths
     bad_ruc = {**_ok_body(svc), "ruc": "20100070971"}
     r = c.post("/v1/scores", json=bad_ruc, headers=h)
-    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "ruc"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["path"] == "ruc"
     r = c.post("/v1/scores", json={**body, "colour": "red"}, headers=h)
-    assert r.status_code == 422 and any(e["path"] == "colour" for e in r.json()["errors"])
+    assert r.status_code == 422
+    assert any(e["path"] == "colour" for e in r.json()["errors"])
     r = c.post("/v1/scores", content=b"{not json", headers={**h, "Content-Type": "application/json"})
     assert r.status_code == 422
     assert c.get("/v1/nowhere").status_code == 404
@@ -180,7 +195,8 @@ def test_history_length_is_limited(svc: dict[str, Any]) -> None:
     body = _ok_body(svc)
     body["bureau_ratings"] = [body["bureau_ratings"][0]] * 601
     r = c.post("/v1/scores", json=body, headers=h)
-    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "bureau_ratings"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["path"] == "bureau_ratings"
 
 
 def test_batch_gives_each_application_its_own_result(svc: dict[str, Any]) -> None:
@@ -204,11 +220,13 @@ def test_idempotency_replays_and_refuses_a_different_body(svc: dict[str, Any]) -
     first = c.post("/v1/scores", json=body, headers=h)
     again = c.post("/v1/scores", json=body, headers=h)
     assert first.status_code == again.status_code == 201
-    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
     assert svc["state"].store.count() == before + 1
     changed = {**body, "requested_amount": body["requested_amount"] + 1}
     r = c.post("/v1/scores", json=changed, headers=h)
-    assert r.status_code == 422 and r.json()["code"] == "IDEMPOTENCY_CONFLICT"
+    assert r.status_code == 422
+    assert r.json()["code"] == "IDEMPOTENCY_CONFLICT"
     # a refused request does not burn its key
     h2 = {**h, "Idempotency-Key": "loan-43"}
     assert c.post("/v1/scores", json={**body, "ruc": "12345678901"}, headers=h2).status_code == 422
@@ -221,9 +239,12 @@ def test_tf_serving_predict(svc: dict[str, Any]) -> None:
     r = c.post("/v1/models/pymescore:predict", json={"instances": [features, features]}, headers=h)
     assert r.status_code == 200, r.text
     preds = r.json()["predictions"]
-    assert len(preds) == 2 and preds[0] == preds[1] and 0 < preds[0]["pd"] < 1
+    assert len(preds) == 2
+    assert preds[0] == preds[1]
+    assert 0 < preds[0]["pd"] < 1
     r = c.post("/v1/models/pymescore:predict", json={"instances": [{"nope": 1}]}, headers=h)
-    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "instances[0].nope"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["path"] == "instances[0].nope"
 
 
 def test_model_info(svc: dict[str, Any]) -> None:
@@ -242,7 +263,8 @@ def test_reload_serves_a_new_champion_and_refuses_a_tampered_one(svc: dict[str, 
     original = target.read_bytes()
     target.write_bytes(original.replace(b'"target"', b'"targeT"', 1))
     r = c.post("/v1/admin/reload", headers=h)
-    assert r.status_code == 409 and "model.json" in r.json()["detail"]
+    assert r.status_code == 409
+    assert "model.json" in r.json()["detail"]
     assert state.scorer.version == old
     assert c.post("/v1/scores", json=_ok_body(svc), headers={"Authorization": svc["keys"]["all"]}).status_code == 201
     target.write_bytes(original)
@@ -253,7 +275,8 @@ def test_reload_serves_a_new_champion_and_refuses_a_tampered_one(svc: dict[str, 
     fresh.version = manifest["version"] + "-b"
     save_bundle(fresh, bundle)
     r = c.post("/v1/admin/reload", headers=h)
-    assert r.status_code == 200 and r.json()["model_version"] == fresh.version
+    assert r.status_code == 200
+    assert r.json()["model_version"] == fresh.version
     assert f'version="{fresh.version}"' in c.get("/metrics").text
 
 
@@ -264,5 +287,7 @@ def test_logs_are_json_and_never_carry_the_ruc(svc: dict[str, Any], caplog: pyte
         c.post("/v1/scores", json=body, headers=h)
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "pymescore.service"]
     request_line = next(x for x in lines if x.get("route") == "/v1/scores")
-    assert request_line["ruc_hash"] and request_line["status"] == 201 and request_line["tenant"] == "bank-a"
+    assert request_line["ruc_hash"]
+    assert request_line["status"] == 201
+    assert request_line["tenant"] == "bank-a"
     assert body["ruc"] not in caplog.text
