@@ -138,6 +138,7 @@ def _lang(accept_language: str | None) -> str:
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No API key, or an unknown or revoked one"},
     403: {"model": Problem, "description": "The key lacks the scope this route needs"},
+    413: {"model": Problem, "description": "Body larger than the configured limit"},
     422: {"model": Problem, "description": "The request does not meet the contract (field-level errors)"},
     503: {"model": Problem, "description": "The audit store or the model is not available; retry"},
 }
@@ -301,8 +302,7 @@ def create_app(state: ServiceState) -> FastAPI:
 
     # -- routes ----------------------------------------------------------------------------------
     @app.post("/v1/scores", response_model=ScoreResponse, status_code=201, tags=["scoring"],
-              responses={**AUTH_RESPONSES, 409: {"model": Problem, "description": "Same Idempotency-Key in flight"},
-                         413: {"model": Problem, "description": "Body too large"}})  # fmt: skip
+              responses={**AUTH_RESPONSES, 409: {"model": Problem, "description": "Same Idempotency-Key in flight"}})  # fmt: skip
     async def create_score(
         body: ScoreRequest,
         request: Request,
@@ -336,7 +336,7 @@ def create_app(state: ServiceState) -> FastAPI:
         return await idempotent(principal, idempotency_key, fp, work)
 
     @app.post("/v1/scores:batch", response_model=BatchResponse, tags=["scoring"],
-              responses={**AUTH_RESPONSES, 413: {"model": Problem, "description": "Body too large"}})  # fmt: skip
+              responses={**AUTH_RESPONSES, 409: {"model": Problem, "description": "Same Idempotency-Key in flight"}})  # fmt: skip
     async def create_scores(
         body: BatchRequest,
         principal: Annotated[Principal, Depends(needs("score"))],
@@ -448,6 +448,23 @@ def create_app(state: ServiceState) -> FastAPI:
         """Prometheus text format (all workers when several run)."""
         return Response(metrics.render(), media_type=metrics.content_type)
 
+    def openapi() -> dict[str, Any]:
+        """FastAPI's schema, with every error response declared as ``application/problem+json``."""
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            spec = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                               description=app.description, routes=app.routes)  # fmt: skip
+            for path in spec.get("paths", {}).values():
+                for operation in path.values():
+                    for status, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if status.isdigit() and int(status) >= 400 and "application/json" in content:
+                            content[problems.PROBLEM] = content.pop("application/json")
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -94,7 +94,9 @@ class ScoreRequest(BaseModel):
     requested_amount: float = Field(gt=0, le=1e10, allow_inf_nan=False)
     currency: Literal["PEN", "USD"] = "PEN"
     term_months: int = Field(ge=1, le=120)
-    as_of: dt.date | None = Field(None, description="Evaluation date (default: today, Lima). Data after it is ignored.")
+    as_of: dt.date | None = Field(
+        None, ge=dt.date(1990, 1, 1), description="Evaluation date (default: today, Lima). Data after it is ignored."
+    )
     firm: FirmIn | None = None
     monthly_cashflows: list[CashflowIn] = Field(default_factory=list, max_length=MAX_HISTORY_ROWS)
     financial_statements: list[StatementIn] = Field(default_factory=list, max_length=MAX_HISTORY_ROWS)
