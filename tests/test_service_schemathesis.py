@@ -6,7 +6,6 @@ Fixed seed (derandomized), bounded examples; the last test checks that at least 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,13 +33,13 @@ SENT: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module")
-def served(sme_bundle: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def served(sme_bundle: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("schemathesis")
     shutil.copytree(sme_bundle["bundle"], root / "bundle")
     app, state = make_app(root / "bundle", f"sqlite:///{root / 'audit.db'}", lake=sme_bundle["lake"].root)
     key, _ = state.store.create_key("fuzz", ["score", "read"])  # no admin: reload answers 403 (documented)
     state.reload(force=True)
-    yield {"app": app, "headers": {"Authorization": f"Bearer {key}"}}
+    return {"app": app, "headers": {"Authorization": f"Bearer {key}"}}
 
 
 def _operations(app: Any) -> list[Any]:

@@ -301,8 +301,10 @@ def create_app(state: ServiceState) -> FastAPI:
             raise
 
     # -- routes ----------------------------------------------------------------------------------
+    in_flight: dict[int | str, dict[str, Any]] = {409: {"model": Problem, "description": "Idempotency-Key in flight"}}
+
     @app.post("/v1/scores", response_model=ScoreResponse, status_code=201, tags=["scoring"],
-              responses={**AUTH_RESPONSES, 409: {"model": Problem, "description": "Same Idempotency-Key in flight"}})  # fmt: skip
+              responses={**AUTH_RESPONSES, **in_flight})  # fmt: skip
     async def create_score(
         body: ScoreRequest,
         request: Request,
@@ -336,7 +338,7 @@ def create_app(state: ServiceState) -> FastAPI:
         return await idempotent(principal, idempotency_key, fp, work)
 
     @app.post("/v1/scores:batch", response_model=BatchResponse, tags=["scoring"],
-              responses={**AUTH_RESPONSES, 409: {"model": Problem, "description": "Same Idempotency-Key in flight"}})  # fmt: skip
+              responses={**AUTH_RESPONSES, **in_flight})  # fmt: skip
     async def create_scores(
         body: BatchRequest,
         principal: Annotated[Principal, Depends(needs("score"))],
