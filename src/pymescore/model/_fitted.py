@@ -88,11 +88,13 @@ class FittedModel:
         """
         X = self.matrix(frame)
         parts, bias = self.contributions(X)
-        z = bias + parts.to_numpy().sum(axis=1)
+        # the PD comes from the model's own margin (as predict_pd), not from the float32 SHAP sum, so that
+        # explain and predict agree and monotone constraints hold exactly; the points are then scaled to it
+        z = self.margin_of(X)
         p = self.calibrator.predict(z)
         s = score_from_pd(p, self.scale)
         s0 = score_from_pd(self.calibrator.predict(bias), self.scale)
-        dz = z - bias
+        dz = parts.to_numpy().sum(axis=1)
         # secant slope of the score in z; its derivative where the margin equals the bias
         h = 1e-4
         slope_at_bias = (score_from_pd(self.calibrator.predict(bias + h), self.scale) - s0) / h
