@@ -99,7 +99,8 @@ def test_fifty_concurrent_retries_with_one_idempotency_key_store_one_decision(
     statuses = [r.status_code for r in responses]
     assert all(s in (201, 409) for s in statuses), statuses
     created = [r.json() for r in responses if r.status_code == 201]
-    assert created and all(c == created[0] for c in created)
+    assert created
+    assert all(c == created[0] for c in created)
     assert state.store.count() == before + 1
     assert state.store.count(idempotency_key="application-7781") == 1
 
