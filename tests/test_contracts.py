@@ -151,3 +151,24 @@ def test_thousands_separators_and_month_formats() -> None:
     assert result.rejected.empty
     assert result.valid["income"].tolist() == [1250.5, 7.0]
     assert result.valid["month"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-01", "2024-03-01"]
+
+
+@pytest.mark.parametrize("table", ["firms", "monthly_cashflows", "financial_statements", "payments", "bureau_ratings"])
+def test_direct_rules_and_pandera_agree(table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small frames (a scoring request) run the contract's rules directly, large ones through pandera:
+    on raw data with injected errors both give the same valid rows and the same reasons."""
+    from pymescore.contracts import _validate
+    from pymescore.simulate import SimulationConfig, simulate
+
+    data = simulate(SimulationConfig(firms=150, months=20, seed=3, error_rate=0.08))
+    raw = getattr(data, table).astype(str).replace({"nan": None, "NaT": None, "<NA>": None, "None": None})
+    raw.index = pd.RangeIndex(1, len(raw) + 1)
+    monkeypatch.setattr(_validate, "DIRECT_MAX_ROWS", 10**9)
+    direct = validate_table(raw, TABLES[table])
+    monkeypatch.setattr(_validate, "DIRECT_MAX_ROWS", 0)
+    pandera = validate_table(raw, TABLES[table])
+    assert len(direct.rejected) > 0
+    pd.testing.assert_frame_equal(direct.valid, pandera.valid)
+    assert list(direct.rejected.index) == list(pandera.rejected.index)
+    for a, b in zip(direct.rejected["reason"], pandera.rejected["reason"], strict=True):
+        assert sorted(a.split("; ")) == sorted(b.split("; "))

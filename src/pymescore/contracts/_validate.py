@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -29,6 +30,8 @@ from pymescore.contracts._spec import Column, TableContract
 from pymescore.errors import MissingColumnError
 
 _EARLIEST = pd.Timestamp("1950-01-01")
+#: frames up to this size run the rules directly (a scoring request); larger ones through pandera
+DIRECT_MAX_ROWS = 2_000
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,16 @@ def _ruc_valid(values: pd.Series) -> pd.Series:
     return values.map(ok).fillna(True).astype(bool)
 
 
-def _check(fn: Callable[..., Any], code: str, message: str, *, element_wise: bool = False) -> pa.Check:
-    return pa.Check(fn, error=f"{code}|{message}", element_wise=element_wise, ignore_na=True)
+#: a rule: a vectorised test (True = passes) and its error "CODE|message"; run by pandera or directly
+Rule = tuple[Callable[..., Any], str]
 
 
-def _column_checks(col: Column) -> list[pa.Check]:
-    checks: list[pa.Check] = []
+def _check(fn: Callable[..., Any], code: str, message: str) -> Rule:
+    return fn, f"{code}|{message}"
+
+
+def _column_checks(col: Column) -> list[Rule]:
+    checks: list[Rule] = []
     if col.ge is not None:
         code = "AMOUNT_NEGATIVE" if col.ge == 0 else "OUT_OF_RANGE"
         checks.append(_check(lambda s, v=col.ge: s >= v, code, f"{col.name}: expected >= {col.ge:g}"))
@@ -99,7 +106,7 @@ def _column_checks(col: Column) -> list[pa.Check]:
     return checks
 
 
-def _table_checks(contract: TableContract, equity_tolerance: float) -> list[pa.Check]:
+def _table_checks(contract: TableContract, equity_tolerance: float) -> list[Rule]:
     if contract.name == "financial_statements":
 
         def balanced(d: pd.DataFrame) -> pd.Series:
@@ -133,9 +140,59 @@ def _table_checks(contract: TableContract, equity_tolerance: float) -> list[pa.C
     return []
 
 
+def _pandera(rules: list[Rule]) -> list[pa.Check]:
+    return [pa.Check(fn, error=error, ignore_na=True) for fn, error in rules]
+
+
 def _schema(contract: TableContract, equity_tolerance: float) -> pa.DataFrameSchema:
-    columns = {c.name: pa.Column(None, checks=_column_checks(c), nullable=True) for c in contract.columns}
-    return pa.DataFrameSchema(columns, checks=_table_checks(contract, equity_tolerance))
+    columns = {c.name: pa.Column(None, checks=_pandera(_column_checks(c)), nullable=True) for c in contract.columns}
+    return pa.DataFrameSchema(columns, checks=_pandera(_table_checks(contract, equity_tolerance)))
+
+
+def _add(reasons: Reasons, row: int, message: str) -> None:
+    messages = reasons.setdefault(row, [])
+    if message not in messages:
+        messages.append(message)
+
+
+def _check_with_pandera(
+    frame: pd.DataFrame, contract: TableContract, equity_tolerance: float, reasons: Reasons
+) -> None:
+    try:
+        _schema(contract, equity_tolerance).validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+        cases = cases[cases["index"].notna()]
+        for r, check, context, got in zip(
+            cases["index"].astype(int),
+            cases["check"].astype(str),
+            cases["schema_context"],
+            cases["failure_case"],
+            strict=True,
+        ):
+            _add(reasons, int(r), f"{check}, got {got!r}" if context == "Column" else check)
+
+
+def _check_directly(frame: pd.DataFrame, contract: TableContract, equity_tolerance: float, reasons: Reasons) -> None:
+    """The same rules as :func:`_check_with_pandera`, without its per-call overhead (for a few rows)."""
+    for col in contract.columns:
+        values = frame[col.name]
+        present = values[values.notna()]
+        if present.empty:
+            continue
+        for fn, error in _column_checks(col):
+            ok = np.asarray(fn(present), dtype=bool)
+            for r, got in present[~ok].items():
+                _add(reasons, int(r), f"{error}, got {_plain(got)!r}")  # type: ignore[call-overload]
+    for fn, error in _table_checks(contract, equity_tolerance):
+        ok = np.asarray(fn(frame), dtype=bool)
+        for r in frame.index[~ok]:
+            _add(reasons, int(r), error)
+
+
+def _plain(value: Any) -> Any:
+    """A failing value as pandera reports it (Python scalars, Timestamps as they are)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _require_columns(raw: pd.DataFrame, contract: TableContract, source: str, provided: Sequence[str] | None) -> None:
@@ -184,22 +241,10 @@ def validate_table(
                 reasons.setdefault(int(r), []).append(f"VALUE_MISSING|{col.name}: expected a value, got an empty cell")
         typed[col.name] = series
     frame = pd.DataFrame(typed, index=raw.index)
-    try:
-        _schema(contract, equity_tolerance).validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        cases = exc.failure_cases
-        cases = cases[cases["index"].notna()]
-        for r, check, context, got in zip(
-            cases["index"].astype(int),
-            cases["check"].astype(str),
-            cases["schema_context"],
-            cases["failure_case"],
-            strict=True,
-        ):
-            message = f"{check}, got {got!r}" if context == "Column" else check
-            row = reasons.setdefault(int(r), [])
-            if message not in row:
-                row.append(message)
+    if len(frame) <= DIRECT_MAX_ROWS:
+        _check_directly(frame, contract, equity_tolerance, reasons)
+    else:
+        _check_with_pandera(frame, contract, equity_tolerance, reasons)
     if contract.name == "firms":
         known = frame["ubigeo"].isin(ubigeo_codes())
         frame["ubigeo_known"] = known.where(frame["ubigeo"].notna()).astype("boolean")

@@ -46,10 +46,10 @@ class FittedModel:
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self.preprocessor.transform(frame)
 
-    def margin_of(self, X: pd.DataFrame) -> np.ndarray:
+    def margin_of(self, X: pd.DataFrame, dm: xgb.DMatrix | None = None) -> np.ndarray:
         z = np.zeros(len(X))
         if self.booster is not None and self.weight > 0:
-            z += self.weight * _xgb.margin(self.booster, X)
+            z += self.weight * _xgb.margin(self.booster, dm if dm is not None else X)
         if self.scorecard is not None and self.weight < 1:
             z += (1.0 - self.weight) * self.scorecard.margin(X)
         return z
@@ -63,22 +63,28 @@ class FittedModel:
         return pd.DataFrame({"pd": p, "score": np.rint(score_from_pd(p, self.scale)).astype(int)}, index=frame.index)
 
     # -- explanations --------------------------------------------------------------------------
-    def contributions(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    def contributions(self, X: pd.DataFrame, dm: xgb.DMatrix | None = None) -> tuple[pd.DataFrame, np.ndarray]:
         """Log-odds contributions per source column (exact: bias + sum = the blended margin)."""
         source = self.preprocessor.source_of()
-        parts = pd.DataFrame(0.0, index=X.index, columns=list(dict.fromkeys(source.values())))
+        names = list(dict.fromkeys(source.values()))
+        where = {name: k for k, name in enumerate(names)}
+        parts = np.zeros((len(X), len(names)))
         bias = np.zeros(len(X))
         if self.booster is not None and self.weight > 0:
-            contrib, b = _xgb.contributions(self.booster, X)
-            for j, col in enumerate(X.columns):
-                parts[source[col]] += self.weight * contrib[:, j]
+            contrib, b = _xgb.contributions(self.booster, dm if dm is not None else X)
+            target = np.array([where[source[c]] for c in X.columns], dtype=np.int64)
+            if len(set(target.tolist())) == len(target):  # one model column per source column (no date parts)
+                parts[:, target] += self.weight * contrib
+            else:
+                for j, k in enumerate(target):
+                    parts[:, k] += self.weight * contrib[:, j]
             bias += self.weight * b
         if self.scorecard is not None and self.weight < 1:
             sc_parts, sc_bias = self.scorecard.contributions(X)
             for col, values in sc_parts.items():
-                parts[source[col]] += (1.0 - self.weight) * values
+                parts[:, where[source[col]]] += (1.0 - self.weight) * values
             bias += (1.0 - self.weight) * sc_bias
-        return parts, bias
+        return pd.DataFrame(parts, index=X.index, columns=names), bias
 
     def explain(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Per row: ``pd``, ``score`` and the points each source column moved the score by.
@@ -87,10 +93,11 @@ class FittedModel:
         where the base score is the score of the bias alone.
         """
         X = self.matrix(frame)
-        parts, bias = self.contributions(X)
+        dm = _xgb.scoring_matrix(X) if self.booster is not None and self.weight > 0 else None
+        parts, bias = self.contributions(X, dm)
         # the PD comes from the model's own margin (as predict_pd), not from the float32 SHAP sum, so that
         # explain and predict agree and monotone constraints hold exactly; the points are then scaled to it
-        z = self.margin_of(X)
+        z = self.margin_of(X, dm)
         p = self.calibrator.predict(z)
         s = score_from_pd(p, self.scale)
         s0 = score_from_pd(self.calibrator.predict(bias), self.scale)

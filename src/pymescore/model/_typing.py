@@ -9,6 +9,7 @@ target-encoded inside the training folds. On SME snapshots the feature registry 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass
 
@@ -38,6 +39,11 @@ class ColumnType:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+@functools.lru_cache(maxsize=512)
+def _category_dtype(categories: tuple[str, ...]) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(categories))
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -94,7 +100,7 @@ def apply_type(values: pd.Series, ct: ColumnType) -> dict[str, object]:
     """The model columns of one source column (target-encoded columns are returned as text)."""
     if ct.kind == "numeric":
         if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-            return {ct.column: values.astype("float64").to_numpy()}
+            return {ct.column: values.to_numpy(dtype=np.float64, na_value=np.nan)}
         return {ct.column: parse_money(_text(values)).to_numpy()}
     if ct.kind == "money_text":
         return {ct.column: parse_money(_text(values)).to_numpy()}
@@ -106,6 +112,11 @@ def apply_type(values: pd.Series, ct: ColumnType) -> dict[str, object]:
         parts = _date_parts(pd.Series(dates))
         return {f"{ct.column}__{k}": v for k, v in parts.items()}
     if ct.kind == "category":
+        dtype = _category_dtype(tuple(ct.categories))
+        if isinstance(values.dtype, pd.CategoricalDtype):  # recode by category (cheap on a few rows)
+            position = {c: i for i, c in enumerate(ct.categories)}
+            remap = np.array([position.get(str(c).strip(), -1) for c in values.cat.categories] + [-1], dtype=np.int64)
+            return {ct.column: pd.Categorical.from_codes(remap[values.cat.codes.to_numpy()], dtype=dtype)}
         text = _text(values).astype(object)
-        return {ct.column: pd.Categorical(text.where(text.isin(ct.categories)), categories=list(ct.categories))}
+        return {ct.column: pd.Categorical(text.where(text.isin(ct.categories)), dtype=dtype)}
     return {ct.column: _text(values).astype(object).to_numpy()}

@@ -39,6 +39,28 @@ def dmatrix(X: pd.DataFrame, y: np.ndarray | None = None, weight: np.ndarray | N
     return xgb.DMatrix(data, label=y, weight=weight, enable_categorical=True, missing=np.nan)
 
 
+def scoring_matrix(X: pd.DataFrame, nthread: int = 1) -> xgb.DMatrix:
+    """The DMatrix of rows to score, built from a float array (categories as their codes, missing as NaN).
+
+    Same values as :func:`dmatrix` (XGBoost reads pandas categories by their codes too) at a fraction of
+    its cost on a few rows: a pandas DMatrix costs milliseconds per call, this one tens of microseconds.
+    """
+    columns = list(X.columns)
+    data = np.empty((len(X), len(columns)), dtype=np.float64)
+    types = []
+    for j, c in enumerate(columns):
+        values = X[c]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes = values.cat.codes.to_numpy()
+            data[:, j] = np.where(codes < 0, np.nan, codes)
+            types.append("c")
+        else:
+            data[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            types.append("q")
+    return xgb.DMatrix(data, feature_names=safe_names(columns), feature_types=types, enable_categorical=True,
+                       missing=np.nan, nthread=nthread)  # fmt: skip
+
+
 def booster_params(
     params: dict[str, Any],
     columns: list[str],
@@ -92,13 +114,15 @@ def fit_booster(
     return booster[: booster.best_iteration + 1]
 
 
-def margin(booster: xgb.Booster, X: pd.DataFrame) -> np.ndarray:
-    return np.asarray(booster.predict(dmatrix(X), output_margin=True), dtype=np.float64)
+def margin(booster: xgb.Booster, X: pd.DataFrame | xgb.DMatrix) -> np.ndarray:
+    dm = X if isinstance(X, xgb.DMatrix) else scoring_matrix(X)
+    return np.asarray(booster.predict(dm, output_margin=True), dtype=np.float64)
 
 
-def contributions(booster: xgb.Booster, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def contributions(booster: xgb.Booster, X: pd.DataFrame | xgb.DMatrix) -> tuple[np.ndarray, np.ndarray]:
     """Exact TreeSHAP contributions in log-odds: (n × features, bias per row)."""
-    contrib = np.asarray(booster.predict(dmatrix(X), pred_contribs=True), dtype=np.float64)
+    dm = X if isinstance(X, xgb.DMatrix) else scoring_matrix(X)
+    contrib = np.asarray(booster.predict(dm, pred_contribs=True), dtype=np.float64)
     return contrib[:, :-1], contrib[:, -1]
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 from stdnum.pe import ruc as stdnum_ruc
 
 from pymescore.bundle import Bundle
-from pymescore.contracts import TABLES, validate_table
+from pymescore.contracts import TABLES, TableContract, validate_table
 from pymescore.errors import PymescoreError
 from pymescore.evaluate import assign_bands
 from pymescore.features import build_features
@@ -178,11 +178,12 @@ class Scorer:
             records, owners, positions = [], [], []
             for p in pending:
                 for j, rec in enumerate(getattr(p.request, name)):
-                    records.append({"ruc": p.request.ruc, **rec.model_dump(mode="json")})
+                    records.append({"ruc": p.request.ruc, **rec.model_dump()})
                     owners.append(p.index)
                     positions.append(j)
-            raw = pd.DataFrame(records, columns=["ruc", *[c for c in contract.column_names if c != "ruc"]])
-            raw = raw.astype(object).where(raw.notna(), None)
+            if not records:  # an absent history: the builders use an empty table (features NaN, has_* = 0)
+                continue
+            raw = _typed_frame(records, contract)
             result = validate_table(raw, contract, source=name)
             owner = np.asarray(owners, dtype=np.int64)
             for r, reason in zip(result.rejected.index, result.rejected["reason"], strict=True):
@@ -219,7 +220,7 @@ class Scorer:
         live = [p for p in pending if not p.errors]
         for batch in _unique_ruc_batches(live):
             ids = {p.index for p in batch}
-            part = {n: t[np.isin(where[n], list(ids))] for n, t in tables.items()}
+            part = {n: t[np.isin(where[n], list(ids))] for n, t in tables.items()}  # absent tables stay absent
             part["firms"] = firms[firms["_owner"].isin(ids)]
             features = build_features(part, batch[0].as_of, context=self.context).set_index("ruc")
             for p in batch:
@@ -376,6 +377,28 @@ class Scorer:
         edges = ref["edges"]
         q = edges[len(edges) // 4] if monotone > 0 else edges[(3 * len(edges)) // 4]
         return float(q)
+
+
+def _typed_frame(records: list[dict[str, Any]], contract: TableContract) -> pd.DataFrame:
+    """Records (already typed by the request schema) as a frame whose dtypes take the contract's fast paths.
+
+    Numbers stay float64 and dates datetime64, so parsing them again as text is skipped; months stay text
+    (YYYY-MM) and are parsed and checked by the contract. A date pandas cannot hold stays text and is
+    refused by the contract with its row and column.
+    """
+    columns: dict[str, pd.Series] = {}
+    for col in contract.columns:
+        values = [r.get(col.name) for r in records]
+        if col.kind in ("float", "int"):
+            columns[col.name] = pd.Series([np.nan if v is None else v for v in values], dtype="float64")
+        elif col.kind == "date":
+            try:
+                columns[col.name] = pd.Series(pd.to_datetime(pd.Series(values, dtype=object)), dtype="datetime64[ns]")
+            except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
+                columns[col.name] = pd.Series([None if v is None else str(v) for v in values], dtype=object)
+        else:
+            columns[col.name] = pd.Series(values, dtype=object)
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(records)))
 
 
 def _reason_text(reason: dict[str, Any], key: str) -> str:
