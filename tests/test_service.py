@@ -70,7 +70,8 @@ def test_score_is_stored_and_read_back_exactly(svc: dict[str, Any]) -> None:
     assert all(x["impact_points"] < 0 for x in out["reasons"])
     assert all(x["text"] and x["text"] != x["code"] for x in out["reasons"])
     assert out["suggested_amount"] <= body["requested_amount"]
-    assert c.get(f"/v1/scores/{out['score_id']}", headers=h).json() == out
+    assert r.headers["location"] == f"/v1/scores/{out['score_id']}"
+    assert c.get(r.headers["location"], headers=h).json() == out
     history = c.get(f"/v1/scores?ruc={body['ruc']}", headers=h).json()
     assert out["score_id"] in [i["score_id"] for i in history["items"]]
 

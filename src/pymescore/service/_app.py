@@ -131,6 +131,10 @@ def _ruc_hash(ruc: str, salt: str) -> str:
     return hashlib.sha256(f"{salt}:{ruc}".encode()).hexdigest()[:16]
 
 
+def _location(body: dict[str, Any]) -> dict[str, str]:
+    return {"Location": f"/v1/scores/{body['score_id']}"} if "score_id" in body else {}
+
+
 def _lang(accept_language: str | None) -> str:
     return "en" if (accept_language or "").strip().lower().startswith("en") else "es"
 
@@ -271,8 +275,8 @@ def create_app(state: ServiceState) -> FastAPI:
                 status = int(exc.fields.get("status", 409))  # type: ignore[call-overload]
                 raise ProblemError(status, exc.message, code="IDEMPOTENCY_CONFLICT") from exc
             if replay is not None:
-                return JSONResponse(replay.response, status_code=replay.status_code,
-                                    headers={"Idempotent-Replayed": "true"})  # fmt: skip
+                headers = {"Idempotent-Replayed": "true", **_location(replay.response)}
+                return JSONResponse(replay.response, status_code=replay.status_code, headers=headers)
         try:
             status, body = await work()
         except BaseException:
@@ -282,7 +286,7 @@ def create_app(state: ServiceState) -> FastAPI:
                         anyio.to_thread.run_sync(state.store.release, principal.tenant, key), timeout
                     )
             raise
-        return JSONResponse(body, status_code=status)
+        return JSONResponse(body, status_code=status, headers=_location(body))
 
     async def run_scoring(
         requests: list[ScoreRequest], lang: str
