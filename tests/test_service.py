@@ -4,6 +4,8 @@ idempotency, errors, reload, metrics, logs."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import hashlib
 import json
 import logging
 import shutil
@@ -12,9 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from pymescore.service import application_bodies
+from pymescore.service._schemas import ScoreRequest
+from pymescore.service._scorer import fingerprint
+from pymescore.service._tables import idempotency_keys
 from tests.service_support import keys, make_app
 
 ROUTES = [
@@ -292,3 +298,22 @@ def test_logs_are_json_and_never_carry_the_ruc(svc: dict[str, Any], caplog: pyte
     assert request_line["status"] == 201
     assert request_line["tenant"] == "bank-a"
     assert body["ruc"] not in caplog.text
+
+
+def test_a_claim_left_by_a_dead_request_is_taken_over_after_a_minute(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"], "Idempotency-Key": "crashed-once"}
+    store = svc["state"].store
+    body = _ok_body(svc)
+    tenant = store.authenticate(svc["keys"]["all"].split(" ", 1)[1]).tenant
+    fp = hashlib.sha256(f"es:{fingerprint(ScoreRequest.model_validate(body))}".encode()).hexdigest()
+    assert store.claim(tenant, "crashed-once", fp) is None  # a request that then died
+    assert c.post("/v1/scores", json=body, headers=h).status_code == 409  # fresh: still in flight
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.update(idempotency_keys)
+            .where(idempotency_keys.c.key == "crashed-once")
+            .values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2))
+        )
+    r = c.post("/v1/scores", json=body, headers=h)
+    assert r.status_code == 201
+    assert c.post("/v1/scores", json=body, headers=h).json() == r.json()

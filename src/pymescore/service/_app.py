@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -69,6 +68,7 @@ class ServiceState:
                 log.warning(json.dumps({"event": "reload_refused", "reason": message[:300]}))
                 raise ProblemError(409, f"model reload refused, still serving the previous model: {message}",
                                    code="RELOAD_REFUSED") from exc  # fmt: skip
+            scorer.warm_up()  # the first real request does not pay for first-use setup
             self.scorer, self.loaded_probe = scorer, probe
             self.metrics.reloads.labels("loaded").inc()
             self.metrics.set_model(scorer.version, scorer.source, scorer.policy.version)
@@ -153,12 +153,27 @@ def create_app(state: ServiceState) -> FastAPI:
     metrics = state.metrics
     timeout = settings.store_timeout_s
 
+    # CPU-bound scoring and the audit store's short calls wait in separate queues: a store call's time
+    # limit then measures the database, not a queue of scorings (scoring threads beyond the cores only
+    # add GIL contention)
+    score_slots = anyio.CapacityLimiter(settings.score_concurrency)
+    store_slots = anyio.CapacityLimiter(32)
+    unavailable = "the audit store is not reachable; nothing was decided, retry later"
+
     async def store_call(fn: Callable[[], T]) -> T:
+        """A read or a claim: bounded by ``store_timeout_s`` (a late answer is simply not used)."""
         try:
-            return await asyncio.wait_for(anyio.to_thread.run_sync(fn), timeout)
+            return await asyncio.wait_for(anyio.to_thread.run_sync(fn, limiter=store_slots), timeout)
         except (TimeoutError, StoreUnavailableError) as exc:
-            raise ProblemError(503, "the audit store is not reachable; nothing was stored, retry later",
-                               code="AUDIT_UNAVAILABLE", headers={"Retry-After": "2"}) from exc  # fmt: skip
+            raise ProblemError(503, unavailable, code="AUDIT_UNAVAILABLE", headers={"Retry-After": "2"}) from exc
+
+    async def store_write(fn: Callable[[], None]) -> None:
+        """A decision write: never abandoned while it may still commit. The database's own connect,
+        statement and pool timeouts bound it, so a 503 always means that nothing was stored."""
+        try:
+            await anyio.to_thread.run_sync(fn, limiter=store_slots)
+        except StoreUnavailableError as exc:
+            raise ProblemError(503, unavailable, code="AUDIT_UNAVAILABLE", headers={"Retry-After": "2"}) from exc
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -293,13 +308,13 @@ def create_app(state: ServiceState) -> FastAPI:
     ) -> tuple[Scorer, list[Scored | ApplicationInvalidError]]:
         model = scorer()
         try:
-            return model, await anyio.to_thread.run_sync(model.score, requests, lang)
+            return model, await anyio.to_thread.run_sync(model.score, requests, lang, limiter=score_slots)
         except PymescoreError as exc:  # a contract rule the checks above did not catch: still the client's input
             raise ProblemError(422, exc.message, code=exc.code) from exc
 
     async def store_decisions(rows: list[dict[str, Any]], done: tuple[str, str, int, dict[str, Any]] | None) -> None:
         try:
-            await store_call(lambda: state.store.record(rows, done))
+            await store_write(lambda: state.store.record(rows, done))
         except ProblemError:
             metrics.audit_failures.inc(max(len(rows), 1))
             raise
@@ -422,7 +437,7 @@ def create_app(state: ServiceState) -> FastAPI:
         """TensorFlow-Serving-style prediction on feature rows: PD and score only (no decision, not audited)."""
         m = scorer()
         try:
-            out = await anyio.to_thread.run_sync(m.predict_rows, body.instances)
+            out = await anyio.to_thread.run_sync(m.predict_rows, body.instances, limiter=score_slots)
         except ApplicationInvalidError as exc:
             raise ProblemError(422, exc.message, code=exc.code, errors=exc.fields["errors"]) from exc  # type: ignore[arg-type]
         preds = [{"pd": float(p), "score": int(s)} for p, s in zip(out["pd"], out["score"], strict=True)]
@@ -487,5 +502,11 @@ def build_state(settings: Settings, *, schema: str | None = None) -> ServiceStat
 
 def app_from_env() -> FastAPI:
     """The uvicorn factory each worker calls (``pymescore serve`` passes its options as PYMESCORE_* variables)."""
-    logging.basicConfig(level=os.environ.get("PYMESCORE_LOG_LEVEL", "INFO"), format="%(message)s")
-    return create_app(build_state(Settings()))
+    settings = Settings()
+    if not log.handlers:  # one JSON object per line on stderr, whatever the CLI configured for itself
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
+    log.setLevel(settings.log_level.upper())
+    return create_app(build_state(settings))

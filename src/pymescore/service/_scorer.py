@@ -96,6 +96,10 @@ class Scorer:
     def version(self) -> str:
         return self.bundle.version
 
+    def warm_up(self) -> None:
+        """Score one empty application, so that first-use setup happens at load time, not in a request."""
+        self.predict_rows([{}])
+
     # -- public ----------------------------------------------------------------------------------
     def score(self, requests: list[ScoreRequest], lang: str = "es") -> list[Scored | ApplicationInvalidError]:
         """One result per request, in order: a scored application or the reasons it was refused."""

@@ -22,6 +22,8 @@ from pymescore.errors import PymescoreError
 from pymescore.service._tables import api_keys, decisions, idempotency_keys
 
 SCOPES = ("score", "read", "admin")
+#: an in-flight claim older than this belongs to a request that died: a retry may take it over
+STALE_CLAIM = dt.timedelta(seconds=60)
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -223,10 +225,29 @@ class AuditStore:
                 status=422,
             )
         if row["state"] != "done":
+            created = row["created_at"]
+            created = created if created.tzinfo else created.replace(tzinfo=dt.UTC)
+            if _now() - created > STALE_CLAIM and self._take_over(tenant, key, row["created_at"]):
+                return None  # its request died (a crash, a lost store): this one runs instead
             raise IdempotencyConflictError(
                 "Idempotency-Key: the first request with this key is still being processed; retry later", status=409
             )
         return Replay(int(row["status_code"]), dict(row["response"]))
+
+    def _take_over(self, tenant: str, key: str, seen: dt.datetime) -> bool:
+        """Compare-and-set on a stale claim: only one of several retries wins it."""
+        with self._tx() as conn:
+            result = conn.execute(
+                idempotency_keys.update()
+                .where(
+                    (idempotency_keys.c.tenant == tenant)
+                    & (idempotency_keys.c.key == key)
+                    & (idempotency_keys.c.state == "in_flight")
+                    & (idempotency_keys.c.created_at == seen)
+                )
+                .values(created_at=_now())
+            )
+        return bool(result.rowcount == 1)
 
     def release(self, tenant: str, key: str) -> None:
         """Forget a claim whose request failed (nothing was stored), so that a retry runs again."""
