@@ -14,6 +14,7 @@ from pymescore.contracts._spec import Column
 _THOUSANDS = r"-?\d{1,3}(,\d{3})+(\.\d+)?"
 _MONTH_ONLY = r"\d{4}-\d{2}"
 _NULL_TEXT = ("", "-", "na", "n/a", "nan", "null", "none", "nat")
+_NULL_SET = frozenset(_NULL_TEXT)
 
 Reasons = dict[int, list[str]]
 
@@ -31,7 +32,9 @@ def _as_text(values: pd.Series) -> pd.Series:
     else:
         out = values.astype("string")
     out = out.str.strip()
-    return out.mask(out.str.lower().isin(_NULL_TEXT))
+    lowered = out.str.lower()
+    null = lowered.isin(_NULL_TEXT) if len(out) > 500 else [v in _NULL_SET for v in lowered.fillna("")]
+    return out.mask(null)
 
 
 def _row(label: object) -> int:

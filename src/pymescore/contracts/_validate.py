@@ -7,7 +7,7 @@ every failing row of every check is collected at once: that is what the quaranti
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,15 @@ def _ruc_valid(values: pd.Series) -> pd.Series:
 Rule = tuple[Callable[..., Any], str]
 
 
+def _member(values: pd.Series, allowed: Collection[Any]) -> pd.Series:
+    """``values.isin(allowed)``; on a few rows a set lookup per value (Arrow's isin converts ``allowed``
+    on every call, which costs more than checking a scoring request's handful of values)."""
+    if len(values) > 500:
+        return values.isin(allowed)
+    lookup = allowed if isinstance(allowed, (set, frozenset)) else frozenset(allowed)
+    return pd.Series([v in lookup for v in values], index=values.index, dtype=bool)
+
+
 def _check(fn: Callable[..., Any], code: str, message: str) -> Rule:
     return fn, f"{code}|{message}"
 
@@ -71,29 +80,33 @@ def _column_checks(col: Column) -> list[Rule]:
     if col.isin is not None:
         allowed = ", ".join(col.isin)
         checks.append(
-            _check(lambda s, a=col.isin: s.isin(a), "VALUE_UNKNOWN", f"{col.name}: expected one of {allowed}")
+            _check(
+                lambda s, a=frozenset(col.isin): _member(s, a),
+                "VALUE_UNKNOWN",
+                f"{col.name}: expected one of {allowed}",
+            )
         )
     if col.name == "ruc":
         checks.append(_check(_ruc_valid, "RUC_INVALID", "ruc: expected a valid RUC (stdnum.pe.ruc)"))
     if col.name == "ciiu":
         classes = ciiu_classes()
-        checks.append(_check(lambda s: s.isin(classes), "CIIU_UNKNOWN", "ciiu: expected a CIIU Rev.4 class"))
+        checks.append(_check(lambda s: _member(s, classes), "CIIU_UNKNOWN", "ciiu: expected a CIIU Rev.4 class"))
     if col.name == "ubigeo":
         checks.append(
             _check(
-                lambda s: s.str[:2].isin(DEPARTMENTS),
+                lambda s: _member(s.str[:2], DEPARTMENTS),
                 "UBIGEO_INVALID",
                 "ubigeo: expected an INEI code whose department is 01-25",
             )
         )
     if col.name == "taxpayer_state":
         checks.append(
-            _check(lambda s: s.isin(TAXPAYER_STATES), "VALUE_UNKNOWN", "taxpayer_state: expected a SUNAT state")
+            _check(lambda s: _member(s, TAXPAYER_STATES), "VALUE_UNKNOWN", "taxpayer_state: expected a SUNAT state")
         )
     if col.name == "domicile_condition":
         checks.append(
             _check(
-                lambda s: s.isin(DOMICILE_CONDITIONS),
+                lambda s: _member(s, DOMICILE_CONDITIONS),
                 "VALUE_UNKNOWN",
                 "domicile_condition: expected a SUNAT domicile condition",
             )
@@ -246,7 +259,7 @@ def validate_table(
     else:
         _check_with_pandera(frame, contract, equity_tolerance, reasons)
     if contract.name == "firms":
-        known = frame["ubigeo"].isin(ubigeo_codes())
+        known = _member(frame["ubigeo"], ubigeo_codes())
         frame["ubigeo_known"] = known.where(frame["ubigeo"].notna()).astype("boolean")
     bad = frame.index.isin(list(reasons))
     rejected = pd.DataFrame(

@@ -1,0 +1,215 @@
+"""Shared by the serving benchmarks: request bodies from a lake, a ``pymescore serve`` subprocess on loopback,
+an API key, and an async HTTP load generator (httpx) that records status, latency and ``score_id``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from pymescore.lake import Lake
+from pymescore.service import AuditStore, application_bodies
+
+TABLES = ("firms", "monthly_cashflows", "financial_statements", "payments", "bureau_ratings")
+
+
+def request_bodies(lake: Path, n: int, as_of: str, seed: int = 0) -> list[dict[str, Any]]:
+    """``n`` POST /v1/scores bodies (distinct firms, 24 months of raw history before ``as_of``)."""
+    source = Lake(lake)
+    tables = {name: source.read(name) for name in TABLES}
+    firms = tables["firms"]
+    firms = firms[pd.to_datetime(firms["start_date"]) < pd.Timestamp(as_of)]
+    rucs = np.random.default_rng(seed).choice(firms["ruc"].astype(str).to_numpy(), min(n, len(firms)), replace=False)
+    return application_bodies(tables, [str(r) for r in rucs], as_of, months=24)
+
+
+def create_key(database_url: str) -> str:
+    """Migrate the audit store and create a key with the scopes score and read."""
+    store = AuditStore(database_url)
+    try:
+        store.migrate()
+        key, _ = store.create_key("bench", ["score", "read"])
+    finally:
+        store.dispose()
+    return str(key)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """``pymescore serve`` in its own process group (so that one signal reaches the workers too)."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def kill(self) -> None:
+        """SIGKILL the whole group (the parent and its workers): no graceful shutdown."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self, grace_s: float = 20.0) -> None:
+        """SIGTERM the group, then SIGKILL whatever is left after ``grace_s``."""
+        with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=grace_s)
+        self.kill()
+
+
+def start_server(
+    bundle: Path, lake: Path, database_url: str, workers: int, work: Path, timeout_s: float = 180.0
+) -> Server:
+    """Start the server on a free loopback port and wait until GET /readyz answers 200."""
+    port = free_port()
+    metrics_dir = work / f"metrics-{port}"
+    metrics_dir.mkdir(parents=True)
+    log = work / f"server-{port}.log"
+    exe = Path(sys.executable).with_name("pymescore")
+    cmd = [str(exe), "serve", "--bundle", str(bundle), "--lake", str(lake), "--host", "127.0.0.1",
+           "--port", str(port), "--workers", str(workers), "--database-url", database_url]  # fmt: skip
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    server = Server(proc, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            if httpx.get(f"{server.url}/readyz", timeout=2.0).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    server.kill()
+    tail = log.read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"server on port {port} not ready after {timeout_s:.0f} s (exit {proc.poll()}):\n{tail}")
+
+
+@dataclass
+class Outcome:
+    status: int  # 0: no HTTP answer (connection refused or reset, timeout)
+    seconds: float
+    score_id: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Load:
+    outcomes: list[Outcome] = field(default_factory=list)
+    wall_s: float = 0.0
+    client_cpu_s: float = 0.0
+
+    @property
+    def ok(self) -> list[Outcome]:
+        return [o for o in self.outcomes if 200 <= o.status < 300]
+
+    def statuses(self) -> dict[str, int]:
+        return dict(sorted(Counter(str(o.status) for o in self.outcomes).items()))
+
+    def summary(self) -> dict[str, Any]:
+        """Counts, 2xx throughput and latency percentiles (2xx only), in ms."""
+        ms = np.array([1000 * o.seconds for o in self.ok]) if self.ok else np.array([np.nan])
+        return {
+            "requests": len(self.outcomes),
+            "statuses": self.statuses(),
+            "wall_s": round(self.wall_s, 2),
+            "throughput_rps": round(len(self.ok) / self.wall_s, 2) if self.wall_s else 0.0,
+            "latency_p50_ms": round(float(np.percentile(ms, 50)), 1),
+            "latency_p99_ms": round(float(np.percentile(ms, 99)), 1),
+            "latency_mean_ms": round(float(statistics.fmean(ms)), 1),
+            "client_cpu_s": round(self.client_cpu_s, 2),
+            "errors": dict(Counter(o.error for o in self.outcomes if o.error).most_common(5)),
+        }
+
+
+def run_load(
+    url: str,
+    key: str,
+    bodies: list[dict[str, Any]],
+    requests: int,
+    concurrency: int,
+    seconds: float,
+    on_result: Callable[[int], bool] | None = None,
+    timeout_s: float = 120.0,
+) -> Load:
+    """POST /v1/scores ``requests`` times (cycling through ``bodies``) from ``concurrency`` clients.
+
+    Stops issuing new requests after ``seconds`` or when ``on_result(finished_count)`` returns True;
+    requests already sent are awaited.
+    """
+    payloads = [json.dumps(b).encode() for b in bodies]
+    return asyncio.run(_load(url, key, payloads, requests, concurrency, seconds, on_result, timeout_s))
+
+
+async def _load(
+    url: str,
+    key: str,
+    payloads: list[bytes],
+    requests: int,
+    concurrency: int,
+    seconds: float,
+    on_result: Callable[[int], bool] | None,
+    timeout_s: float,
+) -> Load:
+    load = Load()
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    sent = 0
+    stop = False
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    deadline = t0 + seconds
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal sent, stop
+        while not stop and sent < requests and time.perf_counter() < deadline:
+            payload = payloads[sent % len(payloads)]
+            sent += 1
+            start = time.perf_counter()
+            try:
+                r = await http.post("/v1/scores", content=payload)
+                elapsed = time.perf_counter() - start
+                if 200 <= r.status_code < 300:
+                    outcome = Outcome(r.status_code, elapsed, r.json().get("score_id"))
+                else:  # the problem+json code, e.g. AUDIT_UNAVAILABLE
+                    outcome = Outcome(r.status_code, elapsed, error=f"{r.status_code} {_problem_code(r)}")
+            except httpx.TransportError as exc:
+                outcome = Outcome(0, time.perf_counter() - start, error=type(exc).__name__)
+            load.outcomes.append(outcome)
+            if on_result is not None and on_result(len(load.outcomes)):
+                stop = True
+
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=timeout_s) as http:
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+    load.wall_s = time.perf_counter() - t0
+    load.client_cpu_s = time.process_time() - cpu0
+    return load
+
+
+def _problem_code(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("code"))
+    except ValueError:
+        return response.text[:80]

@@ -1,0 +1,203 @@
+"""Benchmark: the scoring service, in process and over HTTP on loopback, all measured side by side in one run.
+
+a. ``Scorer.score()`` from raw 24-month histories vs the bare booster (``inplace_predict`` + TreeSHAP
+   ``pred_contribs``) on the same preprocessed feature rows, one application per call and a batch per call.
+   Target (issue): pipeline overhead = scorer time / bare booster time <= 1.5.
+b. ``POST /v1/scores`` throughput, 1 worker at concurrency 16, vs in-process single-application
+   ``score()`` throughput. Target >= 0.7x.
+c. 2 workers vs 1 worker throughput (target >= 1.7x; the load generator shares the machine's cores),
+   and p50/p99 latency with 2 workers at concurrency 64 (target p99 <= 2x p50).
+
+Each HTTP phase is capped by ``--requests`` and ``--seconds`` and starts a fresh server on a fresh SQLite
+audit store; the server is stopped at the end of its phase.
+
+    python -m bench.serving --bundle demo/bundle --lake demo/lake --out bench/results/serving.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from bench._common import write_result
+from bench._service import create_key, request_bodies, run_load, start_server
+from pymescore.bundle import load_bundle
+from pymescore.lake import Lake
+from pymescore.service import Policy, Scored, Scorer, ScoreRequest
+
+TARGETS = {"pipeline_overhead_max": 1.5, "http_vs_in_process_min": 0.7, "workers_2_vs_1_min": 1.7,
+           "p99_over_p50_max": 2.0}  # fmt: skip
+
+
+def bare_booster(booster: xgb.Booster, data: np.ndarray, types: list[str]) -> None:
+    """What the model itself costs, at its fastest: the prediction and its TreeSHAP contributions from an
+    already preprocessed float array (categories as codes), one thread."""
+    booster.inplace_predict(data)
+    dm = xgb.DMatrix(data, feature_names=booster.feature_names, feature_types=types, enable_categorical=True,
+                     missing=np.nan, nthread=1)  # fmt: skip
+    booster.predict(dm, pred_contribs=True)
+
+
+def as_array(X: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    columns, types = [], []
+    for c in X.columns:
+        if isinstance(X[c].dtype, pd.CategoricalDtype):
+            codes = X[c].cat.codes.to_numpy()
+            columns.append(np.where(codes < 0, np.nan, codes).astype(np.float64))
+            types.append("c")
+        else:
+            columns.append(X[c].to_numpy(dtype=np.float64, na_value=np.nan))
+            types.append("q")
+    return np.column_stack(columns), types
+
+
+def in_process(
+    bundle_path: Path, lake: Path, bodies: list[dict[str, Any]], single: int, batch: int, repeat: int
+) -> dict[str, Any]:
+    bundle = load_bundle(bundle_path)
+    scorer = Scorer(bundle, Policy(), Lake(lake).read_optional("exchange_rates"), nthread=1)
+    booster = bundle.model.booster
+    assert booster is not None, "the bundle has no XGBoost booster to compare against"
+    booster.set_param({"nthread": 1})
+    requests = [ScoreRequest.model_validate(b) for b in bodies]
+    scored = scorer.score(requests)  # also warms every code path up
+    refused = [i for i, s in enumerate(scored) if not isinstance(s, Scored)]
+    assert not refused, f"{len(refused)} sample applications were refused, e.g. {scored[refused[0]]}"
+    names = [f.name for f in bundle.model.features]
+    frame = pd.DataFrame([s.features for s in scored if isinstance(s, Scored)], columns=names)
+    data, types = as_array(bundle.model.matrix(frame))
+    bare_booster(booster, data[:1], types)
+
+    # one application per call, scorer and booster alternating so that both see the same machine load
+    rows = [data[i : i + 1] for i in range(len(data))]
+    scorer_1, bare_1 = [], []
+    for i in range(single):
+        k = i % len(requests)
+        t0 = time.perf_counter()
+        scorer.score([requests[k]])
+        t1 = time.perf_counter()
+        bare_booster(booster, rows[k], types)
+        t2 = time.perf_counter()
+        scorer_1.append(t1 - t0)
+        bare_1.append(t2 - t1)
+
+    # ``batch`` applications per call
+    batch_requests, batch_X = requests[:batch], data[:batch]
+    scorer_b, bare_b = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        scorer.score(batch_requests)
+        t1 = time.perf_counter()
+        bare_booster(booster, batch_X, types)
+        t2 = time.perf_counter()
+        scorer_b.append(t1 - t0)
+        bare_b.append(t2 - t1)
+
+    n = len(batch_requests)
+    s1, b1 = statistics.median(scorer_1), statistics.median(bare_1)
+    sb, bb = statistics.median(scorer_b) / n, statistics.median(bare_b) / n
+    return {
+        "features": len(names),
+        "single_calls": single,
+        "batch_size": n,
+        "batch_calls": repeat,
+        "scorer_single_ms": round(1000 * s1, 3),
+        "bare_booster_single_ms": round(1000 * b1, 3),
+        "overhead_single": round(s1 / b1, 2),
+        "scorer_batch_ms_per_app": round(1000 * sb, 3),
+        "bare_booster_batch_ms_per_app": round(1000 * bb, 3),
+        "overhead_batch": round(sb / bb, 2),
+        "scorer_single_throughput_aps": round(len(scorer_1) / sum(scorer_1), 2),
+    }
+
+
+def http_phase(
+    args: argparse.Namespace, work: Path, bodies: list[dict[str, Any]], workers: int, concurrencies: list[int]
+) -> dict[str, Any]:
+    """One fresh server with ``workers`` workers; a warm-up, then one capped load per concurrency."""
+    db = work / f"audit-{workers}w.db"
+    url = f"sqlite:///{db}"
+    key = create_key(url)
+    server = start_server(args.bundle, args.lake, url, workers, work)
+    try:
+        warm = run_load(server.url, key, bodies, 4 * workers, 2 * workers, args.seconds)
+        out: dict[str, Any] = {"workers": workers, "warmup_statuses": warm.statuses()}
+        for c in concurrencies:
+            load = run_load(server.url, key, bodies, args.requests, c, args.seconds)
+            out[f"c{c}"] = {"concurrency": c, **load.summary()}
+    finally:
+        server.stop()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", type=Path, default=Path("demo/bundle"), help="model bundle to serve")
+    parser.add_argument("--lake", type=Path, default=Path("demo/lake"), help="lake of the sample firms and rates")
+    parser.add_argument("--as-of", default="2026-01-01", help="as_of of the sample applications")
+    parser.add_argument("--requests", type=int, default=600, help="cap on requests per HTTP load")
+    parser.add_argument("--seconds", type=float, default=60.0, help="cap on seconds per HTTP load")
+    parser.add_argument("--single", type=int, default=60, help="in-process single-application calls to time")
+    parser.add_argument("--batch", type=int, default=100, help="applications per in-process batch call")
+    parser.add_argument("--repeat", type=int, default=7, help="in-process batch calls to time")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/serving.json"), help="JSON result file")
+    args = parser.parse_args()
+
+    bodies = request_bodies(args.lake, max(args.batch, 200), args.as_of)
+    work = Path(tempfile.mkdtemp(prefix="pymescore-bench-serving-"))
+    try:
+        local = in_process(args.bundle, args.lake, bodies, args.single, args.batch, args.repeat)
+        print(f"in process: {local}", flush=True)
+        one = http_phase(args, work, bodies, 1, [16])
+        print(f"1 worker: {one}", flush=True)
+        two = http_phase(args, work, bodies, 2, [16, 64])
+        print(f"2 workers: {two}", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    rps_1, rps_2 = one["c16"]["throughput_rps"], two["c16"]["throughput_rps"]
+    p50, p99 = two["c64"]["latency_p50_ms"], two["c64"]["latency_p99_ms"]
+    ratios = {
+        "pipeline_overhead_single": local["overhead_single"],
+        "pipeline_overhead_batch": local["overhead_batch"],
+        "http_1w_vs_in_process_single": round(rps_1 / local["scorer_single_throughput_aps"], 2),
+        "workers_2_vs_1": round(rps_2 / rps_1, 2) if rps_1 else None,
+        "p99_over_p50_2w_c64": round(p99 / p50, 2) if p50 else None,
+    }
+    met = {
+        "pipeline_overhead_single": ratios["pipeline_overhead_single"] <= TARGETS["pipeline_overhead_max"],
+        "pipeline_overhead_batch": ratios["pipeline_overhead_batch"] <= TARGETS["pipeline_overhead_max"],
+        "http_vs_in_process": ratios["http_1w_vs_in_process_single"] >= TARGETS["http_vs_in_process_min"],
+        "workers_2_vs_1": (ratios["workers_2_vs_1"] or 0) >= TARGETS["workers_2_vs_1_min"],
+        "p99_over_p50": (ratios["p99_over_p50_2w_c64"] or np.inf) <= TARGETS["p99_over_p50_max"],
+    }
+    result = {
+        "benchmark": "serving",
+        "bundle": str(args.bundle),
+        "as_of": args.as_of,
+        "history_months": 24,
+        "caps": {"requests": args.requests, "seconds": args.seconds},
+        "in_process": local,
+        "http_1_worker": one,
+        "http_2_workers": two,
+        "ratios": ratios,
+        "targets": TARGETS,
+        "met": met,
+    }
+    for name, value in ratios.items():
+        print(f"{name:32s} {value}")
+    print("targets met: " + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in met.items()))
+    write_result(result, args.out)
+
+
+if __name__ == "__main__":
+    main()
