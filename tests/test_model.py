@@ -184,3 +184,32 @@ def test_cli_train_evaluate_score_report_register(tmp_path: Path) -> None:
     finally:
         os.chdir(cwd)
         del os.environ["PYMESCORE_MLFLOW_URI"]
+
+
+def test_smote_adds_minority_rows_between_minority_neighbours_only() -> None:
+    from pymescore.model._smote import oversample
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200),
+                      "c": pd.Categorical(rng.choice(["x", "y"], 200))})  # fmt: skip
+    X.loc[::7, "b"] = np.nan
+    y = (rng.random(200) < 0.1).astype(int)
+    Xs, ys = oversample(X, y, seed=1, ratio=0.5)
+    assert (ys == 1).sum() == int(0.5 * (y == 0).sum())
+    assert Xs.iloc[: len(X)].reset_index(drop=True).equals(X.reset_index(drop=True))
+    synthetic = Xs.iloc[len(X) :]
+    minority = X[y == 1]
+    assert synthetic["a"].between(minority["a"].min(), minority["a"].max()).all()
+    assert set(synthetic["c"].dropna()) <= set(minority["c"].dropna())
+    assert Xs["c"].dtype == X["c"].dtype
+
+
+def test_smote_is_an_option_compared_with_scale_pos_weight(tmp_path: Path) -> None:
+    frame = generic_table()
+    config = TrainConfig(target="status", positive="CHGOFF", holdout=0.2, imbalance="smote", **FAST)  # type: ignore[arg-type]
+    _, metrics = run_training(frame, config, tmp_path / "b", dataset="synthetic")
+    comparison = metrics["imbalance"]["oof_auc"]
+    assert set(comparison) == {"smote", "scale_pos_weight"}
+    assert all(0.5 < v <= 1.0 for v in comparison.values())
+    names = [c["name"] for c in metrics["candidates"]]
+    assert "xgboost (comparison)" in names

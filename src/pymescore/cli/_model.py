@@ -50,6 +50,10 @@ def train_command(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     holdout: Annotated[float, typer.Option(help="Test share when there is no --time-col.")] = 0.2,
     device: Annotated[str, typer.Option(help="cpu or cuda (XGBoost on a GPU).")] = "cpu",
+    imbalance: Annotated[
+        str,
+        typer.Option(help="scale_pos_weight, smote (inside training folds; compared with scale_pos_weight), none."),
+    ] = "scale_pos_weight",
     register: Annotated[bool, typer.Option(help="Register the bundle in MLflow (PYMESCORE_MLFLOW_URI).")] = False,
     alias: Annotated[str, typer.Option(help="Registry alias of the new version: challenger, champion.")] = "challenger",
 ) -> None:
@@ -71,7 +75,7 @@ def train_command(
     config = TrainConfig(
         target=target, positive=positive, group_col=group_col, time_col=time_col, monotone=_monotone(monotone),
         drop=tuple(c.strip() for c in drop.split(",")) if drop else (), trials=trials, time_budget=time_budget,
-        seed=seed, holdout=holdout, device=device,  # type: ignore[arg-type]
+        seed=seed, holdout=holdout, device=device, imbalance=imbalance,  # type: ignore[arg-type]
     )  # fmt: skip
     frame = read_table(table)
     frame.attrs["source"] = str(table)

@@ -33,8 +33,9 @@ def _as_text(values: pd.Series) -> pd.Series:
         out = values.astype("string")
     out = out.str.strip()
     lowered = out.str.lower()
-    null = lowered.isin(_NULL_TEXT) if len(out) > 500 else [v in _NULL_SET for v in lowered.fillna("")]
-    return out.mask(null)
+    if len(out) > 500:
+        return out.mask(lowered.isin(_NULL_TEXT))
+    return out.mask(np.fromiter((v in _NULL_SET for v in lowered.fillna("")), dtype=bool, count=len(out)))
 
 
 def _row(label: object) -> int:

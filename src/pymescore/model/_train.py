@@ -118,7 +118,9 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         )
     types = column_types(X_dev, prep.snapshot, cfg.max_categories)
     monotone = dict(cfg.monotone or {})
-    spw = float((y_dev == 0).sum() / max((y_dev == 1).sum(), 1)) if cfg.imbalance == "scale_pos_weight" else 1.0
+    balance = float((y_dev == 0).sum() / max((y_dev == 1).sum(), 1))
+    spw = balance if cfg.imbalance == "scale_pos_weight" else 1.0
+    smote = cfg.imbalance == "smote"
     folds = _folds(y_dev, g_dev, cfg.folds, cfg.seed, cfg.group_col is not None)
 
     say("preparing folds")
@@ -131,6 +133,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     timings["prepare"] = time.perf_counter() - t0
 
     use_xgb, use_sc = "xgboost" in cfg.families, "scorecard" in cfg.families
+    imbalance_comparison: dict[str, float | None] = {}
     oof_x = np.full(len(y_dev), np.nan)
     oof_s = np.full(len(y_dev), np.nan)
     params: dict[str, Any] = dict(_xgb.DEFAULT_PARAMS)
@@ -148,15 +151,25 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
             ktr, kva = keep[tr], keep[va]
             tune_folds.append((Xtr[ktr], ytr[ktr], Xva[kva], yva[kva]))
         params, history = _xgb.tune(
-            tune_folds, model_mono, spw, cfg.seed, cfg.trials, cfg.time_budget, cfg.device, cfg.n_jobs
+            tune_folds, model_mono, spw, cfg.seed, cfg.trials, cfg.time_budget, cfg.device, cfg.n_jobs, smote
         )
         timings["tune"] = time.perf_counter() - t
         t = time.perf_counter()
         say("out-of-fold XGBoost")
         for _pre, Xtr, ytr, Xva, _yva, _tr, va in fold_data:
-            booster = _xgb.fit_booster(Xtr, ytr, params, model_mono, spw, cfg.seed, cfg.device, n_jobs=cfg.n_jobs)
+            booster = _xgb.fit_booster(
+                Xtr, ytr, params, model_mono, spw, cfg.seed, cfg.device, n_jobs=cfg.n_jobs, smote=smote
+            )
             oof_x[va] = _xgb.margin(booster, Xva)
         timings["oof_xgboost"] = time.perf_counter() - t
+        if smote:  # the report compares SMOTE with the default, scale_pos_weight, on the same folds and params
+            say("out-of-fold XGBoost with scale_pos_weight, for comparison")
+            oof_spw = np.full(len(y_dev), np.nan)
+            for _pre, Xtr, ytr, Xva, _yva, _tr, va in fold_data:
+                booster = _xgb.fit_booster(Xtr, ytr, params, model_mono, balance, cfg.seed, cfg.device,
+                                           n_jobs=cfg.n_jobs)  # fmt: skip
+                oof_spw[va] = _xgb.margin(booster, Xva)
+            imbalance_comparison = {"smote": _auc(y_dev, oof_x), "scale_pos_weight": _auc(y_dev, oof_spw)}
     if use_sc:
         t = time.perf_counter()
         say("out-of-fold scorecard")
@@ -180,7 +193,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     pre = Preprocessor(types, cfg.seed)
     X_fit = pre.fit_transform(X_dev, y_dev)
     final_booster = (
-        _xgb.fit_booster(X_fit, y_dev, params, model_mono, spw, cfg.seed, cfg.device, n_jobs=cfg.n_jobs)
+        _xgb.fit_booster(X_fit, y_dev, params, model_mono, spw, cfg.seed, cfg.device, n_jobs=cfg.n_jobs, smote=smote)
         if use_xgb and weight > 0
         else None
     )
@@ -214,11 +227,14 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     fold_aucs = [r["auc_selected"] for r in fold_rows if r["auc_selected"] is not None]
     candidates = []
     if use_xgb:
-        candidates.append({"name": "xgboost", "oof_auc": _auc(y_dev, oof_x)})
+        candidates.append({"name": "xgboost", "oof_auc": _auc(y_dev, oof_x), "imbalance": cfg.imbalance})
     if use_sc:
         candidates.append({"name": "scorecard", "oof_auc": _auc(y_dev, oof_s)})
     if use_xgb and use_sc:
         candidates.append({"name": f"blend (w_xgb={weight:.1f})", "oof_auc": blend_auc[weight]})
+    if use_xgb and smote:
+        candidates.append({"name": "xgboost (comparison)", "imbalance": "scale_pos_weight",
+                           "oof_auc": imbalance_comparison["scale_pos_weight"]})  # fmt: skip
     for c in candidates:
         c["selected"] = (
             str(c["name"]).startswith("blend")
@@ -270,6 +286,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         "calibration": {"method": calibrator.method, "cv_logloss": cal_losses},
         "tuning": {"trials": len(history), "best_params": params, "history": history},
         "scale_pos_weight": spw,
+        "imbalance": {"method": cfg.imbalance, "oof_auc": imbalance_comparison if smote and use_xgb else None},
         "typing": [ct.to_dict() for ct in types],
         "test_metrics": test_metrics,
         "timings_s": {k: round(v, 2) for k, v in timings.items()},

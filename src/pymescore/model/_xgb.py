@@ -96,12 +96,24 @@ def fit_booster(
     device: str = "cpu",
     weight: np.ndarray | None = None,
     n_jobs: int = 1,
+    smote: bool = False,
 ) -> xgb.Booster:
-    """Fit with early stopping on a stratified 10% of the given rows; the booster ends at its best round."""
+    """Fit with early stopping on a stratified 10% of the given rows; the booster ends at its best round.
+
+    With ``smote``, synthetic minority rows are added to the fitting rows only (never to the early-stopping
+    rows, never from rows outside ``X``).
+    """
     inner = StratifiedShuffleSplit(n_splits=1, test_size=0.1, random_state=seed)
     fit_idx, stop_idx = next(inner.split(np.zeros(len(y)), y))
     w_fit = None if weight is None else weight[fit_idx]
-    dtrain = dmatrix(X.iloc[fit_idx], y[fit_idx], w_fit)
+    X_fit, y_fit = X.iloc[fit_idx], y[fit_idx]
+    if smote:
+        if w_fit is not None:
+            raise ValueError("SMOTE and row weights together are not supported")
+        from pymescore.model._smote import oversample
+
+        X_fit, y_fit = oversample(X_fit, y_fit, seed)
+    dtrain = dmatrix(X_fit, y_fit, w_fit)
     dstop = dmatrix(X.iloc[stop_idx], y[stop_idx])
     booster = xgb.train(
         booster_params(params, list(X.columns), monotone, spw, seed, device, n_jobs),
@@ -148,6 +160,7 @@ def tune(
     time_budget: float,
     device: str = "cpu",
     n_jobs: int = 1,
+    smote: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Best parameters by mean fold AUC, and the log of every trial (the defaults are trial 0)."""
     import optuna
@@ -162,7 +175,7 @@ def tune(
         params = _suggest(trial)
         aucs = []
         for step, (Xtr, ytr, Xva, yva) in enumerate(folds):
-            booster = fit_booster(Xtr, ytr, params, monotone, spw, seed, device, n_jobs=n_jobs)
+            booster = fit_booster(Xtr, ytr, params, monotone, spw, seed, device, n_jobs=n_jobs, smote=smote)
             aucs.append(float(roc_auc_score(yva, margin(booster, Xva))))
             trial.report(float(np.mean(aucs)), step)
             if trial.should_prune():
