@@ -190,11 +190,11 @@ def test_smote_adds_minority_rows_between_minority_neighbours_only() -> None:
     from pymescore.model._smote import oversample
 
     rng = np.random.default_rng(0)
-    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200),
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200),  # noqa: N806
                       "c": pd.Categorical(rng.choice(["x", "y"], 200))})  # fmt: skip
     X.loc[::7, "b"] = np.nan
     y = (rng.random(200) < 0.1).astype(int)
-    Xs, ys = oversample(X, y, seed=1, ratio=0.5)
+    Xs, ys = oversample(X, y, seed=1, ratio=0.5)  # noqa: N806
     assert (ys == 1).sum() == int(0.5 * (y == 0).sum())
     assert Xs.iloc[: len(X)].reset_index(drop=True).equals(X.reset_index(drop=True))
     synthetic = Xs.iloc[len(X) :]
