@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from pymescore.service import application_bodies
 from pymescore.service._schemas import ScoreRequest
 from pymescore.service._scorer import fingerprint
+from pymescore.service._store import IdempotencyConflictError, StoreUnavailableError
 from pymescore.service._tables import idempotency_keys
 from tests.service_support import keys, make_app
 
@@ -305,8 +306,8 @@ def test_a_claim_left_by_a_dead_request_is_taken_over_after_a_minute(svc: dict[s
     store = svc["state"].store
     body = _ok_body(svc)
     tenant = store.authenticate(svc["keys"]["all"].split(" ", 1)[1]).tenant
-    fp = hashlib.sha256(f"es:{fingerprint(ScoreRequest.model_validate(body))}".encode()).hexdigest()
-    assert store.claim(tenant, "crashed-once", fp) is None  # a request that then died
+    fp = hashlib.sha256(f"/v1/scores:es:{fingerprint(ScoreRequest.model_validate(body))}".encode()).hexdigest()
+    assert isinstance(store.claim(tenant, "crashed-once", fp), str)  # a request that then died
     assert c.post("/v1/scores", json=body, headers=h).status_code == 409  # fresh: still in flight
     with store.engine.begin() as conn:
         conn.execute(
@@ -317,3 +318,64 @@ def test_a_claim_left_by_a_dead_request_is_taken_over_after_a_minute(svc: dict[s
     r = c.post("/v1/scores", json=body, headers=h)
     assert r.status_code == 201
     assert c.post("/v1/scores", json=body, headers=h).json() == r.json()
+
+
+def test_a_request_presumed_dead_cannot_complete_after_its_claim_was_taken_over(svc: dict[str, Any]) -> None:
+    store = svc["state"].store
+    first = store.claim("bank-z", "slow-one", "fp")
+    assert isinstance(first, str)
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.update(idempotency_keys)
+            .where(idempotency_keys.c.key == "slow-one")
+            .values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2))
+        )
+    second = store.claim("bank-z", "slow-one", "fp")
+    assert isinstance(second, str)
+    assert second != first
+    row = dict(store.recent()[0])
+    late = {**row, "id": "late-decision", "tenant": "bank-z"}
+    with pytest.raises(IdempotencyConflictError):
+        store.record([late], ("bank-z", "slow-one", first, 201, {"score_id": "late-decision"}))
+    store.release("bank-z", "slow-one", first)  # the dead request's release does not free the new claim
+    assert store.count(id="late-decision") == 0
+    store.record([{**row, "id": "kept-decision", "tenant": "bank-z"}],
+                 ("bank-z", "slow-one", second, 201, {"score_id": "kept-decision"}))  # fmt: skip
+    assert store.count(id="kept-decision") == 1
+    assert store.claim("bank-z", "slow-one", "fp").response == {"score_id": "kept-decision"}
+
+
+def test_a_failed_decision_write_is_503_stores_nothing_and_frees_the_key(
+    svc: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c, state = svc["client"], svc["state"]
+    h = {"Authorization": svc["keys"]["all"], "Idempotency-Key": "write-fails-once"}
+    body = _ok_body(svc)
+    before = state.store.count()
+    failures = state.metrics.audit_failures._value.get()
+
+    def down(*_args: Any, **_kwargs: Any) -> None:
+        raise StoreUnavailableError("audit store: expected a reachable database, got OperationalError")
+
+    monkeypatch.setattr(state.store, "record", down)
+    r = c.post("/v1/scores", json=body, headers=h)
+    assert r.status_code == 503
+    assert r.json()["code"] == "AUDIT_UNAVAILABLE"
+    assert state.store.count() == before
+    assert state.metrics.audit_failures._value.get() == failures + 1
+    monkeypatch.undo()
+    r = c.post("/v1/scores", json=body, headers=h)  # the same key runs again once the store is back
+    assert r.status_code == 201
+    assert state.store.count() == before + 1
+
+
+def test_extreme_feature_values_are_clipped_not_a_500(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    features = dict(svc["state"].store.recent()[0]["features"])
+    features.update({"log_income_mean_12m": 1e6, "net_cf_margin_12m": 0.2, "dpd_current": -1e9})
+    body = {"ruc": "20100070970", "requested_amount": 1000, "term_months": 12, "as_of": "2025-06-30",
+            "features": features}  # fmt: skip
+    r = c.post("/v1/scores", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    stored = next(x for x in svc["state"].store.recent() if x["id"] == r.json()["score_id"])
+    assert stored["features"]["log_income_mean_12m"] == 25.0  # the registry's valid range

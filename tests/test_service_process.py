@@ -1,4 +1,4 @@
-"""``pymescore serve`` as a user runs it: two uvicorn workers, metrics aggregated across them, API keys from
+"""``pymescore serve`` as a user runs it: one and two uvicorn workers, metrics aggregated across them, API keys from
 the CLI (create prints the key once as JSON; revoke takes effect at once)."""
 
 from __future__ import annotations
@@ -43,11 +43,12 @@ def _metric(text: str, name: str, **labels: str) -> float:
 
 
 @pytest.mark.slow
-def test_two_workers_serve_and_metrics_add_up(sme_bundle: dict[str, Any], tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_answers_and_its_metrics_add_up(sme_bundle: dict[str, Any], tmp_path: Path, workers: int) -> None:
     shutil.copytree(sme_bundle["bundle"], tmp_path / "bundle")
     db = f"sqlite:///{tmp_path / 'audit.db'}"
-    env = {**os.environ, "PYMESCORE_DATABASE_URL": db, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
-    (tmp_path / "metrics").mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env["PYMESCORE_DATABASE_URL"] = db
     created = _cli("apikey", "create", "--tenant", "bank-a", "--scopes", "score,read", env=env)
     assert created.returncode == 0, created.stderr
     key = json.loads(created.stdout.strip().splitlines()[-1])
@@ -58,7 +59,7 @@ def test_two_workers_serve_and_metrics_add_up(sme_bundle: dict[str, Any], tmp_pa
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "pymescore.cli", "serve", "--bundle", str(tmp_path / "bundle"), "--lake",
-         str(sme_bundle["lake"].root), "--port", str(port), "--workers", "2"],
+         str(sme_bundle["lake"].root), "--port", str(port), "--workers", str(workers)],
         env=env, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

@@ -113,6 +113,12 @@ def save_bundle(bundle: Bundle, out: Path) -> Path:
 
 def verify_bundle(path: Path) -> dict[str, Any]:
     """Check the manifest and every file's SHA-256; return the manifest."""
+    return _verified(path)[0]
+
+
+def _verified(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The manifest and the bytes of every file, each read once and checked against the manifest: what is
+    parsed afterwards is exactly what was verified, even if the folder is rewritten meanwhile."""
     path = Path(path)
     mpath = path / MANIFEST
     if not mpath.is_file():
@@ -133,25 +139,31 @@ def verify_bundle(path: Path) -> dict[str, Any]:
         raise BundleError(f"{path / name}: listed in the manifest but missing: refused")
     for name in sorted(present - set(listed)):
         raise BundleError(f"{path / name}: not in the manifest (added after the bundle was written): refused")
+    contents: dict[str, bytes] = {}
     for name, digest in listed.items():
-        if _sha256(path / name) != digest:
+        try:
+            data = (path / name).read_bytes()
+        except OSError as exc:
+            raise BundleError(f"{path / name}: listed in the manifest but unreadable ({exc}): refused") from exc
+        if hashlib.sha256(data).hexdigest() != digest:
             raise BundleError(f"{path / name}: SHA-256 does not match the manifest (the file was changed): refused")
-    return manifest
+        contents[name] = data
+    return manifest, contents
 
 
 def load_bundle(path: Path) -> Bundle:
     """Verify, then read the bundle. Never unpickles: JSON and an XGBoost UBJSON booster only."""
     path = Path(path)
-    manifest = verify_bundle(path)
+    manifest, contents = _verified(path)
 
     def read(name: str) -> Any:
-        return json.loads((path / name).read_text(encoding="utf-8"))
+        return json.loads(contents[name].decode("utf-8"))
 
     data = read("model.json")
     booster = None
     if data["has_booster"]:
         booster = xgb.Booster()
-        booster.load_model(str(path / "booster.ubj"))
+        booster.load_model(bytearray(contents["booster.ubj"]))
     model = FittedModel(
         preprocessor=Preprocessor.from_dict(data["preprocessor"]),
         booster=booster,
@@ -168,8 +180,8 @@ def load_bundle(path: Path) -> Bundle:
         model=model,
         metrics=read("metrics.json"),
         reference=read("reference.json"),
-        context=read("context.json") if (path / "context.json").exists() else None,
-        card=(path / "model_card.md").read_text(encoding="utf-8"),
+        context=read("context.json") if "context.json" in contents else None,
+        card=contents["model_card.md"].decode("utf-8"),
         version=str(manifest["version"]),
         path=path,
     )

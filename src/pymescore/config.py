@@ -6,6 +6,7 @@ frozen config objects they need, never this class.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from pydantic import Field
@@ -42,7 +43,10 @@ class Settings(BaseSettings):
     reload_interval_s: float = Field(default=30.0, ge=0, description="How often to look for a new champion (0=never).")
     xgb_threads: int = Field(default=1, ge=1, description="XGBoost threads per worker (workers x threads <= cores).")
     score_concurrency: int = Field(default=2, ge=1, le=64, description="Scorings run at once per worker.")
-    log_salt: str = Field(default="pymescore", description="Salt of the RUC hashes written to logs.")
+    log_salt: str = Field(
+        default_factory=lambda: secrets.token_hex(16),
+        description="Secret key of the RUC HMACs in the service's logs (random per process when unset).",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -55,6 +55,21 @@ def serve_command(
         PYMESCORE_DATABASE_URL=postgresql://postgres@db/pymescore pymescore serve \\
             --model-uri models:/pymescore@champion --workers 2 --host 0.0.0.0
     """
+    import secrets
+    import shutil
+
+    # before anything imports prometheus_client: it decides at import whether values go to files shared
+    # by the workers; a fresh folder per start (counters of an earlier run must not leak into this one)
+    own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    metrics_dir = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="pymescore-metrics-"))
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    if not os.environ.get("PYMESCORE_LOG_SALT"):  # one secret shared by the workers of this run
+        os.environ["PYMESCORE_LOG_SALT"] = secrets.token_hex(16)
+        console.print("PYMESCORE_LOG_SALT is not set: RUC hashes in the logs are comparable within this run only.")
+
     import uvicorn
 
     from pymescore.config import Settings
@@ -74,24 +89,27 @@ def serve_command(
     settings = Settings()
     source = ModelSource(settings.serve_bundle, settings.serve_model_uri)
     scorer = source.load(policy_from(settings), exchange_rates(settings), settings.xgb_threads)  # fail fast here
-    _store(settings.database_url)
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pymescore-metrics-")
+    _store(settings.database_url).dispose()
     console.print(
         f"Serving model {scorer.version} from {source.label} on http://{host}:{port} ({workers} worker(s)); "
         f"docs at /docs, metrics at /metrics. Ctrl-C stops."
     )
-    uvicorn.run(
-        "pymescore.service._app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        timeout_graceful_shutdown=15,
-    )
+    del scorer  # verified; each worker loads its own
+    try:
+        uvicorn.run(
+            "pymescore.service._app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            log_level="warning",
+            timeout_graceful_shutdown=15,
+        )
+    finally:
+        if own_metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 apikey = typer.Typer(help="API keys of the scoring service (stored hashed; a key is shown once).", no_args_is_help=True)

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
+import hmac
 import json
 import logging
 import threading
@@ -35,9 +36,9 @@ from pymescore.service._schemas import (
     ScoreRequest,
     ScoreResponse,
 )
-from pymescore.service._scorer import ApplicationInvalidError, Scored, Scorer
+from pymescore.service._scorer import ApplicationInvalidError, Scored, Scorer, fingerprint
 from pymescore.service._source import ModelSource
-from pymescore.service._store import AuditStore, IdempotencyConflictError, Principal, StoreUnavailableError
+from pymescore.service._store import AuditStore, IdempotencyConflictError, Principal, Replay, StoreUnavailableError
 
 log = logging.getLogger("pymescore.service")
 T = TypeVar("T")
@@ -62,13 +63,13 @@ class ServiceState:
                 if not force and probe == self.loaded_probe and self.scorer is not None:
                     return {"reloaded": False, "model_version": self.scorer.version}
                 scorer = self.load()
+                scorer.warm_up()  # the first real request does not pay for first-use setup
             except Exception as exc:  # a broken bundle or an unreachable registry: keep serving the old one
                 self.metrics.reloads.labels("refused").inc()
                 message = exc.message if isinstance(exc, PymescoreError) else f"{type(exc).__name__}: {exc}"
                 log.warning(json.dumps({"event": "reload_refused", "reason": message[:300]}))
                 raise ProblemError(409, f"model reload refused, still serving the previous model: {message}",
                                    code="RELOAD_REFUSED") from exc  # fmt: skip
-            scorer.warm_up()  # the first real request does not pay for first-use setup
             self.scorer, self.loaded_probe = scorer, probe
             self.metrics.reloads.labels("loaded").inc()
             self.metrics.set_model(scorer.version, scorer.source, scorer.policy.version)
@@ -127,8 +128,14 @@ def _route_of(request: Request) -> str:
     return getattr(route, "path", "unmatched")
 
 
-def _ruc_hash(ruc: str, salt: str) -> str:
-    return hashlib.sha256(f"{salt}:{ruc}".encode()).hexdigest()[:16]
+def _ruc_hash(ruc: str, secret: str) -> str:
+    """HMAC-SHA256 of the RUC under a secret: logs can be joined on it, not turned back into RUCs."""
+    return hmac.new(secret.encode(), ruc.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _conflict(exc: IdempotencyConflictError) -> ProblemError:
+    status = int(exc.fields.get("status", 409))  # type: ignore[call-overload]
+    return ProblemError(status, exc.message, code="IDEMPOTENCY_CONFLICT")
 
 
 def _location(body: dict[str, Any]) -> dict[str, str]:
@@ -168,8 +175,10 @@ def create_app(state: ServiceState) -> FastAPI:
             raise ProblemError(503, unavailable, code="AUDIT_UNAVAILABLE", headers={"Retry-After": "2"}) from exc
 
     async def store_write(fn: Callable[[], None]) -> None:
-        """A decision write: never abandoned while it may still commit. The database's own connect,
-        statement and pool timeouts bound it, so a 503 always means that nothing was stored."""
+        """A decision write: never abandoned while it may still commit; the database's own timeouts
+        (connect, statement, pool, TCP keepalive / user timeout) bound it. A 503 then means that the write
+        failed, so nothing was stored — except when a commit's acknowledgement itself is lost, which no
+        client of a database can tell apart: retry with the same Idempotency-Key to get the stored answer."""
         try:
             await anyio.to_thread.run_sync(fn, limiter=store_slots)
         except StoreUnavailableError as exc:
@@ -179,19 +188,34 @@ def create_app(state: ServiceState) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if state.scorer is None:
             await anyio.to_thread.run_sync(state.reload, True)
-        task = asyncio.create_task(_poll()) if settings.reload_interval_s > 0 else None
+        tasks = [asyncio.create_task(_purge())]
+        if settings.reload_interval_s > 0:
+            tasks.append(asyncio.create_task(_poll()))
         yield
-        if task:
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        state.store.dispose()
 
     async def _poll() -> None:
+        """Look for a new model every ``reload_interval_s``; a failure is logged and the next look goes on."""
         while True:
             await asyncio.sleep(settings.reload_interval_s)
-            with contextlib.suppress(ProblemError):
+            try:
                 await anyio.to_thread.run_sync(state.reload)
-            with contextlib.suppress(Exception):
-                hours = dt.timedelta(hours=settings.idempotency_hours)
-                await anyio.to_thread.run_sync(state.store.purge_idempotency, hours)
+            except Exception as exc:  # a refused model (already logged) or anything else: keep polling
+                if not isinstance(exc, ProblemError):
+                    log.warning(json.dumps({"event": "reload_failed", "reason": f"{type(exc).__name__}: {exc}"[:300]}))
+
+    async def _purge() -> None:
+        """Forget idempotency keys older than ``idempotency_hours`` (hourly)."""
+        hours = dt.timedelta(hours=settings.idempotency_hours)
+        while True:
+            try:
+                await anyio.to_thread.run_sync(state.store.purge_idempotency, hours, limiter=store_slots)
+            except Exception as exc:  # the store is down: try again next hour
+                log.warning(json.dumps({"event": "purge_failed", "reason": type(exc).__name__}))
+            await asyncio.sleep(3600)
 
     app = FastAPI(
         title="pymescore scoring service",
@@ -210,6 +234,8 @@ def create_app(state: ServiceState) -> FastAPI:
     app.add_exception_handler(RequestValidationError, problems.on_validation)
     app.add_exception_handler(StarletteHTTPException, problems.on_http)
     app.add_exception_handler(Exception, problems.on_unexpected)
+    # added first, so it runs inside ``observe``: 413s are counted and logged like every other answer
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -232,8 +258,6 @@ def create_app(state: ServiceState) -> FastAPI:
                 "ruc_hash": getattr(request.state, "ruc_hash", None),
                 "score_id": getattr(request.state, "score_id", None),
             }))  # fmt: skip
-
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     # -- auth ------------------------------------------------------------------------------------
     def needs(scope: str) -> Callable[..., Awaitable[Principal]]:
@@ -265,7 +289,7 @@ def create_app(state: ServiceState) -> FastAPI:
             metrics.score.observe(s.response["score"])
             metrics.pd.observe(s.response["pd"])
 
-    def decision_row(s: Scored, principal: Principal, key: str | None, ms: float, model: Scorer) -> dict[str, Any]:
+    def decision_row(s: Scored, principal: Principal, key: str | None, ms: float) -> dict[str, Any]:
         r = s.response
         return {
             "id": r["score_id"], "tenant": principal.tenant, "created_at": dt.datetime.fromisoformat(r["created_at"]),
@@ -276,30 +300,36 @@ def create_app(state: ServiceState) -> FastAPI:
         }  # fmt: skip
 
     async def idempotent(
-        principal: Principal, key: str | None, fp: str, work: Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
+        principal: Principal,
+        key: str | None,
+        fp: str,
+        work: Callable[[tuple[str, str, str] | None], Awaitable[tuple[int, dict[str, Any]]]],
     ) -> JSONResponse:
-        """Run ``work`` once per (tenant, key); replay its stored answer to retries."""
+        """Run ``work`` once per (tenant, key); replay its stored answer to retries.
+
+        ``work`` gets the claim it holds, ``(tenant, key, owner token)``, to complete in the transaction that
+        stores its decisions.
+        """
+        claim: tuple[str, str, str] | None = None
         if key is not None:
             if not 1 <= len(key) <= 255:
                 raise ProblemError(422, "Idempotency-Key: expected 1-255 characters", code="IDEMPOTENCY_KEY_INVALID",
                                    errors=[{"path": "header.Idempotency-Key", "expected": "1-255 characters",
                                             "got": f"{len(key)} characters"}])  # fmt: skip
             try:
-                replay = await store_call(lambda: state.store.claim(principal.tenant, key, fp))
+                outcome = await store_call(lambda: state.store.claim(principal.tenant, key, fp))
             except IdempotencyConflictError as exc:
-                status = int(exc.fields.get("status", 409))  # type: ignore[call-overload]
-                raise ProblemError(status, exc.message, code="IDEMPOTENCY_CONFLICT") from exc
-            if replay is not None:
-                headers = {"Idempotent-Replayed": "true", **_location(replay.response)}
-                return JSONResponse(replay.response, status_code=replay.status_code, headers=headers)
+                raise _conflict(exc) from exc
+            if isinstance(outcome, Replay):
+                headers = {"Idempotent-Replayed": "true", **_location(outcome.response)}
+                return JSONResponse(outcome.response, status_code=outcome.status_code, headers=headers)
+            claim = (principal.tenant, key, outcome)
         try:
-            status, body = await work()
+            status, body = await work(claim)
         except BaseException:
-            if key is not None:
+            if claim is not None:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(
-                        anyio.to_thread.run_sync(state.store.release, principal.tenant, key), timeout
-                    )
+                    await asyncio.wait_for(anyio.to_thread.run_sync(state.store.release, *claim), timeout)
             raise
         return JSONResponse(body, status_code=status, headers=_location(body))
 
@@ -312,9 +342,14 @@ def create_app(state: ServiceState) -> FastAPI:
         except PymescoreError as exc:  # a contract rule the checks above did not catch: still the client's input
             raise ProblemError(422, exc.message, code=exc.code) from exc
 
-    async def store_decisions(rows: list[dict[str, Any]], done: tuple[str, str, int, dict[str, Any]] | None) -> None:
+    async def store_decisions(
+        rows: list[dict[str, Any]], claim: tuple[str, str, str] | None, status: int, response: dict[str, Any]
+    ) -> None:
+        done = None if claim is None else (*claim, status, response)
         try:
             await store_write(lambda: state.store.record(rows, done))
+        except IdempotencyConflictError as exc:
+            raise _conflict(exc) from exc
         except ProblemError:
             metrics.audit_failures.inc(max(len(rows), 1))
             raise
@@ -338,18 +373,15 @@ def create_app(state: ServiceState) -> FastAPI:
         """
         lang = _lang(accept_language)
         request.state.ruc_hash = _ruc_hash(body.ruc, settings.log_salt)
-        from pymescore.service._scorer import fingerprint
+        fp = hashlib.sha256(f"/v1/scores:{lang}:{fingerprint(body)}".encode()).hexdigest()
 
-        fp = hashlib.sha256(f"{lang}:{fingerprint(body)}".encode()).hexdigest()
-
-        async def work() -> tuple[int, dict[str, Any]]:
+        async def work(claim: tuple[str, str, str] | None) -> tuple[int, dict[str, Any]]:
             start = time.perf_counter()
-            model, (result,) = await run_scoring([body], lang)
+            _, (result,) = await run_scoring([body], lang)
             if isinstance(result, ApplicationInvalidError):
                 raise ProblemError(422, result.message, code=result.code, errors=result.fields["errors"])  # type: ignore[arg-type]
             ms = (time.perf_counter() - start) * 1000
-            done = (principal.tenant, idempotency_key, 201, result.response) if idempotency_key else None
-            await store_decisions([decision_row(result, principal, idempotency_key, ms, model)], done)
+            await store_decisions([decision_row(result, principal, idempotency_key, ms)], claim, 201, result.response)
             record_metrics([result])
             request.state.score_id = result.response["score_id"]
             return 201, result.response
@@ -371,13 +403,12 @@ def create_app(state: ServiceState) -> FastAPI:
                                errors=[{"path": "applications", "expected": f"at most {settings.batch_max} items",
                                         "got": f"{len(body.applications)} items"}])  # fmt: skip
         lang = _lang(accept_language)
-        from pymescore.service._scorer import fingerprint
+        prints = ",".join(fingerprint(a) for a in body.applications)
+        fp = hashlib.sha256(f"/v1/scores:batch:{lang}:{prints}".encode()).hexdigest()
 
-        fp = hashlib.sha256((lang + ":" + ",".join(fingerprint(a) for a in body.applications)).encode()).hexdigest()
-
-        async def work() -> tuple[int, dict[str, Any]]:
+        async def work(claim: tuple[str, str, str] | None) -> tuple[int, dict[str, Any]]:
             start = time.perf_counter()
-            model, results = await run_scoring(body.applications, lang)
+            _, results = await run_scoring(body.applications, lang)
             ms = (time.perf_counter() - start) * 1000 / len(results)
             items, rows, scored = [], [], []
             for i, r in enumerate(results):
@@ -386,10 +417,10 @@ def create_app(state: ServiceState) -> FastAPI:
                     items.append({"index": i, "status": 422, "result": None, "problem": p})
                 else:
                     items.append({"index": i, "status": 201, "result": r.response, "problem": None})
-                    rows.append(decision_row(r, principal, idempotency_key, ms, model))
+                    rows.append(decision_row(r, principal, idempotency_key, ms))
                     scored.append(r)
             response = {"results": items}
-            await store_decisions(rows, (principal.tenant, idempotency_key, 200, response) if idempotency_key else None)
+            await store_decisions(rows, claim, 200, response)
             record_metrics(scored)
             return 200, response
 
@@ -400,7 +431,8 @@ def create_app(state: ServiceState) -> FastAPI:
     @app.get("/v1/scores/{score_id}", response_model=ScoreResponse, tags=["decisions"],
              responses={**AUTH_RESPONSES, **not_found})  # fmt: skip
     async def get_score(
-        score_id: Annotated[str, Path(max_length=64)], principal: Annotated[Principal, Depends(needs("read"))]
+        score_id: Annotated[str, Path(max_length=64, pattern=r"^[0-9A-Za-z-]+$")],
+        principal: Annotated[Principal, Depends(needs("read"))],
     ) -> JSONResponse:
         """A stored decision, exactly as it was answered. Another tenant's decision is 404."""
         found = await store_call(lambda: state.store.get(principal.tenant, score_id))

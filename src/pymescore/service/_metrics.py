@@ -63,7 +63,11 @@ class Metrics:
         self.model_loaded.set(1)
 
     def render(self) -> bytes:
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # multiprocess only when the values really go to files: prometheus_client chooses that when it is
+        # first imported, so a folder named later would be read while the values stay in memory
+        from prometheus_client import values
+
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR") and values.ValueClass.__name__ == "MmapedValue":
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()

@@ -92,9 +92,11 @@ class Policy:
     def capacity(self, f: dict[str, Any], term_months: int) -> float | None:
         """The principal whose instalment is ``instalment_share`` of the monthly net cash flow (PEN)."""
         log_income, margin = _num(f.get("log_income_mean_12m")), _num(f.get("net_cf_margin_12m"))
-        if log_income is None or margin is None:
+        if log_income is None or margin is None or not 0 <= log_income <= 25:  # the feature's valid range
             return None
         net = math.expm1(log_income) * margin
+        if not math.isfinite(net):
+            return None
         if net <= 0:
             return 0.0
         instalment = self.instalment_share * net
@@ -123,7 +125,8 @@ class Policy:
             suggested = requested
         else:
             cap = capacity / pen_per_unit
-            suggested = min(requested, math.floor(cap / self.amount_rounding) * self.amount_rounding)
+            rounded = math.floor(cap / self.amount_rounding) * self.amount_rounding if math.isfinite(cap) else requested
+            suggested = min(requested, rounded)
             if suggested < requested and decision == "approve":
                 rules.append("REVIEW_CAPACITY")
                 decision = "review"

@@ -106,7 +106,12 @@ async def on_http(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    import json
     import logging
+    import traceback
 
-    logging.getLogger("pymescore.service").exception("unexpected error on %s", request.url.path)
+    detail = traceback.format_exception_only(type(exc), exc)[-1].strip()[:300]
+    logging.getLogger("pymescore.service").error(
+        json.dumps({"event": "unexpected_error", "route": request.url.path, "error": detail})
+    )
     return problem_response(500, "an unexpected error; it was logged", "INTERNAL", instance=request.url.path)

@@ -121,7 +121,9 @@ class ScoreRequest(BaseModel):
 
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    applications: list[ScoreRequest] = Field(min_length=1, max_length=100)
+    applications: list[ScoreRequest] = Field(
+        min_length=1, max_length=1000, description="At most PYMESCORE_BATCH_MAX (100 by default) applications."
+    )
 
 
 class Reason(BaseModel):

@@ -166,8 +166,9 @@ class Scorer:
                     p.errors.append(_problem(f"{base}.{name}", "a number", value))
                 elif not math.isfinite(value):
                     p.errors.append(_problem(f"{base}.{name}", "a finite number", value))
-                else:
-                    row[name] = float(value)
+                else:  # clipped to the registry's valid range, as build_features clips computed values
+                    lo, hi = BY_NAME[name].valid_range if name in BY_NAME else (None, None)
+                    row[name] = float(np.clip(value, -np.inf if lo is None else lo, np.inf if hi is None else hi))
             if not p.errors:
                 out[p.index] = {name: row.get(name, np.nan) for name in self.features}
         return out

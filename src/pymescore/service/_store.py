@@ -69,7 +69,14 @@ def make_engine(url: str, schema: str | None = None, timeout_s: float = 2.0) -> 
     """An engine that fails fast: connection and statement timeouts, pre-ping, bounded pool waits."""
     url = driver_url(url)
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout_s})
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": timeout_s},
+            poolclass=sa.pool.QueuePool,
+            pool_size=16,
+            max_overflow=16,
+            pool_timeout=timeout_s,
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -83,9 +90,19 @@ def make_engine(url: str, schema: str | None = None, timeout_s: float = 2.0) -> 
     options = f"-c statement_timeout={int(timeout_s * 1000)}"
     if schema:
         options += f" -c search_path={schema}"
+    # a silent network (no RST) is noticed by TCP keepalives and tcp_user_timeout, not after minutes
+    ms = int(timeout_s * 1000)
     return sa.create_engine(
         url,
-        connect_args={"connect_timeout": max(2, int(timeout_s)), "options": options},
+        connect_args={
+            "connect_timeout": max(2, int(timeout_s)),
+            "options": options,
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 1,
+            "keepalives_count": 2,
+            "tcp_user_timeout": ms,
+        },
         pool_pre_ping=True,
         pool_size=16,
         max_overflow=16,
@@ -191,20 +208,24 @@ class AuditStore:
         return Principal(row.id, row.tenant, frozenset(row.scopes.split(",")))
 
     # -- idempotency -----------------------------------------------------------------------------
-    def claim(self, tenant: str, key: str, fingerprint: str) -> Replay | None:
-        """Claim ``key`` for a new request (None), or the stored response of a finished one.
+    def claim(self, tenant: str, key: str, fingerprint: str) -> Replay | str:
+        """Claim ``key`` for a new request (the claim's owner token), or the stored answer of a finished one.
 
         Raises :class:`IdempotencyConflictError` with ``fields['status']`` 409 (still in flight) or 422
-        (the key was used with a different body).
+        (the key was used with a different body). A claim older than :data:`STALE_CLAIM` belongs to a
+        request that died; a retry takes it over, and the dead request can then neither complete nor
+        release it (its token no longer matches).
         """
+        token = secrets.token_hex(16)
         try:
             with self._tx() as conn:
                 conn.execute(
                     idempotency_keys.insert().values(
-                        tenant=tenant, key=key, fingerprint=fingerprint, state="in_flight", created_at=_now()
+                        tenant=tenant, key=key, fingerprint=fingerprint, state="in_flight", owner=token,
+                        created_at=_now(),
                     )
-                )
-            return None
+                )  # fmt: skip
+            return token
         except sa.exc.IntegrityError:
             pass
         with self._tx() as conn:
@@ -227,38 +248,30 @@ class AuditStore:
         if row["state"] != "done":
             created = row["created_at"]
             created = created if created.tzinfo else created.replace(tzinfo=dt.UTC)
-            if _now() - created > STALE_CLAIM and self._take_over(tenant, key, row["created_at"]):
-                return None  # its request died (a crash, a lost store): this one runs instead
+            if _now() - created > STALE_CLAIM and self._take_over(tenant, key, row["owner"], token):
+                return token
             raise IdempotencyConflictError(
                 "Idempotency-Key: the first request with this key is still being processed; retry later", status=409
             )
         return Replay(int(row["status_code"]), dict(row["response"]))
 
-    def _take_over(self, tenant: str, key: str, seen: dt.datetime) -> bool:
+    def _take_over(self, tenant: str, key: str, old: str, token: str) -> bool:
         """Compare-and-set on a stale claim: only one of several retries wins it."""
         with self._tx() as conn:
             result = conn.execute(
-                idempotency_keys.update()
-                .where(
-                    (idempotency_keys.c.tenant == tenant)
-                    & (idempotency_keys.c.key == key)
-                    & (idempotency_keys.c.state == "in_flight")
-                    & (idempotency_keys.c.created_at == seen)
-                )
-                .values(created_at=_now())
+                idempotency_keys.update().where(self._claimed(tenant, key, old)).values(owner=token, created_at=_now())
             )
         return bool(result.rowcount == 1)
 
-    def release(self, tenant: str, key: str) -> None:
-        """Forget a claim whose request failed (nothing was stored), so that a retry runs again."""
+    @staticmethod
+    def _claimed(tenant: str, key: str, token: str) -> Any:
+        c = idempotency_keys.c
+        return (c.tenant == tenant) & (c.key == key) & (c.state == "in_flight") & (c.owner == token)
+
+    def release(self, tenant: str, key: str, token: str) -> None:
+        """Forget our claim when its request failed (nothing was stored), so that a retry runs again."""
         with self._tx() as conn:
-            conn.execute(
-                idempotency_keys.delete().where(
-                    (idempotency_keys.c.tenant == tenant)
-                    & (idempotency_keys.c.key == key)
-                    & (idempotency_keys.c.state == "in_flight")
-                )
-            )
+            conn.execute(idempotency_keys.delete().where(self._claimed(tenant, key, token)))
 
     def purge_idempotency(self, older_than: dt.timedelta) -> int:
         with self._tx() as conn:
@@ -266,18 +279,28 @@ class AuditStore:
         return int(result.rowcount or 0)
 
     # -- decisions -------------------------------------------------------------------------------
-    def record(self, rows: Sequence[dict[str, Any]], idempotency: tuple[str, str, int, dict[str, Any]] | None) -> None:
-        """Insert decisions and, in the same transaction, complete the idempotency claim."""
+    def record(
+        self, rows: Sequence[dict[str, Any]], idempotency: tuple[str, str, str, int, dict[str, Any]] | None
+    ) -> None:
+        """Insert decisions and, in the same transaction, complete the idempotency claim we hold.
+
+        If the claim was taken over meanwhile (this request was presumed dead), nothing is stored and
+        :class:`IdempotencyConflictError` (409) is raised: the retry that took it over answers instead.
+        """
         with self._tx() as conn:
             if rows:
                 conn.execute(decisions.insert(), list(rows))
             if idempotency is not None:
-                tenant, key, status, response = idempotency
-                conn.execute(
+                tenant, key, token, status, response = idempotency
+                done = conn.execute(
                     idempotency_keys.update()
-                    .where((idempotency_keys.c.tenant == tenant) & (idempotency_keys.c.key == key))
+                    .where(self._claimed(tenant, key, token))
                     .values(state="done", status_code=status, response=response)
                 )
+                if done.rowcount != 1:
+                    raise IdempotencyConflictError(
+                        "Idempotency-Key: a retry took this request over; its answer is the one kept", status=409
+                    )
 
     def get(self, tenant: str, decision_id: str) -> dict[str, Any] | None:
         with self._tx() as conn:

@@ -53,6 +53,7 @@ idempotency_keys = sa.Table(
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("state", sa.String(16), nullable=False),  # in_flight | done
+    sa.Column("owner", sa.String(32), nullable=False, server_default=""),  # the request holding the claim
     sa.Column("status_code", sa.Integer, nullable=True),
     sa.Column("response", sa.JSON, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
