@@ -96,17 +96,21 @@ def serve_command(
     )
     del scorer  # verified; each worker loads its own
     try:
-        uvicorn.run(
-            "pymescore.service._app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            loop="uvloop",
-            http="httptools",
-            log_level="warning",
-            timeout_graceful_shutdown=15,
-        )
+        if workers == 1:
+            uvicorn.run(
+                "pymescore.service._app:app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                loop="uvloop",
+                http="httptools",
+                log_level="warning",
+                timeout_graceful_shutdown=15,
+            )
+        else:  # one SO_REUSEPORT socket per worker: the kernel spreads connections evenly
+            from pymescore.service._workers import run_workers
+
+            run_workers(host, port, workers)
     finally:
         if own_metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
