@@ -155,7 +155,10 @@ def run_training(
             metrics["fairness_gaps"] = fairness_gaps(fair)
     metrics["policy_cutoff"] = POLICY_CUTOFF
     reference = _reference(result)
-    sample = frame.sample(min(len(frame), 50_000), random_state=0)
+    # features: the latest observation date of a snapshot (the population nearest to the one scored next,
+    # and the date of the regional/sector context stored for online scoring), else every row
+    latest = frame[frame["as_of"] == frame["as_of"].max()] if result.report["snapshot"] and "as_of" in frame else frame
+    sample = latest.sample(min(len(latest), 50_000), random_state=0)
     features_ref = {}
     for ct in result.model.preprocessor.types:
         if ct.column in sample.columns:

@@ -25,9 +25,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from pymescore.cli import _contracts, _features, _ingest, _lake, _model, _serve, _simulate
+    from pymescore.cli import _contracts, _features, _ingest, _lake, _model, _monitor, _serve, _simulate
 
-    for module in (_simulate, _ingest, _lake, _features, _model, _contracts, _serve):
+    for module in (_simulate, _ingest, _lake, _features, _model, _contracts, _serve, _monitor):
         module.register(app)
 
 
@@ -36,7 +36,9 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _register()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns typer.Exit's code instead of exiting
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except PymescoreError as exc:
         print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
         sys.exit(2)

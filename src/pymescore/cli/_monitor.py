@@ -1,0 +1,80 @@
+"""``pymescore monitor``: drift and backtest of the decisions in the audit store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pymescore.cli._output import console, emit_json
+
+
+def monitor_command(
+    bundle: Annotated[Path, typer.Option("--bundle", help="The bundle whose training reference is compared.")],
+    since: Annotated[
+        str | None, typer.Option(help="Decisions from this date on (YYYY-MM-DD); default: the last 30 days.")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Audit store (default: PYMESCORE_DATABASE_URL).")
+    ] = None,
+    lake: Annotated[
+        Path | None, typer.Option("--lake", help="Lake with the outcomes, for the backtest (optional).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for monitor.json, monitor.html, monitor.prom.")] = Path(
+        "monitoring"
+    ),
+    psi_watch: Annotated[float, typer.Option(help="PSI from which a shift is watched.")] = 0.1,
+    psi_act: Annotated[float, typer.Option(help="PSI from which a shift needs action.")] = 0.25,
+    fail_on_act: Annotated[bool, typer.Option(help="Exit with code 1 when a PSI/CSI crosses --psi-act.")] = False,
+) -> None:
+    """Compare recent decisions with the model's training population: PSI of the score, CSI of every
+    feature, approval and decline rates, and a backtest where the 12-month outcome is known in the lake.
+
+    Writes `monitor.json`, `monitor.html` (with a plot) and `monitor.prom` (Prometheus textfile format, for
+    node-exporter's textfile collector); the JSON summary is the last line of stdout.
+
+    Example: pymescore monitor --bundle demo/bundle --database-url sqlite:///demo/audit.db --lake demo/lake
+    """
+    from pymescore.bundle import load_bundle
+    from pymescore.config import Settings
+    from pymescore.errors import ConfigError
+    from pymescore.monitoring import Thresholds, monitor, write_outputs
+    from pymescore.service import AuditStore
+
+    try:
+        start = (
+            dt.datetime.fromisoformat(since).replace(tzinfo=dt.UTC)
+            if since
+            else dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+        )
+    except ValueError as exc:
+        raise ConfigError(f"--since: expected a date YYYY-MM-DD, got {since!r}") from exc
+    settings = Settings(database_url=database_url) if database_url else Settings()
+    store = AuditStore(settings.database_url, timeout_s=10.0)
+    store.migrate()
+    decisions = store.recent(start)
+    store.dispose()
+    tables = None
+    if lake is not None:
+        from pymescore.features._snapshot import read_lake_tables
+        from pymescore.lake import Lake
+
+        tables = read_lake_tables(Lake(lake))
+    with console.status(f"Monitoring {len(decisions):,} decisions…"):
+        result = monitor(load_bundle(bundle), decisions, lake_tables=tables,
+                         thresholds=Thresholds(psi_watch, psi_act), since=start)  # fmt: skip
+    paths = write_outputs(result, out)
+    console.print(
+        f"{result['n']:,} decisions; status {result['status']}; score PSI {result.get('psi_score', {}).get('value')}; "
+        f"shifted features: {', '.join(result.get('flagged_features', [])) or 'none'}; report {paths['html']}"
+    )
+    summary = {k: result.get(k) for k in ("n", "status", "psi_score", "flagged_features", "rates")}
+    emit_json({**summary, "outputs": {k: str(v) for k, v in paths.items()}})
+    if fail_on_act and result["status"] == "act":
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("monitor")(monitor_command)

@@ -1,0 +1,236 @@
+"""Monitoring: how the decisions in the audit store compare with the model's training population.
+
+PSI of the score and CSI of every feature against the bundle's training reference (``reference.json``),
+approval / review / decline rates, and — for decisions whose 12-month outcome is now known in the lake — a
+backtest (AUC, KS, observed vs predicted default rate per band). Thresholds follow industry practice
+(PSI < 0.1 stable, 0.1-0.25 watch, > 0.25 act) and are configurable. Results go to JSON, HTML and a
+Prometheus textfile.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pymescore.bundle import Bundle
+from pymescore.errors import ConfigError
+from pymescore.evaluate import assign_bands, binary_metrics, psi_against_reference
+
+ORDER = {"stable": 0, "watch": 1, "act": 2}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    watch: float = 0.1
+    act: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not 0 < self.watch < self.act:
+            raise ConfigError(f"thresholds: expected 0 < watch < act, got watch={self.watch}, act={self.act}")
+
+    def verdict(self, value: float | None) -> str:
+        if value is None or not np.isfinite(value):
+            return "stable"
+        return "stable" if value < self.watch else "watch" if value < self.act else "act"
+
+
+def _decision_frame(decisions: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for d in decisions:
+        response = d.get("response") or {}
+        rows.append({
+            "id": d["id"], "ruc": d["ruc"], "created_at": d["created_at"], "model_version": d["model_version"],
+            "pd": float(d["pd"]), "score": float(d["score"]), "band": d["band"], "decision": d["decision"],
+            "as_of": response.get("as_of"),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _backtest(frame: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> dict[str, Any] | None:
+    """Decisions whose 12-month window is observed in the lake, with their outcome."""
+    from pymescore.features import build_labels
+
+    parts = []
+    for as_of, group in frame.dropna(subset=["as_of"]).groupby("as_of"):
+        labels = build_labels(tables, as_of, group["ruc"].drop_duplicates().to_numpy(dtype=object))
+        known = labels.dropna(subset=["default_12m"]).set_index("ruc")["default_12m"].astype(int)
+        matched = group[group["ruc"].isin(known.index)]
+        parts.append(matched.assign(y=known.reindex(matched["ruc"]).to_numpy()))
+    if not parts:
+        return None
+    done = pd.concat(parts, ignore_index=True)
+    if len(done) < 30 or done["y"].nunique() < 2:
+        return {"n": len(done), "note": "fewer than 30 decisions with a known outcome, or only one outcome"}
+    metrics = binary_metrics(done["y"].to_numpy(), done["pd"].to_numpy())
+    bands = (
+        done.groupby("band")
+        .agg(n=("y", "size"), observed_default_rate=("y", "mean"), predicted_default_rate=("pd", "mean"))
+        .reset_index()
+    )
+    return {"n": len(done), "metrics": metrics, "bands": bands.to_dict(orient="records")}
+
+
+def monitor(
+    bundle: Bundle,
+    decisions: Sequence[Mapping[str, Any]],
+    *,
+    lake_tables: Mapping[str, pd.DataFrame] | None = None,
+    thresholds: Thresholds | None = None,
+    since: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The monitoring figures of ``decisions`` (rows of the audit store's ``decisions`` table)."""
+    th = thresholds or Thresholds()
+    if not decisions:
+        return {"n": 0, "status": "stable", "since": None if since is None else since.isoformat(),
+                "note": "no decisions in the period"}  # fmt: skip
+    frame = _decision_frame(decisions)
+    reference = bundle.reference
+    score_psi = psi_against_reference(reference["score"], frame["score"].to_numpy()) if "score" in reference else None
+    csi: dict[str, dict[str, Any]] = {}
+    features = pd.DataFrame([d.get("features") or {} for d in decisions])
+    for name, ref in sorted(reference.get("features", {}).items()):
+        if name not in features.columns:
+            continue
+        values = features[name]
+        data = values.astype(object).to_numpy() if ref.get("kind") == "categorical" else pd.to_numeric(
+            values, errors="coerce").to_numpy(dtype=np.float64)  # fmt: skip
+        value = psi_against_reference(ref, data)
+        csi[name] = {"value": round(float(value), 4), "verdict": th.verdict(value)}
+    csi = dict(sorted(csi.items(), key=lambda kv: -kv[1]["value"]))
+    counts = frame["decision"].value_counts()
+    rates = {k: round(float(counts.get(k, 0) / len(frame)), 4) for k in ("approve", "review", "decline")}
+    verdicts = [th.verdict(score_psi)] + [c["verdict"] for c in csi.values()]
+    flagged = [name for name, c in csi.items() if c["verdict"] == "act"]
+    watched = [name for name, c in csi.items() if c["verdict"] == "watch"]
+    out: dict[str, Any] = {
+        "n": len(frame),
+        "since": None if since is None else since.isoformat(),
+        "period": [str(frame["created_at"].min()), str(frame["created_at"].max())],
+        "model_version": bundle.version,
+        "decisions_by_model": {str(k): int(v) for k, v in frame["model_version"].value_counts().items()},
+        "rates": rates,
+        "psi_score": {
+            "value": None if score_psi is None else round(float(score_psi), 4),
+            "verdict": th.verdict(score_psi),
+        },
+        "csi": csi,
+        "flagged_features": flagged,
+        "watched_features": watched,
+        "thresholds": asdict(th),
+        "status": max(verdicts, key=ORDER.__getitem__),
+        "backtest": _backtest(frame, lake_tables) if lake_tables is not None else None,
+        "score_mean": round(float(frame["score"].mean()), 2),
+        "bands": {str(k): int(v) for k, v in pd.Series(assign_bands(frame["score"].to_numpy())).value_counts().items()},
+    }
+    return out
+
+
+def write_outputs(result: Mapping[str, Any], out: Path) -> dict[str, Path]:
+    """``monitor.json``, ``monitor.html`` (with a plot) and ``monitor.prom`` (Prometheus textfile format)."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "monitor.json", "html": out / "monitor.html", "prom": out / "monitor.prom"}
+    _atomic(paths["json"], json.dumps(result, indent=1, ensure_ascii=False, default=str))
+    _atomic(paths["html"], _html(result))
+    _write_prom(result, paths["prom"])
+    return paths
+
+
+def _atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _write_prom(result: Mapping[str, Any], path: Path) -> None:
+    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
+    registry = CollectorRegistry()
+    Gauge("pymescore_monitor_decisions", "Decisions in the monitored period", registry=registry).set(result["n"])
+    if result["n"]:
+        status = Gauge("pymescore_monitor_status", "Worst verdict: 0 stable, 1 watch, 2 act", registry=registry)
+        status.set(ORDER[result["status"]])
+        if result["psi_score"]["value"] is not None:
+            Gauge("pymescore_monitor_psi_score", "PSI of the score vs training", registry=registry).set(
+                result["psi_score"]["value"]
+            )
+        csi = Gauge("pymescore_monitor_csi", "CSI of a feature vs training", ["feature"], registry=registry)
+        for name, c in result["csi"].items():
+            csi.labels(name).set(c["value"])
+        rate = Gauge(
+            "pymescore_monitor_decision_rate", "Share of decisions by outcome", ["decision"], registry=registry
+        )
+        for k, v in result["rates"].items():
+            rate.labels(k).set(v)
+        bt = result.get("backtest") or {}
+        if bt.get("metrics"):
+            auc = Gauge("pymescore_monitor_backtest_auc", "AUC on decisions with a known outcome", registry=registry)
+            auc.set(bt["metrics"]["auc"] or 0.0)
+    write_to_textfile(str(path), registry)
+
+
+def _plot(result: Mapping[str, Any]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    top = list(result["csi"].items())[:15]
+    fig, ax = plt.subplots(figsize=(7, 0.32 * max(len(top), 3) + 1))
+    names = ["score", *[n for n, _ in top]]
+    values = [result["psi_score"]["value"] or 0.0, *[c["value"] for _, c in top]]
+    colours = ["#c0392b" if v >= result["thresholds"]["act"] else "#e67e22" if v >= result["thresholds"]["watch"]
+               else "#27ae60" for v in values]  # fmt: skip
+    ax.barh(names[::-1], values[::-1], color=colours[::-1])
+    for x in (result["thresholds"]["watch"], result["thresholds"]["act"]):
+        ax.axvline(x, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("PSI / CSI vs training")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _html(result: Mapping[str, Any]) -> str:
+    e = html.escape
+    if not result["n"]:
+        return "<!doctype html><meta charset='utf-8'><title>pymescore monitor</title><p>No decisions in the period.</p>"
+    rows = "".join(f"<tr><td>{e(n)}</td><td>{c['value']:.4f}</td><td>{e(c['verdict'])}</td></tr>"
+                   for n, c in result["csi"].items())  # fmt: skip
+    bt = result.get("backtest") or {}
+    backtest = "<p>No decision has a known 12-month outcome yet.</p>"
+    if bt.get("metrics"):
+        m = bt["metrics"]
+        bands = "".join(
+            f"<tr><td>{e(str(b['band']))}</td><td>{b['n']}</td><td>{b['observed_default_rate']:.2%}</td>"
+            f"<td>{b['predicted_default_rate']:.2%}</td></tr>"
+            for b in bt["bands"]
+        )
+        head = "<table><tr><th>band</th><th>n</th><th>observed</th><th>predicted</th></tr>"
+        backtest = f"<p>{bt['n']} decisions with a known outcome: AUC {m['auc']:.3f}, KS {m['ks']:.3f}.</p>"
+        backtest += head + bands + "</table>"
+    r = result["rates"]
+    return f"""<!doctype html><html lang="es"><meta charset="utf-8"><title>pymescore — monitoreo / monitoring</title>
+<style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto}}td,th{{padding:.2rem .6rem;text-align:left}}
+.act{{color:#c0392b}}.watch{{color:#e67e22}}.stable{{color:#27ae60}}</style>
+<h1>Monitoreo del modelo / Model monitoring</h1>
+<p>Modelo / model {e(str(result["model_version"]))}; {result["n"]} decisiones / decisions,
+{e(" – ".join(result["period"]))}.</p>
+<p>Estado / status: <b class="{e(result["status"])}">{e(result["status"])}</b>. PSI del puntaje / score PSI:
+{result["psi_score"]["value"]} ({e(result["psi_score"]["verdict"])}). Aprobación / approval {r["approve"]:.1%},
+revisión / review {r["review"]:.1%}, rechazo / decline {r["decline"]:.1%}.</p>
+<p>Variables con cambio fuerte / shifted features: {e(", ".join(result["flagged_features"]) or "—")}</p>
+<img alt="PSI / CSI" src="data:image/png;base64,{_plot(result)}">
+<h2>CSI por variable / per feature</h2><table><tr><th>feature</th><th>CSI</th><th>verdict</th></tr>{rows}</table>
+<h2>Backtest</h2>{backtest}
+</html>"""
