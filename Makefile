@@ -10,7 +10,7 @@ DEMO_MONTHS ?= 36
 DEMO_SERVE ?= 1
 DEMO_PORT ?= 8000
 
-.PHONY: help bootstrap demo test lint format pytest bench clean
+.PHONY: help bootstrap demo test lint format pytest bench clean ops-deps ops-test
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,16 @@ pytest: bootstrap  ## The test suite only
 	$(BIN)/pytest -n 2 --dist loadfile
 
 test: lint pytest  ## Everything CI runs: lint + the test suite
+
+ops-deps:  ## Install Prometheus + promtool (Debian package) when missing
+	@command -v promtool >/dev/null 2>&1 || { \
+		SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
+		$$SUDO apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends prometheus; }; }
+	@promtool --version | head -n 1
+
+ops-test: bootstrap ops-deps  ## Operations checks: promtool config/rules/tests, Prometheus scraping a live service, monitoring
+	$(BIN)/pytest -n 2 --dist loadfile tests/test_ops_prometheus.py tests/test_monitoring.py
 
 bench: bootstrap  ## Benchmarks (JSON results in bench/results/)
 	$(BIN)/python -m bench.bench_simulate --out bench/results/simulate.json
