@@ -1,0 +1,63 @@
+"""``pymescore gate``: may the challenger replace the champion?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pymescore.cli._output import console, emit_json
+
+
+def gate_command(
+    challenger: Annotated[Path, typer.Option("--challenger", help="The new bundle.")],
+    table: Annotated[Path, typer.Option("--table", help="Out-of-time rows (a snapshot: its latest date is used).")],
+    target: Annotated[str, typer.Option("--target", help="Target column.")] = "default_12m",
+    champion: Annotated[Path | None, typer.Option("--champion", help="The champion's bundle folder.")] = None,
+    champion_uri: Annotated[
+        str | None, typer.Option("--champion-uri", help="Or the registry's champion, models:/pymescore@champion.")
+    ] = None,
+    positive: Annotated[str | None, typer.Option("--positive", help="The target value that means default.")] = None,
+    max_auc_drop: Annotated[float, typer.Option(help="Largest AUC loss against the champion allowed.")] = 0.01,
+    fairness_tolerance: Annotated[float, typer.Option(help="Largest widening of a fairness gap allowed.")] = 0.05,
+    promote_version: Annotated[
+        int | None, typer.Option(help="Registry version of the challenger to make champion when it passes.")
+    ] = None,
+) -> None:
+    """Compare a challenger with the champion on the same out-of-time rows: AUC not worse by more than
+    --max-auc-drop, score bands monotone, fairness gaps not wider by more than --fairness-tolerance.
+
+    Prints the verdict as JSON (the last line) with every reason; exits 1 when the challenger is refused.
+    With --promote-version, a passing challenger becomes the registry's champion.
+
+    Example: pymescore gate --challenger new_bundle --champion-uri models:/pymescore@champion --table oot.parquet
+    """
+    from pymescore.bundle import load_bundle
+    from pymescore.gate import GatePolicy, gate
+    from pymescore.runs import read_table
+
+    old = None
+    if champion is not None:
+        old = load_bundle(champion)
+    elif champion_uri is not None:
+        from pymescore.registry import download
+
+        old = load_bundle(download(champion_uri))
+    verdict = gate(load_bundle(challenger), old, read_table(table), target, positive,
+                   GatePolicy(max_auc_drop, fairness_tolerance))  # fmt: skip
+    if verdict["promote"] and promote_version is not None:
+        from pymescore.registry import promote
+
+        verdict["promoted"] = promote(promote_version, "champion")
+    if verdict["promote"]:
+        console.print(f"[green]Challenger accepted[/] on {verdict['rows']:,} rows.")
+    else:
+        console.print("[red]Challenger refused:[/] " + "; ".join(verdict["reasons"]))
+    emit_json(verdict)
+    if not verdict["promote"]:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("gate")(gate_command)

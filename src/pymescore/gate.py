@@ -1,0 +1,91 @@
+"""The promotion gate: may a challenger replace the champion? Same out-of-time rows for both.
+
+A challenger is refused, with every reason, when its AUC is worse than the champion's by more than
+``max_auc_drop``, when its score bands are not monotone in bad rate, or when a fairness gap (AUC or approval
+rate between regions, sectors, sizes) is wider than the champion's by more than ``fairness_tolerance``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pymescore.bundle import Bundle
+from pymescore.errors import ConfigError
+from pymescore.evaluate import band_table, bands_monotone, binary_metrics, fairness_gaps, fairness_table, sme_slices
+from pymescore.runs import POLICY_CUTOFF, labelled
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    max_auc_drop: float = 0.01
+    fairness_tolerance: float = 0.05
+    require_monotone_bands: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_auc_drop < 0.5 or not 0 <= self.fairness_tolerance < 1:
+            raise ConfigError(
+                f"gate: expected 0 <= max_auc_drop < 0.5 and 0 <= fairness_tolerance < 1, got {self.max_auc_drop}, "
+                f"{self.fairness_tolerance}"
+            )
+
+
+def _gaps(rows: pd.DataFrame, y: np.ndarray, scored: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    slices = sme_slices(rows)
+    if not slices:
+        return {}
+    table = fairness_table(rows, y, scored["pd"].to_numpy(), scored["score"].to_numpy(), POLICY_CUTOFF, slices)
+    return fairness_gaps(table)
+
+
+def gate(
+    challenger: Bundle,
+    champion: Bundle | None,
+    frame: pd.DataFrame,
+    target: str,
+    positive: str | None = None,
+    policy: GatePolicy | None = None,
+) -> dict[str, Any]:
+    """``{"promote": bool, "reasons": [...], ...}``; on a snapshot, the rows of its latest observation date."""
+    policy = policy or GatePolicy()
+    if "as_of" in frame.columns:
+        frame = frame[frame["as_of"] == frame["as_of"].max()]
+    rows, y = labelled(challenger, frame, target, positive)
+    if len(np.unique(y)) < 2:
+        raise ConfigError(f"gate: expected both outcomes in the comparison rows, got only {np.unique(y).tolist()}")
+    new = challenger.model.predict(rows)
+    new_metrics = binary_metrics(y, new["pd"].to_numpy())
+    bands = band_table(y, new["score"].to_numpy())
+    monotone = bands_monotone(bands)
+    reasons: list[str] = []
+    out: dict[str, Any] = {"rows": len(rows), "policy": asdict(policy), "challenger": {
+        "version": challenger.version, "metrics": new_metrics, "bands_monotone": monotone}}  # fmt: skip
+    if policy.require_monotone_bands and not monotone:
+        reasons.append("the challenger's score bands are not monotone in bad rate")
+    new_gaps = _gaps(rows, y, new)
+    out["challenger"]["fairness_gaps"] = new_gaps
+    if champion is not None:
+        old = champion.model.predict(rows)
+        old_metrics = binary_metrics(y, old["pd"].to_numpy())
+        old_gaps = _gaps(rows, y, old)
+        out["champion"] = {"version": champion.version, "metrics": old_metrics, "fairness_gaps": old_gaps}
+        drop = (old_metrics["auc"] or 0.0) - (new_metrics["auc"] or 0.0)
+        if drop > policy.max_auc_drop:
+            reasons.append(
+                f"AUC {new_metrics['auc']:.4f} is {drop:.4f} below the champion's {old_metrics['auc']:.4f} on the same "
+                f"{len(rows):,} rows (allowed: {policy.max_auc_drop})"
+            )
+        for name, gap in new_gaps.items():
+            for kind in ("auc_gap", "approval_gap"):
+                was, now = (old_gaps.get(name) or {}).get(kind), gap.get(kind)
+                if was is not None and now is not None and now > was + policy.fairness_tolerance:
+                    reasons.append(
+                        f"fairness: the {kind.replace('_', ' ')} across {name} widens from {was:.3f} to {now:.3f} "
+                        f"(allowed: +{policy.fairness_tolerance})"
+                    )
+    out["promote"] = not reasons
+    out["reasons"] = reasons
+    return out
