@@ -56,3 +56,68 @@ def test_grafana_provisioning_points_at_the_dashboard_folder() -> None:
     titles = " ".join(p["title"] for p in dashboard["panels"]).lower()
     for needed in ("requests", "latency", "decisions", "score distribution", "psi", "model"):
         assert needed in titles
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_dockerfile_is_multi_stage_non_root_with_a_healthcheck() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert len(re.findall(r"^FROM ", text, re.MULTILINE)) >= 2
+    assert re.search(r"^USER 10001$", text, re.MULTILINE)  # the pymescore user, by number
+    assert "HEALTHCHECK" in text
+    assert "/healthz" in text
+    assert "uv sync --frozen --no-dev" in text
+
+
+def test_compose_runs_the_whole_stack() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert {"pymescore", "postgres", "mlflow", "prometheus", "grafana", "airflow"} <= set(compose["services"])
+    env = compose["services"]["pymescore"]["environment"]
+    assert env["PYMESCORE_DATABASE_URL"].startswith("postgresql://")
+    mounted = " ".join(compose["services"]["prometheus"]["volumes"])
+    assert "deploy/prometheus/alerts.yml" in mounted
+
+
+def test_kubernetes_manifests() -> None:
+    docs = [d for d in yaml.safe_load_all((DEPLOY / "k8s" / "pymescore.yaml").read_text()) if d]
+    kinds = {d["kind"]: d for d in docs}
+    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "ConfigMap", "PodDisruptionBudget"} <= set(kinds)
+    container = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["resources"]["requests"]
+    assert container["resources"]["limits"]
+    assert any("secretKeyRef" in e.get("valueFrom", {}) for e in container["env"])
+    assert kinds["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"] == kinds["Deployment"]["metadata"]["name"]
+
+
+def test_dvc_pipeline_calls_real_commands_with_real_options() -> None:
+    import subprocess
+    import sys
+
+    pipeline = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert list(pipeline["stages"]) == ["simulate", "ingest", "features", "train", "evaluate"]
+    for name, stage in pipeline["stages"].items():
+        for ref in re.findall(r"\$\{([a-z_.]+)\}", stage["cmd"]):
+            section, key = ref.split(".")
+            assert key in params[section], f"{name}: ${{{ref}}} is not in params.yaml"
+        words = stage["cmd"].split()
+        assert words[0] == "pymescore"
+        helped = subprocess.run([sys.executable, "-m", "pymescore.cli", words[1], "--help"], capture_output=True,
+                                text=True, timeout=120, check=False)  # fmt: skip
+        assert helped.returncode == 0, helped.stderr
+        for option in (w for w in words if w.startswith("--")):
+            assert option in helped.stdout, f"{name}: {option} is not an option of pymescore {words[1]}"
+
+
+def test_hadolint_passes_on_the_dockerfile() -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    binary = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    done = subprocess.run([binary, "--no-color", str(ROOT / "Dockerfile")], capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
