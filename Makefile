@@ -55,15 +55,18 @@ pytest: bootstrap  ## The test suite only
 
 test: lint pytest  ## Everything CI runs: lint + the test suite
 
-ops-deps:  ## Install Prometheus + promtool (Debian package) when missing
+ops-deps: bootstrap  ## Prometheus + promtool (Debian package) when missing; Airflow in its own environment (.venv-airflow)
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venv-airflow $(UV) sync --frozen --no-dev --extra airflow --extra train \
+		--extra postgres --extra mlflow --extra serve --extra report
 	@command -v promtool >/dev/null 2>&1 || { \
 		SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
 		$$SUDO apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 || \
 		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends prometheus; }; }
 	@promtool --version | head -n 1
 
-ops-test: bootstrap ops-deps  ## Operations checks: promtool config/rules/tests, Prometheus scraping a live service, monitoring
-	$(BIN)/pytest -n 2 --dist loadfile tests/test_ops_prometheus.py tests/test_monitoring.py
+ops-test: bootstrap ops-deps  ## Operations checks: Airflow DAGs, promtool, Prometheus scraping a live service, monitoring
+	$(BIN)/pytest -n 2 --dist loadfile tests/test_ops_prometheus.py tests/test_ops_files.py tests/test_monitoring.py \
+		tests/test_gate.py tests/test_airflow_dags.py
 
 bench: bootstrap  ## Benchmarks (JSON results in bench/results/)
 	$(BIN)/python -m bench.bench_simulate --out bench/results/simulate.json

@@ -1,0 +1,140 @@
+"""The steps of the scheduled pipelines, as plain functions (Airflow tasks call these, the CLI the same
+library functions underneath): nothing of the retraining or monitoring logic lives only in a DAG.
+
+Each step takes paths and returns a small JSON-ready dict, so that a scheduler can pass results along.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from pymescore.errors import PymescoreError
+
+
+class PipelineStop(PymescoreError):  # noqa: N818 - a stop, not a failure of the code
+    """A step refused to go on (a threshold crossed, an inconsistent lake); ``message`` says why."""
+
+    code = "PIPELINE_STOP"
+
+
+def ingest(source: Path, lake: Path) -> dict[str, Any]:
+    from pymescore.lake import Lake
+    from pymescore.sources import ingest_folder
+
+    summaries = ingest_folder(Path(source), Lake(lake))
+    return {"tables": {s.table: {"accepted": s.accepted, "quarantined": s.quarantined, "changed": s.changed}
+                       for s in summaries}}  # fmt: skip
+
+
+def validate(lake: Path) -> dict[str, Any]:
+    from pymescore.config import Settings
+    from pymescore.lake import Lake
+    from pymescore.lake_summary import check
+
+    findings = check(Lake(lake), equity_tolerance=Settings().equity_tolerance)
+    errors = [f.to_dict() for f in findings if f.severity == "error"]
+    if errors:
+        raise PipelineStop(f"lake validate: {len(errors)} error(s), first: {errors[0]}")
+    return {"ok": True, "warnings": len(findings)}
+
+
+def features(lake: Path, as_of: list[str], out: Path) -> dict[str, Any]:
+    from pymescore.features._snapshot import build_snapshot, write_snapshot
+    from pymescore.lake import Lake
+
+    snapshot, lineage = build_snapshot(Lake(lake), as_of)
+    write_snapshot(snapshot, lineage, Path(out))
+    return {"snapshot": str(out), "rows": len(snapshot), "as_of": as_of}
+
+
+def train(snapshot: Path, out: Path, trials: int, time_budget: float, drop: list[str] | None = None,
+          register: bool = True) -> dict[str, Any]:  # fmt: skip
+    """Train a challenger; registered with the alias ``challenger`` when ``register``."""
+    from pymescore.model import TrainConfig
+    from pymescore.runs import read_table, run_training
+
+    config = TrainConfig(target="default_12m", trials=trials, time_budget=time_budget, drop=tuple(drop or ()))
+    _, metrics = run_training(read_table(Path(snapshot)), config, Path(out), dataset=str(snapshot))
+    result: dict[str, Any] = {"bundle": str(out), "test_metrics": metrics.get("test_metrics")}
+    if register:
+        from pymescore.registry import register as register_bundle
+
+        params = {"trials": trials, "time_budget": time_budget, "drop": ",".join(drop or [])}
+        result["registered"] = register_bundle(Path(out), metrics, params, alias="challenger")
+    return result
+
+
+def gate(challenger: Path, champion_uri: str, snapshot: Path, max_auc_drop: float = 0.01,
+         fairness_tolerance: float = 0.05) -> dict[str, Any]:  # fmt: skip
+    """The gate's verdict against the registry's champion (a first model passes when there is none)."""
+    from pymescore.bundle import load_bundle
+    from pymescore.gate import GatePolicy
+    from pymescore.gate import gate as run_gate
+    from pymescore.registry import RegistryError, download
+    from pymescore.runs import read_table
+
+    try:
+        champion = load_bundle(download(champion_uri))
+    except RegistryError:
+        champion = None
+    verdict = run_gate(load_bundle(Path(challenger)), champion, read_table(Path(snapshot)), "default_12m",
+                       policy=GatePolicy(max_auc_drop, fairness_tolerance))  # fmt: skip
+    plain: dict[str, Any] = json.loads(json.dumps(verdict, default=str))
+    return plain
+
+
+def promote(version: int) -> dict[str, Any]:
+    from pymescore.registry import promote as promote_version
+
+    return promote_version(version, "champion")
+
+
+def record(runs: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """Append one line to the run log (JSON lines): what was trained, the verdict, promoted or why not."""
+    runs = Path(runs)
+    runs.parent.mkdir(parents=True, exist_ok=True)
+    line = {"recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **entry}
+    with runs.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(line, default=str) + "\n")
+    return line
+
+
+def monitor(bundle_uri: str, database_url: str, out: Path, lake: Path | None = None, days: int = 30,
+            psi_act: float = 0.25) -> dict[str, Any]:  # fmt: skip
+    """The monitoring job; raises :class:`PipelineStop` when a PSI/CSI crosses ``psi_act``."""
+    from pymescore.bundle import load_bundle
+    from pymescore.monitoring import Thresholds, write_outputs
+    from pymescore.monitoring import monitor as run_monitor
+    from pymescore.service import AuditStore
+
+    if bundle_uri.startswith("models:/"):
+        from pymescore.registry import download
+
+        bundle = load_bundle(download(bundle_uri))
+    else:
+        bundle = load_bundle(Path(bundle_uri))
+    store = AuditStore(database_url, timeout_s=10.0)
+    store.migrate()
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    decisions = store.recent(since)
+    store.dispose()
+    tables = None
+    if lake is not None:
+        from pymescore.features._snapshot import read_lake_tables
+        from pymescore.lake import Lake
+
+        tables = read_lake_tables(Lake(lake))
+    result = run_monitor(bundle, decisions, lake_tables=tables, thresholds=Thresholds(act=psi_act), since=since)
+    paths = write_outputs(result, Path(out))
+    summary = {"n": result["n"], "status": result["status"], "psi_score": result.get("psi_score"),
+               "flagged_features": result.get("flagged_features", []), "report": str(paths["html"])}  # fmt: skip
+    if result["status"] == "act":
+        flagged = ", ".join(summary["flagged_features"]) or "none"
+        raise PipelineStop(
+            f"monitoring: drift above {psi_act}: score PSI {summary['psi_score']}, features {flagged}; "
+            f"see {paths['html']}"
+        )
+    return summary
