@@ -81,7 +81,7 @@ def demo_serve_command(
     store = AuditStore(database_url)
     store.migrate()
     key, _ = store.create_key("demo", ["score", "read"], "make demo")
-    env = {**os.environ, "PYMESCORE_DATABASE_URL": database_url}
+    env = {**os.environ, "PYMESCORE_DATABASE_URL": database_url, "PYMESCORE_LOG_LEVEL": "WARNING"}  # readable samples
     cmd = [sys.executable, "-m", "pymescore.cli", "serve", "--bundle", str(bundle), "--lake", str(lake),
            "--port", str(port)]  # fmt: skip
     server = subprocess.Popen(cmd, env=env)
