@@ -42,7 +42,12 @@ class Settings(BaseSettings):
     store_timeout_s: float = Field(default=1.5, gt=0, le=30, description="Longest wait on the audit store (503).")
     reload_interval_s: float = Field(default=30.0, ge=0, description="How often to look for a new champion (0=never).")
     xgb_threads: int = Field(default=1, ge=1, description="XGBoost threads per worker (workers x threads <= cores).")
-    score_concurrency: int = Field(default=2, ge=1, le=64, description="Scorings run at once per worker.")
+    score_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Scorings run at once per worker (CPU-bound: more only contend for the GIL).",
+    )
     log_salt: str = Field(
         default_factory=lambda: secrets.token_hex(16),
         description="Secret key of the RUC HMACs in the service's logs (random per process when unset).",
