@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from pymescore.service import application_bodies
+from pymescore.sources._readers import _driver_url
 from tests.service_support import TcpProxy, live_server, make_app
 
 
@@ -64,7 +65,7 @@ def test_postgres_audit_store_end_to_end(
             i["score_id"] for i in c.get(f"/v1/scores?ruc={body['ruc']}", headers=h).json()["items"]
         ]
         assert c.get("/readyz").status_code == 200
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    engine = sa.create_engine(_driver_url(url))
     with engine.connect() as conn:
         row = conn.execute(sa.text(f'SELECT ruc, decision, model_version FROM "{schema}".decisions WHERE id = :i'),
                            {"i": out["score_id"]}).one()  # fmt: skip

@@ -91,9 +91,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        too_big = problem_response(413, f"expected a body of at most {self.limit} bytes", "BODY_TOO_LARGE")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await too_big(scope, receive, send)
+            await self._too_big(scope, receive, send)
             return
         if declared is not None:
             await self.app(scope, receive, send)
@@ -108,7 +107,7 @@ class BodyLimit:
             seen += len(chunks[-1])
             more = message.get("more_body", False)
             if seen > self.limit:
-                await too_big(scope, receive, send)
+                await self._too_big(scope, receive, send)
                 return
         body = b"".join(chunks)
         sent = False
@@ -121,6 +120,10 @@ class BodyLimit:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+    async def _too_big(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(413, f"expected a body of at most {self.limit} bytes", "BODY_TOO_LARGE")
+        await response(scope, receive, send)
 
 
 def _route_of(request: Request) -> str:

@@ -57,6 +57,7 @@ class _Pending:
     request: ScoreRequest
     as_of: pd.Timestamp
     errors: list[dict[str, str]] = field(default_factory=list)
+    pen_per_unit: float = 1.0  # PEN per unit of the requested amount's currency at as_of
 
 
 def fingerprint(request: ScoreRequest) -> str:
@@ -83,6 +84,8 @@ class Scorer:
         self.policy = policy
         self.source = source or str(bundle.path)
         self.rates = None if rates is None or rates.empty else rates.sort_values("date").reset_index(drop=True)
+        self._rate_dates = None if self.rates is None else self.rates["date"].astype("datetime64[us]").to_numpy()
+        self._rate_values = None if self.rates is None else self.rates["pen_per_usd"].to_numpy(dtype=np.float64)
         ctx = bundle.context or {"by_department": {}, "by_section": {}}
         self.context = Context.from_dict({"by_department": ctx["by_department"], "by_section": ctx["by_section"]})
         if bundle.model.booster is not None:
@@ -119,8 +122,13 @@ class Scorer:
         if from_histories:
             rows.update(self._from_histories(from_histories))
         for p in pending:
-            if not p.errors and self._pen_per(p.request.currency, p.as_of) is None:
+            if p.errors:
+                continue
+            rate = self._pen_per(p.request.currency, p.as_of)
+            if rate is None:
                 p.errors.append(_problem("currency", "PEN, or USD with an exchange rate known to the service", "USD"))
+            else:
+                p.pen_per_unit = rate
         ok = [p for p in pending if not p.errors and p.index in rows]
         results: list[Scored | ApplicationInvalidError] = [
             ApplicationInvalidError(f"application: {len(p.errors)} field(s) do not meet the contract", errors=p.errors)
@@ -283,8 +291,9 @@ class Scorer:
             req = p.request
             feats = {name: _plain(frame.iat[k, j]) for j, name in enumerate(self.features)}
             score = int(summary["score"].to_numpy()[k])
-            rate = self._pen_per(req.currency, p.as_of) or 1.0
-            decision, rules, suggested = self.policy.decide(score, feats, req.requested_amount, req.term_months, rate)
+            decision, rules, suggested = self.policy.decide(
+                score, feats, req.requested_amount, req.term_months, p.pen_per_unit
+            )
             response = {
                 "score_id": str(uuid.uuid4()),
                 "created_at": now.isoformat(),
@@ -320,11 +329,10 @@ class Scorer:
     def _pen_per(self, currency: str, as_of: pd.Timestamp) -> float | None:
         if currency == "PEN":
             return 1.0
-        if self.rates is None:
+        if self._rate_dates is None or self._rate_values is None:
             return None
-        dates = self.rates["date"].astype("datetime64[us]").to_numpy()
-        pos = int(np.searchsorted(dates, as_of.to_datetime64(), side="right")) - 1
-        return None if pos < 0 else float(self.rates["pen_per_usd"].to_numpy()[pos])
+        pos = int(np.searchsorted(self._rate_dates, as_of.to_datetime64(), side="right")) - 1
+        return None if pos < 0 else float(self._rate_values[pos])
 
     def _hints(
         self, frame: pd.DataFrame, points: pd.DataFrame, scores: np.ndarray, lang: str
@@ -339,6 +347,7 @@ class Scorer:
         rows = []
         pts = points.to_numpy()
         cols = [str(c) for c in points.columns]
+        values = {c: frame[c].to_numpy() for c in cols if c in frame.columns}  # once, not per row and feature
         for k in range(len(frame)):
             picked = 0
             for j in np.argsort(pts[k]):
@@ -348,7 +357,7 @@ class Scorer:
                 info = self.info.get(name)
                 mono = info.monotone if info else 0
                 target = self._target(name, mono)
-                current = _plain(frame[name].to_numpy()[k]) if name in frame.columns else None
+                current = _plain(values[name][k]) if name in values else None
                 if target is None or not isinstance(current, float) or (target - current) * mono >= 0:
                     continue  # no typical better value, or it is not an improvement
                 picked += 1

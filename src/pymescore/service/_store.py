@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from pymescore.errors import PymescoreError
 from pymescore.service._tables import api_keys, decisions, idempotency_keys
+from pymescore.sources._readers import _driver_url
 
 SCOPES = ("score", "read", "admin")
 #: an in-flight claim older than this belongs to a request that died: a retry may take it over
@@ -58,16 +59,9 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def driver_url(url: str) -> str:
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
-
-
 def make_engine(url: str, schema: str | None = None, timeout_s: float = 2.0) -> Engine:
     """An engine that fails fast: connection and statement timeouts, pre-ping, bounded pool waits."""
-    url = driver_url(url)
+    url = _driver_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url,
