@@ -80,5 +80,6 @@ def test_retrain_promotes_a_first_model_then_refuses_a_worse_one_and_says_why(ai
 
 @pytest.mark.slow
 def test_monitor_dag_completes_and_writes_its_report(airflow: dict[str, object]) -> None:
+    # monitors the registry's champion: the one the retrain test above promoted (tests of a file run in order)
     _dags_test(airflow, "pymescore_monitor", "2026-04-02T02:00:00")
     assert (Path(airflow["root"]) / "monitoring" / "monitor.prom").exists()  # type: ignore[arg-type]

@@ -135,6 +135,35 @@ def monitor(
     return out
 
 
+def monitor_store(
+    bundle: Bundle,
+    database_url: str,
+    since: dt.datetime,
+    out: Path,
+    *,
+    lake: Path | None = None,
+    thresholds: Thresholds | None = None,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The monitoring job: decisions since ``since`` from the audit store, outcomes from ``lake`` when given,
+    the figures written to ``out``. Returns the figures and the paths written."""
+    from pymescore.service import AuditStore
+
+    store = AuditStore(database_url, timeout_s=10.0)
+    try:
+        store.migrate()
+        decisions = store.recent(since)
+    finally:
+        store.dispose()
+    tables = None
+    if lake is not None:
+        from pymescore.features._snapshot import read_lake_tables
+        from pymescore.lake import Lake
+
+        tables = read_lake_tables(Lake(lake))
+    result = monitor(bundle, decisions, lake_tables=tables, thresholds=thresholds, since=since)
+    return result, write_outputs(result, Path(out))
+
+
 def write_outputs(result: Mapping[str, Any], out: Path) -> dict[str, Path]:
     """``monitor.json``, ``monitor.html`` (with a plot) and ``monitor.prom`` (Prometheus textfile format)."""
     out.mkdir(parents=True, exist_ok=True)

@@ -106,9 +106,7 @@ def monitor(bundle_uri: str, database_url: str, out: Path, lake: Path | None = N
             psi_act: float = 0.25) -> dict[str, Any]:  # fmt: skip
     """The monitoring job; raises :class:`PipelineStop` when a PSI/CSI crosses ``psi_act``."""
     from pymescore.bundle import load_bundle
-    from pymescore.monitoring import Thresholds, write_outputs
-    from pymescore.monitoring import monitor as run_monitor
-    from pymescore.service import AuditStore
+    from pymescore.monitoring import Thresholds, monitor_store
 
     if bundle_uri.startswith("models:/"):
         from pymescore.registry import download
@@ -116,19 +114,8 @@ def monitor(bundle_uri: str, database_url: str, out: Path, lake: Path | None = N
         bundle = load_bundle(download(bundle_uri))
     else:
         bundle = load_bundle(Path(bundle_uri))
-    store = AuditStore(database_url, timeout_s=10.0)
-    store.migrate()
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-    decisions = store.recent(since)
-    store.dispose()
-    tables = None
-    if lake is not None:
-        from pymescore.features._snapshot import read_lake_tables
-        from pymescore.lake import Lake
-
-        tables = read_lake_tables(Lake(lake))
-    result = run_monitor(bundle, decisions, lake_tables=tables, thresholds=Thresholds(act=psi_act), since=since)
-    paths = write_outputs(result, Path(out))
+    result, paths = monitor_store(bundle, database_url, since, Path(out), lake=lake, thresholds=Thresholds(act=psi_act))
     summary = {"n": result["n"], "status": result["status"], "psi_score": result.get("psi_score"),
                "flagged_features": result.get("flagged_features", []), "report": str(paths["html"])}  # fmt: skip
     if result["status"] == "act":

@@ -40,8 +40,7 @@ def monitor_command(
     from pymescore.bundle import load_bundle
     from pymescore.config import Settings
     from pymescore.errors import ConfigError
-    from pymescore.monitoring import Thresholds, monitor, write_outputs
-    from pymescore.service import AuditStore
+    from pymescore.monitoring import Thresholds, monitor_store
 
     try:
         start = (
@@ -52,20 +51,9 @@ def monitor_command(
     except ValueError as exc:
         raise ConfigError(f"--since: expected a date YYYY-MM-DD, got {since!r}") from exc
     settings = Settings(database_url=database_url) if database_url else Settings()
-    store = AuditStore(settings.database_url, timeout_s=10.0)
-    store.migrate()
-    decisions = store.recent(start)
-    store.dispose()
-    tables = None
-    if lake is not None:
-        from pymescore.features._snapshot import read_lake_tables
-        from pymescore.lake import Lake
-
-        tables = read_lake_tables(Lake(lake))
-    with console.status(f"Monitoring {len(decisions):,} decisions…"):
-        result = monitor(load_bundle(bundle), decisions, lake_tables=tables,
-                         thresholds=Thresholds(psi_watch, psi_act), since=start)  # fmt: skip
-    paths = write_outputs(result, out)
+    with console.status("Monitoring the recent decisions…"):
+        result, paths = monitor_store(load_bundle(bundle), settings.database_url, start, out, lake=lake,
+                                      thresholds=Thresholds(psi_watch, psi_act))  # fmt: skip
     console.print(
         f"{result['n']:,} decisions; status {result['status']}; score PSI {result.get('psi_score', {}).get('value')}; "
         f"shifted features: {', '.join(result.get('flagged_features', [])) or 'none'}; report {paths['html']}"
