@@ -3,6 +3,7 @@ an API key, and an async HTTP load generator (httpx) that records status, latenc
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -24,9 +25,16 @@ import numpy as np
 import pandas as pd
 
 from pymescore.lake import Lake
-from pymescore.service import AuditStore, application_bodies
+from pymescore.service import AuditStore, application_bodies, wait_until_ready
 
 TABLES = ("firms", "monthly_cashflows", "financial_statements", "payments", "bureau_ratings")
+
+
+def add_service_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every service benchmark shares: what it serves and which applications it sends."""
+    parser.add_argument("--bundle", type=Path, default=Path("demo/bundle"), help="model bundle to serve")
+    parser.add_argument("--lake", type=Path, default=Path("demo/lake"), help="lake of the sample firms and rates")
+    parser.add_argument("--as-of", default="2026-01-01", help="as_of of the sample applications")
 
 
 def request_bodies(lake: Path, n: int, as_of: str, seed: int = 0) -> list[dict[str, Any]]:
@@ -93,16 +101,8 @@ def start_server(
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     server = Server(proc, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{server.url}/readyz", timeout=2.0).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
+    if wait_until_ready(server.url, proc, timeout_s):
+        return server
     server.kill()
     tail = log.read_text(errors="replace")[-2000:]
     raise RuntimeError(f"server on port {port} not ready after {timeout_s:.0f} s (exit {proc.poll()}):\n{tail}")

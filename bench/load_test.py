@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench._common import write_result
-from bench._service import Load, Server, create_key, request_bodies, run_load, start_server
+from bench._service import Load, Server, add_service_arguments, create_key, request_bodies, run_load, start_server
 
 
 def audit_check(database_url: str, loads: list[Load]) -> dict[str, Any]:
@@ -123,9 +123,7 @@ def kill_run(args: argparse.Namespace, work: Path, bodies: list[dict[str, Any]])
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle", type=Path, default=Path("demo/bundle"), help="model bundle to serve")
-    parser.add_argument("--lake", type=Path, default=Path("demo/lake"), help="lake of the sample firms and rates")
-    parser.add_argument("--as-of", default="2026-01-01", help="as_of of the sample applications")
+    add_service_arguments(parser)
     parser.add_argument("--requests", type=int, default=5000, help="requests per run")
     parser.add_argument("--concurrency", type=int, default=64, help="concurrent clients")
     parser.add_argument("--workers", type=int, choices=(1, 2), default=1, help="server worker processes")

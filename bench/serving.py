@@ -29,7 +29,7 @@ import pandas as pd
 import xgboost as xgb
 
 from bench._common import write_result
-from bench._service import create_key, request_bodies, run_load, start_server
+from bench._service import add_service_arguments, create_key, request_bodies, run_load, start_server
 from pymescore.bundle import load_bundle
 from pymescore.lake import Lake
 from pymescore.service import Policy, Scored, Scorer, ScoreRequest
@@ -141,9 +141,7 @@ def http_phase(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle", type=Path, default=Path("demo/bundle"), help="model bundle to serve")
-    parser.add_argument("--lake", type=Path, default=Path("demo/lake"), help="lake of the sample firms and rates")
-    parser.add_argument("--as-of", default="2026-01-01", help="as_of of the sample applications")
+    add_service_arguments(parser)
     parser.add_argument("--requests", type=int, default=600, help="cap on requests per HTTP load")
     parser.add_argument("--seconds", type=float, default=60.0, help="cap on seconds per HTTP load")
     parser.add_argument("--single", type=int, default=60, help="in-process single-application calls to time")

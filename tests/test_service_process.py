@@ -11,14 +11,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from pymescore.service import application_bodies
+from pymescore.service import application_bodies, wait_until_ready
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -64,16 +63,7 @@ def test_serve_answers_and_its_metrics_add_up(sme_bundle: dict[str, Any], tmp_pa
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.3)
+        assert wait_until_ready(base, server, 90), f"the server did not become ready (exit code {server.poll()})"
         tables = sme_bundle["tables"]
         bodies = application_bodies(tables, [str(r) for r in tables["firms"]["ruc"].iloc[:30]], sme_bundle["as_of"])
         h = {"Authorization": f"Bearer {key['key']}"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -75,7 +74,7 @@ def demo_serve_command(
     """
     import httpx
 
-    from pymescore.service import AuditStore
+    from pymescore.service import AuditStore, wait_until_ready
 
     approve, decline = _pick(bundle, lake)
     store = AuditStore(database_url)
@@ -87,16 +86,8 @@ def demo_serve_command(
     server = subprocess.Popen(cmd, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise typer.BadParameter(f"expected the service to become ready on {base}, it did not")
-            time.sleep(0.3)
+        if not wait_until_ready(base, server, 60):
+            raise typer.BadParameter(f"expected the service to become ready on {base}, it did not")
         headers = {"Authorization": f"Bearer {key}"}
         results = []
         for body in (approve, decline):

@@ -1,7 +1,10 @@
-"""Build ``POST /v1/scores`` bodies from a lake: for the demo, the benchmarks and the tests."""
+"""Build ``POST /v1/scores`` bodies from a lake, and wait for a started service: for the demo, the benchmarks
+and the tests."""
 
 from __future__ import annotations
 
+import subprocess
+import time
 from typing import Any
 
 import numpy as np
@@ -21,6 +24,21 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, (np.floating,)):
         return float(value)
     return value
+
+
+def wait_until_ready(base_url: str, process: subprocess.Popen[Any], timeout_s: float) -> bool:
+    """Poll ``GET /readyz`` until it answers 200 (True), the process exits or ``timeout_s`` passes (False)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2.0).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    return False
 
 
 def application_bodies(
