@@ -213,3 +213,35 @@ def test_smote_is_an_option_compared_with_scale_pos_weight(tmp_path: Path) -> No
     assert all(0.5 < v <= 1.0 for v in comparison.values())
     names = [c["name"] for c in metrics["candidates"]]
     assert "xgboost (comparison)" in names
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    firms=st.integers(min_value=20, max_value=60),
+    rows_per_firm=st.integers(min_value=1, max_value=6),
+    seed=st.integers(min_value=0, max_value=10_000),
+)
+def test_early_stopping_rows_are_whole_firms_or_the_row_split(firms: int, rows_per_firm: int, seed: int) -> None:
+    from pymescore.model._xgb import stopping_split
+
+    groups = np.repeat(np.arange(firms), rows_per_firm)
+    y = (np.random.default_rng(seed).random(len(groups)) < 0.3).astype(int)
+    y[:4] = [0, 1, 0, 1]
+    fit_idx, stop_idx = stopping_split(y, groups, seed)
+    assert sorted(np.concatenate([fit_idx, stop_idx]).tolist()) == list(range(len(y)))
+    row_split = sorted(stopping_split(y, None, seed)[1].tolist())
+    if not set(groups[stop_idx]).isdisjoint(groups[fit_idx]):  # only the row-level fallback mixes firms
+        assert sorted(stop_idx.tolist()) == row_split
+    elif sorted(stop_idx.tolist()) != row_split:  # the grouped split is taken only with both outcomes
+        assert len(np.unique(y[stop_idx])) == 2
+
+
+def test_early_stopping_on_a_firm_panel_holds_out_whole_firms() -> None:
+    from pymescore.model._xgb import stopping_split
+
+    groups = np.repeat(np.arange(400), 4)
+    y = (np.random.default_rng(3).random(len(groups)) < 0.1).astype(int)
+    fit_idx, stop_idx = stopping_split(y, groups, seed=11)
+    assert set(groups[stop_idx]).isdisjoint(groups[fit_idx])
+    assert 0.05 < len(stop_idx) / len(y) < 0.15
+    assert set(y[stop_idx]) == {0, 1}

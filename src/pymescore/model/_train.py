@@ -121,7 +121,9 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     balance = float((y_dev == 0).sum() / max((y_dev == 1).sum(), 1))
     spw = balance if cfg.imbalance == "scale_pos_weight" else 1.0
     smote = cfg.imbalance == "smote"
-    folds = _folds(y_dev, g_dev, cfg.folds, cfg.seed, cfg.group_col is not None)
+    grouped = cfg.group_col is not None
+    folds = _folds(y_dev, g_dev, cfg.folds, cfg.seed, grouped)
+    stop_groups = g_dev if grouped else None  # early stopping on whole firms, never on rows of fitted firms
 
     say("preparing folds")
     fold_data = []
@@ -149,25 +151,37 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         tune_folds = []
         for _pre, Xtr, ytr, Xva, yva, tr, va in fold_data:
             ktr, kva = keep[tr], keep[va]
-            tune_folds.append((Xtr[ktr], ytr[ktr], Xva[kva], yva[kva]))
+            gtr = None if stop_groups is None else stop_groups[tr][ktr]
+            tune_folds.append((Xtr[ktr], ytr[ktr], Xva[kva], yva[kva], gtr))
         params, history = _xgb.tune(
             tune_folds, model_mono, spw, cfg.seed, cfg.trials, cfg.time_budget, cfg.device, cfg.n_jobs, smote
         )
         timings["tune"] = time.perf_counter() - t
         t = time.perf_counter()
         say("out-of-fold XGBoost")
-        for _pre, Xtr, ytr, Xva, _yva, _tr, va in fold_data:
+        for _pre, Xtr, ytr, Xva, _yva, tr, va in fold_data:
             booster = _xgb.fit_booster(
-                Xtr, ytr, params, model_mono, spw, cfg.seed, cfg.device, n_jobs=cfg.n_jobs, smote=smote
+                Xtr,
+                ytr,
+                params,
+                model_mono,
+                spw,
+                cfg.seed,
+                cfg.device,
+                n_jobs=cfg.n_jobs,
+                smote=smote,
+                groups=None if stop_groups is None else stop_groups[tr],
             )
             oof_x[va] = _xgb.margin(booster, Xva)
         timings["oof_xgboost"] = time.perf_counter() - t
         if smote:  # the report compares SMOTE with the default, scale_pos_weight, on the same folds and params
             say("out-of-fold XGBoost with scale_pos_weight, for comparison")
             oof_spw = np.full(len(y_dev), np.nan)
-            for _pre, Xtr, ytr, Xva, _yva, _tr, va in fold_data:
-                booster = _xgb.fit_booster(Xtr, ytr, params, model_mono, balance, cfg.seed, cfg.device,
-                                           n_jobs=cfg.n_jobs)  # fmt: skip
+            for _pre, Xtr, ytr, Xva, _yva, tr, va in fold_data:
+                gtr = None if stop_groups is None else stop_groups[tr]
+                booster = _xgb.fit_booster(
+                    Xtr, ytr, params, model_mono, balance, cfg.seed, cfg.device, n_jobs=cfg.n_jobs, groups=gtr
+                )
                 oof_spw[va] = _xgb.margin(booster, Xva)
             imbalance_comparison = {"smote": _auc(y_dev, oof_x), "scale_pos_weight": _auc(y_dev, oof_spw)}
     if use_sc:
@@ -193,7 +207,18 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     pre = Preprocessor(types, cfg.seed)
     X_fit = pre.fit_transform(X_dev, y_dev)
     final_booster = (
-        _xgb.fit_booster(X_fit, y_dev, params, model_mono, spw, cfg.seed, cfg.device, n_jobs=cfg.n_jobs, smote=smote)
+        _xgb.fit_booster(
+            X_fit,
+            y_dev,
+            params,
+            model_mono,
+            spw,
+            cfg.seed,
+            cfg.device,
+            n_jobs=cfg.n_jobs,
+            smote=smote,
+            groups=stop_groups,
+        )
         if use_xgb and weight > 0
         else None
     )

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +97,17 @@ def fit_booster(
     weight: np.ndarray | None = None,
     n_jobs: int = 1,
     smote: bool = False,
+    groups: np.ndarray | None = None,
 ) -> xgb.Booster:
     """Fit with early stopping on a stratified 10% of the given rows; the booster ends at its best round.
 
-    With ``smote``, synthetic minority rows are added to the fitting rows only (never to the early-stopping
-    rows, never from rows outside ``X``).
+    With ``groups`` (a firm's RUC), the early-stopping rows are whole groups that the booster never fits on:
+    stopping on rows of firms it also fits lets it go on learning the firms themselves (measured on the
+    simulated population: 867 rounds instead of 56, out-of-time AUC 0.856 on firms seen in training and
+    0.764 on unseen ones). With ``smote``, synthetic minority rows are added to the fitting rows only
+    (never to the early-stopping rows, never from rows outside ``X``).
     """
-    inner = StratifiedShuffleSplit(n_splits=1, test_size=0.1, random_state=seed)
-    fit_idx, stop_idx = next(inner.split(np.zeros(len(y)), y))
+    fit_idx, stop_idx = stopping_split(y, groups, seed)
     w_fit = None if weight is None else weight[fit_idx]
     X_fit, y_fit = X.iloc[fit_idx], y[fit_idx]
     if smote:
@@ -124,6 +127,18 @@ def fit_booster(
         verbose_eval=False,
     )
     return booster[: booster.best_iteration + 1]
+
+
+def stopping_split(y: np.ndarray, groups: np.ndarray | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fitting rows, early-stopping rows): about 10%, stratified, and group-disjoint when groups are given."""
+    zeros = np.zeros(len(y))
+    if groups is not None and len(np.unique(groups)) >= 10 and np.bincount(y, minlength=2).min() >= 10:
+        fit_idx, stop_idx = next(StratifiedGroupKFold(10, shuffle=True, random_state=seed).split(zeros, y, groups))
+        if len(np.unique(y[stop_idx])) == 2:
+            return fit_idx, stop_idx
+    inner = StratifiedShuffleSplit(n_splits=1, test_size=0.1, random_state=seed)
+    fit_idx, stop_idx = next(inner.split(zeros, y))
+    return fit_idx, stop_idx
 
 
 def margin(booster: xgb.Booster, X: pd.DataFrame | xgb.DMatrix) -> np.ndarray:
@@ -152,7 +167,7 @@ def _suggest(trial: Any) -> dict[str, Any]:
 
 
 def tune(
-    folds: list[tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]],
+    folds: list[tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray, np.ndarray | None]],
     monotone: dict[str, int],
     spw: float,
     seed: int,
@@ -174,8 +189,8 @@ def tune(
     def objective(trial: Any) -> float:
         params = _suggest(trial)
         aucs = []
-        for step, (Xtr, ytr, Xva, yva) in enumerate(folds):
-            booster = fit_booster(Xtr, ytr, params, monotone, spw, seed, device, n_jobs=n_jobs, smote=smote)
+        for step, (Xtr, ytr, Xva, yva, gtr) in enumerate(folds):
+            booster = fit_booster(Xtr, ytr, params, monotone, spw, seed, device, n_jobs=n_jobs, smote=smote, groups=gtr)
             aucs.append(float(roc_auc_score(yva, margin(booster, Xva))))
             trial.report(float(np.mean(aucs)), step)
             if trial.should_prune():
