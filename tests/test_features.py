@@ -194,12 +194,17 @@ def test_hand_computed_values() -> None:
     assert row["net_cf_margin_12m"] == pytest.approx(0.5)
     assert row["income_slope_12m"] == pytest.approx(1000.0 / 6500.0)
     assert row["months_of_history"] == 12
+    log_income = np.log(np.arange(1, 13) * 1000.0)
+    assert row["net_cf_margin_24m"] == pytest.approx(0.5)
+    assert row["income_growth_24m"] == pytest.approx(np.polyfit(np.arange(12), log_income, 1)[0])
+    assert row["income_volatility_24m"] == pytest.approx(np.std(np.diff(log_income), ddof=1))
     assert np.isnan(row["income_yoy_growth_3m"])  # a year earlier is not in the data: NaN, not 0
     # payments at 2024-06-30: the May instalment was paid on 2024-07-01, after as_of: still open (51 days)
     assert row["dpd_current"] == 51
     assert row["dpd_max_3m"] == 51  # due in Apr-Jun: 40 (paid late), 51 (open), 20 (open)
     assert row["late_payments_12m"] == 3
     assert row["pay_on_time_share_12m"] == pytest.approx(1 / 4)
+    assert row["late_share_24m"] == pytest.approx(3 / 4)  # Apr paid late; May and Jun unpaid at as_of
     assert row["months_since_delinquency"] == pytest.approx((pd.Timestamp("2024-06-30") - pd.Timestamp("2024-05-10")
                                                              - pd.Timedelta(days=31)).days / 30.4375)  # fmt: skip
     assert row["usd_share_debt"] == pytest.approx(1 / 4)

@@ -95,6 +95,15 @@ def cashflow_features(panel: CashflowPanel, as_of: pd.Timestamp, config: Feature
     negative[row_count(panel.net[:, -12:]) == 0] = np.nan
     out["net_cf_negative_months_12m"] = negative
     out["income_slope_12m"] = ratio(_slope(last12_income), mean_income)
+    both24 = ~np.isnan(panel.net[:, -24:])
+    out["net_cf_margin_24m"] = ratio(
+        np.where(both24, panel.net[:, -24:], 0).sum(axis=1), np.where(both24, panel.income[:, -24:], 0).sum(axis=1)
+    )
+    log_income = np.log(np.where(panel.income[:, -24:] > 0, panel.income[:, -24:], np.nan))
+    out["income_growth_24m"] = _slope(log_income)
+    volatility = row_std(np.diff(log_income, axis=1))
+    volatility[row_count(log_income) < 4] = np.nan
+    out["income_volatility_24m"] = volatility
     out["income_yoy_growth_3m"] = ratio(row_mean(panel.income[:, -3:]), row_mean(panel.income[:, -15:-12])) - 1.0
     out["seasonality_strength"] = _row_corr(panel.income[:, -12:], panel.income[:, -24:-12])
     annual_sales = mean_income * 12.0
