@@ -66,7 +66,7 @@ def test_the_training_population_is_stable(decided: dict[str, Any], sme_bundle: 
     bt = result["backtest"]
     assert bt["n"] > 250  # as_of 2024-12-31: the lake holds the 12 months after it
     assert bt["metrics"]["auc"] > 0.7
-    assert sum(result["rates"].values()) == pytest.approx(1.0)
+    assert sum(result["rates"].values()) == pytest.approx(1.0, abs=5e-4)  # each rate rounded to 4 decimals
 
 
 def test_a_regional_shock_is_flagged(decided: dict[str, Any]) -> None:

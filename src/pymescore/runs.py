@@ -22,7 +22,7 @@ from pymescore.evaluate import (
     reference_bins,
     sme_slices,
 )
-from pymescore.model import TrainConfig, TrainResult, train
+from pymescore.model import TrainConfig, TrainResult, score_from_pd, train
 from pymescore.model._data import parse_target
 
 POLICY_CUTOFF = 570
@@ -119,15 +119,6 @@ def _model_card(result: TrainResult, dataset: str, test_metrics: dict[str, Any] 
     return "\n".join(lines) + "\n"
 
 
-def _reference(result: TrainResult) -> dict[str, Any]:
-    """Binned training distributions of the score and of each source column (development rows)."""
-    from pymescore.model import score_from_pd
-
-    assert result.oof is not None
-    ref: dict[str, Any] = {"score": reference_bins(score_from_pd(result.oof["pd"].to_numpy(), result.model.scale))}
-    return ref
-
-
 def run_training(
     frame: pd.DataFrame,
     config: TrainConfig,
@@ -154,11 +145,15 @@ def run_training(
             metrics["fairness"] = fair.to_dict(orient="records")
             metrics["fairness_gaps"] = fairness_gaps(fair)
     metrics["policy_cutoff"] = POLICY_CUTOFF
-    reference = _reference(result)
-    # features: the latest observation date of a snapshot (the population nearest to the one scored next,
-    # and the date of the regional/sector context stored for online scoring), else every row
+    # the reference population: the latest observation date of a snapshot (the population nearest to the one
+    # scored next, and the date of the regional/sector context stored for online scoring), else every row.
+    # The score reference is the final model's scores on it, the distribution the service will produce on
+    # such a population (out-of-fold scores come from weaker fold models and differ in spread)
     latest = frame[frame["as_of"] == frame["as_of"].max()] if result.report["snapshot"] and "as_of" in frame else frame
     sample = latest.sample(min(len(latest), 50_000), random_state=0)
+    reference: dict[str, Any] = {
+        "score": reference_bins(score_from_pd(result.model.predict_pd(sample), result.model.scale))
+    }
     features_ref = {}
     for ct in result.model.preprocessor.types:
         if ct.column in sample.columns:
