@@ -67,3 +67,20 @@ def test_gate_cli_exits_1_and_explains(sme_bundle: dict[str, Any], worse: Path, 
     verdict = json.loads(done.stdout.strip().splitlines()[-1])
     assert verdict["promote"] is False
     assert "refused" in done.stderr
+
+
+def test_a_band_inversion_refuses_only_when_it_is_beyond_chance() -> None:
+    import pandas as pd
+
+    from pymescore.evaluate import band_inversions
+
+    def table(bads: list[int], n: list[int]) -> pd.DataFrame:
+        rate = [b / m if m else float("nan") for b, m in zip(bads, n, strict=True)]
+        return pd.DataFrame({"band": list("ABCDE"), "n": n, "bads": bads, "bad_rate": rate})
+
+    noisy = table([2, 6, 10, 20, 40], [40, 200, 200, 200, 200])  # A 5% > B 3%: two defaults' worth of noise
+    assert band_inversions(noisy) == []
+    assert band_inversions(noisy, z=0.0) == ["A 5.0% > B 3.0%"]
+    real = table([2, 60, 10, 20, 40], [1000, 1000, 1000, 1000, 1000])  # B 6% > C 1% on 1,000 rows each
+    assert band_inversions(real) == ["B 6.0% > C 1.0%"]
+    assert band_inversions(table([0, 0, 5, 20, 40], [0, 100, 100, 100, 100])) == []  # empty bands ignored

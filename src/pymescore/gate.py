@@ -1,7 +1,8 @@
 """The promotion gate: may a challenger replace the champion? Same out-of-time rows for both.
 
 A challenger is refused, with every reason, when its AUC is worse than the champion's by more than
-``max_auc_drop``, when its score bands are not monotone in bad rate, or when a fairness gap (AUC or approval
+``max_auc_drop``, when its score bands are not monotone in bad rate (a fall between adjacent bands larger
+than ``band_inversion_z`` standard errors), or when a fairness gap (AUC or approval
 rate between regions, sectors, sizes) is wider than the champion's by more than ``fairness_tolerance``.
 """
 
@@ -15,7 +16,15 @@ import pandas as pd
 
 from pymescore.bundle import Bundle
 from pymescore.errors import ConfigError
-from pymescore.evaluate import band_table, bands_monotone, binary_metrics, fairness_gaps, fairness_table, sme_slices
+from pymescore.evaluate import (
+    band_inversions,
+    band_table,
+    bands_monotone,
+    binary_metrics,
+    fairness_gaps,
+    fairness_table,
+    sme_slices,
+)
 from pymescore.runs import POLICY_CUTOFF, labelled
 
 
@@ -24,8 +33,13 @@ class GatePolicy:
     max_auc_drop: float = 0.01
     fairness_tolerance: float = 0.05
     require_monotone_bands: bool = True
+    #: a band inversion refuses the challenger when the fall in bad rate exceeds this many standard errors
+    #: (0: any fall); on a few thousand rows a band with a handful of defaults inverts by chance
+    band_inversion_z: float = 1.96
 
     def __post_init__(self) -> None:
+        if not 0 <= self.band_inversion_z <= 10:
+            raise ConfigError(f"gate: expected 0 <= band_inversion_z <= 10, got {self.band_inversion_z}")
         if not 0 <= self.max_auc_drop < 0.5 or not 0 <= self.fairness_tolerance < 1:
             raise ConfigError(
                 f"gate: expected 0 <= max_auc_drop < 0.5 and 0 <= fairness_tolerance < 1, got {self.max_auc_drop}, "
@@ -60,11 +74,13 @@ def gate(
     new_metrics = binary_metrics(y, new["pd"].to_numpy())
     bands = band_table(y, new["score"].to_numpy())
     monotone = bands_monotone(bands)
+    inversions = band_inversions(bands, policy.band_inversion_z)
     reasons: list[str] = []
     out: dict[str, Any] = {"rows": len(rows), "policy": asdict(policy), "challenger": {
-        "version": challenger.version, "metrics": new_metrics, "bands_monotone": monotone}}  # fmt: skip
-    if policy.require_monotone_bands and not monotone:
-        reasons.append("the challenger's score bands are not monotone in bad rate")
+        "version": challenger.version, "metrics": new_metrics, "bands_monotone": monotone,
+        "band_inversions": inversions}}  # fmt: skip
+    if policy.require_monotone_bands and inversions:
+        reasons.append(f"the challenger's score bands are not monotone in bad rate ({'; '.join(inversions)})")
     new_gaps = _gaps(rows, y, new)
     out["challenger"]["fairness_gaps"] = new_gaps
     if champion is not None:

@@ -26,7 +26,8 @@ def gate_command(
     ] = None,
 ) -> None:
     """Compare a challenger with the champion on the same out-of-time rows: AUC not worse by more than
-    --max-auc-drop, score bands monotone, fairness gaps not wider by more than --fairness-tolerance.
+    --max-auc-drop, score bands monotone (no fall in bad rate beyond 1.96 standard errors between adjacent
+    bands), fairness gaps not wider by more than --fairness-tolerance.
 
     Prints the verdict as JSON (the last line) with every reason; exits 1 when the challenger is refused.
     With --promote-version, a passing challenger becomes the registry's champion.

@@ -5,7 +5,7 @@ the CLI and monitoring alike. Results are JSON-ready (plain floats, ``None`` whe
 report needs the ``report`` extra (matplotlib, jinja2), imported when a report is rendered.
 """
 
-from pymescore.evaluate._bands import DEFAULT_BANDS, assign_bands, band_table, bands_monotone
+from pymescore.evaluate._bands import DEFAULT_BANDS, assign_bands, band_inversions, band_table, bands_monotone
 from pymescore.evaluate._fairness import fairness_gaps, fairness_table, sme_slices
 from pymescore.evaluate._metrics import binary_metrics, calibration_table
 from pymescore.evaluate._report import ReportData, render_report
@@ -22,6 +22,7 @@ __all__ = [
     "PSI_THRESHOLDS",
     "ReportData",
     "assign_bands",
+    "band_inversions",
     "band_table",
     "bands_monotone",
     "binary_metrics",

@@ -100,3 +100,29 @@ def bands_monotone(table: pd.DataFrame) -> bool:
     """
     rates = table.loc[table["n"] > 0, "bad_rate"].to_numpy(dtype=np.float64)
     return bool(np.all(np.diff(rates) >= 0.0))
+
+
+def band_inversions(table: pd.DataFrame, z: float = 1.96) -> list[str]:
+    """Adjacent non-empty bands whose bad rate falls from the better band to the worse one by more than
+    ``z`` standard errors (pooled two-proportion test); ``z = 0`` counts every fall.
+
+    A band with a handful of defaults inverts by chance; a validator asks whether the fall is real.
+
+    >>> t = pd.DataFrame({"band": ["A", "B"], "n": [40, 200], "bads": [2, 6], "bad_rate": [0.05, 0.03]})
+    >>> band_inversions(t), band_inversions(t, z=0.0)
+    ([], ['A 5.0% > B 3.0%'])
+    """
+    rows = table.loc[table["n"] > 0]
+    out = []
+    for (_, better), (_, worse) in itertools.pairwise(rows.iterrows()):
+        fall = float(better["bad_rate"]) - float(worse["bad_rate"])
+        if fall <= 0:
+            continue
+        n1, n2 = float(better["n"]), float(worse["n"])
+        pooled = (float(better["bads"]) + float(worse["bads"])) / (n1 + n2)
+        se = float(np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2)))
+        if fall > z * se:
+            out.append(
+                f"{better['band']} {float(better['bad_rate']):.1%} > {worse['band']} {float(worse['bad_rate']):.1%}"
+            )
+    return out
