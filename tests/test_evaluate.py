@@ -49,6 +49,7 @@ def test_exported_names_are_locked() -> None:
         "PSI_THRESHOLDS",
         "ReportData",
         "assign_bands",
+        "band_inversions",
         "band_table",
         "bands_monotone",
         "binary_metrics",
