@@ -124,6 +124,15 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     grouped = cfg.group_col is not None
     folds = _folds(y_dev, g_dev, cfg.folds, cfg.seed, grouped)
     stop_groups = g_dev if grouped else None  # early stopping on whole firms, never on rows of fitted firms
+    params: dict[str, Any] = dict(_xgb.DEFAULT_PARAMS)  # the tuned ones once tuning has run
+
+    def boost(
+        X: pd.DataFrame, y: np.ndarray, rows: np.ndarray, pos_weight: float = spw, oversample: bool = smote
+    ) -> Any:
+        """A booster with ``params`` on development ``rows``, stopping early on whole firms when grouped."""
+        groups = None if stop_groups is None else stop_groups[rows]
+        return _xgb.fit_booster(X, y, params, model_mono, pos_weight, cfg.seed, cfg.device, n_jobs=cfg.n_jobs,
+                                smote=oversample, groups=groups)  # fmt: skip
 
     say("preparing folds")
     fold_data = []
@@ -138,7 +147,6 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     imbalance_comparison: dict[str, float | None] = {}
     oof_x = np.full(len(y_dev), np.nan)
     oof_s = np.full(len(y_dev), np.nan)
-    params: dict[str, Any] = dict(_xgb.DEFAULT_PARAMS)
     history: list[dict[str, Any]] = []
     if use_xgb:
         t = time.perf_counter()
@@ -160,29 +168,13 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         t = time.perf_counter()
         say("out-of-fold XGBoost")
         for _pre, Xtr, ytr, Xva, _yva, tr, va in fold_data:
-            booster = _xgb.fit_booster(
-                Xtr,
-                ytr,
-                params,
-                model_mono,
-                spw,
-                cfg.seed,
-                cfg.device,
-                n_jobs=cfg.n_jobs,
-                smote=smote,
-                groups=None if stop_groups is None else stop_groups[tr],
-            )
-            oof_x[va] = _xgb.margin(booster, Xva)
+            oof_x[va] = _xgb.margin(boost(Xtr, ytr, tr), Xva)
         timings["oof_xgboost"] = time.perf_counter() - t
         if smote:  # the report compares SMOTE with the default, scale_pos_weight, on the same folds and params
             say("out-of-fold XGBoost with scale_pos_weight, for comparison")
             oof_spw = np.full(len(y_dev), np.nan)
             for _pre, Xtr, ytr, Xva, _yva, tr, va in fold_data:
-                gtr = None if stop_groups is None else stop_groups[tr]
-                booster = _xgb.fit_booster(
-                    Xtr, ytr, params, model_mono, balance, cfg.seed, cfg.device, n_jobs=cfg.n_jobs, groups=gtr
-                )
-                oof_spw[va] = _xgb.margin(booster, Xva)
+                oof_spw[va] = _xgb.margin(boost(Xtr, ytr, tr, pos_weight=balance, oversample=False), Xva)
             imbalance_comparison = {"smote": _auc(y_dev, oof_x), "scale_pos_weight": _auc(y_dev, oof_spw)}
     if use_sc:
         t = time.perf_counter()
@@ -206,22 +198,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     say("final fit on the development rows")
     pre = Preprocessor(types, cfg.seed)
     X_fit = pre.fit_transform(X_dev, y_dev)
-    final_booster = (
-        _xgb.fit_booster(
-            X_fit,
-            y_dev,
-            params,
-            model_mono,
-            spw,
-            cfg.seed,
-            cfg.device,
-            n_jobs=cfg.n_jobs,
-            smote=smote,
-            groups=stop_groups,
-        )
-        if use_xgb and weight > 0
-        else None
-    )
+    final_booster = boost(X_fit, y_dev, np.arange(len(y_dev))) if use_xgb and weight > 0 else None
     scorecard = Scorecard().fit(X_fit, y_dev, model_mono, cfg.seed) if use_sc and weight < 1 else None
     timings["final_fit"] = time.perf_counter() - t
     model = FittedModel(
