@@ -3,7 +3,8 @@
 Layout::
 
     BUNDLE/manifest.json      sha256 of every other file + a hash of the manifest itself
-    BUNDLE/model.json         preprocessing, scorecard, blend weight, calibration, scale, features, metadata
+    BUNDLE/model.json         preprocessing, scorecard, logistic regression, blend weights, calibration, scale,
+                              features, metadata
     BUNDLE/booster.ubj        the XGBoost booster (UBJSON), when the model uses XGBoost
     BUNDLE/metrics.json       the training report: cross-validation, out-of-time test, candidates, tuning
     BUNDLE/reference.json     training distributions of the score and of each feature (binned) for drift
@@ -32,6 +33,7 @@ import xgboost as xgb
 from pymescore.errors import PymescoreError
 from pymescore.model import FeatureInfo, FittedModel, ScoreScale
 from pymescore.model._calibration import Calibrator
+from pymescore.model._linear import Linear
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scorecard import Scorecard
 
@@ -71,6 +73,8 @@ def _model_dict(model: FittedModel) -> dict[str, Any]:
         "scorecard": model.scorecard.to_dict() if model.scorecard is not None else None,
         "has_booster": model.booster is not None,
         "weight_xgboost": model.weight,
+        "logistic": model.linear.to_dict() if model.linear is not None else None,
+        "weight_logistic": model.linear_weight,
         "calibration": model.calibrator.to_dict(),
         "scale": {"base_score": s.base_score, "base_odds": s.base_odds, "pdo": s.pdo, "low": s.low, "high": s.high},
         "features": [vars(f) for f in model.features],
@@ -169,6 +173,8 @@ def load_bundle(path: Path) -> Bundle:
         booster=booster,
         scorecard=Scorecard.from_dict(data["scorecard"]) if data["scorecard"] is not None else None,
         weight=float(data["weight_xgboost"]),
+        linear=Linear.from_dict(data["logistic"]) if data.get("logistic") is not None else None,
+        linear_weight=float(data.get("weight_logistic", 0.0)),
         calibrator=Calibrator.from_dict(data["calibration"]),
         scale=ScoreScale(**data["scale"]),
         features=[FeatureInfo(**f) for f in data["features"]],

@@ -34,8 +34,9 @@ def write_report(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str
     if m.get("test_metrics"):
         oot = {"dates": m.get("test_dates", []), "kind": m.get("test_kind"), "metrics": m["test_metrics"]}
     notes = [
-        "Importancia global = media del |impacto en puntos| (SHAP exacto de XGBoost + aporte exacto del scorecard). "
-        "Global importance = mean |impact in points| (exact XGBoost TreeSHAP + exact scorecard contributions).",
+        "Importancia global = media del |impacto en puntos| (SHAP exacto de XGBoost + aportes exactos del scorecard "
+        "y de la regresión logística). Global importance = mean |impact in points| (exact XGBoost TreeSHAP + exact "
+        "scorecard and logistic-regression contributions).",
         f"Política / policy: aprobar si score ≥ {POLICY_CUTOFF}. Approve when score ≥ {POLICY_CUTOFF}.",
     ]
     cv = None

@@ -87,8 +87,9 @@ def _model_card(result: TrainResult, dataset: str, test_metrics: dict[str, Any] 
         f"- Group column: {r['group_col'] or 'none'}; time column: {r['time_col'] or 'none'}",
         "",
         "## Model",
-        f"- Families: {', '.join(c['name'] for c in r['candidates'])}; XGBoost weight in the log-odds blend "
-        f"{m.weight:.1f}; calibration {m.calibrator.method}",
+        f"- Families: {', '.join(c['name'] for c in r['candidates'])}; weights in the log-odds blend: XGBoost "
+        f"{m.weight:.1f}, scorecard {1 - m.weight - m.linear_weight:.1f}, logistic {m.linear_weight:.1f}; "
+        f"calibration {m.calibrator.method}",
         f"- Score: {m.scale.base_score:g} points at odds {m.scale.base_odds:g}:1, {m.scale.pdo:g} points to double "
         f"the odds, clipped to [{m.scale.low:g}, {m.scale.high:g}]",
         f"- Monotone features: {sum(1 for f in m.features if f.monotone != 0)} of {len(m.features)}",

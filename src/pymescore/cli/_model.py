@@ -57,8 +57,8 @@ def train_command(
     register: Annotated[bool, typer.Option(help="Register the bundle in MLflow (PYMESCORE_MLFLOW_URI).")] = False,
     alias: Annotated[str, typer.Option(help="Registry alias of the new version: challenger, champion.")] = "challenger",
 ) -> None:
-    """Train a calibrated model (tuned XGBoost and a binned logistic scorecard, selected or blended by
-    out-of-fold AUC) and write a bundle. Prints the validation metrics as JSON on the last line.
+    """Train a calibrated model (tuned XGBoost, a binned logistic scorecard and a logistic regression,
+    selected or blended by out-of-fold AUC) and write a bundle. Prints the validation metrics as JSON on the last line.
 
     On an SME snapshot (`pymescore features` output) the group is `ruc`, the time is `as_of` and the
     monotone directions come from the feature registry.
@@ -91,6 +91,7 @@ def train_command(
         "test": metrics.get("test_metrics"),
         "bands_monotone": metrics.get("bands_monotone"),
         "blend_weight_xgboost": metrics["blend_weight_xgboost"],
+        "blend_weights": metrics["blend_weights"],
         "calibration": metrics["calibration"]["method"],
         "seconds": metrics["timings_s"]["total"],
     }

@@ -1,4 +1,4 @@
-"""Modeling: typing, preprocessing, XGBoost and scorecard families, calibration, scorecard points, reasons."""
+"""Modeling: typing, preprocessing, XGBoost, scorecard and logistic families, calibration, scorecard points, reasons."""
 
 from pymescore.model._config import ScoreScale, TrainConfig
 from pymescore.model._fitted import FeatureInfo, FittedModel

@@ -65,7 +65,7 @@ class TrainConfig:
     holdout: float = 0.0
     imbalance: Literal["scale_pos_weight", "smote", "none"] = "scale_pos_weight"
     calibration: Literal["auto", "platt", "isotonic"] = "auto"
-    families: tuple[str, ...] = ("xgboost", "scorecard")
+    families: tuple[str, ...] = ("xgboost", "scorecard", "logistic")
     device: Literal["cpu", "cuda"] = "cpu"
     #: XGBoost threads. 1 by default: OpenMP threads busy-wait, and on a shared 2-core machine (or under
     #: pytest -n 2) two threads per process made monotone-constrained training up to 30× slower
@@ -91,9 +91,9 @@ class TrainConfig:
             raise _bad("imbalance", "one of scale_pos_weight, smote, none", self.imbalance)
         if self.calibration not in ("auto", "platt", "isotonic"):
             raise _bad("calibration", "one of auto, platt, isotonic", self.calibration)
-        unknown = set(self.families) - {"xgboost", "scorecard"}
+        unknown = set(self.families) - {"xgboost", "scorecard", "logistic"}
         if not self.families or unknown:
-            raise _bad("families", "a non-empty subset of (xgboost, scorecard)", self.families)
+            raise _bad("families", "a non-empty subset of (xgboost, scorecard, logistic)", self.families)
         if self.device not in ("cpu", "cuda"):
             raise _bad("device", "cpu or cuda", self.device)
         for col, direction in (self.monotone or {}).items():

@@ -1,5 +1,5 @@
-"""A fitted scoring model: preprocessing → XGBoost and scorecard margins → blend (log-odds) → calibrated PD
-→ score points → reasons. Everything it holds is JSON or an XGBoost booster: no pickle."""
+"""A fitted scoring model: preprocessing → XGBoost, scorecard and logistic margins → blend (log-odds) →
+calibrated PD → score points → reasons. Everything it holds is JSON or an XGBoost booster: no pickle."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import xgboost as xgb
 from pymescore.model import _xgb
 from pymescore.model._calibration import Calibrator
 from pymescore.model._config import ScoreScale
+from pymescore.model._linear import Linear
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scale import score_from_pd
 from pymescore.model._scorecard import Scorecard
@@ -41,6 +42,18 @@ class FittedModel:
     target: str = "target"
     positive: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    linear: Linear | None = None
+    linear_weight: float = 0.0  # of the logistic regression; the scorecard has 1 - weight - linear_weight
+
+    def _additive(self) -> list[tuple[float, Scorecard | Linear]]:
+        """The linear-in-log-odds families that take part in the blend, with their weights."""
+        out: list[tuple[float, Scorecard | Linear]] = []
+        w_sc = 1.0 - self.weight - self.linear_weight
+        if self.scorecard is not None and w_sc > 1e-9:
+            out.append((w_sc, self.scorecard))
+        if self.linear is not None and self.linear_weight > 1e-9:
+            out.append((self.linear_weight, self.linear))
+        return out
 
     # -- prediction ----------------------------------------------------------------------------
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -50,8 +63,8 @@ class FittedModel:
         z = np.zeros(len(X))
         if self.booster is not None and self.weight > 0:
             z += self.weight * _xgb.margin(self.booster, dm if dm is not None else X)
-        if self.scorecard is not None and self.weight < 1:
-            z += (1.0 - self.weight) * self.scorecard.margin(X)
+        for w, family in self._additive():
+            z += w * family.margin(X)
         return z
 
     def predict_pd(self, frame: pd.DataFrame) -> np.ndarray:
@@ -79,11 +92,11 @@ class FittedModel:
                 for j, k in enumerate(target):
                     parts[:, k] += self.weight * contrib[:, j]
             bias += self.weight * b
-        if self.scorecard is not None and self.weight < 1:
-            sc_parts, sc_bias = self.scorecard.contributions(X)
-            for col, values in sc_parts.items():
-                parts[:, where[source[col]]] += (1.0 - self.weight) * values
-            bias += (1.0 - self.weight) * sc_bias
+        for w, family in self._additive():
+            family_parts, family_bias = family.contributions(X)
+            for col, values in family_parts.items():
+                parts[:, where[source[col]]] += w * values
+            bias += w * family_bias
         return pd.DataFrame(parts, index=X.index, columns=names), bias
 
     def explain(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -19,7 +19,7 @@ _TE_FOLDS = 5
 
 
 class Preprocessor:
-    """Typed columns → a frame of float and categorical columns (what XGBoost and the scorecard read)."""
+    """Typed columns → a frame of float and categorical columns (what every family reads)."""
 
     def __init__(self, types: list[ColumnType], seed: int = 0) -> None:
         self.types = types

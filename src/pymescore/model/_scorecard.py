@@ -18,6 +18,8 @@ from pymescore.errors import PymescoreError
 
 # optbinning: event rate "ascending" in x = risk rises with x = monotone +1
 _TREND = {1: "ascending", -1: "descending"}
+MIN_PREBIN_SIZE = 0.02
+MIN_IV = 0.005
 
 
 class Scorecard:
@@ -44,9 +46,9 @@ class Scorecard:
             list(X.columns),
             categorical_variables=categorical,
             binning_fit_params=params,
-            selection_criteria={"iv": {"min": 0.005}},
+            selection_criteria={"iv": {"min": MIN_IV}} if MIN_IV else None,
             max_n_prebins=20,
-            min_prebin_size=0.02,
+            min_prebin_size=MIN_PREBIN_SIZE,
         )
         with warnings.catch_warnings():
             # optbinning's own pandas usage and solver notes: not ours to fix, and not errors
