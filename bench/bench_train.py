@@ -63,6 +63,8 @@ def main() -> None:
             "ece": metrics["test_metrics"]["ece"],
             "bands_monotone": metrics["bands_monotone"],
             "blend_weight_xgboost": metrics["blend_weight_xgboost"],
+            "blend_weights": metrics["blend_weights"],
+            "candidates": metrics["candidates"],
             "calibration": metrics["calibration"]["method"],
             "targets": {"train_seconds": 300, "auc_ratio": 0.97, "ece": 0.015},
         }

@@ -37,7 +37,7 @@ class Linear:
                 p = float(np.clip(np.mean(y), 1e-6, 1 - 1e-6))
                 self.intercept_, self.variables_ = float(np.log(p / (1 - p))), []
                 return self
-            model = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
+            model = LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=200, random_state=seed)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # lbfgs convergence notes on badly scaled sets: not errors
                 model.fit(design, y)
