@@ -11,6 +11,7 @@ import pandas as pd
 import xgboost as xgb
 
 from pymescore.model import _xgb
+from pymescore.model._additive import Additive
 from pymescore.model._calibration import Calibrator
 from pymescore.model._config import ScoreScale
 from pymescore.model._linear import Linear
@@ -45,9 +46,9 @@ class FittedModel:
     linear: Linear | None = None
     linear_weight: float = 0.0  # of the logistic regression; the scorecard has 1 - weight - linear_weight
 
-    def _additive(self) -> list[tuple[float, Scorecard | Linear]]:
+    def _additive(self) -> list[tuple[float, Additive]]:
         """The linear-in-log-odds families that take part in the blend, with their weights."""
-        out: list[tuple[float, Scorecard | Linear]] = []
+        out: list[tuple[float, Additive]] = []
         w_sc = 1.0 - self.weight - self.linear_weight
         if self.scorecard is not None and w_sc > 1e-9:
             out.append((w_sc, self.scorecard))

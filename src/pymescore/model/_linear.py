@@ -16,15 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pymescore.model._additive import Additive
+
 MISSING = "__missing__"
 _TAIL = 0.005
 
 
-class Linear:
-    def __init__(self) -> None:
-        self.variables_: list[dict[str, Any]] = []
-        self.intercept_: float = 0.0
-
+class Linear(Additive):
     # -- fitting ---------------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: np.ndarray, monotone: dict[str, int], seed: int = 0) -> Linear:
         from sklearn.linear_model import LogisticRegression
@@ -62,20 +60,6 @@ class Linear:
     def contributions(self, X: pd.DataFrame) -> tuple[dict[str, np.ndarray], float]:
         """Per-column log-odds contributions and the bias (intercept)."""
         return {v["name"]: _columns(X[v["name"]], v) @ np.asarray(v["coef"]) for v in self.variables_}, self.intercept_
-
-    def margin(self, X: pd.DataFrame) -> np.ndarray:
-        parts, bias = self.contributions(X)
-        return bias + (np.sum(list(parts.values()), axis=0) if parts else np.zeros(len(X)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"intercept": self.intercept_, "variables": self.variables_}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Linear:
-        model = cls()
-        model.intercept_ = float(data["intercept"])
-        model.variables_ = list(data["variables"])
-        return model
 
 
 def _describe(name: str, values: pd.Series) -> dict[str, Any] | None:

@@ -15,18 +15,13 @@ import numpy as np
 import pandas as pd
 
 from pymescore.errors import PymescoreError
+from pymescore.model._additive import Additive
 
 # optbinning: event rate "ascending" in x = risk rises with x = monotone +1
 _TREND = {1: "ascending", -1: "descending"}
-MIN_PREBIN_SIZE = 0.02
-MIN_IV = 0.005
 
 
-class Scorecard:
-    def __init__(self) -> None:
-        self.variables_: list[dict[str, Any]] = []
-        self.intercept_: float = 0.0
-
+class Scorecard(Additive):
     # -- fitting ---------------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: np.ndarray, monotone: dict[str, int], seed: int = 0) -> Scorecard:
         try:
@@ -46,9 +41,9 @@ class Scorecard:
             list(X.columns),
             categorical_variables=categorical,
             binning_fit_params=params,
-            selection_criteria={"iv": {"min": MIN_IV}} if MIN_IV else None,
+            selection_criteria={"iv": {"min": 0.005}},
             max_n_prebins=20,
-            min_prebin_size=MIN_PREBIN_SIZE,
+            min_prebin_size=0.02,
         )
         with warnings.catch_warnings():
             # optbinning's own pandas usage and solver notes: not ours to fix, and not errors
@@ -82,20 +77,6 @@ class Scorecard:
     def contributions(self, X: pd.DataFrame) -> tuple[dict[str, np.ndarray], float]:
         """Per-variable log-odds contributions and the bias (intercept)."""
         return {v["name"]: v["coef"] * _woe_of(X[v["name"]], v) for v in self.variables_}, self.intercept_
-
-    def margin(self, X: pd.DataFrame) -> np.ndarray:
-        parts, bias = self.contributions(X)
-        return bias + (np.sum(list(parts.values()), axis=0) if parts else np.zeros(len(X)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"intercept": self.intercept_, "variables": self.variables_}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Scorecard:
-        sc = cls()
-        sc.intercept_ = float(data["intercept"])
-        sc.variables_ = list(data["variables"])
-        return sc
 
 
 def _export(name: str, binning: Any) -> dict[str, Any]:

@@ -186,18 +186,18 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
             for _pre, Xtr, ytr, Xva, _yva, tr, va in fold_data:
                 oof_spw[va] = _xgb.margin(boost(Xtr, ytr, tr, pos_weight=balance, oversample=False), Xva)
             imbalance_comparison = {"smote": _auc(y_dev, oof_x), "scale_pos_weight": _auc(y_dev, oof_spw)}
-    if use_sc:
+    additive: list[tuple[bool, str, type[Scorecard | Linear], np.ndarray]] = [
+        (use_sc, "scorecard", Scorecard, oof_s),
+        (use_lr, "logistic", Linear, oof_l),
+    ]
+    for used, name, family, margins in additive:
+        if not used:
+            continue
         t = time.perf_counter()
-        say("out-of-fold scorecard")
+        say(f"out-of-fold {name}")
         for _pre, Xtr, ytr, Xva, _yva, _tr, va in fold_data:
-            oof_s[va] = Scorecard().fit(Xtr, ytr, model_mono, cfg.seed).margin(Xva)
-        timings["oof_scorecard"] = time.perf_counter() - t
-    if use_lr:
-        t = time.perf_counter()
-        say("out-of-fold logistic regression")
-        for _pre, Xtr, ytr, Xva, _yva, _tr, va in fold_data:
-            oof_l[va] = Linear().fit(Xtr, ytr, model_mono, cfg.seed).margin(Xva)
-        timings["oof_logistic"] = time.perf_counter() - t
+            margins[va] = family().fit(Xtr, ytr, model_mono, cfg.seed).margin(Xva)
+        timings[f"oof_{name}"] = time.perf_counter() - t
 
     # blend in log-odds, weights (steps of 0.1 summing to 1) by out-of-fold AUC (development rows only)
     blend_auc = {}
