@@ -70,6 +70,10 @@ class TrainConfig:
     #: XGBoost threads. 1 by default: OpenMP threads busy-wait, and on a shared 2-core machine (or under
     #: pytest -n 2) two threads per process made monotone-constrained training up to 30× slower
     n_jobs: int = 1
+    #: fold models fitted at once, in threads (XGBoost trains outside the GIL: two folds on two cores take
+    #: about the time of one). ``None``: the machine's cores, at most ``folds``. Results do not depend on it
+    #: except through tuning's time budget (more trials fit in it) and pruning rounds
+    workers: int | None = None
     max_categories: int = 50
     tune_max_rows: int = 40_000
     scale: ScoreScale = field(default_factory=ScoreScale)
@@ -94,6 +98,8 @@ class TrainConfig:
         unknown = set(self.families) - {"xgboost", "scorecard", "logistic"}
         if not self.families or unknown:
             raise _bad("families", "a non-empty subset of (xgboost, scorecard, logistic)", self.families)
+        if self.workers is not None and not (isinstance(self.workers, int) and 1 <= self.workers <= 64):
+            raise _bad("workers", "None or an int in the range [1, 64]", self.workers)
         if self.device not in ("cpu", "cuda"):
             raise _bad("device", "cpu or cuda", self.device)
         for col, direction in (self.monotone or {}).items():

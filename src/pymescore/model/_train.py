@@ -11,8 +11,10 @@ fold.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +139,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         return _xgb.fit_booster(X, y, params, model_mono, pos_weight, cfg.seed, cfg.device, n_jobs=cfg.n_jobs,
                                 smote=oversample, groups=groups)  # fmt: skip
 
+    workers = cfg.workers or max(1, min(os.cpu_count() or 1, cfg.folds))
     say("preparing folds")
     fold_data = []
     for tr, va in folds:
@@ -172,19 +175,25 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
             gtr = None if stop_groups is None else stop_groups[tr]
             tune_folds.append((Xtr, y_dev[tr], tune_pre.transform(X_dev.iloc[va]), y_dev[va], gtr))
         params, history = _xgb.tune(
-            tune_folds, model_mono, spw, cfg.seed, cfg.trials, cfg.time_budget, cfg.device, cfg.n_jobs, smote
+            tune_folds, model_mono, spw, cfg.seed, cfg.trials, cfg.time_budget, cfg.device, cfg.n_jobs, smote, workers
         )
         timings["tune"] = time.perf_counter() - t
         t = time.perf_counter()
         say("out-of-fold XGBoost")
-        for _pre, Xtr, ytr, Xva, _yva, tr, va in fold_data:
-            oof_x[va] = _xgb.margin(boost(Xtr, ytr, tr), Xva)
+        for (*_, Xva, _yva, _tr, va), booster in zip(
+            fold_data, _fold_map(lambda f: boost(f[1], f[2], f[5]), fold_data, workers), strict=True
+        ):
+            oof_x[va] = _xgb.margin(booster, Xva)
         timings["oof_xgboost"] = time.perf_counter() - t
         if smote:  # the report compares SMOTE with the default, scale_pos_weight, on the same folds and params
             say("out-of-fold XGBoost with scale_pos_weight, for comparison")
             oof_spw = np.full(len(y_dev), np.nan)
-            for _pre, Xtr, ytr, Xva, _yva, tr, va in fold_data:
-                oof_spw[va] = _xgb.margin(boost(Xtr, ytr, tr, pos_weight=balance, oversample=False), Xva)
+            for (*_, Xva, _yva, _tr, va), booster in zip(
+                fold_data,
+                _fold_map(lambda f: boost(f[1], f[2], f[5], pos_weight=balance, oversample=False), fold_data, workers),
+                strict=True,
+            ):
+                oof_spw[va] = _xgb.margin(booster, Xva)
             imbalance_comparison = {"smote": _auc(y_dev, oof_x), "scale_pos_weight": _auc(y_dev, oof_spw)}
     additive: list[tuple[bool, str, type[Scorecard | Linear], np.ndarray]] = [
         (use_sc, "scorecard", Scorecard, oof_s),
@@ -195,6 +204,9 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
             continue
         t = time.perf_counter()
         say(f"out-of-fold {name}")
+
+        # one fold at a time: these fits hold the GIL (threads would not help) and silence library warnings
+        # with warnings.catch_warnings, which is not thread-safe
         for _pre, Xtr, ytr, Xva, _yva, _tr, va in fold_data:
             margins[va] = family().fit(Xtr, ytr, model_mono, cfg.seed).margin(Xva)
         timings[f"oof_{name}"] = time.perf_counter() - t
@@ -317,8 +329,19 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         "test_metrics": test_metrics,
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
     }
-    oof = pd.DataFrame({"y": y_dev, "margin": z_oof, "pd": calibrator.predict(z_oof)})
+    oof = pd.DataFrame({"y": y_dev, "margin": z_oof, "pd": calibrator.predict(z_oof), "margin_xgboost": oof_x,
+                        "margin_scorecard": oof_s, "margin_logistic": oof_l})  # fmt: skip
+    if prep.times is not None:
+        oof["as_of"] = prep.times[dev]
     return TrainResult(model=model, report=report, test=test_frame, oof=oof, timings=timings)
+
+
+def _fold_map(fn: Callable[[Any], Any], items: list[Any], workers: int) -> list[Any]:
+    """``fn`` of each item, in order, ``workers`` at a time in threads (XGBoost fits outside the GIL)."""
+    if workers <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(min(workers, len(items)), thread_name_prefix="fold") as pool:
+        return list(pool.map(fn, items))
 
 
 def _blend_grid(use_xgb: bool, use_sc: bool, use_lr: bool) -> list[tuple[float, float, float]]:

@@ -235,16 +235,22 @@ class Scorer:
             ids = {p.index for p in batch}
             part = {n: t[np.isin(where[n], list(ids))] for n, t in tables.items()}  # absent tables stay absent
             part["firms"] = firms[firms["_owner"].isin(ids)]
-            features = build_features(part, batch[0].as_of, context=self.context).set_index("ruc")
+            features = build_features(part, batch[0].as_of, context=self.context)
+            position = {ruc: k for k, ruc in enumerate(features["ruc"].tolist())}
+            # each column once as a list (categories as their labels, missing as NaN): no per-cell pandas access
+            columns = {
+                name: features[name].tolist() if name in features.columns else [np.nan] * len(features)
+                for name in self.features
+            }
             for p in batch:
-                if p.request.ruc not in features.index:
+                if p.request.ruc not in position:
                     p.errors.append(
                         _problem("firm.start_date", "a start of activities before as_of", str(p.request.firm and
                                                                                              p.request.firm.start_date))
                     )  # fmt: skip
                     continue
-                values = features.loc[p.request.ruc]
-                out[p.index] = {name: values.get(name, np.nan) for name in self.features}
+                k = position[p.request.ruc]
+                out[p.index] = {name: columns[name][k] for name in self.features}
         return out
 
     def _firms(self, pending: list[_Pending]) -> pd.DataFrame | None:
@@ -287,10 +293,12 @@ class Scorer:
         key = "text_es" if lang == "es" else "text_en"
         out = []
         now = dt.datetime.now(dt.UTC)
+        columns = {name: frame[name].tolist() for name in self.features}
+        scores, pds = summary["score"].to_numpy(), summary["pd"].to_numpy()
         for k, p in enumerate(pending):
             req = p.request
-            feats = {name: _plain(frame.iat[k, j]) for j, name in enumerate(self.features)}
-            score = int(summary["score"].to_numpy()[k])
+            feats = {name: _plain(columns[name][k]) for name in self.features}
+            score = int(scores[k])
             decision, rules, suggested = self.policy.decide(
                 score, feats, req.requested_amount, req.term_months, p.pen_per_unit
             )
@@ -301,7 +309,7 @@ class Scorer:
                 "as_of": str(p.as_of.date()),
                 "model_version": self.version,
                 "policy_version": self.policy.version,
-                "pd": float(summary["pd"].to_numpy()[k]),
+                "pd": float(pds[k]),
                 "score": score,
                 "band": str(bands[k]),
                 "decision": decision,
@@ -344,7 +352,6 @@ class Scorer:
         model's own score at that value, all else equal.
         """
         trials: list[tuple[int, str, float, float]] = []
-        rows = []
         pts = points.to_numpy()
         cols = [str(c) for c in points.columns]
         values = {c: frame[c].to_numpy() for c in cols if c in frame.columns}  # once, not per row and feature
@@ -362,11 +369,15 @@ class Scorer:
                     continue  # no typical better value, or it is not an improvement
                 picked += 1
                 trials.append((k, name, current, target))
-                rows.append({**frame.iloc[k].to_dict(), name: target})
         out: list[list[dict[str, Any]]] = [[] for _ in range(len(frame))]
-        if not rows:
+        if not trials:
             return out
-        moved = self.bundle.model.predict(pd.DataFrame(rows, columns=frame.columns).astype(frame.dtypes.to_dict()))
+        # each trial is its row with one input moved: copy the rows, then set one cell per trial
+        rows = frame.iloc[[k for k, *_ in trials]].reset_index(drop=True)
+        where = {name: j for j, name in enumerate(rows.columns)}
+        for i, (_k, name, _current, target) in enumerate(trials):
+            rows.iat[i, where[name]] = target
+        moved = self.bundle.model.predict(rows)
         for (k, name, current, target), new in zip(trials, moved["score"].to_numpy(), strict=True):
             gain = float(new - scores[k])
             if gain < 1:
