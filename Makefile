@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo
 DEMO_FIRMS ?= 5000
-DEMO_MONTHS ?= 36
+DEMO_MONTHS ?= 48
 DEMO_SERVE ?= 1
 DEMO_PORT ?= 8000
 
@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml uv.lock
 
 bootstrap: $(VENV)/.installed  ## Install uv if missing, create .venv, install the project and dev tools
 
-DEMO_AS_OF ?= 2024-03-31,2024-06-30,2024-09-30,2024-12-31
+DEMO_AS_OF ?= 2023-06-30,2023-09-30,2023-12-31,2024-12-31
 
 demo: bootstrap  ## The main job end to end: simulate -> ingest -> validate -> features -> train -> report -> champion
 	rm -rf $(DEMO_DIR)

@@ -21,13 +21,13 @@ from pymescore.features._snapshot import build_snapshot
 from pymescore.model import TrainConfig
 from pymescore.runs import run_training
 
-AS_OF = ("2024-03-31", "2024-06-30", "2024-09-30", "2024-12-31")
+AS_OF = ("2023-06-30", "2023-09-30", "2023-12-31", "2024-12-31")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--firms", type=int, default=25_000)
-    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--months", type=int, default=48)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--time-budget", type=float, default=120.0)
     parser.add_argument("--device", default="cpu")

@@ -83,7 +83,7 @@ def sme_bundle(sim_lake: dict[str, object], tmp_path_factory: pytest.TempPathFac
     from pymescore.runs import run_training
 
     lake: Lake = sim_lake["lake"]  # type: ignore[assignment]
-    snapshot, _ = build_snapshot(lake, ["2024-06-30", "2024-12-31"])
+    snapshot, _ = build_snapshot(lake, ["2023-12-31", "2024-12-31"])
     out = tmp_path_factory.mktemp("sme_bundle") / "bundle"
     config = TrainConfig(target="default_12m", group_col="ruc", time_col="as_of", trials=2, time_budget=5.0, folds=3)
     run_training(snapshot, config, out, dataset="sim")

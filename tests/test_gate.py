@@ -20,7 +20,7 @@ from pymescore.runs import run_training
 
 @pytest.fixture(scope="module")
 def snapshot(sme_bundle: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    frame, _ = build_snapshot(sme_bundle["lake"], ["2024-06-30", "2024-12-31"])
+    frame, _ = build_snapshot(sme_bundle["lake"], ["2023-12-31", "2024-12-31"])
     out = tmp_path_factory.mktemp("gate") / "snapshot.parquet"
     frame.to_parquet(out)
     return out

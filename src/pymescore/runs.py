@@ -83,7 +83,13 @@ def _model_card(result: TrainResult, dataset: str, test_metrics: dict[str, Any] 
         f"- Rows used: {r['rows']['used']:,} (excluded without target: {r['rows']['excluded_no_target']:,}); "
         f"development {r['rows']['development']:,}, test {r['rows']['test']:,} ({r['test_kind'] or 'none'}"
         + (f": {', '.join(r['test_dates'])}" if r["test_dates"] else "")
-        + ")",
+        + ")"
+        + (
+            f"; embargo: {r['rows']['embargoed']:,} earlier rows left out of development, their 12-month outcome "
+            "window ending after the first test date"
+            if r.get("embargo")
+            else ""
+        ),
         f"- Group column: {r['group_col'] or 'none'}; time column: {r['time_col'] or 'none'}",
         "",
         "## Model",

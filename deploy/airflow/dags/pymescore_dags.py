@@ -34,7 +34,7 @@ def _params() -> dict[str, Any]:
     catchup=False,
     tags=["pymescore"],
     params={
-        "as_of": Param(["2024-06-30", "2024-12-31"], type="array", description="Snapshot observation dates"),
+        "as_of": Param(["2023-12-31", "2024-12-31"], type="array", description="Snapshot observation dates"),
         "trials": Param(10, type="integer", minimum=1),
         "time_budget": Param(60.0, type="number", minimum=1),
         "drop": Param([], type="array", description="Columns left out of training"),

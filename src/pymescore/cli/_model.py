@@ -54,6 +54,13 @@ def train_command(
         str,
         typer.Option(help="scale_pos_weight, smote (inside training folds; compared with scale_pos_weight), none."),
     ] = "scale_pos_weight",
+    embargo: Annotated[
+        bool,
+        typer.Option(
+            help="On an SME snapshot, leave out of development the rows whose outcome window ends after the "
+            "first test date (their outcomes were not known then); --no-embargo keeps them (optimistic test)."
+        ),
+    ] = True,
     register: Annotated[bool, typer.Option(help="Register the bundle in MLflow (PYMESCORE_MLFLOW_URI).")] = False,
     alias: Annotated[str, typer.Option(help="Registry alias of the new version: challenger, champion.")] = "challenger",
 ) -> None:
@@ -61,10 +68,13 @@ def train_command(
     selected or blended by out-of-fold AUC) and write a bundle. Prints the validation metrics as JSON on the last line.
 
     On an SME snapshot (`pymescore features` output) the group is `ruc`, the time is `as_of` and the
-    monotone directions come from the feature registry.
+    monotone directions come from the feature registry; the latest as_of is the out-of-time test and the
+    development rows are the earlier dates whose 12-month outcome window has closed by then (take
+    observation dates a year or more before the test date).
 
     Examples:
 
+        pymescore features --lake lake/ --as-of 2023-06-30,2023-09-30,2023-12-31,2024-12-31 --out snapshot.parquet
         pymescore train --table snapshot.parquet --target default_12m --out bundle/
 
         pymescore train --table german.csv --target creditability --positive bad --out german_bundle/
@@ -75,7 +85,7 @@ def train_command(
     config = TrainConfig(
         target=target, positive=positive, group_col=group_col, time_col=time_col, monotone=_monotone(monotone),
         drop=tuple(c.strip() for c in drop.split(",")) if drop else (), trials=trials, time_budget=time_budget,
-        seed=seed, holdout=holdout, device=device, imbalance=imbalance,  # type: ignore[arg-type]
+        seed=seed, holdout=holdout, device=device, imbalance=imbalance, embargo=embargo,  # type: ignore[arg-type]
     )  # fmt: skip
     frame = read_table(table)
     frame.attrs["source"] = str(table)

@@ -69,6 +69,10 @@ class TrainConfig:
     device: Literal["cpu", "cuda"] = "cpu"
     #: XGBoost threads. 1 by default: OpenMP threads busy-wait, and on a shared 2-core machine (or under
     #: pytest -n 2) two threads per process made monotone-constrained training up to 30× slower
+    #: out of time on an SME snapshot, leave out of development the rows whose outcome window ends after the
+    #: first test date: on that date their outcomes were not yet known, and through them a firm's future
+    #: default (the same one its test row is labelled with) would reach the model that is tested
+    embargo: bool = True
     n_jobs: int = 1
     #: fold models fitted at once, in threads (XGBoost trains outside the GIL: two folds on two cores take
     #: about the time of one). ``None``: the machine's cores, at most ``folds``. Results do not depend on it

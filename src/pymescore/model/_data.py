@@ -25,6 +25,8 @@ class Prepared:
     excluded_rows: int
     snapshot: bool
     config: TrainConfig
+    #: the last day of each row's outcome window (SME snapshots: ``label_window_end``), else None
+    label_ends: np.ndarray | None = None
 
 
 def parse_target(values: pd.Series, positive: str | None, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +88,12 @@ def prepare(frame: pd.DataFrame, config: TrainConfig) -> Prepared:
         )
     groups = rows[config.group_col].astype(str).to_numpy() if config.group_col else np.arange(len(rows)).astype(str)
     times = pd.to_datetime(rows[config.time_col]).to_numpy() if config.time_col else None
-    return Prepared(X.reset_index(drop=True), y[present], groups, times, int((~present).sum()), snapshot, config)
+    ends = (
+        pd.to_datetime(rows["label_window_end"]).to_numpy()
+        if snapshot and config.time_col and "label_window_end" in rows.columns
+        else None
+    )
+    return Prepared(X.reset_index(drop=True), y[present], groups, times, int((~present).sum()), snapshot, config, ends)
 
 
 def column_types(X: pd.DataFrame, snapshot: bool, max_categories: int) -> list[ColumnType]:

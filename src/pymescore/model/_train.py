@@ -77,6 +77,15 @@ def _test_split(prep: Prepared) -> tuple[np.ndarray, str | None, list[str]]:
     return np.zeros(n, dtype=bool), None, []
 
 
+def _embargoed(prep: Prepared, test_mask: np.ndarray) -> np.ndarray:
+    """Rows outside the test whose outcome window ends after the first test date (none without label ends)."""
+    if not prep.config.embargo or prep.label_ends is None or prep.times is None or not test_mask.any():
+        return np.zeros(len(prep.y), dtype=bool)
+    first_test = prep.times[test_mask].min()
+    out: np.ndarray = ~test_mask & (prep.label_ends > first_test)
+    return out
+
+
 def _model_monotone(pre: Preprocessor, monotone: dict[str, int]) -> dict[str, int]:
     cats = set(pre.categorical)
     return {
@@ -112,14 +121,23 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     prep = prepare(frame, config)
     cfg = prep.config
     test_mask, test_kind, test_dates = _test_split(prep)
-    dev = np.flatnonzero(~test_mask)
+    embargoed = _embargoed(prep, test_mask) if test_kind == "out_of_time" else np.zeros(len(prep.y), dtype=bool)
+    dev = np.flatnonzero(~test_mask & ~embargoed)
     X_dev, y_dev, g_dev = prep.X.iloc[dev].reset_index(drop=True), prep.y[dev], prep.groups[dev]
     if len(np.unique(y_dev)) < 2 or min(np.bincount(y_dev)) < cfg.folds:
         from pymescore.errors import PymescoreError
 
+        hint = (
+            f"; the out-of-time embargo left out {int(embargoed.sum())} rows whose 12-month outcome window ends "
+            f"after the test date {test_dates[0]}: add observation dates at least a label window before it "
+            "(e.g. --as-of 2023-06-30,2023-09-30,2023-12-31,2024-12-31), or turn the embargo off "
+            "(TrainConfig(embargo=False), --no-embargo) knowing the test figures are then optimistic"
+            if embargoed.any()
+            else ""
+        )
         raise PymescoreError(
             f"expected at least {cfg.folds} rows of each outcome in the development rows, "
-            f"got {np.bincount(y_dev).tolist()}"
+            f"got {np.bincount(y_dev, minlength=2).tolist()}{hint}"
         )
     types = column_types(X_dev, prep.snapshot, cfg.max_categories)
     monotone = dict(cfg.monotone or {})
@@ -308,7 +326,9 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
             "excluded_no_target": prep.excluded_rows,
             "development": len(dev),
             "test": int(test_mask.sum()),
+            "embargoed": int(embargoed.sum()),
         },
+        "embargo": bool(cfg.embargo and prep.label_ends is not None and test_kind == "out_of_time"),
         "test_kind": test_kind,
         "test_dates": test_dates,
         "group_col": cfg.group_col,
