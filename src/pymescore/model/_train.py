@@ -222,7 +222,6 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
             continue
         t = time.perf_counter()
         say(f"out-of-fold {name}")
-
         # one fold at a time: these fits hold the GIL (threads would not help) and silence library warnings
         # with warnings.catch_warnings, which is not thread-safe
         for _pre, Xtr, ytr, Xva, _yva, _tr, va in fold_data:
