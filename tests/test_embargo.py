@@ -41,7 +41,7 @@ def test_embargo_leaves_out_exactly_the_rows_whose_window_passes_the_test_date(
     )
     test, kind, _ = _test_split(prep)
     assert kind == "out_of_time"
-    out = _embargoed(prep, test)
+    out = _embargoed(prep, test, kind)
     first_test = times[test].min()
     assert not (out & test).any()
     if embargo:

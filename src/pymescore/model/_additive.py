@@ -3,20 +3,21 @@ plus an intercept, their sum as the margin, and a JSON form of the fitted variab
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 
 
-class Additive:
+class Additive(ABC):
     def __init__(self) -> None:
         self.variables_: list[dict[str, Any]] = []
         self.intercept_: float = 0.0
 
+    @abstractmethod
     def contributions(self, X: pd.DataFrame) -> tuple[dict[str, np.ndarray], float]:
         """Per-variable log-odds contributions and the bias (intercept)."""
-        raise NotImplementedError
 
     def margin(self, X: pd.DataFrame) -> np.ndarray:
         parts, bias = self.contributions(X)

@@ -37,7 +37,7 @@ class Linear(Additive):
                 return self
             model = LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=200, random_state=seed)
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # lbfgs convergence notes on badly scaled sets: not errors
+                warnings.simplefilter("ignore")  # solver notes (convergence, near-singular designs): not errors
                 model.fit(design, y)
             coef, at = model.coef_[0], 0
             for v in variables:

@@ -77,9 +77,15 @@ def _test_split(prep: Prepared) -> tuple[np.ndarray, str | None, list[str]]:
     return np.zeros(n, dtype=bool), None, []
 
 
-def _embargoed(prep: Prepared, test_mask: np.ndarray) -> np.ndarray:
-    """Rows outside the test whose outcome window ends after the first test date (none without label ends)."""
-    if not prep.config.embargo or prep.label_ends is None or prep.times is None or not test_mask.any():
+def _embargo_applies(prep: Prepared, test_kind: str | None) -> bool:
+    """An out-of-time test on rows that know their outcome windows (SME snapshots), embargo not turned off."""
+    return prep.config.embargo and prep.label_ends is not None and test_kind == "out_of_time"
+
+
+def _embargoed(prep: Prepared, test_mask: np.ndarray, test_kind: str | None) -> np.ndarray:
+    """Rows outside the test whose outcome window ends after the first test date (none when the embargo does
+    not apply)."""
+    if not _embargo_applies(prep, test_kind) or prep.label_ends is None or prep.times is None or not test_mask.any():
         return np.zeros(len(prep.y), dtype=bool)
     first_test = prep.times[test_mask].min()
     out: np.ndarray = ~test_mask & (prep.label_ends > first_test)
@@ -121,7 +127,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     prep = prepare(frame, config)
     cfg = prep.config
     test_mask, test_kind, test_dates = _test_split(prep)
-    embargoed = _embargoed(prep, test_mask) if test_kind == "out_of_time" else np.zeros(len(prep.y), dtype=bool)
+    embargoed = _embargoed(prep, test_mask, test_kind)
     dev = np.flatnonzero(~test_mask & ~embargoed)
     X_dev, y_dev, g_dev = prep.X.iloc[dev].reset_index(drop=True), prep.y[dev], prep.groups[dev]
     if len(np.unique(y_dev)) < 2 or min(np.bincount(y_dev)) < cfg.folds:
@@ -198,20 +204,13 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         timings["tune"] = time.perf_counter() - t
         t = time.perf_counter()
         say("out-of-fold XGBoost")
-        for (*_, Xva, _yva, _tr, va), booster in zip(
-            fold_data, _fold_map(lambda f: boost(f[1], f[2], f[5]), fold_data, workers), strict=True
-        ):
-            oof_x[va] = _xgb.margin(booster, Xva)
+        oof_x = _xgb_oof(fold_data, lambda f: boost(f[1], f[2], f[5]), workers, len(y_dev))
         timings["oof_xgboost"] = time.perf_counter() - t
         if smote:  # the report compares SMOTE with the default, scale_pos_weight, on the same folds and params
             say("out-of-fold XGBoost with scale_pos_weight, for comparison")
-            oof_spw = np.full(len(y_dev), np.nan)
-            for (*_, Xva, _yva, _tr, va), booster in zip(
-                fold_data,
-                _fold_map(lambda f: boost(f[1], f[2], f[5], pos_weight=balance, oversample=False), fold_data, workers),
-                strict=True,
-            ):
-                oof_spw[va] = _xgb.margin(booster, Xva)
+            oof_spw = _xgb_oof(
+                fold_data, lambda f: boost(f[1], f[2], f[5], pos_weight=balance, oversample=False), workers, len(y_dev)
+            )
             imbalance_comparison = {"smote": _auc(y_dev, oof_x), "scale_pos_weight": _auc(y_dev, oof_spw)}
     additive: list[tuple[bool, str, type[Scorecard | Linear], np.ndarray]] = [
         (use_sc, "scorecard", Scorecard, oof_s),
@@ -327,7 +326,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
             "test": int(test_mask.sum()),
             "embargoed": int(embargoed.sum()),
         },
-        "embargo": bool(cfg.embargo and prep.label_ends is not None and test_kind == "out_of_time"),
+        "embargo": _embargo_applies(prep, test_kind),
         "test_kind": test_kind,
         "test_dates": test_dates,
         "group_col": cfg.group_col,
@@ -355,12 +354,20 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     return TrainResult(model=model, report=report, test=test_frame, oof=oof, timings=timings)
 
 
-def _fold_map(fn: Callable[[Any], Any], items: list[Any], workers: int) -> list[Any]:
-    """``fn`` of each item, in order, ``workers`` at a time in threads (XGBoost fits outside the GIL)."""
-    if workers <= 1 or len(items) <= 1:
-        return [fn(item) for item in items]
-    with ThreadPoolExecutor(min(workers, len(items)), thread_name_prefix="fold") as pool:
-        return list(pool.map(fn, items))
+def _xgb_oof(
+    fold_data: list[tuple[Any, ...]], fit: Callable[[tuple[Any, ...]], Any], workers: int, n: int
+) -> np.ndarray:
+    """Out-of-fold XGBoost margins: ``fit`` of each fold, ``workers`` folds at a time in threads (XGBoost
+    trains outside the GIL), each booster scoring its fold's validation rows."""
+    if workers <= 1 or len(fold_data) <= 1:
+        boosters = [fit(f) for f in fold_data]
+    else:
+        with ThreadPoolExecutor(min(workers, len(fold_data)), thread_name_prefix="fold") as pool:
+            boosters = list(pool.map(fit, fold_data))
+    out = np.full(n, np.nan)
+    for (*_, Xva, _yva, _tr, va), booster in zip(fold_data, boosters, strict=True):
+        out[va] = _xgb.margin(booster, Xva)
+    return out
 
 
 def _blend_grid(use_xgb: bool, use_sc: bool, use_lr: bool) -> list[tuple[float, float, float]]:
