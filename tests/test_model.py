@@ -245,3 +245,36 @@ def test_early_stopping_on_a_firm_panel_holds_out_whole_firms() -> None:
     assert set(groups[stop_idx]).isdisjoint(groups[fit_idx])
     assert 0.05 < len(stop_idx) / len(y) < 0.15
     assert set(y[stop_idx]) == {0, 1}
+
+
+def test_mean_curve_carries_a_stopped_fold_at_its_last_value() -> None:
+    from pymescore.model._xgb import mean_curve
+
+    curves = [np.array([0.6, 0.7, 0.8, 0.75]), np.array([0.5, 0.9])]
+    assert mean_curve(curves).tolist() == pytest.approx([0.55, 0.8, 0.85, 0.825])
+    assert int(np.argmax(mean_curve(curves))) + 1 == 3
+
+
+def test_models_fit_for_the_rounds_the_tuning_folds_chose() -> None:
+    """Tuning saw every development row: the best trial's peak round is the out-of-fold and final boosters'
+    round count, and no row is held out to stop on."""
+    frame = generic_table(1200, seed=5)
+    config = TrainConfig(target="status", positive="CHGOFF", holdout=0.2, families=("xgboost",), **FAST)  # type: ignore[arg-type]
+    result = train(frame, config)
+    model, metrics = result.model, result.report
+    tuning = metrics["tuning"]
+    best = max((t for t in tuning["history"] if t["state"] == "COMPLETE"), key=lambda t: t["value"])
+    assert tuning["rounds"] == best["rounds"] >= 1
+    assert tuning["stopping"] == "tuning folds"
+    assert model.booster is not None and model.booster.num_boosted_rounds() == tuning["rounds"]
+
+
+def test_a_tuning_sample_falls_back_to_early_stopping() -> None:
+    """Rounds chosen on a sample of the rows would be too few for the full folds: early stopping instead."""
+    frame = generic_table(1200, seed=4)
+    config = TrainConfig(target="status", positive="CHGOFF", holdout=0.2, tune_max_rows=600, **FAST)  # type: ignore[arg-type]
+    result = train(frame, config)
+    model, metrics = result.model, result.report
+    assert metrics["tuning"]["rounds"] is None
+    assert metrics["tuning"]["stopping"] == "early stopping on 10% held out"
+    assert model.booster is not None and model.booster.num_boosted_rounds() >= 1

@@ -99,6 +99,18 @@ def _model_card(result: TrainResult, dataset: str, test_metrics: dict[str, Any] 
         f"- Score: {m.scale.base_score:g} points at odds {m.scale.base_odds:g}:1, {m.scale.pdo:g} points to double "
         f"the odds, clipped to [{m.scale.low:g}, {m.scale.high:g}]",
         f"- Monotone features: {sum(1 for f in m.features if f.monotone != 0)} of {len(m.features)}",
+    ]
+    tuning = r.get("tuning") or {}
+    if m.booster is not None and tuning:
+        lines.append(
+            f"- XGBoost: {m.booster.num_boosted_rounds()} trees; {tuning['trials']} tuning trials (Optuna TPE); "
+            + (
+                "rounds where the best trial's mean validation AUC over the tuning folds peaked"
+                if tuning.get("rounds")
+                else "rounds by early stopping on 10% of the development rows held out (whole firms when grouped)"
+            )
+        )
+    lines += [
         "",
         "## Validation",
         f"- Cross-validation (grouped, stratified, {len(r['cv']['folds'])} folds): mean AUC "

@@ -154,6 +154,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     folds = _folds(y_dev, g_dev, cfg.folds, cfg.seed, grouped)
     stop_groups = g_dev if grouped else None  # early stopping on whole firms, never on rows of fitted firms
     params: dict[str, Any] = dict(_xgb.DEFAULT_PARAMS)  # the tuned ones once tuning has run
+    rounds: int | None = None  # boosting rounds from the tuning folds, when they saw every development row
 
     def boost(
         X: pd.DataFrame, y: np.ndarray, rows: np.ndarray, pos_weight: float = spw, oversample: bool = smote
@@ -161,7 +162,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         """A booster with ``params`` on development ``rows``, stopping early on whole firms when grouped."""
         groups = None if stop_groups is None else stop_groups[rows]
         return _xgb.fit_booster(X, y, params, model_mono, pos_weight, cfg.seed, cfg.device, n_jobs=cfg.n_jobs,
-                                smote=oversample, groups=groups)  # fmt: skip
+                                smote=oversample, groups=groups, rounds=rounds)  # fmt: skip
 
     workers = cfg.workers or max(1, min(os.cpu_count() or 1, cfg.folds))
     say("preparing folds")
@@ -198,9 +199,11 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
             Xtr = tune_pre.fit_transform(X_dev.iloc[tr], y_dev[tr])
             gtr = None if stop_groups is None else stop_groups[tr]
             tune_folds.append((Xtr, y_dev[tr], tune_pre.transform(X_dev.iloc[va]), y_dev[va], gtr))
-        params, history = _xgb.tune(
+        params, history, tuned_rounds = _xgb.tune(
             tune_folds, model_mono, spw, cfg.seed, cfg.trials, cfg.time_budget, cfg.device, cfg.n_jobs, smote, workers
         )
+        # the rounds fit a fold of every development row; on a sample they would be too few for the full folds
+        rounds = tuned_rounds if keep.all() else None
         timings["tune"] = time.perf_counter() - t
         t = time.perf_counter()
         say("out-of-fold XGBoost")
@@ -340,7 +343,8 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         "blend_weight_xgboost": weight,
         "blend_weights": {"xgboost": weight, "scorecard": weight_sc, "logistic": weight_lr},
         "calibration": {"method": calibrator.method, "cv_logloss": cal_losses},
-        "tuning": {"trials": len(history), "best_params": params, "history": history},
+        "tuning": {"trials": len(history), "best_params": params, "history": history,
+                   "rounds": rounds, "stopping": "tuning folds" if rounds else "early stopping on 10% held out"},
         "scale_pos_weight": spw,
         "imbalance": {"method": cfg.imbalance, "oof_auc": imbalance_comparison if smote and use_xgb else None},
         "typing": [ct.to_dict() for ct in types],

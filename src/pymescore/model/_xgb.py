@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
 
 log = logging.getLogger(__name__)
@@ -98,8 +97,12 @@ def fit_booster(
     n_jobs: int = 1,
     smote: bool = False,
     groups: np.ndarray | None = None,
+    rounds: int | None = None,
 ) -> xgb.Booster:
     """Fit with early stopping on a stratified 10% of the given rows; the booster ends at its best round.
+
+    With ``rounds`` (chosen on the tuning folds' validation rows, see :func:`tune`), every given row is fitted
+    for that many rounds and none is held out to stop on.
 
     With ``groups`` (a firm's RUC), the early-stopping rows are whole groups that the booster never fits on:
     stopping on rows of firms it also fits lets it go on learning the firms themselves (measured on the
@@ -107,7 +110,10 @@ def fit_booster(
     0.764 on unseen ones). With ``smote``, synthetic minority rows are added to the fitting rows only
     (never to the early-stopping rows, never from rows outside ``X``).
     """
-    fit_idx, stop_idx = stopping_split(y, groups, seed)
+    if rounds is not None:
+        fit_idx, stop_idx = np.arange(len(y)), np.zeros(0, dtype=np.int64)
+    else:
+        fit_idx, stop_idx = stopping_split(y, groups, seed)
     w_fit = None if weight is None else weight[fit_idx]
     X_fit, y_fit = X.iloc[fit_idx], y[fit_idx]
     if smote:
@@ -117,9 +123,12 @@ def fit_booster(
 
         X_fit, y_fit = oversample(X_fit, y_fit, seed)
     dtrain = dmatrix(X_fit, y_fit, w_fit)
+    config = booster_params(params, list(X.columns), monotone, spw, seed, device, n_jobs)
+    if rounds is not None:
+        return xgb.train(config, dtrain, num_boost_round=rounds, verbose_eval=False)
     dstop = dmatrix(X.iloc[stop_idx], y[stop_idx])
     booster = xgb.train(
-        booster_params(params, list(X.columns), monotone, spw, seed, device, n_jobs),
+        config,
         dtrain,
         num_boost_round=MAX_ROUNDS,
         evals=[(dstop, "stop")],
@@ -177,8 +186,13 @@ def tune(
     n_jobs: int = 1,
     smote: bool = False,
     workers: int = 1,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Best parameters by mean fold AUC, and the log of every trial (the defaults are trial 0).
+) -> tuple[dict[str, Any], list[dict[str, Any]], int | None]:
+    """Best parameters by mean fold AUC, the log of every trial (the defaults are trial 0) and the number
+    of rounds at which the best trial's mean validation curve peaks (None when no trial completed).
+
+    Each fold's booster is fitted on all its training rows and its validation AUC read after every round
+    (as ``xgb.cv``): the trial's value is the peak of the mean curve, which also gives the rounds, so that
+    models fitted later need no rows held out to stop on.
 
     A trial fits ``workers`` folds at once (threads: XGBoost trains outside the GIL) and is reported, and
     may be pruned, after each such round.
@@ -195,18 +209,18 @@ def tune(
 
     started = time.perf_counter()
 
-    def fold_auc(params: dict[str, Any], fold: tuple[Any, ...]) -> float:
-        Xtr, ytr, Xva, yva, gtr = fold
-        booster = fit_booster(Xtr, ytr, params, monotone, spw, seed, device, n_jobs=n_jobs, smote=smote, groups=gtr)
-        return float(roc_auc_score(yva, margin(booster, Xva)))
+    def curve(params: dict[str, Any], fold: tuple[Any, ...]) -> np.ndarray:
+        Xtr, ytr, Xva, yva, _gtr = fold
+        return validation_curve(Xtr, ytr, Xva, yva, params, monotone, spw, seed, device, n_jobs, smote)
 
     def objective(trial: Any) -> float:
         params = _suggest(trial)
-        aucs: list[float] = []
+        curves: list[np.ndarray] = []
         for start in range(0, len(folds), workers):
-            aucs.extend(pool.map(lambda fold: fold_auc(params, fold), folds[start : start + workers]))
-            step = len(aucs) - 1
-            trial.report(float(np.mean(aucs)), step)
+            curves.extend(pool.map(lambda fold: curve(params, fold), folds[start : start + workers]))
+            step = len(curves) - 1
+            mean = mean_curve(curves)
+            trial.report(float(mean.max()), step)
             if trial.should_prune():
                 raise optuna.TrialPruned()
             # the budget holds inside a trial too (Optuna's timeout is only checked between trials): a trial
@@ -214,7 +228,9 @@ def tune(
             if trial.number > 0 and step < len(folds) - 1 and time.perf_counter() - started > time_budget:
                 study.stop()
                 raise optuna.TrialPruned()
-        return float(np.mean(aucs))
+        mean = mean_curve(curves)
+        trial.set_user_attr("rounds", int(np.argmax(mean)) + 1)
+        return float(mean.max())
 
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="tune") as pool:
         study.optimize(objective, n_trials=trials, timeout=time_budget, catch=())
@@ -225,6 +241,7 @@ def tune(
             "state": t.state.name,
             "value": t.value,
             "params": t.params,
+            "rounds": t.user_attrs.get("rounds"),
             "seconds": (t.datetime_complete - t.datetime_start).total_seconds()
             if t.datetime_complete and t.datetime_start
             else None,
@@ -232,5 +249,38 @@ def tune(
         for t in study.trials
     ]
     completed = [t for t in study.trials if t.state.name == "COMPLETE"]
-    best = max(completed, key=lambda t: t.value or 0.0).params if completed else dict(DEFAULT_PARAMS)
-    return {**DEFAULT_PARAMS, **best}, history
+    if not completed:
+        return dict(DEFAULT_PARAMS), history, None
+    best = max(completed, key=lambda t: t.value or 0.0)
+    return {**DEFAULT_PARAMS, **best.params}, history, int(best.user_attrs["rounds"])
+
+
+def validation_curve(
+    Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, yva: np.ndarray, params: dict[str, Any],
+    monotone: dict[str, int], spw: float, seed: int, device: str = "cpu", n_jobs: int = 1, smote: bool = False,
+) -> np.ndarray:  # fmt: skip
+    """Validation AUC after each round of a booster fitted on every training row of a tuning fold, up to
+    ``EARLY_STOPPING`` rounds past the best (the validation rows only stop it; the fold's AUC is read off
+    the curve as ``xgb.cv`` does)."""
+    if smote:
+        from pymescore.model._smote import oversample
+
+        Xtr, ytr = oversample(Xtr, ytr, seed)
+    result: dict[str, Any] = {}
+    xgb.train(
+        booster_params(params, list(Xtr.columns), monotone, spw, seed, device, n_jobs),
+        dmatrix(Xtr, ytr),
+        num_boost_round=MAX_ROUNDS,
+        evals=[(dmatrix(Xva, yva), "va")],
+        early_stopping_rounds=EARLY_STOPPING,
+        evals_result=result,
+        verbose_eval=False,
+    )
+    return np.asarray(result["va"]["auc"], dtype=np.float64)
+
+
+def mean_curve(curves: list[np.ndarray]) -> np.ndarray:
+    """Mean of per-fold validation curves, a fold that stopped early carried on at its last value."""
+    length = max(len(c) for c in curves)
+    padded = np.vstack([np.concatenate([c, np.full(length - len(c), c[-1])]) for c in curves])
+    return np.asarray(padded.mean(axis=0), dtype=np.float64)
