@@ -266,7 +266,8 @@ def test_models_fit_for_the_rounds_the_tuning_folds_chose() -> None:
     best = max((t for t in tuning["history"] if t["state"] == "COMPLETE"), key=lambda t: t["value"])
     assert tuning["rounds"] == best["rounds"] >= 1
     assert tuning["stopping"] == "tuning folds"
-    assert model.booster is not None and model.booster.num_boosted_rounds() == tuning["rounds"]
+    assert model.booster is not None
+    assert model.booster.num_boosted_rounds() == tuning["rounds"]
 
 
 def test_a_tuning_sample_falls_back_to_early_stopping() -> None:
@@ -277,4 +278,5 @@ def test_a_tuning_sample_falls_back_to_early_stopping() -> None:
     model, metrics = result.model, result.report
     assert metrics["tuning"]["rounds"] is None
     assert metrics["tuning"]["stopping"] == "early stopping on 10% held out"
-    assert model.booster is not None and model.booster.num_boosted_rounds() >= 1
+    assert model.booster is not None
+    assert model.booster.num_boosted_rounds() >= 1
