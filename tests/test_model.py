@@ -273,10 +273,32 @@ def test_models_fit_for_the_rounds_the_tuning_folds_chose() -> None:
 def test_a_tuning_sample_falls_back_to_early_stopping() -> None:
     """Rounds chosen on a sample of the rows would be too few for the full folds: early stopping instead."""
     frame = generic_table(1200, seed=4)
-    config = TrainConfig(target="status", positive="CHGOFF", holdout=0.2, tune_max_rows=600, **FAST)  # type: ignore[arg-type]
+    config = TrainConfig(
+        target="status", positive="CHGOFF", holdout=0.2, tune_max_rows=600, families=("xgboost",), **FAST
+    )  # type: ignore[arg-type]
     result = train(frame, config)
     model, metrics = result.model, result.report
     assert metrics["tuning"]["rounds"] is None
     assert metrics["tuning"]["stopping"] == "early stopping on 10% held out"
     assert model.booster is not None
     assert model.booster.num_boosted_rounds() >= 1
+
+
+def test_tuning_returns_the_round_where_the_best_mean_validation_curve_peaks() -> None:
+    """Rebuild the best trial's fold curves from its parameters: the rounds are the peak of their mean."""
+    from pymescore.model._xgb import mean_curve, tune, validation_curve
+
+    rng = np.random.default_rng(8)
+    n = 900
+    x = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.normal(size=n)})
+    y = (rng.random(n) < 1 / (1 + np.exp(-(x["a"] - 0.5 * x["b"] - 1.5)))).astype(int).to_numpy()
+    folds = []
+    for k in range(3):
+        va = np.arange(n) % 3 == k
+        folds.append((x[~va], y[~va], x[va], y[va], None))
+    params, history, rounds = tune(folds, {}, 1.0, seed=3, trials=3, time_budget=60.0)
+    curves = [validation_curve(Xtr, ytr, Xva, yva, params, {}, 1.0, 3) for Xtr, ytr, Xva, yva, _ in folds]
+    mean = mean_curve(curves)
+    assert rounds == int(np.argmax(mean)) + 1
+    best = max((t for t in history if t["state"] == "COMPLETE"), key=lambda t: t["value"])
+    assert best["value"] == pytest.approx(float(mean.max()))

@@ -157,12 +157,19 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
     rounds: int | None = None  # boosting rounds from the tuning folds, when they saw every development row
 
     def boost(
-        X: pd.DataFrame, y: np.ndarray, rows: np.ndarray, pos_weight: float = spw, oversample: bool = smote
+        X: pd.DataFrame,
+        y: np.ndarray,
+        rows: np.ndarray,
+        pos_weight: float = spw,
+        oversample: bool = smote,
+        own_stopping: bool = False,
     ) -> Any:
-        """A booster with ``params`` on development ``rows``, stopping early on whole firms when grouped."""
+        """A booster with ``params`` on development ``rows``: ``rounds`` rounds on every row when tuning chose
+        them, else (or with ``own_stopping``) stopping early on a held-out 10% (whole firms when grouped)."""
         groups = None if stop_groups is None else stop_groups[rows]
+        fixed = None if own_stopping else rounds
         return _xgb.fit_booster(X, y, params, model_mono, pos_weight, cfg.seed, cfg.device, n_jobs=cfg.n_jobs,
-                                smote=oversample, groups=groups, rounds=rounds)  # fmt: skip
+                                smote=oversample, groups=groups, rounds=fixed)  # fmt: skip
 
     workers = cfg.workers or max(1, min(os.cpu_count() or 1, cfg.folds))
     say("preparing folds")
@@ -202,7 +209,9 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         params, history, tuned_rounds = _xgb.tune(
             tune_folds, model_mono, spw, cfg.seed, cfg.trials, cfg.time_budget, cfg.device, cfg.n_jobs, smote, workers
         )
-        # the rounds fit a fold of every development row; on a sample they would be too few for the full folds
+        # the rounds fit a fold of every development row; on a sample they would be too few for the full folds.
+        # They are chosen on the tuning folds' validation rows, as the parameters are (a selection as optimistic
+        # as the tuning's, never reaching the test rows)
         rounds = tuned_rounds if keep.all() else None
         timings["tune"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -212,7 +221,11 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         if smote:  # the report compares SMOTE with the default, scale_pos_weight, on the same folds and params
             say("out-of-fold XGBoost with scale_pos_weight, for comparison")
             oof_spw = _xgb_oof(
-                fold_data, lambda f: boost(f[1], f[2], f[5], pos_weight=balance, oversample=False), workers, len(y_dev)
+                # its own stopping: the tuned rounds were chosen with SMOTE rows and would tilt the comparison
+                fold_data,
+                lambda f: boost(f[1], f[2], f[5], pos_weight=balance, oversample=False, own_stopping=True),
+                workers,
+                len(y_dev),
             )
             imbalance_comparison = {"smote": _auc(y_dev, oof_x), "scale_pos_weight": _auc(y_dev, oof_spw)}
     additive: list[tuple[bool, str, type[Scorecard | Linear], np.ndarray]] = [
@@ -348,7 +361,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
             "best_params": params,
             "history": history,
             "rounds": rounds,
-            "stopping": "tuning folds" if rounds else "early stopping on 10% held out",
+            "stopping": None if not use_xgb else "tuning folds" if rounds else "early stopping on 10% held out",
         },
         "scale_pos_weight": spw,
         "imbalance": {"method": cfg.imbalance, "oof_auc": imbalance_comparison if smote and use_xgb else None},

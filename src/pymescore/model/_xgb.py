@@ -1,5 +1,6 @@
 """The gradient-boosting family: XGBoost with native missing values and categories, monotone constraints,
-early stopping on an inner split of the training rows, and Optuna (TPE + median pruning) tuning."""
+boosting rounds read off the tuning folds' validation curves (or early stopping on an inner split of the training
+rows), and Optuna (TPE + median pruning) tuning."""
 
 from __future__ import annotations
 
@@ -187,12 +188,13 @@ def tune(
     smote: bool = False,
     workers: int = 1,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], int | None]:
-    """Best parameters by mean fold AUC, the log of every trial (the defaults are trial 0) and the number
-    of rounds at which the best trial's mean validation curve peaks (None when no trial completed).
+    """Best parameters by the peak of the mean validation curve over the folds, the log of every trial (the
+    defaults are trial 0) and the number of rounds at which the best trial's mean curve peaks (None when no
+    trial completed).
 
     Each fold's booster is fitted on all its training rows and its validation AUC read after every round
-    (as ``xgb.cv``): the trial's value is the peak of the mean curve, which also gives the rounds, so that
-    models fitted later need no rows held out to stop on.
+    (like ``xgb.cv``, but each fold stops on its own curve): the trial's value is the peak of the mean curve,
+    which also gives the rounds, so that models fitted later need no rows held out to stop on.
 
     A trial fits ``workers`` folds at once (threads: XGBoost trains outside the GIL) and is reported, and
     may be pruned, after each such round.
@@ -261,7 +263,7 @@ def validation_curve(
 ) -> np.ndarray:  # fmt: skip
     """Validation AUC after each round of a booster fitted on every training row of a tuning fold, up to
     ``EARLY_STOPPING`` rounds past the best (the validation rows only stop it; the fold's AUC is read off
-    the curve as ``xgb.cv`` does)."""
+    the curve, like ``xgb.cv``)."""
     if smote:
         from pymescore.model._smote import oversample
 
