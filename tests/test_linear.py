@@ -109,5 +109,6 @@ def test_training_with_the_logistic_family(families: tuple[str, ...]) -> None:
     if weights["logistic"] > 0:
         assert model.linear is not None
     summary, points = model.explain(frame.head(30))
+    assert np.array_equal(summary["pd"].to_numpy(), model.predict_pd(frame.head(30)))
     assert np.allclose(np.clip(summary["base_score"] + points.sum(axis=1), 300, 850), summary["score"], atol=0.51)
     assert result.report["test_metrics"]["auc"] > 0.7

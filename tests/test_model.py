@@ -64,6 +64,8 @@ def test_reasons_add_up_to_the_score(trained: tuple[Path, dict[str, object], pd.
     out, _, frame = trained
     model = load_bundle(out).model
     summary, points = model.explain(frame.head(50))
+    # explain's PD is predict's, bit for bit (it reuses the contributions for the margin)
+    assert np.array_equal(summary["pd"].to_numpy(), model.predict_pd(frame.head(50)))
     raw = summary["base_score"] + points.sum(axis=1)
     assert np.allclose(np.clip(raw, 300, 850), summary["score"], atol=0.51)
     reasons = model.reasons(points)

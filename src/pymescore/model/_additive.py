@@ -21,7 +21,12 @@ class Additive(ABC):
 
     def margin(self, X: pd.DataFrame) -> np.ndarray:
         parts, bias = self.contributions(X)
-        return bias + (np.sum(list(parts.values()), axis=0) if parts else np.zeros(len(X)))
+        return self.margin_from(parts, bias, len(X))
+
+    @staticmethod
+    def margin_from(parts: dict[str, np.ndarray], bias: float, n: int) -> np.ndarray:
+        """The margin of already computed contributions: bias + their sum."""
+        return bias + (np.sum(list(parts.values()), axis=0) if parts else np.zeros(n))
 
     def to_dict(self) -> dict[str, Any]:
         return {"intercept": self.intercept_, "variables": self.variables_}

@@ -79,13 +79,23 @@ class FittedModel:
     # -- explanations --------------------------------------------------------------------------
     def contributions(self, X: pd.DataFrame, dm: xgb.DMatrix | None = None) -> tuple[pd.DataFrame, np.ndarray]:
         """Log-odds contributions per source column (exact: bias + sum = the blended margin)."""
+        parts, bias, _z = self._contributions_and_margin(X, dm)
+        return parts, bias
+
+    def _contributions_and_margin(
+        self, X: pd.DataFrame, dm: xgb.DMatrix | None = None
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """:meth:`contributions` and the blended margin of :meth:`margin_of` (the same sums in the same order),
+        each family's contributions computed once for both."""
         source = self.preprocessor.source_of()
         names = list(dict.fromkeys(source.values()))
         where = {name: k for k, name in enumerate(names)}
         parts = np.zeros((len(X), len(names)))
         bias = np.zeros(len(X))
+        z = np.zeros(len(X))
         if self.booster is not None and self.weight > 0:
-            contrib, b = _xgb.contributions(self.booster, dm if dm is not None else X)
+            matrix = dm if dm is not None else _xgb.scoring_matrix(X)
+            contrib, b = _xgb.contributions(self.booster, matrix)
             target = np.array([where[source[c]] for c in X.columns], dtype=np.int64)
             if len(set(target.tolist())) == len(target):  # one model column per source column (no date parts)
                 parts[:, target] += self.weight * contrib
@@ -93,12 +103,14 @@ class FittedModel:
                 for j, k in enumerate(target):
                     parts[:, k] += self.weight * contrib[:, j]
             bias += self.weight * b
+            z += self.weight * _xgb.margin(self.booster, matrix)
         for w, family in self._additive():
             family_parts, family_bias = family.contributions(X)
             for col, values in family_parts.items():
                 parts[:, where[source[col]]] += w * values
             bias += w * family_bias
-        return pd.DataFrame(parts, index=X.index, columns=names), bias
+            z += w * family.margin_from(family_parts, family_bias, len(X))
+        return pd.DataFrame(parts, index=X.index, columns=names), bias, z
 
     def explain(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Per row: ``pd``, ``score`` and the points each source column moved the score by.
@@ -108,10 +120,9 @@ class FittedModel:
         """
         X = self.matrix(frame)
         dm = _xgb.scoring_matrix(X) if self.booster is not None and self.weight > 0 else None
-        parts, bias = self.contributions(X, dm)
         # the PD comes from the model's own margin (as predict_pd), not from the float32 SHAP sum, so that
         # explain and predict agree and monotone constraints hold exactly; the points are then scaled to it
-        z = self.margin_of(X, dm)
+        parts, bias, z = self._contributions_and_margin(X, dm)
         p = self.calibrator.predict(z)
         s = score_from_pd(p, self.scale)
         s0 = score_from_pd(self.calibrator.predict(bias), self.scale)
