@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pymescore.contracts import CONTRACT_COLUMNS, TABLES, validate_table
 from pymescore.contracts._reference import ciiu_classes, ubigeo_codes
@@ -172,3 +174,81 @@ def test_direct_rules_and_pandera_agree(table: str, monkeypatch: pytest.MonkeyPa
     assert list(direct.rejected.index) == list(pandera.rejected.index)
     for a, b in zip(direct.rejected["reason"], pandera.rejected["reason"], strict=True):
         assert sorted(a.split("; ")) == sorted(b.split("; "))
+
+
+@pytest.mark.parametrize("table", ["firms", "monthly_cashflows", "payments", "bureau_ratings"])
+def test_small_frame_text_paths_agree_with_the_general_one(table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small frames parse text value by value (a scoring request); on chunks of raw data with injected errors
+    the result is the general path's: same valid rows and types, same rejected rows and reasons."""
+    from pymescore.contracts import _coerce
+    from pymescore.simulate import SimulationConfig, simulate
+
+    data = simulate(SimulationConfig(firms=60, months=20, seed=5, error_rate=0.08))
+    raw = getattr(data, table).astype(str).replace({"nan": None, "NaT": None, "<NA>": None, "None": None})
+    raw.index = pd.RangeIndex(1, len(raw) + 1)
+    for start in range(0, min(len(raw), 600), 40):
+        chunk = raw.iloc[start : start + 40]
+        monkeypatch.setattr(_coerce, "SMALL", 500)
+        small = validate_table(chunk, TABLES[table])
+        monkeypatch.setattr(_coerce, "SMALL", 0)
+        general = validate_table(chunk, TABLES[table])
+        pd.testing.assert_frame_equal(small.valid, general.valid)
+        pd.testing.assert_frame_equal(small.rejected, general.rejected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.none(),
+            st.sampled_from(
+                [
+                    "",
+                    " ",
+                    "n/a",
+                    "NULL",
+                    "2024-02",
+                    "2024-02-01",
+                    " 2023-12 ",
+                    "2024-13",
+                    "2024-2",
+                    "1677-05",
+                    "2024-02-15",
+                    "2024-02-01T00:00:00",
+                    "20100070970",
+                    "0150101",
+                    "150101",
+                    "abc",
+                    "12a",
+                    "٣٣",
+                ]
+            ),
+            st.text(alphabet="0123456789-T: ", max_size=12),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    spec=st.sampled_from([("month", "month", None), ("ubigeo", "code", 6), ("ruc", "code", 11), ("x", "str", None)]),
+    dtype=st.sampled_from([object, "str", "string"]),
+)
+def test_small_text_parsing_matches_the_general_parser(
+    values: list[str | None], spec: tuple[str, str, int | None], dtype: object
+) -> None:
+    from pymescore.contracts import _coerce
+    from pymescore.contracts._spec import Column
+
+    name, kind, width = spec
+    col = Column(name, kind, "test column", nullable=True, width=width)  # type: ignore[arg-type]
+    series = pd.Series(values, dtype=object, index=pd.RangeIndex(1, len(values) + 1)).astype(dtype)  # type: ignore[call-overload]
+    small_reasons: dict[int, list[str]] = {}
+    general_reasons: dict[int, list[str]] = {}
+    small, small_present = _coerce.coerce_column(series, col, small_reasons)
+    saved = _coerce.SMALL
+    try:
+        _coerce.SMALL = 0  # the general (pandas) path
+        general, general_present = _coerce.coerce_column(series, col, general_reasons)
+    finally:
+        _coerce.SMALL = saved
+    pd.testing.assert_series_equal(small, general)
+    pd.testing.assert_series_equal(small_present, general_present)
+    assert small_reasons == general_reasons

@@ -6,6 +6,8 @@ the failing values are turned into messages.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -17,6 +19,27 @@ _NULL_TEXT = ("", "-", "na", "n/a", "nan", "null", "none", "nat")
 _NULL_SET = frozenset(_NULL_TEXT)
 
 Reasons = dict[int, list[str]]
+
+#: below this many rows, text columns are handled value by value in Python (a scoring request's history):
+#: pandas' string operations cost tens of microseconds a call whatever the length
+SMALL = 500
+_DIGITS = re.compile(r"\d+")
+_PLAIN_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])(?:-01)?")
+
+
+def _small_text(values: pd.Series) -> pd.Series | None:
+    """:func:`_as_text` of a small column of Python strings (None/NaN as missing), value by value; None when
+    a value is anything else (the general path then decides)."""
+    out: list[str | None] = []
+    for v in values:
+        if isinstance(v, str):
+            t = v.strip()
+            out.append(None if t.lower() in _NULL_SET else t)
+        elif v is None or (isinstance(v, float) and v != v):
+            out.append(None)
+        else:
+            return None
+    return pd.Series(out, index=values.index, dtype="string")
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -30,6 +53,9 @@ def _as_text(values: pd.Series) -> pd.Series:
     elif isinstance(values.dtype, pd.StringDtype):
         out = values
     else:
+        small = _small_text(values) if values.dtype == object and len(values) <= SMALL else None
+        if small is not None:
+            return small
         out = values.astype("string")
     out = out.str.strip()
     lowered = out.str.lower()
@@ -71,6 +97,8 @@ def coerce_column(values: pd.Series, col: Column, reasons: Reasons) -> tuple[pd.
     present = text.notna()
     if col.kind == "str":
         return text, present
+    if col.kind == "code" and len(text) <= SMALL and not _is_number_dtype(values) and _plain_codes(text, col.width):
+        return text, present  # every present value already digits of the right width: nothing to pad or report
     if col.kind == "code":
         out = text.str.zfill(col.width) if _is_number_dtype(values) and col.width else text
         bad = present & ~out.fillna("").str.fullmatch(r"\d+")
@@ -85,6 +113,10 @@ def coerce_column(values: pd.Series, col: Column, reasons: Reasons) -> tuple[pd.
         nums = pd.to_numeric(cleaned.astype(object), errors="coerce").astype("float64")
         _explain(reasons, text, present & nums.isna(), f"TYPE_NUMBER|{col.name}: expected a number, got {{got}}")
         return _numbers(text, nums, col, reasons), present
+    if col.kind == "month" and len(text) <= SMALL:
+        months = _plain_months(text)
+        if months is not None:
+            return months, present
     month_only = text.str.fullmatch(_MONTH_ONLY).fillna(False).astype(bool)
     iso = text.mask(month_only, text + "-01")
     parsed = pd.to_datetime(iso.astype(object), errors="coerce", format="ISO8601")
@@ -112,3 +144,32 @@ def _dates(source: pd.Series, parsed: pd.Series, col: Column, reasons: Reasons) 
         _explain(reasons, source, mid, f"TYPE_MONTH|{col.name}: expected the first day of a month, got {{got}}")
         parsed = parsed.where(~mid)
     return parsed.astype("datetime64[us]")
+
+
+def _plain_codes(text: pd.Series, width: int | None) -> bool:
+    """Whether every present value of a small text column is digits (of ``width`` when given)."""
+    for v in text:
+        if not isinstance(v, str):
+            if pd.isna(v):
+                continue
+            return False
+        if not _DIGITS.fullmatch(v) or (width and len(v) != width):
+            return False
+    return True
+
+
+def _plain_months(text: pd.Series) -> pd.Series | None:
+    """A small column whose present values are all ``YYYY-MM`` or ``YYYY-MM-01`` (months 01-12, years 1678-2261
+    as pandas holds them) as month starts; None when any value is otherwise (the general path reports it)."""
+    out = np.empty(len(text), dtype="datetime64[us]")
+    for i, v in enumerate(text):
+        if not isinstance(v, str):
+            if not pd.isna(v):
+                return None
+            out[i] = np.datetime64("NaT")
+            continue
+        m = _PLAIN_MONTH.fullmatch(v)
+        if m is None or not 1678 <= int(m.group(1)) <= 2261:
+            return None
+        out[i] = np.datetime64(f"{m.group(1)}-{m.group(2)}-01", "us")
+    return pd.Series(out, index=text.index)

@@ -261,6 +261,8 @@ def validate_table(
     if contract.name == "firms":
         known = _member(frame["ubigeo"], ubigeo_codes())
         frame["ubigeo_known"] = known.where(frame["ubigeo"].notna()).astype("boolean")
+    if not reasons:  # every row meets the contract (a scoring request, usually): no rejected rows to build
+        return ValidationResult(valid=frame, rejected=_no_rejects(contract, raw.index[:0]))
     bad = frame.index.isin(list(reasons))
     rejected = pd.DataFrame(
         {c: raw.loc[bad, c] if c in raw.columns else None for c in contract.column_names},
@@ -272,3 +274,11 @@ def validate_table(
         ",".join(dict.fromkeys(m.split("|", 1)[0] for m in reasons[int(r)])) for r in rejected.index
     ]
     return ValidationResult(valid=frame[~bad], rejected=rejected)
+
+
+def _no_rejects(contract: TableContract, index: pd.Index) -> pd.DataFrame:
+    """The rejected frame of a table with no rejected rows: its columns as text plus the reasons, no rows."""
+    rejected = pd.DataFrame({c: pd.Series(dtype="string", index=index) for c in contract.column_names}, index=index)
+    rejected["reason"] = []  # as the general construction leaves them on no rows
+    rejected["reason_codes"] = []
+    return rejected
