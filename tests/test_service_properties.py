@@ -74,3 +74,30 @@ def test_a_worse_monotone_value_never_gives_a_better_score(
     assert isinstance(better, Scored)
     assert worse.response["pd"] >= better.response["pd"] - 1e-12, (name, current, features[name])
     assert worse.response["score"] <= better.response["score"]
+
+
+def test_improvement_hints_are_the_models_own_score_at_the_target(served: dict[str, Any]) -> None:
+    """Every hint moves one monotone input to the safe side of its direction and is worth what the model
+    itself scores with that input changed (the general path: source features → preprocessing → PD)."""
+    import numpy as np
+    import pandas as pd
+
+    scorer: Scorer = served["scorer"]
+    model = scorer.bundle.model
+    direction = {f.name: f.monotone for f in model.features}
+    checked = 0
+    for _body, scored in served["scored"]:
+        hints = scored.response["improvement_hints"]
+        assert len(hints) <= 3
+        assert [h["points"] for h in hints] == sorted((h["points"] for h in hints), reverse=True)
+        row = {k: (np.nan if v is None else v) for k, v in scored.features.items()}
+        for h in hints:
+            mono = direction[h["feature"]]
+            assert mono != 0
+            assert (h["target_value"] - h["current_value"]) * mono < 0  # towards less risk
+            moved = pd.DataFrame([{**row, h["feature"]: h["target_value"]}], columns=scorer.features)
+            new_score = int(model.predict(moved)["score"].iloc[0])
+            assert h["points"] == pytest.approx(new_score - scored.response["score"], abs=1e-9)
+            assert h["points"] >= 1
+            checked += 1
+    assert checked >= 10

@@ -69,7 +69,11 @@ class FittedModel:
         return z
 
     def predict_pd(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.calibrator.predict(self.margin_of(self.matrix(frame)))
+        return self.predict_pd_matrix(self.matrix(frame))
+
+    def predict_pd_matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """:meth:`predict_pd` of rows already preprocessed (``matrix(frame)``)."""
+        return self.calibrator.predict(self.margin_of(X))
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``pd`` and ``score`` (integer points) per row."""
@@ -118,7 +122,10 @@ class FittedModel:
         Points add up exactly: base score + Σ points = score (before clipping to the scale and rounding),
         where the base score is the score of the bias alone.
         """
-        X = self.matrix(frame)
+        return self.explain_matrix(self.matrix(frame))
+
+    def explain_matrix(self, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """:meth:`explain` of rows already preprocessed (``matrix(frame)``)."""
         dm = _xgb.scoring_matrix(X) if self.booster is not None and self.weight > 0 else None
         # the PD comes from the model's own margin (as predict_pd), not from the float32 SHAP sum, so that
         # explain and predict agree and monotone constraints hold exactly; the points are then scaled to it
@@ -132,7 +139,7 @@ class FittedModel:
         slope_at_bias = (score_from_pd(self.calibrator.predict(bias + h), self.scale) - s0) / h
         slope = np.where(np.abs(dz) > 1e-9, (s - s0) / np.where(np.abs(dz) > 1e-9, dz, 1.0), slope_at_bias)
         points = parts.mul(slope, axis=0)
-        summary = pd.DataFrame({"pd": p, "score": np.rint(s).astype(int), "base_score": s0}, index=frame.index)
+        summary = pd.DataFrame({"pd": p, "score": np.rint(s).astype(int), "base_score": s0}, index=X.index)
         return summary, points
 
     def reasons(self, points: pd.DataFrame, top: int = 4) -> list[list[dict[str, Any]]]:

@@ -29,6 +29,7 @@ from pymescore.evaluate import assign_bands
 from pymescore.features import build_features
 from pymescore.features._catalog import BY_NAME
 from pymescore.features._context import Context
+from pymescore.model import score_from_pd
 from pymescore.service._policy import RULE_TEXTS, Policy
 from pymescore.service._schemas import ScoreRequest
 from pymescore.sources._currency import to_pen
@@ -94,6 +95,8 @@ class Scorer:
         self.info = {f.name: f for f in bundle.model.features}
         self.sme = all(name in BY_NAME for name in self.features)
         self._ref = bundle.reference.get("features", {})
+        # source columns the model reads as given (one float model column of the same name)
+        self._numeric = {ct.column for ct in bundle.model.preprocessor.types if ct.kind == "numeric"}
 
     @property
     def version(self) -> str:
@@ -286,10 +289,11 @@ class Scorer:
     # -- decisions -------------------------------------------------------------------------------
     def _decide(self, pending: list[_Pending], frame: pd.DataFrame, lang: str) -> list[Scored]:
         model = self.bundle.model
-        summary, points = model.explain(frame)
+        matrix = model.matrix(frame)
+        summary, points = model.explain_matrix(matrix)
         reasons = model.reasons(points, 4)
         bands = assign_bands(summary["score"].to_numpy())
-        hints = self._hints(frame, points, summary["score"].to_numpy(), lang)
+        hints = self._hints(frame, matrix, points, summary["score"].to_numpy(), lang)
         key = "text_es" if lang == "es" else "text_en"
         out = []
         now = dt.datetime.now(dt.UTC)
@@ -343,13 +347,14 @@ class Scorer:
         return None if pos < 0 else float(self._rate_values[pos])
 
     def _hints(
-        self, frame: pd.DataFrame, points: pd.DataFrame, scores: np.ndarray, lang: str
+        self, frame: pd.DataFrame, matrix: pd.DataFrame, points: pd.DataFrame, scores: np.ndarray, lang: str
     ) -> list[list[dict[str, Any]]]:
         """For each row: monotone inputs that pull the score down, moved to a typical better value.
 
         The target is the training quartile on the safe side of the declared direction (the 25th
         percentile for a feature that raises risk, the 75th for one that lowers it); the points are the
-        model's own score at that value, all else equal.
+        model's own score at that value, all else equal. Only numeric inputs are moved: the model reads them
+        as they are, so each trial is its preprocessed row (``matrix``) with one cell set.
         """
         trials: list[tuple[int, str, float, float]] = []
         pts = points.to_numpy()
@@ -367,18 +372,21 @@ class Scorer:
                 current = _plain(values[name][k]) if name in values else None
                 if target is None or not isinstance(current, float) or (target - current) * mono >= 0:
                     continue  # no typical better value, or it is not an improvement
+                if name not in self._numeric:
+                    continue  # preprocessed (dates, encodings): the model does not read the value as given
                 picked += 1
                 trials.append((k, name, current, target))
         out: list[list[dict[str, Any]]] = [[] for _ in range(len(frame))]
         if not trials:
             return out
-        # each trial is its row with one input moved: copy the rows, then set one cell per trial
-        rows = frame.iloc[[k for k, *_ in trials]].reset_index(drop=True)
+        # each trial is its preprocessed row with one input moved: copy the rows, then set one cell per trial
+        rows = matrix.iloc[[k for k, *_ in trials]].reset_index(drop=True)
         where = {name: j for j, name in enumerate(rows.columns)}
         for i, (_k, name, _current, target) in enumerate(trials):
             rows.iat[i, where[name]] = target
-        moved = self.bundle.model.predict(rows)
-        for (k, name, current, target), new in zip(trials, moved["score"].to_numpy(), strict=True):
+        model = self.bundle.model
+        moved = np.rint(score_from_pd(model.predict_pd_matrix(rows), model.scale))
+        for (k, name, current, target), new in zip(trials, moved, strict=True):
             gain = float(new - scores[k])
             if gain < 1:
                 continue
