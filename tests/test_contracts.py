@@ -221,6 +221,13 @@ def test_small_frame_text_paths_agree_with_the_general_one(table: str, monkeypat
                     "abc",
                     "12a",
                     "٣٣",
+                    "2024-02-30",
+                    "2023-02-29",
+                    "2024-02-29",
+                    "1677-09-21",
+                    "2013-01-11",
+                    " 2013-01-11",
+                    "0000-01-01",
                 ]
             ),
             st.text(alphabet="0123456789-T: ", max_size=12),
@@ -228,7 +235,15 @@ def test_small_frame_text_paths_agree_with_the_general_one(table: str, monkeypat
         min_size=1,
         max_size=12,
     ),
-    spec=st.sampled_from([("month", "month", None), ("ubigeo", "code", 6), ("ruc", "code", 11), ("x", "str", None)]),
+    spec=st.sampled_from(
+        [
+            ("month", "month", None),
+            ("start_date", "date", None),
+            ("ubigeo", "code", 6),
+            ("ruc", "code", 11),
+            ("x", "str", None),
+        ]
+    ),
     dtype=st.sampled_from([object, "str", "string"]),
 )
 def test_small_text_parsing_matches_the_general_parser(

@@ -25,6 +25,7 @@ Reasons = dict[int, list[str]]
 SMALL = 500
 _DIGITS = re.compile(r"\d+")
 _PLAIN_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])(?:-01)?")
+_PLAIN_DATE = re.compile(r"(\d{4})-\d{2}-\d{2}")
 
 
 def _small_text(values: pd.Series) -> pd.Series | None:
@@ -113,10 +114,10 @@ def coerce_column(values: pd.Series, col: Column, reasons: Reasons) -> tuple[pd.
         nums = pd.to_numeric(cleaned.astype(object), errors="coerce").astype("float64")
         _explain(reasons, text, present & nums.isna(), f"TYPE_NUMBER|{col.name}: expected a number, got {{got}}")
         return _numbers(text, nums, col, reasons), present
-    if col.kind == "month" and len(text) <= SMALL:
-        months = _plain_months(text)
-        if months is not None:
-            return months, present
+    if len(text) <= SMALL:
+        plain = _plain_months(text) if col.kind == "month" else _plain_dates(text)
+        if plain is not None:
+            return plain, present
     month_only = text.str.fullmatch(_MONTH_ONLY).fillna(False).astype(bool)
     iso = text.mask(month_only, text + "-01")
     parsed = pd.to_datetime(iso.astype(object), errors="coerce", format="ISO8601")
@@ -172,4 +173,24 @@ def _plain_months(text: pd.Series) -> pd.Series | None:
         if m is None or not 1678 <= int(m.group(1)) <= 2261:
             return None
         out[i] = np.datetime64(f"{m.group(1)}-{m.group(2)}-01", "us")
+    return pd.Series(out, index=text.index)
+
+
+def _plain_dates(text: pd.Series) -> pd.Series | None:
+    """A small column whose present values are all valid ``YYYY-MM-DD`` dates (years 1678-2261) as dates;
+    None when any value is otherwise (the general path parses or reports it)."""
+    out = np.empty(len(text), dtype="datetime64[us]")
+    for i, v in enumerate(text):
+        if not isinstance(v, str):
+            if not pd.isna(v):
+                return None
+            out[i] = np.datetime64("NaT")
+            continue
+        m = _PLAIN_DATE.fullmatch(v)
+        if m is None or not 1678 <= int(m.group(1)) <= 2261:
+            return None
+        try:
+            out[i] = np.datetime64(v, "us")
+        except ValueError:  # 2024-02-30 and the like
+            return None
     return pd.Series(out, index=text.index)

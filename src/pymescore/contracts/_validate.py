@@ -7,6 +7,7 @@ every failing row of every check is collected at once: that is what the quaranti
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -190,17 +191,21 @@ def _check_directly(frame: pd.DataFrame, contract: TableContract, equity_toleran
     """The same rules as :func:`_check_with_pandera`, without its per-call overhead (for a few rows)."""
     for col in contract.columns:
         values = frame[col.name]
-        present = values[values.notna()]
-        if present.empty:
+        missing = values.isna().to_numpy()
+        if missing.all():
             continue
+        present = values[~missing] if missing.any() else values
         for fn, error in _column_checks(col):
             ok = np.asarray(fn(present), dtype=bool)
+            if ok.all():
+                continue
             for r, got in present[~ok].items():
                 _add(reasons, int(r), f"{error}, got {_plain(got)!r}")  # type: ignore[call-overload]
     for fn, error in _table_checks(contract, equity_tolerance):
         ok = np.asarray(fn(frame), dtype=bool)
-        for r in frame.index[~ok]:
-            _add(reasons, int(r), error)
+        if not ok.all():
+            for r in frame.index[~ok]:
+                _add(reasons, int(r), error)
 
 
 def _plain(value: Any) -> Any:
@@ -278,7 +283,13 @@ def validate_table(
 
 def _no_rejects(contract: TableContract, index: pd.Index) -> pd.DataFrame:
     """The rejected frame of a table with no rejected rows: its columns as text plus the reasons, no rows."""
-    rejected = pd.DataFrame({c: pd.Series(dtype="string", index=index) for c in contract.column_names}, index=index)
+    return _empty_rejected(contract.name, contract.column_names, index.dtype).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _empty_rejected(table: str, columns: tuple[str, ...], index_dtype: Any) -> pd.DataFrame:
+    index = pd.RangeIndex(0) if index_dtype == np.int64 else pd.Index([], dtype=index_dtype)
+    rejected = pd.DataFrame({c: pd.Series(dtype="string", index=index) for c in columns}, index=index)
     rejected["reason"] = []  # as the general construction leaves them on no rows
     rejected["reason_codes"] = []
     return rejected
