@@ -304,3 +304,20 @@ def test_tuning_returns_the_round_where_the_best_mean_validation_curve_peaks() -
     assert rounds == int(np.argmax(mean)) + 1
     best = max((t for t in history if t["state"] == "COMPLETE"), key=lambda t: t["value"])
     assert best["value"] == pytest.approx(float(mean.max()))
+
+
+def test_the_scoring_matrix_predicts_as_the_pandas_matrix() -> None:
+    """The service's float-array DMatrix (categories as codes) gives the booster the pandas DMatrix's values."""
+    from pymescore.model import _xgb
+
+    frame = generic_table(800, seed=6)
+    frame.loc[::7, "sector"] = None  # missing categories
+    frame.loc[::5, "late_payments"] = np.nan
+    config = TrainConfig(target="status", positive="CHGOFF", holdout=0.2, families=("xgboost",), **FAST)  # type: ignore[arg-type]
+    model = train(frame, config).model
+    assert model.booster is not None
+    x = model.matrix(frame.drop(columns=["status"]))
+    assert any(isinstance(d, pd.CategoricalDtype) for d in x.dtypes)
+    pandas_way = model.booster.predict(_xgb.dmatrix(x), output_margin=True)
+    array_way = model.booster.predict(_xgb.scoring_matrix(x), output_margin=True)
+    assert np.array_equal(pandas_way, array_way)

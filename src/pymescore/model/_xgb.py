@@ -46,17 +46,15 @@ def scoring_matrix(X: pd.DataFrame, nthread: int = 1) -> xgb.DMatrix:
     its cost on a few rows: a pandas DMatrix costs milliseconds per call, this one tens of microseconds.
     """
     columns = list(X.columns)
+    categorical = [isinstance(d, pd.CategoricalDtype) for d in X.dtypes]
+    types = ["c" if c else "q" for c in categorical]
     data = np.empty((len(X), len(columns)), dtype=np.float64)
-    types = []
-    for j, c in enumerate(columns):
-        values = X[c]
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            codes = values.cat.codes.to_numpy()
-            data[:, j] = np.where(codes < 0, np.nan, codes)
-            types.append("c")
-        else:
-            data[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
-            types.append("q")
+    numbers = [j for j, c in enumerate(categorical) if not c]
+    if numbers:  # the numeric columns in one conversion, the categories as their codes
+        data[:, numbers] = X.iloc[:, numbers].to_numpy(dtype=np.float64, na_value=np.nan)
+    for j in (j for j, c in enumerate(categorical) if c):
+        codes = X.iloc[:, j].cat.codes.to_numpy()
+        data[:, j] = np.where(codes < 0, np.nan, codes)
     return xgb.DMatrix(data, feature_names=safe_names(columns), feature_types=types, enable_categorical=True,
                        missing=np.nan, nthread=nthread)  # fmt: skip
 
