@@ -228,6 +228,9 @@ def test_small_frame_text_paths_agree_with_the_general_one(table: str, monkeypat
                     "2013-01-11",
                     " 2013-01-11",
                     "0000-01-01",
+                    "٢٠٢٤-06",
+                    "２０２４-06-01",
+                    "٢٠٢٤-06-15",
                 ]
             ),
             st.text(alphabet="0123456789-T: ", max_size=12),
@@ -257,6 +260,7 @@ def test_small_text_parsing_matches_the_general_parser(
     series = pd.Series(values, dtype=object, index=pd.RangeIndex(1, len(values) + 1)).astype(dtype)  # type: ignore[call-overload]
     small_reasons: dict[int, list[str]] = {}
     general_reasons: dict[int, list[str]] = {}
+    series.name = name
     small, small_present = _coerce.coerce_column(series, col, small_reasons)
     saved = _coerce.SMALL
     try:

@@ -24,8 +24,9 @@ Reasons = dict[int, list[str]]
 #: pandas' string operations cost tens of microseconds a call whatever the length
 SMALL = 500
 _DIGITS = re.compile(r"\d+")
-_PLAIN_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])(?:-01)?")
-_PLAIN_DATE = re.compile(r"(\d{4})-\d{2}-\d{2}")
+# ASCII digits only: \d matches any Unicode digit, which numpy does not parse (the general path reports those)
+_PLAIN_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])(?:-01)?", re.ASCII)
+_PLAIN_DATE = re.compile(r"(\d{4})-\d{2}-\d{2}", re.ASCII)
 
 
 def _small_text(values: pd.Series) -> pd.Series | None:
@@ -40,7 +41,7 @@ def _small_text(values: pd.Series) -> pd.Series | None:
             out.append(None)
         else:
             return None
-    return pd.Series(out, index=values.index, dtype="string")
+    return pd.Series(out, index=values.index, dtype="string", name=values.name)
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -173,7 +174,7 @@ def _plain_months(text: pd.Series) -> pd.Series | None:
         if m is None or not 1678 <= int(m.group(1)) <= 2261:
             return None
         out[i] = np.datetime64(f"{m.group(1)}-{m.group(2)}-01", "us")
-    return pd.Series(out, index=text.index)
+    return pd.Series(out, index=text.index, name=text.name)
 
 
 def _plain_dates(text: pd.Series) -> pd.Series | None:
@@ -193,4 +194,4 @@ def _plain_dates(text: pd.Series) -> pd.Series | None:
             out[i] = np.datetime64(v, "us")
         except ValueError:  # 2024-02-30 and the like
             return None
-    return pd.Series(out, index=text.index)
+    return pd.Series(out, index=text.index, name=text.name)

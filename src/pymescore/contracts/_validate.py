@@ -283,7 +283,7 @@ def validate_table(
 
 def _no_rejects(contract: TableContract, index: pd.Index) -> pd.DataFrame:
     """The rejected frame of a table with no rejected rows: its columns as text plus the reasons, no rows."""
-    return _empty_rejected(contract.name, contract.column_names, index.dtype).copy()
+    return _empty_rejected(contract.name, contract.column_names, index.dtype).copy().set_axis(index)
 
 
 @functools.lru_cache(maxsize=64)
