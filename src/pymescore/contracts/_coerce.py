@@ -116,7 +116,7 @@ def coerce_column(values: pd.Series, col: Column, reasons: Reasons) -> tuple[pd.
         _explain(reasons, text, present & nums.isna(), f"TYPE_NUMBER|{col.name}: expected a number, got {{got}}")
         return _numbers(text, nums, col, reasons), present
     if len(text) <= SMALL:
-        plain = _plain_months(text) if col.kind == "month" else _plain_dates(text)
+        plain = _plain_dates(text, month=col.kind == "month")
         if plain is not None:
             return plain, present
     month_only = text.str.fullmatch(_MONTH_ONLY).fillna(False).astype(bool)
@@ -160,26 +160,11 @@ def _plain_codes(text: pd.Series, width: int | None) -> bool:
     return True
 
 
-def _plain_months(text: pd.Series) -> pd.Series | None:
-    """A small column whose present values are all ``YYYY-MM`` or ``YYYY-MM-01`` (months 01-12, years 1678-2261
-    as pandas holds them) as month starts; None when any value is otherwise (the general path reports it)."""
-    out = np.empty(len(text), dtype="datetime64[us]")
-    for i, v in enumerate(text):
-        if not isinstance(v, str):
-            if not pd.isna(v):
-                return None
-            out[i] = np.datetime64("NaT")
-            continue
-        m = _PLAIN_MONTH.fullmatch(v)
-        if m is None or not 1678 <= int(m.group(1)) <= 2261:
-            return None
-        out[i] = np.datetime64(f"{m.group(1)}-{m.group(2)}-01", "us")
-    return pd.Series(out, index=text.index, name=text.name)
-
-
-def _plain_dates(text: pd.Series) -> pd.Series | None:
-    """A small column whose present values are all valid ``YYYY-MM-DD`` dates (years 1678-2261) as dates;
+def _plain_dates(text: pd.Series, month: bool) -> pd.Series | None:
+    """A small column whose present values are all plain dates as such: valid ``YYYY-MM-DD`` dates, or with
+    ``month`` ``YYYY-MM`` / ``YYYY-MM-01`` (months 01-12) as month starts; years 1678-2261 as pandas holds them.
     None when any value is otherwise (the general path parses or reports it)."""
+    pattern = _PLAIN_MONTH if month else _PLAIN_DATE
     out = np.empty(len(text), dtype="datetime64[us]")
     for i, v in enumerate(text):
         if not isinstance(v, str):
@@ -187,11 +172,11 @@ def _plain_dates(text: pd.Series) -> pd.Series | None:
                 return None
             out[i] = np.datetime64("NaT")
             continue
-        m = _PLAIN_DATE.fullmatch(v)
+        m = pattern.fullmatch(v)
         if m is None or not 1678 <= int(m.group(1)) <= 2261:
             return None
         try:
-            out[i] = np.datetime64(v, "us")
+            out[i] = np.datetime64(f"{m.group(1)}-{m.group(2)}-01" if month else v, "us")
         except ValueError:  # 2024-02-30 and the like
             return None
     return pd.Series(out, index=text.index, name=text.name)

@@ -283,13 +283,12 @@ def validate_table(
 
 def _no_rejects(contract: TableContract, index: pd.Index) -> pd.DataFrame:
     """The rejected frame of a table with no rejected rows: its columns as text plus the reasons, no rows."""
-    return _empty_rejected(contract.name, contract.column_names, index.dtype).copy().set_axis(index)
+    return _empty_rejected(contract.column_names).copy().set_axis(index)
 
 
 @functools.lru_cache(maxsize=64)
-def _empty_rejected(table: str, columns: tuple[str, ...], index_dtype: Any) -> pd.DataFrame:
-    index = pd.RangeIndex(0) if index_dtype == np.int64 else pd.Index([], dtype=index_dtype)
-    rejected = pd.DataFrame({c: pd.Series(dtype="string", index=index) for c in columns}, index=index)
+def _empty_rejected(columns: tuple[str, ...]) -> pd.DataFrame:
+    rejected = pd.DataFrame({c: pd.Series(dtype="string") for c in columns}, index=pd.RangeIndex(0))
     rejected["reason"] = []  # as the general construction leaves them on no rows
     rejected["reason_codes"] = []
     return rejected
