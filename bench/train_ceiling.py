@@ -1,0 +1,133 @@
+"""Benchmark: how much of the oracle's AUC the observable data can reach at all (the ceiling of ``bench_train``).
+
+The simulator's oracle knows each firm's latent quality (level ``z``, yearly drift ``delta`` and the AR(1)
+disturbance ``w`` at as_of) and no model of the raw tables can. This fits one fixed XGBoost learner on the
+same development rows as ``bench_train`` four times — on the registry's features, then with the true ``z``,
+``z + delta`` and ``z + delta + w`` added as columns — and reports each out-of-time AUC against the oracle's
+on the same rows. The first is the baseline of the others: the gain from knowing the latent truth is measured
+in one run, with one learner, on one split; the ratio the trainer can be asked for is bounded by these. It also
+reports how much of each latent part the features recover (out-of-time R² of a regression on them).
+
+    python -m bench.train_ceiling --firms 25000 --out bench/results/train_ceiling.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.metrics import roc_auc_score
+
+from bench._common import simulated_lake, write_result
+from bench.bench_train import AS_OF
+from pymescore.features._snapshot import build_snapshot
+from pymescore.simulate import SimulationConfig
+from pymescore.simulate._config import Calendar
+from pymescore.simulate._credit import simulate_risk
+from pymescore.simulate._fx import simulate_rates
+from pymescore.simulate._loans import plan_loans
+from pymescore.simulate._population import build_population
+
+#: one fixed learner for every variant (no tuning: the variants differ only in their columns)
+PARAMS = {
+    "objective": "binary:logistic",
+    "eta": 0.03,
+    "max_depth": 4,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "min_child_weight": 5,
+    "tree_method": "hist",
+    "seed": 7,
+}
+ROUNDS = 400
+VARIANTS = {"features": [], "+z": ["z"], "+z,delta": ["z", "delta"], "+z,delta,w": ["z", "delta", "w"]}
+
+
+def latent_truth(config: SimulationConfig, dates: list[pd.Timestamp]) -> pd.DataFrame:
+    """(ruc, as_of, z, delta, w) of every simulated firm at each date, redrawn from the simulator's streams."""
+    calendar = Calendar.from_config(config)
+    pop = build_population(config, calendar)
+    book = plan_loans(pop, calendar, config, simulate_rates(config.seed, calendar))
+    risk = simulate_risk(pop, calendar, config, book.exposure_start)
+    month_end = pd.DatetimeIndex(calendar.month_end(np.arange(calendar.months)).astype("datetime64[ns]"))
+    frames = []
+    for ts in dates:
+        t = int(month_end.get_loc(ts))
+        frames.append(
+            pd.DataFrame(
+                {"ruc": pop.ruc.astype(str), "as_of": ts, "z": pop.z, "delta": pop.delta, "w": risk.disturbance[:, t]}
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _matrix(frame: pd.DataFrame, columns: list[str], label: np.ndarray | None = None) -> xgb.DMatrix:
+    return xgb.DMatrix(frame[columns], label=label, enable_categorical=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--firms", type=int, default=25_000)
+    parser.add_argument("--months", type=int, default=48)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/train_ceiling.json"))
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="pymescore-bench-"))
+    try:
+        config = SimulationConfig(firms=args.firms, months=args.months, seed=7)
+        lake = simulated_lake(work, args.firms, args.months, seed=config.seed)
+        snapshot, _ = build_snapshot(lake, AS_OF)
+        oracle = pd.read_parquet(work / "sim" / "oracle.parquet")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    dates = sorted(pd.to_datetime(AS_OF))
+    labelled = snapshot.dropna(subset=["default_12m"]).drop(columns="label_window_end")
+    labelled = labelled.assign(ruc=labelled["ruc"].astype(str), as_of=labelled["as_of"].astype("datetime64[ns]"))
+    truth = latent_truth(config, dates)
+    oracle = oracle.assign(ruc=oracle["ruc"].astype(str), as_of=oracle["as_of"].astype("datetime64[ns]"))
+    data = labelled.merge(truth, on=["ruc", "as_of"], how="left", validate="one_to_one").merge(
+        oracle[["ruc", "as_of", "true_pd"]], on=["ruc", "as_of"], how="left", validate="one_to_one"
+    )
+    features = [c for c in snapshot.columns if c not in {"ruc", "as_of", "default_12m", "label_window_end"}]
+    test = (data["as_of"] == dates[-1]).to_numpy()
+    scored = test & data["true_pd"].notna().to_numpy()
+    y = data["default_12m"].astype(int).to_numpy()
+    oracle_auc = float(roc_auc_score(y[scored], data.loc[scored, "true_pd"]))
+    develop = data[~test]
+    aucs = {}
+    for name, extra in VARIANTS.items():
+        params = {**PARAMS, "nthread": 0}
+        booster = xgb.train(params, _matrix(develop, features + extra, y[~test]), ROUNDS)
+        pd_hat = booster.predict(_matrix(data[scored], features + extra))
+        aucs[name] = float(roc_auc_score(y[scored], pd_hat))
+    # how much of each latent part the features recover: R² out of time of a regression of it on the features
+    explained = {}
+    for part in ("z", "delta", "w"):
+        target = develop[part].to_numpy()
+        booster = xgb.train(
+            {**PARAMS, "objective": "reg:squarederror", "nthread": 0}, _matrix(develop, features, target), ROUNDS
+        )
+        truth_test = data.loc[scored, part].to_numpy()
+        residual = truth_test - booster.predict(_matrix(data[scored], features))
+        explained[part] = float(1.0 - residual.var() / truth_test.var())
+    result = {
+        "benchmark": "train_ceiling",
+        "firms": args.firms,
+        "development_rows": int((~test).sum()),
+        "test_rows": int(scored.sum()),
+        "test_date": str(dates[-1].date()),
+        "oracle_auc_same_rows": oracle_auc,
+        "auc": aucs,
+        "ratio_to_oracle": {name: auc / oracle_auc for name, auc in aucs.items()},
+        "latent_r2_from_features": explained,
+        "learner": {**PARAMS, "rounds": ROUNDS},
+    }
+    write_result(result, args.out)
+
+
+if __name__ == "__main__":
+    main()
