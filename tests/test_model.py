@@ -321,3 +321,96 @@ def test_the_scoring_matrix_predicts_as_the_pandas_matrix() -> None:
     pandas_way = model.booster.predict(_xgb.dmatrix(x), output_margin=True)
     array_way = model.booster.predict(_xgb.scoring_matrix(x), output_margin=True)
     assert np.array_equal(pandas_way, array_way)
+
+
+def test_the_families_read_a_column_map_as_they_read_the_frame() -> None:
+    """Scoring hands the scorecard and the logistic regression the matrix's columns by name (numbers taken out
+    in one conversion); their contributions are the ones they give on the frame itself, categories included."""
+    from pymescore.model import column_map
+
+    frame = generic_table(800, seed=7)
+    frame.loc[::6, "sector"] = None
+    frame.loc[::4, "late_payments"] = np.nan
+    config = TrainConfig(target="status", positive="CHGOFF", holdout=0.2, families=("scorecard", "logistic"), **FAST)  # type: ignore[arg-type]
+    model = train(frame, config).model
+    x = model.matrix(frame.drop(columns=["status"]))
+    columns = column_map(x)
+    assert isinstance(columns["sector"], pd.Categorical)
+    assert columns["late_payments"].dtype == np.float64
+    for family in (model.scorecard, model.linear):
+        assert family is not None
+        assert family.variables_
+        by_frame, bias_frame = family.contributions(x)
+        by_map, bias_map = family.contributions(columns)
+        assert bias_frame == bias_map
+        assert by_frame.keys() == by_map.keys()
+        for name in by_frame:
+            assert np.array_equal(by_frame[name], by_map[name]), name
+
+
+_CATEGORIES = ("agro", "comercio", "servicios")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cells=st.lists(
+        st.one_of(
+            st.sampled_from([*_CATEGORIES, " agro ", "\tcomercio", "AGRO", "", "  ", "otro"]),
+            st.none(),
+            st.just(float("nan")),
+            st.text(max_size=4),
+            st.integers(-3, 3),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    numbers=st.lists(st.one_of(st.floats(allow_infinity=False), st.none()), min_size=8, max_size=8),
+    as_str=st.booleans(),
+)
+def test_few_row_preprocessing_gives_the_general_paths_values(
+    cells: list[object], numbers: list[float | None], as_str: bool
+) -> None:
+    """A scoring request's few rows take value-by-value category codes and one float conversion for the
+    numeric columns; both must give what the per-column pandas path gives."""
+    from pymescore.model import _typing
+    from pymescore.model._preprocess import Preprocessor
+    from pymescore.model._typing import ColumnType, apply_type
+
+    n = len(cells)
+    sector = pd.Series(cells, dtype=object)
+    if as_str and all(isinstance(c, str) or c is None for c in cells):
+        sector = sector.astype("str")
+    frame = pd.DataFrame(
+        {
+            "income": pd.Series(numbers[:n], dtype="float64"),
+            "loans": np.arange(n, dtype=np.int64),
+            "flag": np.arange(n) % 2 == 0,
+            "sector": sector,
+        }
+    )
+    types = [
+        ColumnType("income", "numeric", "numeric dtype"),
+        ColumnType("loans", "numeric", "numeric dtype"),
+        ColumnType("flag", "numeric", "numeric dtype"),
+        ColumnType("sector", "category", "few levels", categories=_CATEGORIES),
+        ColumnType("absent", "numeric", "not in the frame"),
+    ]
+    fast = Preprocessor(types).transform(frame)
+    saved = _typing.FEW_ROWS
+    try:
+        _typing.FEW_ROWS = -1  # the general (pandas) category path
+        expected: dict[str, object] = {}
+        for ct in types:
+            values = frame[ct.column] if ct.column in frame.columns else pd.Series(np.nan, index=frame.index)
+            expected.update(apply_type(values, ct))
+    finally:
+        _typing.FEW_ROWS = saved
+    assert fast.columns.tolist() == list(expected)
+    for name, want in expected.items():
+        got = fast[name]
+        if isinstance(want, pd.Categorical):
+            assert isinstance(got.dtype, pd.CategoricalDtype)
+            assert got.dtype == want.dtype
+            assert np.array_equal(got.cat.codes.to_numpy(), want.codes), (name, cells)
+        else:
+            assert np.array_equal(got.to_numpy(), np.asarray(want, dtype=np.float64), equal_nan=True), name

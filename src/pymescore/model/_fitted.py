@@ -11,7 +11,7 @@ import pandas as pd
 import xgboost as xgb
 
 from pymescore.model import _xgb
-from pymescore.model._additive import Additive
+from pymescore.model._additive import Additive, column_map
 from pymescore.model._calibration import Calibrator
 from pymescore.model._config import ScoreScale
 from pymescore.model._linear import Linear
@@ -64,8 +64,11 @@ class FittedModel:
         z = np.zeros(len(X))
         if self.booster is not None and self.weight > 0:
             z += self.weight * _xgb.margin(self.booster, dm if dm is not None else X)
-        for w, family in self._additive():
-            z += w * family.margin(X)
+        additive = self._additive()
+        columns = column_map(X) if additive else {}
+        for w, family in additive:
+            parts, bias = family.contributions(columns)
+            z += w * family.margin_from(parts, bias, len(X))
         return z
 
     def predict_pd(self, frame: pd.DataFrame) -> np.ndarray:
@@ -100,7 +103,7 @@ class FittedModel:
         if self.booster is not None and self.weight > 0:
             matrix = dm if dm is not None else _xgb.scoring_matrix(X)
             contrib, b = _xgb.contributions(self.booster, matrix)
-            target = np.array([where[source[c]] for c in X.columns], dtype=np.int64)
+            target = np.array([where[source[c]] for c in X.columns.tolist()], dtype=np.int64)
             if len(set(target.tolist())) == len(target):  # one model column per source column (no date parts)
                 parts[:, target] += self.weight * contrib
             else:
@@ -108,8 +111,10 @@ class FittedModel:
                     parts[:, k] += self.weight * contrib[:, j]
             bias += self.weight * b
             z += self.weight * _xgb.margin(self.booster, matrix)
-        for w, family in self._additive():
-            family_parts, family_bias = family.contributions(X)
+        additive = self._additive()
+        columns = column_map(X) if additive else {}
+        for w, family in additive:
+            family_parts, family_bias = family.contributions(columns)
             for col, values in family_parts.items():
                 parts[:, where[source[col]]] += w * values
             bias += w * family_bias
@@ -147,7 +152,7 @@ class FittedModel:
         info = {f.name: f for f in self.features}
         out = []
         values = points.to_numpy()
-        cols = list(points.columns)
+        cols = points.columns.tolist()
         for row in values:
             order = np.argsort(row)[:top]
             picked = []

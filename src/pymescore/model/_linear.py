@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pymescore.model._additive import Additive
+from pymescore.model._additive import Additive, Columns
 
 MISSING = "__missing__"
 _TAIL = 0.005
@@ -57,7 +57,7 @@ class Linear(Additive):
         return self
 
     # -- scoring ---------------------------------------------------------------------------------
-    def contributions(self, X: pd.DataFrame) -> tuple[dict[str, np.ndarray], float]:
+    def contributions(self, X: Columns) -> tuple[dict[str, np.ndarray], float]:
         """Per-column log-odds contributions and the bias (intercept)."""
         return {v["name"]: _columns(X[v["name"]], v) @ np.asarray(v["coef"]) for v in self.variables_}, self.intercept_
 

@@ -41,7 +41,24 @@ class Preprocessor:
 
     def _raw(self, frame: pd.DataFrame) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        # numeric columns that already hold numbers: one conversion for all of them (what apply_type does to
+        # each, at a fraction of the per-column cost on a few rows)
+        position = {c: j for j, c in enumerate(frame.columns.tolist())}
+        dtypes = frame.dtypes.to_numpy()
+        plain = [
+            ct.column
+            for ct in self.types
+            if ct.kind == "numeric"
+            and ct.column in position
+            and isinstance(dtypes[position[ct.column]], np.dtype)
+            and dtypes[position[ct.column]].kind in "fiub"
+        ]
+        if plain and len(position) == len(frame.columns):  # unique column names: positions are exact
+            block = frame.iloc[:, [position[c] for c in plain]].to_numpy(dtype=np.float64, na_value=np.nan)
+            out.update({c: block[:, k] for k, c in enumerate(plain)})
         for ct in self.types:
+            if ct.column in out:
+                continue
             values = frame[ct.column] if ct.column in frame.columns else pd.Series(np.nan, index=frame.index)
             out.update(apply_type(values, ct))
         return out
@@ -75,11 +92,19 @@ class Preprocessor:
         return self._frame(raw, frame.index)
 
     def _frame(self, raw: dict[str, Any], index: pd.Index) -> pd.DataFrame:
-        data = {
-            c: raw[c] if isinstance(raw[c], pd.Categorical) else np.asarray(raw[c], dtype=np.float64)
-            for c in self.columns
-        }
-        return pd.DataFrame(data, index=index)
+        """The model matrix: numbers in one float block (one pandas block, cheap to build and to read back),
+        categories inserted at their places."""
+        columns = self.columns
+        numeric = [c for c in columns if not isinstance(raw[c], pd.Categorical)]
+        block = np.empty((len(index), len(numeric)), dtype=np.float64)
+        for j, c in enumerate(numeric):
+            block[:, j] = np.asarray(raw[c], dtype=np.float64)
+        frame = pd.DataFrame(block, index=index, columns=numeric)
+        if len(numeric) < len(columns):
+            for position, c in enumerate(columns):
+                if isinstance(raw[c], pd.Categorical):
+                    frame.insert(position, c, raw[c])
+        return frame
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pymescore.errors import PymescoreError
-from pymescore.model._additive import Additive
+from pymescore.model._additive import Additive, Columns
 
 # optbinning: event rate "ascending" in x = risk rises with x = monotone +1
 _TREND = {1: "ascending", -1: "descending"}
@@ -74,7 +74,7 @@ class Scorecard(Additive):
     def _woe(self, X: pd.DataFrame, variables: list[dict[str, Any]]) -> np.ndarray:
         return np.column_stack([_woe_of(X[v["name"]], v) for v in variables]) if variables else np.zeros((len(X), 0))
 
-    def contributions(self, X: pd.DataFrame) -> tuple[dict[str, np.ndarray], float]:
+    def contributions(self, X: Columns) -> tuple[dict[str, np.ndarray], float]:
         """Per-variable log-odds contributions and the bias (intercept)."""
         return {v["name"]: v["coef"] * _woe_of(X[v["name"]], v) for v in self.variables_}, self.intercept_
 

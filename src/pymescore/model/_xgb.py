@@ -45,7 +45,7 @@ def scoring_matrix(X: pd.DataFrame, nthread: int = 1) -> xgb.DMatrix:
     Same values as :func:`dmatrix` (XGBoost reads pandas categories by their codes too) at a fraction of
     its cost on a few rows: a pandas DMatrix costs milliseconds per call, this one tens of microseconds.
     """
-    columns = list(X.columns)
+    columns = X.columns.tolist()
     categorical = [isinstance(d, pd.CategoricalDtype) for d in X.dtypes]
     types = ["c" if c else "q" for c in categorical]
     data = np.empty((len(X), len(columns)), dtype=np.float64)

@@ -29,7 +29,7 @@ from pymescore.evaluate import assign_bands
 from pymescore.features import build_features
 from pymescore.features._catalog import BY_NAME
 from pymescore.features._context import Context
-from pymescore.model import score_from_pd
+from pymescore.model import column_map, score_from_pd
 from pymescore.service._policy import RULE_TEXTS, Policy
 from pymescore.service._schemas import ScoreRequest
 from pymescore.sources._currency import to_pen
@@ -241,9 +241,9 @@ class Scorer:
             features = build_features(part, batch[0].as_of, context=self.context)
             position = {ruc: k for k, ruc in enumerate(features["ruc"].tolist())}
             # each column once as a list (categories as their labels, missing as NaN): no per-cell pandas access
+            built = column_map(features)
             columns = {
-                name: features[name].tolist() if name in features.columns else [np.nan] * len(features)
-                for name in self.features
+                name: built[name].tolist() if name in built else [np.nan] * len(features) for name in self.features
             }
             for p in batch:
                 if p.request.ruc not in position:
@@ -297,7 +297,8 @@ class Scorer:
         key = "text_es" if lang == "es" else "text_en"
         out = []
         now = dt.datetime.now(dt.UTC)
-        columns = {name: frame[name].tolist() for name in self.features}
+        given = column_map(frame)
+        columns = {name: given[name].tolist() for name in self.features}
         scores, pds = summary["score"].to_numpy(), summary["pd"].to_numpy()
         for k, p in enumerate(pending):
             req = p.request
@@ -359,7 +360,7 @@ class Scorer:
         trials: list[tuple[int, str, float, float]] = []
         pts = points.to_numpy()
         cols = [str(c) for c in points.columns]
-        values = {c: frame[c].to_numpy() for c in cols if c in frame.columns}  # once, not per row and feature
+        values = column_map(frame)  # once, not per row and feature
         for k in range(len(frame)):
             picked = 0
             for j in np.argsort(pts[k]):
@@ -381,7 +382,7 @@ class Scorer:
             return out
         # each trial is its preprocessed row with one input moved: copy the rows, then set one cell per trial
         rows = matrix.iloc[[k for k, *_ in trials]].reset_index(drop=True)
-        where = {name: j for j, name in enumerate(rows.columns)}
+        where = {name: j for j, name in enumerate(rows.columns.tolist())}
         for i, (_k, name, _current, target) in enumerate(trials):
             rows.iat[i, where[name]] = target
         model = self.bundle.model
