@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from pymescore.features import (
+    BY_NAME,
     FEATURE_NAMES,
     FEATURES,
     GROUP_TITLES,
@@ -273,3 +274,38 @@ def test_bad_as_of_is_refused() -> None:
 
     with pytest.raises(ContractError, match="expected a date"):
         build_features(_tiny_tables(), "2024-06-30 12:00")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "es", "en"),
+    [
+        ("income_mean_12m", 12500.4, "S/ 12,500 al mes", "PEN 12,500 a month"),
+        ("total_equity", -3000.0, "S/ -3,000", "PEN -3,000"),
+        ("log_income_mean_12m", float(np.log1p(56000.0)), "S/ 56,000", "PEN 56,000"),
+        ("net_cf_margin_24m", 0.16216, "16.2%", "16.2%"),
+        ("income_growth_24m", -0.012, "-1.2% mensual", "-1.2% a month"),
+        ("dpd_max_12m", 15.0, "15 días", "15 days"),
+        ("months_since_delinquency", 7.5, "7.5 meses", "7.5 months"),
+        ("late_payments_12m", 2.0, "2", "2"),
+        ("income_volatility_24m", 0.1816, "0.18", "0.18"),
+        ("net_cf_margin_24m", float("nan"), "—", "—"),
+    ],
+)
+def test_feature_values_are_shown_in_their_units(name: str, value: float, es: str, en: str) -> None:
+    from pymescore.features._display import display_value
+
+    assert display_value(BY_NAME[name], value, "es") == es
+    assert display_value(BY_NAME[name], value, "en") == en
+
+
+def test_a_log_scale_feature_is_named_by_its_amount() -> None:
+    from pymescore.features._display import quantity_name
+
+    assert quantity_name(BY_NAME["log_income_mean_12m"], "es") == "Ingreso mensual promedio (12 meses)"
+    assert quantity_name(BY_NAME["log_total_assets"], "en") == "Total assets"
+    assert quantity_name(BY_NAME["net_cf_margin_24m"], "es") == BY_NAME["net_cf_margin_24m"].description_es
+    # every log-scale amount has the prefix the display strips: a renamed description would show "log of"
+    for f in FEATURES:
+        if f.unit == "log PEN":
+            assert quantity_name(f, "es") != f.description_es
+            assert quantity_name(f, "en") != f.description_en

@@ -29,6 +29,7 @@ from pymescore.evaluate import assign_bands
 from pymescore.features import build_features
 from pymescore.features._catalog import BY_NAME
 from pymescore.features._context import Context
+from pymescore.features._display import display_value, quantity_name
 from pymescore.model import column_map, score_from_pd
 from pymescore.service._policy import RULE_TEXTS, Policy
 from pymescore.service._schemas import ScoreRequest
@@ -391,12 +392,9 @@ class Scorer:
             gain = float(new - scores[k])
             if gain < 1:
                 continue
-            f = BY_NAME.get(name)
-            what = (f.description_es if lang == "es" else f.description_en) if f else name
-            verb = ("Llevar" if lang == "es" else "Bring") + f" «{what}» " + ("a" if lang == "es" else "to")
             out[k].append(
-                {"feature": name, "text": f"{verb} {target:.4g}", "current_value": current, "target_value": target,
-                 "points": round(gain, 1)}
+                {"feature": name, "text": _hint_text(name, current, target, lang), "current_value": current,
+                 "target_value": target, "points": round(gain, 1)}
             )  # fmt: skip
         for hints in out:
             hints.sort(key=lambda h: -h["points"])
@@ -411,6 +409,19 @@ class Scorer:
         edges = ref["edges"]
         q = edges[len(edges) // 4] if monotone > 0 else edges[(3 * len(edges)) // 4]
         return float(q)
+
+
+def _hint_text(name: str, current: float, target: float, lang: str) -> str:
+    """``Llevar «Margen de caja…» de 5.2% a 16.2%``: the input by the name of what it measures, both values
+    in its unit (soles, percent, days; a log-scale amount as the amount)."""
+    f = BY_NAME.get(name)
+    if f is None:  # a generic model's column: its name and plain numbers
+        what, now, then = name, f"{current:.4g}", f"{target:.4g}"
+    else:
+        what, now, then = quantity_name(f, lang), display_value(f, current, lang), display_value(f, target, lang)
+    if lang == "es":
+        return f"Llevar «{what}» de {now} a {then}"
+    return f"Bring «{what}» from {now} to {then}"
 
 
 def _typed_frame(records: list[dict[str, Any]], contract: TableContract) -> pd.DataFrame:

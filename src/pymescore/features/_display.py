@@ -1,0 +1,60 @@
+"""Feature values as a person reads them: soles, percentages, days, in Spanish or English.
+
+What the scoring service shows an SME owner next to a raw model input. The registry's ``unit`` decides the
+form; a feature kept on a log scale (``log PEN``) is shown as the amount itself, under the name of that
+amount (its description without the "natural log of 1 +" prefix).
+"""
+
+from __future__ import annotations
+
+import math
+
+from pymescore.features._registry import Feature
+
+_LOG_PREFIX = {"es": "Logaritmo natural de 1 + ", "en": "Natural log of 1 + "}
+_WORDS = {
+    "es": {"month": "al mes", "days": "días", "months": "meses", "years": "años", "per_month": "mensual"},
+    "en": {"month": "a month", "days": "days", "months": "months", "years": "years", "per_month": "a month"},
+}
+
+
+def quantity_name(feature: Feature, lang: str = "es") -> str:
+    """The name of what a value of ``feature`` measures (for a log-scale feature, the amount itself)."""
+    text = feature.description_es if lang == "es" else feature.description_en
+    prefix = _LOG_PREFIX["es" if lang == "es" else "en"]
+    if feature.unit == "log PEN" and text.startswith(prefix):
+        rest = text[len(prefix) :]
+        return rest[:1].upper() + rest[1:]
+    return text
+
+
+def _amount(value: float, lang: str) -> str:
+    text = f"{value:,.0f}"
+    if lang == "es":  # Peruvian usage: comma for thousands as in English (SBS, SUNAT forms), "S/" before
+        return f"S/ {text}"
+    return f"PEN {text}"
+
+
+def _number(value: float) -> str:
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def display_value(feature: Feature, value: float, lang: str = "es") -> str:
+    """``value`` of ``feature`` in the unit a person expects: ``S/ 12,500 al mes``, ``4.2%``, ``15 días``."""
+    if not math.isfinite(value):
+        return "—"
+    words = _WORDS["es" if lang == "es" else "en"]
+    unit = feature.unit
+    if unit == "PEN/month":
+        return f"{_amount(value, lang)} {words['month']}"
+    if unit == "PEN":
+        return _amount(value, lang)
+    if unit == "log PEN":
+        return _amount(math.expm1(value), lang)
+    if unit == "ratio":
+        return f"{100 * value:.1f}%"
+    if unit in ("1/month", "log/month"):
+        return f"{100 * value:.1f}% {words['per_month']}"
+    if unit in ("days", "months", "years"):
+        return f"{_number(value)} {words[unit]}"
+    return _number(value)
