@@ -289,6 +289,13 @@ def test_bad_as_of_is_refused() -> None:
         ("late_payments_12m", 2.0, "2", "2"),
         ("income_volatility_24m", 0.1816, "0.18", "0.18"),
         ("net_cf_margin_24m", float("nan"), "—", "—"),
+        ("dpd_max_12m", 1.0, "1 día", "1 day"),
+        ("firm_age_years", 1.004, "1 año", "1 year"),
+        ("total_equity", -0.4, "S/ 0", "PEN 0"),
+        ("net_cf_margin_24m", -0.0004, "0.0%", "0.0%"),
+        ("dpd_mean_3m", -0.001, "0 días", "0 days"),
+        ("debt_to_equity", 3.5, "3.5 veces", "3.5 times"),
+        ("annual_sales_uit", 1700.0, "1,700 UIT", "1,700 UIT"),
     ],
 )
 def test_feature_values_are_shown_in_their_units(name: str, value: float, es: str, en: str) -> None:

@@ -414,3 +414,33 @@ def test_few_row_preprocessing_gives_the_general_paths_values(
             assert np.array_equal(got.cat.codes.to_numpy(), want.codes), (name, cells)
         else:
             assert np.array_equal(got.to_numpy(), np.asarray(want, dtype=np.float64), equal_nan=True), name
+
+
+def test_column_map_gives_numbers_as_floats_and_keeps_dates_text_and_categories() -> None:
+    from pymescore.model import column_map
+
+    frame = pd.DataFrame(
+        {
+            "x": [1.5, np.nan],
+            "n": np.array([1, 2], dtype=np.int64),
+            "b": [True, False],
+            "nullable": pd.array([1.0, None], dtype="Float64"),
+            "flag": pd.array([True, None], dtype="boolean"),
+            "when": pd.to_datetime(["2024-01-31", None]),
+            "text": ["a", None],
+            "cat": pd.Categorical(["u", None], categories=["u", "v"]),
+        }
+    )
+    got = column_map(frame)
+    assert list(got) == frame.columns.tolist()
+    for name, want in {"x": [1.5, np.nan], "n": [1.0, 2.0], "b": [1.0, 0.0], "nullable": [1.0, np.nan],
+                       "flag": [1.0, np.nan]}.items():  # fmt: skip
+        assert got[name].dtype == np.float64
+        assert np.array_equal(got[name], np.array(want), equal_nan=True), name
+    assert got["when"].tolist()[0] == pd.Timestamp("2024-01-31")
+    assert pd.isna(got["when"].tolist()[1])
+    assert got["text"].tolist()[0] == "a"
+    assert isinstance(got["cat"], pd.Categorical)
+    assert got["cat"].codes.tolist() == [0, -1]
+    with pytest.raises(ValueError, match="unique column names"):
+        column_map(pd.DataFrame([[1.0, 2.0]], columns=["a", "a"]))

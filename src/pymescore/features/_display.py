@@ -13,9 +13,11 @@ from pymescore.features._registry import Feature
 
 _LOG_PREFIX = {"es": "Logaritmo natural de 1 + ", "en": "Natural log of 1 + "}
 _WORDS = {
-    "es": {"month": "al mes", "days": "días", "months": "meses", "years": "años", "per_month": "mensual"},
-    "en": {"month": "a month", "days": "days", "months": "months", "years": "years", "per_month": "a month"},
-}
+    "es": {"month": "al mes", "per_month": "mensual", "times": "veces", "days": ("día", "días"),
+           "months": ("mes", "meses"), "years": ("año", "años")},
+    "en": {"month": "a month", "per_month": "a month", "times": "times", "days": ("day", "days"),
+           "months": ("month", "months"), "years": ("year", "years")},
+}  # fmt: skip
 
 
 def quantity_name(feature: Feature, lang: str = "es") -> str:
@@ -28,19 +30,28 @@ def quantity_name(feature: Feature, lang: str = "es") -> str:
     return text
 
 
+def _unsigned_zero(value: float, digits: int) -> float:
+    """``value`` rounded as it will be shown, without the sign of a negative zero ("-0", "-0.0%")."""
+    rounded = round(value, digits)
+    return 0.0 if rounded == 0 else rounded
+
+
 def _amount(value: float, lang: str) -> str:
-    text = f"{value:,.0f}"
+    text = f"{_unsigned_zero(value, 0):,.0f}"
     if lang == "es":  # Peruvian usage: comma for thousands as in English (SBS, SUNAT forms), "S/" before
         return f"S/ {text}"
     return f"PEN {text}"
 
 
 def _number(value: float) -> str:
-    return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.0f}"
+    if abs(value) >= 1000:
+        return f"{_unsigned_zero(value, 0):,.0f}"
+    return f"{_unsigned_zero(value, 2):,.2f}".rstrip("0").rstrip(".")
 
 
 def display_value(feature: Feature, value: float, lang: str = "es") -> str:
-    """``value`` of ``feature`` in the unit a person expects: ``S/ 12,500 al mes``, ``4.2%``, ``15 días``."""
+    """``value`` of ``feature`` in the unit a person expects: ``S/ 12,500 al mes``, ``4.2%``, ``15 días``,
+    ``2.5 veces`` (a ratio that is a multiple, not a share)."""
     if not math.isfinite(value):
         return "—"
     words = _WORDS["es" if lang == "es" else "en"]
@@ -52,9 +63,16 @@ def display_value(feature: Feature, value: float, lang: str = "es") -> str:
     if unit == "log PEN":
         return _amount(math.expm1(value), lang)
     if unit == "ratio":
-        return f"{100 * value:.1f}%"
+        low, high = feature.valid_range
+        if low is not None and low >= 0 and high is not None and high > 10:  # a multiple (debt / equity)
+            return f"{_number(value)} {words['times']}"
+        return f"{_unsigned_zero(100 * value, 1):.1f}%"
     if unit in ("1/month", "log/month"):
-        return f"{100 * value:.1f}% {words['per_month']}"
+        return f"{_unsigned_zero(100 * value, 1):.1f}% {words['per_month']}"
     if unit in ("days", "months", "years"):
-        return f"{_number(value)} {words[unit]}"
+        one, many = words[unit]
+        text = _number(value)
+        return f"{text} {one if text == '1' else many}"
+    if unit == "UIT":
+        return f"{_number(value)} UIT"
     return _number(value)

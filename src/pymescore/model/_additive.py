@@ -15,12 +15,14 @@ Columns = pd.DataFrame | Mapping[str, Any]
 
 
 def column_map(X: pd.DataFrame) -> dict[str, Any]:
-    """``X``'s columns by name, its numeric columns as float arrays taken out in one conversion, categories as
-    Categoricals, other columns as their arrays.
+    """``X``'s columns by name: numbers (and booleans) as float arrays, the plain ones taken out in one
+    conversion; categories as Categoricals; other columns (dates, text) as their pandas arrays.
 
     The families read one column per variable; on a frame of a few rows each pandas column access costs
     more than the arithmetic on it, so a scoring call hands them this map instead (same values).
     """
+    if not X.columns.is_unique:
+        raise ValueError(f"column_map needs unique column names, got {X.columns[X.columns.duplicated()].tolist()}")
     names = [str(c) for c in X.columns.tolist()]  # once: indexing a text Index costs microseconds per access
     dtypes = list(X.dtypes)
     numbers = [j for j, d in enumerate(dtypes) if isinstance(d, np.dtype) and d.kind in "fiub"]
@@ -28,9 +30,16 @@ def column_map(X: pd.DataFrame) -> dict[str, Any]:
     if numbers:
         block = X.iloc[:, numbers].to_numpy(dtype=np.float64, na_value=np.nan)
         out.update({names[j]: block[:, k] for k, j in enumerate(numbers)})
-    for j, d in enumerate(dtypes):  # categories as Categoricals, anything else (text) as its array
-        if names[j] not in out:
-            out[names[j]] = X.iloc[:, j].array if isinstance(d, pd.CategoricalDtype) else X.iloc[:, j].to_numpy()
+    for j, d in enumerate(dtypes):
+        if names[j] in out:
+            continue
+        column = X.iloc[:, j]
+        if not isinstance(d, pd.CategoricalDtype) and (
+            pd.api.types.is_numeric_dtype(d) or pd.api.types.is_bool_dtype(d)
+        ):  # nullable numbers and booleans: floats, missing as NaN
+            out[names[j]] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:  # categories as Categoricals, dates and text as their pandas arrays
+            out[names[j]] = column.array
     return out
 
 

@@ -45,19 +45,22 @@ class Preprocessor:
         # each, at a fraction of the per-column cost on a few rows)
         position = {c: j for j, c in enumerate(frame.columns.tolist())}
         dtypes = frame.dtypes.to_numpy()
+        unique = len(position) == len(frame.columns)  # positions are exact only for unique column names
         plain = [
             ct.column
             for ct in self.types
-            if ct.kind == "numeric"
+            if unique
+            and ct.kind == "numeric"
             and ct.column in position
             and isinstance(dtypes[position[ct.column]], np.dtype)
             and dtypes[position[ct.column]].kind in "fiub"
         ]
-        if plain and len(position) == len(frame.columns):  # unique column names: positions are exact
+        if plain:
             block = frame.iloc[:, [position[c] for c in plain]].to_numpy(dtype=np.float64, na_value=np.nan)
             out.update({c: block[:, k] for k, c in enumerate(plain)})
+        done = set(plain)
         for ct in self.types:
-            if ct.column in out:
+            if ct.column in done:
                 continue
             values = frame[ct.column] if ct.column in frame.columns else pd.Series(np.nan, index=frame.index)
             out.update(apply_type(values, ct))
