@@ -271,3 +271,39 @@ def test_small_text_parsing_matches_the_general_parser(
     pd.testing.assert_series_equal(small, general)
     pd.testing.assert_series_equal(small_present, general_present)
     assert small_reasons == general_reasons
+
+
+_REGISTER_TEXTS = st.one_of(
+    st.sampled_from(["ACTIVO", "activo", "  habido ", "BAJA MULT.INSCR. Y O", "BAJA DE OFICIO", "no habido",
+                     "CERRADA", "NO HALLADO", "", "baja"]),
+    st.text(max_size=6),
+    st.none(),
+    st.integers(0, 9),
+)  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(states=st.lists(_REGISTER_TEXTS, min_size=1, max_size=6), conditions=st.lists(_REGISTER_TEXTS, min_size=6))
+def test_register_texts_and_rucs_read_value_by_value_as_the_general_path(
+    states: list[object], conditions: list[object]
+) -> None:
+    """A scoring request's firm row reads its SUNAT register texts and checks its RUC value by value; what
+    comes out (canonical texts, unknown ones refused with their reasons) is the general path's."""
+    from pymescore.contracts import _coerce
+
+    rows = [
+        {"ruc": make_ruc(i) if i % 3 else bad_ruc(i), "name": "Firma", "ciiu": "4711", "ubigeo": "150101",
+         "start_date": "2015-03-01", "taxpayer_state": s, "domicile_condition": conditions[i]}
+        for i, s in enumerate(states)
+    ]  # fmt: skip
+    raw = frame(rows)
+    saved = _coerce.SMALL
+    try:
+        _coerce.SMALL = 500
+        small = validate_table(raw, TABLES["firms"])
+        _coerce.SMALL = 0
+        general = validate_table(raw, TABLES["firms"])
+    finally:
+        _coerce.SMALL = saved
+    pd.testing.assert_frame_equal(small.valid, general.valid)
+    pd.testing.assert_frame_equal(small.rejected, general.rejected)

@@ -18,6 +18,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 from stdnum.pe import ruc as stdnum_ruc
 
+from pymescore.contracts import _coerce
 from pymescore.contracts._coerce import Reasons, coerce_column
 from pymescore.contracts._reference import (
     DEPARTMENTS,
@@ -47,8 +48,16 @@ class ValidationResult:
     rejected: pd.DataFrame
 
 
+@functools.lru_cache(maxsize=4096)
+def _ruc_ok(value: str) -> bool:
+    return bool(stdnum_ruc.is_valid(value))
+
+
 def _ruc_valid(values: pd.Series) -> pd.Series:
-    """Vectorised python-stdnum check: each distinct RUC is checked once."""
+    """Vectorised python-stdnum check: each distinct RUC is checked once (a few rows: value by value, a
+    mapping through pandas costs more than the check)."""
+    if len(values) <= _coerce.SMALL:
+        return pd.Series([True if pd.isna(v) else _ruc_ok(v) for v in values.tolist()], index=values.index, dtype=bool)
     distinct = values.dropna().unique()
     ok = pd.Series([bool(stdnum_ruc.is_valid(v)) for v in distinct], index=distinct, dtype=bool)
     return values.map(ok).fillna(True).astype(bool)
@@ -213,6 +222,18 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _canonical_register(values: pd.Series, allowed: tuple[str, ...]) -> pd.Series:
+    """SUNAT register texts as their canonical values (unknown texts kept as given, for the rule to refuse)."""
+    text = values.astype("string")
+    present: list[Any] = text.tolist()
+    if len(text) <= _coerce.SMALL and any(v is not pd.NA for v in present):
+        # value by value: what ``map`` gives (the "str" dtype; an all-missing column keeps the general path's)
+        mapped = [None if v is pd.NA else (canonical_register_value(v, allowed) or v) for v in present]
+        return pd.Series(mapped, index=text.index, dtype="str")
+    canon = {v: canonical_register_value(v, allowed) or v for v in text.dropna().unique()}
+    return text.map(canon)
+
+
 def _require_columns(raw: pd.DataFrame, contract: TableContract, source: str, provided: Sequence[str] | None) -> None:
     needed = contract.required_columns if provided is None else (*contract.key, *provided)
     missing = [c for c in dict.fromkeys(needed) if c not in raw.columns]
@@ -250,9 +271,7 @@ def validate_table(
         values = raw[col.name] if given else pd.Series(None, index=raw.index, dtype=object)
         if col.name in ("taxpayer_state", "domicile_condition"):
             allowed = TAXPAYER_STATES if col.name == "taxpayer_state" else DOMICILE_CONDITIONS
-            text = values.astype("string")
-            canon = {v: canonical_register_value(v, allowed) or v for v in text.dropna().unique()}
-            values = text.map(canon)
+            values = _canonical_register(values, allowed)
         series, present = coerce_column(values, col, reasons)
         if not col.nullable and given:
             for r in raw.index[~present.to_numpy()]:
