@@ -188,6 +188,18 @@ def _tiny_tables() -> dict[str, pd.DataFrame]:
     }
 
 
+def test_the_typical_month_margin_ignores_one_exceptional_month() -> None:
+    """Twelve months at a 20% margin, one of them with a mistyped expense: the 24-month margin on totals turns
+    negative, the typical month's margin stays at 20%; a month without income has no margin (not -inf)."""
+    tables = _tiny_tables()
+    flows = tables["monthly_cashflows"].assign(income_pen=1000.0, expenses_pen=800.0)
+    flows.loc[5, "expenses_pen"] = 5000.0
+    flows.loc[6, ["income_pen", "expenses_pen"]] = [0.0, 300.0]
+    row = build_features({**tables, "monthly_cashflows": flows}, AS_OF).iloc[0]
+    assert row["net_cf_margin_24m"] == pytest.approx((11_000.0 - 13_300.0) / 11_000.0)
+    assert row["net_cf_margin_median_24m"] == pytest.approx(0.2)
+
+
 def test_hand_computed_values() -> None:
     row = build_features(_tiny_tables(), AS_OF).iloc[0]
     assert row["income_mean_3m"] == pytest.approx(11000.0)
@@ -197,6 +209,7 @@ def test_hand_computed_values() -> None:
     assert row["months_of_history"] == 12
     log_income = np.log(np.arange(1, 13) * 1000.0)
     assert row["net_cf_margin_24m"] == pytest.approx(0.5)
+    assert row["net_cf_margin_median_24m"] == pytest.approx(0.5)
     assert row["income_growth_24m"] == pytest.approx(np.polyfit(np.arange(12), log_income, 1)[0])
     assert row["income_volatility_24m"] == pytest.approx(np.std(np.diff(log_income), ddof=1))
     assert np.isnan(row["income_yoy_growth_3m"])  # a year earlier is not in the data: NaN, not 0

@@ -99,6 +99,10 @@ def cashflow_features(panel: CashflowPanel, as_of: pd.Timestamp, config: Feature
     out["net_cf_margin_24m"] = ratio(
         np.where(both24, panel.net[:, -24:], 0).sum(axis=1), np.where(both24, panel.income[:, -24:], 0).sum(axis=1)
     )
+    income24 = panel.income[:, -24:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        monthly_margin = np.where(income24 > 0, panel.net[:, -24:] / income24, np.nan)
+    out["net_cf_margin_median_24m"] = row_median(monthly_margin)
     log_income = np.log(np.where(panel.income[:, -24:] > 0, panel.income[:, -24:], np.nan))
     out["income_growth_24m"] = _slope(log_income)
     volatility = row_std(np.diff(log_income, axis=1))
