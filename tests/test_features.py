@@ -190,14 +190,24 @@ def _tiny_tables() -> dict[str, pd.DataFrame]:
 
 def test_the_typical_month_margin_ignores_one_exceptional_month() -> None:
     """Twelve months at a 20% margin, one of them with a mistyped expense: the 24-month margin on totals turns
-    negative, the typical month's margin stays at 20%; a month without income has no margin (not -inf)."""
+    negative, the typical month's margin stays at 20%. A month with expenses and no income is the worst month
+    (the margins' floor, not -inf, not left out): when most months are like that, the typical month is too; a
+    month with neither has no margin."""
+    from pymescore.features._cashflow import MARGIN_FLOOR
+
     tables = _tiny_tables()
     flows = tables["monthly_cashflows"].assign(income_pen=1000.0, expenses_pen=800.0)
     flows.loc[5, "expenses_pen"] = 5000.0
     flows.loc[6, ["income_pen", "expenses_pen"]] = [0.0, 300.0]
+    flows.loc[7, ["income_pen", "expenses_pen"]] = [0.0, 0.0]
     row = build_features({**tables, "monthly_cashflows": flows}, AS_OF).iloc[0]
-    assert row["net_cf_margin_24m"] == pytest.approx((11_000.0 - 13_300.0) / 11_000.0)
-    assert row["net_cf_margin_median_24m"] == pytest.approx(0.2)
+    assert row["net_cf_margin_24m"] == pytest.approx((10_000.0 - 12_500.0) / 10_000.0)
+    assert row["net_cf_margin_median_24m"] == pytest.approx(0.2)  # 11 months: 9 at 20%, one at -400%, one floor
+
+    idle = tables["monthly_cashflows"].assign(income_pen=1000.0, expenses_pen=800.0)
+    idle.loc[:6, ["income_pen", "expenses_pen"]] = [0.0, 500.0]  # 7 of 12 months with expenses and no income
+    row = build_features({**tables, "monthly_cashflows": idle}, AS_OF).iloc[0]
+    assert row["net_cf_margin_median_24m"] == MARGIN_FLOOR
 
 
 def test_hand_computed_values() -> None:

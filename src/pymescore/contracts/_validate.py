@@ -225,11 +225,12 @@ def _plain(value: Any) -> Any:
 def _canonical_register(values: pd.Series, allowed: tuple[str, ...]) -> pd.Series:
     """SUNAT register texts as their canonical values (unknown texts kept as given, for the rule to refuse)."""
     text = values.astype("string")
-    present: list[Any] = text.tolist()
-    if len(text) <= _coerce.SMALL and any(v is not pd.NA for v in present):
-        # value by value: what ``map`` gives (the "str" dtype; an all-missing column keeps the general path's)
-        mapped = [None if v is pd.NA else (canonical_register_value(v, allowed) or v) for v in present]
-        return pd.Series(mapped, index=text.index, dtype="str")
+    if len(text) <= _coerce.SMALL:
+        present: list[Any] = text.tolist()
+        if any(v is not pd.NA for v in present):
+            # value by value: what ``map`` gives (the "str" dtype; an all-missing column keeps the general path's)
+            mapped = [None if v is pd.NA else (canonical_register_value(v, allowed) or v) for v in present]
+            return pd.Series(mapped, index=text.index, dtype="str")
     canon = {v: canonical_register_value(v, allowed) or v for v in text.dropna().unique()}
     return text.map(canon)
 

@@ -20,6 +20,10 @@ from pymescore.features._arrays import (
 from pymescore.features._config import SIZE_BOUNDS_UIT, FeatureConfig
 
 
+#: a month's margin when it had expenses and no income (the lower end of the margins' valid range)
+MARGIN_FLOOR = -10.0
+
+
 class CashflowPanel:
     """Monthly income, expenses and USD income of each firm over the ``window`` months before as_of."""
 
@@ -99,9 +103,11 @@ def cashflow_features(panel: CashflowPanel, as_of: pd.Timestamp, config: Feature
     out["net_cf_margin_24m"] = ratio(
         np.where(both24, panel.net[:, -24:], 0).sum(axis=1), np.where(both24, panel.income[:, -24:], 0).sum(axis=1)
     )
-    income24 = panel.income[:, -24:]
+    income24, net24 = panel.income[:, -24:], panel.net[:, -24:]
     with np.errstate(divide="ignore", invalid="ignore"):
-        monthly_margin = np.where(income24 > 0, panel.net[:, -24:] / income24, np.nan)
+        monthly_margin = np.where(income24 > 0, net24 / income24, np.nan)
+    # a month that paid expenses without any income is the worst month there is, not a month without data
+    monthly_margin[(income24 == 0) & (net24 < 0)] = MARGIN_FLOOR
     out["net_cf_margin_median_24m"] = row_median(monthly_margin)
     log_income = np.log(np.where(panel.income[:, -24:] > 0, panel.income[:, -24:], np.nan))
     out["income_growth_24m"] = _slope(log_income)
