@@ -19,7 +19,6 @@ from pymescore.features._arrays import (
 )
 from pymescore.features._config import SIZE_BOUNDS_UIT, FeatureConfig
 
-
 #: a month's margin when it had expenses and no income (the lower end of the margins' valid range)
 MARGIN_FLOOR = -10.0
 
