@@ -3,7 +3,7 @@ and the quality against the simulator's oracle on the out-of-time test rows (tar
 oracle's AUC on the same rows, ECE ≤ 0.015, monotone bands). Development dates end a year before the test
 date, so no development outcome window reaches past it (the trainer's embargo would leave such rows out).
 
-    python -m bench.bench_train --firms 25000 --out bench/results/train.json
+    python -m bench.bench_train --out bench/results/train.json   # 32k firms: ~100k firm-snapshots
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ AS_OF = ("2023-06-30", "2023-09-30", "2023-12-31", "2024-12-31")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--firms", type=int, default=25_000)
+    parser.add_argument("--firms", type=int, default=32_000, help="simulated firms (32k: ~100k snapshot rows)")
     parser.add_argument("--months", type=int, default=48)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--time-budget", type=float, default=120.0)
