@@ -310,7 +310,7 @@ def test_bad_as_of_is_refused() -> None:
         ("dpd_max_12m", 15.0, "15 días", "15 days"),
         ("months_since_delinquency", 7.5, "7.5 meses", "7.5 months"),
         ("late_payments_12m", 2.0, "2", "2"),
-        ("income_volatility_24m", 0.1816, "0.18", "0.18"),
+        ("income_volatility_24m", 0.1816, "18.2%", "18.2%"),
         ("net_cf_margin_24m", float("nan"), "—", "—"),
         ("dpd_max_12m", 1.0, "1 día", "1 day"),
         ("firm_age_years", 1.004, "1 año", "1 year"),

@@ -69,6 +69,8 @@ def display_value(feature: Feature, value: float, lang: str = "es") -> str:
         return f"{_unsigned_zero(100 * value, 1):.1f}%"
     if unit in ("1/month", "log/month"):
         return f"{_unsigned_zero(100 * value, 1):.1f}% {words['per_month']}"
+    if unit == "log":  # a spread of log changes reads as a typical percent change
+        return f"{_unsigned_zero(100 * value, 1):.1f}%"
     if unit in ("days", "months", "years"):
         one, many = words[unit]
         text = _number(value)
