@@ -62,11 +62,12 @@ class FittedModel:
 
     def margin_of(self, X: pd.DataFrame, dm: xgb.DMatrix | None = None) -> np.ndarray:
         z = np.zeros(len(X))
+        columns = column_map(X)  # read once, by the booster's matrix and by the additive families
         if self.booster is not None and self.weight > 0:
-            z += self.weight * _xgb.margin(self.booster, dm if dm is not None else X)
-        additive = self._additive()
-        columns = column_map(X) if additive else {}
-        for w, family in additive:
+            z += self.weight * _xgb.margin(
+                self.booster, dm if dm is not None else _xgb.scoring_matrix(X, columns=columns)
+            )
+        for w, family in self._additive():
             parts, bias = family.contributions(columns)
             z += w * family.margin_from(parts, bias, len(X))
         return z
@@ -100,8 +101,9 @@ class FittedModel:
         parts = np.zeros((len(X), len(names)))
         bias = np.zeros(len(X))
         z = np.zeros(len(X))
+        columns = column_map(X)  # read once, by the booster's matrix and by the additive families
         if self.booster is not None and self.weight > 0:
-            matrix = dm if dm is not None else _xgb.scoring_matrix(X)
+            matrix = dm if dm is not None else _xgb.scoring_matrix(X, columns=columns)
             contrib, b = _xgb.contributions(self.booster, matrix)
             target = np.array([where[source[c]] for c in X.columns.tolist()], dtype=np.int64)
             if len(set(target.tolist())) == len(target):  # one model column per source column (no date parts)
@@ -111,9 +113,7 @@ class FittedModel:
                     parts[:, k] += self.weight * contrib[:, j]
             bias += self.weight * b
             z += self.weight * _xgb.margin(self.booster, matrix)
-        additive = self._additive()
-        columns = column_map(X) if additive else {}
-        for w, family in additive:
+        for w, family in self._additive():
             family_parts, family_bias = family.contributions(columns)
             for col, values in family_parts.items():
                 parts[:, where[source[col]]] += w * values
@@ -131,10 +131,9 @@ class FittedModel:
 
     def explain_matrix(self, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """:meth:`explain` of rows already preprocessed (``matrix(frame)``)."""
-        dm = _xgb.scoring_matrix(X) if self.booster is not None and self.weight > 0 else None
         # the PD comes from the model's own margin (as predict_pd), not from the float32 SHAP sum, so that
         # explain and predict agree and monotone constraints hold exactly; the points are then scaled to it
-        parts, bias, z = self._contributions_and_margin(X, dm)
+        parts, bias, z = self._contributions_and_margin(X)
         p = self.calibrator.predict(z)
         s = score_from_pd(p, self.scale)
         s0 = score_from_pd(self.calibrator.predict(bias), self.scale)

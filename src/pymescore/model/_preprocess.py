@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pymescore.model._additive import column_map
 from pymescore.model._typing import ColumnType, apply_type
 
 _SMOOTHING = 20.0
@@ -41,26 +42,13 @@ class Preprocessor:
 
     def _raw(self, frame: pd.DataFrame) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        # numeric columns that already hold numbers: one conversion for all of them (what apply_type does to
-        # each, at a fraction of the per-column cost on a few rows)
-        position = {c: j for j, c in enumerate(frame.columns.tolist())}
-        dtypes = frame.dtypes.to_numpy()
-        unique = len(position) == len(frame.columns)  # positions are exact only for unique column names
-        plain = [
-            ct.column
-            for ct in self.types
-            if unique
-            and ct.kind == "numeric"
-            and ct.column in position
-            and isinstance(dtypes[position[ct.column]], np.dtype)
-            and dtypes[position[ct.column]].kind in "fiub"
-        ]
-        if plain:
-            block = frame.iloc[:, [position[c] for c in plain]].to_numpy(dtype=np.float64, na_value=np.nan)
-            out.update({c: block[:, k] for k, c in enumerate(plain)})
-        done = set(plain)
+        # numeric columns that already hold numbers come out of column_map as float arrays, all in one
+        # conversion (what apply_type does to each, at a fraction of the per-column cost on a few rows)
+        given = column_map(frame) if frame.columns.is_unique else {}
         for ct in self.types:
-            if ct.column in done:
+            numbers = given.get(ct.column)
+            if ct.kind == "numeric" and isinstance(numbers, np.ndarray):
+                out[ct.column] = numbers
                 continue
             values = frame[ct.column] if ct.column in frame.columns else pd.Series(np.nan, index=frame.index)
             out.update(apply_type(values, ct))

@@ -294,11 +294,11 @@ class Scorer:
         summary, points = model.explain_matrix(matrix)
         reasons = model.reasons(points, 4)
         bands = assign_bands(summary["score"].to_numpy())
-        hints = self._hints(frame, matrix, points, summary["score"].to_numpy(), lang)
+        given = column_map(frame)  # once, for the hints and the audit row's features
+        hints = self._hints(given, matrix, points, summary["score"].to_numpy(), lang)
         key = "text_es" if lang == "es" else "text_en"
         out = []
         now = dt.datetime.now(dt.UTC)
-        given = column_map(frame)
         columns = {name: given[name].tolist() for name in self.features}
         scores, pds = summary["score"].to_numpy(), summary["pd"].to_numpy()
         for k, p in enumerate(pending):
@@ -349,20 +349,20 @@ class Scorer:
         return None if pos < 0 else float(self._rate_values[pos])
 
     def _hints(
-        self, frame: pd.DataFrame, matrix: pd.DataFrame, points: pd.DataFrame, scores: np.ndarray, lang: str
+        self, values: dict[str, Any], matrix: pd.DataFrame, points: pd.DataFrame, scores: np.ndarray, lang: str
     ) -> list[list[dict[str, Any]]]:
         """For each row: monotone inputs that pull the score down, moved to a typical better value.
 
         The target is the training quartile on the safe side of the declared direction (the 25th
         percentile for a feature that raises risk, the 75th for one that lowers it); the points are the
         model's own score at that value, all else equal. Only numeric inputs are moved: the model reads them
-        as they are, so each trial is its preprocessed row (``matrix``) with one cell set.
+        as they are, so each trial is its preprocessed row (``matrix``) with one cell set. ``values`` are the
+        rows' source features by name (``column_map`` of the frame the matrix was made from).
         """
         trials: list[tuple[int, str, float, float]] = []
         pts = points.to_numpy()
         cols = [str(c) for c in points.columns]
-        values = column_map(frame)  # once, not per row and feature
-        for k in range(len(frame)):
+        for k in range(len(points)):
             picked = 0
             for j in np.argsort(pts[k]):
                 if pts[k, j] >= 0 or picked >= 3:
@@ -378,7 +378,7 @@ class Scorer:
                     continue  # preprocessed (dates, encodings): the model does not read the value as given
                 picked += 1
                 trials.append((k, name, current, target))
-        out: list[list[dict[str, Any]]] = [[] for _ in range(len(frame))]
+        out: list[list[dict[str, Any]]] = [[] for _ in range(len(points))]
         if not trials:
             return out
         # each trial is its preprocessed row with one input moved: copy the rows, then set one cell per trial
