@@ -12,6 +12,7 @@ import json
 import math
 import tomllib
 from dataclasses import asdict, dataclass, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +70,8 @@ class Policy:
         if not 0 <= self.annual_rate < 5:
             raise ConfigError(f"policy: expected 0 <= annual_rate < 5, got {self.annual_rate}")
 
-    @property
-    def version(self) -> str:
+    @cached_property
+    def version(self) -> str:  # frozen: computed once (it is read for every decision)
         digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
         return f"{self.name}+{digest}"
 

@@ -195,7 +195,8 @@ class Scorer:
             records, owners, positions = [], [], []
             for p in pending:
                 for j, rec in enumerate(getattr(p.request, name)):
-                    records.append({"ruc": p.request.ruc, **rec.model_dump()})
+                    # a record's fields as parsed (flat models: its __dict__ is what model_dump() would copy)
+                    records.append({"ruc": p.request.ruc, **rec.__dict__})
                     owners.append(p.index)
                     positions.append(j)
             if not records:  # an absent history: the builders use an empty table (features NaN, has_* = 0)
