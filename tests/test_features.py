@@ -40,9 +40,11 @@ def test_registry_entries_are_complete() -> None:
         assert f.sources
         assert f.unit
         assert f.kind in ("numeric", "flag", "categorical")
-        if f.monotone != 0:
-            assert f.reason_es, f"{f.name} can lower the score: it needs reason texts"
-            assert f.reason_en, f"{f.name} can lower the score: it needs reason texts"
+        # every feature can lower some score (a free one for some of its values): each names its factor
+        assert f.reason_es, f"{f.name} can lower a score: it needs reason texts"
+        assert f.reason_en, f"{f.name} can lower a score: it needs reason texts"
+        assert f.reason_es != f.description_es, f.name
+        assert f.reason_en != f.description_en, f.name
         for source in f.sources:
             assert re.fullmatch(r"[a-z_]+\.[a-z_]+", source), source
 

@@ -379,3 +379,132 @@ def test_extreme_feature_values_are_clipped_not_a_500(svc: dict[str, Any]) -> No
     assert r.status_code == 201, r.text
     stored = next(x for x in svc["state"].store.recent() if x["id"] == r.json()["score_id"])
     assert stored["features"]["log_income_mean_12m"] == 25.0  # the registry's valid range
+
+
+def _stored_features(svc: dict[str, Any]) -> dict[str, Any]:
+    """The features of a fresh decision, as the audit store holds them (a valid predict instance)."""
+    r = svc["client"].post("/v1/scores", json=_ok_body(svc), headers={"Authorization": svc["keys"]["all"]})
+    assert r.status_code == 201, r.text
+    return dict(next(x for x in svc["state"].store.recent() if x["id"] == r.json()["score_id"])["features"])
+
+
+def test_a_feature_beyond_the_boosters_float32_range_is_a_422_not_a_500(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    features = _stored_features(svc)
+    unbounded = "income_mean_3m"  # the registry gives it no upper bound, so nothing clips it
+    for value in (1e308, -1e39):
+        r = c.post("/v1/models/pymescore:predict", json={"instances": [{**features, unbounded: value}]}, headers=h)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["path"] == f"instances[0].{unbounded}"
+    body = {"ruc": "20100070970", "requested_amount": 1000, "term_months": 12, "as_of": "2025-06-30",
+            "features": {**features, unbounded: 1e39}}  # fmt: skip
+    r = c.post("/v1/scores", json=body, headers=h)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["path"] == f"features.{unbounded}"
+
+
+def test_a_registry_category_outside_its_domain_is_named(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    features = _stored_features(svc)
+    for bad in ("ATLANTIS", "1", ""):
+        r = c.post("/v1/models/pymescore:predict", json={"instances": [{**features, "department": bad}]}, headers=h)
+        assert r.status_code == 422, (bad, r.text)
+        error = r.json()["errors"][0]
+        assert error["path"] == "instances[0].department"
+        assert "15" in error["expected"]
+        assert error["got"] == bad
+    ok = c.post("/v1/models/pymescore:predict", json={"instances": [{**features, "department": 15}]}, headers=h)
+    assert ok.status_code == 200, ok.text  # a number that is a department code is that code
+
+
+def test_a_schema_broken_application_in_a_batch_is_its_own_422(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    good = _ok_body(svc)
+    negative = {**good, "requested_amount": -1}
+    both = {**good, "features": {"dpd_current": 0}}
+    before = svc["state"].store.count()
+    r = c.post("/v1/scores:batch", json={"applications": [good, negative, None, both, good]}, headers=h)
+    assert r.status_code == 200, r.text
+    items = r.json()["results"]
+    assert [i["status"] for i in items] == [201, 422, 422, 422, 201]
+    assert [i["index"] for i in items] == [0, 1, 2, 3, 4]
+    assert items[1]["problem"]["errors"][0]["path"] == "requested_amount"
+    assert items[1]["problem"]["errors"][0]["got"] == "-1"
+    assert items[0]["result"]["score"] == items[4]["result"]["score"]
+    assert svc["state"].store.count() == before + 2
+    assert c.post("/v1/scores:batch", json={"applications": []}, headers=h).status_code == 422
+
+
+def test_a_ruc_is_ascii_digits_with_its_check_digit(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    body = _ok_body(svc)
+    wide = "".join(chr(0xFF10 + int(d)) for d in body["ruc"])  # full-width digits: the same number to a reader
+    r = c.post("/v1/scores", json={**body, "ruc": wide}, headers=h)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["path"] == "ruc"
+    for ruc in (wide, "20100070971"):
+        r = c.get("/v1/scores", params={"ruc": ruc}, headers=h)
+        assert r.status_code == 422, (ruc, r.text)
+        assert r.json()["errors"][0]["path"] == "query.ruc"
+    assert c.get("/v1/scores", params={"ruc": body["ruc"]}, headers=h).status_code == 200
+
+
+def test_a_month_not_written_yyyy_mm_is_refused_at_its_record(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    body = _ok_body(svc)
+    month = body["monthly_cashflows"][3]["month"]
+    body["monthly_cashflows"][3]["month"] = f"{month[:4]}-{int(month[5:7])}"  # 2024-1: a typo pandas would read
+    if body["monthly_cashflows"][3]["month"] == month[:7]:
+        body["monthly_cashflows"][3]["month"] = f"{month[:4]}{month[5:7]}"
+    r = c.post("/v1/scores", json=body, headers=h)
+    assert r.status_code == 422, r.text
+    errors = r.json()["errors"]
+    assert [e["path"] for e in errors] == ["monthly_cashflows[3].month"], errors
+    assert "YYYY-MM" in errors[0]["expected"]
+
+
+def test_a_body_that_is_not_json_is_named(svc: dict[str, Any]) -> None:
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    r = c.post("/v1/scores", content=json.dumps(_ok_body(svc)), headers={**h, "Content-Type": "text/plain"})
+    assert r.status_code == 415
+    assert r.json()["errors"][0] == {"path": "headers.content-type", "expected": "application/json",
+                                     "got": "text/plain"}  # fmt: skip
+    r = c.post("/v1/scores", content=b'{"ruc": "2055', headers={**h, "Content-Type": "application/json"})
+    assert r.status_code == 422
+    error = r.json()["errors"][0]
+    assert error["path"] == "body"
+    assert "JSON" in error["expected"]
+    assert "character" in error["expected"]
+
+
+def test_reasons_never_assert_what_was_not_sent(svc: dict[str, Any]) -> None:
+    """An application without payments or bureau history gets no reason that claims arrears or ratings:
+    a reason whose input was absent is coded ``<feature>:missing`` and says there was nothing to assess."""
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    body = {**_ok_body(svc), "payments": [], "bureau_ratings": []}
+    for lang, opening in (("es", "Sin información para evaluar: "), ("en", "No information to assess: ")):
+        r = c.post("/v1/scores", json=body, headers={**h, "Accept-Language": lang})
+        assert r.status_code == 201, r.text
+        out = r.json()
+        stored = next(x for x in svc["state"].store.recent() if x["id"] == out["score_id"])["features"]
+        assert out["reasons"], "a thin file should have reasons"
+        for reason in out["reasons"]:
+            name, _, flag = reason["code"].partition(":")
+            absent = stored[name] is None
+            assert (flag == "missing") == absent, (reason, stored[name])
+            assert reason["text"].startswith(opening) == absent, reason
+        assert any(r["code"].endswith(":missing") for r in out["reasons"]), out["reasons"]
+
+
+def test_hints_only_move_what_the_owner_runs(svc: dict[str, Any]) -> None:
+    from pymescore.features import BY_NAME
+    from pymescore.service._scorer import HINT_GROUPS, SIZE_UNITS
+
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    r = c.post("/v1/scores:batch", json={"applications": svc["bodies"][:40]}, headers=h)
+    hinted = [hint["feature"] for item in r.json()["results"] if item["result"]
+              for hint in item["result"]["improvement_hints"]]  # fmt: skip
+    assert hinted, "no sample application got a hint"
+    for name in hinted:
+        assert BY_NAME[name].group in HINT_GROUPS, name
+        assert BY_NAME[name].unit not in SIZE_UNITS, name

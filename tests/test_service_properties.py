@@ -101,3 +101,30 @@ def test_improvement_hints_are_the_models_own_score_at_the_target(served: dict[s
             assert h["points"] >= 1
             checked += 1
     assert checked >= 10
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    score=st.integers(300, 850),
+    log_income=st.floats(0, 16),
+    margin=st.floats(-1, 1),
+    requested=st.floats(100, 1e7),
+    term=st.integers(1, 120),
+    history=st.sampled_from([None, 3.0, 24.0]),
+)
+def test_an_amount_cut_always_names_its_rule(
+    score: int, log_income: float, margin: float, requested: float, term: int, history: float | None
+) -> None:
+    """Whenever the capacity rule suggests less than was asked, the decision is not an approval and the
+    rule is listed, whatever else made it a review (a thin file, a score in the review band)."""
+    policy = Policy()
+    features = {"log_income_mean_12m": log_income, "net_cf_margin_12m": margin, "months_of_history": history}
+    decision, rules, suggested = policy.decide(score, features, requested, term, 1.0)
+    assert suggested <= requested
+    if decision == "decline":
+        assert suggested == 0.0
+    elif suggested < requested:
+        assert decision == "review"
+        assert "REVIEW_CAPACITY" in rules
+    else:
+        assert "REVIEW_CAPACITY" not in rules

@@ -232,7 +232,8 @@ def evaluate(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | N
 def score(bundle: Bundle, frame: pd.DataFrame, top: int = 4, lang: str = "es") -> pd.DataFrame:
     """``pd``, ``score``, ``band`` and ``reason_1..top`` per row (reason texts in ``lang``)."""
     summary, points = bundle.model.explain(frame)
-    reasons = bundle.model.reasons(points, top)
+    given = {name: frame[name].to_numpy() for name in points.columns.tolist() if name in frame.columns}
+    reasons = bundle.model.reasons(points, top, values=given)
     out = pd.DataFrame({"pd": summary["pd"].to_numpy(), "score": summary["score"].to_numpy()})
     out["band"] = assign_bands(out["score"].to_numpy())
     key = "text_es" if lang == "es" else "text_en"

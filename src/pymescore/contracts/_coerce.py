@@ -14,7 +14,7 @@ import pandas as pd
 from pymescore.contracts._spec import Column
 
 _THOUSANDS = r"-?\d{1,3}(,\d{3})+(\.\d+)?"
-_MONTH_ONLY = r"\d{4}-\d{2}"
+_MONTH_ONLY = r"[0-9]{4}-[0-9]{2}"
 _NULL_TEXT = ("", "-", "na", "n/a", "nan", "null", "none", "nat")
 _NULL_SET = frozenset(_NULL_TEXT)
 
@@ -23,9 +23,10 @@ Reasons = dict[int, list[str]]
 #: below this many rows, text columns are handled value by value in Python (a scoring request's history):
 #: pandas' string operations cost tens of microseconds a call whatever the length
 SMALL = 500
-_DIGITS = re.compile(r"\d+")
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: "２０１…" (full-width) is not a RUC
 # ASCII digits only: \d matches any Unicode digit, which numpy does not parse (the general path reports those)
 _PLAIN_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])(?:-01)?", re.ASCII)
+_ISO_SHAPE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ].*)?"
 _PLAIN_DATE = re.compile(r"(\d{4})-\d{2}-\d{2}", re.ASCII)
 
 
@@ -103,7 +104,7 @@ def coerce_column(values: pd.Series, col: Column, reasons: Reasons) -> tuple[pd.
         return text, present  # every present value already digits of the right width: nothing to pad or report
     if col.kind == "code":
         out = text.str.zfill(col.width) if _is_number_dtype(values) and col.width else text
-        bad = present & ~out.fillna("").str.fullmatch(r"\d+")
+        bad = present & ~out.fillna("").str.fullmatch(r"[0-9]+")
         if col.width:
             bad |= present & (out.fillna("").str.len() != col.width)
         shape = f"{col.width} digits" if col.width else "digits"
@@ -121,7 +122,10 @@ def coerce_column(values: pd.Series, col: Column, reasons: Reasons) -> tuple[pd.
             return plain, present
     month_only = text.str.fullmatch(_MONTH_ONLY).fillna(False).astype(bool)
     iso = text.mask(month_only, text + "-01")
-    parsed = pd.to_datetime(iso.astype(object), errors="coerce", format="ISO8601")
+    # ISO 8601 as the contract writes it (four-digit year, two-digit month and day): pandas would also read
+    # "2024-1" or "20240115", which a typo produces as easily as a writer
+    shaped = iso.str.fullmatch(_ISO_SHAPE).fillna(False).astype(bool)
+    parsed = pd.to_datetime(iso.where(shaped).astype(object), errors="coerce", format="ISO8601")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
     want = "an ISO date YYYY-MM-DD" if col.kind == "date" else "a month YYYY-MM or YYYY-MM-01"

@@ -55,11 +55,13 @@ def _window(
 
 _LOW_INCOME = ("Ingresos mensuales bajos", "Low monthly income")
 _LOW_NET = ("Flujo de caja neto bajo o negativo", "Low or negative net cash flow")
-_NO_REASON = ("", "")
+# A free feature (monotone 0) pulls the score down for some values and up for others: its reason names the
+# factor, not a direction ("Nivel de egresos mensuales"), so that it reads true whichever way the value lies.
 
 CASH_FLOW = [
     *_window("income", "Ingresos", "Income", -1, "More income leaves more room to pay.", _LOW_INCOME, _INC),
-    *_window("expenses", "Egresos", "Expenses", 0, "Expenses grow with the size of the business.", _NO_REASON, _EXP),
+    *_window("expenses", "Egresos", "Expenses", 0, "Expenses grow with the size of the business.",
+             ("Nivel de egresos mensuales", "Level of monthly expenses"), _EXP),
     *_window("net_cf", "Flujo neto (ingresos - egresos)", "Net cash flow (income - expenses)", -1,
              "Net cash flow is what services debt.", _LOW_NET),
     _f("log_income_mean_12m", "cash_flow", "Logaritmo natural de 1 + ingreso mensual promedio (12 meses)",
@@ -98,7 +100,8 @@ CASH_FLOW = [
        ("Ingresos muy variables de un mes a otro", "Income swings from month to month")),
     _f("seasonality_strength", "cash_flow", "Fuerza estacional: correlación del ingreso con el mismo mes del año anterior",
        "Seasonality strength: correlation of income with the same month a year earlier", _INC, "correlation",
-       (-1, 1), 0, "Seasonality is neither good nor bad; it shapes when the firm can pay.", _NO_REASON),
+       (-1, 1), 0, "Seasonality is neither good nor bad; it shapes when the firm can pay.",
+       ("Patrón estacional de los ingresos", "Seasonal pattern of income")),
 ]  # fmt: skip
 
 PROFITABILITY = [
@@ -115,7 +118,8 @@ PROFITABILITY = [
        _FS, "ratio", _RATIO, -1, "A wider margin absorbs cost shocks.", ("Margen neto bajo", "Low net margin")),
     _f("roa_x_gross_margin", "profitability", "Interacción: rentabilidad sobre activos × margen bruto",
        "Interaction: return on assets × gross margin", _FS, "ratio", (-100, 100), 0,
-       "The product of two signed ratios is not monotone in risk.", _NO_REASON),
+       "The product of two signed ratios is not monotone in risk.",
+       ("Rentabilidad y margen bruto combinados", "Return on assets and gross margin combined")),
     _f("revenue_growth", "profitability", "Crecimiento de ventas frente al estado del año anterior",
        "Revenue growth against the previous year's statement", _FS, "ratio", _RATIO, -1,
        "Growing sales strengthen repayment capacity.", ("Ventas anuales en caída", "Falling annual sales")),
@@ -123,7 +127,8 @@ PROFITABILITY = [
 
 LEVERAGE = [
     _f("total_debt", "leverage", "Pasivo total del último estado presentado", "Total liabilities, latest filed statement",
-       _FS, "PEN", (0, None), 0, "Debt scales with the size of the firm; leverage ratios carry the risk.", _NO_REASON),
+       _FS, "PEN", (0, None), 0, "Debt scales with the size of the firm; leverage ratios carry the risk.",
+       ("Nivel de pasivos en el último estado financiero", "Level of liabilities in the latest statement")),
     _f("total_equity", "leverage", "Patrimonio del último estado presentado", "Equity, latest filed statement",
        _FS, "PEN", _NONE, -1, "Equity is the owners' cushion against losses.", ("Patrimonio reducido", "Thin equity")),
     _f("debt_to_equity", "leverage", "Pasivo / patrimonio; NaN si patrimonio <= 0 (ver negative_equity)",
@@ -158,7 +163,8 @@ PAYMENTS = [
        "An arrear open today is the strongest short-term signal.", ("Deuda vencida a la fecha", "Arrears open today")),
     _f("payments_made_12m", "payment_behaviour", "Cuotas pagadas en los últimos 12 meses (frecuencia de pago)",
        "Instalments paid in the last 12 months (payment frequency)", _PAY, "count", (0, 1000), 0,
-       "Frequency reflects the loan schedule, not quality.", _NO_REASON),
+       "Frequency reflects the loan schedule, not quality.",
+       ("Número de cuotas pagadas en 12 meses", "Number of instalments paid in 12 months")),
     _f("payment_completion_12m", "payment_behaviour", "Monto pagado / monto vencido de las cuotas de 12 meses",
        "Amount paid / amount due of instalments due in the last 12 months", _PAY, "ratio", (0, 2), -1,
        "Paying in full shows capacity.", ("Pagos incompletos", "Incomplete payments")),
@@ -181,7 +187,8 @@ BUREAU = [
        "A worse rating is worse risk.", ("Calificación SBS deteriorada en el último año", "SBS rating below Normal in the last year")),
     _f("debt_system_pen", "bureau", "Deuda total en el sistema financiero (último mes)",
        "Total debt in the financial system (latest month)", (*_BUR, "bureau_ratings.debt_total"), "PEN", (0, None),
-       0, "Debt scales with size; growth and leverage carry the risk.", _NO_REASON),
+       0, "Debt scales with size; growth and leverage carry the risk.",
+       ("Nivel de deuda en el sistema financiero", "Level of debt in the financial system")),
     _f("debt_system_growth_12m", "bureau", "Crecimiento de la deuda en el sistema frente a 12 meses antes",
        "Growth of debt in the financial system against 12 months earlier", (*_BUR, "bureau_ratings.debt_total"),
        "ratio", _RATIO, 1, "Fast-growing debt often funds losses.", ("Deuda creciendo rápido", "Fast-growing debt")),
@@ -195,10 +202,12 @@ FIRMOGRAPHICS = [
        ("firms.start_date",), "years", (0, 120), -1, "Young firms fail more often.", ("Empresa joven", "Young firm")),
     _f("annual_sales_uit", "firmographics", "Ventas anuales (ingresos de 12 meses) en UIT del año",
        "Annual sales (12 months of income) in UIT of the year", _INC, "UIT", (0, None), 0,
-       "Size is not risk by itself (medianas show the highest NPL in Peru).", _NO_REASON),
+       "Size is not risk by itself (medianas show the highest NPL in Peru).",
+       ("Nivel de ventas anuales", "Level of annual sales")),
     _f("size_class", "firmographics", "Tamaño Ley 30056: 0 micro (<=150 UIT), 1 pequeña (<=1700), 2 mediana (<=2300), 3 gran",
        "Ley 30056 size: 0 micro (<=150 UIT), 1 small (<=1700), 2 medium (<=2300), 3 large", _INC, "class", (0, 3), 0,
-       "Size is not risk by itself (medianas show the highest NPL in Peru).", _NO_REASON),
+       "Size is not risk by itself (medianas show the highest NPL in Peru).",
+       ("Tamaño de la empresa (Ley 30056)", "Firm size class (Ley 30056)")),
     _f("ciiu_section", "firmographics", "Sección CIIU Rev.4 de la actividad principal (A-U)",
        "CIIU Rev.4 section of the main activity (A-U)", ("firms.ciiu",), "category", _NONE, 0,
        "Sector effects are learnt, not imposed.", ("Sector de mayor riesgo", "Higher-risk sector"), "categorical"),
@@ -214,16 +223,19 @@ FIRMOGRAPHICS = [
        "flag"),
     _f("ruc_natural_person", "firmographics", "1 si el RUC es de persona natural (prefijo 10, 15 o 17)",
        "1 when the RUC belongs to a natural person (prefix 10, 15 or 17)", ("firms.ruc",), "flag", (0, 1), 0,
-       "Legal form is not risk by itself.", _NO_REASON, "flag"),
+       "Legal form is not risk by itself.",
+       ("Tipo de contribuyente (persona natural o jurídica)", "Taxpayer type (natural or legal person)"), "flag"),
 ]  # fmt: skip
 
 CURRENCY = [
     _f("usd_share_income_12m", "currency_exposure", "Proporción del ingreso de 12 meses recibida en dólares",
        "Share of the last 12 months' income received in USD", (*_CF, "monthly_cashflows.currency"), "ratio", (0, 1), 0,
-       "USD income hedges USD debt; alone it is neither good nor bad.", _NO_REASON),
+       "USD income hedges USD debt; alone it is neither good nor bad.",
+       ("Proporción de ingresos en dólares", "Share of income in US dollars")),
     _f("usd_share_debt", "currency_exposure", "Proporción de las cuotas de 12 meses en dólares",
        "Share of the last 12 months' instalments in USD", (*_PAY, "payments.currency"), "ratio", (0, 1), 0,
-       "FX mismatch matters only against PEN income; learnt, not imposed.", _NO_REASON),
+       "FX mismatch matters only against PEN income; learnt, not imposed.",
+       ("Proporción de cuotas en dólares", "Share of instalments in US dollars")),
 ]  # fmt: skip
 
 CONTEXT = [
@@ -248,20 +260,23 @@ CONTEXT = [
 COVERAGE = [
     _f("months_of_history", "data_coverage", "Meses con flujo de caja registrado antes del corte",
        "Months with recorded cash flow before the cut-off", _CF, "months", (0, 600), 0,
-       "A short history is uncertainty, not risk: thin files must not be punished by construction.", _NO_REASON),
+       "A short history is uncertainty, not risk: thin files must not be punished by construction.",
+       ("Antigüedad del historial de flujos de caja", "Length of the cash-flow history")),
     _f("has_cashflows", "data_coverage", "1 si hay flujos de caja en los últimos 12 meses",
        "1 when there are cash flows in the last 12 months", _CF, "flag", (0, 1), 0, "Coverage, not quality.",
-       _NO_REASON, "flag"),
+       ("Disponibilidad de flujos de caja recientes", "Availability of recent cash flows"), "flag"),
     _f("has_statements", "data_coverage", "1 si hay un estado financiero presentado", "1 when a filed statement exists",
-       _FS, "flag", (0, 1), 0, "Coverage, not quality.", _NO_REASON, "flag"),
+       _FS, "flag", (0, 1), 0, "Coverage, not quality.",
+       ("Disponibilidad de estados financieros", "Availability of financial statements"), "flag"),
     _f("statement_age_months", "data_coverage", "Meses desde el cierre del último estado presentado",
        "Months since the close of the latest filed statement", _FS, "months", (0, 600), 0, "Coverage, not quality.",
-       _NO_REASON),
+       ("Antigüedad del último estado financiero", "Age of the latest financial statement")),
     _f("has_payments", "data_coverage", "1 si hay cuotas vencidas antes del corte", "1 when instalments fell due before the cut-off",
-       _PAY, "flag", (0, 1), 0, "Coverage, not quality.", _NO_REASON, "flag"),
+       _PAY, "flag", (0, 1), 0, "Coverage, not quality.",
+       ("Disponibilidad de historial de pagos", "Availability of a payment history"), "flag"),
     _f("has_bureau", "data_coverage", "1 si hay reporte en la central de riesgos en los últimos 12 meses",
        "1 when the bureau reported the firm in the last 12 months", _BUR, "flag", (0, 1), 0, "Coverage, not quality.",
-       _NO_REASON, "flag"),
+       ("Disponibilidad de reporte en la central de riesgos", "Availability of a credit bureau report"), "flag"),
 ]  # fmt: skip
 
 FEATURES: tuple[Feature, ...] = (

@@ -3,6 +3,7 @@ calibrated PD → score points → reasons. Everything it holds is JSON or an XG
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,26 +147,54 @@ class FittedModel:
         summary = pd.DataFrame({"pd": p, "score": np.rint(s).astype(int), "base_score": s0}, index=X.index)
         return summary, points
 
-    def reasons(self, points: pd.DataFrame, top: int = 4) -> list[list[dict[str, Any]]]:
-        """The ``top`` source columns that pull each row's score down the most, with their texts."""
+    def reasons(
+        self, points: pd.DataFrame, top: int = 4, values: Mapping[str, Sequence[Any] | np.ndarray] | None = None
+    ) -> list[list[dict[str, Any]]]:
+        """The ``top`` source columns that pull each row's score down the most, with their texts.
+
+        ``values`` (the rows' source values by column) lets a reason tell a value that lowers the score from
+        an absent one: a firm that sent no payments is not told "late payments" but "no information to
+        assess: late payments", under the code ``<column>:missing`` (the model scores an absent value as
+        it learnt absent values score; the reason says so instead of asserting a fact nobody sent).
+        """
         info = {f.name: f for f in self.features}
         out = []
-        values = points.to_numpy()
+        pts = points.to_numpy()
         cols = points.columns.tolist()
-        for row in values:
+        for k, row in enumerate(pts):
             order = np.argsort(row)[:top]
             picked = []
             for j in order:
                 if row[j] >= 0:
                     break
-                f = info.get(cols[j])
-                picked.append(
-                    {
-                        "code": cols[j],
-                        "text_es": (f.reason_es if f and f.reason_es else cols[j]),
-                        "text_en": (f.reason_en if f and f.reason_en else cols[j]),
-                        "impact_points": round(float(row[j]), 2),
-                    }
+                name = cols[j]
+                f = info.get(name)
+                code, es, en = (
+                    name,
+                    (f.reason_es if f and f.reason_es else name),
+                    (f.reason_en if f and f.reason_en else name),
                 )
+                if values is not None and name in values and _absent(values[name][k]):
+                    code = name + MISSING_SUFFIX
+                    es, en = (
+                        f"Sin información para evaluar: {_lower_first(es)}",
+                        f"No information to assess: {_lower_first(en)}",
+                    )
+                picked.append({"code": code, "text_es": es, "text_en": en, "impact_points": round(float(row[j]), 2)})
             out.append(picked)
         return out
+
+
+#: the suffix of a reason code whose value was absent (``dpd_current:missing``)
+MISSING_SUFFIX = ":missing"
+
+
+def _absent(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _lower_first(text: str) -> str:
+    """``Meses con…`` → ``meses con…`` after a colon; an acronym (``SBS…``) or a column name stays as it is."""
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text

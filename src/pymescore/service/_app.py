@@ -17,8 +17,10 @@ import anyio
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from stdnum.pe import ruc as stdnum_ruc
 
 from pymescore.config import Settings
 from pymescore.errors import PymescoreError
@@ -155,6 +157,11 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": Problem, "description": "Body larger than the configured limit"},
     422: {"model": Problem, "description": "The request does not meet the contract (field-level errors)"},
     503: {"model": Problem, "description": "The audit store or the model is not available; retry"},
+}
+#: what a route that reads a JSON body may also answer
+BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body could not be parsed (invalid UTF-8, a number too long)"},
+    415: {"model": Problem, "description": "The body is not JSON (Content-Type: application/json expected)"},
 }
 
 
@@ -361,7 +368,7 @@ def create_app(state: ServiceState) -> FastAPI:
     in_flight: dict[int | str, dict[str, Any]] = {409: {"model": Problem, "description": "Idempotency-Key in flight"}}
 
     @app.post("/v1/scores", response_model=ScoreResponse, status_code=201, tags=["scoring"],
-              responses={**AUTH_RESPONSES, **in_flight})  # fmt: skip
+              responses={**AUTH_RESPONSES, **BODY_RESPONSES, **in_flight})  # fmt: skip
     async def create_score(
         body: ScoreRequest,
         request: Request,
@@ -392,7 +399,7 @@ def create_app(state: ServiceState) -> FastAPI:
         return await idempotent(principal, idempotency_key, fp, work)
 
     @app.post("/v1/scores:batch", response_model=BatchResponse, tags=["scoring"],
-              responses={**AUTH_RESPONSES, **in_flight})  # fmt: skip
+              responses={**AUTH_RESPONSES, **BODY_RESPONSES, **in_flight})  # fmt: skip
     async def create_scores(
         body: BatchRequest,
         principal: Annotated[Principal, Depends(needs("score"))],
@@ -406,13 +413,33 @@ def create_app(state: ServiceState) -> FastAPI:
                                errors=[{"path": "applications", "expected": f"at most {settings.batch_max} items",
                                         "got": f"{len(body.applications)} items"}])  # fmt: skip
         lang = _lang(accept_language)
-        prints = ",".join(fingerprint(a) for a in body.applications)
+        # each application validated on its own: a broken one is its own 422 item, the others are scored
+        parsed: dict[int, ScoreRequest] = {}
+        refused: dict[int, ApplicationInvalidError] = {}
+        for i, raw in enumerate(body.applications):
+            try:
+                parsed[i] = ScoreRequest.model_validate(raw)
+            except ValidationError as exc:
+                errors = problems.validation_errors(exc)
+                refused[i] = ApplicationInvalidError(
+                    f"application: {len(errors)} field(s) do not meet the API contract", errors=errors
+                )
+        prints = ",".join(
+            fingerprint(parsed[i]) if i in parsed else json.dumps(raw, sort_keys=True, default=str)
+            for i, raw in enumerate(body.applications)
+        )
         fp = hashlib.sha256(f"/v1/scores:batch:{lang}:{prints}".encode()).hexdigest()
 
         async def work(claim: tuple[str, str, str] | None) -> tuple[int, dict[str, Any]]:
             start = time.perf_counter()
-            _, results = await run_scoring(body.applications, lang)
-            ms = (time.perf_counter() - start) * 1000 / len(results)
+            valid = sorted(parsed)
+            scored_valid = (await run_scoring([parsed[i] for i in valid], lang))[1] if valid else []
+            by_index: dict[int, Scored | ApplicationInvalidError] = {
+                **refused,
+                **dict(zip(valid, scored_valid, strict=True)),
+            }
+            results = [by_index[i] for i in range(len(body.applications))]
+            ms = (time.perf_counter() - start) * 1000 / max(len(valid), 1)
             items, rows, scored = [], [], []
             for i, r in enumerate(results):
                 if isinstance(r, ApplicationInvalidError):
@@ -445,11 +472,15 @@ def create_app(state: ServiceState) -> FastAPI:
 
     @app.get("/v1/scores", response_model=HistoryResponse, tags=["decisions"], responses=AUTH_RESPONSES)
     async def list_scores(
-        ruc: Annotated[str, Query(min_length=11, max_length=11, pattern=r"^\d{11}$")],
+        ruc: Annotated[str, Query(min_length=11, max_length=11, pattern=r"^[0-9]{11}$")],
         principal: Annotated[Principal, Depends(needs("read"))],
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> JSONResponse:
         """This tenant's decisions for one RUC, newest first."""
+        if not stdnum_ruc.is_valid(ruc):  # the same check as POST /v1/scores: a typo is named, not an empty list
+            raise ProblemError(422, "ruc: expected a valid RUC (its last digit is a check digit)", code="RUC_INVALID",
+                               errors=[{"path": "query.ruc", "expected": "a valid RUC (11 digits with its check digit)",
+                                        "got": ruc}])  # fmt: skip
         items = await store_call(lambda: state.store.history(principal.tenant, ruc, limit))
         return JSONResponse({"ruc": ruc, "items": items})
 
@@ -467,7 +498,7 @@ def create_app(state: ServiceState) -> FastAPI:
         })  # fmt: skip
 
     @app.post("/v1/models/pymescore:predict", response_model=PredictResponse, tags=["model"],
-              responses=AUTH_RESPONSES)  # fmt: skip
+              responses={**AUTH_RESPONSES, **BODY_RESPONSES})  # fmt: skip
     async def predict(body: PredictRequest, principal: Annotated[Principal, Depends(needs("score"))]) -> JSONResponse:
         """TensorFlow-Serving-style prediction on feature rows: PD and score only (no decision, not audited)."""
         m = scorer()

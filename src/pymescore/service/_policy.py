@@ -128,7 +128,7 @@ class Policy:
             cap = capacity / pen_per_unit
             rounded = math.floor(cap / self.amount_rounding) * self.amount_rounding if math.isfinite(cap) else requested
             suggested = min(requested, rounded)
-            if suggested < requested and decision == "approve":
+            if suggested < requested:  # named whenever it cuts the amount, not only when it turns an approval
                 rules.append("REVIEW_CAPACITY")
                 decision = "review"
         return decision, rules, float(max(suggested, 0.0))

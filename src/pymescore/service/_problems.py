@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM = "application/problem+json"
@@ -75,9 +76,16 @@ def _got(value: Any) -> str:
     return text[:200]
 
 
-def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+def validation_errors(exc: RequestValidationError | ValidationError) -> list[dict[str, str]]:
     out = []
     for e in exc.errors():
+        if e.get("type") == "json_invalid":  # loc is (body, character offset): say so, not "[8]"
+            at = next((p for p in e.get("loc", ()) if isinstance(p, int)), None)
+            why = str((e.get("ctx") or {}).get("error", "")).strip()
+            where = f" at character {at}" if at is not None else ""
+            out.append({"path": "body", "expected": f"valid JSON ({why or 'a syntax error'}{where})",
+                        "got": "a body that is not valid JSON"})  # fmt: skip
+            continue
         loc = [str(p) for p in e.get("loc", ()) if p != "body"]
         path = ""
         for part in loc:
@@ -91,8 +99,21 @@ async def on_problem(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status, exc.detail, exc.code, exc.errors, exc.headers, request.url.path)
 
 
+def _json_media(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
 async def on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    content_type = request.headers.get("content-type", "")
+    unread = any(tuple(e.get("loc", ())) == ("body",) and isinstance(e.get("input"), bytes | str) for e in exc.errors())
+    if unread and not _json_media(content_type):  # the body was never read as JSON: its media type is the mistake
+        return problem_response(
+            415, "expected a JSON body (Content-Type: application/json)", "UNSUPPORTED_MEDIA_TYPE",
+            [{"path": "headers.content-type", "expected": "application/json", "got": content_type or "none"}],
+            instance=request.url.path,
+        )  # fmt: skip
     errors = validation_errors(exc)
     return problem_response(
         422, f"the request does not meet the API contract ({len(errors)} problem(s))", "REQUEST_INVALID", errors,
@@ -102,7 +123,15 @@ async def on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return problem_response(exc.status_code, str(exc.detail), None, None, dict(exc.headers or {}), request.url.path)
+    code = _HTTP_CODES.get(exc.status_code)
+    errors = None
+    if exc.status_code == 400:  # the body could not even be parsed (invalid UTF-8, a number too long, too deep)
+        errors = [{"path": "body", "expected": "a JSON body in UTF-8 with numbers of ordinary size",
+                   "got": "a body that could not be parsed"}]  # fmt: skip
+    return problem_response(exc.status_code, str(exc.detail), code, errors, dict(exc.headers or {}), request.url.path)
+
+
+_HTTP_CODES = {400: "BODY_UNREADABLE", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

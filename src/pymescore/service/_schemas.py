@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, model_validator
 
 MAX_HISTORY_ROWS = 600
 MAX_FEATURES = 200
@@ -90,7 +90,7 @@ class ScoreRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
-    ruc: str = Field(min_length=11, max_length=11, pattern=r"^\d{11}$", description="RUC (11 digits, SUNAT).")
+    ruc: str = Field(min_length=11, max_length=11, pattern=r"^[0-9]{11}$", description="RUC (11 digits, SUNAT).")
     requested_amount: float = Field(gt=0, le=1e10, allow_inf_nan=False)
     currency: Literal["PEN", "USD"] = "PEN"
     term_months: int = Field(ge=1, le=120)
@@ -120,8 +120,11 @@ class ScoreRequest(BaseModel):
 
 
 class BatchRequest(BaseModel):
+    """Applications documented as ``ScoreRequest`` but validated one by one by the route, so that one broken
+    application gets its own 422 item instead of refusing the whole batch."""
+
     model_config = ConfigDict(extra="forbid")
-    applications: list[ScoreRequest] = Field(
+    applications: list[SkipValidation[ScoreRequest]] = Field(
         min_length=1, max_length=1000, description="At most PYMESCORE_BATCH_MAX (100 by default) applications."
     )
 

@@ -38,6 +38,7 @@ from pymescore.sources._currency import to_pen
 HISTORIES = ("monthly_cashflows", "financial_statements", "payments", "bureau_ratings")
 FIRM_FIELDS = ("ciiu", "ubigeo", "start_date", "taxpayer_state", "domicile_condition")
 LIMA = ZoneInfo("America/Lima")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class ApplicationInvalidError(PymescoreError):
@@ -72,8 +73,30 @@ def today_lima() -> dt.date:
 
 
 def _problem(path: str, expected: str, got: object) -> dict[str, str]:
-    text = got if isinstance(got, str) else json.dumps(got, default=str)
-    return {"path": path, "expected": expected, "got": text[:200]}
+    # a contract message says "expected X, got Y" itself: ``got`` carries the value once, as it was sent
+    expected = expected.split(", got ", 1)[0]
+    return {"path": path, "expected": expected, "got": _shown(got)[:200]}
+
+
+def _shown(value: object) -> str:
+    """A value as a client wrote it in JSON: null, 7 (not 7.0), 2024-01-31 (not a pandas Timestamp)."""
+    if isinstance(value, str):
+        return value
+    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)) or value is pd.NaT:
+        return "null"
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        stamp = pd.Timestamp(value)
+        return stamp.date().isoformat() if stamp == stamp.normalize() else stamp.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return str(int(number)) if number.is_integer() and abs(number) < 1e15 else format(number, ".15g")
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    return json.dumps(value, default=str)
 
 
 class Scorer:
@@ -98,6 +121,13 @@ class Scorer:
         self._ref = bundle.reference.get("features", {})
         # source columns the model reads as given (one float model column of the same name)
         self._numeric = {ct.column for ct in bundle.model.preprocessor.types if ct.kind == "numeric"}
+        # a registry category's whole domain (CIIU sections, departments) is its training categories: another
+        # value is a client's typo, refused; a generic model's unseen category is scored as missing
+        self._domains = {
+            ct.column: frozenset(ct.categories or ())
+            for ct in bundle.model.preprocessor.types
+            if ct.kind == "category" and ct.rule == "registry: categorical" and ct.categories
+        }
 
     @property
     def version(self) -> str:
@@ -173,11 +203,19 @@ class Scorer:
                 elif value is None:
                     row[name] = np.nan
                 elif name in categorical:
-                    row[name] = str(value)
+                    # a whole number sent for a category is its label (15 -> "15", never "15.0")
+                    label = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+                    allowed = self._domains.get(name)
+                    if allowed is not None and label not in allowed:
+                        p.errors.append(_problem(f"{base}.{name}", f"one of {', '.join(sorted(allowed))}", value))
+                    row[name] = label
                 elif isinstance(value, str):
                     p.errors.append(_problem(f"{base}.{name}", "a number", value))
                 elif not math.isfinite(value):
                     p.errors.append(_problem(f"{base}.{name}", "a finite number", value))
+                elif abs(value) > FLOAT32_MAX:  # the booster reads float32: beyond it the value would be infinite
+                    p.errors.append(_problem(f"{base}.{name}", f"a number between -{FLOAT32_MAX:.4g} and "
+                                                               f"{FLOAT32_MAX:.4g}", value))  # fmt: skip
                 else:  # clipped to the registry's valid range, as build_features clips computed values
                     lo, hi = BY_NAME[name].valid_range if name in BY_NAME else (None, None)
                     row[name] = float(np.clip(value, -np.inf if lo is None else lo, np.inf if hi is None else hi))
@@ -293,9 +331,9 @@ class Scorer:
         model = self.bundle.model
         matrix = model.matrix(frame)
         summary, points = model.explain_matrix(matrix)
-        reasons = model.reasons(points, 4)
+        given = column_map(frame)  # once, for the reasons, the hints and the audit row's features
+        reasons = model.reasons(points, 4, values=given)
         bands = assign_bands(summary["score"].to_numpy())
-        given = column_map(frame)  # once, for the hints and the audit row's features
         hints = self._hints(given, matrix, points, summary["score"].to_numpy(), lang)
         key = "text_es" if lang == "es" else "text_en"
         out = []
@@ -377,6 +415,8 @@ class Scorer:
                     continue  # no typical better value, or it is not an improvement
                 if name not in self._numeric:
                     continue  # preprocessed (dates, encodings): the model does not read the value as given
+                if not _actionable(name):
+                    continue  # the region's economy, the firm's size or age: not something the owner can move
                 picked += 1
                 trials.append((k, name, current, target))
         out: list[list[dict[str, Any]]] = [[] for _ in range(len(points))]
@@ -410,6 +450,19 @@ class Scorer:
         edges = ref["edges"]
         q = edges[len(edges) // 4] if monotone > 0 else edges[(3 * len(edges)) // 4]
         return float(q)
+
+
+#: what an owner can change by how the business is run (not the region, the sector, the firm's age or size)
+HINT_GROUPS = frozenset({"cash_flow", "profitability", "leverage", "payment_behaviour", "bureau"})
+#: amounts measure the size of the business, not how it is run: "raise income from S/ 3,897 to S/ 55,704"
+#: (the training quartile of all firms) is no advice to a micro firm; its margins and ratios are
+SIZE_UNITS = frozenset({"PEN", "PEN/month", "log PEN", "UIT"})
+
+
+def _actionable(name: str) -> bool:
+    """Whether a hint may suggest moving this input (a generic model's columns: any monotone one)."""
+    f = BY_NAME.get(name)
+    return f is None or (f.group in HINT_GROUPS and f.unit not in SIZE_UNITS)
 
 
 def _hint_text(name: str, current: float, target: float, lang: str) -> str:
@@ -484,8 +537,7 @@ def _group(items: list[_Pending], key: Any) -> dict[Any, list[_Pending]]:
 
 def _cell(raw: pd.DataFrame, row: int, col: str) -> object:
     if col in raw.columns and row in raw.index:
-        value = raw.at[row, col]
-        return "null" if value is None else value
+        return raw.at[row, col]
     return ""
 
 
