@@ -508,3 +508,19 @@ def test_hints_only_move_what_the_owner_runs(svc: dict[str, Any]) -> None:
     for name in hinted:
         assert BY_NAME[name].group in HINT_GROUPS, name
         assert BY_NAME[name].unit not in SIZE_UNITS, name
+
+
+@pytest.mark.parametrize(
+    ("header", "lang"),
+    [(None, "es"), ("en", "en"), ("en-US,en;q=0.9", "en"), ("es-PE", "es"), ("es;q=0.1, en;q=0.9", "en"),
+     ("fr, en;q=0.8", "en"), ("fr", "es"), ("english", "es"), ("en;q=0", "es"), ("en;q=0.5, *;q=0.8", "es")],
+)  # fmt: skip
+def test_the_language_follows_accept_language_weights(svc: dict[str, Any], header: str | None, lang: str) -> None:
+    from pymescore.service._app import _lang
+
+    assert _lang(header) == lang
+    if header in (None, "es;q=0.1, en;q=0.9"):
+        h = {"Authorization": svc["keys"]["all"], **({"Accept-Language": header} if header else {})}
+        r = svc["client"].post("/v1/scores", json=_ok_body(svc), headers=h)
+        assert r.json()["language"] == r.headers["content-language"] == lang
+        assert r.headers["vary"] == "Accept-Language"

@@ -148,7 +148,24 @@ def _location(body: dict[str, Any]) -> dict[str, str]:
 
 
 def _lang(accept_language: str | None) -> str:
-    return "en" if (accept_language or "").strip().lower().startswith("en") else "es"
+    """``en`` when the client prefers English to Spanish (RFC 9110 weights; Spanish on a tie or neither)."""
+    best = {"es": 0.0, "en": 0.0}
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-", 1)[0]
+        weight = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if primary in best and 0 < weight <= 1:
+            best[primary] = max(best[primary], weight)
+        elif primary == "*" and 0 < weight <= 1:
+            best["es"] = max(best["es"], weight)
+    return "en" if best["en"] > best["es"] else "es"
 
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -235,8 +252,10 @@ def create_app(state: ServiceState) -> FastAPI:
             "Authenticate with `Authorization: Bearer <API key>` (create one with `pymescore apikey create`). "
             "Scopes: `score` (POST scoring routes), `read` (GET decisions and the model), `admin` (reload). "
             "`/healthz`, `/readyz` and `/metrics` need no key. Errors are RFC 9457 problem+json with a "
-            "field-level `errors` list. Send `Idempotency-Key` to make a retried POST safe. Reasons and "
-            "messages are in Spanish unless `Accept-Language: en`."
+            "field-level `errors` list (language-neutral `code` and `path`; `expected` and `detail` in English, "
+            "for the integrating developer). Send `Idempotency-Key` to make a retried POST safe. Reasons, "
+            "policy rules and improvement hints are in Spanish unless `Accept-Language` prefers English "
+            "(`en`, `en-US`, `es;q=0.5, en;q=0.9`); `Content-Language` says which was used."
         ),
         lifespan=lifespan,
     )
@@ -255,6 +274,9 @@ def create_app(state: ServiceState) -> FastAPI:
         try:
             response = await call_next(request)
             status = response.status_code
+            if request.url.path.startswith("/v1/scores") and request.method == "POST":
+                response.headers["Content-Language"] = _lang(request.headers.get("accept-language"))
+                response.headers["Vary"] = "Accept-Language"
             return response
         finally:
             metrics.in_flight.dec()
@@ -274,7 +296,8 @@ def create_app(state: ServiceState) -> FastAPI:
         async def check(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
             challenge = {"WWW-Authenticate": 'Bearer realm="pymescore"'}
             if not authorization or not authorization.lower().startswith("bearer ") or len(authorization) > 512:
-                raise ProblemError(401, "expected 'Authorization: Bearer <API key>', got none", code="AUTH_MISSING",
+                got = "none" if not authorization else f"a {authorization.split(' ', 1)[0][:20]} credential"
+                raise ProblemError(401, f"expected 'Authorization: Bearer <API key>', got {got}", code="AUTH_MISSING",
                                    headers=challenge)  # fmt: skip
             key = authorization[7:].strip()
             principal = await store_call(lambda: state.store.authenticate(key))
