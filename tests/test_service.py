@@ -164,6 +164,7 @@ def test_a_2_mb_body_is_refused_with_413(svc: dict[str, Any]) -> None:
     r = c.post("/v1/scores", content=big, headers=h)
     assert r.status_code == 413
     assert r.json()["code"] == "BODY_TOO_LARGE"
+    assert r.json()["instance"] == "/v1/scores"
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: counted while streaming
         for _ in range(32):

@@ -124,7 +124,9 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _too_big(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(413, f"expected a body of at most {self.limit} bytes", "BODY_TOO_LARGE")
+        response = problem_response(
+            413, f"expected a body of at most {self.limit} bytes", "BODY_TOO_LARGE", instance=str(scope.get("path", ""))
+        )
         await response(scope, receive, send)
 
 
