@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,11 +83,26 @@ def _model_dict(model: FittedModel) -> dict[str, Any]:
     }
 
 
+def check_destination(out: Path) -> None:
+    """``out`` can become a bundle folder: absent, empty or a bundle to replace, in a writable place."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise BundleError(f"{out}: expected a folder for the bundle, got a file; choose another --out")
+    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
+        raise BundleError(f"{out}: expected an empty folder or an existing bundle to replace, got other files")
+    parent = out.resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    try:  # the one sure test of a place (permissions, read-only mounts, /proc): make a folder there
+        os.rmdir(tempfile.mkdtemp(prefix=".pymescore-check-", dir=parent))
+    except OSError as exc:
+        raise BundleError(f"{out}: expected a place to write the bundle, got {parent} ({exc.strerror})") from exc
+
+
 def save_bundle(bundle: Bundle, out: Path) -> Path:
     """Write the bundle to ``out`` atomically (a temporary folder renamed into place)."""
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
-        raise BundleError(f"{out}: expected an empty folder or an existing bundle to replace, got other files")
+    check_destination(out)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}")
     tmp.mkdir(parents=True)
     try:
@@ -102,7 +118,11 @@ def save_bundle(bundle: Bundle, out: Path) -> Path:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
         if bundle.model.booster is not None:
-            bundle.model.booster.save_model(str(tmp / "booster.ubj"))
+            try:
+                bundle.model.booster.save_model(str(tmp / "booster.ubj"))
+            except xgb.core.XGBoostError as exc:  # XGBoost's own write error (a full disk, a vanished folder)
+                reason = str(exc).strip().splitlines()[-1][:200]
+                raise BundleError(f"{out}: expected to write booster.ubj, got {reason}; check the free space") from exc
         entries = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
         manifest: dict[str, Any] = {"format": FORMAT, "version": version, "files": entries}
         manifest["manifest_sha256"] = hashlib.sha256(_canonical(manifest)).hexdigest()

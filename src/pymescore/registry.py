@@ -89,7 +89,11 @@ def promote(version: int, alias: str = "champion", name: str = MODEL_NAME) -> di
         client.get_model_version(name, str(version))
     except Exception as exc:
         raise RegistryError(f"expected model '{name}' version {version} in the registry, got none") from exc
-    client.set_registered_model_alias(name, alias, str(version))
+    try:
+        client.set_registered_model_alias(name, alias, str(version))
+    except Exception as exc:  # MLflow refuses a malformed alias with its own exception type
+        reason = str(exc).splitlines()[0][:200]
+        raise RegistryError(f"--alias: expected a name like champion or challenger, got {alias!r} ({reason})") from exc
     return {"name": name, "version": version, "alias": alias}
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pymescore.bundle import Bundle, save_bundle
-from pymescore.errors import ConfigError, SourceUnreadableError
+from pymescore.errors import ConfigError, MissingColumnError, SourceUnreadableError
 from pymescore.evaluate import (
     assign_bands,
     band_table,
@@ -24,6 +24,7 @@ from pymescore.evaluate import (
 )
 from pymescore.model import TrainConfig, TrainResult, score_from_pd, train
 from pymescore.model._data import parse_target
+from pymescore.model._typing import unreadable
 
 POLICY_CUTOFF = 570
 
@@ -36,14 +37,29 @@ def read_table(path: Path) -> pd.DataFrame:
     name = path.name.lower()
     try:
         if name.endswith((".parquet", ".pq")):
-            return pd.read_parquet(path)
-        if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")):
+            frame = pd.read_parquet(path)
+        elif name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")):
             sep = "\t" if ".tsv" in name else ","
-            return pd.read_csv(path, sep=sep, low_memory=False)
+            frame = pd.read_csv(path, sep=sep, low_memory=False)
+        else:
+            frame = None
     except Exception as exc:  # the parsers' own errors
-        raise SourceUnreadableError(
-            f"{path}: expected a readable table, got an error ({str(exc).splitlines()[0]})"
-        ) from exc
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        hint = ""
+        if "tokenizing" in first or "No columns" in first:
+            hint = (
+                "; a CSV needs a header row and commas between fields (a ';'-separated export: save it as "
+                "CSV UTF-8 with commas, or as Parquet)"
+            )
+        raise SourceUnreadableError(f"{path}: expected a readable table, got an error ({first}){hint}") from exc
+    if frame is not None:
+        if frame.shape[1] == 1 and ";" in str(frame.columns[0]):
+            raise SourceUnreadableError(
+                f"{path}: expected fields separated by commas, got one column named {str(frame.columns[0])[:60]!r} "
+                "(a ';'-separated export); save it as CSV UTF-8 with commas, or as Parquet"
+            )
+        frame.attrs["source"] = str(path)
+        return frame
     raise SourceUnreadableError(f"{path}: expected a .csv(.gz), .tsv(.gz) or .parquet file, got '{path.suffix}'")
 
 
@@ -212,25 +228,60 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def check_table(bundle: Bundle, frame: pd.DataFrame) -> None:
+    """A table the bundle can score as it is: rows, every column the model reads, and no cell the model would
+    have to read as missing although it holds something (text in a number column, an unreadable date, an
+    infinite number). Empty cells are fine: they are missing values, which the model scores as it learnt."""
+    source = frame.attrs.get("source") or "the table"
+    if len(frame) == 0:
+        raise ConfigError(f"{source}: expected at least one row to score, got none (a header only?)")
+    needed = [ct.column for ct in bundle.model.preprocessor.types]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise MissingColumnError(
+            f"{source}: expected the {len(needed)} column(s) the model reads, got a table without "
+            f"{len(missing)} of them ({', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}); score a table "
+            "with the columns the bundle was trained on (for an SME bundle, `pymescore features` output)"
+        )
+    problems = []
+    for ct in bundle.model.preprocessor.types:
+        bad = unreadable(frame[ct.column], ct)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            examples = ", ".join(f"row {int(r) + 1}: {frame[ct.column].iloc[int(r)]!r}" for r in rows[:3])
+            what = "a date" if ct.kind in ("date", "date_text") else "a finite number"
+            problems.append(f"{ct.column} ({len(rows)} cell(s) not {what}; {examples})")
+    if problems:
+        raise ConfigError(
+            f"{source}: expected values the model can read, got {'; '.join(problems[:5])}"
+            f"{' …' if len(problems) > 5 else ''}; correct those cells, or empty them to score them as missing"
+        )
+
+
 def labelled(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | None) -> tuple[pd.DataFrame, np.ndarray]:
     if target not in frame.columns:
         raise ConfigError(
-            f"expected the target column {target!r} in the table, got {', '.join(map(str, frame.columns[:12]))}"
+            f"--target: expected the column {target!r} in the table, got {', '.join(map(str, frame.columns[:12]))}"
         )
+    check_table(bundle, frame)
     y, present = parse_target(frame[target], positive if positive is not None else bundle.model.positive, target)
-    return frame[present].reset_index(drop=True), y[present]
+    rows = frame[present].reset_index(drop=True)
+    rows.attrs["excluded_rows"] = int((~present).sum())
+    return rows, y[present]
 
 
 def evaluate(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | None = None) -> dict[str, Any]:
     rows, y = labelled(bundle, frame, target, positive)
     p = bundle.model.predict_pd(rows)
     out: dict[str, Any] = binary_metrics(y, p)
+    out["excluded_rows"] = rows.attrs["excluded_rows"]  # an empty target: not counted, but said
     out["model_version"] = bundle.version
     return out
 
 
 def score(bundle: Bundle, frame: pd.DataFrame, top: int = 4, lang: str = "es") -> pd.DataFrame:
     """``pd``, ``score``, ``band`` and ``reason_1..top`` per row (reason texts in ``lang``)."""
+    check_table(bundle, frame)
     summary, points = bundle.model.explain(frame)
     given = {name: frame[name].to_numpy() for name in points.columns.tolist() if name in frame.columns}
     reasons = bundle.model.reasons(points, top, values=given)

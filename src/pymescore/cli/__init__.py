@@ -16,7 +16,16 @@ from pymescore.errors import PymescoreError
 
 app = typer.Typer(
     name="pymescore",
-    help="Credit risk scoring for Peruvian SMEs (PYMEs) from their operational data.",
+    help="Credit risk scoring for Peruvian SMEs (PYMEs) from their operational data.\n\n"
+    "The whole job on simulated data: `make demo`. Step by step:\n\n"
+    "    pymescore simulate --firms 5000 --months 48 --seed 7 --out sim/\n\n"
+    "    pymescore ingest-folder sim/ --lake lake/\n\n"
+    "    pymescore lake summary --lake lake/\n\n"
+    "    pymescore features --lake lake/ --as-of 2023-06-30,2023-09-30,2023-12-31,2024-12-31 "
+    "--out snapshot.parquet\n\n"
+    "    pymescore train --table snapshot.parquet --target default_12m --out bundle/\n\n"
+    "    pymescore serve --bundle bundle/\n\n"
+    "Every command has --help with an example; errors end with exit code 2 and say what to fix.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -51,6 +60,12 @@ def main() -> None:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(130)
+    except OSError as exc:  # a path that cannot be read or written, a full disk: the user's to fix, not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        why = exc.strerror or str(exc)
+        print(f"error [IO_ERROR]: {where}expected a file or folder that can be read or written, got {why}; "
+              "check the path, its permissions and the free disk space", file=sys.stderr)  # fmt: skip
+        sys.exit(2)
     except Exception as exc:
         # usage errors (typer bundles its own click): they know how to show themselves and their exit code
         show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)

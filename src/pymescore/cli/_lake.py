@@ -13,7 +13,11 @@ from pymescore.config import Settings
 from pymescore.lake import Lake
 from pymescore.lake_summary import check, summarize
 
-lake_app = typer.Typer(help="Look into a lake: what it holds and whether it holds together.", no_args_is_help=True)
+lake_app = typer.Typer(
+    help="Look into a lake: what it holds and whether it holds together.\n\n"
+    "Example: pymescore lake summary --lake lake/",
+    no_args_is_help=True,
+)
 LakeOpt = Annotated[Path, typer.Option("--lake", "-l", help="Lake folder.")]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -10,10 +11,21 @@ import typer
 
 from pymescore.cli._output import console, emit_json
 
+
+class Lang(StrEnum):
+    es = "es"
+    en = "en"
+
+
 TableOpt = Annotated[Path, typer.Option("--table", help="CSV (.csv, .csv.gz, .tsv) or Parquet table.")]
 BundleOpt = Annotated[Path, typer.Option("--bundle", help="Model bundle folder (written by pymescore train).")]
 TargetOpt = Annotated[
-    str, typer.Option("--target", help="Target column: 1/0 unless --positive says the default value.")
+    str,
+    typer.Option(
+        "--target",
+        help="Target column: 1/0, true/false or yes/no (1, true, yes, si, default, bad = default) unless "
+        "--positive names the value that means default.",
+    ),
 ]
 PositiveOpt = Annotated[str | None, typer.Option("--positive", help="The target value that means default.")]
 
@@ -42,7 +54,11 @@ def train_command(
         str | None, typer.Option(help="Observation date: the latest dates become the out-of-time test.")
     ] = None,
     monotone: Annotated[
-        str | None, typer.Option(help="Monotone directions: COL=+1,COL=-1 (+1: risk rises with COL).")
+        str | None,
+        typer.Option(
+            help="Monotone directions: COL=+1,COL=-1,COL=0 (+1: risk rises with COL; 0: free). On an SME "
+            "snapshot they replace the registry's direction of those columns only."
+        ),
     ] = None,
     drop: Annotated[str | None, typer.Option(help="Columns to leave out: COL,COL.")] = None,
     trials: Annotated[int, typer.Option(help="Optuna trials at most.")] = 20,
@@ -79,6 +95,7 @@ def train_command(
 
         pymescore train --table german.csv --target creditability --positive bad --out german_bundle/
     """
+    from pymescore.bundle import check_destination
     from pymescore.model import TrainConfig
     from pymescore.runs import read_table, run_training
 
@@ -87,8 +104,8 @@ def train_command(
         drop=tuple(c.strip() for c in drop.split(",")) if drop else (), trials=trials, time_budget=time_budget,
         seed=seed, holdout=holdout, device=device, imbalance=imbalance, embargo=embargo,  # type: ignore[arg-type]
     )  # fmt: skip
+    check_destination(out)  # before minutes of training, not after
     frame = read_table(table)
-    frame.attrs["source"] = str(table)
     with console.status("Training…") as status:
         bundle, metrics = run_training(
             frame, config, out, dataset=str(table), progress=lambda m: status.update(f"Training: {m}…")
@@ -110,6 +127,10 @@ def train_command(
 
         params = {"table": str(table), "target": target, "trials": trials, "time_budget": time_budget, "seed": seed}
         summary["registry"] = do_register(out, metrics, params, alias=alias)
+    excluded = int((metrics.get("rows") or {}).get("excluded_no_target", 0))
+    if excluded:
+        console.print(f"[yellow]{excluded} row(s) with an empty target left out of training[/]")
+    summary["excluded_rows"] = excluded
     test = metrics.get("test_metrics") or {}
     console.print(f"CV AUC {metrics['cv']['mean_auc']:.4f}; test AUC {test.get('auc', float('nan')):.4f}; bundle {out}")
     emit_json(summary)
@@ -126,18 +147,21 @@ def evaluate_command(
         pymescore evaluate --bundle bundle/ --table snapshot.parquet --target default_12m --json metrics.json
     """
     from pymescore.bundle import load_bundle
+    from pymescore.files import write_atomic
     from pymescore.runs import evaluate, read_table
 
     metrics = evaluate(load_bundle(bundle), read_table(table), target, positive)
+    if metrics.get("excluded_rows"):
+        console.print(f"[yellow]{metrics['excluded_rows']} row(s) with an empty target left out of the metrics[/]")
     if json_out:
-        json_out.write_text(json.dumps(metrics, indent=1))
+        write_atomic(json_out, lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
     emit_json(metrics)
 
 
 def score_command(
     bundle: BundleOpt, table: TableOpt,
-    out: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
-    lang: Annotated[str, typer.Option(help="Language of the reason texts: es or en.")] = "es",
+    out: Annotated[Path, typer.Option("--out", help="Output file: .parquet, .csv, .csv.gz or .tsv.")],
+    lang: Annotated[Lang, typer.Option(help="Language of the reason texts.")] = Lang.es,
 ) -> None:  # fmt: skip
     """Batch scoring: pd, score, band and reason_1..4 (the features pulling the score down) per row.
 
@@ -146,13 +170,25 @@ def score_command(
         pymescore score --bundle bundle/ --table snapshot.parquet --out scores.parquet
     """
     from pymescore.bundle import load_bundle
+    from pymescore.errors import ConfigError
+    from pymescore.files import write_atomic
     from pymescore.runs import read_table, score
 
-    scored = score(load_bundle(bundle), read_table(table), lang=lang)
-    if out.suffix == ".csv":
-        scored.to_csv(out, index=False)
-    else:
-        scored.to_parquet(out, index=False)
+    name = out.name.lower()
+    if out.exists() and out.resolve() == table.resolve():
+        raise ConfigError(f"--out {out}: expected a new file, got the input --table itself (it would be replaced)")
+    if not name.endswith((".parquet", ".pq", ".csv", ".csv.gz", ".tsv")):
+        raise ConfigError(f"--out {out}: expected a .parquet, .csv, .csv.gz or .tsv file, got '{out.suffix}'")
+    scored = score(load_bundle(bundle), read_table(table), lang=lang.value)
+
+    def write(tmp: Path) -> None:
+        if name.endswith((".parquet", ".pq")):
+            scored.to_parquet(tmp, index=False)
+        else:  # the compression follows --out's name, not the temporary file's
+            scored.to_csv(tmp, index=False, sep="\t" if name.endswith(".tsv") else ",",
+                          compression="gzip" if name.endswith(".gz") else None)  # fmt: skip
+
+    write_atomic(out, write)
     emit_json({"out": str(out), "rows": len(scored), "mean_pd": float(scored["pd"].mean()) if len(scored) else None})
 
 
@@ -172,7 +208,6 @@ def report_command(
     from pymescore.runs import read_table
 
     frame = read_table(table)
-    frame.attrs["source"] = str(table)
     with console.status("Writing the report…"):
         path = write_report(load_bundle(bundle), frame, target, positive, out)
     emit_json({"report": str(path)})
@@ -183,6 +218,9 @@ def promote_command(
     alias: Annotated[str, typer.Option(help="Alias to point at it.")] = "champion",
 ) -> None:
     """Point the `champion` alias (or another) of the MLflow registry at a model version.
+
+    The registry is PYMESCORE_MLFLOW_URI (an MLflow server, or sqlite:///path/mlflow.db); without it, the local
+    SQLite registry the trainer registers into by default.
 
     Example:
 

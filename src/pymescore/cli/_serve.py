@@ -21,12 +21,26 @@ DbOpt = Annotated[
 
 
 def _store(database_url: str | None) -> AuditStore:
+    import sqlalchemy as sa
+
     from pymescore.config import Settings
+    from pymescore.errors import ConfigError
     from pymescore.service import AuditStore
 
     settings = Settings(database_url=database_url) if database_url else Settings()
-    store = AuditStore(settings.database_url, timeout_s=5.0)
-    store.migrate()
+    url = settings.database_url
+    shown = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
+    try:
+        store = AuditStore(url, timeout_s=5.0)
+        store.migrate()
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(f"--database-url: expected a SQLAlchemy URL (sqlite:///audit.db, "
+                          f"postgresql+psycopg://user@host/db), got {shown!r}") from exc  # fmt: skip
+    except (sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(f"--database-url: expected sqlite or postgresql, got {shown!r} ({exc})") from exc
+    except sa.exc.DBAPIError as exc:
+        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        raise ConfigError(f"audit store {shown}: expected a reachable pymescore database, got: {cause}") from exc
     return store
 
 
@@ -116,7 +130,11 @@ def serve_command(
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-apikey = typer.Typer(help="API keys of the scoring service (stored hashed; a key is shown once).", no_args_is_help=True)
+apikey = typer.Typer(
+    help="API keys of the scoring service (stored hashed; a key is shown once).\n\n"
+    "Example: pymescore apikey create --tenant bank-a --scopes score,read",
+    no_args_is_help=True,
+)
 
 
 @apikey.command("create")

@@ -20,6 +20,7 @@ from pymescore.evaluate import _plots
 from pymescore.evaluate._bands import DEFAULT_BANDS, Bands, band_table, bands_monotone
 from pymescore.evaluate._fairness import MIN_GROUP_N, fairness_gaps, fairness_table
 from pymescore.evaluate._metrics import F64, as_float_array, binary_metrics, calibration_table, check_outcomes, invalid
+from pymescore.files import write_atomic
 
 #: Top features shown in the global importance chart.
 TOP_FEATURES = 20
@@ -249,6 +250,5 @@ def render_report(data: ReportData, out: Path | str) -> Path:
     env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     html = env.from_string(source).render(**context)
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html, encoding="utf-8")
+    write_atomic(path, lambda tmp: tmp.write_text(html, encoding="utf-8"))
     return path

@@ -63,13 +63,21 @@ def prepare(frame: pd.DataFrame, config: TrainConfig) -> Prepared:
         c for c in (config.target, config.group_col, config.time_col, *config.drop) if c and c not in frame.columns
     ]
     if missing:
+        flags = {config.target: "--target", config.group_col: "--group-col", config.time_col: "--time-col"}
+        named = ", ".join(f"{c} ({flags.get(c, '--drop')})" for c in missing)
         raise ConfigError(
-            f"expected column(s) {', '.join(missing)} in the table, got {', '.join(map(str, frame.columns[:15]))}"
+            f"{_source(frame)}expected column(s) {named} in the table, got {', '.join(map(str, frame.columns[:15]))}"
             + (" …" if frame.shape[1] > 15 else "")
+            + "; check the spelling (names are case-sensitive)"
         )
+    if config.target in config.drop:
+        raise ConfigError(f"--drop: expected columns other than the target, got the target '{config.target}'")
     snapshot = set(FEATURE_NAMES) <= set(frame.columns)
+    if config.monotone:
+        _check_monotone(frame, config, snapshot)
     if snapshot:
-        monotone = config.monotone if config.monotone is not None else {n: f.monotone for n, f in BY_NAME.items()}
+        # the registry's directions, with those given on the command line in their place
+        monotone = {n: f.monotone for n, f in BY_NAME.items()} | dict(config.monotone or {})
         config = replace(
             config,
             group_col=config.group_col or ("ruc" if "ruc" in frame.columns else None),
@@ -87,7 +95,7 @@ def prepare(frame: pd.DataFrame, config: TrainConfig) -> Prepared:
             "expected at least one feature column besides the target, group and time columns; got none"
         )
     groups = rows[config.group_col].astype(str).to_numpy() if config.group_col else np.arange(len(rows)).astype(str)
-    times = pd.to_datetime(rows[config.time_col]).to_numpy() if config.time_col else None
+    times = _times(rows[config.time_col], config.time_col) if config.time_col else None
     ends = (
         pd.to_datetime(rows["label_window_end"]).to_numpy()
         if snapshot and config.time_col and "label_window_end" in rows.columns
@@ -114,3 +122,56 @@ def column_types(X: pd.DataFrame, snapshot: bool, max_categories: int) -> list[C
         else:
             types.extend(infer_types(X[[col]], max_categories))
     return types
+
+
+def _source(frame: pd.DataFrame) -> str:
+    source = frame.attrs.get("source")
+    return f"{source}: " if source else ""
+
+
+def _check_monotone(frame: pd.DataFrame, config: TrainConfig, snapshot: bool) -> None:
+    """``--monotone`` names columns of the table that the model reads as numbers."""
+    monotone = config.monotone or {}
+    unknown = [c for c in monotone if c not in frame.columns]
+    if unknown:
+        raise ConfigError(
+            f"--monotone: expected columns of the table, got {', '.join(repr(c) for c in unknown)}; "
+            "check the spelling (names are case-sensitive)"
+        )
+    special = [c for c in monotone if c in (config.target, config.group_col, config.time_col, *config.drop)]
+    if special:
+        raise ConfigError(f"--monotone: expected feature columns, got {', '.join(special)} (target, group, time "
+                          "or dropped)")  # fmt: skip
+    if not snapshot:
+        text = [c for c in monotone if not (pd.api.types.is_numeric_dtype(frame[c].dtype)
+                                            or pd.api.types.is_bool_dtype(frame[c].dtype))]  # fmt: skip
+        if text:
+            raise ConfigError(
+                f"--monotone: expected numeric columns (a direction needs an order), got text column(s) "
+                f"{', '.join(text)}; convert them to numbers or leave them out of --monotone"
+            )
+
+
+def _times(values: pd.Series, column: str) -> np.ndarray:
+    """Observation dates of ``--time-col``: dates or date text; a number is refused (is 2019 a year, a day?)."""
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        raise ConfigError(
+            f"--time-col {column}: expected dates (a date column or text such as 2024-06-30), got numbers "
+            f"(e.g. {values.dropna().iloc[0] if values.notna().any() else 'none'}); write them as dates"
+        )
+    parsed = pd.to_datetime(values, errors="coerce", format="mixed") if values.dtype == object else None
+    if parsed is None:
+        try:
+            parsed = pd.to_datetime(values, errors="coerce")
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"--time-col {column}: expected dates, got values pandas cannot read ({exc})") from exc
+    bad = values.notna().to_numpy() & parsed.isna().to_numpy()
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        row = values.index[k]
+        raise ConfigError(
+            f"--time-col {column}: expected dates (such as 2024-06-30), got {values.iloc[k]!r} in row "
+            f"{int(row) + 1 if isinstance(row, int | np.integer) else row} "
+            f"and {int(bad.sum()) - 1} other row(s); fix those cells or choose another --time-col"
+        )
+    return parsed.to_numpy()

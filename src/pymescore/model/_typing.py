@@ -140,6 +140,7 @@ def apply_type(values: pd.Series, ct: ColumnType) -> dict[str, object]:
         return {f"{ct.column}__{k}": v for k, v in parts.items()}
     if ct.kind == "category":
         dtype = _category_dtype(tuple(ct.categories))
+        values = _codes_as_text(values, tuple(ct.categories))
         if isinstance(values.dtype, pd.CategoricalDtype):  # recode by category (cheap on a few rows)
             position = _category_position(tuple(ct.categories))
             remap = np.array([position.get(str(c).strip(), -1) for c in values.cat.categories] + [-1], dtype=np.int64)
@@ -150,3 +151,49 @@ def apply_type(values: pd.Series, ct: ColumnType) -> dict[str, object]:
         text = _text(values).astype(object)
         return {ct.column: pd.Categorical(text.where(text.isin(ct.categories)), dtype=dtype)}
     return {ct.column: _text(values).astype(object).to_numpy()}
+
+
+@functools.lru_cache(maxsize=512)
+def _code_width(categories: tuple[str, ...]) -> int | None:
+    """The width of categories that are all digit codes of one width ("01".."25"), else None."""
+    widths = {len(c) for c in categories}
+    return widths.pop() if len(widths) == 1 and all(c.isascii() and c.isdigit() for c in categories) else None
+
+
+def _codes_as_text(values: pd.Series, categories: tuple[str, ...]) -> pd.Series:
+    """Numbers in a category column as the labels they stand for: a CSV reader turns the code "08" into the
+    number 8 (and 8.0 once a cell is empty), which would otherwise be scored as an unseen category."""
+    if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return values
+    width = _code_width(categories) or 0
+
+    def label(v: float) -> str | None:
+        if v != v:
+            return None
+        return str(int(v)).zfill(width) if float(v).is_integer() else str(v)
+
+    return pd.Series([label(v) for v in values.to_numpy(dtype=np.float64, na_value=np.nan)], index=values.index,
+                     dtype=object)  # fmt: skip
+
+
+def unreadable(values: pd.Series, ct: ColumnType) -> np.ndarray:
+    """Cells holding a value this column's type cannot read, which the model would score as missing: text
+    in a number column, a date that does not parse, an infinite number. (An unseen category is not one: a
+    category the training rows never showed is scored as missing by design.)"""
+    none = np.zeros(len(values), dtype=bool)
+    if ct.kind in ("numeric", "money_text"):
+        if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+            numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            inf: np.ndarray = np.isinf(numbers)
+            return inf
+        text = _text(values)
+        parsed = parse_money(text).to_numpy(dtype=np.float64)
+        bad: np.ndarray = text.notna().to_numpy(dtype=bool) & ~np.isfinite(parsed)
+        return bad
+    if ct.kind in ("date", "date_text"):
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            return none
+        text = _text(values)
+        dates = pd.to_datetime(text.astype(object), format=ct.fmt, errors="coerce")
+        return text.notna().to_numpy() & pd.isna(dates).to_numpy()
+    return none
