@@ -189,3 +189,13 @@ def test_unreadable_marks_exactly_the_cells_a_number_column_would_lose(values: l
     present = column.map(lambda v: v is not None and str(v).strip() != "").to_numpy(dtype=bool)
     expected = present & ~np.isfinite(np.asarray(read, dtype=np.float64))
     assert list(unreadable(column, kind)) == list(expected)
+
+
+def test_training_counts_the_cells_its_typing_could_not_read(tmp_path: Path) -> None:
+    frame = generic_table(600, seed=9)
+    frame["income"] = frame["income"].astype(object)
+    frame.loc[[20, 21, 22], "income"] = "unknown"  # under 5%: the column stays a number column
+    config = TrainConfig(target="status", positive="CHGOFF", holdout=0.2, **FAST)  # type: ignore[arg-type]
+    _, metrics = run_training(frame, config, tmp_path / "b", dataset="synthetic")
+    assert metrics["unreadable_cells"] == {"income": 3}
+    assert "income 3" in (tmp_path / "b" / "model_card.md").read_text()

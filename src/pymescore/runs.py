@@ -107,6 +107,8 @@ def _model_card(result: TrainResult, dataset: str, test_metrics: dict[str, Any] 
             else ""
         ),
         f"- Group column: {r['group_col'] or 'none'}; time column: {r['time_col'] or 'none'}",
+        "- Cells the typing could not read (trained on as missing; scoring refuses them): "
+        + (", ".join(f"{c} {n:,}" for c, n in (r.get("unreadable_cells") or {}).items()) or "none"),
         "",
         "## Model",
         f"- Families: {', '.join(c['name'] for c in r['candidates'])}; weights in the log-odds blend: XGBoost "

@@ -131,6 +131,12 @@ def train_command(
     if excluded:
         console.print(f"[yellow]{excluded} row(s) with an empty target left out of training[/]")
     summary["excluded_rows"] = excluded
+    unread = metrics.get("unreadable_cells") or {}
+    if unread:
+        cells = ", ".join(f"{c} {n}" for c, n in unread.items())
+        console.print(f"[yellow]cells the typing could not read, trained on as missing: {cells}; scoring refuses such "
+                      "cells (fix or empty them)[/]")  # fmt: skip
+    summary["unreadable_cells"] = unread
     test = metrics.get("test_metrics") or {}
     console.print(f"CV AUC {metrics['cv']['mean_auc']:.4f}; test AUC {test.get('auc', float('nan')):.4f}; bundle {out}")
     emit_json(summary)

@@ -32,7 +32,7 @@ from pymescore.model._linear import Linear
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scale import score_from_pd
 from pymescore.model._scorecard import Scorecard
-from pymescore.model._typing import ColumnType
+from pymescore.model._typing import ColumnType, unreadable
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -366,6 +366,8 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
         "scale_pos_weight": spw,
         "imbalance": {"method": cfg.imbalance, "oof_auc": imbalance_comparison if smote and use_xgb else None},
         "typing": [ct.to_dict() for ct in types],
+        # cells a column's type could not read (at most 5% of a typed column): trained on as missing values
+        "unreadable_cells": {ct.column: n for ct in types if (n := int(unreadable(prep.X[ct.column], ct).sum())) > 0},
         "test_metrics": test_metrics,
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
     }
