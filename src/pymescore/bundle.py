@@ -83,6 +83,10 @@ def _model_dict(model: FittedModel) -> dict[str, Any]:
     }
 
 
+#: how a refused bundle ends its message: what happened, then how to fix it
+_REFUSED = "refused; restore the bundle from where it came (MLflow, a copy) or retrain it"
+
+
 def check_destination(out: Path) -> None:
     """``out`` can become a bundle folder: absent, empty or a bundle to replace, in a writable place."""
     out = Path(out)
@@ -151,26 +155,26 @@ def _verified(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     try:
         manifest: dict[str, Any] = json.loads(raw)
     except ValueError as exc:
-        raise BundleError(f"{mpath}: expected the bundle manifest (JSON), got an unreadable file: refused") from exc
+        raise BundleError(f"{mpath}: expected the bundle manifest (JSON), got an unreadable file: {_REFUSED}") from exc
     body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
     if raw != _canonical(manifest) or manifest.get("manifest_sha256") != hashlib.sha256(_canonical(body)).hexdigest():
-        raise BundleError(f"{mpath}: the manifest was modified after the bundle was written: refused")
+        raise BundleError(f"{mpath}: the manifest was modified after the bundle was written: {_REFUSED}")
     if manifest.get("format") != FORMAT:
         raise BundleError(f"{mpath}: expected bundle format {FORMAT}, got {manifest.get('format')!r}")
     listed: dict[str, str] = manifest["files"]
     present = {p.name for p in path.iterdir() if p.is_file() and p.name != MANIFEST}
     for name in sorted(set(listed) - present):
-        raise BundleError(f"{path / name}: listed in the manifest but missing: refused")
+        raise BundleError(f"{path / name}: listed in the manifest but missing: {_REFUSED}")
     for name in sorted(present - set(listed)):
-        raise BundleError(f"{path / name}: not in the manifest (added after the bundle was written): refused")
+        raise BundleError(f"{path / name}: not in the manifest (added after the bundle was written): {_REFUSED}")
     contents: dict[str, bytes] = {}
     for name, digest in listed.items():
         try:
             data = (path / name).read_bytes()
         except OSError as exc:
-            raise BundleError(f"{path / name}: listed in the manifest but unreadable ({exc}): refused") from exc
+            raise BundleError(f"{path / name}: listed in the manifest but unreadable ({exc}): {_REFUSED}") from exc
         if hashlib.sha256(data).hexdigest() != digest:
-            raise BundleError(f"{path / name}: SHA-256 does not match the manifest (the file was changed): refused")
+            raise BundleError(f"{path / name}: SHA-256 does not match the manifest (the file was changed): {_REFUSED}")
         contents[name] = data
     return manifest, contents
 

@@ -88,7 +88,13 @@ def promote(version: int, alias: str = "champion", name: str = MODEL_NAME) -> di
     try:
         client.get_model_version(name, str(version))
     except Exception as exc:
-        raise RegistryError(f"expected model '{name}' version {version} in the registry, got none") from exc
+        try:
+            known = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
+        except Exception:  # the registry itself is unreachable: the first error says enough
+            known = []
+        have = f"versions {', '.join(map(str, known))}" if known else "no version"
+        raise RegistryError(f"--version: expected a version of model '{name}' in the registry, got {version} "
+                            f"(it holds {have})") from exc  # fmt: skip
     try:
         client.set_registered_model_alias(name, alias, str(version))
     except Exception as exc:  # MLflow refuses a malformed alias with its own exception type

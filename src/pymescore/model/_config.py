@@ -10,9 +10,9 @@ from pymescore.errors import ConfigError
 
 
 def _bad(name: str, expected: str, got: object) -> ConfigError:
-    return ConfigError(
-        f"The '{name}' parameter of TrainConfig must be {expected}. Got {got!r} instead.", parameter=name
-    )
+    # named as the command line names it (``pymescore train --time-budget``), the library field after it
+    flag = "--" + name.replace("_", "-")
+    return ConfigError(f"{flag} ({name}): expected {expected}, got {got!r}", parameter=name)
 
 
 @dataclass(frozen=True)
