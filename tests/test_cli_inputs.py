@@ -60,9 +60,9 @@ def variant(setup: dict[str, Path], name: str, change: dict[str, object] | None 
     ("change", "drop", "needles"),
     [
         (None, "late_payments", ["late_payments", "expected the 5 column(s) the model reads"]),
-        ({"late_payments": "mucho"}, "", ["late_payments", "row 4: 'mucho'", "not a finite number"]),
-        ({"income": "abc"}, "", ["income", "row 4: 'abc'"]),
-        ({"late_payments": np.inf}, "", ["late_payments", "row 4"]),
+        ({"late_payments": "mucho"}, "", ["late_payments", "data row 4: 'mucho'", "not a finite number"]),
+        ({"income": "abc"}, "", ["income", "data row 4: 'abc'"]),
+        ({"late_payments": np.inf}, "", ["late_payments", "data row 4"]),
         ({"opened": "31-Foo-19"}, "", ["opened", "not a date"]),
     ],
 )
@@ -88,7 +88,7 @@ def test_an_empty_cell_is_a_missing_value_not_an_error(scored_setup: dict[str, P
     emptied = [scores.loc[3, f"reason_{k}"] for k in range(1, 5)]
     assert "income" not in emptied  # an empty cell is not reported as a low value of its column
     assert "late_payments" not in emptied
-    assert any(str(r).startswith("Sin información para evaluar: ") for r in emptied), emptied
+    assert any(str(r).startswith("No medible: ") for r in emptied), emptied
 
 
 def test_score_writes_the_format_its_name_says_and_never_over_its_input(scored_setup: dict[str, Path]) -> None:
@@ -180,15 +180,60 @@ def test_a_code_read_as_a_number_is_the_same_category(codes: list[int | None], a
     assert list(from_numbers.codes) == list(from_text.codes)  # type: ignore[attr-defined]
 
 
-@settings(max_examples=60, deadline=None)
-@given(values=st.lists(st.one_of(st.none(), st.floats(allow_nan=False), st.text(max_size=6)), max_size=20))
-def test_unreadable_marks_exactly_the_cells_a_number_column_would_lose(values: list[object]) -> None:
-    column = pd.Series(values, dtype=object)
+_READABLE = st.one_of(
+    st.floats(-1e9, 1e9, allow_nan=False).map(lambda v: f"{v:.2f}"),
+    st.floats(0, 1e9, allow_nan=False).map(lambda v: f"${v:,.2f} "),
+    st.floats(0, 100, allow_nan=False).map(lambda v: f"{v:.1f}%"),
+    st.integers(-(10**6), 10**6).map(str),
+)
+_UNREADABLE = st.one_of(st.sampled_from(["abc", "mucho", "inf", "-inf", "12,5,3", "N°7", "uno"]),
+                        st.text(alphabet="xyzñ", min_size=1, max_size=5))  # fmt: skip
+_EMPTY = st.sampled_from([None, "", "  "])
+
+
+@settings(max_examples=80, deadline=None)
+@given(cells=st.lists(st.one_of(_READABLE.map(lambda v: ("ok", v)), _UNREADABLE.map(lambda v: ("bad", v)),
+                                _EMPTY.map(lambda v: ("empty", v))), max_size=20))  # fmt: skip
+def test_unreadable_marks_text_that_is_not_a_number_and_nothing_else(cells: list[tuple[str, object]]) -> None:
+    """Numbers written as a person writes them are read; words and infinities are not; empty is missing."""
+    column = pd.Series([v for _, v in cells], dtype=object)
     kind = ColumnType("x", "money_text", "test")
-    read = apply_type(column, kind)["x"]
-    present = column.map(lambda v: v is not None and str(v).strip() != "").to_numpy(dtype=bool)
-    expected = present & ~np.isfinite(np.asarray(read, dtype=np.float64))
-    assert list(unreadable(column, kind)) == list(expected)
+    assert list(unreadable(column, kind)) == [k == "bad" for k, _ in cells]
+    read = np.asarray(apply_type(column, kind)["x"], dtype=np.float64)
+    assert all(np.isfinite(read[i]) for i, (k, _) in enumerate(cells) if k == "ok")
+
+
+def test_a_date_column_where_training_read_date_text_is_read_as_dates() -> None:
+    kind = ColumnType("opened", "date_text", "test", fmt="%d-%b-%y")
+    dates = pd.Series(pd.to_datetime(["2019-03-31", None, "2021-12-01"]))
+    parts = apply_type(dates, kind)
+    assert list(parts["opened__year"][[0, 2]]) == [2019.0, 2021.0]
+    assert not unreadable(dates, kind).any()
+    assert list(unreadable(pd.Series(["31-Mar-19", "no date", None]), kind)) == [False, True, False]
+
+
+def test_monotone_accepts_numbers_written_as_text_and_refuses_keys(tmp_path: Path) -> None:
+    from pymescore.errors import ConfigError
+    from pymescore.model._data import prepare
+
+    frame = generic_table(300, seed=2)  # income is text like "$1,234.00 ": read as a number
+    prepared = prepare(frame, TrainConfig(target="status", positive="CHGOFF", monotone={"income": -1}))
+    assert prepared.config.monotone == {"income": -1}
+    with pytest.raises(ConfigError, match="--monotone: expected number columns"):
+        prepare(frame, TrainConfig(target="status", positive="CHGOFF", monotone={"sector": 1}))
+    with pytest.raises(ConfigError, match="--monotone: expected feature columns"):
+        prepare(frame, TrainConfig(target="status", positive="CHGOFF", monotone={"status": 1}))
+
+
+def test_a_time_column_of_csv_text_takes_each_dates_own_format() -> None:
+    from pymescore.model._data import _times
+
+    text = pd.Series(["2024-06-30", "2024-07-31 10:00", None, "2024-08-31T00:00:00+05:00"], dtype="str")
+    parsed = _times(text, "seen")
+    assert pd.Timestamp(parsed[0]) == pd.Timestamp("2024-06-30")
+    assert pd.Timestamp(parsed[1]) == pd.Timestamp("2024-07-31 10:00")
+    assert pd.isna(parsed[2])
+    assert pd.Timestamp(parsed[3]) == pd.Timestamp("2024-08-30 19:00")  # offsets to UTC, then naive
 
 
 def test_training_counts_the_cells_its_typing_could_not_read(tmp_path: Path) -> None:

@@ -414,8 +414,13 @@ def test_a_registry_category_outside_its_domain_is_named(svc: dict[str, Any]) ->
         assert error["path"] == "instances[0].department"
         assert "15" in error["expected"]
         assert error["got"] == bad
-    ok = c.post("/v1/models/pymescore:predict", json={"instances": [{**features, "department": 15}]}, headers=h)
-    assert ok.status_code == 200, ok.text  # a number that is a department code is that code
+    for number, code in ((15, "15"), (8, "08")):  # a number that is a department code is that code
+        as_number = c.post("/v1/models/pymescore:predict", json={"instances": [{**features, "department": number}]},
+                           headers=h)  # fmt: skip
+        as_code = c.post("/v1/models/pymescore:predict", json={"instances": [{**features, "department": code}]},
+                         headers=h)  # fmt: skip
+        assert as_number.status_code == 200, as_number.text
+        assert as_number.json()["predictions"] == as_code.json()["predictions"]
 
 
 def test_a_schema_broken_application_in_a_batch_is_its_own_422(svc: dict[str, Any]) -> None:
@@ -480,10 +485,10 @@ def test_a_body_that_is_not_json_is_named(svc: dict[str, Any]) -> None:
 
 def test_reasons_never_assert_what_was_not_sent(svc: dict[str, Any]) -> None:
     """An application without payments or bureau history gets no reason that claims arrears or ratings:
-    a reason whose input was absent is coded ``<feature>:missing`` and says there was nothing to assess."""
+    a reason whose input could not be measured is coded ``<feature>:missing`` and says so."""
     c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
     body = {**_ok_body(svc), "payments": [], "bureau_ratings": []}
-    for lang, opening in (("es", "Sin información para evaluar: "), ("en", "No information to assess: ")):
+    for lang, opening in (("es", "No medible: "), ("en", "Not measurable: ")):
         r = c.post("/v1/scores", json=body, headers={**h, "Accept-Language": lang})
         assert r.status_code == 201, r.text
         out = r.json()
@@ -514,7 +519,8 @@ def test_hints_only_move_what_the_owner_runs(svc: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("header", "lang"),
     [(None, "es"), ("en", "en"), ("en-US,en;q=0.9", "en"), ("es-PE", "es"), ("es;q=0.1, en;q=0.9", "en"),
-     ("fr, en;q=0.8", "en"), ("fr", "es"), ("english", "es"), ("en;q=0", "es"), ("en;q=0.5, *;q=0.8", "es")],
+     ("fr, en;q=0.8", "en"), ("fr", "es"), ("english", "es"), ("en;q=0", "es"), ("en;q=0.5, *;q=0.8", "es"),
+     ("en_US", "en"), ("es;q=0, *", "en"), ("en, *", "en"), ("es, en", "es"), ("*", "es")],
 )  # fmt: skip
 def test_the_language_follows_accept_language_weights(svc: dict[str, Any], header: str | None, lang: str) -> None:
     from pymescore.service._app import _lang
@@ -525,3 +531,13 @@ def test_the_language_follows_accept_language_weights(svc: dict[str, Any], heade
         r = svc["client"].post("/v1/scores", json=_ok_body(svc), headers=h)
         assert r.json()["language"] == r.headers["content-language"] == lang
         assert r.headers["vary"] == "Accept-Language"
+        refused = svc["client"].post("/v1/scores", json={**_ok_body(svc), "ruc": "1"}, headers=h)
+        assert refused.status_code == 422
+        assert "content-language" not in refused.headers  # problem details are English whatever was asked
+
+
+def test_batch_items_are_documented_as_the_shared_application_schema(svc: dict[str, Any]) -> None:
+    spec = svc["client"].get("/openapi.json").json()
+    items = spec["components"]["schemas"]["BatchRequest"]["properties"]["applications"]["items"]
+    assert items == {"$ref": "#/components/schemas/ScoreRequest"}
+    assert "ScoreRequest" in spec["components"]["schemas"]

@@ -90,8 +90,9 @@ def promote(version: int, alias: str = "champion", name: str = MODEL_NAME) -> di
     except Exception as exc:
         try:
             known = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
-        except Exception:  # the registry itself is unreachable: the first error says enough
-            known = []
+        except Exception as listing:  # the registry itself cannot be read: say that, not "no such version"
+            reason = (str(listing).strip().splitlines() or [type(listing).__name__])[0][:200]
+            raise RegistryError(f"expected a readable MLflow registry (PYMESCORE_MLFLOW_URI), got: {reason}") from exc
         have = f"versions {', '.join(map(str, known))}" if known else "no version"
         raise RegistryError(f"--version: expected a version of model '{name}' in the registry, got {version} "
                             f"(it holds {have})") from exc  # fmt: skip

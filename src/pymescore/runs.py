@@ -250,7 +250,8 @@ def check_table(bundle: Bundle, frame: pd.DataFrame) -> None:
         bad = unreadable(frame[ct.column], ct)
         if bad.any():
             rows = np.flatnonzero(bad)
-            examples = ", ".join(f"row {int(r) + 1}: {frame[ct.column].iloc[int(r)]!r}" for r in rows[:3])
+            examples = ", ".join(f"data row {_row_number(frame.index[int(r)])}: {frame[ct.column].iloc[int(r)]!r}"
+                                 for r in rows[:3])  # fmt: skip
             what = "a date" if ct.kind in ("date", "date_text") else "a finite number"
             problems.append(f"{ct.column} ({len(rows)} cell(s) not {what}; {examples})")
     if problems:
@@ -258,6 +259,11 @@ def check_table(bundle: Bundle, frame: pd.DataFrame) -> None:
             f"{source}: expected values the model can read, got {'; '.join(problems[:5])}"
             f"{' …' if len(problems) > 5 else ''}; correct those cells, or empty them to score them as missing"
         )
+
+
+def _row_number(label: object) -> object:
+    """A row as the file counts its data rows (1 = the first row after the header), from read_table's index."""
+    return int(label) + 1 if isinstance(label, int | np.integer) else label
 
 
 def labelled(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | None) -> tuple[pd.DataFrame, np.ndarray]:

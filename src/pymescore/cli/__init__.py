@@ -61,6 +61,8 @@ def main() -> None:
         print("aborted", file=sys.stderr)
         sys.exit(130)
     except OSError as exc:  # a path that cannot be read or written, a full disk: the user's to fix, not a bug
+        if isinstance(exc, ConnectionError):  # a closed pipe or a refused connection is not a path problem
+            raise
         where = f"{exc.filename}: " if exc.filename else ""
         why = exc.strerror or str(exc)
         print(f"error [IO_ERROR]: {where}expected a file or folder that can be read or written, got {why}; "

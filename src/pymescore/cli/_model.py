@@ -166,7 +166,7 @@ def evaluate_command(
 
 def score_command(
     bundle: BundleOpt, table: TableOpt,
-    out: Annotated[Path, typer.Option("--out", help="Output file: .parquet, .csv, .csv.gz or .tsv.")],
+    out: Annotated[Path, typer.Option("--out", help="Output file: .parquet, .csv(.gz) or .tsv(.gz).")],
     lang: Annotated[Lang, typer.Option(help="Language of the reason texts.")] = Lang.es,
 ) -> None:  # fmt: skip
     """Batch scoring: pd, score, band and reason_1..4 (the features pulling the score down) per row.
@@ -183,15 +183,15 @@ def score_command(
     name = out.name.lower()
     if out.exists() and out.resolve() == table.resolve():
         raise ConfigError(f"--out {out}: expected a new file, got the input --table itself (it would be replaced)")
-    if not name.endswith((".parquet", ".pq", ".csv", ".csv.gz", ".tsv")):
-        raise ConfigError(f"--out {out}: expected a .parquet, .csv, .csv.gz or .tsv file, got '{out.suffix}'")
+    if not name.endswith((".parquet", ".pq", ".csv", ".csv.gz", ".tsv", ".tsv.gz")):
+        raise ConfigError(f"--out {out}: expected a .parquet, .csv(.gz) or .tsv(.gz) file, got '{out.suffix}'")
     scored = score(load_bundle(bundle), read_table(table), lang=lang.value)
 
     def write(tmp: Path) -> None:
         if name.endswith((".parquet", ".pq")):
             scored.to_parquet(tmp, index=False)
         else:  # the compression follows --out's name, not the temporary file's
-            scored.to_csv(tmp, index=False, sep="\t" if name.endswith(".tsv") else ",",
+            scored.to_csv(tmp, index=False, sep="\t" if ".tsv" in name else ",",
                           compression="gzip" if name.endswith(".gz") else None)  # fmt: skip
 
     write_atomic(out, write)

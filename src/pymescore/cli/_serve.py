@@ -29,11 +29,14 @@ def _store(database_url: str | None) -> AuditStore:
 
     settings = Settings(database_url=database_url) if database_url else Settings()
     url = settings.database_url
-    shown = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
+    try:
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        shown = url.split("@")[-1]  # never echo a password, even of a URL that does not parse
     try:
         store = AuditStore(url, timeout_s=5.0)
         store.migrate()
-    except sa.exc.ArgumentError as exc:
+    except (sa.exc.ArgumentError, ValueError) as exc:
         raise ConfigError(f"--database-url: expected a SQLAlchemy URL (sqlite:///audit.db, "
                           f"postgresql+psycopg://user@host/db), got {shown!r}") from exc  # fmt: skip
     except (sa.exc.NoSuchModuleError, ImportError) as exc:

@@ -11,8 +11,13 @@ from pymescore.errors import ConfigError
 
 def _bad(name: str, expected: str, got: object) -> ConfigError:
     # named as the command line names it (``pymescore train --time-budget``), the library field after it
-    flag = "--" + name.replace("_", "-")
-    return ConfigError(f"{flag} ({name}): expected {expected}, got {got!r}", parameter=name)
+    flag = f"--{name.replace('_', '-')} ({name})" if name in _CLI_FLAGS else f"TrainConfig.{name}"
+    return ConfigError(f"{flag}: expected {expected}, got {got!r}", parameter=name)
+
+
+#: TrainConfig fields that ``pymescore train`` sets from a flag of the same name
+_CLI_FLAGS = frozenset({"target", "positive", "group_col", "time_col", "monotone", "drop", "trials", "time_budget",
+                        "seed", "holdout", "device", "imbalance"})  # fmt: skip
 
 
 @dataclass(frozen=True)

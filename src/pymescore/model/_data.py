@@ -138,18 +138,19 @@ def _check_monotone(frame: pd.DataFrame, config: TrainConfig, snapshot: bool) ->
             f"--monotone: expected columns of the table, got {', '.join(repr(c) for c in unknown)}; "
             "check the spelling (names are case-sensitive)"
         )
-    special = [c for c in monotone if c in (config.target, config.group_col, config.time_col, *config.drop)]
+    keys = (config.target, config.group_col, config.time_col, *config.drop, *(SNAPSHOT_KEYS if snapshot else ()))
+    special = [c for c in monotone if c in keys]
     if special:
-        raise ConfigError(f"--monotone: expected feature columns, got {', '.join(special)} (target, group, time "
-                          "or dropped)")  # fmt: skip
-    if not snapshot:
-        text = [c for c in monotone if not (pd.api.types.is_numeric_dtype(frame[c].dtype)
-                                            or pd.api.types.is_bool_dtype(frame[c].dtype))]  # fmt: skip
-        if text:
-            raise ConfigError(
-                f"--monotone: expected numeric columns (a direction needs an order), got text column(s) "
-                f"{', '.join(text)}; convert them to numbers or leave them out of --monotone"
-            )
+        raise ConfigError(f"--monotone: expected feature columns, got {', '.join(special)} (target, group, time, "
+                          "snapshot key or dropped)")  # fmt: skip
+    # numbers, or text the typing reads as numbers ('$1,234.00'); a category or a date has no direction
+    kinds = {ct.column: ct.kind for c in monotone for ct in column_types(frame[[c]], snapshot, config.max_categories)}
+    text = [c for c in monotone if kinds.get(c) not in ("numeric", "money_text")]
+    if text:
+        raise ConfigError(
+            f"--monotone: expected number columns (a direction needs an order), got {', '.join(text)} (read as "
+            f"{', '.join(sorted({str(kinds.get(c)) for c in text}))}); convert them to numbers or leave them out"
+        )
 
 
 def _times(values: pd.Series, column: str) -> np.ndarray:
@@ -159,12 +160,14 @@ def _times(values: pd.Series, column: str) -> np.ndarray:
             f"--time-col {column}: expected dates (a date column or text such as 2024-06-30), got numbers "
             f"(e.g. {values.dropna().iloc[0] if values.notna().any() else 'none'}); write them as dates"
         )
-    parsed = pd.to_datetime(values, errors="coerce", format="mixed") if values.dtype == object else None
-    if parsed is None:
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = values.dt.tz_convert(None) if getattr(values.dt, "tz", None) is not None else values
+    else:  # text of any dtype (pandas 3 reads CSV text as str): each value in its own format, offsets to UTC
         try:
-            parsed = pd.to_datetime(values, errors="coerce")
+            parsed = pd.to_datetime(values.astype(object), errors="coerce", format="mixed", utc=True)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"--time-col {column}: expected dates, got values pandas cannot read ({exc})") from exc
+        parsed = parsed.dt.tz_localize(None)
     bad = values.notna().to_numpy() & parsed.isna().to_numpy()
     if bad.any():
         k = int(np.flatnonzero(bad)[0])

@@ -153,11 +153,11 @@ class FittedModel:
         """The ``top`` source columns that pull each row's score down the most, with their texts.
 
         ``values`` (the rows' source values by column) lets a reason tell a value that lowers the score from
-        an absent one: a firm that sent no payments is not told "late payments" but "no information to
-        assess: late payments", under the code ``<column>:missing`` (the model scores an absent value as
-        it learnt absent values score; the reason says so instead of asserting a fact nobody sent).
+        one that could not be measured (no history sent, too short a history, a ratio undefined for a negative
+        equity): the model scores such a value as it learnt absent values score, and the reason says so —
+        «No medible: atrasos en pagos recientes», code ``<column>:missing`` — instead of asserting a fact.
         """
-        info = {f.name: f for f in self.features}
+        texts = {f.name: _texts(f) for f in self.features}
         out = []
         pts = points.to_numpy()
         cols = points.columns.tolist()
@@ -168,17 +168,12 @@ class FittedModel:
                 if row[j] >= 0:
                     break
                 name = cols[j]
-                f = info.get(name)
-                code, es, en = (
-                    name,
-                    (f.reason_es if f and f.reason_es else name),
-                    (f.reason_en if f and f.reason_en else name),
-                )
+                code, (es, en) = name, texts.get(name, (name, name))
                 if values is not None and name in values and _absent(values[name][k]):
-                    code = name + MISSING_SUFFIX
-                    es, en = (
-                        f"Sin información para evaluar: {_lower_first(es)}",
-                        f"No information to assess: {_lower_first(en)}",
+                    code, es, en = (
+                        name + MISSING_SUFFIX,
+                        f"No medible: {_lower_first(es)}",
+                        f"Not measurable: {_lower_first(en)}",
                     )
                 picked.append({"code": code, "text_es": es, "text_en": en, "impact_points": round(float(row[j]), 2)})
             out.append(picked)
@@ -187,6 +182,17 @@ class FittedModel:
 
 #: the suffix of a reason code whose value was absent (``dpd_current:missing``)
 MISSING_SUFFIX = ":missing"
+
+
+def _texts(f: FeatureInfo) -> tuple[str, str]:
+    """A column's reason texts: the bundle's, else the current registry's (a bundle trained before its feature
+    had one), else the column name (a generic table's)."""
+    from pymescore.features import BY_NAME
+
+    known = BY_NAME.get(f.name)
+    es = f.reason_es or (known.reason_es if known else "") or f.name
+    en = f.reason_en or (known.reason_en if known else "") or f.name
+    return es, en
 
 
 def _absent(value: Any) -> bool:

@@ -78,9 +78,17 @@ def _text(values: pd.Series) -> pd.Series:
     return out.mask(out == "")
 
 
+#: a comma is a thousands separator only between groups of three digits: '12,5' (a decimal comma) is not 125
+_GROUPED = r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?"
+
+
 def parse_money(text: pd.Series) -> pd.Series:
-    """Numbers from text such as '$60,000.00 ', 'S/ 1,200', '12%' (NaN where it does not parse)."""
-    cleaned = text.str.replace(r"S/\.?|US\$|\$|,|%|\s", "", regex=True)
+    """Numbers from text such as '$60,000.00 ', 'S/ 1,200', '12%' (NaN where it does not parse, and where
+    commas are not thousands separators: '12,5' is a decimal comma, not 125)."""
+    cleaned = text.str.replace(r"S/\.?|US\$|\$|%|\s", "", regex=True)
+    commas = cleaned.str.contains(",", regex=False).fillna(False).astype(bool)
+    grouped = cleaned.str.fullmatch(_GROUPED).fillna(False).astype(bool)
+    cleaned = cleaned.where(~commas | grouped).str.replace(",", "", regex=False)
     return pd.to_numeric(cleaned.astype(object), errors="coerce").astype("float64")
 
 
@@ -132,8 +140,8 @@ def apply_type(values: pd.Series, ct: ColumnType) -> dict[str, object]:
     if ct.kind == "money_text":
         return {ct.column: parse_money(_text(values)).to_numpy()}
     if ct.kind in ("date", "date_text"):
-        if ct.kind == "date" and pd.api.types.is_datetime64_any_dtype(values.dtype):
-            dates = values
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):  # a date column, also where training read text
+            dates = values.dt.tz_convert(None) if getattr(values.dt, "tz", None) is not None else values
         else:
             dates = pd.to_datetime(_text(values).astype(object), format=ct.fmt, errors="coerce")
         parts = _date_parts(pd.Series(dates))
@@ -165,15 +173,17 @@ def _codes_as_text(values: pd.Series, categories: tuple[str, ...]) -> pd.Series:
     number 8 (and 8.0 once a cell is empty), which would otherwise be scored as an unseen category."""
     if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         return values
-    width = _code_width(categories) or 0
+    return pd.Series([code_label(v, categories) for v in values.to_numpy(dtype=np.float64, na_value=np.nan)],
+                     index=values.index, dtype=object)  # fmt: skip
 
-    def label(v: float) -> str | None:
-        if v != v:
-            return None
-        return str(int(v)).zfill(width) if float(v).is_integer() else str(v)
 
-    return pd.Series([label(v) for v in values.to_numpy(dtype=np.float64, na_value=np.nan)], index=values.index,
-                     dtype=object)  # fmt: skip
+def code_label(value: float, categories: tuple[str, ...]) -> str | None:
+    """The category label a number stands for: 8 → "08" among two-digit codes, 15.0 → "15"; None if NaN."""
+    if value != value:
+        return None
+    if not float(value).is_integer():
+        return str(value)
+    return str(int(value)).zfill(_code_width(categories) or 0)
 
 
 def unreadable(values: pd.Series, ct: ColumnType) -> np.ndarray:

@@ -151,23 +151,26 @@ def _location(body: dict[str, Any]) -> dict[str, str]:
 
 def _lang(accept_language: str | None) -> str:
     """``en`` when the client prefers English to Spanish (RFC 9110 weights; Spanish on a tie or neither)."""
-    best = {"es": 0.0, "en": 0.0}
+    named: dict[str, float] = {}
+    star = 0.0
     for part in (accept_language or "").split(","):
         tag, _, params = part.strip().partition(";")
-        primary = tag.strip().lower().split("-", 1)[0]
+        primary = tag.strip().lower().replace("_", "-").split("-", 1)[0]  # en-US, en_US (a Java locale) → en
         weight = 1.0
         for param in params.split(";"):
             key, _, value = param.strip().partition("=")
             if key.strip().lower() == "q":
                 try:
-                    weight = float(value)
+                    weight = min(max(float(value), 0.0), 1.0)
                 except ValueError:
                     weight = 0.0
-        if primary in best and 0 < weight <= 1:
-            best[primary] = max(best[primary], weight)
-        elif primary == "*" and 0 < weight <= 1:
-            best["es"] = max(best["es"], weight)
-    return "en" if best["en"] > best["es"] else "es"
+        if primary == "*":
+            star = max(star, weight)
+        elif primary:
+            named[primary] = max(named.get(primary, 0.0), weight)
+    # a language named explicitly outranks the wildcard at the same weight; "*" covers the ones not named
+    rank = {lang: (named[lang], 1) if lang in named else (star, 0) for lang in ("es", "en")}
+    return "en" if rank["en"] > rank["es"] and rank["en"][0] > 0 else "es"
 
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -276,7 +279,7 @@ def create_app(state: ServiceState) -> FastAPI:
         try:
             response = await call_next(request)
             status = response.status_code
-            if request.url.path.startswith("/v1/scores") and request.method == "POST":
+            if request.url.path.startswith("/v1/scores") and request.method == "POST" and status < 300:
                 response.headers["Content-Language"] = _lang(request.headers.get("accept-language"))
                 response.headers["Vary"] = "Accept-Language"
             return response
@@ -573,6 +576,13 @@ def create_app(state: ServiceState) -> FastAPI:
                         content = response.get("content", {})
                         if status.isdigit() and int(status) >= 400 and "application/json" in content:
                             content[problems.PROBLEM] = content.pop("application/json")
+            # batch items are validated one by one by the route (SkipValidation), which makes pydantic inline
+            # a copy of ScoreRequest: documented as the shared component instead, one type for client SDKs
+            schemas = spec.get("components", {}).get("schemas", {})
+            if "BatchRequest" in schemas and "ScoreRequest" in schemas:
+                schemas["BatchRequest"]["properties"]["applications"]["items"] = {
+                    "$ref": "#/components/schemas/ScoreRequest"
+                }
             app.openapi_schema = spec
         return app.openapi_schema
 

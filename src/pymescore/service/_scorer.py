@@ -31,6 +31,7 @@ from pymescore.features._catalog import BY_NAME
 from pymescore.features._context import Context
 from pymescore.features._display import display_value, quantity_name
 from pymescore.model import column_map, score_from_pd
+from pymescore.model._typing import code_label
 from pymescore.service._policy import RULE_TEXTS, Policy
 from pymescore.service._schemas import ScoreRequest
 from pymescore.sources._currency import to_pen
@@ -203,8 +204,9 @@ class Scorer:
                 elif value is None:
                     row[name] = np.nan
                 elif name in categorical:
-                    # a whole number sent for a category is its label (15 -> "15", never "15.0")
-                    label = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+                    # a number sent for a category is the code it stands for (8 -> "08", 15.0 -> "15")
+                    codes = self.bundle.model.preprocessor.categorical.get(name, ())
+                    label = str(code_label(value, codes)) if isinstance(value, float) else str(value)
                     allowed = self._domains.get(name)
                     if allowed is not None and label not in allowed:
                         p.errors.append(_problem(f"{base}.{name}", f"one of {', '.join(sorted(allowed))}", value))
