@@ -88,7 +88,7 @@ def test_an_empty_cell_is_a_missing_value_not_an_error(scored_setup: dict[str, P
     emptied = [scores.loc[3, f"reason_{k}"] for k in range(1, 5)]
     assert "income" not in emptied  # an empty cell is not reported as a low value of its column
     assert "late_payments" not in emptied
-    assert any(str(r).startswith("No medible: ") for r in emptied), emptied
+    assert any(str(r).startswith("Sin dato: ") for r in emptied), emptied
 
 
 def test_score_writes_the_format_its_name_says_and_never_over_its_input(scored_setup: dict[str, Path]) -> None:

@@ -471,3 +471,36 @@ def test_report_refuses_misaligned_rows(tmp_path: Path) -> None:
     data.score = data.score[:-1]
     with pytest.raises(PymescoreError, match="same length"):
         render_report(data, tmp_path / "r.html")
+
+
+def test_the_report_of_a_snapshot_bundle_shows_its_out_of_time_rows(
+    sme_bundle: dict[str, object], tmp_path: Path
+) -> None:
+    """Figures on the rows the model never trained on, in agreement with metrics.json and the model card."""
+    from pymescore.bundle import load_bundle
+    from pymescore.features._snapshot import build_snapshot
+    from pymescore.reporting import evaluation_rows, write_report
+
+    bundle = load_bundle(sme_bundle["bundle"])  # type: ignore[arg-type]
+    snapshot, _ = build_snapshot(sme_bundle["lake"], ["2023-12-31", "2024-12-31"])  # type: ignore[arg-type]
+    rows, label = evaluation_rows(bundle, snapshot)
+    assert set(pd.to_datetime(rows["as_of"]).dt.date.astype(str)) == set(bundle.metrics["test_dates"])
+    assert "out-of-time test" in label
+    html = write_report(bundle, snapshot, "default_12m", None, tmp_path / "r.html").read_text()
+    test_auc = bundle.metrics["test_metrics"]["auc"]
+    assert f"{test_auc:.4f}" in html  # the summary's AUC is the out-of-time AUC of metrics.json
+    assert f"{bundle.metrics['test_metrics']['n']:,}" in label
+    card = bundle.card
+    assert "Observation dates: development 2023-12-31; test 2024-12-31" in card
+    assert "Calibration in the large on the test: mean PD" in card
+    assert "Largest differences between groups" in card
+    assert bundle.metrics["fairness_min_group_n"] == 100
+
+
+@settings(max_examples=60, deadline=None)
+@given(zeros=st.integers(0, 200), rest=st.lists(st.floats(0.01, 100), min_size=1, max_size=200))
+def test_reference_quartiles_are_the_exact_quartiles(zeros: int, rest: list[float]) -> None:
+    """Hint targets read these: with many zero-day firms the 25th percentile is 0, whatever the bin edges."""
+    values = np.array([0.0] * zeros + rest)
+    ref = ev.reference_bins(values)
+    assert ref["quartiles"] == pytest.approx(list(np.quantile(values, [0.25, 0.5, 0.75])))

@@ -488,18 +488,24 @@ def test_reasons_never_assert_what_was_not_sent(svc: dict[str, Any]) -> None:
     a reason whose input could not be measured is coded ``<feature>:missing`` and says so."""
     c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
     body = {**_ok_body(svc), "payments": [], "bureau_ratings": []}
-    for lang, opening in (("es", "No medible: "), ("en", "Not measurable: ")):
+    said = {"es": ("Sin historial de pagos de préstamos", "Sin reporte en la central de riesgos (SBS)", "No medible: "),
+            "en": ("No loan payment history", "No credit bureau (SBS) report", "Not measurable: ")}  # fmt: skip
+    for lang in ("es", "en"):
         r = c.post("/v1/scores", json=body, headers={**h, "Accept-Language": lang})
         assert r.status_code == 201, r.text
         out = r.json()
         stored = next(x for x in svc["state"].store.recent() if x["id"] == out["score_id"])["features"]
         assert out["reasons"], "a thin file should have reasons"
+        texts = [reason["text"] for reason in out["reasons"]]
+        assert len(set(texts)) == len(texts), texts  # one reason per text: dpd_* are one
         for reason in out["reasons"]:
             name, _, flag = reason["code"].partition(":")
             absent = stored[name] is None
             assert (flag == "missing") == absent, (reason, stored[name])
-            assert reason["text"].startswith(opening) == absent, reason
+            assert reason["text"].startswith(said[lang]) == absent, reason
         assert any(r["code"].endswith(":missing") for r in out["reasons"]), out["reasons"]
+        if lang == "es":
+            assert any(r["text"] == "Sin historial de pagos de préstamos" for r in out["reasons"]), out["reasons"]
 
 
 def test_hints_only_move_what_the_owner_runs(svc: dict[str, Any]) -> None:
@@ -511,6 +517,9 @@ def test_hints_only_move_what_the_owner_runs(svc: dict[str, Any]) -> None:
     hinted = [hint["feature"] for item in r.json()["results"] if item["result"]
               for hint in item["result"]["improvement_hints"]]  # fmt: skip
     assert hinted, "no sample application got a hint"
+    for item in r.json()["results"]:
+        groups = [BY_NAME[h["feature"]].group for h in (item["result"] or {}).get("improvement_hints", [])]
+        assert len(set(groups)) == len(groups), groups  # one piece of advice per group
     for name in hinted:
         assert BY_NAME[name].group in HINT_GROUPS, name
         assert BY_NAME[name].unit not in SIZE_UNITS, name

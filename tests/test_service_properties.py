@@ -111,20 +111,32 @@ def test_improvement_hints_are_the_models_own_score_at_the_target(served: dict[s
     requested=st.floats(100, 1e7),
     term=st.integers(1, 120),
     history=st.sampled_from([None, 3.0, 24.0]),
+    register=st.sampled_from([None, 0.0]),
+    cash=st.booleans(),
 )
 def test_an_amount_cut_always_names_its_rule(
-    score: int, log_income: float, margin: float, requested: float, term: int, history: float | None
-) -> None:
-    """Whenever the capacity rule suggests less than was asked, the decision is not an approval and the
-    rule is listed, whatever else made it a review (a thin file, a score in the review band)."""
+    score: int, log_income: float, margin: float, requested: float, term: int, history: float | None,
+    register: float | None, cash: bool,
+) -> None:  # fmt: skip
+    """Every review says why (a rule per reason); an approval has no rule and the full amount; an amount cut
+    names the capacity rule; without the SUNAT register the knock-outs could not run, so never an approval."""
     policy = Policy()
-    features = {"log_income_mean_12m": log_income, "net_cf_margin_12m": margin, "months_of_history": history}
+    features = {"log_income_mean_12m": log_income if cash else None, "net_cf_margin_12m": margin,
+                "months_of_history": history, "taxpayer_not_active": register, "domicile_not_habido": 0.0,
+                "firm_age_years": 5.0}  # fmt: skip
     decision, rules, suggested = policy.decide(score, features, requested, term, 1.0)
     assert suggested <= requested
     if decision == "decline":
         assert suggested == 0.0
-    elif suggested < requested:
-        assert decision == "review"
-        assert "REVIEW_CAPACITY" in rules
+        return
+    assert (decision == "review") == bool(rules), (decision, rules)
+    if decision == "approve":
+        assert suggested == requested
+    if suggested < requested:
+        assert {"REVIEW_CAPACITY", "REVIEW_NO_CAPACITY"} & set(rules), rules
     else:
         assert "REVIEW_CAPACITY" not in rules
+    if register is None:
+        assert "REVIEW_REGISTER_MISSING" in rules
+    if not cash:
+        assert "REVIEW_NO_CAPACITY" in rules

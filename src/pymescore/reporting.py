@@ -14,8 +14,37 @@ from pymescore.runs import POLICY_CUTOFF, labelled
 _IMPORTANCE_ROWS = 20_000
 
 
+def evaluation_rows(bundle: Bundle, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rows the report's figures are computed on, and how to name them.
+
+    When the bundle was tested out of time and the table has its time column, the report keeps the rows of
+    the test dates (or later): the model never trained on them, so the figures are the ones a reviewer can
+    trust, and they agree with ``metrics.json``. Otherwise every row given, said to possibly include rows
+    the model was trained on.
+    """
+    m = bundle.metrics
+    time_col = bundle.model.metadata.get("time_col")
+    dates = m.get("test_dates") or []
+    if m.get("test_kind") == "out_of_time" and time_col and time_col in frame.columns and dates:
+        first = pd.Timestamp(min(dates))
+        times = pd.to_datetime(frame[time_col], errors="coerce")
+        keep = frame[(times >= first).to_numpy()]
+        if len(keep):
+            keep.attrs.update(frame.attrs)
+            seen = ", ".join(sorted({str(pd.Timestamp(t).date()) for t in pd.to_datetime(keep[time_col]).unique()}))
+            return keep, (
+                f"prueba fuera de tiempo / out-of-time test: {time_col} {seen}, {len(keep):,} filas / rows "
+                "(el modelo no se entrenó con ellas / the model was not trained on them)"
+            )
+    return frame, (
+        f"todas las filas de la tabla / every row of the table: {len(frame):,} (pueden incluir filas de "
+        "entrenamiento / they may include rows the model was trained on)"
+    )
+
+
 def write_report(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | None, out: Path) -> Path:
-    rows, y = labelled(bundle, frame, target, positive)
+    chosen, sample_label = evaluation_rows(bundle, frame)
+    rows, y = labelled(bundle, chosen, target, positive)
     model = bundle.model
     sample = rows.sample(min(len(rows), _IMPORTANCE_ROWS), random_state=0) if len(rows) else rows
     summary, points = model.explain(rows)
@@ -38,6 +67,9 @@ def write_report(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str
         "y de la regresión logística). Global importance = mean |impact in points| (exact XGBoost TreeSHAP + exact "
         "scorecard and logistic-regression contributions).",
         f"Política / policy: aprobar si score ≥ {POLICY_CUTOFF}. Approve when score ≥ {POLICY_CUTOFF}.",
+        "Bandas: tasa de malos acumulada desde la banda A hacia abajo / bands: cumulative bad rate from band A "
+        "down. El KS del gráfico se mide sobre el score entero; el del resumen, sobre la PD / the KS plot uses "
+        "the whole-point score, the summary the PD.",
     ]
     cv = None
     if m.get("cv"):
@@ -50,6 +82,8 @@ def write_report(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str
         created=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         target=target,
         dataset=str(frame.attrs.get("source", "")),
+        sample=sample_label,
+        default_definition=str(m.get("default_definition") or ""),
         n_train=int(m.get("rows", {}).get("development", 0)),
         y=y,
         pd_=summary["pd"].to_numpy(),

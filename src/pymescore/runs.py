@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from pymescore.evaluate import (
     reference_bins,
     sme_slices,
 )
+from pymescore.evaluate._fairness import MIN_GROUP_N
 from pymescore.model import TrainConfig, TrainResult, score_from_pd, train
 from pymescore.model._data import parse_target
 from pymescore.model._typing import unreadable
@@ -59,6 +61,12 @@ def read_table(path: Path) -> pd.DataFrame:
                 "(a ';'-separated export); save it as CSV UTF-8 with commas, or as Parquet"
             )
         frame.attrs["source"] = str(path)
+        lineage = path.with_name(path.name + ".lineage.json")  # a snapshot's record: its default definition
+        if lineage.is_file():
+            try:
+                frame.attrs["lineage"] = json.loads(lineage.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise SourceUnreadableError(f"{lineage}: expected the snapshot's lineage JSON, got {exc}") from exc
         return frame
     raise SourceUnreadableError(f"{path}: expected a .csv(.gz), .tsv(.gz) or .parquet file, got '{path.suffix}'")
 
@@ -82,20 +90,37 @@ def _context_from_snapshot(frame: pd.DataFrame) -> dict[str, Any] | None:
     }  # fmt: skip
 
 
-def _model_card(result: TrainResult, dataset: str, test_metrics: dict[str, Any] | None) -> str:
+#: a group's mean PD this far from its observed rate (relative) is named in the model card
+_GROUP_CALIBRATION_TOLERANCE = 0.25
+
+
+def _model_card(result: TrainResult, dataset: str, test_metrics: dict[str, Any] | None, metrics: dict[str, Any]) -> str:
     r = result.report
     m = result.model
+    use = (
+        "Probability of default (PD) over 12 months and a score (300-850) for credit decisions on Peruvian SMEs"
+        if r["snapshot"]
+        else f"Probability of `{r['target']}` and a score (300-850) on the population this table describes"
+    )
+    dates = metrics.get("observation_dates") or {}
     lines = [
         "# Model card — pymescore",
         "",
         "## Intended use",
-        "Probability of default (PD) over 12 months and a score (300-850) for credit decisions on Peruvian SMEs",
-        "(or, for a generic table, on the population it was trained on), with reasons for every decision.",
+        f"{use}, with reasons for every decision.",
         "It supports a human credit decision; it is not meant to be the only basis of a refusal.",
         "",
         "## Data",
         f"- Training table: {dataset}; target `{r['target']}`"
         + (f" (default = {r['positive']!r})" if r["positive"] else " (1 = default)"),
+        f"- Default definition: {metrics.get('default_definition') or 'the target column as given'}",
+    ]
+    if dates:
+        lines.append(
+            f"- Observation dates: development {', '.join(dates.get('development', [])) or 'none'}; "
+            f"test {', '.join(dates.get('test', [])) or 'none'}"
+        )
+    lines += [
         f"- Rows used: {r['rows']['used']:,} (excluded without target: {r['rows']['excluded_no_target']:,}); "
         f"development {r['rows']['development']:,}, test {r['rows']['test']:,} ({r['test_kind'] or 'none'}"
         + (f": {', '.join(r['test_dates'])}" if r["test_dates"] else "")
@@ -131,7 +156,7 @@ def _model_card(result: TrainResult, dataset: str, test_metrics: dict[str, Any] 
     lines += [
         "",
         "## Validation",
-        f"- Cross-validation (grouped, stratified, {len(r['cv']['folds'])} folds): mean AUC "
+        f"- Cross-validation (grouped, stratified, {len(r['cv']['folds'])} folds): mean of the fold AUCs "
         f"{r['cv']['mean_auc']:.4f} ± {r['cv']['std_auc']:.4f}",
     ]
     if test_metrics:
@@ -139,16 +164,48 @@ def _model_card(result: TrainResult, dataset: str, test_metrics: dict[str, Any] 
             f"- Test ({r['test_kind']}): AUC {test_metrics['auc']:.4f}, KS {test_metrics['ks']:.4f}, "
             f"Brier {test_metrics['brier']:.4f}, ECE {test_metrics['ece']:.4f}, n {test_metrics['n']:,}"
         )
+        mean_pd, observed = test_metrics.get("mean_pd"), test_metrics.get("positive_rate")
+        if mean_pd is not None and observed:
+            lines.append(
+                f"- Calibration in the large on the test: mean PD {mean_pd:.2%} against an observed rate of "
+                f"{observed:.2%} ({mean_pd / observed - 1:+.0%}); a gap beyond ±10% calls for recalibration "
+                "on recent outcomes before use"
+            )
+    lines += ["", "## Fairness"]
+    gaps = metrics.get("fairness_gaps") or {}
+    if gaps:
+        lines.append(
+            f"On the test rows (groups of at least {metrics.get('fairness_min_group_n', MIN_GROUP_N)}; smaller "
+            "ones are listed in `metrics.json` but not counted). Largest differences between groups:"
+        )
+        for name, gap in gaps.items():
+            parts = [f"{k.replace('_', ' ')} {v:.3f}" for k, v in gap.items() if isinstance(v, float)]
+            lines.append(f"- {name}: {'; '.join(parts) or 'fewer than two groups large enough'}")
+        floor = int(metrics.get("fairness_min_group_n", MIN_GROUP_N))
+        off = [
+            g for g in metrics.get("fairness") or []
+            if g.get("n", 0) >= floor and g.get("observed_bad_rate") and g.get("mean_pd") is not None
+            and abs(g["mean_pd"] / g["observed_bad_rate"] - 1) > _GROUP_CALIBRATION_TOLERANCE
+        ]  # fmt: skip
+        if off:
+            lines.append(
+                f"Groups whose mean PD is more than {_GROUP_CALIBRATION_TOLERANCE:.0%} off their observed rate "
+                "(the model over- or under-states their risk; review before promotion):"
+            )
+            lines += [
+                f"- {g['slice']} = {g['group']}: mean PD {g['mean_pd']:.2%}, observed {g['observed_bad_rate']:.2%} "
+                f"(n {g['n']:,}, approval {g['approval_rate']:.1%})"
+                for g in off
+            ]
+        lines.append("Sector and region enter the model as features; review these gaps before promotion.")
+    else:
+        lines.append("No fairness slices (not an SME snapshot, or no test rows).")
     lines += [
-        "",
-        "## Fairness",
-        "Per-slice AUC, approval rate at the policy cutoff and observed bad rate are in `metrics.json` "
-        "(`fairness`) and the validation report. Sector and region enter the model as features; review the "
-        "gaps before promotion.",
         "",
         "## Limitations",
         "- Trained on the population and period in the data; a shift (a regional shock, a new product) needs "
-        "monitoring (PSI/CSI against `reference.json`) and retraining.",
+        "monitoring (PSI/CSI against `reference.json`: on a snapshot, the latest observation date's rows and "
+        "the final model's scores on them; otherwise every training row) and retraining.",
         "- Firms with short histories get missing features, flagged by `has_*` columns; the model was not "
         "built to punish thin files, but their scores are less certain.",
         "- Government-guaranteed or reprogrammed loans can hide distress (zero days past due).",
@@ -182,6 +239,16 @@ def run_training(
             metrics["fairness"] = fair.to_dict(orient="records")
             metrics["fairness_gaps"] = fairness_gaps(fair)
     metrics["policy_cutoff"] = POLICY_CUTOFF
+    metrics["fairness_min_group_n"] = MIN_GROUP_N  # groups smaller than this are shown, not counted in the gaps
+    lineage = frame.attrs.get("lineage") or {}
+    if lineage.get("default_definition"):
+        metrics["default_definition"] = str(lineage["default_definition"])
+    time_col = result.report.get("time_col")
+    if time_col and time_col in frame.columns:
+        dates = sorted({str(pd.Timestamp(t).date()) for t in pd.to_datetime(frame[time_col]).dropna().unique()})
+        tested = set(result.report.get("test_dates") or [])
+        metrics["observation_dates"] = {"development": [d for d in dates if d not in tested],
+                                        "test": [d for d in dates if d in tested]}  # fmt: skip
     # the reference population: the latest observation date of a snapshot (the population nearest to the one
     # scored next, and the date of the regional/sector context stored for online scoring), else every row.
     # The score reference is the final model's scores on it, the distribution the service will produce on
@@ -206,7 +273,7 @@ def run_training(
         metrics=_jsonable(metrics),
         reference=_jsonable(reference),
         context=_context_from_snapshot(frame) if result.report["snapshot"] else None,
-        card=_model_card(result, dataset, test_metrics),
+        card=_model_card(result, dataset, test_metrics, metrics),
         version=dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ"),
     )
     save_bundle(bundle, out)

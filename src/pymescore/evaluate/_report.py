@@ -71,6 +71,9 @@ class ReportData:
     calibration_method: str | None = None
     typing: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    #: which rows the figures describe (the out-of-time test, or every row given) and the default definition
+    sample: str = ""
+    default_definition: str = ""
 
 
 def fmt(value: Any, percent: bool = False) -> str:
@@ -146,7 +149,7 @@ def _fairness(data: ReportData, y: F64, p: F64, score: F64, notes: list[str]) ->
         shown = part.drop(columns=["slice"])
         out.append(
             {
-                "name": str(name),
+                "name": _SLICE_TITLES.get(str(name), str(name)),
                 "gap": gaps[str(name)],
                 "gap_text": {k: fmt(v) for k, v in gaps[str(name)].items()},
                 "table": _table(shown, percent=("approval_rate", "observed_bad_rate", "mean_pd")),
@@ -154,6 +157,15 @@ def _fairness(data: ReportData, y: F64, p: F64, score: F64, notes: list[str]) ->
             }
         )
     return out
+
+
+_SLICE_TITLES = {
+    "lima_callao_vs_rest": "Lima/Callao frente al resto del país / Lima/Callao vs the rest of the country",
+    "macroregion": "Macrorregión INEI (Lima Metropolitana incluye Callao) / INEI macro-region (Lima "
+    "Metropolitana includes Callao)",
+    "ciiu_section": "Sección CIIU Rev.4 / CIIU Rev.4 section",
+    "size_class": "Tamaño según ventas (Ley 30056) / size class by sales (Ley 30056)",
+}
 
 
 def _cv(cv: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -108,9 +108,11 @@ def _numeric_shares(arr: F64, edges: list[float]) -> tuple[list[float], float]:
 def reference_bins(values: Any, bins: int = 10) -> dict[str, Any]:
     """The distribution of ``values`` as a JSON-ready reference for ``psi_against_reference``.
 
-    Numeric: ``{"kind": "numeric", "edges": [...], "proportions": [...], "nan_share": ..., "n": ...}``
-    where ``edges`` are the inner quantile cut points (bins right-closed; the first and last bins are
-    open-ended) and ``proportions`` are shares of all rows, NaN excluded. Categorical: ``{"kind":
+    Numeric: ``{"kind": "numeric", "edges": [...], "proportions": [...], "nan_share": ..., "n": ...,
+    "quartiles": [q25, q50, q75]}`` where ``edges`` are the inner quantile cut points (bins right-closed; the
+    first and last bins are open-ended), ``proportions`` are shares of all rows, NaN excluded, and
+    ``quartiles`` the exact quartiles of the known values (edges drop repeated quantiles, so they cannot
+    give them back: with 56% zeros, the 25th percentile is 0, not the first edge above it). Categorical: ``{"kind":
     "categorical", "proportions": {category: share}, "nan_share": ..., "n": ...}``.
 
     >>> reference_bins([1.0, 2.0, 3.0, 4.0, None], bins=2)["proportions"]
@@ -122,12 +124,15 @@ def reference_bins(values: Any, bins: int = 10) -> dict[str, Any]:
         arr = _numeric(values, "values")
         known = arr[~np.isnan(arr)]
         edges: list[float] = []
+        quartiles: list[float] = []
         if len(known):
+            quartiles = [float(q) for q in np.quantile(known, [0.25, 0.5, 0.75])]
             quantiles = np.quantile(known, np.linspace(0.0, 1.0, bins + 1)[1:-1])
             # an edge at the maximum would only make an empty last bin
             edges = [float(q) for q in np.unique(quantiles) if q < known.max()]
         proportions, nan_share = _numeric_shares(arr, edges)
-        return {"kind": "numeric", "edges": edges, "proportions": proportions, "nan_share": nan_share, "n": len(arr)}
+        return {"kind": "numeric", "edges": edges, "proportions": proportions, "nan_share": nan_share, "n": len(arr),
+                "quartiles": quartiles}  # fmt: skip
     text = _text(values)
     total = max(len(text), 1)
     present = pd.Series(text[[v is not None for v in text]], dtype=object).value_counts(sort=False)

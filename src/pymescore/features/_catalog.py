@@ -241,20 +241,20 @@ CURRENCY = [
 CONTEXT = [
     _f("region_income_growth_12m", "context", "Mediana del crecimiento interanual de ingresos de las empresas del departamento",
        "Median year-on-year income growth of the firms in the department", _INC, "ratio", _RATIO, -1,
-       "A growing regional economy supports repayment.", ("Economía regional en contracción", "Regional economy contracting")),
+       "A growing regional economy supports repayment.", ("Economía regional más débil que el promedio", "Regional economy weaker than average")),
     _f("sector_income_growth_12m", "context", "Mediana del crecimiento interanual de ingresos de las empresas de la sección CIIU",
        "Median year-on-year income growth of the firms in the CIIU section", _INC, "ratio", _RATIO, -1,
-       "A growing sector supports repayment.", ("Sector en contracción", "Sector contracting")),
+       "A growing sector supports repayment.", ("Sector más débil que el promedio", "Sector weaker than average")),
     _f("region_delinquency_rate_12m", "context",
        "Proporción de empresas del departamento con calificación >= Deficiente en los 12 meses previos al corte",
        "Share of the department's firms rated Deficiente or worse in the 12 months before the cut-off",
        (*_BUR, "bureau_ratings.sbs_rating"), "ratio", (0, 1), 1, "Regional stress spreads to local firms.",
-       ("Alta morosidad en la región", "High delinquency in the region")),
+       ("Morosidad de la región mayor que el promedio", "Regional delinquency above average")),
     _f("sector_delinquency_rate_12m", "context",
        "Proporción de empresas de la sección CIIU con calificación >= Deficiente en los 12 meses previos al corte",
        "Share of the CIIU section's firms rated Deficiente or worse in the 12 months before the cut-off",
        (*_BUR, "bureau_ratings.sbs_rating"), "ratio", (0, 1), 1, "Sector stress spreads to its firms.",
-       ("Alta morosidad en el sector", "High delinquency in the sector")),
+       ("Morosidad del sector mayor que el promedio", "Sector delinquency above average")),
 ]  # fmt: skip
 
 COVERAGE = [

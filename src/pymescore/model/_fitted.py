@@ -150,32 +150,36 @@ class FittedModel:
     def reasons(
         self, points: pd.DataFrame, top: int = 4, values: Mapping[str, Sequence[Any] | np.ndarray] | None = None
     ) -> list[list[dict[str, Any]]]:
-        """The ``top`` source columns that pull each row's score down the most, with their texts.
+        """The ``top`` reasons that pull each row's score down the most, with their texts.
 
-        ``values`` (the rows' source values by column) lets a reason tell a value that lowers the score from
-        one that could not be measured (no history sent, too short a history, a ratio undefined for a negative
-        equity): the model scores such a value as it learnt absent values score, and the reason says so —
-        «No medible: atrasos en pagos recientes», code ``<column>:missing`` — instead of asserting a fact.
+        Columns whose reason reads the same (``dpd_mean_6m`` and ``dpd_max_6m``: «Atrasos en pagos
+        recientes») are one reason, their points added (still an exact part of the score), under the code of
+        the one that weighs most. ``values`` (the rows' source values by column) lets a reason tell a value
+        that lowers the score from one that was not there: the model scores an absent value as it learnt
+        absent values score, and the reason says what was absent — «Sin historial de pagos de préstamos»
+        when no payments were sent, «No medible: …» with the feature's description when the history was too
+        short or the ratio undefined — under the code ``<column>:missing``, never asserting a fact.
         """
         texts = {f.name: _texts(f) for f in self.features}
         out = []
         pts = points.to_numpy()
         cols = points.columns.tolist()
         for k, row in enumerate(pts):
-            order = np.argsort(row)[:top]
-            picked = []
-            for j in order:
+            grouped: dict[str, dict[str, Any]] = {}
+            for j in np.argsort(row):
                 if row[j] >= 0:
                     break
                 name = cols[j]
                 code, (es, en) = name, texts.get(name, (name, name))
                 if values is not None and name in values and _absent(values[name][k]):
-                    code, es, en = (
-                        name + MISSING_SUFFIX,
-                        f"No medible: {_lower_first(es)}",
-                        f"Not measurable: {_lower_first(en)}",
-                    )
-                picked.append({"code": code, "text_es": es, "text_en": en, "impact_points": round(float(row[j]), 2)})
+                    code, (es, en) = name + MISSING_SUFFIX, _absent_texts(name, values, k)
+                if es in grouped:
+                    grouped[es]["impact_points"] += float(row[j])
+                elif len(grouped) < top:
+                    grouped[es] = {"code": code, "text_es": es, "text_en": en, "impact_points": float(row[j])}
+            picked = sorted(grouped.values(), key=lambda r: r["impact_points"])
+            for r in picked:
+                r["impact_points"] = round(r["impact_points"], 2)
             out.append(picked)
         return out
 
@@ -195,12 +199,34 @@ def _texts(f: FeatureInfo) -> tuple[str, str]:
     return es, en
 
 
+#: what was not sent, by the raw table a feature comes from and the coverage flag that says so
+_ABSENT_TABLES: dict[str, tuple[str, str, str]] = {
+    "monthly_cashflows": ("has_cashflows", "Sin flujos de caja recientes", "No recent cash flows"),
+    "financial_statements": ("has_statements", "Sin estados financieros presentados", "No filed financial statements"),
+    "payments": ("has_payments", "Sin historial de pagos de préstamos", "No loan payment history"),
+    "bureau_ratings": ("has_bureau", "Sin reporte en la central de riesgos (SBS)", "No credit bureau (SBS) report"),
+}
+_NO_REGISTER = (
+    "Sin datos de la empresa en el padrón (ubicación, actividad o inicio de actividades)",
+    "No register data on the firm (location, activity or start of activities)",
+)
+
+
+def _absent_texts(name: str, values: Mapping[str, Sequence[Any] | np.ndarray], k: int) -> tuple[str, str]:
+    """Why row ``k`` has no value of ``name``: its history was not sent, the register data were missing, or the
+    value could not be measured from what was sent (too short a history, a ratio undefined)."""
+    from pymescore.features import BY_NAME
+
+    f = BY_NAME.get(name)
+    if f is None:  # a generic table's column
+        return f"Sin dato: {name}", f"No value: {name}"
+    if f.group in ("context", "firmographics"):
+        return _NO_REGISTER
+    flag, es, en = _ABSENT_TABLES.get(f.sources[0].split(".", 1)[0], ("", "", ""))
+    if flag and flag in values and not _absent(values[flag][k]) and float(values[flag][k]) == 0:
+        return es, en
+    return f"No medible: {f.description_es}", f"Not measurable: {f.description_en}"
+
+
 def _absent(value: Any) -> bool:
     return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
-
-
-def _lower_first(text: str) -> str:
-    """``Meses con…`` → ``meses con…`` after a colon; an acronym (``SBS…``) or a column name stays as it is."""
-    if len(text) > 1 and text[0].isupper() and text[1].islower():
-        return text[0].lower() + text[1:]
-    return text

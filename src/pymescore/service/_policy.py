@@ -44,7 +44,24 @@ RULE_TEXTS: dict[str, tuple[str, str]] = {
         "El monto solicitado supera la capacidad de pago estimada.",
         "The requested amount exceeds the estimated repayment capacity.",
     ),
+    "REVIEW_NO_CAPACITY": (
+        "Sin flujo de caja neto positivo con el que estimar la capacidad de pago: un analista fija el monto.",
+        "No positive net cash flow to estimate the repayment capacity from: an analyst sets the amount.",
+    ),
+    "REVIEW_REGISTER_MISSING": (
+        "Faltan datos del padrón SUNAT (estado, domicilio o inicio de actividades): un analista debe "
+        "verificarlos antes de decidir.",
+        "SUNAT register data (state, domicile or start of activities) are missing: an analyst must check them "
+        "before deciding.",
+    ),
+    "REVIEW_SCORE_BAND": (
+        "Puntaje en la zona de revisión de la política.",
+        "Score in the policy's review band.",
+    ),
 }
+
+#: the features the knock-outs read from the SUNAT register; without them the knock-outs cannot run
+REGISTER_FEATURES = ("taxpayer_not_active", "domicile_not_habido", "firm_age_years")
 
 
 @dataclass(frozen=True)
@@ -115,22 +132,27 @@ class Policy:
         decision = (
             "approve" if score >= self.approve_min_score else "review" if score >= self.review_min_score else "decline"
         )
-        history = _num(f.get("months_of_history"))
-        if decision == "approve" and (history is None or history < self.min_history_months):
-            decision = "review"
-            rules.append("REVIEW_THIN_FILE")
         if decision == "decline":
             return decision, rules, 0.0
+        if decision == "review":
+            rules.append("REVIEW_SCORE_BAND")
+        if any(_num(f.get(name)) is None for name in REGISTER_FEATURES):  # the knock-outs could not be checked
+            rules.append("REVIEW_REGISTER_MISSING")
+        history = _num(f.get("months_of_history"))
+        if history is None or history < self.min_history_months:
+            rules.append("REVIEW_THIN_FILE")
         capacity = self.capacity(f, term_months)
-        if capacity is None:
-            suggested = requested
+        if capacity is None or capacity <= 0:  # no cash flows, or a negative net: no amount the data can back
+            rules.append("REVIEW_NO_CAPACITY")
+            suggested = 0.0
         else:
             cap = capacity / pen_per_unit
             rounded = math.floor(cap / self.amount_rounding) * self.amount_rounding if math.isfinite(cap) else requested
             suggested = min(requested, rounded)
             if suggested < requested:  # named whenever it cuts the amount, not only when it turns an approval
                 rules.append("REVIEW_CAPACITY")
-                decision = "review"
+        if rules:  # every rule above sends the application to an analyst; each says why
+            decision = "review"
         return decision, rules, float(max(suggested, 0.0))
 
 

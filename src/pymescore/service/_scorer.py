@@ -392,7 +392,8 @@ class Scorer:
     def _hints(
         self, values: dict[str, Any], matrix: pd.DataFrame, points: pd.DataFrame, scores: np.ndarray, lang: str
     ) -> list[list[dict[str, Any]]]:
-        """For each row: monotone inputs that pull the score down, moved to a typical better value.
+        """For each row: monotone inputs that pull the score down, moved to a typical better value, at most one
+        per registry group (cash flow, profitability, leverage, payments, bureau): each is its own advice.
 
         The target is the training quartile on the safe side of the declared direction (the 25th
         percentile for a feature that raises risk, the 75th for one that lowers it); the points are the
@@ -405,6 +406,7 @@ class Scorer:
         cols = [str(c) for c in points.columns]
         for k in range(len(points)):
             picked = 0
+            groups: set[str] = set()  # one hint per group: dpd_mean_6m and dpd_max_6m are one piece of advice
             for j in np.argsort(pts[k]):
                 if pts[k, j] >= 0 or picked >= 3:
                     break
@@ -419,6 +421,10 @@ class Scorer:
                     continue  # preprocessed (dates, encodings): the model does not read the value as given
                 if not _actionable(name):
                     continue  # the region's economy, the firm's size or age: not something the owner can move
+                group = BY_NAME[name].group if name in BY_NAME else name
+                if group in groups:
+                    continue
+                groups.add(group)
                 picked += 1
                 trials.append((k, name, current, target))
         out: list[list[dict[str, Any]]] = [[] for _ in range(len(points))]
@@ -447,11 +453,15 @@ class Scorer:
         if monotone == 0:
             return None
         ref = self._ref.get(name)
-        if not ref or ref.get("kind") != "numeric" or len(ref.get("edges", [])) < 3:
+        if not ref or ref.get("kind") != "numeric":
             return None
-        edges = ref["edges"]
-        q = edges[len(edges) // 4] if monotone > 0 else edges[(3 * len(edges)) // 4]
-        return float(q)
+        quartiles = ref.get("quartiles") or []
+        if len(quartiles) == 3:  # the training quartile on the safe side
+            return float(quartiles[0] if monotone > 0 else quartiles[2])
+        edges = ref.get("edges", [])  # a bundle written before quartiles were stored: its bin edges
+        if len(edges) < 3:
+            return None
+        return float(edges[len(edges) // 4] if monotone > 0 else edges[(3 * len(edges)) // 4])
 
 
 #: what an owner can change by how the business is run (not the region, the sector, the firm's age or size)
