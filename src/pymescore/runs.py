@@ -131,7 +131,13 @@ def _model_card(result: TrainResult, dataset: str, test_metrics: dict[str, Any] 
             if r.get("embargo")
             else ""
         ),
-        f"- Group column: {r['group_col'] or 'none'}; time column: {r['time_col'] or 'none'}",
+        f"- Group column: {r['group_col'] or 'none'}; time column: {r['time_col'] or 'none'}"
+        + (
+            f"; {r['rows']['test_groups_in_development']:,} of the {r['rows']['test_groups']:,} test groups also "
+            "have development rows (the test is across time, not across entities)"
+            if r["rows"].get("test_groups")
+            else ""
+        ),
         "- Cells the typing could not read (trained on as missing; scoring refuses them): "
         + (", ".join(f"{c} {n:,}" for c, n in (r.get("unreadable_cells") or {}).items()) or "none"),
         "",

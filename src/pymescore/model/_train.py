@@ -341,6 +341,12 @@ def train(frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = 
             "development": len(dev),
             "test": int(test_mask.sum()),
             "embargoed": int(embargoed.sum()),
+            # test rows of an entity (a firm) also seen in development: an out-of-time test is across time,
+            # not across firms, and a reviewer should know how much of it is the same firms later
+            "test_groups_in_development": (
+                int(np.isin(np.unique(prep.groups[test_mask]), np.unique(g_dev)).sum()) if cfg.group_col else None
+            ),
+            "test_groups": len(np.unique(prep.groups[test_mask])) if cfg.group_col else None,
         },
         "embargo": _embargo_applies(prep, test_kind),
         "test_kind": test_kind,
