@@ -244,3 +244,13 @@ def test_training_counts_the_cells_its_typing_could_not_read(tmp_path: Path) -> 
     _, metrics = run_training(frame, config, tmp_path / "b", dataset="synthetic")
     assert metrics["unreadable_cells"] == {"income": 3}
     assert "income 3" in (tmp_path / "b" / "model_card.md").read_text()
+
+
+def test_training_on_a_time_column_of_mixed_formats_writes_its_bundle(tmp_path: Path) -> None:
+    """The trainer reads each date in its own format; the bundle's records read them the same way."""
+    frame = generic_table(600, seed=4)
+    frame["seen"] = np.where(np.arange(600) < 400, "2023-12-31", "31/12/2024")
+    config = TrainConfig(target="status", positive="CHGOFF", time_col="seen", **FAST)  # type: ignore[arg-type]
+    _, metrics = run_training(frame, config, tmp_path / "b", dataset="synthetic")
+    assert metrics["test_dates"] == ["2024-12-31"]
+    assert metrics["observation_dates"] == {"development": ["2023-12-31"], "test": ["2024-12-31"]}

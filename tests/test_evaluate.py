@@ -489,7 +489,7 @@ def test_the_report_of_a_snapshot_bundle_shows_its_out_of_time_rows(
     html = write_report(bundle, snapshot, "default_12m", None, tmp_path / "r.html").read_text()
     test_auc = bundle.metrics["test_metrics"]["auc"]
     assert f"{test_auc:.4f}" in html  # the summary's AUC is the out-of-time AUC of metrics.json
-    assert f"{bundle.metrics['test_metrics']['n']:,}" in label
+    assert f"{bundle.metrics['test_metrics']['n']:,} — prueba fuera de tiempo" in html
     card = bundle.card
     assert "Observation dates: development 2023-12-31; test 2024-12-31" in card
     assert "Calibration in the large on the test: mean PD" in card
@@ -507,3 +507,17 @@ def test_reference_quartiles_are_the_exact_quartiles(zeros: int, rest: list[floa
     values = np.array([0.0] * zeros + rest)
     ref = ev.reference_bins(values)
     assert ref["quartiles"] == pytest.approx(list(np.quantile(values, [0.25, 0.5, 0.75])))
+
+
+def test_the_report_reads_a_time_column_as_the_trainer_did(sme_bundle: dict[str, object]) -> None:
+    """A time column with offsets (tz-aware) or mixed formats selects the same out-of-time rows."""
+    from pymescore.bundle import load_bundle
+    from pymescore.reporting import evaluation_rows
+
+    bundle = load_bundle(sme_bundle["bundle"])  # type: ignore[arg-type]
+    frame = pd.DataFrame({"as_of": ["2023-12-31", "31/12/2024", "2024-12-31T00:00:00+00:00", None], "x": range(4)})
+    rows, _ = evaluation_rows(bundle, frame)
+    assert rows["x"].tolist() == [1, 2]
+    aware = pd.DataFrame({"as_of": pd.to_datetime(["2023-12-31", "2024-12-31"]).tz_localize("UTC"), "x": [0, 1]})
+    rows, _ = evaluation_rows(bundle, aware)
+    assert rows["x"].tolist() == [1]

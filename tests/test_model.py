@@ -444,3 +444,21 @@ def test_column_map_gives_numbers_as_floats_and_keeps_dates_text_and_categories(
     assert got["cat"].codes.tolist() == [0, -1]
     with pytest.raises(ValueError, match="unique column names"):
         column_map(pd.DataFrame([[1.0, 2.0]], columns=["a", "a"]))
+
+
+def test_reasons_with_one_text_are_one_reason_and_the_heaviest_groups_win() -> None:
+    """Columns whose reason reads the same add their points; the top is chosen after adding (two -4s beat -5)."""
+    from pymescore.model._fitted import FeatureInfo, FittedModel
+
+    model = object.__new__(FittedModel)
+    model.features = [FeatureInfo("late_a", "numeric", 1, "Atrasos", "Arrears"),
+                      FeatureInfo("late_b", "numeric", 1, "Atrasos", "Arrears"),
+                      FeatureInfo("size", "numeric", 0, "Tamaño", "Size"),
+                      FeatureInfo("margin", "numeric", -1, "Margen", "Margin")]  # fmt: skip
+    points = pd.DataFrame(
+        [[-4.0, -4.0, -5.0, 2.0], [-1.0, -0.5, -3.0, -2.0]], columns=["late_a", "late_b", "size", "margin"]
+    )
+    first, second = model.reasons(points, top=1)
+    assert first == [{"code": "late_a", "text_es": "Atrasos", "text_en": "Arrears", "impact_points": -8.0}]
+    assert [r["code"] for r in second] == ["size"]
+    assert [r["impact_points"] for r in model.reasons(points, top=3)[1]] == [-3.0, -2.0, -1.5]

@@ -508,6 +508,14 @@ def test_reasons_never_assert_what_was_not_sent(svc: dict[str, Any]) -> None:
             assert any(r["text"] == "Sin historial de pagos de préstamos" for r in out["reasons"]), out["reasons"]
 
 
+def test_the_policy_still_approves_a_sound_complete_application(svc: dict[str, Any]) -> None:
+    body = _ok_body(svc, "approve")  # raises when no sample application is approved any more
+    r = svc["client"].post("/v1/scores", json=body, headers={"Authorization": svc["keys"]["all"]})
+    assert r.json()["decision"] == "approve"
+    assert r.json()["policy_rules"] == []
+    assert r.json()["suggested_amount"] == body["requested_amount"]
+
+
 def test_hints_only_move_what_the_owner_runs(svc: dict[str, Any]) -> None:
     from pymescore.features import BY_NAME
     from pymescore.service._scorer import HINT_GROUPS, SIZE_UNITS

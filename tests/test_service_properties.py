@@ -140,3 +140,8 @@ def test_an_amount_cut_always_names_its_rule(
         assert "REVIEW_REGISTER_MISSING" in rules
     if not cash:
         assert "REVIEW_NO_CAPACITY" in rules
+
+
+def test_a_model_without_register_or_cash_flow_features_gets_no_rule_about_them() -> None:
+    decision, rules, suggested = Policy().decide(700, {"months_of_history": 24.0}, 5000.0, 12, 1.0)
+    assert (decision, rules, suggested) == ("approve", [], 5000.0)

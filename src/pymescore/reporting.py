@@ -9,6 +9,7 @@ import pandas as pd
 
 from pymescore.bundle import Bundle
 from pymescore.evaluate import ReportData, render_report, sme_slices
+from pymescore.model._data import _times
 from pymescore.runs import POLICY_CUTOFF, labelled
 
 _IMPORTANCE_ROWS = 20_000
@@ -27,18 +28,19 @@ def evaluation_rows(bundle: Bundle, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
     dates = m.get("test_dates") or []
     if m.get("test_kind") == "out_of_time" and time_col and time_col in frame.columns and dates:
         first = pd.Timestamp(min(dates))
-        times = pd.to_datetime(frame[time_col], errors="coerce")
-        keep = frame[(times >= first).to_numpy()]
+        times = pd.Series(_times(frame[time_col], time_col))  # as the trainer read them: naive UTC
+        inside = (times >= first).to_numpy()
+        keep = frame[inside]
         if len(keep):
             keep.attrs.update(frame.attrs)
-            seen = ", ".join(sorted({str(pd.Timestamp(t).date()) for t in pd.to_datetime(keep[time_col]).unique()}))
+            seen = ", ".join(sorted({str(pd.Timestamp(t).date()) for t in times[inside].unique()}))
             return keep, (
-                f"prueba fuera de tiempo / out-of-time test: {time_col} {seen}, {len(keep):,} filas / rows "
-                "(el modelo no se entrenó con ellas / the model was not trained on them)"
+                f"prueba fuera de tiempo / out-of-time test: {time_col} {seen} (el modelo no se entrenó con "
+                "ellas / the model was not trained on them)"
             )
     return frame, (
-        f"todas las filas de la tabla / every row of the table: {len(frame):,} (pueden incluir filas de "
-        "entrenamiento / they may include rows the model was trained on)"
+        "todas las filas de la tabla / every row of the table (pueden incluir filas de entrenamiento / they may "
+        "include rows the model was trained on)"
     )
 
 
@@ -82,7 +84,7 @@ def write_report(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str
         created=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         target=target,
         dataset=str(frame.attrs.get("source", "")),
-        sample=sample_label,
+        sample=f"{len(rows):,} — {sample_label}",
         default_definition=str(m.get("default_definition") or ""),
         n_train=int(m.get("rows", {}).get("development", 0)),
         y=y,

@@ -25,7 +25,7 @@ from pymescore.evaluate import (
 )
 from pymescore.evaluate._fairness import MIN_GROUP_N
 from pymescore.model import TrainConfig, TrainResult, score_from_pd, train
-from pymescore.model._data import parse_target
+from pymescore.model._data import _times, parse_target
 from pymescore.model._typing import unreadable
 
 POLICY_CUTOFF = 570
@@ -61,14 +61,27 @@ def read_table(path: Path) -> pd.DataFrame:
                 "(a ';'-separated export); save it as CSV UTF-8 with commas, or as Parquet"
             )
         frame.attrs["source"] = str(path)
-        lineage = path.with_name(path.name + ".lineage.json")  # a snapshot's record: its default definition
-        if lineage.is_file():
-            try:
-                frame.attrs["lineage"] = json.loads(lineage.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise SourceUnreadableError(f"{lineage}: expected the snapshot's lineage JSON, got {exc}") from exc
+        lineage = _lineage(path, len(frame))
+        if lineage is not None:
+            frame.attrs["lineage"] = lineage
         return frame
     raise SourceUnreadableError(f"{path}: expected a .csv(.gz), .tsv(.gz) or .parquet file, got '{path.suffix}'")
+
+
+def _lineage(path: Path, rows: int) -> dict[str, Any] | None:
+    """A snapshot's lineage record beside it (its default definition, dates), when it describes this file: a
+    record that does not parse, or counts other rows (a stale one beside a replaced file), is not used —
+    it only informs the model card, so it never stops a command."""
+    sidecar = path.with_name(path.name + ".lineage.json")
+    if not sidecar.is_file():
+        return None
+    try:
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("rows") not in (None, rows):
+        return None
+    return record
 
 
 def _context_from_snapshot(frame: pd.DataFrame) -> dict[str, Any] | None:
@@ -188,15 +201,18 @@ def _model_card(result: TrainResult, dataset: str, test_metrics: dict[str, Any] 
             parts = [f"{k.replace('_', ' ')} {v:.3f}" for k, v in gap.items() if isinstance(v, float)]
             lines.append(f"- {name}: {'; '.join(parts) or 'fewer than two groups large enough'}")
         floor = int(metrics.get("fairness_min_group_n", MIN_GROUP_N))
+        overall = 1.0  # a group is compared with the test's own ratio: a model off everywhere is one finding
+        if test_metrics and test_metrics.get("positive_rate") and test_metrics.get("mean_pd") is not None:
+            overall = float(test_metrics["mean_pd"]) / float(test_metrics["positive_rate"])
         off = [
             g for g in metrics.get("fairness") or []
             if g.get("n", 0) >= floor and g.get("observed_bad_rate") and g.get("mean_pd") is not None
-            and abs(g["mean_pd"] / g["observed_bad_rate"] - 1) > _GROUP_CALIBRATION_TOLERANCE
+            and abs(g["mean_pd"] / g["observed_bad_rate"] / overall - 1) > _GROUP_CALIBRATION_TOLERANCE
         ]  # fmt: skip
         if off:
             lines.append(
-                f"Groups whose mean PD is more than {_GROUP_CALIBRATION_TOLERANCE:.0%} off their observed rate "
-                "(the model over- or under-states their risk; review before promotion):"
+                f"Groups whose mean PD is more than {_GROUP_CALIBRATION_TOLERANCE:.0%} further off their observed "
+                "rate than the whole test's (the model over- or under-states their risk; review before promotion):"
             )
             lines += [
                 f"- {g['slice']} = {g['group']}: mean PD {g['mean_pd']:.2%}, observed {g['observed_bad_rate']:.2%} "
@@ -251,7 +267,9 @@ def run_training(
         metrics["default_definition"] = str(lineage["default_definition"])
     time_col = result.report.get("time_col")
     if time_col and time_col in frame.columns:
-        dates = sorted({str(pd.Timestamp(t).date()) for t in pd.to_datetime(frame[time_col]).dropna().unique()})
+        # read as the trainer read them (mixed formats, offsets to UTC), so that they match its test dates
+        parsed = pd.Series(_times(frame[time_col], time_col)).dropna()
+        dates = sorted({str(pd.Timestamp(t).date()) for t in parsed.unique()})
         tested = set(result.report.get("test_dates") or [])
         metrics["observation_dates"] = {"development": [d for d in dates if d not in tested],
                                         "test": [d for d in dates if d in tested]}  # fmt: skip

@@ -166,18 +166,18 @@ class FittedModel:
         cols = points.columns.tolist()
         for k, row in enumerate(pts):
             grouped: dict[str, dict[str, Any]] = {}
-            for j in np.argsort(row):
+            for j in np.argsort(row):  # every column that pulls down, grouped first; the top chosen after
                 if row[j] >= 0:
                     break
                 name = cols[j]
                 code, (es, en) = name, texts.get(name, (name, name))
                 if values is not None and name in values and _absent(values[name][k]):
                     code, (es, en) = name + MISSING_SUFFIX, _absent_texts(name, values, k)
-                if es in grouped:
+                if es in grouped:  # the code stays the heaviest column's (the first seen)
                     grouped[es]["impact_points"] += float(row[j])
-                elif len(grouped) < top:
+                else:
                     grouped[es] = {"code": code, "text_es": es, "text_en": en, "impact_points": float(row[j])}
-            picked = sorted(grouped.values(), key=lambda r: r["impact_points"])
+            picked = sorted(grouped.values(), key=lambda r: r["impact_points"])[:top]
             for r in picked:
                 r["impact_points"] = round(r["impact_points"], 2)
             out.append(picked)
@@ -199,13 +199,21 @@ def _texts(f: FeatureInfo) -> tuple[str, str]:
     return es, en
 
 
-#: what was not sent, by the raw table a feature comes from and the coverage flag that says so
-_ABSENT_TABLES: dict[str, tuple[str, str, str]] = {
-    "monthly_cashflows": ("has_cashflows", "Sin flujos de caja recientes", "No recent cash flows"),
-    "financial_statements": ("has_statements", "Sin estados financieros presentados", "No filed financial statements"),
-    "payments": ("has_payments", "Sin historial de pagos de préstamos", "No loan payment history"),
-    "bureau_ratings": ("has_bureau", "Sin reporte en la central de riesgos (SBS)", "No credit bureau (SBS) report"),
-}
+#: by the raw table a feature comes from: its coverage flag, what to say when that table was not sent, and
+#: what to say when it was but held too little to measure the feature (too short a history, a ratio
+#: undefined for a negative equity)
+_ABSENT_TABLES: dict[str, tuple[str, tuple[str, str], tuple[str, str]]] = {
+    "monthly_cashflows": ("has_cashflows", ("Sin flujos de caja recientes", "No recent cash flows"),
+                          ("Historial de flujos de caja insuficiente", "Not enough cash-flow history")),
+    "financial_statements": ("has_statements", ("Sin estados financieros presentados", "No filed financial statements"),
+                             ("Estados financieros insuficientes para calcular sus ratios",
+                              "Financial statements not enough to compute their ratios")),
+    "payments": ("has_payments", ("Sin historial de pagos de préstamos", "No loan payment history"),
+                 ("Historial de pagos insuficiente", "Not enough payment history")),
+    "bureau_ratings": ("has_bureau", ("Sin reporte en la central de riesgos (SBS)", "No credit bureau (SBS) report"),
+                       ("Historial en la central de riesgos insuficiente", "Not enough credit bureau history")),
+}  # fmt: skip
+_NOT_MEASURABLE = ("Dato no medible con la información enviada", "Not measurable from the data sent")
 _NO_REGISTER = (
     "Sin datos de la empresa en el padrón (ubicación, actividad o inicio de actividades)",
     "No register data on the firm (location, activity or start of activities)",
@@ -220,12 +228,13 @@ def _absent_texts(name: str, values: Mapping[str, Sequence[Any] | np.ndarray], k
     f = BY_NAME.get(name)
     if f is None:  # a generic table's column
         return f"Sin dato: {name}", f"No value: {name}"
-    if f.group in ("context", "firmographics"):
+    table = f.sources[0].split(".", 1)[0]
+    if table == "firms" or f.group == "context":  # the register's fields, or what is looked up by them
         return _NO_REGISTER
-    flag, es, en = _ABSENT_TABLES.get(f.sources[0].split(".", 1)[0], ("", "", ""))
+    flag, not_sent, too_little = _ABSENT_TABLES.get(table, ("", _NOT_MEASURABLE, _NOT_MEASURABLE))
     if flag and flag in values and not _absent(values[flag][k]) and float(values[flag][k]) == 0:
-        return es, en
-    return f"No medible: {f.description_es}", f"Not measurable: {f.description_en}"
+        return not_sent
+    return too_little
 
 
 def _absent(value: Any) -> bool:

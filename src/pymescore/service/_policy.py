@@ -62,11 +62,13 @@ RULE_TEXTS: dict[str, tuple[str, str]] = {
 
 #: the features the knock-outs read from the SUNAT register; without them the knock-outs cannot run
 REGISTER_FEATURES = ("taxpayer_not_active", "domicile_not_habido", "firm_age_years")
+#: the features the capacity rule reads
+CAPACITY_FEATURES = ("log_income_mean_12m", "net_cf_margin_12m")
 
 
 @dataclass(frozen=True)
 class Policy:
-    name: str = "default-2026-11"
+    name: str = "default-2026-12"  # bump when the rules change: it is recorded with every decision
     approve_min_score: float = 600.0
     review_min_score: float = 570.0
     min_firm_age_years: float = 1.0
@@ -136,13 +138,16 @@ class Policy:
             return decision, rules, 0.0
         if decision == "review":
             rules.append("REVIEW_SCORE_BAND")
-        if any(_num(f.get(name)) is None for name in REGISTER_FEATURES):  # the knock-outs could not be checked
+        # the knock-outs could not be checked (a model without these features has no register to miss)
+        if any(name in f and _num(f[name]) is None for name in REGISTER_FEATURES):
             rules.append("REVIEW_REGISTER_MISSING")
         history = _num(f.get("months_of_history"))
         if history is None or history < self.min_history_months:
             rules.append("REVIEW_THIN_FILE")
         capacity = self.capacity(f, term_months)
-        if capacity is None or capacity <= 0:  # no cash flows, or a negative net: no amount the data can back
+        if not all(name in f for name in CAPACITY_FEATURES):  # a model without cash-flow features: no rule
+            suggested = requested
+        elif capacity is None or capacity <= 0:  # no cash flows, or a negative net: no amount the data can back
             rules.append("REVIEW_NO_CAPACITY")
             suggested = 0.0
         else:

@@ -406,9 +406,8 @@ class Scorer:
         cols = [str(c) for c in points.columns]
         for k in range(len(points)):
             picked = 0
-            groups: set[str] = set()  # one hint per group: dpd_mean_6m and dpd_max_6m are one piece of advice
             for j in np.argsort(pts[k]):
-                if pts[k, j] >= 0 or picked >= 3:
+                if pts[k, j] >= 0 or picked >= _HINT_TRIALS:
                     break
                 name = cols[j]
                 info = self.info.get(name)
@@ -421,10 +420,6 @@ class Scorer:
                     continue  # preprocessed (dates, encodings): the model does not read the value as given
                 if not _actionable(name):
                     continue  # the region's economy, the firm's size or age: not something the owner can move
-                group = BY_NAME[name].group if name in BY_NAME else name
-                if group in groups:
-                    continue
-                groups.add(group)
                 picked += 1
                 trials.append((k, name, current, target))
         out: list[list[dict[str, Any]]] = [[] for _ in range(len(points))]
@@ -445,8 +440,16 @@ class Scorer:
                 {"feature": name, "text": _hint_text(name, current, target, lang), "current_value": current,
                  "target_value": target, "points": round(gain, 1)}
             )  # fmt: skip
-        for hints in out:
+        for k, hints in enumerate(out):  # the best of each group, the best three groups
             hints.sort(key=lambda h: -h["points"])
+            seen: set[str] = set()
+            kept: list[dict[str, Any]] = []
+            for h in hints:
+                group = BY_NAME[h["feature"]].group if h["feature"] in BY_NAME else h["feature"]
+                if group not in seen and len(kept) < 3:
+                    seen.add(group)
+                    kept.append(h)
+            out[k] = kept
         return out
 
     def _target(self, name: str, monotone: int) -> float | None:
@@ -464,6 +467,8 @@ class Scorer:
         return float(edges[len(edges) // 4] if monotone > 0 else edges[(3 * len(edges)) // 4])
 
 
+#: candidate inputs tried per application; the hints are the best of each group among them, three at most
+_HINT_TRIALS = 8
 #: what an owner can change by how the business is run (not the region, the sector, the firm's age or size)
 HINT_GROUPS = frozenset({"cash_flow", "profitability", "leverage", "payment_behaviour", "bureau"})
 #: amounts measure the size of the business, not how it is run: "raise income from S/ 3,897 to S/ 55,704"
