@@ -111,7 +111,34 @@ def _table(
         for row in frame.itertuples(index=False, name=None)
     ]
     marks = list(highlight) if highlight is not None else [False] * len(rows)
-    return {"columns": [str(c) for c in frame.columns], "rows": rows, "highlight": marks}
+    columns = [str(c) for c in frame.columns]
+    return {"columns": columns, "labels": [_HEADERS.get(c, c) for c in columns], "rows": rows, "highlight": marks}
+
+
+#: table headers as a reader says them (the column's own name stays in the cell's tooltip)
+_HEADERS = {
+    "approval_rate": "Tasa de aprobación / approval rate",
+    "auc": "AUC",
+    "bad_rate": "Tasa de malos / bad rate",
+    "bads": "Malos / bads",
+    "band": "Banda / band",
+    "bin": "Tramo / bin",
+    "cumulative_bad_rate": "Tasa de malos acumulada desde A / cumulative bad rate from A",
+    "feature": "Variable / feature",
+    "fold": "Pliegue / fold",
+    "group": "Grupo / group",
+    "mean_abs_shap": "Impacto medio (puntos) / mean impact (points)",
+    "mean_pd": "PD media / mean PD",
+    "n": "Filas / rows",
+    "observed_bad_rate": "Tasa de malos observada / observed bad rate",
+    "observed_rate": "Tasa observada / observed rate",
+    "oof_auc": "AUC fuera de pliegue / out-of-fold AUC",
+    "score_from": "Score desde / score from",
+    "score_to": "Score hasta / score to",
+    "selected": "Elegido / selected",
+    "share": "Proporción / share",
+    "test_auc": "AUC de prueba / test AUC",
+}
 
 
 def _metrics_rows(*columns: Mapping[str, Any] | None) -> list[list[str]]:
