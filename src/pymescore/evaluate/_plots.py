@@ -184,7 +184,8 @@ def importance_plot(importance: pd.DataFrame, top: int = 20) -> str:
     else:
         colors = [MAIN_COLOR] * len(data)
     ax.barh(y_pos, data["mean_abs_shap"].to_numpy(dtype=np.float64), color=colors)
-    ax.set(yticks=y_pos, yticklabels=[str(f) for f in data["feature"]], xlabel="Impacto medio |SHAP| en puntos / mean |SHAP| impact in points")
+    ax.set(yticks=y_pos, yticklabels=[str(f) for f in data["feature"]],
+           xlabel="Impacto medio |SHAP| en puntos / mean |SHAP| impact in points")  # fmt: skip
     ax.set_ylim(-0.6, len(data) - 0.4)
     ax.tick_params(axis="y", labelsize=8)
     ax.set_title(f"Importancia global (top {len(data)}) / global importance")
