@@ -494,6 +494,8 @@ def test_the_report_of_a_snapshot_bundle_shows_its_out_of_time_rows(
     assert "Observation dates: development 2023-12-31; test 2024-12-31" in card
     assert "Calibration in the large on the test: mean PD" in card
     assert "Largest differences between groups" in card
+    assert "## Resumen en español" in card
+    assert f"Prueba: AUC {bundle.metrics['test_metrics']['auc']:.4f}" in card
     rows = bundle.metrics["rows"]
     assert 0 < rows["test_groups_in_development"] <= rows["test_groups"]
     assert f"of the {rows['test_groups']:,} test groups also have development rows" in card

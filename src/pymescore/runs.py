@@ -232,7 +232,53 @@ def _model_card(result: TrainResult, dataset: str, test_metrics: dict[str, Any] 
         "built to punish thin files, but their scores are less certain.",
         "- Government-guaranteed or reprogrammed loans can hide distress (zero days past due).",
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", *_card_summary_es(result, test_metrics, metrics)]) + "\n"
+
+
+def _card_summary_es(result: TrainResult, test_metrics: dict[str, Any] | None, metrics: dict[str, Any]) -> list[str]:
+    """The card's key facts in Spanish, for the reviewer and the supervisor who read it in Spanish."""
+    r = result.report
+    dates = metrics.get("observation_dates") or {}
+    out = [
+        "## Resumen en español",
+        "- Uso previsto: probabilidad de default (PD) a 12 meses y puntaje (300-850) para decisiones de crédito, "
+        "con las razones de cada decisión; apoya la decisión de un analista, no la reemplaza.",
+        f"- Objetivo `{r['target']}`; definición de default: "
+        f"{metrics.get('default_definition') or 'la columna objetivo tal como viene'}.",
+        f"- Filas: desarrollo {r['rows']['development']:,}, prueba {r['rows']['test']:,} "
+        f"({r['test_kind'] or 'sin prueba'})"
+        + (
+            f"; fechas de observación: desarrollo {', '.join(dates.get('development', [])) or '—'}, "
+            f"prueba {', '.join(dates.get('test', [])) or '—'}"
+            if dates
+            else ""
+        )
+        + ".",
+        f"- Validación cruzada agrupada y estratificada: AUC medio de los pliegues {r['cv']['mean_auc']:.4f}.",
+    ]
+    if test_metrics:
+        out.append(
+            f"- Prueba: AUC {test_metrics['auc']:.4f}, KS {test_metrics['ks']:.4f}, ECE {test_metrics['ece']:.4f}"
+            + (
+                f"; PD media {test_metrics['mean_pd']:.2%} frente a una tasa observada de "
+                f"{test_metrics['positive_rate']:.2%}"
+                if test_metrics.get("positive_rate") and test_metrics.get("mean_pd") is not None
+                else ""
+            )
+            + "."
+        )
+    if metrics.get("fairness_gaps"):
+        out.append(
+            "- Equidad: AUC, tasa de aprobación y tasa de malos por grupo (Lima/Callao frente al resto, "
+            "macrorregión, sección CIIU, tamaño) en `metrics.json` y en el informe de validación; las brechas "
+            "y los grupos mal calibrados se listan arriba (sección Fairness)."
+        )
+    out.append(
+        "- Limitaciones: vigilar la estabilidad (PSI/CSI contra `reference.json`) y reentrenar ante cambios de "
+        "población; los historiales cortos dan puntajes menos seguros; créditos reprogramados o con garantía "
+        "estatal pueden ocultar deterioro."
+    )
+    return out
 
 
 def run_training(
