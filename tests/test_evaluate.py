@@ -523,3 +523,17 @@ def test_the_report_reads_a_time_column_as_the_trainer_did(sme_bundle: dict[str,
     aware = pd.DataFrame({"as_of": pd.to_datetime(["2023-12-31", "2024-12-31"]).tz_localize("UTC"), "x": [0, 1]})
     rows, _ = evaluation_rows(bundle, aware)
     assert rows["x"].tolist() == [1]
+
+
+def test_evaluate_on_a_training_snapshot_also_gives_the_out_of_time_figures(sme_bundle: dict[str, object]) -> None:
+    from pymescore.bundle import load_bundle
+    from pymescore.features._snapshot import build_snapshot
+    from pymescore.runs import evaluate
+
+    bundle = load_bundle(sme_bundle["bundle"])  # type: ignore[arg-type]
+    snapshot, _ = build_snapshot(sme_bundle["lake"], ["2023-12-31", "2024-12-31"])  # type: ignore[arg-type]
+    metrics = evaluate(bundle, snapshot, "default_12m")
+    assert metrics["out_of_time"]["auc"] == pytest.approx(bundle.metrics["test_metrics"]["auc"])
+    assert metrics["out_of_time"]["n"] == bundle.metrics["test_metrics"]["n"] < metrics["n"]
+    latest = snapshot[snapshot["as_of"] == snapshot["as_of"].max()]
+    assert "out_of_time" not in evaluate(bundle, latest, "default_12m")  # the test rows alone: nothing to add

@@ -415,11 +415,47 @@ def labelled(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | N
     return rows, y[present]
 
 
+def evaluation_rows(bundle: Bundle, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rows the report's figures are computed on, and how to name them.
+
+    When the bundle was tested out of time and the table has its time column, the report keeps the rows of
+    the test dates (or later): the model never trained on them, so the figures are the ones a reviewer can
+    trust, and they agree with ``metrics.json``. Otherwise every row given, said to possibly include rows
+    the model was trained on.
+    """
+    m = bundle.metrics
+    time_col = bundle.model.metadata.get("time_col")
+    dates = m.get("test_dates") or []
+    if m.get("test_kind") == "out_of_time" and time_col and time_col in frame.columns and dates:
+        first = pd.Timestamp(min(dates))
+        times = pd.Series(_times(frame[time_col], time_col))  # as the trainer read them: naive UTC
+        inside = (times >= first).to_numpy()
+        keep = frame[inside]
+        if len(keep):
+            keep.attrs.update(frame.attrs)
+            seen = ", ".join(sorted({str(pd.Timestamp(t).date()) for t in times[inside].unique()}))
+            return keep, (
+                f"prueba fuera de tiempo / out-of-time test: {time_col} {seen} (el modelo no se entrenó con "
+                "ellas / the model was not trained on them)"
+            )
+    return frame, (
+        "todas las filas de la tabla / every row of the table (pueden incluir filas de entrenamiento / they may "
+        "include rows the model was trained on)"
+    )
+
+
 def evaluate(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | None = None) -> dict[str, Any]:
+    """Metrics on every labelled row given; when some of them are the bundle's out-of-time test dates (the
+    training snapshot itself, say), also on those alone (``out_of_time``): the others may be rows the model
+    was trained on, and their figures flatter it."""
     rows, y = labelled(bundle, frame, target, positive)
     p = bundle.model.predict_pd(rows)
     out: dict[str, Any] = binary_metrics(y, p)
     out["excluded_rows"] = rows.attrs["excluded_rows"]  # an empty target: not counted, but said
+    chosen, label = evaluation_rows(bundle, frame)
+    if 0 < len(chosen) < len(frame):
+        test_rows, test_y = labelled(bundle, chosen, target, positive)
+        out["out_of_time"] = {**binary_metrics(test_y, bundle.model.predict_pd(test_rows)), "rows": label}
     out["model_version"] = bundle.version
     return out
 

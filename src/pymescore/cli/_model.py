@@ -159,6 +159,15 @@ def evaluate_command(
     metrics = evaluate(load_bundle(bundle), read_table(table), target, positive)
     if metrics.get("excluded_rows"):
         console.print(f"[yellow]{metrics['excluded_rows']} row(s) with an empty target left out of the metrics[/]")
+    if metrics.get("out_of_time"):
+        oot = metrics["out_of_time"]
+
+        def auc(m: dict[str, object]) -> str:
+            return f"{m['auc']:.4f}" if isinstance(m.get("auc"), float) else "—"
+
+        console.print(f"[yellow]the table also holds rows of dates the model was developed on: on every row AUC "
+                      f"{auc(metrics)}, on the out-of-time rows alone ({oot['n']:,}) AUC {auc(oot)}: the figure "
+                      "to trust (JSON: out_of_time)[/]")  # fmt: skip
     if json_out:
         write_atomic(json_out, lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
     emit_json(metrics)
