@@ -25,7 +25,7 @@ from pymescore.evaluate import (
 )
 from pymescore.evaluate._fairness import MIN_GROUP_N
 from pymescore.model import TrainConfig, TrainResult, score_from_pd, train
-from pymescore.model._data import _times, parse_target
+from pymescore.model._data import _times, parse_target, row_number
 from pymescore.model._typing import unreadable
 
 POLICY_CUTOFF = 570
@@ -183,27 +183,26 @@ def _model_card(result: TrainResult, dataset: str, test_metrics: dict[str, Any] 
             f"- Test ({r['test_kind']}): AUC {test_metrics['auc']:.4f}, KS {test_metrics['ks']:.4f}, "
             f"Brier {test_metrics['brier']:.4f}, ECE {test_metrics['ece']:.4f}, n {test_metrics['n']:,}"
         )
-        mean_pd, observed = test_metrics.get("mean_pd"), test_metrics.get("positive_rate")
-        if mean_pd is not None and observed:
+        ratio = _calibration_ratio(test_metrics)
+        if ratio is not None:
             lines.append(
-                f"- Calibration in the large on the test: mean PD {mean_pd:.2%} against an observed rate of "
-                f"{observed:.2%} ({mean_pd / observed - 1:+.0%}); a gap beyond ±10% calls for recalibration "
-                "on recent outcomes before use"
+                f"- Calibration in the large on the test: mean PD {test_metrics['mean_pd']:.2%} against an observed "
+                f"rate of {test_metrics['positive_rate']:.2%} ({ratio - 1:+.0%}); a gap beyond ±10% calls for "
+                "recalibration on recent outcomes before use"
             )
     lines += ["", "## Fairness"]
     gaps = metrics.get("fairness_gaps") or {}
     if gaps:
+        floor = int(metrics.get("fairness_min_group_n", MIN_GROUP_N))
         lines.append(
-            f"On the test rows (groups of at least {metrics.get('fairness_min_group_n', MIN_GROUP_N)}; smaller "
-            "ones are listed in `metrics.json` but not counted). Largest differences between groups:"
+            f"On the test rows (groups of at least {floor}; smaller ones are listed in `metrics.json` but not "
+            "counted). Largest differences between groups:"
         )
         for name, gap in gaps.items():
             parts = [f"{k.replace('_', ' ')} {v:.3f}" for k, v in gap.items() if isinstance(v, float)]
             lines.append(f"- {name}: {'; '.join(parts) or 'fewer than two groups large enough'}")
-        floor = int(metrics.get("fairness_min_group_n", MIN_GROUP_N))
-        overall = 1.0  # a group is compared with the test's own ratio: a model off everywhere is one finding
-        if test_metrics and test_metrics.get("positive_rate") and test_metrics.get("mean_pd") is not None:
-            overall = float(test_metrics["mean_pd"]) / float(test_metrics["positive_rate"])
+        # a group is compared with the test's own ratio: a model off everywhere is one finding
+        overall = _calibration_ratio(test_metrics) or 1.0
         off = [
             g for g in metrics.get("fairness") or []
             if g.get("n", 0) >= floor and g.get("observed_bad_rate") and g.get("mean_pd") is not None
@@ -235,6 +234,13 @@ def _model_card(result: TrainResult, dataset: str, test_metrics: dict[str, Any] 
     return "\n".join([*lines, "", *_card_summary_es(result, test_metrics, metrics)]) + "\n"
 
 
+def _calibration_ratio(test_metrics: dict[str, Any] | None) -> float | None:
+    """Mean PD over the observed rate on the test (1 = calibrated in the large); None without both."""
+    if not test_metrics or not test_metrics.get("positive_rate") or test_metrics.get("mean_pd") is None:
+        return None
+    return float(test_metrics["mean_pd"]) / float(test_metrics["positive_rate"])
+
+
 def _card_summary_es(result: TrainResult, test_metrics: dict[str, Any] | None, metrics: dict[str, Any]) -> list[str]:
     """The card's key facts in Spanish, for the reviewer and the supervisor who read it in Spanish."""
     r = result.report
@@ -262,7 +268,7 @@ def _card_summary_es(result: TrainResult, test_metrics: dict[str, Any] | None, m
             + (
                 f"; PD media {test_metrics['mean_pd']:.2%} frente a una tasa observada de "
                 f"{test_metrics['positive_rate']:.2%}"
-                if test_metrics.get("positive_rate") and test_metrics.get("mean_pd") is not None
+                if _calibration_ratio(test_metrics) is not None
                 else ""
             )
             + "."
@@ -387,7 +393,7 @@ def check_table(bundle: Bundle, frame: pd.DataFrame) -> None:
         bad = unreadable(frame[ct.column], ct)
         if bad.any():
             rows = np.flatnonzero(bad)
-            examples = ", ".join(f"data row {_row_number(frame.index[int(r)])}: {frame[ct.column].iloc[int(r)]!r}"
+            examples = ", ".join(f"data row {row_number(frame.index[int(r)])}: {frame[ct.column].iloc[int(r)]!r}"
                                  for r in rows[:3])  # fmt: skip
             what = "a date" if ct.kind in ("date", "date_text") else "a finite number"
             problems.append(f"{ct.column} ({len(rows)} cell(s) not {what}; {examples})")
@@ -396,11 +402,6 @@ def check_table(bundle: Bundle, frame: pd.DataFrame) -> None:
             f"{source}: expected values the model can read, got {'; '.join(problems[:5])}"
             f"{' …' if len(problems) > 5 else ''}; correct those cells, or empty them to score them as missing"
         )
-
-
-def _row_number(label: object) -> object:
-    """A row as the file counts its data rows (1 = the first row after the header), from read_table's index."""
-    return int(label) + 1 if isinstance(label, int | np.integer) else label
 
 
 def labelled(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | None) -> tuple[pd.DataFrame, np.ndarray]:
@@ -452,10 +453,10 @@ def evaluate(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | N
     p = bundle.model.predict_pd(rows)
     out: dict[str, Any] = binary_metrics(y, p)
     out["excluded_rows"] = rows.attrs["excluded_rows"]  # an empty target: not counted, but said
-    chosen, label = evaluation_rows(bundle, frame)
-    if 0 < len(chosen) < len(frame):
-        test_rows, test_y = labelled(bundle, chosen, target, positive)
-        out["out_of_time"] = {**binary_metrics(test_y, bundle.model.predict_pd(test_rows)), "rows": label}
+    chosen, label = evaluation_rows(bundle, rows)  # among the labelled rows already scored: no second pass
+    if 0 < len(chosen) < len(rows):
+        inside = rows.index.isin(chosen.index)
+        out["out_of_time"] = {**binary_metrics(y[inside], p[inside]), "rows": label}
     out["model_version"] = bundle.version
     return out
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from pymescore.errors import ConfigError, PymescoreError
 from pymescore.model._config import TrainConfig
-from pymescore.model._typing import ColumnType, infer_types
+from pymescore.model._typing import ColumnType, infer_types, naive_utc
 
 _TRUE = {"1", "1.0", "true", "yes", "y", "si", "sí", "default", "bad"}
 _FALSE = {"0", "0.0", "false", "no", "n", "good"}
@@ -161,7 +161,7 @@ def _times(values: pd.Series, column: str) -> np.ndarray:
             f"(e.g. {values.dropna().iloc[0] if values.notna().any() else 'none'}); write them as dates"
         )
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        parsed = values.dt.tz_convert(None) if getattr(values.dt, "tz", None) is not None else values
+        parsed = naive_utc(values)
     else:  # text of any dtype (pandas 3 reads CSV text as str): each value in its own format, offsets to UTC
         try:
             parsed = pd.to_datetime(values.astype(object), errors="coerce", format="mixed", utc=True)
@@ -171,10 +171,14 @@ def _times(values: pd.Series, column: str) -> np.ndarray:
     bad = values.notna().to_numpy() & parsed.isna().to_numpy()
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        row = values.index[k]
         raise ConfigError(
             f"--time-col {column}: expected dates (such as 2024-06-30), got {values.iloc[k]!r} in row "
-            f"{int(row) + 1 if isinstance(row, int | np.integer) else row} "
+            f"{row_number(values.index[k])} "
             f"and {int(bad.sum()) - 1} other row(s); fix those cells or choose another --time-col"
         )
     return parsed.to_numpy()
+
+
+def row_number(label: object) -> object:
+    """A row as the file counts its data rows (1 = the first row after the header), from read_table's index."""
+    return int(label) + 1 if isinstance(label, int | np.integer) else label

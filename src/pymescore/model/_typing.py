@@ -140,11 +140,7 @@ def apply_type(values: pd.Series, ct: ColumnType) -> dict[str, object]:
     if ct.kind == "money_text":
         return {ct.column: parse_money(_text(values)).to_numpy()}
     if ct.kind in ("date", "date_text"):
-        if pd.api.types.is_datetime64_any_dtype(values.dtype):  # a date column, also where training read text
-            dates = values.dt.tz_convert(None) if getattr(values.dt, "tz", None) is not None else values
-        else:
-            dates = pd.to_datetime(_text(values).astype(object), format=ct.fmt, errors="coerce")
-        parts = _date_parts(pd.Series(dates))
+        parts = _date_parts(pd.Series(_read_dates(values, ct)))
         return {f"{ct.column}__{k}": v for k, v in parts.items()}
     if ct.kind == "category":
         dtype = _category_dtype(tuple(ct.categories))
@@ -203,7 +199,19 @@ def unreadable(values: pd.Series, ct: ColumnType) -> np.ndarray:
     if ct.kind in ("date", "date_text"):
         if pd.api.types.is_datetime64_any_dtype(values.dtype):
             return none
-        text = _text(values)
-        dates = pd.to_datetime(text.astype(object), format=ct.fmt, errors="coerce")
-        return text.notna().to_numpy() & pd.isna(dates).to_numpy()
+        return _text(values).notna().to_numpy() & pd.isna(_read_dates(values, ct)).to_numpy()
     return none
+
+
+def naive_utc(values: pd.Series) -> pd.Series:
+    """A datetime column without its time zone, as UTC wall time (a naive one as it is)."""
+    return values.dt.tz_convert(None) if getattr(values.dt, "tz", None) is not None else values
+
+
+def _read_dates(values: pd.Series, ct: ColumnType) -> pd.Series:
+    """A date column's dates as the model reads them: a datetime column as is (also where training read
+    text), text in the format the typing recorded (NaT where it does not parse)."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return naive_utc(values)
+    dates: pd.Series = pd.to_datetime(_text(values).astype(object), format=ct.fmt, errors="coerce")
+    return dates

@@ -122,10 +122,11 @@ class Scorer:
         self._ref = bundle.reference.get("features", {})
         # source columns the model reads as given (one float model column of the same name)
         self._numeric = {ct.column for ct in bundle.model.preprocessor.types if ct.kind == "numeric"}
+        self._categories = bundle.model.preprocessor.categorical  # built per access: read once here
         # a registry category's whole domain (CIIU sections, departments) is its training categories: another
         # value is a client's typo, refused; a generic model's unseen category is scored as missing
         self._domains = {
-            ct.column: frozenset(ct.categories or ())
+            ct.column: frozenset(ct.categories)
             for ct in bundle.model.preprocessor.types
             if ct.kind == "category" and ct.rule == "registry: categorical" and ct.categories
         }
@@ -205,7 +206,7 @@ class Scorer:
                     row[name] = np.nan
                 elif name in categorical:
                     # a number sent for a category is the code it stands for (8 -> "08", 15.0 -> "15")
-                    codes = self.bundle.model.preprocessor.categorical.get(name, ())
+                    codes = self._categories.get(name, ())
                     label = str(code_label(value, codes)) if isinstance(value, float) else str(value)
                     allowed = self._domains.get(name)
                     if allowed is not None and label not in allowed:
