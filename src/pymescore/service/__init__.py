@@ -4,7 +4,7 @@
 """
 
 from pymescore.service._app import ServiceState, app_from_env, build_state, create_app
-from pymescore.service._policy import Policy, load_policy
+from pymescore.decision import Policy, load_policy
 from pymescore.service._samples import application_bodies, wait_until_ready
 from pymescore.service._schemas import ScoreRequest
 from pymescore.service._scorer import ApplicationInvalidError, Scored, Scorer

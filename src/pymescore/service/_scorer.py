@@ -32,7 +32,7 @@ from pymescore.features._context import Context
 from pymescore.features._display import display_value, quantity_name
 from pymescore.model import column_map, score_from_pd
 from pymescore.model._typing import code_label
-from pymescore.service._policy import RULE_TEXTS, Policy
+from pymescore.decision import RULE_TEXTS, Policy
 from pymescore.service._schemas import ScoreRequest
 from pymescore.sources._currency import to_pen
 

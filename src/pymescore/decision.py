@@ -185,3 +185,14 @@ def load_policy(path: Path | None) -> Policy:
         return Policy(**data)
     except TypeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+
+
+def current_policy() -> Policy:
+    """The policy in force: ``PYMESCORE_POLICY_FILE`` (or the settings file's ``policy_file``), else the default.
+
+    Every consumer of a cut-off (the service, batch scoring, the report, the fairness slices, the model card
+    and the promotion gate) reads it here, so one file changes them all.
+    """
+    from pymescore.config import Settings
+
+    return load_policy(Settings().policy_file)
