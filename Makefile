@@ -74,4 +74,4 @@ bench: bootstrap  ## Benchmarks (JSON results in bench/results/)
 	$(BIN)/python -m bench.bench_features --out bench/results/features.json
 
 clean:  ## Remove the environment and generated files
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache bench/results
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
