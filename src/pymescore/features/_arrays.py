@@ -1,12 +1,14 @@
 """Numpy building blocks shared by the builders: firm codes, month numbers, grouped reductions.
 
-Every builder works on arrays, never on a pandas groupby, so that one firm costs microseconds and a
-million firms cost seconds through the same code.
+Every builder works on arrays (``Arrays``: a table's columns by name, with ``entity``, the integer index of
+the firm or application each record belongs to), never on a pandas groupby or a RUC lookup, so that one
+firm costs microseconds and a million firms cost seconds through the same code.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +17,8 @@ import pandas as pd
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 Bool = npt.NDArray[np.bool_]
+#: a table as the builders read it: columns by name (numbers float64, dates datetime64, text object) + entity
+Arrays = Mapping[str, np.ndarray]
 
 
 def month_number(dates: pd.Series | npt.NDArray[np.datetime64]) -> I64:
@@ -42,20 +46,10 @@ def add_months(dates: npt.NDArray[np.datetime64], months: int) -> npt.NDArray[np
     return out
 
 
-class Firms:
-    """The universe of firms of one build: RUCs in output order and a code for any RUC."""
-
-    def __init__(self, rucs: npt.ArrayLike) -> None:
-        self.rucs = np.asarray(rucs, dtype=object)
-        self._index = pd.Index(self.rucs)
-        self.n = len(self.rucs)
-
-    def codes(self, rucs: pd.Series) -> I64:
-        """Code of each RUC (-1 when it is not in the universe)."""
-        if self.n == 1:  # one firm (a scoring request): a vectorised comparison beats hashing
-            same = np.asarray(pd.Series(rucs, copy=False).eq(self.rucs[0]).to_numpy(dtype=bool, na_value=False))
-            return np.where(same, 0, -1).astype(np.int64)
-        return np.asarray(self._index.get_indexer(np.asarray(rucs, dtype=object)), dtype=np.int64)
+def entity_codes(universe: npt.ArrayLike, rucs: npt.ArrayLike) -> I64:
+    """The entity index of each RUC in ``universe`` (-1 when it is not there): the batch edge's one lookup."""
+    index = pd.Index(np.asarray(universe, dtype=object))
+    return np.asarray(index.get_indexer(np.asarray(rucs, dtype=object)), dtype=np.int64)
 
 
 def group_sum(codes: I64, values: F64, n: int) -> F64:

@@ -8,7 +8,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from pymescore.features._arrays import Firms, month_number
+from pymescore.features._arrays import Arrays, entity_codes, month_number
 from pymescore.features._bureau import BureauPanel, bureau_features, delinquent_12m
 from pymescore.features._cashflow import CashflowPanel, cashflow_features, income_growth_12m
 from pymescore.features._catalog import BY_NAME, FEATURE_NAMES
@@ -29,6 +29,7 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "payments": ("ruc", "due_date", "paid_date", "amount_due_pen", "amount_paid_pen", "currency"),
     "bureau_ratings": ("ruc", "month", "sbs_rating", "debt_total", "n_lenders"),
 }  # fmt: skip
+HISTORY_TABLES = ("monthly_cashflows", "financial_statements", "payments", "bureau_ratings")
 _DATES = {"start_date", "month", "period_end", "due_date", "paid_date"}
 _TEXT = {"ruc", "ciiu", "ubigeo", "taxpayer_state", "domicile_condition", "currency"}
 
@@ -81,22 +82,82 @@ def build_features(
     Reads only records dated before ``as_of`` (statements from ``period_end`` + the filing lag). Missing
     inputs give NaN and the ``has_*`` flags, never a silent zero. ``context`` (regional and sector
     figures) is computed from ``tables`` when not given: pass the batch's context to score one firm as
-    the batch would.
+    the batch would. The batch edge: frames become arrays keyed by an entity index, then
+    :func:`build_feature_arrays` computes every feature.
     """
     config = config or FeatureConfig()
     ts = as_timestamp(as_of)
-    firms, firms_table, cash, bureau = _panels(tables, ts, config)
+    arrays, n = edge_arrays(tables, ts)
+    values = build_feature_arrays(arrays, n, ts, config, context)
+    return _assemble(arrays["firms"]["ruc"], values)
+
+
+def edge_arrays(tables: Mapping[str, pd.DataFrame], ts: pd.Timestamp) -> tuple[dict[str, dict[str, np.ndarray]], int]:
+    """The batch edge: the firms that had started before ``ts`` (one entity each, in table order) and every
+    history's records of those firms, as the builders' arrays (``entity``: the firm's index)."""
+    firms_table = _table(tables, "firms")
+    start = firms_table["start_date"].to_numpy(dtype="datetime64[ns]")
+    started = np.isnat(start) | (start < ts.to_datetime64())
+    if not started.all():
+        firms_table = firms_table[started]
+    rucs = firms_table["ruc"].to_numpy(dtype=object)
+    out = {"firms": _columns(firms_table, INPUT_COLUMNS["firms"])}
+    for name in HISTORY_TABLES:
+        frame = _table(tables, name)
+        codes = entity_codes(rucs, frame["ruc"].to_numpy(dtype=object))
+        keep = codes >= 0
+        frame = frame if keep.all() else frame[keep]
+        out[name] = {**_columns(frame, INPUT_COLUMNS[name]), "entity": codes[keep]}
+    return out, len(rucs)
+
+
+def _columns(frame: pd.DataFrame, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Columns as the builders read them: dates datetime64, text object (None missing), numbers float64."""
+    out: dict[str, np.ndarray] = {}
+    for c in names:
+        if c in _DATES:
+            out[c] = frame[c].to_numpy(dtype="datetime64[ns]")
+        elif c in _TEXT:
+            out[c] = frame[c].to_numpy(dtype=object, na_value=None)
+        else:
+            out[c] = frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
+
+
+def build_feature_arrays(
+    tables: Mapping[str, Arrays],
+    n: int,
+    as_of: pd.Timestamp,
+    config: FeatureConfig | None = None,
+    context: Context | None = None,
+) -> dict[str, np.ndarray]:
+    """Every feature of ``n`` entities as arrays (numbers float64; ``ciiu_section`` and ``department`` as
+    object arrays of labels), unclipped. ``tables["firms"]`` has one row per entity in entity order; each
+    history has ``entity``. Point in time: only what is dated before ``as_of`` is read."""
+    config = config or FeatureConfig()
+    last_month = int(month_number(np.array([(as_of - pd.Timedelta(days=1)).to_datetime64()]))[0])
+    cash = CashflowPanel(tables["monthly_cashflows"], n, last_month, config.window_months)
+    bureau = BureauPanel(tables["bureau_ratings"], n, last_month, config.window_months)
     values: dict[str, object] = {}
-    values.update(cashflow_features(cash, ts, config))
-    values.update(statement_features(_table(tables, "financial_statements"), firms, ts, config.statement_lag_months))
-    values.update(payment_features(_table(tables, "payments"), firms, ts))
+    values.update(cashflow_features(cash, as_of, config))
+    values.update(statement_features(tables["financial_statements"], n, as_of, config.statement_lag_months))
+    values.update(payment_features(tables["payments"], n, as_of))
     values.update(bureau_features(bureau))
-    values.update(firm_features(firms_table, firms, ts))
+    values.update(firm_features(tables["firms"], as_of))
     if context is None:
         context = _context(values, cash, bureau)
     values.update(context_features(context, _obj(values["department"]), _obj(values["ciiu_section"])))
+    return {k: _obj(v) for k, v in values.items()}
 
-    return _assemble(firms.rucs, values)
+
+def clip_to_range(values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Numeric features clipped to their registry's valid range (what a snapshot and the model hold)."""
+    out = dict(values)
+    for name in FEATURE_NAMES:
+        lo, hi = BY_NAME[name].valid_range
+        if BY_NAME[name].kind != "categorical" and (lo is not None or hi is not None):
+            out[name] = np.clip(np.asarray(values[name], dtype=np.float64), lo, hi)
+    return out
 
 
 _CATEGORY_CODES = {
@@ -112,11 +173,10 @@ _CATEGORY_DTYPES = {
 def _assemble(rucs: np.ndarray, values: Mapping[str, object]) -> pd.DataFrame:
     """Registry order; numeric features clipped to their valid range, in one float block."""
     numeric = [name for name in FEATURE_NAMES if BY_NAME[name].kind != "categorical"]
+    clipped = clip_to_range(values)
     block = np.empty((len(rucs), len(numeric)), dtype=np.float64)
     for j, name in enumerate(numeric):
-        lo, hi = BY_NAME[name].valid_range
-        column = np.asarray(values[name], dtype=np.float64)
-        block[:, j] = np.clip(column, lo, hi) if lo is not None or hi is not None else column
+        block[:, j] = clipped[name]
     frame = pd.DataFrame(block, columns=numeric)
     frame.insert(0, "ruc", rucs)
     for position, name in enumerate(FEATURE_NAMES, start=1):
@@ -133,22 +193,6 @@ def _obj(values: object) -> np.ndarray:
     return values
 
 
-def _panels(
-    tables: Mapping[str, pd.DataFrame], ts: pd.Timestamp, config: FeatureConfig
-) -> tuple[Firms, pd.DataFrame, CashflowPanel, BureauPanel]:
-    """The firms that had started before ``ts`` and their monthly panels."""
-    firms_table = _table(tables, "firms")
-    start = firms_table["start_date"].to_numpy(dtype="datetime64[ns]")
-    started = np.isnat(start) | (start < ts.to_datetime64())
-    if not started.all():
-        firms_table = firms_table[started]
-    firms = Firms(firms_table["ruc"].to_numpy(dtype=object))
-    last_month = int(month_number(np.array([(ts - pd.Timedelta(days=1)).to_datetime64()]))[0])
-    cash = CashflowPanel(_table(tables, "monthly_cashflows"), firms, last_month, config.window_months)
-    bureau = BureauPanel(_table(tables, "bureau_ratings"), firms, last_month, config.window_months)
-    return firms, firms_table, cash, bureau
-
-
 def _context(firm_values: Mapping[str, object], cash: CashflowPanel, bureau: BureauPanel) -> Context:
     return compute_context(
         _obj(firm_values["department"]),
@@ -162,5 +206,8 @@ def feature_context(tables: Mapping[str, pd.DataFrame], as_of: object, config: F
     """The regional/sector context of a batch at ``as_of``: store it with a model to score one firm online."""
     config = config or FeatureConfig()
     ts = as_timestamp(as_of)
-    firms, firms_table, cash, bureau = _panels(tables, ts, config)
-    return _context(firm_features(firms_table, firms, ts), cash, bureau)
+    arrays, n = edge_arrays(tables, ts)
+    last_month = int(month_number(np.array([(ts - pd.Timedelta(days=1)).to_datetime64()]))[0])
+    cash = CashflowPanel(arrays["monthly_cashflows"], n, last_month, config.window_months)
+    bureau = BureauPanel(arrays["bureau_ratings"], n, last_month, config.window_months)
+    return _context(firm_features(arrays["firms"], ts), cash, bureau)

@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pymescore.features._arrays import F64, Firms, last_valid, month_number, monthly_panel, ratio, row_count, row_max
+from pymescore.features._arrays import F64, Arrays, last_valid, month_number, monthly_panel, ratio, row_count, row_max
 
 
 class BureauPanel:
-    def __init__(self, bureau: pd.DataFrame, firms: Firms, last_month: int, window: int) -> None:
-        codes = firms.codes(bureau["ruc"])
+    def __init__(self, bureau: Arrays, n: int, last_month: int, window: int) -> None:
+        codes = np.asarray(bureau["entity"], dtype=np.int64)
         months = month_number(bureau["month"])
         first = last_month - window + 1
 
         def panel(col: str) -> F64:
-            return monthly_panel(codes, months, bureau[col].to_numpy(dtype=np.float64), firms.n, first, window)
+            return monthly_panel(codes, months, np.asarray(bureau[col], dtype=np.float64), n, first, window)
 
         self.rating = panel("sbs_rating")
         self.debt = panel("debt_total")

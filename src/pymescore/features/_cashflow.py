@@ -7,7 +7,7 @@ import pandas as pd
 
 from pymescore.features._arrays import (
     F64,
-    Firms,
+    Arrays,
     group_count,
     month_number,
     monthly_panel,
@@ -26,22 +26,22 @@ MARGIN_FLOOR = -10.0
 class CashflowPanel:
     """Monthly income, expenses and USD income of each firm over the ``window`` months before as_of."""
 
-    def __init__(self, flows: pd.DataFrame, firms: Firms, last_month: int, window: int) -> None:
-        codes = firms.codes(flows["ruc"])
+    def __init__(self, flows: Arrays, n: int, last_month: int, window: int) -> None:
+        codes = np.asarray(flows["entity"], dtype=np.int64)
         months = month_number(flows["month"])
-        before = (months <= last_month) & (codes >= 0)
+        before = months <= last_month
         codes, months = codes[before], months[before]
         first = last_month - window + 1
-        income = flows["income_pen"].to_numpy(dtype=np.float64)[before]
-        expenses = flows["expenses_pen"].to_numpy(dtype=np.float64)[before]
-        usd = (flows["currency"].to_numpy(dtype=object) == "USD")[before]
-        self.income = monthly_panel(codes, months, income, firms.n, first, window)
-        self.expenses = monthly_panel(codes, months, expenses, firms.n, first, window)
-        self.usd_income = monthly_panel(codes, months, np.where(usd, income, 0.0), firms.n, first, window)
+        income = np.asarray(flows["income_pen"], dtype=np.float64)[before]
+        expenses = np.asarray(flows["expenses_pen"], dtype=np.float64)[before]
+        usd = (np.asarray(flows["currency"], dtype=object) == "USD")[before]
+        self.income = monthly_panel(codes, months, income, n, first, window)
+        self.expenses = monthly_panel(codes, months, expenses, n, first, window)
+        self.usd_income = monthly_panel(codes, months, np.where(usd, income, 0.0), n, first, window)
         self.net = self.income - self.expenses
         # months of history: distinct months with a record, over the whole history before as_of
         pairs = np.unique(codes * 100_000 + (months - months.min() if len(months) else months))
-        self.months_of_history = group_count(pairs // 100_000, firms.n)
+        self.months_of_history = group_count(pairs // 100_000, n)
 
 
 def _slope(panel: F64) -> F64:

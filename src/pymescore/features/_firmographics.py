@@ -6,25 +6,23 @@ import numpy as np
 import pandas as pd
 
 from pymescore.contracts._reference import DEPARTMENTS, ciiu_classes
-from pymescore.features._arrays import F64, Firms, day_number
+from pymescore.features._arrays import F64, Arrays, day_number
 
 SECTIONS = tuple("ABCDEFGHIJKLMNOPQRSTU")
 DEPARTMENT_CODES = tuple(sorted(DEPARTMENTS))
 
 
-def firm_features(firms_table: pd.DataFrame, firms: Firms, as_of: pd.Timestamp) -> dict[str, object]:
+def firm_features(firms: Arrays, as_of: pd.Timestamp) -> dict[str, object]:
     """Numeric features as float arrays; ``ciiu_section`` and ``department`` as object arrays.
 
-    ``firms_table`` holds the universe's rows in the universe's order (``Firms`` is built from it).
+    ``firms`` holds one row per entity, in entity order (text as object arrays, None for missing).
     """
 
     def col(name: str) -> np.ndarray:
-        values = np.asarray(firms_table[name].to_numpy(dtype=object))
-        values[pd.isna(values)] = None
-        return values
+        return np.asarray(firms[name], dtype=object)
 
     a = float(day_number(np.array([as_of.to_datetime64()]))[0])
-    age = (a - day_number(firms_table["start_date"].to_numpy())) / 365.25
+    age = (a - day_number(firms["start_date"])) / 365.25
     classes = ciiu_classes()
     ciiu = col("ciiu")
     section = np.array([classes.get(c) if isinstance(c, str) else None for c in ciiu], dtype=object)
@@ -39,7 +37,7 @@ def firm_features(firms_table: pd.DataFrame, firms: Firms, as_of: pd.Timestamp) 
         known = np.array([isinstance(v, str) for v in values])
         return np.where(known, (values != good).astype(np.float64), np.nan)
 
-    natural = np.array([r[:2] in ("10", "15", "17") for r in firms.rucs], dtype=np.float64)
+    natural = np.array([r[:2] in ("10", "15", "17") for r in col("ruc")], dtype=np.float64)
     return {
         "firm_age_years": np.maximum(age, 0.0),
         "ciiu_section": section,

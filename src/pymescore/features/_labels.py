@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from pymescore.features._arrays import Firms, day_number, group_count, group_max, month_number
+from pymescore.features._arrays import day_number, entity_codes, group_count, group_max, month_number
 from pymescore.features._build import _table, as_timestamp
 from pymescore.features._config import FeatureConfig
 
@@ -29,27 +29,27 @@ def build_labels(
     """``ruc, default_12m (boolean, NA when not observable), label_window_end, in_default`` per firm."""
     config = config or FeatureConfig()
     ts = as_timestamp(as_of)
-    firms = Firms(firms_rucs)
+    rucs = np.asarray(firms_rucs, dtype=object)
     window_end = ts + pd.DateOffset(months=config.horizon_months)
     if config.default_definition == "sbs":
-        label, observed, in_default = _sbs(_table(tables, "bureau_ratings"), firms, ts, config.horizon_months)
+        label, observed, in_default = _sbs(_table(tables, "bureau_ratings"), rucs, ts, config.horizon_months)
     else:
-        label, observed, in_default = _basel(_table(tables, "payments"), firms, ts, window_end)
+        label, observed, in_default = _basel(_table(tables, "payments"), rucs, ts, window_end)
     return pd.DataFrame(
         {
-            "ruc": firms.rucs,
+            "ruc": rucs,
             "default_12m": pd.Series(label, dtype="boolean").mask(~observed).to_numpy(),
-            "label_window_end": np.full(firms.n, window_end.to_datetime64()),
+            "label_window_end": np.full(len(rucs), window_end.to_datetime64()),
             "in_default": in_default,
         }
     )
 
 
 def _sbs(
-    bureau: pd.DataFrame, firms: Firms, ts: pd.Timestamp, horizon: int
+    bureau: pd.DataFrame, rucs: np.ndarray, ts: pd.Timestamp, horizon: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n = firms.n
-    codes = firms.codes(bureau["ruc"])
+    n = len(rucs)
+    codes = entity_codes(rucs, bureau["ruc"])
     months = month_number(bureau["month"])
     rating = bureau["sbs_rating"].to_numpy(dtype=np.float64)
     last = int(month_number(np.array([(ts - pd.Timedelta(days=1)).to_datetime64()]))[0])
@@ -70,10 +70,10 @@ def _sbs(
 
 
 def _basel(
-    payments: pd.DataFrame, firms: Firms, ts: pd.Timestamp, window_end: pd.Timestamp
+    payments: pd.DataFrame, rucs: np.ndarray, ts: pd.Timestamp, window_end: pd.Timestamp
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n = firms.n
-    codes = firms.codes(payments["ruc"])
+    n = len(rucs)
+    codes = entity_codes(rucs, payments["ruc"])
     due = day_number(payments["due_date"])
     paid = day_number(payments["paid_date"])
     a = float(day_number(np.array([ts.to_datetime64()]))[0])

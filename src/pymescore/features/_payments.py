@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pymescore.features._arrays import F64, Firms, add_months, day_number, group_count, group_max, group_sum, ratio
+from pymescore.features._arrays import F64, Arrays, add_months, day_number, group_count, group_max, group_sum, ratio
 
 #: months_since_delinquency for a firm that was never more than 30 days late
 NEVER_DELINQUENT_MONTHS = 120.0
@@ -21,17 +21,16 @@ def _days_before(as_of: pd.Timestamp, months: int) -> float:
     return float(day_number(add_months(np.array([as_of.to_datetime64()]), -months))[0])
 
 
-def payment_features(payments: pd.DataFrame, firms: Firms, as_of: pd.Timestamp) -> dict[str, F64]:
-    n = firms.n
+def payment_features(payments: Arrays, n: int, as_of: pd.Timestamp) -> dict[str, F64]:
     a = float(day_number(np.array([as_of], dtype="datetime64[ns]"))[0])
-    codes = firms.codes(payments["ruc"])
+    codes = np.asarray(payments["entity"], dtype=np.int64)
     due = day_number(payments["due_date"])
-    keep = (codes >= 0) & (due < a)
+    keep = due < a
     codes, due = codes[keep], due[keep]
     paid = day_number(payments["paid_date"])[keep]
-    amount_due = payments["amount_due_pen"].to_numpy(dtype=np.float64)[keep]
-    amount_paid = payments["amount_paid_pen"].to_numpy(dtype=np.float64)[keep]
-    usd = (payments["currency"].to_numpy(dtype=object) == "USD")[keep]
+    amount_due = np.asarray(payments["amount_due_pen"], dtype=np.float64)[keep]
+    amount_paid = np.asarray(payments["amount_paid_pen"], dtype=np.float64)[keep]
+    usd = (np.asarray(payments["currency"], dtype=object) == "USD")[keep]
     paid_known = paid < a  # NaN compares False: unpaid
     dpd = np.where(paid_known, np.maximum(paid - due, 0.0), a - due)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pymescore.features._arrays import F64, Firms, add_months, day_number, month_number, ratio
+from pymescore.features._arrays import F64, Arrays, add_months, day_number, month_number, ratio
 
 
 def _latest_per_firm(codes: np.ndarray, order_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -28,14 +28,13 @@ def _nothing_filed(n: int) -> dict[str, F64]:
     return out
 
 
-def statement_features(statements: pd.DataFrame, firms: Firms, as_of: pd.Timestamp, lag_months: int) -> dict[str, F64]:
-    n = firms.n
-    if len(statements) == 0:
+def statement_features(statements: Arrays, n: int, as_of: pd.Timestamp, lag_months: int) -> dict[str, F64]:
+    codes = np.asarray(statements["entity"], dtype=np.int64)
+    if len(codes) == 0:
         return _nothing_filed(n)
-    codes = firms.codes(statements["ruc"])
-    period_end = statements["period_end"].to_numpy(dtype="datetime64[ns]")
+    period_end = np.asarray(statements["period_end"], dtype="datetime64[ns]")
     filed = add_months(period_end, lag_months)
-    keep = (codes >= 0) & ~np.isnat(period_end) & (filed < np.datetime64(as_of.date()))
+    keep = ~np.isnat(period_end) & (filed < np.datetime64(as_of.date()))
     pos = np.flatnonzero(keep)
     pe_days = day_number(period_end)[pos]
     rows, firm = _latest_per_firm(codes[pos], pe_days)
@@ -43,7 +42,7 @@ def statement_features(statements: pd.DataFrame, firms: Firms, as_of: pd.Timesta
 
     def col(name: str, at: np.ndarray, where: np.ndarray) -> F64:
         values = np.full(n, np.nan)
-        values[where] = statements[name].to_numpy(dtype=np.float64)[at]
+        values[where] = np.asarray(statements[name], dtype=np.float64)[at]
         return values
 
     assets, liabilities = col("total_assets_pen", latest, firm), col("total_liabilities_pen", latest, firm)
