@@ -1,6 +1,6 @@
 """Point-in-time features and labels: one registry, one implementation, batch and online."""
 
-from pymescore.features._build import build_features, feature_context
+from pymescore.features._build import build_feature_arrays, build_features, clip_to_range, feature_context
 from pymescore.features._catalog import BY_NAME, FEATURE_NAMES, FEATURES
 from pymescore.features._config import DEFINITIONS, FeatureConfig
 from pymescore.features._context import Context
@@ -16,8 +16,10 @@ __all__ = [
     "Context",
     "Feature",
     "FeatureConfig",
+    "build_feature_arrays",
     "build_features",
     "build_labels",
+    "clip_to_range",
     "feature_context",
     "registry_hash",
 ]

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 from pathlib import Path
@@ -109,25 +110,29 @@ class Policy:
             fired.append("KO_FIRM_TOO_YOUNG")
         return fired
 
-    def capacity(self, f: dict[str, Any], term_months: int) -> float | None:
-        """The principal whose instalment is ``instalment_share`` of the monthly net cash flow (PEN)."""
-        log_income, margin = _num(f.get("log_income_mean_12m")), _num(f.get("net_cf_margin_12m"))
-        if log_income is None or margin is None or not 0 <= log_income <= 25:  # the feature's valid range
+    def capacity(self, net_pen: float | None, term_months: int) -> float | None:
+        """The principal whose instalment is ``instalment_share`` of the monthly net cash flow ``net_pen``
+        (PEN, the last 12 months' average); None when it is unknown."""
+        if net_pen is None or not math.isfinite(net_pen):
             return None
-        net = math.expm1(log_income) * margin
-        if not math.isfinite(net):
-            return None
-        if net <= 0:
+        if net_pen <= 0:
             return 0.0
-        instalment = self.instalment_share * net
+        instalment = self.instalment_share * net_pen
         r = (1 + self.annual_rate) ** (1 / 12) - 1
         factor = term_months if r == 0 else (1 - (1 + r) ** -term_months) / r
         return instalment * factor
 
     def decide(
-        self, score: int, f: dict[str, Any], requested: float, term_months: int, pen_per_unit: float
+        self,
+        score: int,
+        f: dict[str, Any],
+        requested: float,
+        term_months: int,
+        pen_per_unit: float,
+        net_pen: float | None = None,
     ) -> tuple[str, list[str], float]:
-        """(decision, rules fired, suggested amount in the request's currency)."""
+        """(decision, rules fired, suggested amount in the request's currency); ``net_pen`` is the monthly net
+        cash flow in PEN the capacity rule reads (:func:`monthly_net_pen`)."""
         rules = self.knockouts(f)
         if rules:
             return "decline", rules, 0.0
@@ -144,7 +149,7 @@ class Policy:
         history = _num(f.get("months_of_history"))
         if history is None or history < self.min_history_months:
             rules.append("REVIEW_THIN_FILE")
-        capacity = self.capacity(f, term_months)
+        capacity = self.capacity(net_pen, term_months)
         if not all(name in f for name in CAPACITY_FEATURES):  # a model without cash-flow features: no rule
             suggested = requested
         elif capacity is None or capacity <= 0:  # no cash flows, or a negative net: no amount the data can back
@@ -159,6 +164,26 @@ class Policy:
         if rules:  # every rule above sends the application to an analyst; each says why
             decision = "review"
         return decision, rules, float(max(suggested, 0.0))
+
+
+def monthly_net_pen(values: Mapping[str, Any], k: int) -> float | None:
+    """Row ``k``'s average monthly net cash flow of the last 12 months, in PEN: mean income × net margin, from
+    the features as computed (PEN amounts); from a log income only when the amount itself was not given (a
+    request that sent precomputed features)."""
+    margin = _num(values["net_cf_margin_12m"][k]) if "net_cf_margin_12m" in values else None
+    if margin is None:
+        return None
+    if "income_mean_12m" in values:
+        income = _num(values["income_mean_12m"][k])
+    elif "log_income_mean_12m" in values:
+        log_income = _num(values["log_income_mean_12m"][k])
+        income = math.expm1(log_income) if log_income is not None and 0 <= log_income <= 25 else None
+    else:
+        income = None
+    if income is None:
+        return None
+    net = income * margin
+    return net if math.isfinite(net) else None
 
 
 def _num(value: Any) -> float | None:

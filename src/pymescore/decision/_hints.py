@@ -1,0 +1,126 @@
+"""Improvement hints: monotone inputs that pull a score down, moved to a typical better value, scored by the
+model itself, at most one per registry group (cash flow, profitability, leverage, payments, bureau).
+
+The target is the training quartile on the safe side of the declared direction (the 25th percentile for a
+feature that raises risk, the 75th for one that lowers it); the points are the model's own score at that
+value, all else equal. Only numeric inputs the model reads as given are moved, so each trial is its row of
+the model matrix with one cell set: a *probe* row, appended to the rows' one margin call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from pymescore.features import BY_NAME
+from pymescore.features._display import display_value, quantity_name
+
+#: candidate inputs tried per application; the hints are the best of each group among them, three at most
+HINT_TRIALS = 8
+#: what an owner can change by how the business is run (not the region, the sector, the firm's age or size)
+HINT_GROUPS = frozenset({"cash_flow", "profitability", "leverage", "payment_behaviour", "bureau"})
+#: amounts measure the size of the business, not how it is run: "raise income from S/ 3,897 to S/ 55,704"
+#: (the training quartile of all firms) is no advice to a micro firm; its margins and ratios are
+SIZE_UNITS = frozenset({"PEN", "PEN/month", "log PEN", "UIT"})
+
+Trial = tuple[int, str, float, float]  # row, input, current value, target value
+
+
+def actionable(name: str) -> bool:
+    """Whether a hint may suggest moving this input (a generic model's columns: any monotone one)."""
+    f = BY_NAME.get(name)
+    return f is None or (f.group in HINT_GROUPS and f.unit not in SIZE_UNITS)
+
+
+class Hints:
+    """What the hints need of a bundle: each input's direction, its target, and the model column it is."""
+
+    def __init__(self, monotone: Mapping[str, int], reference: Mapping[str, Any], model_columns: list[str],
+                 numeric: set[str]) -> None:  # fmt: skip
+        where = {c: j for j, c in enumerate(model_columns)}
+        self._movable: dict[str, tuple[int, float]] = {}  # input -> (model column, target)
+        for name, mono in monotone.items():
+            target = _target(reference.get(name), mono)
+            if target is not None and name in numeric and name in where and actionable(name):
+                self._movable[name] = (where[name], target)
+        self._monotone = dict(monotone)
+
+    def trials(self, parts: np.ndarray, columns: list[str], values: Mapping[str, np.ndarray]) -> list[Trial]:
+        """For each row, up to ``HINT_TRIALS`` inputs that pull its score down (a positive log-odds part),
+        worst first, that have a better typical value the model reads as given."""
+        out: list[Trial] = []
+        for k in range(len(parts)):
+            picked = 0
+            for j in np.argsort(-parts[k]):
+                if parts[k, j] <= 0 or picked >= HINT_TRIALS:
+                    break
+                name = columns[j]
+                mono = self._monotone.get(name, 0)
+                if mono == 0:
+                    continue
+                movable = self._movable.get(name)
+                current = values[name][k] if name in values else None
+                if movable is None or not isinstance(current, float | np.floating) or current != current:
+                    continue
+                target = movable[1]
+                if (target - current) * mono >= 0:
+                    continue  # not an improvement
+                picked += 1
+                out.append((k, name, float(current), target))
+        return out
+
+    def probes(self, X: np.ndarray, trials: list[Trial]) -> np.ndarray:
+        """Each trial's model row with its one input moved to the target."""
+        rows = X[[k for k, *_ in trials]] if trials else np.zeros((0, X.shape[1]))
+        for i, (_k, name, _current, target) in enumerate(trials):
+            rows[i, self._movable[name][0]] = target
+        return rows
+
+    @staticmethod
+    def pick(trials: list[Trial], moved: np.ndarray, scores: np.ndarray, lang: str) -> list[list[dict[str, Any]]]:
+        """The hints of each row from its trials' scores: a gain of a point or more, the best of each group,
+        the best three groups."""
+        out: list[list[dict[str, Any]]] = [[] for _ in range(len(scores))]
+        for (k, name, current, target), new in zip(trials, np.rint(moved), strict=True):
+            gain = float(new - scores[k])
+            if gain >= 1:
+                out[k].append({"feature": name, "text": hint_text(name, current, target, lang),
+                               "current_value": current, "target_value": target, "points": round(gain, 1)})  # fmt: skip
+        for k, hints in enumerate(out):
+            hints.sort(key=lambda h: -h["points"])
+            seen: set[str] = set()
+            kept: list[dict[str, Any]] = []
+            for h in hints:
+                group = BY_NAME[h["feature"]].group if h["feature"] in BY_NAME else h["feature"]
+                if group not in seen and len(kept) < 3:
+                    seen.add(group)
+                    kept.append(h)
+            out[k] = kept
+        return out
+
+
+def _target(ref: Mapping[str, Any] | None, monotone: int) -> float | None:
+    if monotone == 0 or not ref or ref.get("kind") != "numeric":
+        return None
+    quartiles = ref.get("quartiles") or []
+    if len(quartiles) == 3:  # the training quartile on the safe side
+        return float(quartiles[0] if monotone > 0 else quartiles[2])
+    edges = ref.get("edges", [])  # a bundle written before quartiles were stored: its bin edges
+    if len(edges) < 3:
+        return None
+    return float(edges[len(edges) // 4] if monotone > 0 else edges[(3 * len(edges)) // 4])
+
+
+def hint_text(name: str, current: float, target: float, lang: str) -> str:
+    """``Llevar «Margen de caja…» de 5.2% a 16.2%``: the input by the name of what it measures, both values
+    in its unit (soles, percent, days; a log-scale amount as the amount)."""
+    f = BY_NAME.get(name)
+    if f is None:  # a generic model's column: its name and plain numbers
+        what, now, then = name, f"{current:.4g}", f"{target:.4g}"
+    else:
+        what, now, then = quantity_name(f, lang), display_value(f, current, lang), display_value(f, target, lang)
+    if lang == "es":
+        return f"Llevar «{what}» de {now} a {then}"
+    return f"Bring «{what}» from {now} to {then}"

@@ -1,0 +1,108 @@
+"""The decision stage shared by the service and batch scoring: the model's PD, score and exact points, then
+the policy (cut-offs, knock-outs, the capacity rule on a PEN amount, the suggested amount), the reasons and
+the improvement hints — for one application or a million, by one code path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pymescore.decision._hints import Hints
+from pymescore.decision._policy import RULE_TEXTS, Policy, monthly_net_pen
+from pymescore.decision._reasons import reasons as reasons_of
+from pymescore.evaluate import assign_bands
+from pymescore.features import BY_NAME
+from pymescore.model import FittedModel
+from pymescore.model._compiled import CompiledModel
+
+
+@dataclass
+class Decisions:
+    """Per row: PD, score, band, decision, rules, suggested amount, reasons and hints."""
+
+    pd: np.ndarray
+    score: np.ndarray
+    band: list[str]
+    decision: list[str]
+    rules: list[list[str]]
+    suggested: list[float]
+    reasons: list[list[dict[str, Any]]]
+    hints: list[list[dict[str, Any]]]
+
+
+def rule_entries(rules: list[str], lang: str) -> list[dict[str, str]]:
+    """The policy rules fired, in words, with their effect."""
+    return [
+        {"code": c, "text": RULE_TEXTS[c][0 if lang == "es" else 1], "effect": "decline" if c.startswith("KO_") else
+         "review"}
+        for c in rules
+    ]  # fmt: skip
+
+
+class DecisionStage:
+    """A bundle's compiled model + a policy; read-only after construction (thread-safe)."""
+
+    def __init__(self, model: FittedModel, reference: Mapping[str, Any], policy: Policy, nthread: int = 1) -> None:
+        self.model = model
+        self.compiled = CompiledModel(model, nthread=nthread)
+        self.policy = policy
+        self.features = [f.name for f in model.features]
+        numeric = {ct.column for ct in model.preprocessor.types if ct.kind == "numeric"}
+        monotone = {f.name: f.monotone for f in model.features}
+        self.hints = Hints(monotone, reference.get("features", {}), self.compiled.columns, numeric)
+        self.sme = all(name in BY_NAME for name in self.features)
+
+    def run(
+        self,
+        X: np.ndarray,
+        values: Mapping[str, np.ndarray],
+        requested: np.ndarray,
+        term_months: np.ndarray,
+        pen_per_unit: np.ndarray,
+        lang: str = "es",
+        top: int = 4,
+        amounts: Mapping[str, np.ndarray] | None = None,
+    ) -> Decisions:
+        """Decide every row of the model matrix ``X``. ``values`` are the rows' features as the model reads
+        them (clipped; categories as labels), by name; ``amounts`` the unclipped ones the capacity rule reads
+        as PEN amounts (default ``values``). A requested amount of NaN means none was asked: no decision."""
+        c = self.compiled
+        contributions = c.contributions(X)
+        trials = self.hints.trials(contributions.parts, c.sources, values)
+        explained = c.explain(contributions, self.hints.probes(X, trials))
+        scores = explained.score
+        rows_reasons = reasons_of(explained.points, explained.columns, self.model.features, top, values)
+        hints = self.hints.pick(trials, explained.probe_scores, scores, lang)
+        key = "text_es" if lang == "es" else "text_en"
+        for row in rows_reasons:
+            for r in row:
+                r["text"] = _reason_text(r, key)
+        bands = [str(b) for b in assign_bands(scores)]
+        decision, rules, suggested = [], [], []
+        money = values if amounts is None else amounts
+        columns = [(name, values[name]) for name in self.features if name in values]
+        for k in range(len(X)):
+            if requested[k] != requested[k]:  # no amount asked: PD and score only
+                decision.append("")
+                rules.append([])
+                suggested.append(float("nan"))
+                continue
+            f = {name: column[k] for name, column in columns}
+            d, fired, amount = self.policy.decide(int(scores[k]), f, float(requested[k]), int(term_months[k]),
+                                                  float(pen_per_unit[k]), monthly_net_pen(money, k))  # fmt: skip
+            decision.append(d)
+            rules.append(fired)
+            suggested.append(amount)
+        return Decisions(explained.pd, scores, bands, decision, rules, suggested, rows_reasons, hints)
+
+
+def _reason_text(reason: dict[str, Any], key: str) -> str:
+    """The registry's reason text; for a feature without one, its description (never a bare code)."""
+    text = str(reason[key])
+    f = BY_NAME.get(reason["code"])
+    if text == reason["code"] and f is not None:
+        return f.description_es if key == "text_es" else f.description_en
+    return text
