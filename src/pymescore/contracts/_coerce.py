@@ -6,6 +6,9 @@ only the failing values become :class:`~pymescore.contracts._kernels.Failure` re
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -15,6 +18,21 @@ from pymescore.contracts._spec import Column
 _THOUSANDS = r"-?\d{1,3}(,\d{3})+(\.\d+)?"
 _MONTH_ONLY = r"[0-9]{4}-[0-9]{2}"
 _NULL_TEXT = ("", "-", "na", "n/a", "nan", "null", "none", "nat")
+_NULL_SET = frozenset(_NULL_TEXT)
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: "２０１…" (full-width) is not a code
+
+
+def text_cell(value: Any) -> str | None:
+    """One source value as stripped text; None for an empty cell or a null word ('n/a', 'null', '-')."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    return None if text.lower() in _NULL_SET else text
+
+
+def code_ok(text: str, width: int | None) -> bool:
+    """Whether a code's text is ASCII digits (of ``width`` when given)."""
+    return _DIGITS.fullmatch(text) is not None and (not width or len(text) == width)
 
 _ISO_SHAPE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ].*)?"
 
@@ -27,10 +45,8 @@ def _as_text(values: pd.Series) -> pd.Series:
         out = as_int.where(integral, values.astype("string"))
     elif pd.api.types.is_datetime64_any_dtype(values.dtype):
         out = values.dt.strftime("%Y-%m-%d").astype("string")
-    elif isinstance(values.dtype, pd.StringDtype):
-        out = values
-    else:
-        out = values.astype("string")
+    else:  # text or any other object: value by value (what pandas' string methods do too), at any size
+        return pd.Series([text_cell(v) for v in values.tolist()], index=values.index, dtype="string", name=values.name)
     out = out.str.strip()
     return out.mask(out.str.lower().isin(_NULL_TEXT))
 
@@ -67,9 +83,7 @@ def coerce_column(values: pd.Series, col: Column, failures: list[Failure], table
         return text
     if col.kind == "code":
         out = text.str.zfill(col.width) if _is_number_dtype(values) and col.width else text
-        bad = present & ~out.fillna("").str.fullmatch(r"[0-9]+")
-        if col.width:
-            bad |= present & (out.fillna("").str.len() != col.width)
+        bad = present & ~pd.Series([code_ok(v, col.width) for v in out.fillna("").tolist()], index=out.index)
         shape = f"{col.width} digits" if col.width else "digits"
         _explain(failures, out, bad, (table, col.name, "TYPE_CODE", shape))
         return out.mask(bad)

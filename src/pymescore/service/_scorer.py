@@ -26,7 +26,7 @@ import pandas as pd
 
 from pymescore.bundle import Bundle
 from pymescore.contracts import TABLES
-from pymescore.contracts._coerce import coerce_column
+from pymescore.contracts._coerce import code_ok, coerce_column, text_cell
 from pymescore.contracts._kernels import Failure, compile_contract, ruc_ok
 from pymescore.contracts._reference import DOMICILE_CONDITIONS, TAXPAYER_STATES, canonical_register_value
 from pymescore.decision import DecisionStage, Policy, rule_entries
@@ -34,7 +34,7 @@ from pymescore.errors import PymescoreError
 from pymescore.features import BY_NAME, build_feature_arrays, clip_to_range
 from pymescore.features._context import Context
 from pymescore.model._typing import code_label
-from pymescore.service._schemas import ScoreRequest
+from pymescore.service._schemas import BureauIn, CashflowIn, PaymentIn, ScoreRequest, StatementIn
 from pymescore.sources._currency import month_end, pen_rates
 
 HISTORIES = ("monthly_cashflows", "financial_statements", "payments", "bureau_ratings")
@@ -113,8 +113,9 @@ def _shown(value: object) -> str:
 
 
 class _TextCells:
-    """Text cells of a request parsed by the contract's own parser (``coerce_column``), each distinct value
-    once: the values a batch has not seen yet go through one call, the rest are remembered (bounded)."""
+    """Text cells of a request read by the contract's own rules (``text_cell`` and ``code_ok``; months by
+    ``coerce_column``), each distinct value once: what a batch has not seen yet is read (months in one call),
+    the rest is remembered (bounded)."""
 
     def __init__(self, limit: int = 50_000) -> None:
         self._seen: dict[tuple[str, str], dict[Any, tuple[Any, tuple[tuple[str, str, Any], ...]]]] = defaultdict(dict)
@@ -125,16 +126,24 @@ class _TextCells:
         seen = self._seen[(table, column)]
         new = list(dict.fromkeys(v for v in values if v not in seen))
         if new:
-            failures: list[Failure] = []
-            parsed = coerce_column(pd.Series(new, dtype=object), col, failures, table).tolist()
-            why: dict[int, list[tuple[str, str, Any]]] = defaultdict(list)
-            for f in failures:
-                why[f.row].append((f.code, f.expected, f.got))
             if len(seen) + len(new) > self._limit:
                 seen.clear()
-            for k, v in enumerate(new):
-                typed = parsed[k]
-                seen[v] = (None if typed is None or typed is pd.NA or typed is pd.NaT else typed, tuple(why[k]))
+            if col.kind in ("str", "code"):  # the contract's scalar rules
+                shape = f"{col.width} digits" if col.width else "digits"
+                for v in new:
+                    t = text_cell(v)
+                    bad = col.kind == "code" and t is not None and not code_ok(t, col.width)
+                    seen[v] = (None, (("TYPE_CODE", shape, t),)) if bad else (t, ())
+            else:  # months: the contract's parser, all new values in one call
+                failures: list[Failure] = []
+                parsed = coerce_column(pd.Series(new, dtype=object), col, failures, table).tolist()
+                why: dict[int, list[tuple[str, str, Any]]] = defaultdict(list)
+                for f in failures:
+                    why[f.row].append((f.code, f.expected, f.got))
+                for k, v in enumerate(new):  # a month as its microseconds (NaT: the smallest int64)
+                    typed = parsed[k]
+                    stamp = _NAT if typed is None or typed is pd.NaT else int(pd.Timestamp(typed).value // 1000)
+                    seen[v] = (stamp, tuple(why[k]))
         out, problems = [], {}
         for r, v in enumerate(values):
             typed, why_not = seen[v]
@@ -318,30 +327,42 @@ class Scorer:
         """One history of every application as typed arrays (``owner``: the application's index), checked by
         the contract's kernels, with its amounts in PEN; the records of an application with a problem dropped."""
         contract = TABLES[name]
-        records, owners, positions = [], [], []
+        records: list[dict[str, Any]] = []
+        owners: list[int] = []
+        positions: list[int] = []
         for p in pending:
-            for j, rec in enumerate(getattr(p.request, name)):
-                records.append(rec.__dict__)  # a flat model's fields as parsed (what model_dump() would copy)
-                owners.append(p.index)
-                positions.append(j)
+            history = getattr(p.request, name)
+            records.extend(rec.__dict__ for rec in history)  # a flat model's fields as parsed (model_dump's values)
+            owners.extend([p.index] * len(history))
+            positions.extend(range(len(history)))
         by_index = {p.index: p for p in pending}
         owner = np.asarray(owners, dtype=np.int64)
         failures: list[Failure] = []
-        columns: dict[str, np.ndarray] = {"ruc": np.array([by_index[o].request.ruc for o in owners], dtype=object)}
+        rucs = np.array([p.request.ruc for p in pending], dtype=object)
+        slot = np.full(max(by_index) + 1, -1, dtype=np.int64)
+        slot[[p.index for p in pending]] = np.arange(len(pending))
+        columns: dict[str, np.ndarray] = {"ruc": rucs[slot[owner]] if len(owner) else np.zeros(0, dtype=object)}
+        # the records' fields column by column, in one transposition (every record of a table has its model's
+        # fields in the model's order)
+        fields = list(_FIELDS[name])
+        transposed = list(zip(*map(tuple, map(dict.values, records)), strict=True)) if records else []
+        by_field = {f: list(v) for f, v in zip(fields, transposed, strict=True)} if records else {}
         for col in contract.columns:
             if col.name == "ruc":
                 continue
-            values = [r.get(col.name) for r in records]
+            values = by_field.get(col.name, [])
             if col.kind in ("float", "int"):
                 columns[col.name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
             elif col.kind == "date":
-                columns[col.name] = np.array(values, dtype="datetime64[us]")
+                columns[col.name] = _dates(values)
             else:  # text and months: the contract's parser, each distinct value once
                 parsed, problems = self._text.parse(name, col.name, values)
-                for r, found in problems.items():
+                for found in problems.values():
                     failures.extend(found)
-                dtype: Any = "datetime64[us]" if col.kind == "month" else object
-                columns[col.name] = np.array(parsed, dtype=dtype)
+                if col.kind == "month":
+                    columns[col.name] = np.fromiter(parsed, dtype=np.int64, count=len(parsed)).view("datetime64[us]")
+                else:
+                    columns[col.name] = np.array(parsed, dtype=object)
         failures.extend(compile_contract(contract).check(columns))
         for f in failures:
             known = f.column in contract.column_names
@@ -349,19 +370,13 @@ class Scorer:
             by_index[int(owner[f.row])].errors.append(_problem(path, f"expected {f.expected}", _got(records[f.row], f)))
         bad = np.zeros(len(records), dtype=bool)
         bad[[f.row for f in failures]] = True
-        # one record per key within an application
+        # one record per key within an application (the first kept)
         key = [c for c in contract.key if c != "ruc"]
-        seen: set[tuple[Any, ...]] = set()
-        for r in range(len(records)):
-            if bad[r]:
-                continue
-            k = (int(owner[r]), *(columns[c][r] for c in key))
-            if k in seen:
-                by_index[int(owner[r])].errors.append(
-                    _problem(f"{name}[{positions[r]}]", f"one record per {', '.join(key)}", "a duplicate")
-                )
-                bad[r] = True
-            seen.add(k)
+        for r in np.flatnonzero(_later_duplicates(owner, [columns[c] for c in key], bad)):
+            by_index[int(owner[r])].errors.append(
+                _problem(f"{name}[{positions[r]}]", f"one record per {', '.join(key)}", "a duplicate")
+            )
+            bad[r] = True
         if contract.amounts:
             usd = columns["currency"] == "USD"
             assert contract.fx_date is not None
@@ -479,6 +494,44 @@ class Scorer:
             return None
         pos = int(np.searchsorted(self._rate_dates, as_of.to_datetime64(), side="right")) - 1
         return None if pos < 0 else float(self._rate_values[pos])
+
+
+_NAT = int(np.datetime64("NaT").view(np.int64))
+_FIELDS = {name: tuple(model.model_fields) for name, model in (
+    ("monthly_cashflows", CashflowIn), ("financial_statements", StatementIn), ("payments", PaymentIn),
+    ("bureau_ratings", BureauIn))}  # fmt: skip
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def _dates(values: list[Any]) -> np.ndarray:
+    """``datetime.date`` values (None missing) as datetime64[us], by their ordinal (no per-value conversion)."""
+    days = np.fromiter((_NAT if v is None else v.toordinal() - _EPOCH_ORDINAL for v in values), dtype=np.int64,
+                       count=len(values))  # fmt: skip
+    out = days.astype("datetime64[D]").astype("datetime64[us]")
+    out[days == _NAT] = np.datetime64("NaT")
+    return out
+
+
+def _later_duplicates(owner: np.ndarray, keys: list[np.ndarray], skip: np.ndarray) -> np.ndarray:
+    """Rows (not in ``skip``) whose owner and keys repeat an earlier such row's."""
+    rows = np.flatnonzero(~skip)
+    out = np.zeros(len(owner), dtype=bool)
+    if len(rows) < 2:
+        return out
+    codes = [owner[rows]]
+    for values in keys:
+        v = values[rows]
+        if v.dtype.kind in "Mf":
+            codes.append(v.view(np.int64))
+        else:
+            index: dict[Any, int] = {}
+            codes.append(np.fromiter((index.setdefault(x, len(index)) for x in v), dtype=np.int64, count=len(v)))
+    order = np.lexsort((rows, *reversed(codes)))
+    same = np.ones(len(order) - 1, dtype=bool)
+    for c in codes:
+        same &= c[order[1:]] == c[order[:-1]]
+    out[rows[order[1:][same]]] = True
+    return out
 
 
 @functools.lru_cache(maxsize=1024)
