@@ -208,6 +208,19 @@ async def _load(
     return load
 
 
+def healthz_latency_ms(url: str, n: int) -> float:
+    """Median latency of ``n`` sequential ``GET /healthz`` on one keep-alive connection (the floor of what
+    any request costs on this server: HTTP, the middleware, the event loop)."""
+    times = []
+    with httpx.Client(base_url=url, timeout=30.0) as http:
+        http.get("/healthz")
+        for _ in range(n):
+            t0 = time.perf_counter()
+            http.get("/healthz").raise_for_status()
+            times.append(time.perf_counter() - t0)
+    return round(1000 * statistics.median(times), 3)
+
+
 def _problem_code(response: httpx.Response) -> str:
     try:
         return str(response.json().get("code"))

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from pymescore.contracts import CONTRACT_COLUMNS, TABLES, validate_table
 from pymescore.contracts._reference import ciiu_classes, ubigeo_codes
@@ -153,5 +151,3 @@ def test_thousands_separators_and_month_formats() -> None:
     assert result.rejected.empty
     assert result.valid["income"].tolist() == [1250.5, 7.0]
     assert result.valid["month"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-01", "2024-03-01"]
-
-

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pymescore.bundle import BundleError, load_bundle
+from pymescore.decision import reasons as reasons_of
 from pymescore.errors import ConfigError
 from pymescore.model import TrainConfig, train
 from pymescore.runs import run_training, score
@@ -68,7 +69,7 @@ def test_reasons_add_up_to_the_score(trained: tuple[Path, dict[str, object], pd.
     assert np.array_equal(summary["pd"].to_numpy(), model.predict_pd(frame.head(50)))
     raw = summary["base_score"] + points.sum(axis=1)
     assert np.allclose(np.clip(raw, 300, 850), summary["score"], atol=0.51)
-    reasons = model.reasons(points)
+    reasons = reasons_of(points.to_numpy(), points.columns.tolist(), model.features)
     assert all(len(r) <= 4 for r in reasons)
     assert all(item["impact_points"] < 0 for r in reasons for item in r)
     scored = score(load_bundle(out), frame.head(5))
@@ -458,7 +459,9 @@ def test_reasons_with_one_text_are_one_reason_and_the_heaviest_groups_win() -> N
     points = pd.DataFrame(
         [[-4.0, -4.0, -5.0, 2.0], [-1.0, -0.5, -3.0, -2.0]], columns=["late_a", "late_b", "size", "margin"]
     )
-    first, second = model.reasons(points, top=1)
+    first, second = reasons_of(points.to_numpy(), points.columns.tolist(), model.features, top=1)
     assert first == [{"code": "late_a", "text_es": "Atrasos", "text_en": "Arrears", "impact_points": -8.0}]
     assert [r["code"] for r in second] == ["size"]
-    assert [r["impact_points"] for r in model.reasons(points, top=3)[1]] == [-3.0, -2.0, -1.5]
+    assert [
+        r["impact_points"] for r in reasons_of(points.to_numpy(), points.columns.tolist(), model.features, top=3)[1]
+    ] == [-3.0, -2.0, -1.5]

@@ -517,8 +517,8 @@ def test_the_policy_still_approves_a_sound_complete_application(svc: dict[str, A
 
 
 def test_hints_only_move_what_the_owner_runs(svc: dict[str, Any]) -> None:
+    from pymescore.decision._hints import HINT_GROUPS, SIZE_UNITS
     from pymescore.features import BY_NAME
-    from pymescore.service._scorer import HINT_GROUPS, SIZE_UNITS
 
     c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
     r = c.post("/v1/scores:batch", json={"applications": svc["bodies"][:40]}, headers=h)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from pymescore.bundle import Bundle, save_bundle
+from pymescore.decision import reasons as reasons_of
 from pymescore.errors import ConfigError, MissingColumnError, SourceUnreadableError
 from pymescore.evaluate import (
     assign_bands,
@@ -466,7 +467,7 @@ def score(bundle: Bundle, frame: pd.DataFrame, top: int = 4, lang: str = "es") -
     check_table(bundle, frame)
     summary, points = bundle.model.explain(frame)
     given = {name: frame[name].to_numpy() for name in points.columns.tolist() if name in frame.columns}
-    reasons = bundle.model.reasons(points, top, values=given)
+    reasons = reasons_of(points.to_numpy(), points.columns.tolist(), bundle.model.features, top, given)
     out = pd.DataFrame({"pd": summary["pd"].to_numpy(), "score": summary["score"].to_numpy()})
     out["band"] = assign_bands(out["score"].to_numpy())
     key = "text_es" if lang == "es" else "text_en"

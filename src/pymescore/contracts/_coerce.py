@@ -34,6 +34,7 @@ def code_ok(text: str, width: int | None) -> bool:
     """Whether a code's text is ASCII digits (of ``width`` when given)."""
     return _DIGITS.fullmatch(text) is not None and (not width or len(text) == width)
 
+
 _ISO_SHAPE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ].*)?"
 
 

@@ -62,9 +62,9 @@ def member(values: np.ndarray, allowed: Any) -> Mask:
 def present(values: np.ndarray) -> Mask:
     """Where a typed column holds a value."""
     if values.dtype.kind == "f":
-        return ~np.isnan(values)
+        return np.asarray(~np.isnan(values), dtype=bool)
     if values.dtype.kind == "M":
-        return ~np.isnat(values)
+        return np.asarray(~np.isnat(values), dtype=bool)
     return np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
 
 
@@ -88,20 +88,30 @@ class RowRule:
     test: Callable[[Arrays], Mask]
 
 
+def _at_least(x: np.ndarray, bound: float) -> Mask:
+    return np.asarray(x >= bound, dtype=bool)
+
+
+def _at_most(x: np.ndarray, bound: float) -> Mask:
+    return np.asarray(x <= bound, dtype=bool)
+
+
 def column_rules(col: Column, today: np.datetime64) -> list[Rule]:
     rules: list[Rule] = []
     name = col.name
     if col.ge is not None:
         code = "AMOUNT_NEGATIVE" if col.ge == 0 else "OUT_OF_RANGE"
-        rules.append(Rule(name, code, f">= {col.ge:g}", lambda x, v=col.ge: x >= v))
+        rules.append(Rule(name, code, f">= {col.ge:g}", functools.partial(_at_least, bound=col.ge)))
     if col.le is not None:
-        rules.append(Rule(name, "OUT_OF_RANGE", f"<= {col.le:g}", lambda x, v=col.le: x <= v))
+        rules.append(Rule(name, "OUT_OF_RANGE", f"<= {col.le:g}", functools.partial(_at_most, bound=col.le)))
     if col.isin is not None:
         allowed = frozenset(col.isin)
         rules.append(Rule(name, "VALUE_UNKNOWN", f"one of {', '.join(col.isin)}", lambda x: member(x, allowed)))
     if name == "ruc":
         rules.append(
-            Rule(name, "RUC_INVALID", "a valid RUC (stdnum.pe.ruc)", lambda x: np.fromiter(map(ruc_ok, x), bool, len(x)))
+            Rule(
+                name, "RUC_INVALID", "a valid RUC (stdnum.pe.ruc)", lambda x: np.fromiter(map(ruc_ok, x), bool, len(x))
+            )
         )
     if name == "ciiu":
         classes = ciiu_classes()
@@ -118,7 +128,9 @@ def column_rules(col: Column, today: np.datetime64) -> list[Rule]:
     if name == "taxpayer_state":
         rules.append(Rule(name, "VALUE_UNKNOWN", "a SUNAT state", lambda x: member(x, TAXPAYER_STATES)))
     if name == "domicile_condition":
-        rules.append(Rule(name, "VALUE_UNKNOWN", "a SUNAT domicile condition", lambda x: member(x, DOMICILE_CONDITIONS)))
+        rules.append(
+            Rule(name, "VALUE_UNKNOWN", "a SUNAT domicile condition", lambda x: member(x, DOMICILE_CONDITIONS))
+        )
     if col.kind in ("date", "month"):
         rules.append(Rule(name, "DATE_RANGE", "1950 or later", lambda x: x >= EARLIEST))
     if name in ("start_date", "paid_date"):
@@ -193,12 +205,19 @@ class CompiledContract:
                 for k in np.flatnonzero(~ok):
                     out.append(Failure(table, int(labels[where[k]]), col.name, rule.code, rule.expected,
                                        plain(given[k])))  # fmt: skip
-        for rule in self.row_rules:
-            ok = np.asarray(rule.test(columns), dtype=bool)
+        for row_rule in self.row_rules:
+            ok = np.asarray(row_rule.test(columns), dtype=bool)
             if not ok.all():
                 for r in np.flatnonzero(~ok):
-                    out.append(Failure(table, int(labels[r]), rule.column, rule.code, rule.expected))
+                    out.append(Failure(table, int(labels[r]), row_rule.column, row_rule.code, row_rule.expected))
         return out
+
+
+def after_parsing(parsed: list[Failure], checked: list[Failure]) -> list[Failure]:
+    """The parser's failures then the rules', without a 'missing' for a cell whose value was sent but did not
+    parse (it was there: the parse failure says what was wrong with it)."""
+    unparsed = {(f.row, f.column) for f in parsed}
+    return [*parsed, *(f for f in checked if f.code != "VALUE_MISSING" or (f.row, f.column) not in unparsed)]
 
 
 def plain(value: Any) -> Any:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pymescore.contracts._coerce import coerce_column
-from pymescore.contracts._kernels import Failure, compile_contract
+from pymescore.contracts._kernels import Failure, after_parsing, compile_contract
 from pymescore.contracts._reference import (
     DOMICILE_CONDITIONS,
     TAXPAYER_STATES,
@@ -49,7 +49,7 @@ def typed_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         elif pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
             out[str(name)] = values.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
-            out[str(name)] = values.to_numpy(dtype=object, na_value=None)
+            out[str(name)] = np.asarray(values.astype(object).where(values.notna(), None).to_numpy())
     return out
 
 
@@ -104,12 +104,8 @@ def validate_table(
             checked.append(col.name)
     frame = pd.DataFrame(typed, index=raw.index)
     rows = raw.index.to_numpy()
-    unparsed = {(f.row, f.column) for f in failures}  # a value that did not parse was there: not also missing
-    failures.extend(
-        f
-        for f in compile_contract(contract, equity_tolerance).check(typed_arrays(frame), rows, frozenset(checked))
-        if f.code != "VALUE_MISSING" or (f.row, f.column) not in unparsed
-    )
+    checks = compile_contract(contract, equity_tolerance).check(typed_arrays(frame), rows, frozenset(checked))
+    failures = after_parsing(failures, checks)
     if contract.name == "firms":
         codes = ubigeo_codes()
         frame["ubigeo_known"] = pd.array(

@@ -71,9 +71,9 @@ class Hints:
                 out.append((k, name, float(current), target))
         return out
 
-    def probes(self, X: np.ndarray, trials: list[Trial]) -> np.ndarray:
+    def probes(self, matrix: np.ndarray, trials: list[Trial]) -> np.ndarray:
         """Each trial's model row with its one input moved to the target."""
-        rows = X[[k for k, *_ in trials]] if trials else np.zeros((0, X.shape[1]))
+        rows = matrix[[k for k, *_ in trials]] if trials else np.zeros((0, matrix.shape[1]))
         for i, (_k, name, _current, target) in enumerate(trials):
             rows[i, self._movable[name][0]] = target
         return rows

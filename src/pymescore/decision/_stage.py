@@ -57,7 +57,7 @@ class DecisionStage:
 
     def run(
         self,
-        X: np.ndarray,
+        matrix: np.ndarray,
         values: Mapping[str, np.ndarray],
         requested: np.ndarray,
         term_months: np.ndarray,
@@ -66,13 +66,13 @@ class DecisionStage:
         top: int = 4,
         amounts: Mapping[str, np.ndarray] | None = None,
     ) -> Decisions:
-        """Decide every row of the model matrix ``X``. ``values`` are the rows' features as the model reads
+        """Decide every row of the model matrix ``matrix``. ``values`` are the rows' features as the model reads
         them (clipped; categories as labels), by name; ``amounts`` the unclipped ones the capacity rule reads
         as PEN amounts (default ``values``). A requested amount of NaN means none was asked: no decision."""
         c = self.compiled
-        contributions = c.contributions(X)
+        contributions = c.contributions(matrix)
         trials = self.hints.trials(contributions.parts, c.sources, values)
-        explained = c.explain(contributions, self.hints.probes(X, trials))
+        explained = c.explain(contributions, self.hints.probes(matrix, trials))
         scores = explained.score
         rows_reasons = reasons_of(explained.points, explained.columns, self.model.features, top, values)
         hints = self.hints.pick(trials, explained.probe_scores, scores, lang)
@@ -81,10 +81,12 @@ class DecisionStage:
             for r in row:
                 r["text"] = _reason_text(r, key)
         bands = [str(b) for b in assign_bands(scores)]
-        decision, rules, suggested = [], [], []
+        decision: list[str] = []
+        rules: list[list[str]] = []
+        suggested: list[float] = []
         money = values if amounts is None else amounts
         columns = [(name, values[name]) for name in self.features if name in values]
-        for k in range(len(X)):
+        for k in range(len(matrix)):
             if requested[k] != requested[k]:  # no amount asked: PD and score only
                 decision.append("")
                 rules.append([])

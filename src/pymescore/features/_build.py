@@ -118,7 +118,7 @@ def _columns(frame: pd.DataFrame, names: tuple[str, ...]) -> dict[str, np.ndarra
         if c in _DATES:
             out[c] = frame[c].to_numpy(dtype="datetime64[ns]")
         elif c in _TEXT:
-            out[c] = frame[c].to_numpy(dtype=object, na_value=None)
+            out[c] = np.asarray(frame[c].astype(object).where(frame[c].notna(), None).to_numpy())
         else:
             out[c] = frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
     return out
@@ -170,7 +170,7 @@ _CATEGORY_DTYPES = {
 }
 
 
-def _assemble(rucs: np.ndarray, values: Mapping[str, object]) -> pd.DataFrame:
+def _assemble(rucs: np.ndarray, values: Mapping[str, np.ndarray]) -> pd.DataFrame:
     """Registry order; numeric features clipped to their valid range, in one float block."""
     numeric = [name for name in FEATURE_NAMES if BY_NAME[name].kind != "categorical"]
     clipped = clip_to_range(values)
@@ -182,7 +182,7 @@ def _assemble(rucs: np.ndarray, values: Mapping[str, object]) -> pd.DataFrame:
     for position, name in enumerate(FEATURE_NAMES, start=1):
         if BY_NAME[name].kind == "categorical":
             lookup = _CATEGORY_CODES[name]
-            codes = np.fromiter((lookup.get(v, -1) for v in values[name]), dtype=np.int8, count=len(rucs))  # type: ignore[attr-defined]
+            codes = np.fromiter((lookup.get(v, -1) for v in values[name]), dtype=np.int8, count=len(rucs))
             categorical = pd.Categorical.from_codes(codes, dtype=_CATEGORY_DTYPES[name])
             frame.insert(position, name, categorical)  # type: ignore[arg-type]
     return frame

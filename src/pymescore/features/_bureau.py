@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from pymescore.features._arrays import F64, Arrays, last_valid, month_number, monthly_panel, ratio, row_count, row_max
 

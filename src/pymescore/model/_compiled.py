@@ -118,7 +118,6 @@ class CompiledModel:
         pre = model.preprocessor
         self.types = pre.types
         self.columns = pre.columns  # model columns
-        where = {c: j for j, c in enumerate(self.columns)}
         source = pre.source_of()
         self.sources = list(dict.fromkeys(source.values()))  # the points' columns
         self._source_index = np.array([self.sources.index(source[c]) for c in self.columns], dtype=np.int64)

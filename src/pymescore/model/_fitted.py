@@ -3,7 +3,6 @@ calibrated PD → score points → reasons. Everything it holds is JSON or an XG
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 

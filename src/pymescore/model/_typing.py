@@ -51,28 +51,6 @@ def _category_position(categories: tuple[str, ...]) -> dict[str, int]:
     return {c: i for i, c in enumerate(categories)}
 
 
-#: at most this many rows take the value-by-value category lookup (pandas' text ops cost more on a few rows)
-FEW_ROWS = 500
-
-
-def _plain_text_codes(values: pd.Series, categories: tuple[str, ...]) -> np.ndarray | None:
-    """Category codes of a few Python strings or missing cells, looked up one by one as :func:`_text` would
-    read them (stripped; empty is missing); None when a value is anything else (the general path then
-    converts it as text)."""
-    if len(values) > FEW_ROWS or not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
-        return None
-    position = _category_position(categories)
-    codes = np.empty(len(values), dtype=np.int64)
-    for k, v in enumerate(values.to_numpy()):
-        if isinstance(v, str):
-            codes[k] = position.get(v.strip(), -1)
-        elif v is None or v is pd.NA or (isinstance(v, float) and v != v):
-            codes[k] = -1
-        else:
-            return None
-    return codes
-
-
 def _text(values: pd.Series) -> pd.Series:
     out = values.astype("string").str.strip()
     return out.mask(out == "")
@@ -149,9 +127,6 @@ def apply_type(values: pd.Series, ct: ColumnType) -> dict[str, object]:
             position = _category_position(tuple(ct.categories))
             remap = np.array([position.get(str(c).strip(), -1) for c in values.cat.categories] + [-1], dtype=np.int64)
             return {ct.column: pd.Categorical.from_codes(remap[values.cat.codes.to_numpy()], dtype=dtype)}
-        codes = _plain_text_codes(values, tuple(ct.categories))
-        if codes is not None:
-            return {ct.column: pd.Categorical.from_codes(codes, dtype=dtype)}
         text = _text(values).astype(object)
         return {ct.column: pd.Categorical(text.where(text.isin(ct.categories)), dtype=dtype)}
     return {ct.column: _text(values).astype(object).to_numpy()}

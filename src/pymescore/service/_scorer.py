@@ -27,7 +27,7 @@ import pandas as pd
 from pymescore.bundle import Bundle
 from pymescore.contracts import TABLES
 from pymescore.contracts._coerce import code_ok, coerce_column, text_cell
-from pymescore.contracts._kernels import Failure, compile_contract, ruc_ok
+from pymescore.contracts._kernels import Failure, after_parsing, compile_contract, ruc_ok
 from pymescore.contracts._reference import DOMICILE_CONDITIONS, TAXPAYER_STATES, canonical_register_value
 from pymescore.decision import DecisionStage, Policy, rule_entries
 from pymescore.errors import PymescoreError
@@ -309,7 +309,7 @@ class Scorer:
                                              str(p.request.firm and p.request.firm.start_date)))  # fmt: skip
             if not started:
                 continue
-            entity = np.full(len(pending), -1, dtype=np.int64)
+            entity = np.full(max(p.index for p in pending) + 1, -1, dtype=np.int64)
             entity[[p.index for p in started]] = np.arange(len(started))
             part = {"firms": {c: v[[p.index for p in started]] for c, v in firms.items()}}
             for name, table in tables.items():
@@ -363,7 +363,7 @@ class Scorer:
                     columns[col.name] = np.fromiter(parsed, dtype=np.int64, count=len(parsed)).view("datetime64[us]")
                 else:
                     columns[col.name] = np.array(parsed, dtype=object)
-        failures.extend(compile_contract(contract).check(columns))
+        failures = after_parsing(failures, compile_contract(contract).check(columns))
         for f in failures:
             known = f.column in contract.column_names
             path = f"{name}[{positions[f.row]}]" + (f".{f.column}" if known else "")
@@ -455,11 +455,11 @@ class Scorer:
                     log_income = values["log_income_mean_12m"][k]
                     money["income_mean_12m"][k] = math.expm1(log_income) if 0 <= log_income <= 25 else np.nan
                     money["net_cf_margin_12m"][k] = values.get("net_cf_margin_12m", np.full(len(pending), np.nan))[k]
-        X = self.stage.compiled.matrix(values, len(pending))
+        matrix = self.stage.compiled.matrix(values, len(pending))
         requested = np.array([p.request.requested_amount for p in pending], dtype=np.float64)
         term = np.array([p.request.term_months for p in pending], dtype=np.int64)
         rate = np.array([p.pen_per_unit for p in pending], dtype=np.float64)
-        d = self.stage.run(X, values, requested, term, rate, lang, amounts=money)
+        d = self.stage.run(matrix, values, requested, term, rate, lang, amounts=money)
         now = dt.datetime.now(dt.UTC).isoformat()
         out = []
         for k, p in enumerate(pending):
@@ -478,8 +478,9 @@ class Scorer:
                 "requested_amount": float(req.requested_amount),
                 "suggested_amount": d.suggested[k],
                 "currency": req.currency,
-                "reasons": [{"code": r["code"], "text": r["text"], "impact_points": r["impact_points"]}
-                            for r in d.reasons[k]],  # fmt: skip
+                "reasons": [
+                    {"code": r["code"], "text": r["text"], "impact_points": r["impact_points"]} for r in d.reasons[k]
+                ],
                 "policy_rules": rule_entries(d.rules[k], lang),
                 "improvement_hints": d.hints[k],
                 "language": lang,

@@ -1,0 +1,59 @@
+"""One cut-off source, as the service sees it: the policy file the service is started with decides."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pymescore.decision import Policy, load_policy
+from pymescore.service import application_bodies
+from tests.service_support import keys, make_app
+
+
+def _decisions(bundle: Path, root: Path, name: str, bodies: list[dict[str, Any]], lake: Path,
+               policy: Path | None) -> list[dict[str, Any]]:  # fmt: skip
+    app, state = make_app(bundle, f"sqlite:///{root / (name + '.db')}", lake=lake, policy_file=policy)
+    with TestClient(app) as client:
+        h = {"Authorization": keys(state)["all"]}
+        r = client.post("/v1/scores:batch", json={"applications": bodies}, headers=h)
+        assert r.status_code == 200, r.text
+        return [item["result"] for item in r.json()["results"] if item["result"]]
+
+
+def test_the_policy_file_moves_the_services_cut_offs(sme_bundle: dict[str, Any], tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(sme_bundle["bundle"], bundle)
+    tables = sme_bundle["tables"]
+    bodies = application_bodies(tables, [str(r) for r in tables["firms"]["ruc"].iloc[:60]], sme_bundle["as_of"])
+    default = _decisions(bundle, tmp_path, "default", bodies, sme_bundle["lake"].root, None)
+    approved = [r["score"] for r in default if r["decision"] == "approve"]
+    assert approved, "no sample application is approved under the default policy"
+    strict = tmp_path / "strict.toml"
+    cut = max(approved) + 1  # above every approved score: nothing may be approved any more
+    strict.write_text(f'name = "strict"\napprove_min_score = {cut}\nreview_min_score = {cut - 40}\n')
+    moved = _decisions(bundle, tmp_path, "strict", bodies, sme_bundle["lake"].root, strict)
+    assert len(moved) == len(default)
+    assert not any(r["decision"] == "approve" for r in moved)
+    policy = load_policy(strict)
+    assert {r["policy_version"] for r in moved} == {policy.version} != {Policy().version}
+    for before, after in zip(default, moved, strict=True):
+        assert before["score"] == after["score"]  # the model is the same; only the cut-offs moved
+        if after["decision"] == "review" and not any(rule["code"].startswith("KO_") for rule in after["policy_rules"]):
+            assert after["score"] >= cut - 40 or any(rule["code"] != "REVIEW_SCORE_BAND" for rule in
+                                                    after["policy_rules"])  # fmt: skip
+        if after["score"] < cut - 40:
+            assert after["decision"] == "decline"
+
+
+@pytest.mark.parametrize("bad", ["approve_min_score = 500\nreview_min_score = 600\n", "colour = 1\n"])
+def test_a_broken_policy_file_is_refused_with_its_path(tmp_path: Path, bad: str) -> None:
+    from pymescore.errors import ConfigError
+
+    path = tmp_path / "policy.toml"
+    path.write_text(bad)
+    with pytest.raises(ConfigError, match="policy"):
+        load_policy(path)
