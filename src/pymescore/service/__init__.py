@@ -3,8 +3,8 @@
 ``create_app(build_state(settings))`` builds one worker's app; ``pymescore serve`` runs it under uvicorn.
 """
 
-from pymescore.service._app import ServiceState, app_from_env, build_state, create_app
 from pymescore.decision import Policy, load_policy
+from pymescore.service._app import ServiceState, app_from_env, build_state, create_app
 from pymescore.service._samples import application_bodies, wait_until_ready
 from pymescore.service._schemas import ScoreRequest
 from pymescore.service._scorer import ApplicationInvalidError, Scored, Scorer

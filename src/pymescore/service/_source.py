@@ -12,8 +12,8 @@ import pandas as pd
 
 from pymescore.bundle import MANIFEST, load_bundle
 from pymescore.config import Settings
-from pymescore.errors import ConfigError
 from pymescore.decision import Policy, load_policy
+from pymescore.errors import ConfigError
 from pymescore.service._scorer import Scorer
 
 
