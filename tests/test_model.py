@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from pymescore.bundle import BundleError, load_bundle
 from pymescore.errors import ConfigError
 from pymescore.model import TrainConfig, train
-from pymescore.runs import run_training, score
+from pymescore.runs import run_training
+from pymescore.scoring import score
 
 FAST = {"trials": 2, "time_budget": 5.0, "folds": 3}
 
