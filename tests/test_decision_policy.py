@@ -57,3 +57,46 @@ def test_a_broken_policy_file_is_refused_with_its_path(tmp_path: Path, bad: str)
     path.write_text(bad)
     with pytest.raises(ConfigError, match="policy"):
         load_policy(path)
+
+
+def test_batch_scoring_decides_as_the_service(sme_bundle: dict[str, Any]) -> None:
+    """``pymescore score`` on a snapshot gives the service's PD, score, decision, suggested amount, reasons and
+    rules for the same firms, as_of, amounts and policy."""
+    import numpy as np
+
+    from pymescore.bundle import load_bundle
+    from pymescore.features import Context, build_features
+    from pymescore.scoring import score
+    from pymescore.service import Scorer, ScoreRequest
+
+    tables, as_of = sme_bundle["tables"], sme_bundle["as_of"]
+    rucs = [str(r) for r in tables["firms"]["ruc"].iloc[:150]]
+    amounts = {ruc: (5_000.0 * (1 + k % 9), 6 * (1 + k % 4)) for k, ruc in enumerate(rucs)}
+    bodies = application_bodies(tables, rucs, as_of, months=600)
+    for body in bodies:
+        body["requested_amount"], body["term_months"] = amounts[body["ruc"]]
+    bundle = load_bundle(sme_bundle["bundle"])
+    policy = Policy(approve_min_score=590, review_min_score=550)
+    scorer = Scorer(bundle, policy, tables["exchange_rates"])
+    online = {r.response["ruc"]: r.response for r in scorer.score([ScoreRequest.model_validate(b) for b in bodies])
+              if hasattr(r, "response")}  # fmt: skip
+    assert len(online) > 100
+    context = Context.from_dict(bundle.context)  # the context the bundle scores single firms with
+    snapshot = build_features(tables, as_of, context=context)
+    snapshot = snapshot[snapshot["ruc"].isin(list(online))].reset_index(drop=True)
+    snapshot["requested_amount"] = [amounts[r][0] for r in snapshot["ruc"]]
+    snapshot["term_months"] = [amounts[r][1] for r in snapshot["ruc"]]
+    batch = score(bundle, snapshot, policy=policy).set_index("ruc")
+    assert len(batch) == len(online)
+    decisions = set()
+    for ruc, want in online.items():
+        got = batch.loc[ruc]
+        assert abs(got["pd"] - want["pd"]) < 1e-9, ruc
+        assert got["score"] == want["score"] and got["decision"] == want["decision"], ruc
+        assert got["suggested_amount"] == want["suggested_amount"], ruc
+        assert got["policy_rules"] == ";".join(r["code"] for r in want["policy_rules"]), ruc
+        texts = [got[f"reason_{i}"] for i in range(1, 5) if isinstance(got[f"reason_{i}"], str)]
+        assert texts == [r["text"] for r in want["reasons"]], ruc
+        decisions.add(want["decision"])
+    assert len(decisions) >= 2, decisions  # the comparison covers more than one outcome
+    assert np.isfinite(batch["suggested_amount"]).all()

@@ -16,7 +16,8 @@ from pymescore.bundle import BundleError, load_bundle
 from pymescore.decision import reasons as reasons_of
 from pymescore.errors import ConfigError
 from pymescore.model import TrainConfig, train
-from pymescore.runs import run_training, score
+from pymescore.runs import run_training
+from pymescore.scoring import score
 
 FAST = {"trials": 2, "time_budget": 5.0, "folds": 3}
 
@@ -73,7 +74,17 @@ def test_reasons_add_up_to_the_score(trained: tuple[Path, dict[str, object], pd.
     assert all(len(r) <= 4 for r in reasons)
     assert all(item["impact_points"] < 0 for r in reasons for item in r)
     scored = score(load_bundle(out), frame.head(5))
-    assert list(scored.columns) == ["pd", "score", "band", "reason_1", "reason_2", "reason_3", "reason_4"]
+    assert list(scored.columns) == [
+        "pd",
+        "score",
+        "band",
+        "decision",
+        "reason_1",
+        "reason_2",
+        "reason_3",
+        "reason_4",
+        "policy_rules",
+    ]
 
 
 def test_bundle_round_trip_predicts_the_same(trained: tuple[Path, dict[str, object], pd.DataFrame]) -> None:

@@ -4,6 +4,9 @@ A challenger is refused, with every reason, when its AUC is worse than the champ
 ``max_auc_drop``, when its score bands are not monotone in bad rate (a fall between adjacent bands larger
 than ``band_inversion_z`` standard errors), or when a fairness gap (AUC or approval
 rate between regions, sectors, sizes) is wider than the champion's by more than ``fairness_tolerance``.
+
+The approval rates behind the fairness gaps use the decision policy's approve cut-off (the policy in force unless
+one is given), for both bundles alike; a bundle validated with another policy is named in ``notices``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pymescore.bundle import Bundle
+from pymescore.decision import Policy, current_policy, policy_notice, policy_record
 from pymescore.errors import ConfigError
 from pymescore.evaluate import (
     band_inversions,
@@ -25,7 +29,7 @@ from pymescore.evaluate import (
     fairness_table,
     sme_slices,
 )
-from pymescore.runs import POLICY_CUTOFF, labelled
+from pymescore.tables import labelled
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,13 @@ class GatePolicy:
             )
 
 
-def _gaps(rows: pd.DataFrame, y: np.ndarray, scored: pd.DataFrame) -> dict[str, dict[str, Any]]:
+def _gaps(
+    rows: pd.DataFrame, y: np.ndarray, scored: pd.DataFrame, approve_min_score: float
+) -> dict[str, dict[str, Any]]:
     slices = sme_slices(rows)
     if not slices:
         return {}
-    table = fairness_table(rows, y, scored["pd"].to_numpy(), scored["score"].to_numpy(), POLICY_CUTOFF, slices)
+    table = fairness_table(rows, y, scored["pd"].to_numpy(), scored["score"].to_numpy(), approve_min_score, slices)
     return fairness_gaps(table)
 
 
@@ -62,9 +68,14 @@ def gate(
     target: str,
     positive: str | None = None,
     policy: GatePolicy | None = None,
+    decision_policy: Policy | None = None,
 ) -> dict[str, Any]:
-    """``{"promote": bool, "reasons": [...], ...}``; on a snapshot, the rows of its latest observation date."""
+    """``{"promote": bool, "reasons": [...], "notices": [...], ...}``; on a snapshot, the rows of its latest
+    observation date. The fairness approval rates use ``decision_policy``'s approve cut-off (default: the policy in
+    force, ``current_policy()``)."""
     policy = policy or GatePolicy()
+    decision_policy = decision_policy if decision_policy is not None else current_policy()
+    cutoff = decision_policy.approve_min_score
     if "as_of" in frame.columns:
         frame = frame[frame["as_of"] == frame["as_of"].max()]
     rows, y = labelled(challenger, frame, target, positive)
@@ -76,17 +87,24 @@ def gate(
     monotone = bands_monotone(bands)
     inversions = band_inversions(bands, policy.band_inversion_z)
     reasons: list[str] = []
-    out: dict[str, Any] = {"rows": len(rows), "policy": asdict(policy), "challenger": {
-        "version": challenger.version, "metrics": new_metrics, "bands_monotone": monotone,
-        "band_inversions": inversions}}  # fmt: skip
+    compared = {"challenger": challenger, "champion": champion}
+    said = [
+        policy_notice(b.metrics.get("policy"), decision_policy, f"{who} {b.version}")
+        for who, b in compared.items()
+        if b
+    ]
+    notices = [note for note in said if note]
+    out: dict[str, Any] = {"rows": len(rows), "policy": asdict(policy), "decision_policy":
+        policy_record(decision_policy), "challenger": {"version": challenger.version, "metrics": new_metrics,
+        "bands_monotone": monotone, "band_inversions": inversions}}  # fmt: skip
     if policy.require_monotone_bands and inversions:
         reasons.append(f"the challenger's score bands are not monotone in bad rate ({'; '.join(inversions)})")
-    new_gaps = _gaps(rows, y, new)
+    new_gaps = _gaps(rows, y, new, cutoff)
     out["challenger"]["fairness_gaps"] = new_gaps
     if champion is not None:
         old = champion.model.predict(rows)
         old_metrics = binary_metrics(y, old["pd"].to_numpy())
-        old_gaps = _gaps(rows, y, old)
+        old_gaps = _gaps(rows, y, old, cutoff)
         out["champion"] = {"version": champion.version, "metrics": old_metrics, "fairness_gaps": old_gaps}
         drop = (old_metrics["auc"] or 0.0) - (new_metrics["auc"] or 0.0)
         if drop > policy.max_auc_drop:
@@ -104,4 +122,5 @@ def gate(
                     )
     out["promote"] = not reasons
     out["reasons"] = reasons
+    out["notices"] = notices  # said, never a reason to refuse: the comparison above used the policy in force
     return out

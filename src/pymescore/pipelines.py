@@ -54,7 +54,8 @@ def train(snapshot: Path, out: Path, trials: int, time_budget: float, drop: list
           register: bool = True) -> dict[str, Any]:  # fmt: skip
     """Train a challenger; registered with the alias ``challenger`` when ``register``."""
     from pymescore.model import TrainConfig
-    from pymescore.runs import read_table, run_training
+    from pymescore.runs import run_training
+    from pymescore.tables import read_table
 
     config = TrainConfig(target="default_12m", trials=trials, time_budget=time_budget, drop=tuple(drop or ()))
     _, metrics = run_training(read_table(Path(snapshot)), config, Path(out), dataset=str(snapshot))
@@ -62,7 +63,8 @@ def train(snapshot: Path, out: Path, trials: int, time_budget: float, drop: list
     if register:
         from pymescore.registry import register as register_bundle
 
-        params = {"trials": trials, "time_budget": time_budget, "drop": ",".join(drop or [])}
+        params = {"trials": trials, "time_budget": time_budget, "drop": ",".join(drop or []),
+                  "policy_version": metrics["policy"]["version"]}  # fmt: skip
         result["registered"] = register_bundle(Path(out), metrics, params, alias="challenger")
     return result
 
@@ -74,7 +76,7 @@ def gate(challenger: Path, champion_uri: str, snapshot: Path, max_auc_drop: floa
     from pymescore.gate import GatePolicy
     from pymescore.gate import gate as run_gate
     from pymescore.registry import RegistryError, download
-    from pymescore.runs import read_table
+    from pymescore.tables import read_table
 
     try:
         champion = load_bundle(download(champion_uri))

@@ -8,13 +8,20 @@ import numpy as np
 import pandas as pd
 
 from pymescore.bundle import Bundle
+from pymescore.decision import Policy, current_policy, cutoff_line, policy_notice
 from pymescore.evaluate import ReportData, render_report, sme_slices
-from pymescore.runs import POLICY_CUTOFF, evaluation_rows, labelled
+from pymescore.runs import evaluation_rows
+from pymescore.tables import labelled
 
 _IMPORTANCE_ROWS = 20_000
 
 
-def write_report(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | None, out: Path) -> Path:
+def write_report(
+    bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | None, out: Path, policy: Policy | None = None
+) -> Path:
+    """The report of ``bundle`` on ``frame``'s evaluation rows; its cut-offs, approval rates (fairness included) are
+    ``policy``'s (default: the policy in force), and a note says so when the bundle was validated with another."""
+    policy = policy if policy is not None else current_policy()
     chosen, sample_label = evaluation_rows(bundle, frame)
     rows, y = labelled(bundle, chosen, target, positive)
     model = bundle.model
@@ -38,11 +45,16 @@ def write_report(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str
         "Importancia global = media del |impacto en puntos| (SHAP exacto de XGBoost + aportes exactos del scorecard "
         "y de la regresión logística). Global importance = mean |impact in points| (exact XGBoost TreeSHAP + exact "
         "scorecard and logistic-regression contributions).",
-        f"Política / policy: aprobar si score ≥ {POLICY_CUTOFF}. Approve when score ≥ {POLICY_CUTOFF}.",
+        f"Política / policy {policy.version}: {cutoff_line(policy)}. Las tasas usan solo estos cortes de score, sin "
+        "las reglas de exclusión ni de capacidad / the rates use these score cut-offs alone, without the knock-out "
+        "and capacity rules.",
         "Bandas: tasa de malos acumulada desde la banda A hacia abajo / bands: cumulative bad rate from band A "
         "down. El KS del gráfico se mide sobre el score entero; el del resumen, sobre la PD / the KS plot uses "
         "the whole-point score, the summary the PD.",
     ]
+    notice = policy_notice(m.get("policy"), policy, f"el paquete / bundle {bundle.version}")
+    if notice:
+        notes.insert(0, notice)
     cv = None
     if m.get("cv"):
         folds = [{"auc": f["auc_selected"], **{k: v for k, v in f.items() if k not in ("fold", "auc_selected")}}
@@ -60,7 +72,9 @@ def write_report(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str
         y=y,
         pd_=summary["pd"].to_numpy(),
         score=summary["score"].to_numpy(),
-        cutoff=POLICY_CUTOFF,
+        approve_min_score=policy.approve_min_score,
+        review_min_score=policy.review_min_score,
+        policy_version=policy.version,
         slices=sme_slices(rows) if model.metadata.get("snapshot") else None,
         oot=oot,
         cv=cv,

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from pymescore.cli._output import console, emit_json
+from pymescore.cli._policy import PolicyOpt, read_policy
 
 
 def gate_command(
@@ -24,6 +25,7 @@ def gate_command(
     promote_version: Annotated[
         int | None, typer.Option(help="Registry version of the challenger to make champion when it passes.")
     ] = None,
+    policy: PolicyOpt = None,
 ) -> None:
     """Compare a challenger with the champion on the same out-of-time rows: AUC not worse by more than
     --max-auc-drop, score bands monotone (no fall in bad rate beyond 1.96 standard errors between adjacent
@@ -32,11 +34,17 @@ def gate_command(
     Prints the verdict as JSON (the last line) with every reason; exits 1 when the challenger is refused.
     With --promote-version, a passing challenger becomes the registry's champion.
 
+    The approval rates behind the fairness gaps use the decision policy's approve cut-off (--policy, else
+    PYMESCORE_POLICY_FILE, else the built-in) for both bundles; a bundle validated with another policy is named
+    in the verdict's notices (never a reason to refuse).
+
     Example: pymescore gate --challenger new_bundle --champion-uri models:/pymescore@champion --table oot.parquet
     """
     from pymescore.bundle import load_bundle
     from pymescore.gate import GatePolicy, gate
-    from pymescore.runs import read_table
+    from pymescore.tables import read_table
+
+    decision_policy = read_policy(policy)
 
     old = None
     if champion is not None:
@@ -46,7 +54,9 @@ def gate_command(
 
         old = load_bundle(download(champion_uri))
     verdict = gate(load_bundle(challenger), old, read_table(table), target, positive,
-                   GatePolicy(max_auc_drop, fairness_tolerance))  # fmt: skip
+                   GatePolicy(max_auc_drop, fairness_tolerance), decision_policy)  # fmt: skip
+    for notice in verdict["notices"]:
+        console.print(notice, style="yellow", markup=False)
     if verdict["promote"] and promote_version is not None:
         from pymescore.registry import promote
 

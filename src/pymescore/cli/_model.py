@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from pymescore.cli._output import console, emit_json
+from pymescore.cli._policy import PolicyOpt, read_policy
 
 
 class Lang(StrEnum):
@@ -79,6 +80,7 @@ def train_command(
     ] = True,
     register: Annotated[bool, typer.Option(help="Register the bundle in MLflow (PYMESCORE_MLFLOW_URI).")] = False,
     alias: Annotated[str, typer.Option(help="Registry alias of the new version: challenger, champion.")] = "challenger",
+    policy: PolicyOpt = None,
 ) -> None:
     """Train a calibrated model (tuned XGBoost, a binned logistic scorecard and a logistic regression,
     selected or blended by out-of-fold AUC) and write a bundle. Prints the validation metrics as JSON on the last line.
@@ -94,22 +96,28 @@ def train_command(
         pymescore train --table snapshot.parquet --target default_12m --out bundle/
 
         pymescore train --table german.csv --target creditability --positive bad --out german_bundle/
+
+    The test's approval rates and the model card use the decision policy's cut-offs (--policy, else
+    PYMESCORE_POLICY_FILE, else the built-in); the bundle records that policy's version.
     """
     from pymescore.bundle import check_destination
     from pymescore.model import TrainConfig
-    from pymescore.runs import read_table, run_training
+    from pymescore.runs import run_training
+    from pymescore.tables import read_table
 
     config = TrainConfig(
         target=target, positive=positive, group_col=group_col, time_col=time_col, monotone=_monotone(monotone),
         drop=tuple(c.strip() for c in drop.split(",")) if drop else (), trials=trials, time_budget=time_budget,
         seed=seed, holdout=holdout, device=device, imbalance=imbalance, embargo=embargo,  # type: ignore[arg-type]
     )  # fmt: skip
+    decision_policy = read_policy(policy)  # a bad policy file stops the command before training, not after
     check_destination(out)  # before minutes of training, not after
     frame = read_table(table)
     with console.status("Training…") as status:
         bundle, metrics = run_training(
-            frame, config, out, dataset=str(table), progress=lambda m: status.update(f"Training: {m}…")
-        )
+            frame, config, out, dataset=str(table), progress=lambda m: status.update(f"Training: {m}…"),
+            policy=decision_policy,
+        )  # fmt: skip
     summary = {
         "bundle": str(out),
         "version": bundle.version,
@@ -121,11 +129,13 @@ def train_command(
         "blend_weights": metrics["blend_weights"],
         "calibration": metrics["calibration"]["method"],
         "seconds": metrics["timings_s"]["total"],
+        "policy": metrics["policy"],
     }
     if register:
         from pymescore.registry import register as do_register
 
-        params = {"table": str(table), "target": target, "trials": trials, "time_budget": time_budget, "seed": seed}
+        params = {"table": str(table), "target": target, "trials": trials, "time_budget": time_budget, "seed": seed,
+                  "policy_version": decision_policy.version}  # fmt: skip
         summary["registry"] = do_register(out, metrics, params, alias=alias)
     excluded = int((metrics.get("rows") or {}).get("excluded_no_target", 0))
     if excluded:
@@ -154,7 +164,8 @@ def evaluate_command(
     """
     from pymescore.bundle import load_bundle
     from pymescore.files import write_atomic
-    from pymescore.runs import evaluate, read_table
+    from pymescore.runs import evaluate
+    from pymescore.tables import read_table
 
     metrics = evaluate(load_bundle(bundle), read_table(table), target, positive)
     if metrics.get("excluded_rows"):
@@ -177,8 +188,12 @@ def score_command(
     bundle: BundleOpt, table: TableOpt,
     out: Annotated[Path, typer.Option("--out", help="Output file: .parquet, .csv(.gz) or .tsv(.gz).")],
     lang: Annotated[Lang, typer.Option(help="Language of the reason texts.")] = Lang.es,
+    policy: PolicyOpt = None,
 ) -> None:  # fmt: skip
-    """Batch scoring: pd, score, band and reason_1..4 (the features pulling the score down) per row.
+    """Batch scoring with the service's decision stage: pd, score, band, decision, reason_1..4 (what pulls the
+    score down) and policy_rules per row; requested_amount and suggested_amount too when the table has the
+    columns requested_amount and term_months (PEN). The decisions are the service's for the same data and
+    policy (--policy, else PYMESCORE_POLICY_FILE, else the built-in).
 
     Example:
 
@@ -187,14 +202,15 @@ def score_command(
     from pymescore.bundle import load_bundle
     from pymescore.errors import ConfigError
     from pymescore.files import write_atomic
-    from pymescore.runs import read_table, score
+    from pymescore.scoring import score
+    from pymescore.tables import read_table
 
     name = out.name.lower()
     if out.exists() and out.resolve() == table.resolve():
         raise ConfigError(f"--out {out}: expected a new file, got the input --table itself (it would be replaced)")
     if not name.endswith((".parquet", ".pq", ".csv", ".csv.gz", ".tsv", ".tsv.gz")):
         raise ConfigError(f"--out {out}: expected a .parquet, .csv(.gz) or .tsv(.gz) file, got '{out.suffix}'")
-    scored = score(load_bundle(bundle), read_table(table), lang=lang.value)
+    scored = score(load_bundle(bundle), read_table(table), lang=lang.value, policy=read_policy(policy))
 
     def write(tmp: Path) -> None:
         if name.endswith((".parquet", ".pq")):
@@ -210,22 +226,35 @@ def score_command(
 def report_command(
     bundle: BundleOpt, table: TableOpt, target: TargetOpt,
     out: Annotated[Path, typer.Option("--out", help="HTML file to write.")], positive: PositiveOpt = None,
+    policy: PolicyOpt = None,
 ) -> None:  # fmt: skip
     """A self-contained HTML validation report: ROC, KS, calibration, score distribution, bands,
     SHAP importance, fairness slices, out-of-time results and the scorecard baseline.
 
-    Example:
+    The cut-offs (approve ≥, review ≥) and the approval rates, by group too, are the decision policy's: --policy,
+    else PYMESCORE_POLICY_FILE, else the built-in. A policy other than the one the bundle was validated with is
+    said in the report's notes and on stderr.
+
+    Examples:
 
         pymescore report --bundle bundle/ --table snapshot.parquet --target default_12m --out report.html
+
+        pymescore report --bundle bundle/ --table oot.parquet --target default_12m --policy policy.toml --out r.html
     """
     from pymescore.bundle import load_bundle
+    from pymescore.decision import policy_notice
     from pymescore.reporting import write_report
-    from pymescore.runs import read_table
+    from pymescore.tables import read_table
 
+    decision_policy = read_policy(policy)
+    loaded = load_bundle(bundle)
     frame = read_table(table)
     with console.status("Writing the report…"):
-        path = write_report(load_bundle(bundle), frame, target, positive, out)
-    emit_json({"report": str(path)})
+        path = write_report(loaded, frame, target, positive, out, decision_policy)
+    notice = policy_notice(loaded.metrics.get("policy"), decision_policy, f"bundle {loaded.version}")
+    if notice:
+        console.print(notice, style="yellow", markup=False)
+    emit_json({"report": str(path), "policy": decision_policy.version, "policy_notice": notice})
 
 
 def promote_command(

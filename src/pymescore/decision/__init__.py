@@ -9,8 +9,11 @@ from pymescore.decision._policy import (
     RULE_TEXTS,
     Policy,
     current_policy,
+    cutoff_line,
     load_policy,
     monthly_net_pen,
+    policy_notice,
+    policy_record,
 )
 from pymescore.decision._reasons import MISSING_SUFFIX, reasons
 from pymescore.decision._stage import Decisions, DecisionStage, rule_entries
@@ -26,9 +29,12 @@ __all__ = [
     "Policy",
     "actionable",
     "current_policy",
+    "cutoff_line",
     "hint_text",
     "load_policy",
     "monthly_net_pen",
+    "policy_notice",
+    "policy_record",
     "reasons",
     "rule_entries",
 ]

@@ -126,7 +126,7 @@ class Policy:
         self,
         score: int,
         f: dict[str, Any],
-        requested: float,
+        requested: float | None,
         term_months: int,
         pen_per_unit: float,
         net_pen: float | None = None,
@@ -150,7 +150,9 @@ class Policy:
         if history is None or history < self.min_history_months:
             rules.append("REVIEW_THIN_FILE")
         capacity = self.capacity(net_pen, term_months)
-        if not all(name in f for name in CAPACITY_FEATURES):  # a model without cash-flow features: no rule
+        if requested is None:  # no amount asked (a batch table without amounts): no capacity rule, no amount
+            suggested = math.nan
+        elif not all(name in f for name in CAPACITY_FEATURES):  # a model without cash-flow features: no rule
             suggested = requested
         elif capacity is None or capacity <= 0:  # no cash flows, or a negative net: no amount the data can back
             rules.append("REVIEW_NO_CAPACITY")
@@ -163,7 +165,7 @@ class Policy:
                 rules.append("REVIEW_CAPACITY")
         if rules:  # every rule above sends the application to an analyst; each says why
             decision = "review"
-        return decision, rules, float(max(suggested, 0.0))
+        return decision, rules, suggested if math.isnan(suggested) else float(max(suggested, 0.0))
 
 
 def monthly_net_pen(values: Mapping[str, Any], k: int) -> float | None:
@@ -221,3 +223,42 @@ def current_policy() -> Policy:
     from pymescore.config import Settings
 
     return load_policy(Settings().policy_file)
+
+
+# -- the policy as the validation documents state it (report, model card, gate) ---------------------------
+
+
+def cutoff_line(policy: Policy) -> str:
+    """The policy's score cut-offs in both languages, as the report and the model card state them."""
+    a, r = f"{policy.approve_min_score:g}", f"{policy.review_min_score:g}"
+    return f"aprobar si score ≥ {a}, revisión si ≥ {r} / approve ≥ {a}, review ≥ {r}"
+
+
+def policy_record(policy: Policy) -> dict[str, Any]:
+    """What a bundle records of the policy it was validated with."""
+    return {
+        "name": policy.name,
+        "version": policy.version,
+        "approve_min_score": policy.approve_min_score,
+        "review_min_score": policy.review_min_score,
+    }
+
+
+def policy_notice(recorded: Any, policy: Policy, whose: str) -> str | None:
+    """A notice when the policy in force is not the one ``whose`` (say ``bundle 20261201T…``) was validated
+    with; None when they agree. ``recorded`` is its ``policy_record`` (None, or anything else, for a bundle from
+    before bundles recorded it). The figures use the policy in force either way: a notice, not an error."""
+    if isinstance(recorded, dict) and recorded.get("version") == policy.version:
+        return None
+    now = f"{policy.version} ({cutoff_line(policy)})"
+    if not isinstance(recorded, dict) or not recorded.get("version"):
+        return (
+            f"{whose}: no registra la política con que se validó / records no policy it was validated with; las "
+            f"cifras usan la política vigente / the figures use the policy in force: {now}"
+        )
+    a, r = recorded.get("approve_min_score"), recorded.get("review_min_score")
+    then = f"approve ≥ {a:g}, review ≥ {r:g}" if isinstance(a, int | float) and isinstance(r, int | float) else "?"
+    return (
+        f"{whose}: se validó con la política / was validated with policy {recorded['version']} ({then}); las cifras "
+        f"usan la política vigente / the figures use the policy in force: {now}"
+    )

@@ -68,7 +68,8 @@ class DecisionStage:
     ) -> Decisions:
         """Decide every row of the model matrix ``matrix``. ``values`` are the rows' features as the model reads
         them (clipped; categories as labels), by name; ``amounts`` the unclipped ones the capacity rule reads
-        as PEN amounts (default ``values``). A requested amount of NaN means none was asked: no decision."""
+        as PEN amounts (default ``values``). A requested amount of NaN means none was asked: the cut-offs and
+        knock-outs decide, the capacity rule does not run and the suggested amount is NaN."""
         c = self.compiled
         contributions = c.contributions(matrix)
         trials = self.hints.trials(contributions.parts, c.sources, values)
@@ -87,13 +88,9 @@ class DecisionStage:
         money = values if amounts is None else amounts
         columns = [(name, values[name]) for name in self.features if name in values]
         for k in range(len(matrix)):
-            if requested[k] != requested[k]:  # no amount asked: PD and score only
-                decision.append("")
-                rules.append([])
-                suggested.append(float("nan"))
-                continue
             f = {name: column[k] for name, column in columns}
-            d, fired, amount = self.policy.decide(int(scores[k]), f, float(requested[k]), int(term_months[k]),
+            asked = None if requested[k] != requested[k] else float(requested[k])  # NaN: no amount asked
+            d, fired, amount = self.policy.decide(int(scores[k]), f, asked, int(term_months[k]),
                                                   float(pen_per_unit[k]), monthly_net_pen(money, k))  # fmt: skip
             decision.append(d)
             rules.append(fired)

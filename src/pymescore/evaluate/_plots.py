@@ -135,8 +135,9 @@ def calibration_plot(y: F64, p: F64, ece: float, bins: int = 10) -> str:
     return to_data_uri(fig)
 
 
-def score_distribution_plot(y: F64, score: F64, cutoff: float, bounds: list[float]) -> str:
-    """Overlaid score histograms (densities) of goods and bads, with the cutoff and band bounds."""
+def score_distribution_plot(y: F64, score: F64, approve: float, review: float, bounds: list[float]) -> str:
+    """Overlaid score histograms (densities) of goods and bads, with the policy's approve and review cut-offs and
+    the band bounds."""
     fig, (ax,) = new_figure(7.5, 4.0)
     lo, hi = float(np.min(score)), float(np.max(score))
     edges = np.linspace(lo, hi if hi > lo else lo + 1.0, 41)
@@ -146,7 +147,8 @@ def score_distribution_plot(y: F64, score: F64, cutoff: float, bounds: list[floa
     for b in bounds:
         if lo <= b <= hi:
             ax.axvline(b, color="gray", lw=0.8, ls=":")
-    ax.axvline(cutoff, color="black", lw=1.5, ls="--", label=f"Corte / cutoff = {cutoff:g}")
+    ax.axvline(approve, color="black", lw=1.5, ls="--", label=f"Aprobar / approve ≥ {approve:g}")
+    ax.axvline(review, color="dimgray", lw=1.5, ls="-.", label=f"Revisión / review ≥ {review:g}")
     ax.set(xlabel="Score", ylabel="Densidad / density")
     ax.set_title("Distribución del score por resultado / score distribution by outcome")
     ax.legend(fontsize=8)

@@ -49,7 +49,7 @@ class ReportData:
     binary_metrics(...)}``; ``cv`` is ``{"folds": [{"auc": ...}, ...], "mean_auc": ..., "std_auc": ...}``;
     ``candidates`` has one row per model family (``oof_auc``, ``test_auc``, ``test_ks``, ``selected``, ...);
     ``importance`` has ``feature``, ``mean_abs_shap`` and optionally ``group``; ``typing`` has ``column``,
-    ``kind``, ``rule``.
+    ``kind``, ``rule``. The cut-offs have no default: they come from the decision policy in force.
     """
 
     title: str
@@ -61,7 +61,12 @@ class ReportData:
     y: np.ndarray[Any, Any]
     pd_: np.ndarray[Any, Any]
     score: np.ndarray[Any, Any]
-    cutoff: int = 570
+    #: the decision policy's score cut-offs: approve at ``score >= approve_min_score``, review at
+    #: ``score >= review_min_score``, decline below (the approval rates, fairness included, use the first)
+    approve_min_score: float
+    review_min_score: float
+    #: the policy's name and version, as the report names it
+    policy_version: str = ""
     bands: Bands = field(default_factory=lambda: list(DEFAULT_BANDS))
     slices: Mapping[str, Any] | None = None
     oot: Mapping[str, Any] | None = None
@@ -163,7 +168,7 @@ def _candidates(frame: pd.DataFrame, notes: list[str]) -> dict[str, Any]:
 def _fairness(data: ReportData, y: F64, p: F64, score: F64, notes: list[str]) -> list[dict[str, Any]]:
     if not data.slices:
         return []
-    table = fairness_table(None, y, p, score, data.cutoff, data.slices)
+    table = fairness_table(None, y, p, score, data.approve_min_score, data.slices)
     gaps = fairness_gaps(table)
     out = []
     for name, part in table.groupby("slice", sort=False):
@@ -217,6 +222,15 @@ def _oot(oot: Mapping[str, Any] | None, metrics: Mapping[str, Any]) -> dict[str,
     return {"dates": ", ".join(dates) if dates else "—", "rows": _metrics_rows(metrics, oot.get("metrics"))}
 
 
+def cutoff_text(approve: float, review: float) -> str:
+    """The cut-offs in both languages, worded as ``pymescore.decision.cutoff_line`` words a policy's.
+
+    >>> cutoff_text(600, 570)
+    'aprobar si score ≥ 600, revisión si ≥ 570 / approve ≥ 600, review ≥ 570'
+    """
+    return f"aprobar si score ≥ {approve:g}, revisión si ≥ {review:g} / approve ≥ {approve:g}, review ≥ {review:g}"
+
+
 def _rate(y: F64) -> float | None:
     return float(y.mean()) if len(y) else None
 
@@ -234,12 +248,19 @@ def _context(data: ReportData) -> dict[str, Any]:
     monotone = bands_monotone(bands)
     if not monotone:
         notes.append("La tasa de malos no es monótona por banda / the bad rate is not monotone across bands.")
-    approved = score >= data.cutoff
+    approve, review = float(data.approve_min_score), float(data.review_min_score)
+    if not (math.isfinite(approve) and math.isfinite(review) and review <= approve):
+        raise invalid(f"'review_min_score' must be at most 'approve_min_score'. Got {review} and {approve} instead.")
+    approved, declined = score >= approve, score < review
+    in_review = ~approved & ~declined
     policy = [
-        ["Corte de aprobación / approval cutoff", fmt(data.cutoff)],
+        ["Política / policy", data.policy_version or "—"],
+        ["Cortes / cut-offs", cutoff_text(approve, review)],
         ["Tasa de aprobación / approval rate", fmt(float(approved.mean()), percent=True)],
+        ["Tasa de revisión / review rate", fmt(float(in_review.mean()), percent=True)],
         ["Tasa de malos aprobados / bad rate approved", fmt(_rate(y[approved]), percent=True)],
-        ["Tasa de malos rechazados / bad rate declined", fmt(_rate(y[~approved]), percent=True)],
+        ["Tasa de malos en revisión / bad rate in review", fmt(_rate(y[in_review]), percent=True)],
+        ["Tasa de malos rechazados / bad rate declined", fmt(_rate(y[declined]), percent=True)],
     ]
     bounds = [float(b) for _, b in data.bands]
     importance = None
@@ -261,7 +282,8 @@ def _context(data: ReportData) -> dict[str, Any]:
         "calibration_plot": _plots.calibration_plot(y, p, float(metrics["ece"] or 0.0)),
         "calibration_table": _table(calibration_table(y, p), percent=("mean_pd", "observed_rate")),
         "ece": fmt(metrics["ece"]),
-        "score_plot": _plots.score_distribution_plot(y, score, data.cutoff, bounds),
+        "score_plot": _plots.score_distribution_plot(y, score, approve, review, bounds),
+        "approve_min": f"{approve:g}",
         "bands_table": _table(bands, ("share", "bad_rate", "cumulative_bad_rate"), whole=("score_from", "score_to")),
         "bands_plot": _plots.band_plot(bands),
         "monotone": monotone,

@@ -516,9 +516,7 @@ def create_app(state: ServiceState) -> FastAPI:
     async def model_info(principal: Annotated[Principal, Depends(needs("read"))]) -> JSONResponse:
         """The served model: version, source, features (kinds, monotone directions), metrics, model card."""
         m = scorer()
-        metrics_summary = {
-            k: m.bundle.metrics.get(k) for k in ("cv", "test_metrics", "bands_monotone", "policy_cutoff")
-        }
+        metrics_summary = {k: m.bundle.metrics.get(k) for k in ("cv", "test_metrics", "bands_monotone", "policy")}
         return JSONResponse({
             "name": "pymescore", "version": m.version, "source": m.source, "target": m.bundle.model.target,
             "features": [vars(f) for f in m.bundle.model.features], "metrics": metrics_summary,

@@ -1,0 +1,211 @@
+"""The model card of a bundle: intended use, data, model, validation, decision policy, fairness and limitations,
+with a summary in Spanish."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymescore.decision import Policy, cutoff_line
+from pymescore.evaluate._fairness import MIN_GROUP_N
+from pymescore.model import TrainResult
+
+#: a group's mean PD this far from its observed rate (relative) is named in the model card
+_GROUP_CALIBRATION_TOLERANCE = 0.25
+
+
+def model_card(
+    result: TrainResult, dataset: str, test_metrics: dict[str, Any] | None, metrics: dict[str, Any], policy: Policy
+) -> str:
+    """The card as Markdown; its approval rates and cut-offs are ``policy``'s (the policy the bundle records)."""
+    r = result.report
+    m = result.model
+    use = (
+        "Probability of default (PD) over 12 months and a score (300-850) for credit decisions on Peruvian SMEs"
+        if r["snapshot"]
+        else f"Probability of `{r['target']}` and a score (300-850) on the population this table describes"
+    )
+    dates = metrics.get("observation_dates") or {}
+    lines = [
+        "# Model card — pymescore",
+        "",
+        "## Intended use",
+        f"{use}, with reasons for every decision.",
+        "It supports a human credit decision; it is not meant to be the only basis of a refusal.",
+        "",
+        "## Data",
+        f"- Training table: {dataset}; target `{r['target']}`"
+        + (f" (default = {r['positive']!r})" if r["positive"] else " (1 = default)"),
+        f"- Default definition: {metrics.get('default_definition') or 'the target column as given'}",
+    ]
+    if dates:
+        lines.append(
+            f"- Observation dates: development {', '.join(dates.get('development', [])) or 'none'}; "
+            f"test {', '.join(dates.get('test', [])) or 'none'}"
+        )
+    lines += [
+        f"- Rows used: {r['rows']['used']:,} (excluded without target: {r['rows']['excluded_no_target']:,}); "
+        f"development {r['rows']['development']:,}, test {r['rows']['test']:,} ({r['test_kind'] or 'none'}"
+        + (f": {', '.join(r['test_dates'])}" if r["test_dates"] else "")
+        + ")"
+        + (
+            f"; embargo: {r['rows']['embargoed']:,} earlier rows left out of development, their 12-month outcome "
+            "window ending after the first test date"
+            if r.get("embargo")
+            else ""
+        ),
+        f"- Group column: {r['group_col'] or 'none'}; time column: {r['time_col'] or 'none'}"
+        + (
+            f"; {r['rows']['test_groups_in_development']:,} of the {r['rows']['test_groups']:,} test groups also "
+            "have development rows (the test is across time, not across entities)"
+            if r["rows"].get("test_groups")
+            else ""
+        ),
+        "- Cells the typing could not read (trained on as missing; scoring refuses them): "
+        + (", ".join(f"{c} {n:,}" for c, n in (r.get("unreadable_cells") or {}).items()) or "none"),
+        "",
+        "## Model",
+        f"- Families: {', '.join(c['name'] for c in r['candidates'])}; weights in the log-odds blend: XGBoost "
+        f"{m.weight:.1f}, scorecard {1 - m.weight - m.linear_weight:.1f}, logistic {m.linear_weight:.1f}; "
+        f"calibration {m.calibrator.method}",
+        f"- Score: {m.scale.base_score:g} points at odds {m.scale.base_odds:g}:1, {m.scale.pdo:g} points to double "
+        f"the odds, clipped to [{m.scale.low:g}, {m.scale.high:g}]",
+        f"- Monotone features: {sum(1 for f in m.features if f.monotone != 0)} of {len(m.features)}",
+    ]
+    tuning = r.get("tuning") or {}
+    if m.booster is not None and tuning:
+        lines.append(
+            f"- XGBoost: {m.booster.num_boosted_rounds()} trees; {tuning['trials']} tuning trials (Optuna TPE); "
+            + (
+                "rounds where the best trial's mean validation AUC over the tuning folds peaked"
+                if tuning.get("rounds")
+                else "rounds by early stopping on 10% of the development rows held out (whole firms when grouped)"
+            )
+        )
+    lines += [
+        "",
+        "## Validation",
+        f"- Cross-validation (grouped, stratified, {len(r['cv']['folds'])} folds): mean of the fold AUCs "
+        f"{r['cv']['mean_auc']:.4f} ± {r['cv']['std_auc']:.4f}",
+    ]
+    if test_metrics:
+        lines.append(
+            f"- Test ({r['test_kind']}): AUC {test_metrics['auc']:.4f}, KS {test_metrics['ks']:.4f}, "
+            f"Brier {test_metrics['brier']:.4f}, ECE {test_metrics['ece']:.4f}, n {test_metrics['n']:,}"
+        )
+        ratio = _calibration_ratio(test_metrics)
+        if ratio is not None:
+            lines.append(
+                f"- Calibration in the large on the test: mean PD {test_metrics['mean_pd']:.2%} against an observed "
+                f"rate of {test_metrics['positive_rate']:.2%} ({ratio - 1:+.0%}); a gap beyond ±10% calls for "
+                "recalibration on recent outcomes before use"
+            )
+    lines += [
+        "",
+        "## Decision policy",
+        f"- Validated with policy `{policy.name}`, version `{policy.version}`: {cutoff_line(policy)}; decline "
+        "below. The service also applies the policy's knock-outs and capacity rule; the approval rates here use "
+        "the score cut-off alone.",
+        "- A different policy in force (`PYMESCORE_POLICY_FILE`) is named by the report and the gate.",
+        "",
+        "## Fairness",
+    ]
+    gaps = metrics.get("fairness_gaps") or {}
+    if gaps:
+        floor = int(metrics.get("fairness_min_group_n", MIN_GROUP_N))
+        lines.append(
+            f"On the test rows (groups of at least {floor}; smaller ones are listed in `metrics.json` but not "
+            f"counted; approval = score ≥ {policy.approve_min_score:g}). Largest differences between groups:"
+        )
+        for name, gap in gaps.items():
+            parts = [f"{k.replace('_', ' ')} {v:.3f}" for k, v in gap.items() if isinstance(v, float)]
+            lines.append(f"- {name}: {'; '.join(parts) or 'fewer than two groups large enough'}")
+        # a group is compared with the test's own ratio: a model off everywhere is one finding
+        overall = _calibration_ratio(test_metrics) or 1.0
+        off = [
+            g for g in metrics.get("fairness") or []
+            if g.get("n", 0) >= floor and g.get("observed_bad_rate") and g.get("mean_pd") is not None
+            and abs(g["mean_pd"] / g["observed_bad_rate"] / overall - 1) > _GROUP_CALIBRATION_TOLERANCE
+        ]  # fmt: skip
+        if off:
+            lines.append(
+                f"Groups whose mean PD is more than {_GROUP_CALIBRATION_TOLERANCE:.0%} further off their observed "
+                "rate than the whole test's (the model over- or under-states their risk; review before promotion):"
+            )
+            lines += [
+                f"- {g['slice']} = {g['group']}: mean PD {g['mean_pd']:.2%}, observed {g['observed_bad_rate']:.2%} "
+                f"(n {g['n']:,}, approval {g['approval_rate']:.1%})"
+                for g in off
+            ]
+        lines.append("Sector and region enter the model as features; review these gaps before promotion.")
+    else:
+        lines.append("No fairness slices (not an SME snapshot, or no test rows).")
+    lines += [
+        "",
+        "## Limitations",
+        "- Trained on the population and period in the data; a shift (a regional shock, a new product) needs "
+        "monitoring (PSI/CSI against `reference.json`: on a snapshot, the latest observation date's rows and "
+        "the final model's scores on them; otherwise every training row) and retraining.",
+        "- Firms with short histories get missing features, flagged by `has_*` columns; the model was not "
+        "built to punish thin files, but their scores are less certain.",
+        "- Government-guaranteed or reprogrammed loans can hide distress (zero days past due).",
+    ]
+    return "\n".join([*lines, "", *_card_summary_es(result, test_metrics, metrics, policy)]) + "\n"
+
+
+def _calibration_ratio(test_metrics: dict[str, Any] | None) -> float | None:
+    """Mean PD over the observed rate on the test (1 = calibrated in the large); None without both."""
+    if not test_metrics or not test_metrics.get("positive_rate") or test_metrics.get("mean_pd") is None:
+        return None
+    return float(test_metrics["mean_pd"]) / float(test_metrics["positive_rate"])
+
+
+def _card_summary_es(
+    result: TrainResult, test_metrics: dict[str, Any] | None, metrics: dict[str, Any], policy: Policy
+) -> list[str]:
+    """The card's key facts in Spanish, for the reviewer and the supervisor who read it in Spanish."""
+    r = result.report
+    dates = metrics.get("observation_dates") or {}
+    out = [
+        "## Resumen en español",
+        "- Uso previsto: probabilidad de default (PD) a 12 meses y puntaje (300-850) para decisiones de crédito, "
+        "con las razones de cada decisión; apoya la decisión de un analista, no la reemplaza.",
+        f"- Objetivo `{r['target']}`; definición de default: "
+        f"{metrics.get('default_definition') or 'la columna objetivo tal como viene'}.",
+        f"- Filas: desarrollo {r['rows']['development']:,}, prueba {r['rows']['test']:,} "
+        f"({r['test_kind'] or 'sin prueba'})"
+        + (
+            f"; fechas de observación: desarrollo {', '.join(dates.get('development', [])) or '—'}, "
+            f"prueba {', '.join(dates.get('test', [])) or '—'}"
+            if dates
+            else ""
+        )
+        + ".",
+        f"- Validación cruzada agrupada y estratificada: AUC medio de los pliegues {r['cv']['mean_auc']:.4f}.",
+    ]
+    if test_metrics:
+        out.append(
+            f"- Prueba: AUC {test_metrics['auc']:.4f}, KS {test_metrics['ks']:.4f}, ECE {test_metrics['ece']:.4f}"
+            + (
+                f"; PD media {test_metrics['mean_pd']:.2%} frente a una tasa observada de "
+                f"{test_metrics['positive_rate']:.2%}"
+                if _calibration_ratio(test_metrics) is not None
+                else ""
+            )
+            + "."
+        )
+    out.append(
+        f"- Política de decisión `{policy.version}`: aprobar si score ≥ {policy.approve_min_score:g}, revisión si "
+        f"≥ {policy.review_min_score:g}, rechazo por debajo (más las reglas de exclusión y de capacidad del servicio)."
+    )
+    if metrics.get("fairness_gaps"):
+        out.append(
+            f"- Equidad: AUC, tasa de aprobación (score ≥ {policy.approve_min_score:g}) y tasa de malos por grupo "
+            "(Lima/Callao frente al resto, macrorregión, sección CIIU, tamaño) en `metrics.json` y en el informe de "
+            "validación; las brechas y los grupos mal calibrados se listan arriba (sección Fairness)."
+        )
+    out.append(
+        "- Limitaciones: vigilar la estabilidad (PSI/CSI contra `reference.json`) y reentrenar ante cambios de "
+        "población; los historiales cortos dan puntajes menos seguros; créditos reprogramados o con garantía "
+        "estatal pueden ocultar deterioro."
+    )
+    return out

@@ -1,0 +1,87 @@
+"""Batch scoring of a table with a bundle (``pymescore score``): the service's decision stage, row by row
+alike — PD, score, band, decision, suggested amount (when the table has ``requested_amount`` and
+``term_months``, in PEN), the top reasons and the policy rules fired."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pymescore.bundle import Bundle
+from pymescore.decision import DecisionStage, Policy, current_policy
+from pymescore.errors import ConfigError
+from pymescore.tables import check_table
+
+#: the columns that carry an application's amount (PEN) and term; with them the capacity rule runs
+AMOUNT_COLUMNS = ("requested_amount", "term_months")
+
+
+def source_values(stage: DecisionStage, frame: pd.DataFrame, matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """The rows' features as the model reads them, by source column: numbers from the model matrix, categories
+    and other text as labels (None missing)."""
+    columns = stage.compiled.columns
+    out: dict[str, np.ndarray] = {}
+    for ct in stage.model.preprocessor.types:
+        if ct.kind in ("numeric", "money_text") and ct.column in columns:
+            out[ct.column] = matrix[:, columns.index(ct.column)]
+        elif ct.column in frame.columns:
+            values = frame[ct.column]
+            out[ct.column] = np.asarray(values.astype(object).where(values.notna(), None).to_numpy())
+        else:
+            out[ct.column] = np.full(len(frame), None, dtype=object)
+    return out
+
+
+def _model_input(stage: DecisionStage, frame: pd.DataFrame) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for ct in stage.model.preprocessor.types:
+        if ct.column not in frame.columns:
+            continue
+        values = frame[ct.column]
+        if ct.kind == "numeric" and pd.api.types.is_numeric_dtype(values.dtype):
+            out[ct.column] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            out[ct.column] = np.asarray(values.astype(object).where(values.notna(), None).to_numpy())
+    return out
+
+
+def score(
+    bundle: Bundle, frame: pd.DataFrame, top: int = 4, lang: str = "es", policy: Policy | None = None
+) -> pd.DataFrame:
+    """Per row: ``pd``, ``score``, ``band``, ``decision``, (``requested_amount``, ``suggested_amount``),
+    ``reason_1..top`` (texts in ``lang``) and ``policy_rules`` (the codes fired, ``;``-separated); ``ruc`` and
+    ``as_of`` passed through."""
+    check_table(bundle, frame)
+    stage = DecisionStage(bundle.model, bundle.reference, policy or current_policy(), nthread=1)
+    matrix = stage.compiled.matrix(_model_input(stage, frame), len(frame))
+    values = source_values(stage, frame, matrix)
+    n = len(frame)
+    has_amounts = all(c in frame.columns for c in AMOUNT_COLUMNS)
+    if has_amounts:
+        requested = pd.to_numeric(frame["requested_amount"], errors="coerce").to_numpy(dtype=np.float64)
+        term = pd.to_numeric(frame["term_months"], errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~(requested > 0) | ~(term >= 1) | (term != np.floor(term)))
+        if len(bad):
+            raise ConfigError(
+                f"requested_amount / term_months: expected an amount > 0 and whole months >= 1 on every row, got "
+                f"{frame['requested_amount'].iloc[bad[0]]!r} / {frame['term_months'].iloc[bad[0]]!r} on data row "
+                f"{int(bad[0]) + 1} ({len(bad)} row(s)); fill them in or drop both columns to score without amounts"
+            )
+        if "currency" in frame.columns and (frame["currency"].astype(str) != "PEN").any():
+            raise ConfigError("currency: expected PEN on every row (convert the amounts to soles first)")
+    else:
+        requested, term = np.full(n, np.nan), np.ones(n)
+    d = stage.run(matrix, values, requested, term.astype(np.int64), np.ones(n), lang, top)
+    out = pd.DataFrame({"pd": d.pd, "score": d.score, "band": d.band, "decision": d.decision})
+    if has_amounts:
+        out["requested_amount"] = requested
+        out["suggested_amount"] = d.suggested
+    for i in range(top):
+        out[f"reason_{i + 1}"] = [r[i]["text"] if len(r) > i else None for r in d.reasons]
+    out["policy_rules"] = [";".join(rules) for rules in d.rules]
+    for keep in ("ruc", "as_of"):
+        if keep in frame.columns:
+            out.insert(0, keep, frame[keep].to_numpy())
+    return out

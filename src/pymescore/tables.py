@@ -1,0 +1,114 @@
+"""Tables the commands read: a CSV or Parquet file (with its lineage record), checked against what a bundle reads,
+and its labelled rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pymescore.bundle import Bundle
+from pymescore.errors import ConfigError, MissingColumnError, SourceUnreadableError
+from pymescore.model._data import parse_target, row_number
+from pymescore.model._typing import unreadable
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV or Parquet table (CSV: ``.gz`` allowed; TSV by extension)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SourceUnreadableError(f"{path}: expected a CSV or Parquet file, got no such file")
+    name = path.name.lower()
+    try:
+        if name.endswith((".parquet", ".pq")):
+            frame = pd.read_parquet(path)
+        elif name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")):
+            sep = "\t" if ".tsv" in name else ","
+            frame = pd.read_csv(path, sep=sep, low_memory=False)
+        else:
+            frame = None
+    except Exception as exc:  # the parsers' own errors
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        hint = ""
+        if "tokenizing" in first or "No columns" in first:
+            hint = (
+                "; a CSV needs a header row and commas between fields (a ';'-separated export: save it as "
+                "CSV UTF-8 with commas, or as Parquet)"
+            )
+        raise SourceUnreadableError(f"{path}: expected a readable table, got an error ({first}){hint}") from exc
+    if frame is not None:
+        if frame.shape[1] == 1 and ";" in str(frame.columns[0]):
+            raise SourceUnreadableError(
+                f"{path}: expected fields separated by commas, got one column named {str(frame.columns[0])[:60]!r} "
+                "(a ';'-separated export); save it as CSV UTF-8 with commas, or as Parquet"
+            )
+        frame.attrs["source"] = str(path)
+        lineage = _lineage(path, len(frame))
+        if lineage is not None:
+            frame.attrs["lineage"] = lineage
+        return frame
+    raise SourceUnreadableError(f"{path}: expected a .csv(.gz), .tsv(.gz) or .parquet file, got '{path.suffix}'")
+
+
+def _lineage(path: Path, rows: int) -> dict[str, Any] | None:
+    """A snapshot's lineage record beside it (its default definition, dates), when it describes this file: a
+    record that does not parse, or counts other rows (a stale one beside a replaced file), is not used —
+    it only informs the model card, so it never stops a command."""
+    sidecar = path.with_name(path.name + ".lineage.json")
+    if not sidecar.is_file():
+        return None
+    try:
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("rows") not in (None, rows):
+        return None
+    return record
+
+
+def check_table(bundle: Bundle, frame: pd.DataFrame) -> None:
+    """A table the bundle can score as it is: rows, every column the model reads, and no cell the model would
+    have to read as missing although it holds something (text in a number column, an unreadable date, an
+    infinite number). Empty cells are fine: they are missing values, which the model scores as it learnt."""
+    source = frame.attrs.get("source") or "the table"
+    if len(frame) == 0:
+        raise ConfigError(f"{source}: expected at least one row to score, got none (a header only?)")
+    needed = [ct.column for ct in bundle.model.preprocessor.types]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise MissingColumnError(
+            f"{source}: expected the {len(needed)} column(s) the model reads, got a table without "
+            f"{len(missing)} of them ({', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}); score a table "
+            "with the columns the bundle was trained on (for an SME bundle, `pymescore features` output)"
+        )
+    problems = []
+    for ct in bundle.model.preprocessor.types:
+        bad = unreadable(frame[ct.column], ct)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            examples = ", ".join(f"data row {row_number(frame.index[int(r)])}: {frame[ct.column].iloc[int(r)]!r}"
+                                 for r in rows[:3])  # fmt: skip
+            what = "a date" if ct.kind in ("date", "date_text") else "a finite number"
+            problems.append(f"{ct.column} ({len(rows)} cell(s) not {what}; {examples})")
+    if problems:
+        raise ConfigError(
+            f"{source}: expected values the model can read, got {'; '.join(problems[:5])}"
+            f"{' …' if len(problems) > 5 else ''}; correct those cells, or empty them to score them as missing"
+        )
+
+
+def labelled(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """The checked rows that have a target, and their outcomes (1 = default); the others are counted in
+    ``attrs["excluded_rows"]``."""
+    if target not in frame.columns:
+        raise ConfigError(
+            f"--target: expected the column {target!r} in the table, got {', '.join(map(str, frame.columns[:12]))}"
+        )
+    check_table(bundle, frame)
+    y, present = parse_target(frame[target], positive if positive is not None else bundle.model.positive, target)
+    rows = frame[present].reset_index(drop=True)
+    rows.attrs["excluded_rows"] = int((~present).sum())
+    return rows, y[present]
