@@ -92,7 +92,8 @@ def test_batch_scoring_decides_as_the_service(sme_bundle: dict[str, Any]) -> Non
     for ruc, want in online.items():
         got = batch.loc[ruc]
         assert abs(got["pd"] - want["pd"]) < 1e-9, ruc
-        assert got["score"] == want["score"] and got["decision"] == want["decision"], ruc
+        assert got["score"] == want["score"], ruc
+        assert got["decision"] == want["decision"], ruc
         assert got["suggested_amount"] == want["suggested_amount"], ruc
         assert got["policy_rules"] == ";".join(r["code"] for r in want["policy_rules"]), ruc
         texts = [got[f"reason_{i}"] for i in range(1, 5) if isinstance(got[f"reason_{i}"], str)]
