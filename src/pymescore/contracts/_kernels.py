@@ -172,6 +172,13 @@ class CompiledContract:
     rules: tuple[Rule, ...]
     row_rules: tuple[RowRule, ...]
 
+    @functools.cached_property
+    def by_column(self) -> dict[str, tuple[Rule, ...]]:
+        out: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            out.setdefault(rule.column, []).append(rule)
+        return {k: tuple(v) for k, v in out.items()}
+
     def check(self, columns: Arrays, rows: np.ndarray | None = None, checked: Any = None) -> list[Failure]:
         """Every broken rule of every row (in column order, then the rules across columns).
 
@@ -189,22 +196,25 @@ class CompiledContract:
                 continue
             values = columns[col.name]
             here = present(values)
-            if not col.nullable and not here.all():
+            everywhere = bool(here.all())
+            if not col.nullable and not everywhere:
                 for r in np.flatnonzero(~here):
                     out.append(Failure(table, int(labels[r]), col.name, "VALUE_MISSING", "a value", EMPTY))
-            if not here.any():
+            rules = self.by_column.get(col.name, ())
+            if not rules or not (everywhere or here.any()):
                 continue
-            where = np.flatnonzero(here)
-            given = values if len(where) == n else values[where]
-            for rule in self.rules:
-                if rule.column != col.name:
-                    continue
+            numeric = values.dtype.kind in "fM"  # a missing number or date fails no comparison: test them all
+            where = None if everywhere or numeric else np.flatnonzero(here)
+            given = values if where is None else values[where]
+            for rule in rules:
                 ok = np.asarray(rule.test(given), dtype=bool)
+                if numeric and not everywhere:
+                    ok |= ~here
                 if ok.all():
                     continue
                 for k in np.flatnonzero(~ok):
-                    out.append(Failure(table, int(labels[where[k]]), col.name, rule.code, rule.expected,
-                                       plain(given[k])))  # fmt: skip
+                    r = int(k if where is None else where[k])
+                    out.append(Failure(table, int(labels[r]), col.name, rule.code, rule.expected, plain(values[r])))
         for row_rule in self.row_rules:
             ok = np.asarray(row_rule.test(columns), dtype=bool)
             if not ok.all():

@@ -151,13 +151,22 @@ def build_feature_arrays(
 
 
 def clip_to_range(values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Numeric features clipped to their registry's valid range (what a snapshot and the model hold)."""
+    """Numeric features clipped to their registry's valid range (what a snapshot and the model hold), in one
+    operation over the stacked features."""
+    names, lo, hi = _clipped_features()
     out = dict(values)
-    for name in FEATURE_NAMES:
-        lo, hi = BY_NAME[name].valid_range
-        if BY_NAME[name].kind != "categorical" and (lo is not None or hi is not None):
-            out[name] = np.clip(np.asarray(values[name], dtype=np.float64), lo, hi)
+    block = np.clip(np.vstack([np.asarray(values[name], dtype=np.float64) for name in names]), lo, hi)
+    out.update(zip(names, block, strict=True))
     return out
+
+
+@cache
+def _clipped_features() -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The numeric features with a valid range, and their bounds as columns (±inf where open)."""
+    names = [n for n in FEATURE_NAMES if BY_NAME[n].kind != "categorical" and BY_NAME[n].valid_range != (None, None)]
+    lo = np.array([[-np.inf if BY_NAME[n].valid_range[0] is None else BY_NAME[n].valid_range[0]] for n in names])
+    hi = np.array([[np.inf if BY_NAME[n].valid_range[1] is None else BY_NAME[n].valid_range[1]] for n in names])
+    return names, lo, hi
 
 
 _CATEGORY_CODES = {
