@@ -198,8 +198,8 @@ class CompiledContract:
             here = present(values)
             everywhere = bool(here.all())
             if not col.nullable and not everywhere:
-                for r in np.flatnonzero(~here):
-                    out.append(Failure(table, int(labels[r]), col.name, "VALUE_MISSING", "a value", EMPTY))
+                for gap in np.flatnonzero(~here).tolist():
+                    out.append(Failure(table, int(labels[gap]), col.name, "VALUE_MISSING", "a value", EMPTY))
             rules = self.by_column.get(col.name, ())
             if not rules or not (everywhere or here.any()):
                 continue
@@ -212,9 +212,9 @@ class CompiledContract:
                     ok |= ~here
                 if ok.all():
                     continue
-                for k in np.flatnonzero(~ok):
-                    r = int(k if where is None else where[k])
-                    out.append(Failure(table, int(labels[r]), col.name, rule.code, rule.expected, plain(values[r])))
+                for k in np.flatnonzero(~ok).tolist():
+                    at = k if where is None else int(where[k])
+                    out.append(Failure(table, int(labels[at]), col.name, rule.code, rule.expected, plain(values[at])))
         for row_rule in self.row_rules:
             ok = np.asarray(row_rule.test(columns), dtype=bool)
             if not ok.all():

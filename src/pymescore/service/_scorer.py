@@ -10,14 +10,13 @@ applications go through every stage together, as arrays; pandas is not on this p
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import math
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,30 +24,20 @@ import numpy as np
 import pandas as pd
 
 from pymescore.bundle import Bundle
-from pymescore.contracts import TABLES
-from pymescore.contracts._coerce import code_ok, coerce_column, text_cell
-from pymescore.contracts._kernels import Failure, after_parsing, compile_contract, ruc_ok
-from pymescore.contracts._reference import DOMICILE_CONDITIONS, TAXPAYER_STATES, canonical_register_value
+from pymescore.contracts._kernels import ruc_ok
 from pymescore.decision import DecisionStage, Policy, rule_entries
 from pymescore.errors import PymescoreError
 from pymescore.features import BY_NAME, build_feature_arrays, clip_to_range
 from pymescore.features._context import Context
 from pymescore.model._typing import code_label
-from pymescore.service._schemas import BureauIn, CashflowIn, PaymentIn, ScoreRequest, StatementIn
-from pymescore.sources._currency import month_end, pen_rates
+from pymescore.service._applications import FIRM_FIELDS, RequestTables, _Pending, _problem
+
+__all__ = ["FIRM_FIELDS", "HISTORIES", "ApplicationInvalidError", "Scored", "Scorer", "fingerprint"]
+from pymescore.service._schemas import ScoreRequest
 
 HISTORIES = ("monthly_cashflows", "financial_statements", "payments", "bureau_ratings")
-FIRM_FIELDS = ("ciiu", "ubigeo", "start_date", "taxpayer_state", "domicile_condition")
 LIMA = ZoneInfo("America/Lima")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-#: the builders' input columns of each history (amounts become ``<col>_pen``)
-_BUILDER_INPUTS = {
-    "monthly_cashflows": ("month", "currency", "income", "expenses"),
-    "financial_statements": ("period_end", "total_assets", "total_liabilities", "equity", "revenue",
-                             "cost_of_sales", "net_income"),
-    "payments": ("due_date", "paid_date", "amount_due", "amount_paid", "currency"),
-    "bureau_ratings": ("month", "sbs_rating", "debt_total", "n_lenders"),
-}  # fmt: skip
 
 
 class ApplicationInvalidError(PymescoreError):
@@ -69,15 +58,6 @@ class Scored:
         return fingerprint(self.request)
 
 
-@dataclass
-class _Pending:
-    index: int
-    request: ScoreRequest
-    as_of: pd.Timestamp
-    errors: list[dict[str, str]] = field(default_factory=list)
-    pen_per_unit: float = 1.0  # PEN per unit of the requested amount's currency at as_of
-
-
 def fingerprint(request: ScoreRequest) -> str:
     body = json.dumps(request.model_dump(mode="json", exclude_none=False), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
@@ -85,72 +65,6 @@ def fingerprint(request: ScoreRequest) -> str:
 
 def today_lima() -> dt.date:
     return dt.datetime.now(LIMA).date()
-
-
-def _problem(path: str, expected: str, got: object) -> dict[str, str]:
-    return {"path": path, "expected": expected, "got": _shown(got)[:200]}
-
-
-def _shown(value: object) -> str:
-    """A value as a client wrote it in JSON: null, 7 (not 7.0), 2024-01-31 (not a pandas Timestamp)."""
-    if isinstance(value, str):
-        return value
-    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)) or value is pd.NaT:
-        return "null"
-    if isinstance(value, pd.Timestamp | dt.datetime):
-        stamp = pd.Timestamp(value)
-        return stamp.date().isoformat() if stamp == stamp.normalize() else stamp.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return str(int(number)) if number.is_integer() and abs(number) < 1e15 else format(number, ".15g")
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    return json.dumps(value, default=str)
-
-
-class _TextCells:
-    """Text cells of a request read by the contract's own rules (``text_cell`` and ``code_ok``; months by
-    ``coerce_column``), each distinct value once: what a batch has not seen yet is read (months in one call),
-    the rest is remembered (bounded)."""
-
-    def __init__(self, limit: int = 50_000) -> None:
-        self._seen: dict[tuple[str, str], dict[Any, tuple[Any, tuple[tuple[str, str, Any], ...]]]] = defaultdict(dict)
-        self._limit = limit
-
-    def parse(self, table: str, column: str, values: list[Any]) -> tuple[list[Any], dict[int, list[Failure]]]:
-        col = TABLES[table].column(column)
-        seen = self._seen[(table, column)]
-        new = list(dict.fromkeys(v for v in values if v not in seen))
-        if new:
-            if len(seen) + len(new) > self._limit:
-                seen.clear()
-            if col.kind in ("str", "code"):  # the contract's scalar rules
-                shape = f"{col.width} digits" if col.width else "digits"
-                for v in new:
-                    t = text_cell(v)
-                    bad = col.kind == "code" and t is not None and not code_ok(t, col.width)
-                    seen[v] = (None, (("TYPE_CODE", shape, t),)) if bad else (t, ())
-            else:  # months: the contract's parser, all new values in one call
-                failures: list[Failure] = []
-                parsed = coerce_column(pd.Series(new, dtype=object), col, failures, table).tolist()
-                why: dict[int, list[tuple[str, str, Any]]] = defaultdict(list)
-                for f in failures:
-                    why[f.row].append((f.code, f.expected, f.got))
-                for k, v in enumerate(new):  # a month as its microseconds (NaT: the smallest int64)
-                    typed = parsed[k]
-                    stamp = _NAT if typed is None or typed is pd.NaT else int(pd.Timestamp(typed).value // 1000)
-                    seen[v] = (stamp, tuple(why[k]))
-        out, problems = [], {}
-        for r, v in enumerate(values):
-            typed, why_not = seen[v]
-            out.append(typed)
-            if why_not:
-                problems[r] = [Failure(table, r, column, code, expected, got) for code, expected, got in why_not]
-        return out, problems
 
 
 class Scorer:
@@ -182,7 +96,7 @@ class Scorer:
             for ct in bundle.model.preprocessor.types
             if ct.kind == "category" and ct.rule == "registry: categorical" and ct.categories
         }
-        self._text = _TextCells()
+        self.tables = RequestTables(self._rate_dates, self._rate_values)
 
     @property
     def version(self) -> str:
@@ -295,8 +209,8 @@ class Scorer:
         """Check every history of every application at once, then build features per as_of group."""
         tables: dict[str, dict[str, np.ndarray]] = {}
         for name in HISTORIES:
-            tables[name] = self._history(name, pending)
-        firms = self._firms(pending)
+            tables[name] = self.tables.history(name, pending)
+        firms = self.tables.firms(pending)
         rows: dict[int, dict[str, Any]] = {}
         amounts: dict[int, dict[str, Any]] = {}
         live = [p for p in pending if not p.errors]
@@ -322,120 +236,6 @@ class Scorer:
                 rows[p.index] = {name: clipped[name][k] for name in self.features if name in clipped}
                 amounts[p.index] = {name: raw[name][k] for name in ("income_mean_12m", "net_cf_margin_12m")}
         return rows, amounts
-
-    def _history(self, name: str, pending: list[_Pending]) -> dict[str, np.ndarray]:
-        """One history of every application as typed arrays (``owner``: the application's index), checked by
-        the contract's kernels, with its amounts in PEN; the records of an application with a problem dropped."""
-        contract = TABLES[name]
-        records: list[dict[str, Any]] = []
-        owners: list[int] = []
-        positions: list[int] = []
-        for p in pending:
-            history = getattr(p.request, name)
-            records.extend(rec.__dict__ for rec in history)  # a flat model's fields as parsed (model_dump's values)
-            owners.extend([p.index] * len(history))
-            positions.extend(range(len(history)))
-        by_index = {p.index: p for p in pending}
-        owner = np.asarray(owners, dtype=np.int64)
-        failures: list[Failure] = []
-        rucs = np.array([p.request.ruc for p in pending], dtype=object)
-        slot = np.full(max(by_index) + 1, -1, dtype=np.int64)
-        slot[[p.index for p in pending]] = np.arange(len(pending))
-        columns: dict[str, np.ndarray] = {"ruc": rucs[slot[owner]] if len(owner) else np.zeros(0, dtype=object)}
-        # the records' fields column by column, in one transposition (every record of a table has its model's
-        # fields in the model's order)
-        fields = list(_FIELDS[name])
-        transposed = list(zip(*map(tuple, map(dict.values, records)), strict=True)) if records else []
-        by_field = {f: list(v) for f, v in zip(fields, transposed, strict=True)} if records else {}
-        for col in contract.columns:
-            if col.name == "ruc":
-                continue
-            values = by_field.get(col.name, [])
-            if col.kind in ("float", "int"):
-                columns[col.name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-            elif col.kind == "date":
-                columns[col.name] = _dates(values)
-            else:  # text and months: the contract's parser, each distinct value once
-                parsed, problems = self._text.parse(name, col.name, values)
-                for found in problems.values():
-                    failures.extend(found)
-                if col.kind == "month":
-                    columns[col.name] = np.fromiter(parsed, dtype=np.int64, count=len(parsed)).view("datetime64[us]")
-                else:
-                    columns[col.name] = np.array(parsed, dtype=object)
-        failures = after_parsing(failures, compile_contract(contract).check(columns))
-        for f in failures:
-            known = f.column in contract.column_names
-            path = f"{name}[{positions[f.row]}]" + (f".{f.column}" if known else "")
-            by_index[int(owner[f.row])].errors.append(_problem(path, f"expected {f.expected}", _got(records[f.row], f)))
-        bad = np.zeros(len(records), dtype=bool)
-        bad[[f.row for f in failures]] = True
-        # one record per key within an application (the first kept)
-        key = [c for c in contract.key if c != "ruc"]
-        for r in np.flatnonzero(_later_duplicates(owner, [columns[c] for c in key], bad)):
-            by_index[int(owner[r])].errors.append(
-                _problem(f"{name}[{positions[r]}]", f"one record per {', '.join(key)}", "a duplicate")
-            )
-            bad[r] = True
-        if contract.amounts:
-            usd = columns["currency"] == "USD"
-            assert contract.fx_date is not None
-            when = columns[contract.fx_date]
-            when = month_end(when) if contract.column(contract.fx_date).kind == "month" else when
-            rate, _date, missing = pen_rates(usd & ~bad, when, self._rate_dates, self._rate_values)
-            for r in np.flatnonzero(missing):
-                by_index[int(owner[r])].errors.append(
-                    _problem(f"{name}[{positions[r]}].currency",
-                             "PEN, or USD dated on or after the first exchange rate the service knows",
-                             "USD without a rate")
-                )  # fmt: skip
-            bad |= missing
-            for c in contract.amounts:
-                columns[f"{c}_pen"] = columns[c] * rate
-        keep = ~bad
-        out = {c: columns[c][keep] for c in _inputs(name)}
-        out["owner"] = owner[keep]
-        return out
-
-    def _firms(self, pending: list[_Pending]) -> dict[str, np.ndarray]:
-        """The register data of each application (one row per application index), checked by the kernels on
-        the fields it gave; SUNAT's texts read as their canonical values."""
-        contract = TABLES["firms"]
-        n = max(p.index for p in pending) + 1
-        columns: dict[str, list[Any]] = {c: [None] * n for c in ("ruc", *FIRM_FIELDS)}
-        given: dict[tuple[str, ...], list[_Pending]] = defaultdict(list)
-        for p in pending:
-            firm = p.request.firm.__dict__ if p.request.firm else {}
-            columns["ruc"][p.index] = p.request.ruc
-            provided = tuple(c for c in FIRM_FIELDS if firm.get(c) is not None)
-            given[provided].append(p)
-            for c in provided:
-                columns[c][p.index] = firm[c]
-        failures: list[Failure] = []
-        typed: dict[str, np.ndarray] = {"ruc": np.array(columns["ruc"], dtype=object)}
-        typed["start_date"] = np.array(columns["start_date"], dtype="datetime64[us]")
-        for c, allowed in (("taxpayer_state", TAXPAYER_STATES), ("domicile_condition", DOMICILE_CONDITIONS)):
-            typed[c] = np.array([None if v is None else _canonical(str(v), allowed) for v in columns[c]], dtype=object)
-        for c in ("ciiu", "ubigeo"):
-            parsed, problems = self._text.parse("firms", c, columns[c])
-            typed[c] = np.array(parsed, dtype=object)
-            for found in problems.values():
-                failures.extend(found)
-        typed["name"] = np.array(["-"] * n, dtype=object)  # not read by the model
-        kernel = compile_contract(contract)
-        for provided, members in given.items():
-            where = np.array([p.index for p in members], dtype=np.int64)
-            part = {c: v[where] for c, v in typed.items()}
-            failures.extend(
-                f._replace(row=int(where[f.row])) for f in kernel.check(part, checked=frozenset(("ruc", *provided)))
-            )
-        by_index = {p.index: p for p in pending}
-        for f in failures:
-            known = f.column in contract.column_names
-            got = columns[f.column][f.row] if f.column in columns else ""  # as the client sent it
-            by_index[f.row].errors.append(_problem("firm" + (f".{f.column}" if known else ""), f"expected {f.expected}",
-                                                   got))  # fmt: skip
-        return typed
 
     # -- decisions -------------------------------------------------------------------------------
     def _decide(
@@ -495,60 +295,6 @@ class Scorer:
             return None
         pos = int(np.searchsorted(self._rate_dates, as_of.to_datetime64(), side="right")) - 1
         return None if pos < 0 else float(self._rate_values[pos])
-
-
-_NAT = int(np.datetime64("NaT").view(np.int64))
-_FIELDS = {name: tuple(model.model_fields) for name, model in (
-    ("monthly_cashflows", CashflowIn), ("financial_statements", StatementIn), ("payments", PaymentIn),
-    ("bureau_ratings", BureauIn))}  # fmt: skip
-_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
-
-
-def _dates(values: list[Any]) -> np.ndarray:
-    """``datetime.date`` values (None missing) as datetime64[us], by their ordinal (no per-value conversion)."""
-    days = np.fromiter((_NAT if v is None else v.toordinal() - _EPOCH_ORDINAL for v in values), dtype=np.int64,
-                       count=len(values))  # fmt: skip
-    out = days.astype("datetime64[D]").astype("datetime64[us]")
-    out[days == _NAT] = np.datetime64("NaT")
-    return out
-
-
-def _later_duplicates(owner: np.ndarray, keys: list[np.ndarray], skip: np.ndarray) -> np.ndarray:
-    """Rows (not in ``skip``) whose owner and keys repeat an earlier such row's."""
-    rows = np.flatnonzero(~skip)
-    out = np.zeros(len(owner), dtype=bool)
-    if len(rows) < 2:
-        return out
-    codes = [owner[rows]]
-    for values in keys:
-        v = values[rows]
-        if v.dtype.kind in "Mf":
-            codes.append(v.view(np.int64))
-        else:
-            index: dict[Any, int] = {}
-            codes.append(np.fromiter((index.setdefault(x, len(index)) for x in v), dtype=np.int64, count=len(v)))
-    order = np.lexsort((rows, *reversed(codes)))
-    same = np.ones(len(order) - 1, dtype=bool)
-    for c in codes:
-        same &= c[order[1:]] == c[order[:-1]]
-    out[rows[order[1:][same]]] = True
-    return out
-
-
-@functools.lru_cache(maxsize=1024)
-def _canonical(value: str, allowed: tuple[str, ...]) -> str:
-    return canonical_register_value(value, allowed) or value
-
-
-@functools.cache
-def _inputs(name: str) -> tuple[str, ...]:
-    contract = TABLES[name]
-    return tuple(f"{c}_pen" if c in contract.amounts else c for c in _BUILDER_INPUTS[name])
-
-
-def _got(record: dict[str, Any], failure: Failure) -> object:
-    """The value a client sent for the failing cell (as parsed by the request schema)."""
-    return record.get(failure.column, "") if failure.column in record else ""
 
 
 def _group(items: list[_Pending], key: Callable[[_Pending], Any]) -> dict[Any, list[_Pending]]:
