@@ -30,20 +30,24 @@ def reasons(
     """The ``top`` reasons that pull each row's score down the most (``points``: rows × ``columns``)."""
     texts = {f.name: _texts(f) for f in features}
     cols = list(columns)
+    named = [texts.get(name, (name, name)) for name in cols]
+    # each column's values once as Python objects (a NaN, a None: absent), not a numpy scalar per look-up
+    given = {} if values is None else {name: list(v) if not isinstance(v, np.ndarray) else v.tolist()
+                                       for name, v in values.items()}  # fmt: skip
     out = []
-    for k, row in enumerate(points):
+    for k, row in enumerate(points.tolist()):
         grouped: dict[str, dict[str, Any]] = {}
-        for j in np.argsort(row):  # every column that pulls down, grouped first; the top chosen after
+        for j in np.argsort(np.asarray(row)).tolist():  # every column that pulls down, grouped; the top after
             if row[j] >= 0:
                 break
             name = cols[j]
-            code, (es, en) = name, texts.get(name, (name, name))
-            if values is not None and name in values and _absent(values[name][k]):
-                code, (es, en) = name + MISSING_SUFFIX, _absent_texts(name, values, k)
+            code, (es, en) = name, named[j]
+            if name in given and _absent(given[name][k]):
+                code, (es, en) = name + MISSING_SUFFIX, _absent_texts(name, given, k)
             if es in grouped:  # the code stays the heaviest column's (the first seen)
-                grouped[es]["impact_points"] += float(row[j])
+                grouped[es]["impact_points"] += row[j]
             else:
-                grouped[es] = {"code": code, "text_es": es, "text_en": en, "impact_points": float(row[j])}
+                grouped[es] = {"code": code, "text_es": es, "text_en": en, "impact_points": row[j]}
         picked = sorted(grouped.values(), key=lambda r: r["impact_points"])[:top]
         for r in picked:
             r["impact_points"] = round(r["impact_points"], 2)
@@ -101,4 +105,6 @@ def _absent_texts(name: str, values: Mapping[str, Sequence[Any] | np.ndarray], k
 
 
 def _absent(value: Any) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+    if value is None or isinstance(value, str):
+        return value is None
+    return bool(value != value) or value is pd.NaT or value is pd.NA

@@ -86,7 +86,7 @@ class DecisionStage:
         rules: list[list[str]] = []
         suggested: list[float] = []
         money = values if amounts is None else amounts
-        columns = [(name, values[name]) for name in self.features if name in values]
+        columns = [(name, values[name].tolist()) for name in self.features if name in values]
         for k in range(len(matrix)):
             f = {name: column[k] for name, column in columns}
             asked = None if requested[k] != requested[k] else float(requested[k])  # NaN: no amount asked
