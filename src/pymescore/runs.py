@@ -24,6 +24,7 @@ from pymescore.evaluate import (
     sme_slices,
 )
 from pymescore.evaluate._fairness import MIN_GROUP_N
+from pymescore.features._adapter import snapshot_domain
 from pymescore.model import TrainConfig, TrainResult, score_from_pd, train
 from pymescore.model._data import _times, parse_target, row_number
 from pymescore.model._typing import unreadable
@@ -295,7 +296,7 @@ def run_training(
     progress: Callable[[str], None] | None = None,
 ) -> tuple[Bundle, dict[str, Any]]:
     """Train, evaluate the test rows, write the bundle; returns it and the validation metrics."""
-    result = train(frame, config, progress)
+    result = train(frame, config, progress, domain=snapshot_domain(frame))  # SME snapshots: the registry's domain
     metrics: dict[str, Any] = dict(result.report)
     test_metrics = None
     if result.test is not None and len(result.test):
