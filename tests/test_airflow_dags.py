@@ -1,6 +1,7 @@
 """Both Airflow DAGs run end to end with `airflow dags test` (Airflow 3, its own environment .venv-airflow,
 SQLite metadata DB) on a simulated lake: the first challenger is promoted, a deliberately worse one (trained
-without the payment and bureau features) is refused and the run log says why; the monitoring DAG completes."""
+without the payment and bureau features) is refused and the run log says why; the monitoring DAG writes its
+report and, with no decision to compare, fails closed."""
 
 from __future__ import annotations
 
@@ -45,13 +46,15 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return {"env": env, "root": root / "pipeline"}
 
 
-def _dags_test(airflow: dict[str, object], dag: str, date: str, conf: dict[str, object] | None = None) -> str:
+def _dags_test(
+    airflow: dict[str, object], dag: str, date: str, conf: dict[str, object] | None = None, state: str = "success"
+) -> str:
     cmd = [str(AIRFLOW), "dags", "test", dag, date]
     if conf is not None:
         cmd += ["-c", json.dumps(conf)]
     done = subprocess.run(cmd, env=airflow["env"], capture_output=True, text=True, timeout=900, check=False)  # type: ignore[arg-type]
     out = done.stdout + done.stderr
-    assert "state=success" in out, out[-4000:]
+    assert f"state={state}" in out, out[-4000:]
     return out
 
 
@@ -79,7 +82,11 @@ def test_retrain_promotes_a_first_model_then_refuses_a_worse_one_and_says_why(ai
 
 
 @pytest.mark.slow
-def test_monitor_dag_completes_and_writes_its_report(airflow: dict[str, object]) -> None:
-    # monitors the registry's champion: the one the retrain test above promoted (tests of a file run in order)
-    _dags_test(airflow, "pymescore_monitor", "2026-04-02T02:00:00")
-    assert (Path(airflow["root"]) / "monitoring" / "monitor.prom").exists()  # type: ignore[arg-type]
+def test_monitor_dag_writes_its_report_and_fails_closed_without_decisions(airflow: dict[str, object]) -> None:
+    # monitors the registry's champion: the one the retrain test above promoted (tests of a file run in order).
+    # Nothing was scored, so no PSI can be computed: "unknown", which fails the task (an alert), never "stable"
+    out = _dags_test(airflow, "pymescore_monitor", "2026-04-02T02:00:00", state="failed")
+    assert "PSI unknown" in out, out[-4000:]
+    monitoring = Path(airflow["root"]) / "monitoring"  # type: ignore[arg-type]
+    assert "pymescore_monitor_status 3.0" in (monitoring / "monitor.prom").read_text()
+    assert json.loads((monitoring / "monitor.json").read_text())["status"] == "unknown"

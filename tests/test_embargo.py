@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pymescore.errors import PymescoreError
+from pymescore.features._adapter import sme_snapshot, snapshot_domain
 from pymescore.model import TrainConfig, train
 from pymescore.model._data import Prepared
-from pymescore.model._train import _embargoed, _test_split
+from pymescore.model._split import choose_test, embargoed
 
 FAST = {"trials": 1, "time_budget": 5.0, "folds": 3}
 
@@ -35,13 +36,13 @@ def test_embargo_leaves_out_exactly_the_rows_whose_window_passes_the_test_date(
         groups=np.arange(n).astype(str),
         times=times,
         excluded_rows=0,
-        snapshot=True,
+        domain=sme_snapshot(),
         config=TrainConfig(target="y", time_col="as_of", embargo=embargo),
         label_ends=ends,
     )
-    test, kind, _ = _test_split(prep)
+    test, kind, _ = choose_test(prep)
     assert kind == "out_of_time"
-    out = _embargoed(prep, test, kind)
+    out = embargoed(prep, test, kind)
     first_test = times[test].min()
     assert not (out & test).any()
     if embargo:
@@ -56,7 +57,7 @@ def test_training_reports_the_embargoed_rows(sim_lake: dict[str, object]) -> Non
 
     snapshot, _ = build_snapshot(sim_lake["lake"], ["2023-12-31", "2024-06-30", "2024-12-31"])  # type: ignore[arg-type]
     labelled = snapshot.dropna(subset=["default_12m"])
-    result = train(snapshot, TrainConfig(target="default_12m", **FAST))  # type: ignore[arg-type]
+    result = train(snapshot, TrainConfig(target="default_12m", **FAST), domain=snapshot_domain(snapshot))  # type: ignore[arg-type]
     rows = result.report["rows"]
     assert result.report["embargo"] is True
     assert rows["embargoed"] == int((labelled["as_of"] == "2024-06-30").sum()) > 0
@@ -73,7 +74,8 @@ def test_an_embargo_that_leaves_nothing_says_how_to_fix_it(sim_lake: dict[str, o
     with pytest.raises(
         PymescoreError, match=r"embargo left out \d+ rows .* after the test date 2024-12-31.*--no-embargo"
     ):
-        train(snapshot, TrainConfig(target="default_12m", **FAST))  # type: ignore[arg-type]
-    kept = train(snapshot, TrainConfig(target="default_12m", embargo=False, **FAST))  # type: ignore[arg-type]
+        train(snapshot, TrainConfig(target="default_12m", **FAST), domain=snapshot_domain(snapshot))  # type: ignore[arg-type]
+    config = TrainConfig(target="default_12m", embargo=False, **FAST)  # type: ignore[arg-type]
+    kept = train(snapshot, config, domain=snapshot_domain(snapshot))
     assert kept.report["rows"]["embargoed"] == 0
     assert kept.report["embargo"] is False

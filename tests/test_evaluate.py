@@ -38,6 +38,7 @@ from pymescore.evaluate import (
     reference_bins,
     render_report,
     sme_slices,
+    worst_verdict,
 )
 
 # --------------------------------------------------------------------------- public surface
@@ -48,6 +49,7 @@ def test_exported_names_are_locked() -> None:
         "DEFAULT_BANDS",
         "PSI_THRESHOLDS",
         "ReportData",
+        "Verdict",
         "assign_bands",
         "band_inversions",
         "band_table",
@@ -62,6 +64,7 @@ def test_exported_names_are_locked() -> None:
         "reference_bins",
         "render_report",
         "sme_slices",
+        "worst_verdict",
     ]
 
 
@@ -298,7 +301,26 @@ def test_psi_identical_shifted_and_verdicts() -> None:
     with pytest.raises(PymescoreError):
         psi([1, 2], [1, 2, 3])
     with pytest.raises(PymescoreError):
-        psi_verdict(float("nan"))
+        psi_verdict(-0.1)  # not a PSI of any two distributions
+
+
+@pytest.mark.parametrize("missing", [None, float("nan"), float("inf"), float("-inf")])
+def test_a_missing_psi_is_unknown_an_alert_never_stable(missing: float | None) -> None:
+    from pymescore.evaluate._stability import ALERTS, SEVERITY
+
+    assert psi_verdict(missing) == "unknown"
+    assert psi_verdict(missing, watch=0.2, act=0.5) == "unknown"
+    assert set(ALERTS) == {"act", "unknown"}
+    assert SEVERITY["unknown"] > SEVERITY["act"] > SEVERITY["watch"] > SEVERITY["stable"]
+    assert worst_verdict(["stable", psi_verdict(missing)]) == "unknown"
+    assert worst_verdict(["stable", "act", "watch"]) == "act"
+    assert worst_verdict([]) == "unknown"  # nothing measured is not "stable"
+
+
+def test_psi_verdict_thresholds_are_parameters() -> None:
+    assert [psi_verdict(v, watch=0.2, act=0.3) for v in (0.19, 0.2, 0.3)] == ["stable", "watch", "act"]
+    with pytest.raises(PymescoreError, match="watch < act"):
+        psi_verdict(0.1, watch=0.3, act=0.2)
 
 
 @settings(max_examples=80, deadline=None)

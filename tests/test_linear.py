@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pymescore.model import TrainConfig, train
+from pymescore.model._blend import blend_grid
 from pymescore.model._linear import Linear
-from pymescore.model._train import _blend_grid
 
 
 def matrix(n: int = 2000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -86,12 +86,12 @@ def test_monotone_numbers_never_move_the_margin_against_their_direction(
 
 
 def test_blend_grid_sums_to_one_and_respects_the_families() -> None:
-    full = _blend_grid(True, True, True)
+    full = blend_grid(True, True, True)
     assert len(full) == 66
     assert all(abs(sum(w) - 1) < 1e-9 for w in full)
     assert {(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)} <= set(full)
-    assert _blend_grid(True, False, False) == [(1.0, 0.0, 0.0)]
-    assert all(w[1] == 0 for w in _blend_grid(True, False, True))
+    assert blend_grid(True, False, False) == [(1.0, 0.0, 0.0)]
+    assert all(w[1] == 0 for w in blend_grid(True, False, True))
 
 
 @pytest.mark.parametrize("families", [("logistic",), ("xgboost", "logistic")])

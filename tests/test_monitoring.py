@@ -1,5 +1,6 @@
 """The monitoring job on decisions made by the service: stable on the training population, PSI > 0.25 and
-the shifted features flagged when the applications come from a population hit by a regional shock."""
+the shifted features flagged when the applications come from a population hit by a regional shock; a PSI that
+cannot be computed is "unknown", an alert (one verdict with evaluate.psi_verdict, failing closed)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,19 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from pymescore.bundle import load_bundle
+from pymescore.bundle import Bundle, load_bundle
+from pymescore.evaluate import psi_verdict, reference_bins
+from pymescore.evaluate._stability import SEVERITY
 from pymescore.features import build_labels
-from pymescore.monitoring import Thresholds, monitor
+from pymescore.monitoring import Thresholds, monitor, write_outputs
 from pymescore.service import application_bodies
 from tests.service_support import make_app
 
@@ -91,3 +96,100 @@ def test_monitor_cli_writes_json_html_and_prometheus_and_fails_on_act(decided: d
     assert 'pymescore_monitor_csi{feature="' in prom
     assert "data:image/png;base64," in (tmp_path / "monitor.html").read_text()
     assert json.loads((tmp_path / "monitor.json").read_text())["n"] == summary["n"]
+
+
+# ----------------------------------------------------------------- one verdict, fail closed (no model needed)
+
+
+@dataclass(frozen=True)
+class _Bundle:
+    """What ``monitor`` reads of a bundle: its training reference and version."""
+
+    reference: dict[str, Any]
+    version: str = "stub"
+
+
+def _decisions(n: int, rng: np.random.Generator, features: bool = True) -> list[dict[str, Any]]:
+    out = []
+    for i in range(n):
+        score = float(rng.normal(600, 50))
+        out.append({"id": str(i), "ruc": f"2010000{i:04d}", "created_at": f"2025-01-{1 + i % 28:02d}",
+                    "model_version": "stub", "pd": 0.05, "score": score, "band": "B", "decision": "approve",
+                    "response": {}, "features": {"income": float(rng.normal(10, 2))} if features else {}})  # fmt: skip
+    return out
+
+
+@pytest.fixture
+def reference() -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    return {"score": reference_bins(rng.normal(600, 50, 5000)),
+            "features": {"income": reference_bins(rng.normal(10, 2, 5000))}}  # fmt: skip
+
+
+def test_same_population_is_stable_and_no_alert(reference: dict[str, Any]) -> None:
+    result = monitor(cast(Bundle, _Bundle(reference)), _decisions(400, np.random.default_rng(1)))
+    assert (result["status"], result["alert"], result["unknown_features"]) == ("stable", False, [])
+    assert result["psi_score"]["verdict"] == psi_verdict(result["psi_score"]["value"]) == "stable"
+
+
+def test_no_score_reference_is_unknown_not_stable(reference: dict[str, Any]) -> None:
+    """Before: a missing score PSI was called "stable" here while evaluate's psi_verdict refused it."""
+    no_score = {"features": reference["features"]}
+    result = monitor(cast(Bundle, _Bundle(no_score)), _decisions(400, np.random.default_rng(1)))
+    assert result["psi_score"] == {"value": None, "verdict": "unknown"}
+    assert (result["status"], result["alert"]) == ("unknown", True)
+
+
+def test_a_feature_missing_from_the_decisions_is_unknown(reference: dict[str, Any]) -> None:
+    result = monitor(cast(Bundle, _Bundle(reference)), _decisions(400, np.random.default_rng(1), features=False))
+    assert result["csi"]["income"] == {"value": None, "verdict": "unknown"}
+    assert result["unknown_features"] == ["income"]
+    assert (result["status"], result["alert"]) == ("unknown", True)
+
+
+def test_no_decisions_is_unknown_and_the_textfile_says_so(reference: dict[str, Any], tmp_path: Path) -> None:
+    result = monitor(cast(Bundle, _Bundle(reference)), [])
+    assert (result["n"], result["status"], result["alert"]) == (0, "unknown", True)
+    paths = write_outputs(result, tmp_path)
+    samples = _samples(paths["prom"].read_text())
+    assert samples[("pymescore_monitor_status", ())] == SEVERITY["unknown"] == 3
+    assert samples[("pymescore_monitor_decisions", ())] == 0
+
+
+def test_the_textfile_parses_as_prometheus_reads_it(reference: dict[str, Any], tmp_path: Path) -> None:
+    decisions = _decisions(400, np.random.default_rng(1))
+    decisions[0]["features"] = {}  # a label value with quotes and a backslash must still parse
+    result = monitor(cast(Bundle, _Bundle(reference)), decisions)
+    result["csi"]['we"ird\\name'] = {"value": 0.5, "verdict": "act"}
+    samples = _samples(write_outputs(result, tmp_path)["prom"].read_text())
+    assert samples[("pymescore_monitor_status", ())] == SEVERITY[result["status"]]
+    assert samples[("pymescore_monitor_psi_score", ())] == result["psi_score"]["value"]
+    assert samples[("pymescore_monitor_csi", (("feature", 'we"ird\\name'),))] == 0.5
+    assert samples[("pymescore_monitor_decision_rate", (("decision", "approve"),))] == 1.0
+    assert not list(tmp_path.glob(".*tmp"))  # written whole, then moved into place
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out = {}
+    for family in text_string_to_metric_families(text):
+        assert family.type == "gauge"
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_the_scheduled_job_and_the_cli_fail_on_an_unknown_psi(sme_bundle: dict[str, Any], tmp_path: Path) -> None:
+    """An empty audit store: no PSI. The pipeline step stops and ``--fail-on-act`` exits 1, as on drift."""
+    from pymescore import pipelines
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    with pytest.raises(pipelines.PipelineStop, match="PSI unknown"):
+        pipelines.monitor(str(sme_bundle["bundle"]), url, tmp_path / "job")
+    cmd = [sys.executable, "-m", "pymescore.cli", "monitor", "--bundle", str(sme_bundle["bundle"]), "--database-url",
+           url, "--out", str(tmp_path / "cli"), "--fail-on-act"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 1, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (summary["status"], summary["alert"], summary["n"]) == ("unknown", True, 0)

@@ -5,12 +5,17 @@ applicant data beyond what is needed to find the problem (file, row, column). Ca
 
     PymescoreError                      code
     ├── ConfigError                     CONFIG_INVALID
+    ├── InputError (also a ValueError)  INPUT_INVALID
     ├── SourceError                     (reading raw data failed; nothing was written)
     │   ├── SourceUnreadableError            SOURCE_UNREADABLE
     │   ├── SourceEncodingError         SOURCE_ENCODING
     │   └── MissingColumnError          COLUMN_MISSING
     ├── ContractError                   CONTRACT_UNKNOWN_TABLE, ...
     └── LakeError                       LAKE_INVALID, LAKE_MISSING_TABLE, LAKE_LOCKED
+
+Modules add their own branches (``BundleError``, ``RegistryError``, the service's ``ProblemError``, ...), always
+under ``PymescoreError``: ``tests/test_errors.py`` reads every module and fails on a ``raise`` of a builtin
+exception or on an exception class outside this hierarchy.
 
 The mapping from errors to exit codes lives in the CLI; to HTTP statuses, in the service.
 """
@@ -44,6 +49,13 @@ def _rebuild(cls: type[PymescoreError], message: str, code: str, fields: dict[st
 
 class ConfigError(PymescoreError):
     code = "CONFIG_INVALID"
+
+
+class InputError(PymescoreError, ValueError):
+    """A value handed to a function (or a field of a request) that it cannot take. Also a ``ValueError``:
+    callers that catch ``ValueError``, and pydantic validators, which must raise one, keep working."""
+
+    code = "INPUT_INVALID"
 
 
 class SourceError(PymescoreError):

@@ -3,8 +3,13 @@
 PSI of the score and CSI of every feature against the bundle's training reference (``reference.json``),
 approval / review / decline rates, and — for decisions whose 12-month outcome is now known in the lake — a
 backtest (AUC, KS, observed vs predicted default rate per band). Thresholds follow industry practice
-(PSI < 0.1 stable, 0.1-0.25 watch, > 0.25 act) and are configurable. Results go to JSON, HTML and a
-Prometheus textfile.
+(PSI < 0.1 stable, 0.1-0.25 watch, > 0.25 act) and are configurable; the verdict is
+``pymescore.evaluate.psi_verdict``'s, which fails closed: a PSI that cannot be computed (no decisions, no
+score reference, a feature missing from the decisions) is ``"unknown"``, an alert like ``"act"``, never
+``"stable"``. Results go to JSON, HTML and a Prometheus textfile.
+
+Nothing here reads the audit store or imports the service: the caller hands the decisions over
+(``pymescore.pipelines.monitor_store`` reads them for the CLI and the scheduled job).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import datetime as dt
 import html
 import io
 import json
+import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,9 +31,8 @@ import pandas as pd
 
 from pymescore.bundle import Bundle
 from pymescore.errors import ConfigError
-from pymescore.evaluate import assign_bands, binary_metrics, psi_against_reference
-
-ORDER = {"stable": 0, "watch": 1, "act": 2}
+from pymescore.evaluate import Verdict, assign_bands, binary_metrics, psi_against_reference, psi_verdict, worst_verdict
+from pymescore.evaluate._stability import ALERTS, SEVERITY
 
 
 @dataclass(frozen=True)
@@ -38,10 +44,9 @@ class Thresholds:
         if not 0 < self.watch < self.act:
             raise ConfigError(f"thresholds: expected 0 < watch < act, got watch={self.watch}, act={self.act}")
 
-    def verdict(self, value: float | None) -> str:
-        if value is None or not np.isfinite(value):
-            return "stable"
-        return "stable" if value < self.watch else "watch" if value < self.act else "act"
+    def verdict(self, value: float | None) -> Verdict:
+        """``psi_verdict`` with these thresholds: ``"unknown"`` (an alert) for a missing or non-finite PSI."""
+        return psi_verdict(value, self.watch, self.act)
 
 
 def _decision_frame(decisions: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -90,28 +95,32 @@ def monitor(
 ) -> dict[str, Any]:
     """The monitoring figures of ``decisions`` (rows of the audit store's ``decisions`` table)."""
     th = thresholds or Thresholds()
-    if not decisions:
-        return {"n": 0, "status": "stable", "since": None if since is None else since.isoformat(),
-                "note": "no decisions in the period"}  # fmt: skip
+    if not decisions:  # nothing to compare: the PSI is unknown, and that is an alert, not a quiet "stable"
+        return {"n": 0, "status": "unknown", "alert": True, "since": None if since is None else since.isoformat(),
+                "note": "no decisions in the period: no PSI could be computed"}  # fmt: skip
     frame = _decision_frame(decisions)
     reference = bundle.reference
     score_psi = psi_against_reference(reference["score"], frame["score"].to_numpy()) if "score" in reference else None
     csi: dict[str, dict[str, Any]] = {}
     features = pd.DataFrame([d.get("features") or {} for d in decisions])
     for name, ref in sorted(reference.get("features", {}).items()):
-        if name not in features.columns:
+        if name not in features.columns:  # the decisions do not hold it: its CSI is unknown, not stable
+            csi[name] = {"value": None, "verdict": th.verdict(None)}
             continue
         values = features[name]
         data = values.astype(object).to_numpy() if ref.get("kind") == "categorical" else pd.to_numeric(
             values, errors="coerce").to_numpy(dtype=np.float64)  # fmt: skip
         value = psi_against_reference(ref, data)
         csi[name] = {"value": round(float(value), 4), "verdict": th.verdict(value)}
-    csi = dict(sorted(csi.items(), key=lambda kv: -kv[1]["value"]))
+    # the worst first: unknown, then by CSI
+    csi = dict(sorted(csi.items(), key=lambda kv: -math.inf if kv[1]["value"] is None else -kv[1]["value"]))
     counts = frame["decision"].value_counts()
     rates = {k: round(float(counts.get(k, 0) / len(frame)), 4) for k in ("approve", "review", "decline")}
     verdicts = [th.verdict(score_psi)] + [c["verdict"] for c in csi.values()]
+    status = worst_verdict(verdicts)
     flagged = [name for name, c in csi.items() if c["verdict"] == "act"]
     watched = [name for name, c in csi.items() if c["verdict"] == "watch"]
+    unknown = [name for name, c in csi.items() if c["verdict"] == "unknown"]
     out: dict[str, Any] = {
         "n": len(frame),
         "since": None if since is None else since.isoformat(),
@@ -126,42 +135,15 @@ def monitor(
         "csi": csi,
         "flagged_features": flagged,
         "watched_features": watched,
+        "unknown_features": unknown,
         "thresholds": asdict(th),
-        "status": max(verdicts, key=ORDER.__getitem__),
+        "status": status,
+        "alert": status in ALERTS,
         "backtest": _backtest(frame, lake_tables) if lake_tables is not None else None,
         "score_mean": round(float(frame["score"].mean()), 2),
         "bands": {str(k): int(v) for k, v in pd.Series(assign_bands(frame["score"].to_numpy())).value_counts().items()},
     }
     return out
-
-
-def monitor_store(
-    bundle: Bundle,
-    database_url: str,
-    since: dt.datetime,
-    out: Path,
-    *,
-    lake: Path | None = None,
-    thresholds: Thresholds | None = None,
-) -> tuple[dict[str, Any], dict[str, Path]]:
-    """The monitoring job: decisions since ``since`` from the audit store, outcomes from ``lake`` when given,
-    the figures written to ``out``. Returns the figures and the paths written."""
-    from pymescore.service import AuditStore
-
-    store = AuditStore(database_url, timeout_s=10.0)
-    try:
-        store.migrate()
-        decisions = store.recent(since)
-    finally:
-        store.dispose()
-    tables = None
-    if lake is not None:
-        from pymescore.features._snapshot import read_lake_tables
-        from pymescore.lake import Lake
-
-        tables = read_lake_tables(Lake(lake))
-    result = monitor(bundle, decisions, lake_tables=tables, thresholds=thresholds, since=since)
-    return result, write_outputs(result, Path(out))
 
 
 def write_outputs(result: Mapping[str, Any], out: Path) -> dict[str, Path]:
@@ -180,31 +162,45 @@ def _atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _write_prom(result: Mapping[str, Any], path: Path) -> None:
-    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+#: a gauge's samples: (labels, value)
+_Samples = list[tuple[dict[str, str], float]]
 
-    registry = CollectorRegistry()
-    Gauge("pymescore_monitor_decisions", "Decisions in the monitored period", registry=registry).set(result["n"])
+
+def _gauge(name: str, help_text: str, samples: _Samples) -> str:
+    """One gauge in the Prometheus text exposition format (what node-exporter's textfile collector reads);
+    ``help_text`` is one of this module's constant lines, label values are escaped."""
+
+    def label(v: str) -> str:
+        return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+    for labels, v in samples:
+        where = ",".join(f'{k}="{label(x)}"' for k, x in labels.items())
+        lines.append(f"{name}{{{where}}} {float(v)!r}" if where else f"{name} {float(v)!r}")  # repr: NaN as nan
+    return "\n".join(lines) + "\n"
+
+
+def _write_prom(result: Mapping[str, Any], path: Path) -> None:
+    """``monitor.prom``: written whole to a temporary file, then moved over the old one (the collector never
+    reads half a file). The status is written even without decisions: an unknown PSI is an alert."""
+    status: _Samples = [({}, SEVERITY[result["status"]])]
+    text = _gauge("pymescore_monitor_decisions", "Decisions in the monitored period", [({}, result["n"])])
+    text += _gauge("pymescore_monitor_status", "Worst verdict: 0 stable, 1 watch, 2 act, 3 unknown (no PSI)", status)
     if result["n"]:
-        status = Gauge("pymescore_monitor_status", "Worst verdict: 0 stable, 1 watch, 2 act", registry=registry)
-        status.set(ORDER[result["status"]])
-        if result["psi_score"]["value"] is not None:
-            Gauge("pymescore_monitor_psi_score", "PSI of the score vs training", registry=registry).set(
-                result["psi_score"]["value"]
-            )
-        csi = Gauge("pymescore_monitor_csi", "CSI of a feature vs training", ["feature"], registry=registry)
-        for name, c in result["csi"].items():
-            csi.labels(name).set(c["value"])
-        rate = Gauge(
-            "pymescore_monitor_decision_rate", "Share of decisions by outcome", ["decision"], registry=registry
-        )
-        for k, v in result["rates"].items():
-            rate.labels(k).set(v)
+        score = result["psi_score"]["value"]
+        if score is not None:
+            text += _gauge("pymescore_monitor_psi_score", "PSI of the score vs training", [({}, float(score))])
+        csi = [({"feature": name}, c["value"]) for name, c in result["csi"].items() if c["value"] is not None]
+        text += _gauge("pymescore_monitor_csi", "CSI of a feature vs training", csi)
+        rates = [({"decision": k}, v) for k, v in result["rates"].items()]
+        text += _gauge("pymescore_monitor_decision_rate", "Share of decisions by outcome", rates)
         bt = result.get("backtest") or {}
         if bt.get("metrics"):
-            auc = Gauge("pymescore_monitor_backtest_auc", "AUC on decisions with a known outcome", registry=registry)
-            auc.set(bt["metrics"]["auc"] or 0.0)
-    write_to_textfile(str(path), registry)
+            auc: _Samples = [({}, bt["metrics"]["auc"] or 0.0)]
+            text += _gauge("pymescore_monitor_backtest_auc", "AUC on decisions with a known outcome", auc)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def _plot(result: Mapping[str, Any]) -> str:
@@ -213,10 +209,11 @@ def _plot(result: Mapping[str, Any]) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    top = list(result["csi"].items())[:15]
+    top = [(n, c) for n, c in result["csi"].items() if c["value"] is not None][:15]  # unknowns: in the table
     fig, ax = plt.subplots(figsize=(7, 0.32 * max(len(top), 3) + 1))
-    names = ["score", *[n for n, _ in top]]
-    values = [result["psi_score"]["value"] or 0.0, *[c["value"] for _, c in top]]
+    score = result["psi_score"]["value"]
+    names = ["score" if score is not None else "score (unknown)", *[n for n, _ in top]]
+    values = [score or 0.0, *[c["value"] for _, c in top]]
     colours = ["#c0392b" if v >= result["thresholds"]["act"] else "#e67e22" if v >= result["thresholds"]["watch"]
                else "#27ae60" for v in values]  # fmt: skip
     ax.barh(names[::-1], values[::-1], color=colours[::-1])
@@ -233,9 +230,15 @@ def _plot(result: Mapping[str, Any]) -> str:
 def _html(result: Mapping[str, Any]) -> str:
     e = html.escape
     if not result["n"]:
-        return "<!doctype html><meta charset='utf-8'><title>pymescore monitor</title><p>No decisions in the period.</p>"
-    rows = "".join(f"<tr><td>{e(n)}</td><td>{c['value']:.4f}</td><td>{e(c['verdict'])}</td></tr>"
-                   for n, c in result["csi"].items())  # fmt: skip
+        return (
+            "<!doctype html><meta charset='utf-8'><title>pymescore monitor</title><p>Sin decisiones en el período: "
+            "PSI desconocido (alerta) / no decisions in the period: PSI unknown (an alert).</p>"
+        )
+    rows = "".join(
+        f"<tr><td>{e(n)}</td><td>{'—' if c['value'] is None else format(c['value'], '.4f')}</td>"
+        f"<td class='{e(c['verdict'])}'>{e(c['verdict'])}</td></tr>"
+        for n, c in result["csi"].items()
+    )
     bt = result.get("backtest") or {}
     backtest = "<p>No decision has a known 12-month outcome yet.</p>"
     if bt.get("metrics"):
@@ -251,7 +254,7 @@ def _html(result: Mapping[str, Any]) -> str:
     r = result["rates"]
     return f"""<!doctype html><html lang="es"><meta charset="utf-8"><title>pymescore — monitoreo / monitoring</title>
 <style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto}}td,th{{padding:.2rem .6rem;text-align:left}}
-.act{{color:#c0392b}}.watch{{color:#e67e22}}.stable{{color:#27ae60}}</style>
+.act,.unknown{{color:#c0392b}}.watch{{color:#e67e22}}.stable{{color:#27ae60}}</style>
 <h1>Monitoreo del modelo / Model monitoring</h1>
 <p>Modelo / model {e(str(result["model_version"]))}; {result["n"]} decisiones / decisions,
 {e(" – ".join(result["period"]))}.</p>
@@ -259,6 +262,8 @@ def _html(result: Mapping[str, Any]) -> str:
 {result["psi_score"]["value"]} ({e(result["psi_score"]["verdict"])}). Aprobación / approval {r["approve"]:.1%},
 revisión / review {r["review"]:.1%}, rechazo / decline {r["decline"]:.1%}.</p>
 <p>Variables con cambio fuerte / shifted features: {e(", ".join(result["flagged_features"]) or "—")}</p>
+<p>Variables sin CSI (desconocido, alerta) / features without a CSI (unknown, an alert):
+{e(", ".join(result["unknown_features"]) or "—")}</p>
 <img alt="PSI / CSI" src="data:image/png;base64,{_plot(result)}">
 <h2>CSI por variable / per feature</h2><table><tr><th>feature</th><th>CSI</th><th>verdict</th></tr>{rows}</table>
 <h2>Backtest</h2>{backtest}

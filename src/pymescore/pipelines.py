@@ -9,9 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymescore.errors import PymescoreError
+
+if TYPE_CHECKING:
+    from pymescore.bundle import Bundle
+    from pymescore.monitoring import Thresholds
 
 
 class PipelineStop(PymescoreError):  # noqa: N818 - a stop, not a failure of the code
@@ -104,11 +108,46 @@ def record(runs: Path, entry: dict[str, Any]) -> dict[str, Any]:
     return line
 
 
+def monitor_store(
+    bundle: Bundle,
+    database_url: str,
+    since: dt.datetime,
+    out: Path,
+    *,
+    lake: Path | None = None,
+    thresholds: Thresholds | None = None,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The monitoring job: decisions since ``since`` from the audit store, outcomes from ``lake`` when given,
+    the figures written to ``out``. Returns the figures and the paths written.
+
+    Reading the store happens here, above the service: ``pymescore.monitoring`` only computes on the
+    decisions it is handed."""
+    from pymescore.monitoring import monitor as compute
+    from pymescore.monitoring import write_outputs
+    from pymescore.service import AuditStore
+
+    store = AuditStore(database_url, timeout_s=10.0)
+    try:
+        store.migrate()
+        decisions = store.recent(since)
+    finally:
+        store.dispose()
+    tables = None
+    if lake is not None:
+        from pymescore.features._snapshot import read_lake_tables
+        from pymescore.lake import Lake
+
+        tables = read_lake_tables(Lake(lake))
+    result = compute(bundle, decisions, lake_tables=tables, thresholds=thresholds, since=since)
+    return result, write_outputs(result, Path(out))
+
+
 def monitor(bundle_uri: str, database_url: str, out: Path, lake: Path | None = None, days: int = 30,
             psi_act: float = 0.25) -> dict[str, Any]:  # fmt: skip
-    """The monitoring job; raises :class:`PipelineStop` when a PSI/CSI crosses ``psi_act``."""
+    """The monitoring job; raises :class:`PipelineStop` when a PSI/CSI crosses ``psi_act`` or cannot be
+    computed (status ``unknown``: no decisions, no score reference, a feature missing from the decisions)."""
     from pymescore.bundle import load_bundle
-    from pymescore.monitoring import Thresholds, monitor_store
+    from pymescore.monitoring import Thresholds
 
     if bundle_uri.startswith("models:/"):
         from pymescore.registry import download
@@ -119,11 +158,18 @@ def monitor(bundle_uri: str, database_url: str, out: Path, lake: Path | None = N
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
     result, paths = monitor_store(bundle, database_url, since, Path(out), lake=lake, thresholds=Thresholds(act=psi_act))
     summary = {"n": result["n"], "status": result["status"], "psi_score": result.get("psi_score"),
-               "flagged_features": result.get("flagged_features", []), "report": str(paths["html"])}  # fmt: skip
+               "flagged_features": result.get("flagged_features", []),
+               "unknown_features": result.get("unknown_features", []), "report": str(paths["html"])}  # fmt: skip
     if result["status"] == "act":
         flagged = ", ".join(summary["flagged_features"]) or "none"
         raise PipelineStop(
             f"monitoring: drift above {psi_act}: score PSI {summary['psi_score']}, features {flagged}; "
             f"see {paths['html']}"
+        )
+    if result["alert"]:  # fails closed: a PSI that could not be computed stops the run as drift does
+        unknown = ", ".join(summary["unknown_features"]) or "none"
+        raise PipelineStop(
+            f"monitoring: PSI unknown ({result.get('note') or 'not computable'}): score PSI "
+            f"{summary['psi_score']}, features without a CSI {unknown}; see {paths['html']}"
         )
     return summary

@@ -26,6 +26,7 @@ from pymescore.evaluate import (
     sme_slices,
 )
 from pymescore.evaluate._fairness import MIN_GROUP_N
+from pymescore.features._adapter import snapshot_domain
 from pymescore.model import TrainConfig, score_from_pd, train
 from pymescore.model._data import _times
 from pymescore.model_card import model_card
@@ -65,7 +66,7 @@ def run_training(
     policy in force, ``current_policy()``); the bundle records which policy that was (``metrics["policy"]``).
     """
     policy = policy if policy is not None else current_policy()
-    result = train(frame, config, progress)
+    result = train(frame, config, progress, domain=snapshot_domain(frame))  # SME snapshots: the registry's domain
     metrics: dict[str, Any] = dict(result.report)
     test_metrics = None
     if result.test is not None and len(result.test):

@@ -27,7 +27,10 @@ def monitor_command(
     ),
     psi_watch: Annotated[float, typer.Option(help="PSI from which a shift is watched.")] = 0.1,
     psi_act: Annotated[float, typer.Option(help="PSI from which a shift needs action.")] = 0.25,
-    fail_on_act: Annotated[bool, typer.Option(help="Exit with code 1 when a PSI/CSI crosses --psi-act.")] = False,
+    fail_on_act: Annotated[
+        bool,
+        typer.Option(help="Exit with code 1 when a PSI/CSI crosses --psi-act or cannot be computed (unknown)."),
+    ] = False,
 ) -> None:
     """Compare recent decisions with the model's training population: PSI of the score, CSI of every
     feature, approval and decline rates, and a backtest where the 12-month outcome is known in the lake.
@@ -40,7 +43,8 @@ def monitor_command(
     from pymescore.bundle import load_bundle
     from pymescore.config import Settings
     from pymescore.errors import ConfigError
-    from pymescore.monitoring import Thresholds, monitor_store
+    from pymescore.monitoring import Thresholds
+    from pymescore.pipelines import monitor_store
 
     try:
         start = (
@@ -58,9 +62,9 @@ def monitor_command(
         f"{result['n']:,} decisions; status {result['status']}; score PSI {result.get('psi_score', {}).get('value')}; "
         f"shifted features: {', '.join(result.get('flagged_features', [])) or 'none'}; report {paths['html']}"
     )
-    summary = {k: result.get(k) for k in ("n", "status", "psi_score", "flagged_features", "rates")}
+    summary = {k: result.get(k) for k in ("n", "status", "alert", "psi_score", "flagged_features", "rates")}
     emit_json({**summary, "outputs": {k: str(v) for k, v in paths.items()}})
-    if fail_on_act and result["status"] == "act":
+    if fail_on_act and result["alert"]:  # "act", or "unknown": a PSI that could not be computed fails closed
         raise typer.Exit(1)
 
 

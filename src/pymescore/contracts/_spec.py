@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pymescore.errors import ContractError
+
 Kind = Literal["str", "code", "date", "month", "float", "int"]
 
 
@@ -62,7 +64,10 @@ class TableContract:
         for c in self.columns:
             if c.name == name:
                 return c
-        raise KeyError(name)
+        raise ContractError(
+            f"{self.name}: expected one of its columns ({', '.join(self.column_names)}), got {name!r}",
+            code="CONTRACT_UNKNOWN_COLUMN",
+        )
 
 
 CURRENCIES = ("PEN", "USD")

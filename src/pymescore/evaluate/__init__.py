@@ -11,16 +11,19 @@ from pymescore.evaluate._metrics import binary_metrics, calibration_table
 from pymescore.evaluate._report import ReportData, render_report
 from pymescore.evaluate._stability import (
     PSI_THRESHOLDS,
+    Verdict,
     psi,
     psi_against_reference,
     psi_verdict,
     reference_bins,
+    worst_verdict,
 )
 
 __all__ = [
     "DEFAULT_BANDS",
     "PSI_THRESHOLDS",
     "ReportData",
+    "Verdict",
     "assign_bands",
     "band_inversions",
     "band_table",
@@ -35,4 +38,5 @@ __all__ = [
     "reference_bins",
     "render_report",
     "sme_slices",
+    "worst_verdict",
 ]

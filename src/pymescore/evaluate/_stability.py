@@ -8,6 +8,7 @@ reference, plus one for missing values and one for categories never seen.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import numpy as np
@@ -24,7 +25,11 @@ PSI_EPSILON = 1e-4
 MISSING_KEY = "__missing__"
 OTHER_KEY = "__other__"
 
-Verdict = Literal["stable", "watch", "act"]
+Verdict = Literal["stable", "watch", "act", "unknown"]
+#: verdicts from best to worst: a PSI that could not be computed ranks above "act" (monitoring fails closed)
+SEVERITY: dict[Verdict, int] = {"stable": 0, "watch": 1, "act": 2, "unknown": 3}
+#: the verdicts that fail a monitoring run and raise an alert
+ALERTS: frozenset[Verdict] = frozenset({"act", "unknown"})
 
 
 def _proportions(values: Any, name: str) -> F64:
@@ -60,19 +65,37 @@ def psi(expected: Any, actual: Any) -> float:
     return float(max(np.sum((a - e) * np.log(a / e)), 0.0))
 
 
-def psi_verdict(value: float) -> Verdict:
-    """``"stable"`` below 0.1, ``"watch"`` from 0.1 to below 0.25, ``"act"`` from 0.25 (``PSI_THRESHOLDS``).
+def psi_verdict(
+    value: float | None, watch: float = PSI_THRESHOLDS["stable"], act: float = PSI_THRESHOLDS["act"]
+) -> Verdict:
+    """The one verdict on a PSI (or CSI): ``"stable"`` below ``watch`` (0.1), ``"watch"`` from ``watch`` to below
+    ``act`` (0.25), ``"act"`` from ``act`` on, and ``"unknown"`` when there is no PSI (``None``) or it is not a
+    finite number. Fails closed: an unknown PSI is never called stable; it ranks worst (``SEVERITY``) and, like
+    ``"act"``, is an alert (``ALERTS``). A negative number is not a PSI of any distributions and is refused.
 
-    >>> psi_verdict(0.05), psi_verdict(0.1), psi_verdict(0.25)
-    ('stable', 'watch', 'act')
+    >>> psi_verdict(0.05), psi_verdict(0.1), psi_verdict(0.25), psi_verdict(None), psi_verdict(float("nan"))
+    ('stable', 'watch', 'act', 'unknown', 'unknown')
     """
-    if not np.isfinite(value) or value < 0:
-        raise invalid(f"A PSI must be a finite number >= 0. Got {value} instead.")
-    if value < PSI_THRESHOLDS["stable"]:
+    if not 0 < watch < act:
+        raise invalid(f"PSI thresholds must be 0 < watch < act. Got watch={watch}, act={act} instead.")
+    if value is None or not np.isfinite(value):
+        return "unknown"
+    if value < 0:
+        raise invalid(f"A PSI must be a number >= 0. Got {value} instead.")
+    if value < watch:
         return "stable"
-    if value < PSI_THRESHOLDS["act"]:
+    if value < act:
         return "watch"
     return "act"
+
+
+def worst_verdict(verdicts: Iterable[Verdict]) -> Verdict:
+    """The worst of ``verdicts`` by ``SEVERITY``; ``"unknown"`` when there is none (nothing was measured).
+
+    >>> worst_verdict(["stable", "act", "watch"]), worst_verdict([])
+    ('act', 'unknown')
+    """
+    return max(verdicts, key=SEVERITY.__getitem__, default="unknown")
 
 
 def _is_numeric(values: Any) -> bool:

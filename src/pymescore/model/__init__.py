@@ -2,11 +2,13 @@
 
 from pymescore.model._additive import column_map
 from pymescore.model._config import ScoreScale, TrainConfig
+from pymescore.model._domain import Domain
 from pymescore.model._fitted import FeatureInfo, FittedModel
 from pymescore.model._scale import score_from_pd
 from pymescore.model._train import TrainResult, fit, train
 
 __all__ = [
+    "Domain",
     "FeatureInfo",
     "FittedModel",
     "ScoreScale",

@@ -10,6 +10,8 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
+from pymescore.errors import InputError
+
 #: what the families read: a frame, or its columns by name (numbers as float arrays, categories as Categoricals)
 Columns = pd.DataFrame | Mapping[str, Any]
 
@@ -22,7 +24,7 @@ def column_map(X: pd.DataFrame) -> dict[str, Any]:
     more than the arithmetic on it, so a scoring call hands them this map instead (same values).
     """
     if not X.columns.is_unique:
-        raise ValueError(f"column_map needs unique column names, got {X.columns[X.columns.duplicated()].tolist()}")
+        raise InputError(f"column_map needs unique column names, got {X.columns[X.columns.duplicated()].tolist()}")
     names = [str(c) for c in X.columns.tolist()]  # once: indexing a text Index costs microseconds per access
     dtypes = list(X.dtypes)
     numbers = [j for j, d in enumerate(dtypes) if isinstance(d, np.dtype) and d.kind in "fiub"]

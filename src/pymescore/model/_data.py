@@ -1,4 +1,6 @@
-"""From a flat table to (X, y, groups, times): target parsing, column checks, SME snapshot detection."""
+"""From a flat table to (X, y, groups, times): target parsing, column checks, and what a caller's ``Domain``
+says about the table (its keys, groups, dates, outcome windows and declared types). Nothing here knows a
+particular domain: the caller decides whether one applies and passes it in."""
 
 from __future__ import annotations
 
@@ -9,11 +11,11 @@ import pandas as pd
 
 from pymescore.errors import ConfigError, PymescoreError
 from pymescore.model._config import TrainConfig
+from pymescore.model._domain import Domain
 from pymescore.model._typing import ColumnType, infer_types, naive_utc
 
 _TRUE = {"1", "1.0", "true", "yes", "y", "si", "sí", "default", "bad"}
 _FALSE = {"0", "0.0", "false", "no", "n", "good"}
-SNAPSHOT_KEYS = ("ruc", "as_of", "label_window_end")
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,10 @@ class Prepared:
     groups: np.ndarray
     times: np.ndarray | None
     excluded_rows: int
-    snapshot: bool
+    #: what the caller said about the table (None: a table like any other)
+    domain: Domain | None
     config: TrainConfig
-    #: the last day of each row's outcome window (SME snapshots: ``label_window_end``), else None
+    #: the last day of each row's outcome window (the domain's ``label_end_col``), else None
     label_ends: np.ndarray | None = None
 
 
@@ -56,9 +59,10 @@ def parse_target(values: pd.Series, positive: str | None, column: str) -> tuple[
     return y.astype(np.int64), present
 
 
-def prepare(frame: pd.DataFrame, config: TrainConfig) -> Prepared:
-    from pymescore.features import BY_NAME, FEATURE_NAMES
-
+def prepare(frame: pd.DataFrame, config: TrainConfig, domain: Domain | None = None) -> Prepared:
+    """``frame`` as the trainer's rows; ``domain`` (when the caller knows the table's family) sets the group,
+    time and outcome-window columns left unset in ``config``, the default monotone directions and the key
+    columns that are never features."""
     missing = [
         c for c in (config.target, config.group_col, config.time_col, *config.drop) if c and c not in frame.columns
     ]
@@ -72,23 +76,22 @@ def prepare(frame: pd.DataFrame, config: TrainConfig) -> Prepared:
         )
     if config.target in config.drop:
         raise ConfigError(f"--drop: expected columns other than the target, got the target '{config.target}'")
-    snapshot = set(FEATURE_NAMES) <= set(frame.columns)
     if config.monotone:
-        _check_monotone(frame, config, snapshot)
-    if snapshot:
-        # the registry's directions, with those given on the command line in their place
-        monotone = {n: f.monotone for n, f in BY_NAME.items()} | dict(config.monotone or {})
+        _check_monotone(frame, config, domain)
+    if domain is not None:
+        # the domain's directions, with those given on the command line in their place
+        monotone = dict(domain.monotone) | dict(config.monotone or {})
         config = replace(
             config,
-            group_col=config.group_col or ("ruc" if "ruc" in frame.columns else None),
-            time_col=config.time_col or ("as_of" if "as_of" in frame.columns else None),
+            group_col=config.group_col or _present(domain.group_col, frame),
+            time_col=config.time_col or _present(domain.time_col, frame),
             monotone=monotone,
         )
     y, present = parse_target(frame[config.target], config.positive, config.target)
     rows = frame[present]
     dropped = {config.target, config.group_col, config.time_col, *config.drop}
-    if snapshot:
-        dropped |= set(SNAPSHOT_KEYS)
+    if domain is not None:
+        dropped |= set(domain.keys)
     X = rows[[c for c in rows.columns if c not in dropped]]
     if X.shape[1] == 0:
         raise PymescoreError(
@@ -96,31 +99,30 @@ def prepare(frame: pd.DataFrame, config: TrainConfig) -> Prepared:
         )
     groups = rows[config.group_col].astype(str).to_numpy() if config.group_col else np.arange(len(rows)).astype(str)
     times = _times(rows[config.time_col], config.time_col) if config.time_col else None
-    ends = (
-        pd.to_datetime(rows["label_window_end"]).to_numpy()
-        if snapshot and config.time_col and "label_window_end" in rows.columns
-        else None
-    )
-    return Prepared(X.reset_index(drop=True), y[present], groups, times, int((~present).sum()), snapshot, config, ends)
+    end_col = _present(domain.label_end_col, rows) if domain is not None and config.time_col else None
+    ends = pd.to_datetime(rows[end_col]).to_numpy() if end_col else None
+    return Prepared(X.reset_index(drop=True), y[present], groups, times, int((~present).sum()), domain, config, ends)
 
 
-def column_types(X: pd.DataFrame, snapshot: bool, max_categories: int) -> list[ColumnType]:
-    """Registry types on SME snapshots, inferred types otherwise."""
-    if not snapshot:
+def _present(column: str | None, frame: pd.DataFrame) -> str | None:
+    return column if column is not None and column in frame.columns else None
+
+
+def column_types(X: pd.DataFrame, domain: Domain | None, max_categories: int) -> list[ColumnType]:
+    """The domain's declared types for the columns it names, inferred types for the others."""
+    if domain is None:
         return infer_types(X, max_categories)
-    from pymescore.features import BY_NAME
-    from pymescore.features._firmographics import DEPARTMENT_CODES, SECTIONS
-
     types = []
     for col in X.columns:
-        f = BY_NAME.get(str(col))
-        if f is not None and f.kind == "categorical":
-            cats = SECTIONS if f.name == "ciiu_section" else DEPARTMENT_CODES
-            types.append(ColumnType(str(col), "category", "registry: categorical", categories=tuple(cats)))
-        elif f is not None:
-            types.append(ColumnType(str(col), "numeric", f"registry: {f.kind}"))
-        else:
+        declared = domain.types.get(str(col))
+        if declared is None:
             types.extend(infer_types(X[[col]], max_categories))
+            continue
+        rule, categories = declared
+        if categories:
+            types.append(ColumnType(str(col), "category", rule, categories=tuple(categories)))
+        else:
+            types.append(ColumnType(str(col), "numeric", rule))
     return types
 
 
@@ -129,7 +131,7 @@ def _source(frame: pd.DataFrame) -> str:
     return f"{source}: " if source else ""
 
 
-def _check_monotone(frame: pd.DataFrame, config: TrainConfig, snapshot: bool) -> None:
+def _check_monotone(frame: pd.DataFrame, config: TrainConfig, domain: Domain | None) -> None:
     """``--monotone`` names columns of the table that the model reads as numbers."""
     monotone = config.monotone or {}
     unknown = [c for c in monotone if c not in frame.columns]
@@ -138,13 +140,13 @@ def _check_monotone(frame: pd.DataFrame, config: TrainConfig, snapshot: bool) ->
             f"--monotone: expected columns of the table, got {', '.join(repr(c) for c in unknown)}; "
             "check the spelling (names are case-sensitive)"
         )
-    keys = (config.target, config.group_col, config.time_col, *config.drop, *(SNAPSHOT_KEYS if snapshot else ()))
+    keys = (config.target, config.group_col, config.time_col, *config.drop, *(domain.keys if domain else ()))
     special = [c for c in monotone if c in keys]
     if special:
         raise ConfigError(f"--monotone: expected feature columns, got {', '.join(special)} (target, group, time, "
-                          "snapshot key or dropped)")  # fmt: skip
+                          "key or dropped)")  # fmt: skip
     # numbers, or text the typing reads as numbers ('$1,234.00'); a category or a date has no direction
-    kinds = {ct.column: ct.kind for c in monotone for ct in column_types(frame[[c]], snapshot, config.max_categories)}
+    kinds = {ct.column: ct.kind for c in monotone for ct in column_types(frame[[c]], domain, config.max_categories)}
     text = [c for c in monotone if kinds.get(c) not in ("numeric", "money_text")]
     if text:
         raise ConfigError(

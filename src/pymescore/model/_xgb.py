@@ -14,6 +14,7 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
 
+from pymescore.errors import ConfigError
 from pymescore.model._additive import column_map
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,9 @@ def fit_booster(
     X_fit, y_fit = X.iloc[fit_idx], y[fit_idx]
     if smote:
         if w_fit is not None:
-            raise ValueError("SMOTE and row weights together are not supported")
+            raise ConfigError(
+                "smote with row weights: expected one of them (SMOTE makes rows that have no weight), got both"
+            )
         from pymescore.model._smote import oversample
 
         X_fit, y_fit = oversample(X_fit, y_fit, seed)

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pymescore.errors import PymescoreError
+
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://pymescore.dev/problems/"
 
@@ -28,7 +30,11 @@ TITLES = {
 }
 
 
-class ProblemError(Exception):
+class ProblemError(PymescoreError):
+    """An answer of the service in problem+json: HTTP ``status``, ``detail`` and ``code``."""
+
+    code = "PROBLEM"
+
     def __init__(
         self,
         status: int,
@@ -38,8 +44,8 @@ class ProblemError(Exception):
         errors: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.code = status, detail, code
+        super().__init__(detail, code=code)
+        self.status, self.detail = status, detail
         self.errors = errors or []
         self.headers = headers or {}
 

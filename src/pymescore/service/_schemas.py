@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, model_validator
 
+from pymescore.errors import InputError
+
 MAX_HISTORY_ROWS = 600
 MAX_FEATURES = 200
 #: an amount in the record's currency (finite; beyond ±10^13 is a typing error, not an SME)
@@ -115,7 +117,7 @@ class ScoreRequest(BaseModel):
             or self.payments
             or self.bureau_ratings
         ):
-            raise ValueError("expected either 'features' or the histories (firm, monthly_cashflows, ...), got both")
+            raise InputError("expected either 'features' or the histories (firm, monthly_cashflows, ...), got both")
         return self
 
 

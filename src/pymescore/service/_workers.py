@@ -16,6 +16,8 @@ import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from pymescore.errors import PymescoreError
+
 APP = "pymescore.service._app:app_from_env"
 log = logging.getLogger("pymescore.service")
 
@@ -74,7 +76,10 @@ def run_workers(host: str, port: int, workers: int) -> None:
                 multiprocess.mark_process_dead(p.pid)  # type: ignore[no-untyped-call]
                 restarts = [t for t in restarts if t > time.monotonic() - 60] + [time.monotonic()]
                 if len(restarts) > 3 * workers:
-                    raise RuntimeError("workers keep dying (more than 3 restarts per worker in a minute); see the log")
+                    raise PymescoreError(
+                        "workers keep dying (more than 3 restarts per worker in a minute); see the log",
+                        code="SERVICE_WORKERS_DYING",
+                    )
                 log.warning('{"event": "worker_restarted", "exitcode": %s}', p.exitcode)
                 procs[i] = start()
     finally:

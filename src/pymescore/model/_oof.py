@@ -1,0 +1,145 @@
+"""Out-of-fold margins of each family on the development rows: every fitted step (typing categories, target
+encoding, binning, scaling) refit inside each training fold; XGBoost tuned on another fold partition than the
+one whose margins weigh the families, its folds fitted in threads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from pymescore.model import _xgb
+from pymescore.model._config import TrainConfig
+from pymescore.model._linear import Linear
+from pymescore.model._preprocess import Preprocessor
+from pymescore.model._scorecard import Scorecard
+from pymescore.model._split import folds
+from pymescore.model._typing import ColumnType
+
+
+class Fold(NamedTuple):
+    """One fold of the development rows, preprocessed by a preprocessor fitted on its training rows only."""
+
+    pre: Preprocessor
+    X_train: pd.DataFrame
+    y_train: np.ndarray
+    X_valid: pd.DataFrame
+    y_valid: np.ndarray
+    train: np.ndarray  # row positions in the development rows
+    valid: np.ndarray
+
+
+def prepare_folds(
+    types: list[ColumnType], X: pd.DataFrame, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], seed: int
+) -> list[Fold]:
+    out = []
+    for tr, va in splits:
+        pre = Preprocessor(types, seed)
+        X_train = pre.fit_transform(X.iloc[tr], y[tr])
+        out.append(Fold(pre, X_train, y[tr], pre.transform(X.iloc[va]), y[va], tr, va))
+    return out
+
+
+def model_monotone(pre: Preprocessor, monotone: dict[str, int]) -> dict[str, int]:
+    """Directions by model input: a numeric source column's direction; 0 for categories and date parts."""
+    cats = set(pre.categorical)
+    return {
+        out: int(monotone.get(ct.column, 0)) if ct.kind in ("numeric", "money_text") and out not in cats else 0
+        for ct in pre.types
+        for out in ct.outputs()
+    }
+
+
+@dataclass
+class Boosting:
+    """How every booster of one training run is fitted: ``params`` (the tuned ones once tuning has run) and
+    ``rounds`` (from the tuning folds, when they saw every development row)."""
+
+    monotone: dict[str, int]
+    pos_weight: float
+    smote: bool
+    #: early stopping on whole groups (firms), never on rows of fitted groups; None when not grouped
+    stop_groups: np.ndarray | None
+    config: TrainConfig
+    params: dict[str, Any] = field(default_factory=lambda: dict(_xgb.DEFAULT_PARAMS))
+    rounds: int | None = None
+
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        rows: np.ndarray,
+        pos_weight: float | None = None,
+        oversample: bool | None = None,
+        own_stopping: bool = False,
+    ) -> Any:
+        """A booster on development ``rows``: ``rounds`` rounds on every row when tuning chose them, else (or
+        with ``own_stopping``) stopping early on a held-out 10% (whole groups when grouped)."""
+        cfg = self.config
+        groups = None if self.stop_groups is None else self.stop_groups[rows]
+        fixed = None if own_stopping else self.rounds
+        spw = self.pos_weight if pos_weight is None else pos_weight
+        smote = self.smote if oversample is None else oversample
+        return _xgb.fit_booster(X, y, self.params, self.monotone, spw, cfg.seed, cfg.device, n_jobs=cfg.n_jobs,
+                                smote=smote, groups=groups, rounds=fixed)  # fmt: skip
+
+    def tune(
+        self, types: list[ColumnType], X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, workers: int
+    ) -> list[dict[str, Any]]:
+        """Tune ``params`` (and ``rounds``) on the development rows; returns the trials' history.
+
+        The tuning folds are another partition of the (sampled) development rows than the out-of-fold one, so
+        that the out-of-fold AUC that weighs XGBoost against the untuned families is not the very figure the
+        tuning maximised (that selection bias favoured XGBoost in the blend on small sets)."""
+        cfg = self.config
+        rng = np.random.default_rng(cfg.seed)
+        keep = np.ones(len(y), dtype=bool)
+        if len(y) > cfg.tune_max_rows:
+            keep[:] = False
+            keep[rng.choice(len(y), cfg.tune_max_rows, replace=False)] = True
+        rows = np.flatnonzero(keep)
+        tune_folds = []
+        for tr_k, va_k in folds(y[rows], groups[rows], cfg.folds, cfg.seed + 1, cfg.group_col is not None):
+            tr, va = rows[tr_k], rows[va_k]
+            pre = Preprocessor(types, cfg.seed)
+            X_train = pre.fit_transform(X.iloc[tr], y[tr])
+            stop = None if self.stop_groups is None else self.stop_groups[tr]
+            tune_folds.append((X_train, y[tr], pre.transform(X.iloc[va]), y[va], stop))
+        self.params, history, tuned_rounds = _xgb.tune(tune_folds, self.monotone, self.pos_weight, cfg.seed,
+                                                       cfg.trials, cfg.time_budget, cfg.device, cfg.n_jobs,
+                                                       self.smote, workers)  # fmt: skip
+        # the rounds fit a fold of every development row; on a sample they would be too few for the full folds.
+        # They are chosen on the tuning folds' validation rows, as the parameters are (a selection as optimistic
+        # as the tuning's, never reaching the test rows)
+        self.rounds = tuned_rounds if keep.all() else None
+        return history
+
+
+def xgb_oof(fold_data: list[Fold], fit: Callable[[Fold], Any], workers: int, n: int) -> np.ndarray:
+    """Out-of-fold XGBoost margins: ``fit`` of each fold, ``workers`` folds at a time in threads (XGBoost
+    trains outside the GIL), each booster scoring its fold's validation rows."""
+    if workers <= 1 or len(fold_data) <= 1:
+        boosters = [fit(f) for f in fold_data]
+    else:
+        with ThreadPoolExecutor(min(workers, len(fold_data)), thread_name_prefix="fold") as pool:
+            boosters = list(pool.map(fit, fold_data))
+    out = np.full(n, np.nan)
+    for f, booster in zip(fold_data, boosters, strict=True):
+        out[f.valid] = _xgb.margin(booster, f.X_valid)
+    return out
+
+
+def additive_oof(
+    family: type[Scorecard | Linear], fold_data: list[Fold], monotone: dict[str, int], seed: int, n: int
+) -> np.ndarray:
+    """Out-of-fold margins of a scorecard or logistic family, one fold at a time: these fits hold the GIL
+    (threads would not help) and silence library warnings with warnings.catch_warnings, which is not
+    thread-safe."""
+    out = np.full(n, np.nan)
+    for f in fold_data:
+        out[f.valid] = family().fit(f.X_train, f.y_train, monotone, seed).margin(f.X_valid)
+    return out
