@@ -14,8 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from pymescore.config import Settings
-from pymescore.service import build_state, create_app
-from pymescore.service._app import ServiceState
+from pymescore.service import ServiceState, build_state, create_app
 
 
 def make_app(bundle: Path, database_url: str, lake: Path | None = None, schema: str | None = None,

@@ -17,9 +17,8 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from pymescore.service import application_bodies
+from pymescore.service import application_bodies, fingerprint
 from pymescore.service._schemas import ScoreRequest
-from pymescore.service._scorer import fingerprint
 from pymescore.service._store import IdempotencyConflictError, StoreUnavailableError
 from pymescore.service._tables import idempotency_keys
 from tests.service_support import keys, make_app
@@ -321,6 +320,44 @@ def test_a_claim_left_by_a_dead_request_is_taken_over_after_a_minute(svc: dict[s
     assert c.post("/v1/scores", json=body, headers=h).json() == r.json()
 
 
+def test_one_fingerprint_per_application_keys_the_claim_and_is_stored(
+    svc: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pymescore.service import _routes_scoring
+    from pymescore.service._tables import decisions
+
+    calls: list[str] = []
+
+    def counted(request: ScoreRequest) -> str:
+        calls.append(request.ruc)
+        return fingerprint(request)
+
+    c, store = svc["client"], svc["state"].store
+    bodies = [_ok_body(svc), *svc["bodies"][:2]]
+    monkeypatch.setattr(_routes_scoring, "fingerprint", counted)
+    tenant = store.authenticate(svc["keys"]["all"].split(" ", 1)[1]).tenant
+    h = {"Authorization": svc["keys"]["all"], "Idempotency-Key": "one-print"}
+    single = c.post("/v1/scores", json=bodies[0], headers=h)
+    assert single.status_code == 201
+    batch = c.post("/v1/scores:batch", json={"applications": bodies}, headers={**h, "Idempotency-Key": "batch-print"})
+    assert batch.status_code == 200
+    assert len(calls) == 1 + len(bodies)  # once per application, not again by the scorer's caller
+    prints = [fingerprint(ScoreRequest.model_validate(b)) for b in bodies]
+    ids = [single.json()["score_id"]] + [x["result"]["score_id"] for x in batch.json()["results"] if x["result"]]
+    with store.engine.begin() as conn:
+        stored = dict(conn.execute(sa.select(decisions.c.id, decisions.c.request_fingerprint)
+                                   .where(decisions.c.id.in_(ids))).all())  # fmt: skip
+    assert stored[ids[0]] == prints[0]
+    for item, printed in zip(batch.json()["results"], prints, strict=True):
+        if item["result"]:
+            assert stored[item["result"]["score_id"]] == printed
+    # the claims were keyed on the same values: replaying them with a hand-made key is not a conflict
+    single_key = hashlib.sha256(f"/v1/scores:es:{prints[0]}".encode()).hexdigest()
+    batch_key = hashlib.sha256(f"/v1/scores:batch:es:{','.join(prints)}".encode()).hexdigest()
+    assert store.claim(tenant, "one-print", single_key).response == single.json()
+    assert store.claim(tenant, "batch-print", batch_key).response == batch.json()
+
+
 def test_a_request_presumed_dead_cannot_complete_after_its_claim_was_taken_over(svc: dict[str, Any]) -> None:
     store = svc["state"].store
     first = store.claim("bank-z", "slow-one", "fp")
@@ -540,9 +577,9 @@ def test_hints_only_move_what_the_owner_runs(svc: dict[str, Any]) -> None:
      ("en_US", "en"), ("es;q=0, *", "en"), ("en, *", "en"), ("es, en", "es"), ("*", "es")],
 )  # fmt: skip
 def test_the_language_follows_accept_language_weights(svc: dict[str, Any], header: str | None, lang: str) -> None:
-    from pymescore.service._app import _lang
+    from pymescore.service._http import negotiate_lang
 
-    assert _lang(header) == lang
+    assert negotiate_lang(header) == lang
     if header in (None, "es;q=0.1, en;q=0.9"):
         h = {"Authorization": svc["keys"]["all"], **({"Accept-Language": header} if header else {})}
         r = svc["client"].post("/v1/scores", json=_ok_body(svc), headers=h)

@@ -4,10 +4,12 @@
 """
 
 from pymescore.decision import Policy, load_policy
-from pymescore.service._app import ServiceState, app_from_env, build_state, create_app
+from pymescore.service._app import app_from_env, build_state, create_app
+from pymescore.service._idempotency import fingerprint
 from pymescore.service._samples import application_bodies, wait_until_ready
 from pymescore.service._schemas import ScoreRequest
 from pymescore.service._scorer import ApplicationInvalidError, Scored, Scorer
+from pymescore.service._state import ServiceState
 from pymescore.service._store import AuditStore, StoreUnavailableError
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "application_bodies",
     "build_state",
     "create_app",
+    "fingerprint",
     "load_policy",
     "wait_until_ready",
 ]

@@ -1,0 +1,137 @@
+"""HTTP plumbing every route shares: the body limit, the request log and metrics, language negotiation, and the
+error answers the OpenAPI document declares."""
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pymescore.service._metrics import Metrics
+from pymescore.service._problems import problem_response
+from pymescore.service._schemas import Problem
+
+log = logging.getLogger("pymescore.service")
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No API key, or an unknown or revoked one"},
+    403: {"model": Problem, "description": "The key lacks the scope this route needs"},
+    413: {"model": Problem, "description": "Body larger than the configured limit"},
+    422: {"model": Problem, "description": "The request does not meet the contract (field-level errors)"},
+    503: {"model": Problem, "description": "The audit store or the model is not available; retry"},
+}
+#: what a route that reads a JSON body may also answer
+BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body could not be parsed (invalid UTF-8, a number too long)"},
+    415: {"model": Problem, "description": "The body is not JSON (Content-Type: application/json expected)"},
+}
+
+
+class BodyLimit:
+    """413 for a body larger than ``limit`` bytes, declared or streamed, before anything parses it."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._too_big(scope, receive, send)
+            return
+        if declared is not None:
+            await self.app(scope, receive, send)
+            return
+        # no Content-Length (chunked): read up to the limit here, then hand the body on
+        chunks, seen, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            more = message.get("more_body", False)
+            if seen > self.limit:
+                await self._too_big(scope, receive, send)
+                return
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _too_big(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            413, f"expected a body of at most {self.limit} bytes", "BODY_TOO_LARGE", instance=str(scope.get("path", ""))
+        )
+        await response(scope, receive, send)
+
+
+def observer(metrics: Metrics) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    """The middleware that counts, times and logs every answer (one JSON line each)."""
+
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        metrics.in_flight.inc()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            if request.url.path.startswith("/v1/scores") and request.method == "POST" and status < 300:
+                response.headers["Content-Language"] = negotiate_lang(request.headers.get("accept-language"))
+                response.headers["Vary"] = "Accept-Language"
+            return response
+        finally:
+            metrics.in_flight.dec()
+            elapsed = time.perf_counter() - start
+            route = _route_of(request)
+            metrics.requests.labels(route, request.method, str(status)).inc()
+            metrics.latency.labels(route).observe(elapsed)
+            log.info(json.dumps({
+                "event": "request", "method": request.method, "route": route, "status": status,
+                "ms": round(elapsed * 1000, 2), "tenant": getattr(request.state, "tenant", None),
+                "ruc_hash": getattr(request.state, "ruc_hash", None),
+                "score_id": getattr(request.state, "score_id", None),
+            }))  # fmt: skip
+
+    return observe
+
+
+def _route_of(request: Request) -> str:
+    route = request.scope.get("route")
+    return getattr(route, "path", "unmatched")
+
+
+def negotiate_lang(accept_language: str | None) -> str:
+    """``en`` when the client prefers English to Spanish (RFC 9110 weights; Spanish on a tie or neither)."""
+    named: dict[str, float] = {}
+    star = 0.0
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().replace("_", "-").split("-", 1)[0]  # en-US, en_US (a Java locale) → en
+        weight = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    weight = 0.0
+        if primary == "*":
+            star = max(star, weight)
+        elif primary:
+            named[primary] = max(named.get(primary, 0.0), weight)
+    # a language named explicitly outranks the wildcard at the same weight; "*" covers the ones not named
+    rank = {lang: (named[lang], 1) if lang in named else (star, 0) for lang in ("es", "en")}
+    return "en" if rank["en"] > rank["es"] and rank["en"][0] > 0 else "es"

@@ -1,0 +1,76 @@
+"""Idempotency-Key: a retried POST gets the stored answer of the first one, never a second decision.
+
+A request is fingerprinted once (``fingerprint``); the same value keys the claim (with the route and the answer's
+language) and is stored with the decision.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import anyio
+from fastapi.responses import JSONResponse
+
+from pymescore.service._problems import ProblemError
+from pymescore.service._schemas import ScoreRequest
+from pymescore.service._state import ServiceState
+from pymescore.service._store import IdempotencyConflictError, Principal, Replay
+
+#: ``(tenant, key, owner token)``: a claim held on an Idempotency-Key until the decision is stored
+Claim = tuple[str, str, str]
+Work = Callable[[Claim | None], Awaitable[tuple[int, dict[str, Any]]]]
+
+
+def fingerprint(request: ScoreRequest) -> str:
+    """SHA-256 of the application as parsed (canonical JSON): the same application, the same fingerprint."""
+    body = json.dumps(request.model_dump(mode="json", exclude_none=False), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def request_key(route: str, lang: str, prints: Iterable[str]) -> str:
+    """What a retry must repeat to be replayed: the route, the answer's language and each application."""
+    return hashlib.sha256(f"{route}:{lang}:{','.join(prints)}".encode()).hexdigest()
+
+
+def conflict(exc: IdempotencyConflictError) -> ProblemError:
+    status = int(exc.fields.get("status", 409))  # type: ignore[call-overload]
+    return ProblemError(status, exc.message, code="IDEMPOTENCY_CONFLICT")
+
+
+def _location(body: dict[str, Any]) -> dict[str, str]:
+    return {"Location": f"/v1/scores/{body['score_id']}"} if "score_id" in body else {}
+
+
+async def idempotent(state: ServiceState, principal: Principal, key: str | None, fp: str, work: Work) -> JSONResponse:
+    """Run ``work`` once per (tenant, key); replay its stored answer to retries.
+
+    ``work`` gets the claim it holds, ``(tenant, key, owner token)``, to complete in the transaction that
+    stores its decisions.
+    """
+    claim: Claim | None = None
+    if key is not None:
+        if not 1 <= len(key) <= 255:
+            raise ProblemError(422, "Idempotency-Key: expected 1-255 characters", code="IDEMPOTENCY_KEY_INVALID",
+                               errors=[{"path": "header.Idempotency-Key", "expected": "1-255 characters",
+                                        "got": f"{len(key)} characters"}])  # fmt: skip
+        try:
+            outcome = await state.store_call(lambda: state.store.claim(principal.tenant, key, fp))
+        except IdempotencyConflictError as exc:
+            raise conflict(exc) from exc
+        if isinstance(outcome, Replay):
+            headers = {"Idempotent-Replayed": "true", **_location(outcome.response)}
+            return JSONResponse(outcome.response, status_code=outcome.status_code, headers=headers)
+        claim = (principal.tenant, key, outcome)
+    try:
+        status, body = await work(claim)
+    except BaseException:
+        if claim is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    anyio.to_thread.run_sync(state.store.release, *claim), state.settings.store_timeout_s
+                )
+        raise
+    return JSONResponse(body, status_code=status, headers=_location(body))

@@ -1,0 +1,91 @@
+"""One worker's state, shared by every router: settings, audit store, model source, the served model, metrics,
+and the two queues that bound scoring and audit-store calls."""
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio
+
+from pymescore.config import Settings
+from pymescore.errors import PymescoreError
+from pymescore.service._metrics import Metrics
+from pymescore.service._problems import ProblemError
+from pymescore.service._scorer import Scorer
+from pymescore.service._source import ModelSource
+from pymescore.service._store import AuditStore, StoreUnavailableError
+
+log = logging.getLogger("pymescore.service")
+T = TypeVar("T")
+UNAVAILABLE = "the audit store is not reachable; nothing was decided, retry later"
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    store: AuditStore
+    source: ModelSource
+    load: Callable[[], Scorer]
+    scorer: Scorer | None = None
+    loaded_probe: str = ""
+    metrics: Metrics = field(default_factory=Metrics)
+    reload_lock: threading.Lock = field(default_factory=threading.Lock)
+    # CPU-bound scoring and the audit store's short calls wait in separate queues: a store call's time limit
+    # then measures the database, not a queue of scorings (scoring threads beyond the cores only add GIL
+    # contention)
+    score_slots: anyio.CapacityLimiter = field(init=False, repr=False)
+    store_slots: anyio.CapacityLimiter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.score_slots = anyio.CapacityLimiter(self.settings.score_concurrency)
+        self.store_slots = anyio.CapacityLimiter(32)
+
+    def reload(self, force: bool = False) -> dict[str, Any]:
+        """Load the source's current model if it changed; a model that fails verification is not served."""
+        with self.reload_lock:
+            try:
+                probe = self.source.probe()
+                if not force and probe == self.loaded_probe and self.scorer is not None:
+                    return {"reloaded": False, "model_version": self.scorer.version}
+                scorer = self.load()
+                scorer.warm_up()  # the first real request does not pay for first-use setup
+            except Exception as exc:  # a broken bundle or an unreachable registry: keep serving the old one
+                self.metrics.reloads.labels("refused").inc()
+                message = exc.message if isinstance(exc, PymescoreError) else f"{type(exc).__name__}: {exc}"
+                log.warning(json.dumps({"event": "reload_refused", "reason": message[:300]}))
+                raise ProblemError(409, f"model reload refused, still serving the previous model: {message}",
+                                   code="RELOAD_REFUSED") from exc  # fmt: skip
+            self.scorer, self.loaded_probe = scorer, probe
+            self.metrics.reloads.labels("loaded").inc()
+            self.metrics.set_model(scorer.version, scorer.source, scorer.policy.version)
+            log.info(json.dumps({"event": "model_loaded", "model_version": scorer.version}))
+            return {"reloaded": True, "model_version": scorer.version}
+
+    def served(self) -> Scorer:
+        """The model being served; 503 while none is loaded."""
+        if self.scorer is None:
+            raise ProblemError(503, "no model is loaded", code="MODEL_NOT_LOADED", headers={"Retry-After": "5"})
+        return self.scorer
+
+    async def store_call(self, fn: Callable[[], T]) -> T:
+        """A read or a claim: bounded by ``store_timeout_s`` (a late answer is simply not used)."""
+        try:
+            return await asyncio.wait_for(
+                anyio.to_thread.run_sync(fn, limiter=self.store_slots), self.settings.store_timeout_s
+            )
+        except (TimeoutError, StoreUnavailableError) as exc:
+            raise ProblemError(503, UNAVAILABLE, code="AUDIT_UNAVAILABLE", headers={"Retry-After": "2"}) from exc
+
+    async def store_write(self, fn: Callable[[], None]) -> None:
+        """A decision write: never abandoned while it may still commit; the database's own timeouts
+        (connect, statement, pool, TCP keepalive / user timeout) bound it. A 503 then means that the write
+        failed, so nothing was stored — except when a commit's acknowledgement itself is lost, which no
+        client of a database can tell apart: retry with the same Idempotency-Key to get the stored answer."""
+        try:
+            await anyio.to_thread.run_sync(fn, limiter=self.store_slots)
+        except StoreUnavailableError as exc:
+            raise ProblemError(503, UNAVAILABLE, code="AUDIT_UNAVAILABLE", headers={"Retry-After": "2"}) from exc
