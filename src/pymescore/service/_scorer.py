@@ -10,8 +10,6 @@ applications go through every stage together, as arrays; pandas is not on this p
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import math
 import uuid
 from collections import defaultdict
@@ -32,7 +30,7 @@ from pymescore.features._context import Context
 from pymescore.model._typing import code_label
 from pymescore.service._applications import FIRM_FIELDS, RequestTables, _Pending, _problem
 
-__all__ = ["FIRM_FIELDS", "HISTORIES", "ApplicationInvalidError", "Scored", "Scorer", "fingerprint"]
+__all__ = ["FIRM_FIELDS", "HISTORIES", "ApplicationInvalidError", "Scored", "Scorer"]
 from pymescore.service._schemas import ScoreRequest
 
 HISTORIES = ("monthly_cashflows", "financial_statements", "payments", "bureau_ratings")
@@ -50,17 +48,6 @@ class ApplicationInvalidError(PymescoreError):
 class Scored:
     response: dict[str, Any]
     features: dict[str, Any]
-    request: ScoreRequest | None = None
-
-    @property
-    def fingerprint(self) -> str:
-        assert self.request is not None
-        return fingerprint(self.request)
-
-
-def fingerprint(request: ScoreRequest) -> str:
-    body = json.dumps(request.model_dump(mode="json", exclude_none=False), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def today_lima() -> dt.date:
@@ -285,7 +272,7 @@ class Scorer:
                 "improvement_hints": d.hints[k],
                 "language": lang,
             }
-            out.append(Scored(response, {name: _plain(values[name][k]) for name in self.features}, req))
+            out.append(Scored(response, {name: _plain(values[name][k]) for name in self.features}))
         return out
 
     def _pen_per(self, currency: str, as_of: pd.Timestamp) -> float | None:
