@@ -476,3 +476,34 @@ def test_reasons_with_one_text_are_one_reason_and_the_heaviest_groups_win() -> N
     assert [
         r["impact_points"] for r in reasons_of(points.to_numpy(), points.columns.tolist(), model.features, top=3)[1]
     ] == [-3.0, -2.0, -1.5]
+
+
+def test_the_compiled_model_equals_the_fitted_one(trained: tuple[Path, dict[str, object], pd.DataFrame]) -> None:
+    """Money as text, dates as text, a category, a target-encoded column: the arrays compiled at load give the
+    fitted model's PD, score and points, with missing cells and unseen categories too."""
+    from pymescore.model._compiled import CompiledModel
+
+    out, _, frame = trained
+    model = load_bundle(out).model
+    rows = frame.drop(columns=["status"]).head(300).copy()
+    rows.loc[rows.index[:20], "sector"] = None
+    rows.loc[rows.index[20:30], "sector"] = "pesca"  # never seen in training
+    rows.loc[rows.index[30:40], "income"] = None
+    rows.loc[rows.index[40:50], "officer_id"] = "OF9999"
+    summary, points = model.explain(rows)
+    compiled = CompiledModel(model)
+    source = {c: rows[c].astype(object).where(rows[c].notna(), None).to_numpy() for c in rows.columns}
+    source["late_payments"] = rows["late_payments"].to_numpy(dtype=float)
+    matrix = compiled.matrix(source, len(rows))
+    probes = matrix[:7].copy()
+    probes[:, compiled.columns.index("late_payments")] += 3.0  # more arrears: a lower score
+    explained = compiled.explain(compiled.contributions(matrix), probes)
+    assert np.allclose(explained.pd, summary["pd"].to_numpy(), rtol=0, atol=1e-12)
+    assert np.array_equal(explained.score, summary["score"].to_numpy())
+    assert explained.columns == points.columns.tolist()
+    assert np.allclose(explained.points, points.to_numpy(), rtol=0, atol=1e-9)
+    # a probe row appended to the margin call scores as that row scored on its own
+    alone = compiled.explain(compiled.contributions(probes))
+    assert np.array_equal(np.rint(explained.probe_scores).astype(int), alone.score)
+    assert not np.array_equal(alone.score, explained.score[:7])  # the probes moved something
+    assert np.allclose(compiled.predict(matrix)[0], summary["pd"].to_numpy(), rtol=0, atol=1e-12)
