@@ -109,8 +109,16 @@ def compare(base: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[str, 
         for d in found:
             field = d.split(":", 1)[0].split("[", 1)[0]
             diffs.setdefault(field, []).append(f"app {a['i']} ({a['lang']}) {d}")
+    covered: dict[str, int] = {}  # what the comparison covered, so that "no difference" is not vacuous
+    for row in base:
+        for key in (
+            ([f"decision:{row.get('decision')}"] if "decision" in row else ["refused"])
+            + [f"rule:{r['code']}" for r in row.get("policy_rules", [])]
+            + (["with hints"] if row.get("improvement_hints") else [])
+        ):
+            covered[key] = covered.get(key, 0) + 1
     return {"applications": len(base), "fields_differing": {k: len(v) for k, v in diffs.items()},
-            "examples": {k: v[:5] for k, v in diffs.items()}}  # fmt: skip
+            "examples": {k: v[:5] for k, v in diffs.items()}, "covered": dict(sorted(covered.items()))}  # fmt: skip
 
 
 def _run_dump(src_root: Path, bodies: Path, bundle: Path, lake: Path, out: Path) -> list[dict[str, Any]]:
