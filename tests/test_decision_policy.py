@@ -101,3 +101,53 @@ def test_batch_scoring_decides_as_the_service(sme_bundle: dict[str, Any]) -> Non
         decisions.add(want["decision"])
     assert len(decisions) >= 2, decisions  # the comparison covers more than one outcome
     assert np.isfinite(batch["suggested_amount"]).all()
+
+
+def test_the_text_memo_forgetting_loses_no_reading(sme_bundle: dict[str, Any]) -> None:
+    """The request's text cells are remembered up to a bound; when the memo is cleared (here at every call, and
+    by concurrent requests) every application still reads all its cells and scores as with a fresh memo."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pymescore.bundle import load_bundle
+    from pymescore.service import Scorer, ScoreRequest
+
+    tables, as_of = sme_bundle["tables"], sme_bundle["as_of"]
+    rucs = [str(r) for r in tables["firms"]["ruc"].iloc[:24]]
+    # two as_of dates half a year apart: each request's months are partly known, partly new to the memo
+    early, late = application_bodies(tables, rucs[::2], as_of), application_bodies(tables, rucs[1::2], "2024-12-31")
+    bodies = [b for pair in zip(early, late, strict=True) for b in pair]
+    requests = [ScoreRequest.model_validate(b) for b in bodies]
+    bundle = load_bundle(sme_bundle["bundle"])
+    fresh = [r.response["pd"] for r in Scorer(bundle, Policy(), tables["exchange_rates"]).score(requests)
+             if hasattr(r, "response")]  # fmt: skip
+    tight = Scorer(bundle, Policy(), tables["exchange_rates"])
+    tight.tables._text._limit = 2  # forget almost everything, all the time
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda r: tight.score([r])[0], requests))
+    alone = [r.response["pd"] for r in results if hasattr(r, "response")]
+    assert len(alone) == len(fresh) > 20
+    assert max(abs(a - b) for a, b in zip(alone, fresh, strict=True)) < 1e-12  # one at a time vs one batch
+
+
+def test_far_dates_and_feature_requests_get_answers_not_crashes(sme_bundle: dict[str, Any]) -> None:
+    """A month far in the future is refused with its path (it used to overflow into a 500); a request sending
+    precomputed features gets the capacity rule from its log income when it sent no income amount, alone or in a
+    batch with a history request."""
+    from pymescore.bundle import load_bundle
+    from pymescore.service import ApplicationInvalidError, Scorer, ScoreRequest
+
+    tables, as_of = sme_bundle["tables"], sme_bundle["as_of"]
+    body = application_bodies(tables, [str(tables["firms"]["ruc"].iloc[0])], as_of)[0]
+    scorer = Scorer(load_bundle(sme_bundle["bundle"]), Policy(), tables["exchange_rates"])
+    far = {**body, "monthly_cashflows": [{**body["monthly_cashflows"][0], "month": "2300-01"}]}
+    (refused,) = scorer.score([ScoreRequest.model_validate(far)])
+    assert isinstance(refused, ApplicationInvalidError)
+    assert [e["path"] for e in refused.fields["errors"]] == ["monthly_cashflows[0].month"]
+    sent = {"log_income_mean_12m": 10.8, "net_cf_margin_12m": 0.2, "months_of_history": 24.0}
+    features = {"ruc": body["ruc"], "requested_amount": 5000.0, "term_months": 12, "as_of": as_of, "features": sent}
+    alone = scorer.score([ScoreRequest.model_validate(features)])[0]
+    mixed = scorer.score([ScoreRequest.model_validate(body), ScoreRequest.model_validate(features)])[1]
+    for scored in (alone, mixed):
+        codes = [r["code"] for r in scored.response["policy_rules"]]  # type: ignore[union-attr]
+        assert "REVIEW_NO_CAPACITY" not in codes, codes  # e^10.8 × 0.2 ≈ S/ 9,800 a month backs S/ 5,000
+    assert alone.response["suggested_amount"] == mixed.response["suggested_amount"]  # type: ignore[union-attr]

@@ -62,10 +62,12 @@ def score(
     if has_amounts:
         requested = pd.to_numeric(frame["requested_amount"], errors="coerce").to_numpy(dtype=np.float64)
         term = pd.to_numeric(frame["term_months"], errors="coerce").to_numpy(dtype=np.float64)
-        bad = np.flatnonzero(~(requested > 0) | ~(term >= 1) | (term != np.floor(term)))
+        bad = np.flatnonzero(~(requested > 0) | ~np.isfinite(requested) | ~((term >= 1) & (term <= 600))
+                             | (term != np.floor(term)))  # fmt: skip
         if len(bad):
             raise ConfigError(
-                f"requested_amount / term_months: expected an amount > 0 and whole months >= 1 on every row, got "
+                "requested_amount / term_months: expected a finite amount > 0 and whole months from 1 to 600 on every "
+                f"row, got "
                 f"{frame['requested_amount'].iloc[bad[0]]!r} / {frame['term_months'].iloc[bad[0]]!r} on data row "
                 f"{int(bad[0]) + 1} ({len(bad)} row(s)); fill them in or drop both columns to score without amounts"
             )

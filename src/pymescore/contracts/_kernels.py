@@ -26,6 +26,8 @@ Arrays = Mapping[str, np.ndarray]
 Mask = npt.NDArray[np.bool_]
 
 EARLIEST = np.datetime64("1950-01-01", "us")
+#: past this the builders' nanosecond dates would wrap around (a typo for 2030 is not a date in the 1700s)
+LATEST = np.datetime64("2262-01-01", "us")
 #: ``got`` of a failure that concerns the row as a whole (a rule across columns): no single value to show
 NO_VALUE: Any = type("NoValue", (), {"__repr__": lambda self: "<no value>"})()
 #: ``got`` of a required value that is absent
@@ -133,6 +135,7 @@ def column_rules(col: Column, today: np.datetime64) -> list[Rule]:
         )
     if col.kind in ("date", "month"):
         rules.append(Rule(name, "DATE_RANGE", "1950 or later", lambda x: x >= EARLIEST))
+        rules.append(Rule(name, "DATE_RANGE", "a date before 2262", lambda x: x < LATEST))
     if name in ("start_date", "paid_date"):
         rules.append(Rule(name, "DATE_FUTURE", "a date not in the future", lambda x: x <= today))
     return rules

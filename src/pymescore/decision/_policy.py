@@ -175,13 +175,10 @@ def monthly_net_pen(values: Mapping[str, Any], k: int) -> float | None:
     margin = _num(values["net_cf_margin_12m"][k]) if "net_cf_margin_12m" in values else None
     if margin is None:
         return None
-    if "income_mean_12m" in values:
-        income = _num(values["income_mean_12m"][k])
-    elif "log_income_mean_12m" in values:
+    income = _num(values["income_mean_12m"][k]) if "income_mean_12m" in values else None
+    if income is None and "log_income_mean_12m" in values:  # row by row: the amount when known, else its log
         log_income = _num(values["log_income_mean_12m"][k])
         income = math.expm1(log_income) if log_income is not None and 0 <= log_income <= 25 else None
-    else:
-        income = None
     if income is None:
         return None
     net = income * margin

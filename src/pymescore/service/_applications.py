@@ -79,16 +79,16 @@ class _TextCells:
     def parse(self, table: str, column: str, values: list[Any]) -> tuple[list[Any], dict[int, list[Failure]]]:
         col = TABLES[table].column(column)
         seen = self._seen[(table, column)]
-        new = list(dict.fromkeys(v for v in values if v not in seen))
+        # this call's readings in a dict of its own: another request may clear the shared memo meanwhile
+        known = {v: hit for v in dict.fromkeys(values) if (hit := seen.get(v)) is not None}
+        new = [v for v in dict.fromkeys(values) if v not in known]
         if new:
-            if len(seen) + len(new) > self._limit:
-                seen.clear()
             if col.kind in ("str", "code"):  # the contract's scalar rules
                 shape = f"{col.width} digits" if col.width else "digits"
                 for v in new:
                     t = text_cell(v)
                     bad = col.kind == "code" and t is not None and not code_ok(t, col.width)
-                    seen[v] = (None, (("TYPE_CODE", shape, t),)) if bad else (t, ())
+                    known[v] = (None, (("TYPE_CODE", shape, t),)) if bad else (t, ())
             else:  # months: the contract's parser, all new values in one call
                 failures: list[Failure] = []
                 parsed = coerce_column(pd.Series(new, dtype=object), col, failures, table).tolist()
@@ -97,11 +97,16 @@ class _TextCells:
                     why[f.row].append((f.code, f.expected, f.got))
                 for k, v in enumerate(new):  # a month as its microseconds (NaT: the smallest int64)
                     typed = parsed[k]
-                    stamp = _NAT if typed is None or typed is pd.NaT else int(pd.Timestamp(typed).value // 1000)
-                    seen[v] = (stamp, tuple(why[k]))
+                    stamp = (
+                        _NAT if typed is None or typed is pd.NaT else int(np.datetime64(typed, "us").astype(np.int64))
+                    )
+                    known[v] = (stamp, tuple(why[k]))
+            if len(seen) + len(new) > self._limit:
+                seen.clear()
+            seen.update((v, known[v]) for v in new)
         out, problems = [], {}
         for r, v in enumerate(values):
-            typed, why_not = seen[v]
+            typed, why_not = known[v]
             out.append(typed)
             if why_not:
                 problems[r] = [Failure(table, r, column, code, expected, got) for code, expected, got in why_not]

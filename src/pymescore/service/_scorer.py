@@ -220,7 +220,10 @@ class Scorer:
             raw = build_feature_arrays(part, len(started), as_of, context=self.context)
             clipped = clip_to_range(raw)
             for k, p in enumerate(started):
-                rows[p.index] = {name: clipped[name][k] for name in self.features if name in clipped}
+                rows[p.index] = {  # a feature the registry does not build (a generic model's column) is missing
+                    name: clipped[name][k] if name in clipped else None if name in self._categorical else np.nan
+                    for name in self.features
+                }
                 amounts[p.index] = {name: raw[name][k] for name in ("income_mean_12m", "net_cf_margin_12m")}
         return rows, amounts
 
@@ -229,19 +232,14 @@ class Scorer:
         self, pending: list[_Pending], rows: dict[int, dict[str, Any]], amounts: dict[int, dict[str, Any]], lang: str
     ) -> list[Scored]:
         values = self._columns([rows[p.index] for p in pending])
-        money = None
-        if amounts and all(p.index in amounts for p in pending):
-            money = {c: np.array([amounts[p.index][c] for p in pending]) for c in ("income_mean_12m",
-                                                                                  "net_cf_margin_12m")}  # fmt: skip
-        elif amounts:
-            money = {c: np.array([amounts.get(p.index, {}).get(c, np.nan) for p in pending])
-                     for c in ("income_mean_12m", "net_cf_margin_12m")}  # fmt: skip
-            # a request that sent features has no PEN amount: its log income stands in
-            for k, p in enumerate(pending):
-                if p.index not in amounts and "log_income_mean_12m" in values:
-                    log_income = values["log_income_mean_12m"][k]
-                    money["income_mean_12m"][k] = math.expm1(log_income) if 0 <= log_income <= 25 else np.nan
-                    money["net_cf_margin_12m"][k] = values.get("net_cf_margin_12m", np.full(len(pending), np.nan))[k]
+        # what the capacity rule reads, row by row: the PEN amounts the builders computed from the histories, else
+        # what a request sent as features (the income amount, or its log: monthly_net_pen falls back to it)
+        n = len(pending)
+        money = {}
+        for c in ("income_mean_12m", "net_cf_margin_12m", "log_income_mean_12m"):
+            sent = values[c] if c in values else np.full(n, np.nan)
+            money[c] = np.array([amounts[p.index][c] if p.index in amounts and c in amounts[p.index] else sent[k]
+                                 for k, p in enumerate(pending)], dtype=np.float64)  # fmt: skip
         matrix = self.stage.compiled.matrix(values, len(pending))
         requested = np.array([p.request.requested_amount for p in pending], dtype=np.float64)
         term = np.array([p.request.term_months for p in pending], dtype=np.int64)
