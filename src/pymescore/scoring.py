@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pymescore.bundle import Bundle
+from pymescore.contracts import object_array
 from pymescore.decision import DecisionStage, Policy, current_policy
 from pymescore.errors import ConfigError
 from pymescore.tables import check_table
@@ -27,8 +28,7 @@ def source_values(stage: DecisionStage, frame: pd.DataFrame, matrix: np.ndarray)
         if ct.kind in ("numeric", "money_text") and ct.column in columns:
             out[ct.column] = matrix[:, columns.index(ct.column)]
         elif ct.column in frame.columns:
-            values = frame[ct.column]
-            out[ct.column] = np.asarray(values.astype(object).where(values.notna(), None).to_numpy())
+            out[ct.column] = object_array(frame[ct.column])
         else:
             out[ct.column] = np.full(len(frame), None, dtype=object)
     return out
@@ -43,7 +43,7 @@ def _model_input(stage: DecisionStage, frame: pd.DataFrame) -> dict[str, Any]:
         if ct.kind == "numeric" and pd.api.types.is_numeric_dtype(values.dtype):
             out[ct.column] = values.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
-            out[ct.column] = np.asarray(values.astype(object).where(values.notna(), None).to_numpy())
+            out[ct.column] = object_array(values)
     return out
 
 

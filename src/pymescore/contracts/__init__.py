@@ -8,7 +8,7 @@ from pymescore.contracts._spec import (
     Column,
     TableContract,
 )
-from pymescore.contracts._validate import ValidationResult, validate_table
+from pymescore.contracts._validate import ValidationResult, object_array, validate_table
 
 __all__ = [
     "CONTRACT_COLUMNS",
@@ -18,5 +18,6 @@ __all__ = [
     "Column",
     "TableContract",
     "ValidationResult",
+    "object_array",
     "validate_table",
 ]

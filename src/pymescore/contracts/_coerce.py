@@ -30,6 +30,11 @@ def text_cell(value: Any) -> str | None:
     return None if text.lower() in _NULL_SET else text
 
 
+def code_shape(width: int | None) -> str:
+    """What a code column expects, in a failure's words."""
+    return f"{width} digits" if width else "digits"
+
+
 def code_ok(text: str, width: int | None) -> bool:
     """Whether a code's text is ASCII digits (of ``width`` when given)."""
     return _DIGITS.fullmatch(text) is not None and (not width or len(text) == width)
@@ -85,8 +90,7 @@ def coerce_column(values: pd.Series, col: Column, failures: list[Failure], table
     if col.kind == "code":
         out = text.str.zfill(col.width) if _is_number_dtype(values) and col.width else text
         bad = present & ~pd.Series([code_ok(v, col.width) for v in out.fillna("").tolist()], index=out.index)
-        shape = f"{col.width} digits" if col.width else "digits"
-        _explain(failures, out, bad, (table, col.name, "TYPE_CODE", shape))
+        _explain(failures, out, bad, (table, col.name, "TYPE_CODE", code_shape(col.width)))
         return out.mask(bad)
     if col.kind in ("float", "int"):
         grouped = text.str.fullmatch(_THOUSANDS).fillna(False).astype(bool)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 from functools import cache
 from importlib import resources
 
@@ -82,6 +83,12 @@ def canonical_register_value(value: str, allowed: tuple[str, ...]) -> str | None
         if len(matches) >= 1:
             return min(matches, key=len)
     return None
+
+
+@functools.lru_cache(maxsize=1024)
+def canonical_or_given(value: str, allowed: tuple[str, ...]) -> str:
+    """The canonical register value of ``value``, else ``value`` as given (for the contract rule to refuse)."""
+    return canonical_register_value(value, allowed) or value
 
 
 def _read_csv(name: str) -> list[dict[str, str]]:

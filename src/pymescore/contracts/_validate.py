@@ -18,7 +18,7 @@ from pymescore.contracts._kernels import Failure, after_parsing, compile_contrac
 from pymescore.contracts._reference import (
     DOMICILE_CONDITIONS,
     TAXPAYER_STATES,
-    canonical_register_value,
+    canonical_or_given,
     ubigeo_codes,
 )
 from pymescore.contracts._spec import TableContract
@@ -49,14 +49,19 @@ def typed_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         elif pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
             out[str(name)] = values.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
-            out[str(name)] = np.asarray(values.astype(object).where(values.notna(), None).to_numpy())
+            out[str(name)] = object_array(values)
     return out
+
+
+def object_array(values: pd.Series) -> np.ndarray:
+    """A column as the kernels and builders read text: an object array, None where the cell is missing."""
+    return np.asarray(values.astype(object).where(values.notna(), None).to_numpy())
 
 
 def _canonical_register(values: pd.Series, allowed: tuple[str, ...]) -> pd.Series:
     """SUNAT register texts as their canonical values (unknown texts kept as given, for the rule to refuse)."""
     text = values.astype("string")
-    canon = {v: canonical_register_value(v, allowed) or v for v in text.dropna().unique()}
+    canon = {v: canonical_or_given(v, allowed) for v in text.dropna().unique()}
     return text.map(canon)
 
 
@@ -104,13 +109,12 @@ def validate_table(
             checked.append(col.name)
     frame = pd.DataFrame(typed, index=raw.index)
     rows = raw.index.to_numpy()
-    checks = compile_contract(contract, equity_tolerance).check(typed_arrays(frame), rows, frozenset(checked))
+    arrays = typed_arrays(frame)
+    checks = compile_contract(contract, equity_tolerance).check(arrays, rows, frozenset(checked))
     failures = after_parsing(failures, checks)
     if contract.name == "firms":
         codes = ubigeo_codes()
-        frame["ubigeo_known"] = pd.array(
-            [None if v is None else v in codes for v in typed_arrays(frame[["ubigeo"]])["ubigeo"]], dtype="boolean"
-        )
+        frame["ubigeo_known"] = pd.array([None if v is None else v in codes for v in arrays["ubigeo"]], dtype="boolean")
     if not failures:  # every row meets the contract (a scoring request, usually): no rejected rows to build
         return ValidationResult(valid=frame, rejected=_no_rejects(contract, raw.index[:0]))
     by_row: dict[int, list[Failure]] = {}

@@ -53,7 +53,6 @@ class DecisionStage:
         numeric = {ct.column for ct in model.preprocessor.types if ct.kind == "numeric"}
         monotone = {f.name: f.monotone for f in model.features}
         self.hints = Hints(monotone, reference.get("features", {}), self.compiled.columns, numeric)
-        self.sme = all(name in BY_NAME for name in self.features)
 
     def run(
         self,

@@ -8,6 +8,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
+from pymescore.contracts import object_array
 from pymescore.features._arrays import Arrays, entity_codes, month_number
 from pymescore.features._bureau import BureauPanel, bureau_features, delinquent_12m
 from pymescore.features._cashflow import CashflowPanel, cashflow_features, income_growth_12m
@@ -118,7 +119,7 @@ def _columns(frame: pd.DataFrame, names: tuple[str, ...]) -> dict[str, np.ndarra
         if c in _DATES:
             out[c] = frame[c].to_numpy(dtype="datetime64[ns]")
         elif c in _TEXT:
-            out[c] = np.asarray(frame[c].astype(object).where(frame[c].notna(), None).to_numpy())
+            out[c] = object_array(frame[c])
         else:
             out[c] = frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
     return out
@@ -135,9 +136,7 @@ def build_feature_arrays(
     object arrays of labels), unclipped. ``tables["firms"]`` has one row per entity in entity order; each
     history has ``entity``. Point in time: only what is dated before ``as_of`` is read."""
     config = config or FeatureConfig()
-    last_month = int(month_number(np.array([(as_of - pd.Timedelta(days=1)).to_datetime64()]))[0])
-    cash = CashflowPanel(tables["monthly_cashflows"], n, last_month, config.window_months)
-    bureau = BureauPanel(tables["bureau_ratings"], n, last_month, config.window_months)
+    cash, bureau = _panels(tables, n, as_of, config)
     values: dict[str, object] = {}
     values.update(cashflow_features(cash, as_of, config))
     values.update(statement_features(tables["financial_statements"], n, as_of, config.statement_lag_months))
@@ -202,6 +201,15 @@ def _obj(values: object) -> np.ndarray:
     return values
 
 
+def _panels(
+    tables: Mapping[str, Arrays], n: int, as_of: pd.Timestamp, config: FeatureConfig
+) -> tuple[CashflowPanel, BureauPanel]:
+    """The monthly cash-flow and bureau panels of ``n`` entities over the window that ends before ``as_of``."""
+    last_month = int(month_number(np.array([(as_of - pd.Timedelta(days=1)).to_datetime64()]))[0])
+    return (CashflowPanel(tables["monthly_cashflows"], n, last_month, config.window_months),
+            BureauPanel(tables["bureau_ratings"], n, last_month, config.window_months))  # fmt: skip
+
+
 def _context(firm_values: Mapping[str, object], cash: CashflowPanel, bureau: BureauPanel) -> Context:
     return compute_context(
         _obj(firm_values["department"]),
@@ -216,7 +224,5 @@ def feature_context(tables: Mapping[str, pd.DataFrame], as_of: object, config: F
     config = config or FeatureConfig()
     ts = as_timestamp(as_of)
     arrays, n = edge_arrays(tables, ts)
-    last_month = int(month_number(np.array([(ts - pd.Timedelta(days=1)).to_datetime64()]))[0])
-    cash = CashflowPanel(arrays["monthly_cashflows"], n, last_month, config.window_months)
-    bureau = BureauPanel(arrays["bureau_ratings"], n, last_month, config.window_months)
+    cash, bureau = _panels(arrays, n, ts, config)
     return _context(firm_features(arrays["firms"], ts), cash, bureau)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from pymescore.model._fitted import FittedModel
+from pymescore.model._fitted import FittedModel, points_slope
 from pymescore.model._linear import MISSING
 from pymescore.model._scale import score_from_pd
 from pymescore.model._typing import apply_type, code_label
@@ -121,6 +121,7 @@ class CompiledModel:
         source = pre.source_of()
         self.sources = list(dict.fromkeys(source.values()))  # the points' columns
         self._source_index = np.array([self.sources.index(source[c]) for c in self.columns], dtype=np.int64)
+        self._unique_sources = len(set(self._source_index.tolist())) == len(self._source_index)  # no date parts
         self._categories = {ct.column: tuple(ct.categories) for ct in self.types if ct.kind == "category"}
         self._position = {name: {c: i for i, c in enumerate(cats)} for name, cats in self._categories.items()}
         self._encodings = pre.encodings_
@@ -214,12 +215,7 @@ class CompiledModel:
         for f in self._families:
             values = f.values(X)
             if parts is not None and values.shape[1]:
-                head = f.weight * values[: len(parts)]
-                if f.unique_sources:
-                    parts[:, f.sources] += head
-                else:
-                    for k, source in enumerate(f.sources):
-                        parts[:, source] += head[:, k]
+                _add_to_sources(parts, f.sources, f.unique_sources, f.weight * values[: len(parts)])
             total = values[:, f.reorder].sum(axis=1) if values.shape[1] else np.zeros(len(X))
             z += f.weight * (f.intercept + total)
             bias += f.weight * f.intercept
@@ -233,11 +229,7 @@ class CompiledModel:
         m = self.model
         if self.booster is not None:
             contrib = np.asarray(self.booster.predict(self._dmatrix(X), pred_contribs=True), dtype=np.float64)
-            if len(set(self._source_index.tolist())) == len(self._source_index):
-                parts[:, self._source_index] += m.weight * contrib[:, :-1]
-            else:
-                for j, k in enumerate(self._source_index):
-                    parts[:, k] += m.weight * contrib[:, j]
+            _add_to_sources(parts, self._source_index, self._unique_sources, m.weight * contrib[:, :-1])
             bias += m.weight * contrib[:, -1]
         additive, family_bias = self._additive(X, parts)
         return Contributions(X, parts, bias + family_bias, additive)
@@ -258,12 +250,7 @@ class CompiledModel:
         p_all = m.calibrator.predict(z)
         s_all = score_from_pd(p_all, m.scale)
         p, s = p_all[:n], s_all[:n]
-        bias = c.bias
-        s0 = score_from_pd(m.calibrator.predict(bias), m.scale)
-        dz = c.parts.sum(axis=1)
-        h = 1e-4
-        slope_at_bias = (score_from_pd(m.calibrator.predict(bias + h), m.scale) - s0) / h
-        slope = np.where(np.abs(dz) > 1e-9, (s - s0) / np.where(np.abs(dz) > 1e-9, dz, 1.0), slope_at_bias)
+        s0, slope = points_slope(m.calibrator, m.scale, s, c.bias, c.parts.sum(axis=1))
         return Explained(p, np.rint(s).astype(int), s0, c.parts * slope[:, None], self.sources, s_all[n:])
 
     def predict(self, X: F64) -> tuple[F64, np.ndarray]:
@@ -276,6 +263,16 @@ class CompiledModel:
         z += self._additive(X, None)[0]
         p = m.calibrator.predict(z)
         return p, np.rint(score_from_pd(p, m.scale)).astype(int)
+
+
+def _add_to_sources(parts: F64, sources: np.ndarray, unique: bool, values: F64) -> None:
+    """Add each column of ``values`` to its source's column of ``parts`` (several columns may share a source:
+    a date's parts)."""
+    if unique:
+        parts[:, sources] += values
+    else:
+        for k, source in enumerate(sources):
+            parts[:, source] += values[:, k]
 
 
 def _missing(value: Any) -> bool:

@@ -136,12 +136,20 @@ class FittedModel:
         parts, bias, z = self._contributions_and_margin(X)
         p = self.calibrator.predict(z)
         s = score_from_pd(p, self.scale)
-        s0 = score_from_pd(self.calibrator.predict(bias), self.scale)
-        dz = parts.to_numpy().sum(axis=1)
-        # secant slope of the score in z; its derivative where the margin equals the bias
-        h = 1e-4
-        slope_at_bias = (score_from_pd(self.calibrator.predict(bias + h), self.scale) - s0) / h
-        slope = np.where(np.abs(dz) > 1e-9, (s - s0) / np.where(np.abs(dz) > 1e-9, dz, 1.0), slope_at_bias)
+        s0, slope = points_slope(self.calibrator, self.scale, s, bias, parts.to_numpy().sum(axis=1))
         points = parts.mul(slope, axis=0)
         summary = pd.DataFrame({"pd": p, "score": np.rint(s).astype(int), "base_score": s0}, index=X.index)
         return summary, points
+
+
+def points_slope(
+    calibrator: Calibrator, scale: ScoreScale, s: np.ndarray, bias: np.ndarray, dz: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the score of the bias alone, points per unit of log-odds) of each row, so that the base score plus the
+    points of its parts (summing to ``dz``) is its score ``s``: the secant slope of the score in the margin,
+    its derivative where the margin equals the bias."""
+    s0 = score_from_pd(calibrator.predict(bias), scale)
+    h = 1e-4
+    slope_at_bias = (score_from_pd(calibrator.predict(bias + h), scale) - s0) / h
+    slope = np.where(np.abs(dz) > 1e-9, (s - s0) / np.where(np.abs(dz) > 1e-9, dz, 1.0), slope_at_bias)
+    return s0, slope

@@ -5,7 +5,6 @@ by its compiled kernels; problems become the API's path / expected / got, amount
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import math
 from collections import defaultdict
@@ -16,21 +15,14 @@ import numpy as np
 import pandas as pd
 
 from pymescore.contracts import TABLES
-from pymescore.contracts._coerce import code_ok, coerce_column, text_cell
+from pymescore.contracts._coerce import code_ok, code_shape, coerce_column, text_cell
 from pymescore.contracts._kernels import Failure, after_parsing, compile_contract
-from pymescore.contracts._reference import DOMICILE_CONDITIONS, TAXPAYER_STATES, canonical_register_value
+from pymescore.contracts._reference import DOMICILE_CONDITIONS, TAXPAYER_STATES, canonical_or_given
+from pymescore.features._build import INPUT_COLUMNS
 from pymescore.service._schemas import BureauIn, CashflowIn, PaymentIn, ScoreRequest, StatementIn
 from pymescore.sources._currency import month_end, pen_rates
 
 FIRM_FIELDS = ("ciiu", "ubigeo", "start_date", "taxpayer_state", "domicile_condition")
-#: the builders' input columns of each history (amounts become ``<col>_pen``)
-_BUILDER_INPUTS = {
-    "monthly_cashflows": ("month", "currency", "income", "expenses"),
-    "financial_statements": ("period_end", "total_assets", "total_liabilities", "equity", "revenue",
-                             "cost_of_sales", "net_income"),
-    "payments": ("due_date", "paid_date", "amount_due", "amount_paid", "currency"),
-    "bureau_ratings": ("month", "sbs_rating", "debt_total", "n_lenders"),
-}  # fmt: skip
 
 
 @dataclass
@@ -84,7 +76,7 @@ class _TextCells:
         new = [v for v in dict.fromkeys(values) if v not in known]
         if new:
             if col.kind in ("str", "code"):  # the contract's scalar rules
-                shape = f"{col.width} digits" if col.width else "digits"
+                shape = code_shape(col.width)
                 for v in new:
                     t = text_cell(v)
                     bad = col.kind == "code" and t is not None and not code_ok(t, col.width)
@@ -192,8 +184,8 @@ class RequestTables:
             bad |= missing
             for c in contract.amounts:
                 columns[f"{c}_pen"] = columns[c] * rate
-        keep = ~bad
-        out = {c: columns[c][keep] for c in _inputs(name)}
+        keep = ~bad  # the builders' inputs (amounts in PEN); the RUC is the application's, read as its owner
+        out = {c: columns[c][keep] for c in INPUT_COLUMNS[name] if c != "ruc"}
         out["owner"] = owner[keep]
         return out
 
@@ -213,9 +205,10 @@ class RequestTables:
                 columns[c][p.index] = firm[c]
         failures: list[Failure] = []
         typed: dict[str, np.ndarray] = {"ruc": np.array(columns["ruc"], dtype=object)}
-        typed["start_date"] = np.array(columns["start_date"], dtype="datetime64[us]")
+        typed["start_date"] = _dates(columns["start_date"])
         for c, allowed in (("taxpayer_state", TAXPAYER_STATES), ("domicile_condition", DOMICILE_CONDITIONS)):
-            typed[c] = np.array([None if v is None else _canonical(str(v), allowed) for v in columns[c]], dtype=object)
+            typed[c] = np.array([None if v is None else canonical_or_given(str(v), allowed) for v in columns[c]],
+                                dtype=object)  # fmt: skip
         for c in ("ciiu", "ubigeo"):
             parsed, problems = self._text.parse("firms", c, columns[c])
             typed[c] = np.array(parsed, dtype=object)
@@ -274,17 +267,6 @@ def _later_duplicates(owner: np.ndarray, keys: list[np.ndarray], skip: np.ndarra
         same &= c[order[1:]] == c[order[:-1]]
     out[rows[order[1:][same]]] = True
     return out
-
-
-@functools.lru_cache(maxsize=1024)
-def _canonical(value: str, allowed: tuple[str, ...]) -> str:
-    return canonical_register_value(value, allowed) or value
-
-
-@functools.cache
-def _inputs(name: str) -> tuple[str, ...]:
-    contract = TABLES[name]
-    return tuple(f"{c}_pen" if c in contract.amounts else c for c in _BUILDER_INPUTS[name])
 
 
 def _got(record: dict[str, Any], failure: Failure) -> object:

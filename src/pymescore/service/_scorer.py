@@ -26,14 +26,16 @@ from pymescore.contracts._kernels import ruc_ok
 from pymescore.decision import DecisionStage, Policy, rule_entries
 from pymescore.errors import PymescoreError
 from pymescore.features import BY_NAME, build_feature_arrays, clip_to_range
+from pymescore.features._build import HISTORY_TABLES
 from pymescore.features._context import Context
 from pymescore.model._typing import code_label
 from pymescore.service._applications import FIRM_FIELDS, RequestTables, _Pending, _problem
+from pymescore.service._schemas import ScoreRequest
+from pymescore.sources._currency import pen_rates
 
 __all__ = ["FIRM_FIELDS", "HISTORIES", "ApplicationInvalidError", "Scored", "Scorer"]
-from pymescore.service._schemas import ScoreRequest
 
-HISTORIES = ("monthly_cashflows", "financial_statements", "payments", "bureau_ratings")
+HISTORIES = HISTORY_TABLES
 LIMA = ZoneInfo("America/Lima")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -73,7 +75,6 @@ class Scorer:
         self.stage = DecisionStage(bundle.model, bundle.reference, policy, nthread=nthread)
         self.features = [f.name for f in bundle.model.features]
         self.info = {f.name: f for f in bundle.model.features}
-        self.sme = all(name in BY_NAME for name in self.features)
         self._categorical = {f.name for f in bundle.model.features if f.kind in ("category", "target_encoded")}
         self._categories = bundle.model.preprocessor.categorical
         # a registry category's whole domain (CIIU sections, departments) is its training categories: another
@@ -203,16 +204,19 @@ class Scorer:
         live = [p for p in pending if not p.errors]
         start = firms["start_date"]
         for as_of, group in _group(live, lambda p: p.as_of).items():
-            started = [p for p in group if not (start[p.index] >= as_of.to_datetime64())]  # NaT: not known
-            for p in group:
+            started = []
+            for p in group:  # a start date not known (NaT) compares False: the firm is scored
                 if start[p.index] >= as_of.to_datetime64():
                     p.errors.append(_problem("firm.start_date", "a start of activities before as_of",
                                              str(p.request.firm and p.request.firm.start_date)))  # fmt: skip
+                else:
+                    started.append(p)
             if not started:
                 continue
+            members = [p.index for p in started]
             entity = np.full(max(p.index for p in pending) + 1, -1, dtype=np.int64)
-            entity[[p.index for p in started]] = np.arange(len(started))
-            part = {"firms": {c: v[[p.index for p in started]] for c, v in firms.items()}}
+            entity[members] = np.arange(len(started))
+            part = {"firms": {c: v[members] for c, v in firms.items()}}
             for name, table in tables.items():
                 codes = entity[table["owner"]]
                 keep = codes >= 0
@@ -274,12 +278,10 @@ class Scorer:
         return out
 
     def _pen_per(self, currency: str, as_of: pd.Timestamp) -> float | None:
-        if currency == "PEN":
-            return 1.0
-        if self._rate_dates is None or self._rate_values is None:
-            return None
-        pos = int(np.searchsorted(self._rate_dates, as_of.to_datetime64(), side="right")) - 1
-        return None if pos < 0 else float(self._rate_values[pos])
+        """PEN per unit of ``currency`` at ``as_of`` (the histories' rule), None when no rate was published."""
+        when = np.array([as_of.to_datetime64()], dtype="datetime64[us]")
+        rate, _date, missing = pen_rates(np.array([currency == "USD"]), when, self._rate_dates, self._rate_values)
+        return None if missing[0] else float(rate[0])
 
 
 def _group(items: list[_Pending], key: Callable[[_Pending], Any]) -> dict[Any, list[_Pending]]:
