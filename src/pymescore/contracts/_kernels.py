@@ -58,7 +58,7 @@ def ruc_ok(value: str) -> bool:
 
 def member(values: np.ndarray, allowed: Any) -> Mask:
     """Set membership of each value of an object array (a hash lookup per value, at any size)."""
-    return np.fromiter((v in allowed for v in values), dtype=bool, count=len(values))
+    return np.fromiter(map(allowed.__contains__, values), dtype=bool, count=len(values))
 
 
 def present(values: np.ndarray) -> Mask:
@@ -67,7 +67,8 @@ def present(values: np.ndarray) -> Mask:
         return np.asarray(~np.isnan(values), dtype=bool)
     if values.dtype.kind == "M":
         return np.asarray(~np.isnat(values), dtype=bool)
-    return np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    out: Mask = values != None  # noqa: E711 (elementwise: None is the only missing text)
+    return out
 
 
 @dataclass(frozen=True)

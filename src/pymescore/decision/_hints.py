@@ -50,26 +50,32 @@ class Hints:
     def trials(self, parts: np.ndarray, columns: list[str], values: Mapping[str, np.ndarray]) -> list[Trial]:
         """For each row, up to ``HINT_TRIALS`` inputs that pull its score down (a positive log-odds part),
         worst first, that have a better typical value the model reads as given."""
-        out: list[Trial] = []
-        for k in range(len(parts)):
-            picked = 0
-            for j in np.argsort(-parts[k]):
-                if parts[k, j] <= 0 or picked >= HINT_TRIALS:
-                    break
-                name = columns[j]
-                mono = self._monotone.get(name, 0)
-                if mono == 0:
-                    continue
-                movable = self._movable.get(name)
-                current = values[name][k] if name in values else None
-                if movable is None or not isinstance(current, float | np.floating) or current != current:
-                    continue
-                target = movable[1]
-                if (target - current) * mono >= 0:
-                    continue  # not an improvement
-                picked += 1
-                out.append((k, name, float(current), target))
-        return out
+        n, m = parts.shape
+        candidate = np.zeros((n, m), dtype=bool)
+        current = np.full((n, m), np.nan)
+        target = np.full(m, np.nan)
+        for j, name in enumerate(columns):
+            mono = self._monotone.get(name, 0)
+            movable = self._movable.get(name)
+            if mono == 0 or movable is None or name not in values:
+                continue
+            v = values[name]
+            if v.dtype.kind != "f":
+                continue
+            target[j] = movable[1]
+            current[:, j] = v
+            # a value to move (not missing), whose target is an improvement
+            candidate[:, j] = ~np.isnan(v) & ((movable[1] - v) * mono < 0)
+        order = np.argsort(-parts, axis=1)  # worst first, each row's own order
+        ranked = np.take_along_axis(parts, order, axis=1)
+        # the inputs met before the first part that does not pull down, the first HINT_TRIALS candidates
+        pulls = np.cumprod(ranked > 0, axis=1).astype(bool)
+        chosen = np.take_along_axis(candidate, order, axis=1) & pulls
+        chosen &= np.cumsum(chosen, axis=1) <= HINT_TRIALS
+        rows, at = np.nonzero(chosen)
+        cols = order[rows, at]
+        return list(zip(rows.tolist(), [columns[c] for c in cols.tolist()], current[rows, cols].tolist(),
+                        target[cols].tolist(), strict=True))  # fmt: skip
 
     def probes(self, matrix: np.ndarray, trials: list[Trial]) -> np.ndarray:
         """Each trial's model row with its one input moved to the target."""
@@ -81,24 +87,30 @@ class Hints:
     @staticmethod
     def pick(trials: list[Trial], moved: np.ndarray, scores: np.ndarray, lang: str) -> list[list[dict[str, Any]]]:
         """The hints of each row from its trials' scores: a gain of a point or more, the best of each group,
-        the best three groups."""
+        the best three groups (ties in the trials' order); only the kept ones are put in words."""
         out: list[list[dict[str, Any]]] = [[] for _ in range(len(scores))]
-        for (k, name, current, target), new in zip(trials, np.rint(moved), strict=True):
-            gain = float(new - scores[k])
-            if gain >= 1:
-                out[k].append({"feature": name, "text": hint_text(name, current, target, lang),
-                               "current_value": current, "target_value": target, "points": round(gain, 1)})  # fmt: skip
-        for k, hints in enumerate(out):
-            hints.sort(key=lambda h: -h["points"])
-            seen: set[str] = set()
-            kept: list[dict[str, Any]] = []
-            for h in hints:
-                group = BY_NAME[h["feature"]].group if h["feature"] in BY_NAME else h["feature"]
-                if group not in seen and len(kept) < 3:
-                    seen.add(group)
-                    kept.append(h)
-            out[k] = kept
+        if not trials:
+            return out
+        rows = np.array([t[0] for t in trials], dtype=np.int64)
+        gain = np.rint(moved) - np.asarray(scores, dtype=np.float64)[rows]
+        group_of: dict[str, int] = {}
+        group = np.array([group_of.setdefault(_group(t[1]), len(group_of)) for t in trials], dtype=np.int64)
+        seq = np.flatnonzero(gain >= 1)
+        seq = seq[np.lexsort((seq, -gain[seq], rows[seq]))]  # by row, the best first, ties in the trials' order
+        # the first (best) trial of each group within a row, then the row's three best groups
+        _, first = np.unique(rows[seq] * len(group_of) + group[seq], return_index=True)
+        seq = seq[np.sort(first)]
+        start = np.searchsorted(rows[seq], rows[seq], side="left")
+        seq = seq[np.arange(len(seq)) - start < 3]
+        for i in seq.tolist():
+            k, name, current, target = trials[i]
+            out[k].append({"feature": name, "text": hint_text(name, current, target, lang), "current_value": current,
+                           "target_value": target, "points": round(float(gain[i]), 1)})  # fmt: skip
         return out
+
+
+def _group(name: str) -> str:
+    return BY_NAME[name].group if name in BY_NAME else name
 
 
 def _target(ref: Mapping[str, Any] | None, monotone: int) -> float | None:

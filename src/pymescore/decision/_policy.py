@@ -65,6 +65,9 @@ RULE_TEXTS: dict[str, tuple[str, str]] = {
 REGISTER_FEATURES = ("taxpayer_not_active", "domicile_not_habido", "firm_age_years")
 #: the features the capacity rule reads
 CAPACITY_FEATURES = ("log_income_mean_12m", "net_cf_margin_12m")
+#: every feature :meth:`Policy.decide` reads (what the decision stage hands it, row by row)
+POLICY_FEATURES = ("taxpayer_not_active", "domicile_not_habido", "sbs_rating_current", "firm_age_years",
+                   "months_of_history", *CAPACITY_FEATURES)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -28,31 +28,99 @@ def reasons(
     values: Mapping[str, Sequence[Any] | np.ndarray] | None = None,
 ) -> list[list[dict[str, Any]]]:
     """The ``top`` reasons that pull each row's score down the most (``points``: rows × ``columns``)."""
-    texts = {f.name: _texts(f) for f in features}
-    cols = list(columns)
-    named = [texts.get(name, (name, name)) for name in cols]
-    # each column's values once as Python objects (a NaN, a None: absent), not a numpy scalar per look-up
-    given = {} if values is None else {name: list(v) if not isinstance(v, np.ndarray) else v.tolist()
-                                       for name, v in values.items()}  # fmt: skip
-    out = []
-    for k, row in enumerate(points.tolist()):
-        grouped: dict[str, dict[str, Any]] = {}
-        for j in np.argsort(np.asarray(row)).tolist():  # every column that pulls down, grouped; the top after
-            if row[j] >= 0:
-                break
-            name = cols[j]
-            code, (es, en) = name, named[j]
-            if name in given and _absent(given[name][k]):
-                code, (es, en) = name + MISSING_SUFFIX, _absent_texts(name, given, k)
-            if es in grouped:  # the code stays the heaviest column's (the first seen)
-                grouped[es]["impact_points"] += row[j]
-            else:
-                grouped[es] = {"code": code, "text_es": es, "text_en": en, "impact_points": row[j]}
-        picked = sorted(grouped.values(), key=lambda r: r["impact_points"])[:top]
-        for r in picked:
-            r["impact_points"] = round(r["impact_points"], 2)
-        out.append(picked)
-    return out
+    return Reasons(columns, features)(points, values, top)
+
+
+class Reasons:
+    """The reason texts of a model's point columns, resolved once; called on a points matrix, it groups and
+    ranks every row's reasons by array operations (no loop over a row's columns)."""
+
+    def __init__(self, columns: Sequence[str], features: Sequence[FeatureInfo]) -> None:
+        texts = {f.name: _texts(f) for f in features}
+        self.columns = list(columns)
+        self._groups: dict[str, int] = {}  # a reason's Spanish text -> its group (columns that read alike)
+        self._texts: list[tuple[str, str]] = []
+        self._base = np.array([self._group(texts.get(c, (c, c))) for c in self.columns], dtype=np.int64)
+        # a column's groups when its value is absent: (flag column or "", group when not sent, group otherwise)
+        self._absent = [self._absent_groups(c) for c in self.columns]
+
+    def _group(self, pair: tuple[str, str]) -> int:
+        if pair[0] not in self._groups:
+            self._groups[pair[0]] = len(self._texts)
+            self._texts.append(pair)
+        return self._groups[pair[0]]
+
+    def _absent_groups(self, name: str) -> tuple[str, int, int]:
+        f = BY_NAME.get(name)
+        if f is None:  # a generic table's column
+            g = self._group((f"Sin dato: {name}", f"No value: {name}"))
+            return "", g, g
+        table = f.sources[0].split(".", 1)[0]
+        if table == "firms" or f.group == "context":  # the register's fields, or what is looked up by them
+            g = self._group(_NO_REGISTER)
+            return "", g, g
+        flag, not_sent, too_little = _ABSENT_TABLES.get(table, ("", _NOT_MEASURABLE, _NOT_MEASURABLE))
+        return flag, self._group(not_sent), self._group(too_little)
+
+    def __call__(
+        self, points: np.ndarray, values: Mapping[str, Sequence[Any] | np.ndarray] | None = None, top: int = 4
+    ) -> list[list[dict[str, Any]]]:
+        n, m = points.shape
+        groups = np.broadcast_to(self._base, (n, m)).copy()
+        absent = np.zeros((n, m), dtype=bool)
+        for j, name in enumerate(self.columns):
+            if values is None or name not in values:
+                continue
+            gone = _absent_mask(values[name])
+            if not gone.any():
+                continue
+            flag, not_sent, too_little = self._absent[j]
+            which = np.full(n, too_little, dtype=np.int64)
+            if flag and flag in values:  # the table was not sent (its coverage flag 0), not just too short
+                f = np.asarray(values[flag], dtype=np.float64)
+                which[f == 0] = not_sent
+            groups[gone, j] = which[gone]
+            absent[gone, j] = True
+        # every column that pulls down, most first (each row's own argsort), grouped by the text it reads as:
+        # the points added in that order, under the code of the first (heaviest) column of the group
+        order = np.argsort(points, axis=1)
+        ranked = np.take_along_axis(points, order, axis=1)
+        g = np.take_along_axis(groups, order, axis=1)
+        down = ranked < 0
+        row = np.repeat(np.arange(n), m).reshape(n, m)[down]
+        width = len(self._texts)
+        key = row * width + g[down]
+        sums = np.bincount(key, weights=ranked[down], minlength=n * width)
+        keys, first = np.unique(key, return_index=True)  # each group's first (heaviest) column, by row
+        at = np.flatnonzero(down.ravel())[first]  # its flat position in the ranked matrix
+        k_rows = keys // width
+        total = sums[keys]
+        # per row: the groups by their points, ties in the order they were first met; the ``top`` first
+        pick = np.lexsort((first, total, k_rows))
+        start = np.searchsorted(k_rows[pick], np.arange(n))
+        rank = np.arange(len(pick)) - start[k_rows[pick]]
+        pick = pick[rank < top]
+        column = order.ravel()[at[pick]]
+        missing = absent[k_rows[pick], column]
+        out: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        for r, gid, j, miss, p in zip(k_rows[pick].tolist(), (keys[pick] % width).tolist(), column.tolist(),
+                                      missing.tolist(), total[pick].tolist(), strict=True):  # fmt: skip
+            es, en = self._texts[gid]
+            code = self.columns[j] + MISSING_SUFFIX if miss else self.columns[j]
+            out[r].append({"code": code, "text_es": es, "text_en": en, "impact_points": round(p, 2)})
+        return out
+
+
+def _absent_mask(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """Where a column's values are absent (NaN, None, NaT)."""
+    v = np.asarray(values)
+    if v.dtype.kind == "f":
+        return np.asarray(np.isnan(v), dtype=bool)
+    if v.dtype.kind in "mM":
+        return np.asarray(np.isnat(v), dtype=bool)
+    if v.dtype.kind in "iub":
+        return np.zeros(len(v), dtype=bool)
+    return np.fromiter(map(_absent, v), dtype=bool, count=len(v))
 
 
 #: the suffix of a reason code whose value was absent (``dpd_current:missing``)
@@ -87,21 +155,6 @@ _NO_REGISTER = (
     "Sin datos de la empresa en el padrón (ubicación, actividad o inicio de actividades)",
     "No register data on the firm (location, activity or start of activities)",
 )
-
-
-def _absent_texts(name: str, values: Mapping[str, Sequence[Any] | np.ndarray], k: int) -> tuple[str, str]:
-    """Why row ``k`` has no value of ``name``: its history was not sent, the register data were missing, or the
-    value could not be measured from what was sent (too short a history, a ratio undefined)."""
-    f = BY_NAME.get(name)
-    if f is None:  # a generic table's column
-        return f"Sin dato: {name}", f"No value: {name}"
-    table = f.sources[0].split(".", 1)[0]
-    if table == "firms" or f.group == "context":  # the register's fields, or what is looked up by them
-        return _NO_REGISTER
-    flag, not_sent, too_little = _ABSENT_TABLES.get(table, ("", _NOT_MEASURABLE, _NOT_MEASURABLE))
-    if flag and flag in values and not _absent(values[flag][k]) and float(values[flag][k]) == 0:
-        return not_sent
-    return too_little
 
 
 def _absent(value: Any) -> bool:

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from pymescore.decision._hints import Hints
-from pymescore.decision._policy import RULE_TEXTS, Policy, monthly_net_pen
-from pymescore.decision._reasons import reasons as reasons_of
+from pymescore.decision._policy import POLICY_FEATURES, RULE_TEXTS, Policy, monthly_net_pen
+from pymescore.decision._reasons import Reasons
 from pymescore.evaluate import assign_bands
 from pymescore.features import BY_NAME
 from pymescore.model import FittedModel
@@ -53,6 +53,7 @@ class DecisionStage:
         numeric = {ct.column for ct in model.preprocessor.types if ct.kind == "numeric"}
         monotone = {f.name: f.monotone for f in model.features}
         self.hints = Hints(monotone, reference.get("features", {}), self.compiled.columns, numeric)
+        self.reasons = Reasons(self.compiled.sources, model.features)
 
     def run(
         self,
@@ -74,7 +75,7 @@ class DecisionStage:
         trials = self.hints.trials(contributions.parts, c.sources, values)
         explained = c.explain(contributions, self.hints.probes(matrix, trials))
         scores = explained.score
-        rows_reasons = reasons_of(explained.points, explained.columns, self.model.features, top, values)
+        rows_reasons = self.reasons(explained.points, values, top)
         hints = self.hints.pick(trials, explained.probe_scores, scores, lang)
         key = "text_es" if lang == "es" else "text_en"
         for row in rows_reasons:
@@ -85,7 +86,8 @@ class DecisionStage:
         rules: list[list[str]] = []
         suggested: list[float] = []
         money = values if amounts is None else amounts
-        columns = [(name, values[name].tolist()) for name in self.features if name in values]
+        # the policy reads a handful of features: only those go into each row's mapping
+        columns = [(name, values[name].tolist()) for name in POLICY_FEATURES if name in values]
         for k in range(len(matrix)):
             f = {name: column[k] for name, column in columns}
             asked = None if requested[k] != requested[k] else float(requested[k])  # NaN: no amount asked

@@ -8,7 +8,10 @@ import datetime as dt
 import json
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -96,12 +99,14 @@ class _TextCells:
             if len(seen) + len(new) > self._limit:
                 seen.clear()
             seen.update((v, known[v]) for v in new)
-        out, problems = [], {}
-        for r, v in enumerate(values):
-            typed, why_not = known[v]
-            out.append(typed)
-            if why_not:
-                problems[r] = [Failure(table, r, column, code, expected, got) for code, expected, got in why_not]
+        typed = {v: hit[0] for v, hit in known.items()}
+        out = list(map(typed.__getitem__, values))
+        problems: dict[int, list[Failure]] = {}
+        refused = {v: hit[1] for v, hit in known.items() if hit[1]}
+        if refused:
+            for r, v in enumerate(values):
+                if v in refused:
+                    problems[r] = [Failure(table, r, column, code, expected, got) for code, expected, got in refused[v]]
         return out, problems
 
 
@@ -117,32 +122,21 @@ class RequestTables:
         """One history of every application as typed arrays (``owner``: the application's index), checked by
         the contract's kernels, with its amounts in PEN; the records of an application with a problem dropped."""
         contract = TABLES[name]
-        records: list[dict[str, Any]] = []
-        owners: list[int] = []
-        positions: list[int] = []
-        for p in pending:
-            history = getattr(p.request, name)
-            records.extend(rec.__dict__ for rec in history)  # a flat model's fields as parsed (model_dump's values)
-            owners.extend([p.index] * len(history))
-            positions.extend(range(len(history)))
+        histories = [getattr(p.request, name) for p in pending]
+        lengths = np.fromiter(map(len, histories), dtype=np.int64, count=len(histories))
+        records = list(map(vars, chain.from_iterable(histories)))  # the records' fields, as parsed
+        owner = np.repeat(np.array([p.index for p in pending], dtype=np.int64), lengths)
+        first = np.repeat(np.cumsum(lengths) - lengths, lengths)  # each record's position: its row - first[row]
         by_index = {p.index: p for p in pending}
-        owner = np.asarray(owners, dtype=np.int64)
         failures: list[Failure] = []
         rucs = np.array([p.request.ruc for p in pending], dtype=object)
-        slot = np.full(max(by_index) + 1, -1, dtype=np.int64)
-        slot[[p.index for p in pending]] = np.arange(len(pending))
-        columns: dict[str, np.ndarray] = {"ruc": rucs[slot[owner]] if len(owner) else np.zeros(0, dtype=object)}
-        # the records' fields column by column, in one transposition (every record of a table has its model's
-        # fields in the model's order)
-        fields = list(_FIELDS[name])
-        transposed = list(zip(*map(tuple, map(dict.values, records)), strict=True)) if records else []
-        by_field = {f: list(v) for f, v in zip(fields, transposed, strict=True)} if records else {}
-        for col in contract.columns:
+        columns: dict[str, np.ndarray] = {"ruc": np.repeat(rucs, lengths)}
+        for col in contract.columns:  # the records' fields column by column
             if col.name == "ruc":
                 continue
-            values = by_field.get(col.name, [])
+            values = list(map(itemgetter(col.name), records)) if col.name in _FIELDS[name] else [None] * len(records)
             if col.kind in ("float", "int"):
-                columns[col.name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+                columns[col.name] = np.array(values, dtype=np.float64)  # None: NaN
             elif col.kind == "date":
                 columns[col.name] = _dates(values)
             else:  # text and months: the contract's parser, each distinct value once
@@ -158,7 +152,7 @@ class RequestTables:
         failures = after_parsing(failures, compile_contract(contract).check(columns, checked=checked))
         for f in failures:
             known = f.column in contract.column_names
-            path = f"{name}[{positions[f.row]}]" + (f".{f.column}" if known else "")
+            path = f"{name}[{f.row - first[f.row]}]" + (f".{f.column}" if known else "")
             by_index[int(owner[f.row])].errors.append(_problem(path, f"expected {f.expected}", _got(records[f.row], f)))
         bad = np.zeros(len(records), dtype=bool)
         bad[[f.row for f in failures]] = True
@@ -166,7 +160,7 @@ class RequestTables:
         key = [c for c in contract.key if c != "ruc"]
         for r in np.flatnonzero(_later_duplicates(owner, [columns[c] for c in key], bad)):
             by_index[int(owner[r])].errors.append(
-                _problem(f"{name}[{positions[r]}]", f"one record per {', '.join(key)}", "a duplicate")
+                _problem(f"{name}[{r - first[r]}]", f"one record per {', '.join(key)}", "a duplicate")
             )
             bad[r] = True
         if contract.amounts:
@@ -177,7 +171,7 @@ class RequestTables:
             rate, _date, missing = pen_rates(usd & ~bad, when, self._rate_dates, self._rate_values)
             for r in np.flatnonzero(missing):
                 by_index[int(owner[r])].errors.append(
-                    _problem(f"{name}[{positions[r]}].currency",
+                    _problem(f"{name}[{r - first[r]}].currency",
                              "PEN, or USD dated on or after the first exchange rate the service knows",
                              "USD without a rate")
                 )  # fmt: skip
@@ -239,11 +233,11 @@ _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
 def _dates(values: list[Any]) -> np.ndarray:
-    """``datetime.date`` values (None missing) as datetime64[us], by their ordinal (no per-value conversion)."""
-    days = np.fromiter((_NAT if v is None else v.toordinal() - _EPOCH_ORDINAL for v in values), dtype=np.int64,
-                       count=len(values))  # fmt: skip
-    out = days.astype("datetime64[D]").astype("datetime64[us]")
-    out[days == _NAT] = np.datetime64("NaT")
+    """``datetime.date`` values (None missing) as datetime64[us], by their ordinal (each distinct date once)."""
+    days = {v: _NAT if v is None else v.toordinal() - _EPOCH_ORDINAL for v in dict.fromkeys(values)}
+    ordinal = np.fromiter(map(days.__getitem__, values), dtype=np.int64, count=len(values))
+    out = ordinal.astype("datetime64[D]").astype("datetime64[us]")
+    out[ordinal == _NAT] = np.datetime64("NaT")
     return out
 
 
@@ -259,8 +253,8 @@ def _later_duplicates(owner: np.ndarray, keys: list[np.ndarray], skip: np.ndarra
         if v.dtype.kind in "Mf":
             codes.append(v.view(np.int64))
         else:
-            index: dict[Any, int] = {}
-            codes.append(np.fromiter((index.setdefault(x, len(index)) for x in v), dtype=np.int64, count=len(v)))
+            index = {x: k for k, x in enumerate(dict.fromkeys(v.tolist()))}
+            codes.append(np.fromiter(map(index.__getitem__, v.tolist()), dtype=np.int64, count=len(v)))
     order = np.lexsort((rows, *reversed(codes)))
     same = np.ones(len(order) - 1, dtype=bool)
     for c in codes:
@@ -269,6 +263,6 @@ def _later_duplicates(owner: np.ndarray, keys: list[np.ndarray], skip: np.ndarra
     return out
 
 
-def _got(record: dict[str, Any], failure: Failure) -> object:
+def _got(record: Mapping[str, Any], failure: Failure) -> object:
     """The value a client sent for the failing cell (as parsed by the request schema)."""
-    return record.get(failure.column, "") if failure.column in record else ""
+    return record.get(failure.column, "")

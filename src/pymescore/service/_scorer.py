@@ -13,8 +13,7 @@ import datetime as dt
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,6 +37,8 @@ __all__ = ["FIRM_FIELDS", "HISTORIES", "ApplicationInvalidError", "Scored", "Sco
 HISTORIES = HISTORY_TABLES
 LIMA = ZoneInfo("America/Lima")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: the amounts the capacity rule reads (:func:`pymescore.decision.monthly_net_pen`)
+MONEY = ("income_mean_12m", "net_cf_margin_12m", "log_income_mean_12m")
 
 
 class ApplicationInvalidError(PymescoreError):
@@ -46,10 +47,19 @@ class ApplicationInvalidError(PymescoreError):
     code = "APPLICATION_INVALID"
 
 
-@dataclass
 class Scored:
-    response: dict[str, Any]
-    features: dict[str, Any]
+    """A scored application: its response, and (read when its decision is stored) its features as plain JSON
+    values, taken from the batch's feature columns only when asked for."""
+
+    __slots__ = ("_row", "_values", "response")
+
+    def __init__(self, response: dict[str, Any], values: Mapping[str, np.ndarray], row: int) -> None:
+        self.response = response
+        self._values, self._row = values, row
+
+    @property
+    def features(self) -> dict[str, Any]:
+        return {name: _plain(column[self._row]) for name, column in self._values.items()}
 
 
 def today_lima() -> dt.date:
@@ -106,13 +116,22 @@ class Scorer:
             if not ruc_ok(req.ruc):
                 p.errors.append(_problem("ruc", "a valid RUC (11 digits with its check digit)", req.ruc))
             pending.append(p)
-        rows: dict[int, dict[str, Any]] = {}
-        rows.update(self._from_features([p for p in pending if p.request.features is not None and not p.errors]))
-        amounts: dict[int, dict[str, Any]] = {}
+        n = len(pending)
+        built = np.zeros(n, dtype=bool)
+        values = {name: self._missing_column(name, n) for name in self.features}
+        # what the capacity rule reads, row by row: the PEN amounts the builders computed from the histories, else
+        # what a request sent as features (the income amount, or its log: monthly_net_pen falls back to it)
+        money = {c: np.full(n, np.nan) for c in MONEY}
+        given = self._from_features([p for p in pending if p.request.features is not None and not p.errors])
+        for index, row in given.items():
+            built[index] = True
+            for name, value in row.items():
+                values[name][index] = value
+            for c in MONEY:
+                money[c][index] = row.get(c, np.nan)
         from_histories = [p for p in pending if p.request.features is None and not p.errors]
         if from_histories:
-            built, amounts = self._from_histories(from_histories)
-            rows.update(built)
+            self._from_histories(from_histories, values, money, built)
         for p in pending:
             if p.errors:
                 continue
@@ -121,15 +140,24 @@ class Scorer:
                 p.errors.append(_problem("currency", "PEN, or USD with an exchange rate known to the service", "USD"))
             else:
                 p.pen_per_unit = rate
-        ok = [p for p in pending if not p.errors and p.index in rows]
+        ok = [p for p in pending if not p.errors and built[p.index]]
         results: list[Scored | ApplicationInvalidError] = [
             ApplicationInvalidError(f"application: {len(p.errors)} field(s) do not meet the contract", errors=p.errors)
             for p in pending
         ]
         if ok:
-            for p, scored in zip(ok, self._decide(ok, rows, amounts, lang), strict=True):
+            rows = np.array([p.index for p in ok], dtype=np.int64)
+            taken = {name: column[rows] for name, column in values.items()}
+            decided = self._decide(ok, taken, {c: v[rows] for c, v in money.items()}, lang)
+            for p, scored in zip(ok, decided, strict=True):
                 results[p.index] = scored
         return results
+
+    def _missing_column(self, name: str, n: int) -> np.ndarray:
+        """A feature column with every row missing: NaN for numbers, None for categories."""
+        if name in self._categorical:
+            return np.full(n, None, dtype=object)
+        return np.full(n, np.nan)
 
     def predict_rows(self, instances: list[dict[str, Any]]) -> pd.DataFrame:
         """PD and score of feature rows (TF-Serving style); raises ApplicationInvalidError on a bad row."""
@@ -193,16 +221,18 @@ class Scorer:
         return out
 
     # -- features from raw histories ---------------------------------------------------------------
-    def _from_histories(self, pending: list[_Pending]) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
-        """Check every history of every application at once, then build features per as_of group."""
+    def _from_histories(
+        self, pending: list[_Pending], values: dict[str, np.ndarray], money: dict[str, np.ndarray], built: np.ndarray
+    ) -> None:
+        """Check every history of every application at once, then build features per as_of group, into the
+        rows (application indices) of ``values`` and ``money``, marked in ``built``."""
         tables: dict[str, dict[str, np.ndarray]] = {}
         for name in HISTORIES:
             tables[name] = self.tables.history(name, pending)
         firms = self.tables.firms(pending)
-        rows: dict[int, dict[str, Any]] = {}
-        amounts: dict[int, dict[str, Any]] = {}
         live = [p for p in pending if not p.errors]
         start = firms["start_date"]
+        entity = np.full(len(built), -1, dtype=np.int64)
         for as_of, group in _group(live, lambda p: p.as_of).items():
             started = []
             for p in group:  # a start date not known (NaT) compares False: the firm is scored
@@ -213,8 +243,8 @@ class Scorer:
                     started.append(p)
             if not started:
                 continue
-            members = [p.index for p in started]
-            entity = np.full(max(p.index for p in pending) + 1, -1, dtype=np.int64)
+            members = np.array([p.index for p in started], dtype=np.int64)
+            entity[:] = -1
             entity[members] = np.arange(len(started))
             part = {"firms": {c: v[members] for c, v in firms.items()}}
             for name, table in tables.items():
@@ -223,33 +253,28 @@ class Scorer:
                 part[name] = {**{c: v[keep] for c, v in table.items()}, "entity": codes[keep]}
             raw = build_feature_arrays(part, len(started), as_of, context=self.context)
             clipped = clip_to_range(raw)
-            for k, p in enumerate(started):
-                rows[p.index] = {  # a feature the registry does not build (a generic model's column) is missing
-                    name: clipped[name][k] if name in clipped else None if name in self._categorical else np.nan
-                    for name in self.features
-                }
-                amounts[p.index] = {name: raw[name][k] for name in ("income_mean_12m", "net_cf_margin_12m")}
-        return rows, amounts
+            # a feature the registry does not build (a generic model's column) stays missing
+            for name in self.features:
+                if name in clipped:
+                    values[name][members] = clipped[name]
+            for c in MONEY:  # the amounts as computed (PEN); the log as the model reads it
+                source = clipped if c == "log_income_mean_12m" else raw
+                if c in source:
+                    money[c][members] = source[c]
+            built[members] = True
 
     # -- decisions -------------------------------------------------------------------------------
     def _decide(
-        self, pending: list[_Pending], rows: dict[int, dict[str, Any]], amounts: dict[int, dict[str, Any]], lang: str
+        self, pending: list[_Pending], values: dict[str, np.ndarray], money: dict[str, np.ndarray], lang: str
     ) -> list[Scored]:
-        values = self._columns([rows[p.index] for p in pending])
-        # what the capacity rule reads, row by row: the PEN amounts the builders computed from the histories, else
-        # what a request sent as features (the income amount, or its log: monthly_net_pen falls back to it)
         n = len(pending)
-        money = {}
-        for c in ("income_mean_12m", "net_cf_margin_12m", "log_income_mean_12m"):
-            sent = values[c] if c in values else np.full(n, np.nan)
-            money[c] = np.array([amounts[p.index][c] if p.index in amounts and c in amounts[p.index] else sent[k]
-                                 for k, p in enumerate(pending)], dtype=np.float64)  # fmt: skip
-        matrix = self.stage.compiled.matrix(values, len(pending))
+        matrix = self.stage.compiled.matrix(values, n)
         requested = np.array([p.request.requested_amount for p in pending], dtype=np.float64)
         term = np.array([p.request.term_months for p in pending], dtype=np.int64)
         rate = np.array([p.pen_per_unit for p in pending], dtype=np.float64)
         d = self.stage.run(matrix, values, requested, term, rate, lang, amounts=money)
         now = dt.datetime.now(dt.UTC).isoformat()
+        pds, scores = d.pd.tolist(), d.score.tolist()
         out = []
         for k, p in enumerate(pending):
             req = p.request
@@ -260,8 +285,8 @@ class Scorer:
                 "as_of": str(p.as_of.date()),
                 "model_version": self.version,
                 "policy_version": self.policy.version,
-                "pd": float(d.pd[k]),
-                "score": int(d.score[k]),
+                "pd": pds[k],
+                "score": scores[k],
                 "band": d.band[k],
                 "decision": d.decision[k],
                 "requested_amount": float(req.requested_amount),
@@ -274,7 +299,7 @@ class Scorer:
                 "improvement_hints": d.hints[k],
                 "language": lang,
             }
-            out.append(Scored(response, {name: _plain(values[name][k]) for name in self.features}))
+            out.append(Scored(response, values, k))
         return out
 
     def _pen_per(self, currency: str, as_of: pd.Timestamp) -> float | None:
