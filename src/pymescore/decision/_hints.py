@@ -54,26 +54,25 @@ class Hints:
         candidate = np.zeros((n, m), dtype=bool)
         current = np.full((n, m), np.nan)
         target = np.full(m, np.nan)
-        for j, name in enumerate(columns):
-            mono = self._monotone.get(name, 0)
-            movable = self._movable.get(name)
-            if mono == 0 or movable is None or name not in values:
-                continue
-            v = values[name]
-            if v.dtype.kind != "f":
-                continue
-            target[j] = movable[1]
-            current[:, j] = v
+        movable = [(j, name) for j, name in enumerate(columns) if self._monotone.get(name, 0) != 0
+                   and name in self._movable and name in values and values[name].dtype.kind == "f"]  # fmt: skip
+        if movable:
+            at = [j for j, _ in movable]
+            goal = np.array([self._movable[name][1] for _, name in movable])
+            mono = np.array([self._monotone[name] for _, name in movable])
+            v = np.column_stack([values[name] for _, name in movable])
+            target[at] = goal
+            current[:, at] = v
             # a value to move (not missing), whose target is an improvement
-            candidate[:, j] = ~np.isnan(v) & ((movable[1] - v) * mono < 0)
+            candidate[:, at] = ~np.isnan(v) & ((goal - v) * mono < 0)
         order = np.argsort(-parts, axis=1)  # worst first, each row's own order
         ranked = np.take_along_axis(parts, order, axis=1)
         # the inputs met before the first part that does not pull down, the first HINT_TRIALS candidates
         pulls = np.cumprod(ranked > 0, axis=1).astype(bool)
         chosen = np.take_along_axis(candidate, order, axis=1) & pulls
         chosen &= np.cumsum(chosen, axis=1) <= HINT_TRIALS
-        rows, at = np.nonzero(chosen)
-        cols = order[rows, at]
+        rows, ranks = np.nonzero(chosen)
+        cols = order[rows, ranks]
         return list(zip(rows.tolist(), [columns[c] for c in cols.tolist()], current[rows, cols].tolist(),
                         target[cols].tolist(), strict=True))  # fmt: skip
 

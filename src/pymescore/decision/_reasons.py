@@ -43,6 +43,8 @@ class Reasons:
         self._base = np.array([self._group(texts.get(c, (c, c))) for c in self.columns], dtype=np.int64)
         # a column's groups when its value is absent: (flag column or "", group when not sent, group otherwise)
         self._absent = [self._absent_groups(c) for c in self.columns]
+        self._not_sent = np.array([g for _, g, _ in self._absent], dtype=np.int64)
+        self._too_little = np.array([g for _, _, g in self._absent], dtype=np.int64)
 
     def _group(self, pair: tuple[str, str]) -> int:
         if pair[0] not in self._groups:
@@ -66,21 +68,16 @@ class Reasons:
         self, points: np.ndarray, values: Mapping[str, Sequence[Any] | np.ndarray] | None = None, top: int = 4
     ) -> list[list[dict[str, Any]]]:
         n, m = points.shape
-        groups = np.broadcast_to(self._base, (n, m)).copy()
-        absent = np.zeros((n, m), dtype=bool)
-        for j, name in enumerate(self.columns):
-            if values is None or name not in values:
-                continue
-            gone = _absent_mask(values[name])
-            if not gone.any():
-                continue
-            flag, not_sent, too_little = self._absent[j]
-            which = np.full(n, too_little, dtype=np.int64)
-            if flag and flag in values:  # the table was not sent (its coverage flag 0), not just too short
-                f = np.asarray(values[flag], dtype=np.float64)
-                which[f == 0] = not_sent
-            groups[gone, j] = which[gone]
-            absent[gone, j] = True
+        absent = _absent_matrix(self.columns, values, n)
+        groups = np.broadcast_to(self._base, (n, m))
+        if absent.any():  # an absent value reads as why it is absent: its table not sent (flag 0), or too little
+            flags = list(dict.fromkeys(f for f, _, _ in self._absent if f and values is not None and f in values))
+            not_sent = np.zeros((n, len(flags) + 1), dtype=bool)  # the last column: a column without a flag
+            for i, f in enumerate(flags):
+                not_sent[:, i] = np.asarray(values[f], dtype=np.float64) == 0  # type: ignore[index]
+            which = np.array([flags.index(f) if f in flags else len(flags) for f, _, _ in self._absent])
+            alt = np.where(not_sent[:, which], self._not_sent, self._too_little)
+            groups = np.where(absent, alt, groups)
         # every column that pulls down, most first (each row's own argsort), grouped by the text it reads as:
         # the points added in that order, under the code of the first (heaviest) column of the group
         order = np.argsort(points, axis=1)
@@ -109,6 +106,21 @@ class Reasons:
             code = self.columns[j] + MISSING_SUFFIX if miss else self.columns[j]
             out[r].append({"code": code, "text_es": es, "text_en": en, "impact_points": round(p, 2)})
         return out
+
+
+def _absent_matrix(columns: list[str], values: Mapping[str, Sequence[Any] | np.ndarray] | None, n: int) -> np.ndarray:
+    """Rows × columns: where a column's value is absent (a column not in ``values`` is not)."""
+    out = np.zeros((n, len(columns)), dtype=bool)
+    if values is None:
+        return out
+    numeric = [j for j, c in enumerate(columns) if c in values and np.asarray(values[c]).dtype.kind == "f"]
+    if numeric:
+        out[:, numeric] = np.isnan(np.column_stack([values[columns[j]] for j in numeric]))
+    done = set(numeric)
+    for j, c in enumerate(columns):
+        if c in values and j not in done:
+            out[:, j] = _absent_mask(values[c])
+    return out
 
 
 def _absent_mask(values: Sequence[Any] | np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from pymescore.errors import PymescoreError
 from pymescore.model._fitted import FittedModel, points_slope
 from pymescore.model._linear import MISSING
 from pymescore.model._scale import score_from_pd
@@ -131,7 +132,11 @@ class CompiledModel:
             self.booster.set_param({"nthread": nthread})
         self.nthread = nthread
         self._types = ["c" if ct.kind == "category" else "q" for ct in self.types for _ in ct.outputs()]
-        self._names = safe_names(self.columns)
+        # the matrix is built in the booster's own column order (checked once, here), so the per-call name checks
+        # of xgboost are skipped: they read the booster's names back from C on every call
+        names = None if self.booster is None else self.booster.feature_names
+        if names is not None and list(names) != safe_names(self.columns):
+            raise PymescoreError("the bundle's booster does not read the preprocessor's columns in their order")
         self._families = [self._compile(weight, family) for weight, family in model._additive()]
 
     # -- compiling ---------------------------------------------------------------------------------
@@ -204,7 +209,7 @@ class CompiledModel:
 
     # -- scoring -----------------------------------------------------------------------------------
     def _dmatrix(self, X: F64) -> xgb.DMatrix:
-        return xgb.DMatrix(X, feature_names=self._names, feature_types=self._types, enable_categorical=True,
+        return xgb.DMatrix(X, feature_types=self._types, enable_categorical=True,
                            missing=np.nan, nthread=self.nthread)  # fmt: skip
 
     def _additive(self, X: F64, parts: F64 | None) -> tuple[F64, float]:
@@ -228,7 +233,8 @@ class CompiledModel:
         bias = np.zeros(n)
         m = self.model
         if self.booster is not None:
-            contrib = np.asarray(self.booster.predict(self._dmatrix(X), pred_contribs=True), dtype=np.float64)
+            contrib = self.booster.predict(self._dmatrix(X), pred_contribs=True, validate_features=False)
+            contrib = np.asarray(contrib, dtype=np.float64)
             _add_to_sources(parts, self._source_index, self._unique_sources, m.weight * contrib[:, :-1])
             bias += m.weight * contrib[:, -1]
         additive, family_bias = self._additive(X, parts)
@@ -242,7 +248,7 @@ class CompiledModel:
         m = self.model
         z = np.zeros(len(every))
         if self.booster is not None:
-            margin = self.booster.inplace_predict(every, predict_type="margin", missing=np.nan)
+            margin = self.booster.inplace_predict(every, predict_type="margin", missing=np.nan, validate_features=False)
             z += m.weight * np.asarray(margin, dtype=np.float64)
         z[:n] += c.additive
         if len(every) > n:
@@ -258,7 +264,8 @@ class CompiledModel:
         z = np.zeros(len(X))
         m = self.model
         if self.booster is not None:
-            z += m.weight * np.asarray(self.booster.inplace_predict(X, predict_type="margin", missing=np.nan),
+            z += m.weight * np.asarray(self.booster.inplace_predict(X, predict_type="margin", missing=np.nan,
+                                                                    validate_features=False),
                                        dtype=np.float64)  # fmt: skip
         z += self._additive(X, None)[0]
         p = m.calibrator.predict(z)

@@ -118,7 +118,9 @@ class Scorer:
             pending.append(p)
         n = len(pending)
         built = np.zeros(n, dtype=bool)
-        values = {name: self._missing_column(name, n) for name in self.features}
+        numbers = np.full((len(self.features), n), np.nan)  # every number missing until built, in one block
+        values = {name: np.full(n, None, dtype=object) if name in self._categorical else numbers[i]
+                  for i, name in enumerate(self.features)}  # fmt: skip
         # what the capacity rule reads, row by row: the PEN amounts the builders computed from the histories, else
         # what a request sent as features (the income amount, or its log: monthly_net_pen falls back to it)
         money = {c: np.full(n, np.nan) for c in MONEY}
@@ -132,14 +134,17 @@ class Scorer:
         from_histories = [p for p in pending if p.request.features is None and not p.errors]
         if from_histories:
             self._from_histories(from_histories, values, money, built)
-        for p in pending:
+        # PEN per unit of each requested amount's currency at its as_of (the histories' rule), in one look-up
+        when = np.array([p.as_of.to_datetime64() for p in pending], dtype="datetime64[us]")
+        usd = np.array([p.request.currency == "USD" for p in pending], dtype=bool)
+        rate, _date, unknown = pen_rates(usd, when, self._rate_dates, self._rate_values)
+        for p, per_unit, missing in zip(pending, rate.tolist(), unknown.tolist(), strict=True):
             if p.errors:
                 continue
-            rate = self._pen_per(p.request.currency, p.as_of)
-            if rate is None:
+            if missing:
                 p.errors.append(_problem("currency", "PEN, or USD with an exchange rate known to the service", "USD"))
             else:
-                p.pen_per_unit = rate
+                p.pen_per_unit = per_unit
         ok = [p for p in pending if not p.errors and built[p.index]]
         results: list[Scored | ApplicationInvalidError] = [
             ApplicationInvalidError(f"application: {len(p.errors)} field(s) do not meet the contract", errors=p.errors)
@@ -152,12 +157,6 @@ class Scorer:
             for p, scored in zip(ok, decided, strict=True):
                 results[p.index] = scored
         return results
-
-    def _missing_column(self, name: str, n: int) -> np.ndarray:
-        """A feature column with every row missing: NaN for numbers, None for categories."""
-        if name in self._categorical:
-            return np.full(n, None, dtype=object)
-        return np.full(n, np.nan)
 
     def predict_rows(self, instances: list[dict[str, Any]]) -> pd.DataFrame:
         """PD and score of feature rows (TF-Serving style); raises ApplicationInvalidError on a bad row."""
@@ -301,12 +300,6 @@ class Scorer:
             }
             out.append(Scored(response, values, k))
         return out
-
-    def _pen_per(self, currency: str, as_of: pd.Timestamp) -> float | None:
-        """PEN per unit of ``currency`` at ``as_of`` (the histories' rule), None when no rate was published."""
-        when = np.array([as_of.to_datetime64()], dtype="datetime64[us]")
-        rate, _date, missing = pen_rates(np.array([currency == "USD"]), when, self._rate_dates, self._rate_values)
-        return None if missing[0] else float(rate[0])
 
 
 def _group(items: list[_Pending], key: Callable[[_Pending], Any]) -> dict[Any, list[_Pending]]:
