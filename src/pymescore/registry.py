@@ -134,3 +134,20 @@ def download(uri: str, dest: Path | None = None) -> Path:
     dest = dest or Path(tempfile.mkdtemp(prefix="pymescore-bundle-"))
     local = mlflow.artifacts.download_artifacts(artifact_uri=mv.source, dst_path=str(dest))
     return Path(local)
+
+
+def version_info(uri: str) -> dict[str, Any]:
+    """The registered version ``uri`` points at: name, version, source and tags."""
+    mv = _model_version(uri)
+    return {"name": mv.name, "version": int(mv.version), "source": mv.source, "tags": dict(mv.tags or {})}
+
+
+def tag_version(uri: str, tags: dict[str, str]) -> dict[str, Any]:
+    """Set ``tags`` on the registered version ``uri`` points at; returns its info with the tags after."""
+    from mlflow.tracking import MlflowClient
+
+    mv = _model_version(uri)
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_model_version_tag(mv.name, mv.version, key, value)
+    return version_info(f"models:/{mv.name}/{mv.version}")

@@ -41,13 +41,26 @@ def _register() -> None:
         _ingest,
         _lake,
         _model,
+        _model_risk,
         _monitor,
         _portfolio,
         _serve,
         _simulate,
     )  # fmt: skip
 
-    for module in (_simulate, _ingest, _lake, _features, _model, _gate, _contracts, _serve, _monitor, _portfolio):
+    for module in (
+        _simulate,
+        _ingest,
+        _lake,
+        _features,
+        _model,
+        _gate,
+        _contracts,
+        _serve,
+        _monitor,
+        _portfolio,
+        _model_risk,
+    ):
         module.register(app)
 
 
