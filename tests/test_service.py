@@ -570,6 +570,33 @@ def test_hints_only_move_what_the_owner_runs(svc: dict[str, Any]) -> None:
         assert BY_NAME[name].unit not in SIZE_UNITS, name
 
 
+def test_every_non_approval_gets_a_hint_or_is_told_none_helps(svc: dict[str, Any]) -> None:
+    """Issue 17 #6: a review came back with no hint. Every review or decline now carries a hint (a second look
+    tries every input the owner runs) or ``improvement_note`` saying that none helps; every reason on a
+    registry input says the firm's value («…: S/ 3,000 al mes, por debajo de lo típico (S/ 9,000 al mes)»)."""
+    from pymescore.features import BY_NAME
+
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    seen = 0
+    for lang in ("es", "en"):
+        r = c.post(
+            "/v1/scores:batch", json={"applications": svc["bodies"][:60]}, headers={**h, "Accept-Language": lang}
+        )
+        for item in r.json()["results"]:
+            out = item["result"]
+            if out is None:
+                continue
+            if out["decision"] != "approve":
+                seen += 1
+                assert out["improvement_hints"] or out["improvement_note"], out
+            else:
+                assert out["improvement_note"] is None
+            for reason in out["reasons"]:
+                if reason["code"] in BY_NAME:  # a value was measured: it is said, after the reason
+                    assert ": " in reason["text"], reason
+    assert seen, "no sample application was reviewed or declined"
+
+
 @pytest.mark.parametrize(
     ("header", "lang"),
     [(None, "es"), ("en", "en"), ("en-US,en;q=0.9", "en"), ("es-PE", "es"), ("es;q=0.1, en;q=0.9", "en"),

@@ -6,6 +6,11 @@ most. The rows' source values let a reason tell a value that lowers the score fr
 the model scores an absent value as it learnt absent values score, and the reason says what was absent —
 «Sin historial de pagos de préstamos» when no payments were sent, «Historial de pagos insuficiente» when the
 history was too short or the ratio undefined — under the code ``<column>:missing``, never asserting a fact.
+
+A reason on a registry feature also says the firm's value in its unit and which way it lies from the training
+population's typical (median) value: «Nivel de egresos mensuales: S/ 12,000 al mes, por encima de lo típico
+(S/ 8,000 al mes)», «Calificación SBS actual deteriorada: Deficiente (lo típico: Normal)». The typical values'
+texts are made once per bundle (:func:`typical_values`); per row only the picked reasons' values are written.
 """
 
 from __future__ import annotations
@@ -17,7 +22,12 @@ import numpy as np
 import pandas as pd
 
 from pymescore.features import BY_NAME
+from pymescore.features._display import display_value
+from pymescore.features._plain import category_name, label_name
 from pymescore.model import FeatureInfo
+
+#: a feature's typical (median) training value and its text in Spanish and English
+Typical = tuple[float, str, str]
 
 
 def reasons(
@@ -26,8 +36,12 @@ def reasons(
     features: Sequence[FeatureInfo],
     top: int = 4,
     values: Mapping[str, Sequence[Any] | np.ndarray] | None = None,
+    typical: Mapping[str, Typical] | None = None,
+    lang: str | None = None,
 ) -> list[list[dict[str, Any]]]:
-    """The ``top`` reasons that pull each row's score down the most (``points``: rows × ``columns``)."""
+    """The ``top`` reasons that pull each row's score down the most (``points``: rows × ``columns``); with
+    ``values``, each reason on a registry feature says the row's value (and its side of ``typical``), in
+    ``lang`` only when given (else both languages)."""
     texts = {f.name: _texts(f) for f in features}
     cols = list(columns)
     named = [texts.get(name, (name, name)) for name in cols]
@@ -51,8 +65,66 @@ def reasons(
         picked = sorted(grouped.values(), key=lambda r: r["impact_points"])[:top]
         for r in picked:
             r["impact_points"] = round(r["impact_points"], 2)
+            name = r["code"]
+            if name in given and name in BY_NAME:  # a ":missing" code is not in BY_NAME: its text says why
+                _with_value(r, BY_NAME[name], given[name][k], (typical or {}).get(name), lang)
         out.append(picked)
     return out
+
+
+def typical_values(reference: Mapping[str, Any]) -> dict[str, Typical]:
+    """Each registry feature's training median and its text in both languages, from a bundle's reference."""
+    out: dict[str, Typical] = {}
+    for name, ref in reference.items():
+        f = BY_NAME.get(name)
+        quartiles = (ref.get("quartiles") or []) if isinstance(ref, Mapping) else []
+        if f is None or len(quartiles) != 3 or not np.isfinite(quartiles[1]):
+            continue
+        m = float(quartiles[1])
+        out[name] = (m, display_value(f, m, "es"), display_value(f, m, "en"))
+    return out
+
+
+def _with_value(reason: dict[str, Any], f: Any, value: Any, typical: Typical | None, lang: str | None) -> None:
+    """Append the row's value (and its side of the typical one) to the reason's texts."""
+    if _absent(value):
+        return
+    for key, code in (("text_es", "es"), ("text_en", "en")):
+        if lang is not None and code != lang:
+            continue
+        if f.kind == "categorical":
+            shown = label_name(f.name, value, code)
+            reason[key] = f"{reason[key]}: {shown}"
+            continue
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            continue
+        shown = display_value(f, x, code)
+        if typical is not None and shown == (typical[1] if code == "es" else typical[2]):
+            x = typical[0]  # the same value as shown: "igual a lo típico", not a side of it by a rounding
+        if typical is None:
+            reason[key] = f"{reason[key]}: {shown}"
+        elif category_name(f.unit, x, code) is not None:  # a coded value: the typical one by its name
+            said = typical[1] if code == "es" else typical[2]
+            reason[key] = f"{reason[key]}: {shown} ({'lo típico' if code == 'es' else 'typical'}: {said})"
+        else:
+            reason[key] = f"{reason[key]}: {shown}, {_side(x, typical, f.monotone, code)}"
+
+
+def _side(x: float, typical: Typical, monotone: int, lang: str) -> str:
+    """Where ``x`` lies from the typical value. A monotone feature's reason already names the risky side
+    («Ingresos mensuales bajos»); a value that pulls the score down from the other side of the median lies
+    between the model's pivot (a mean over the population) and the median, and is said to be near it."""
+    m, es, en = typical
+    side = (x > m) - (x < m)
+    if monotone and side == -monotone:  # on the safe side of the median (risk rises with +1, falls with -1)
+        side = 2
+    if lang == "es":
+        words = {1: "por encima de", -1: "por debajo de", 0: "igual a", 2: "cerca de"}
+        return f"{words[side]} lo típico ({es})"
+    words = {1: "above", -1: "below", 0: "the same as", 2: "close to"}
+    return f"{words[side]} the typical {en}"
 
 
 #: the suffix of a reason code whose value was absent (``dpd_current:missing``)

@@ -140,7 +140,10 @@ class Reason(BaseModel):
 class PolicyRule(BaseModel):
     code: str
     text: str
-    effect: Literal["decline", "review"]
+    effect: Literal["decline", "review", "note"] = Field(
+        description="decline: a knock-out; review: sends the application to an analyst; note: named for the owner "
+        "and the analyst, changes nothing (NOTE_THIN_FILE on a decline)."
+    )
 
 
 class Hint(BaseModel):
@@ -168,6 +171,10 @@ class ScoreResponse(BaseModel):
     reasons: list[Reason]
     policy_rules: list[PolicyRule]
     improvement_hints: list[Hint]
+    improvement_note: str | None = Field(
+        default=None,
+        description="Set on a review or decline without hints: says that no input the firm runs raises the score.",
+    )
     language: Literal["es", "en"]
 
 

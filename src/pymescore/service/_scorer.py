@@ -272,6 +272,7 @@ class Scorer:
                 ],
                 "policy_rules": rule_entries(d.rules[k], lang),
                 "improvement_hints": d.hints[k],
+                "improvement_note": d.hint_notes[k] if d.hint_notes else None,
                 "language": lang,
             }
             out.append(Scored(response, {name: _plain(values[name][k]) for name in self.features}))
