@@ -33,7 +33,10 @@ DESCRIPTION = (
     "Scopes: `score` (POST scoring routes), `read` (GET decisions and the model), `admin` (reload). "
     "`/healthz`, `/readyz` and `/metrics` need no key. Errors are RFC 9457 problem+json with a "
     "field-level `errors` list (language-neutral `code` and `path`; `expected` and `detail` in English, "
-    "for the integrating developer). Send `Idempotency-Key` to make a retried POST safe. Reasons, "
+    "for the integrating developer); every field problem of a request is listed at once. Send "
+    "`Idempotency-Key` to make a retried POST safe: a retry gets the stored answer, in the language it was first "
+    "given whatever its `Accept-Language`. Months and dates also read as ISO date-times at midnight "
+    "(`2023-01-01T00:00:00.000`, what pandas writes); another time is refused. Reasons, "
     "policy rules and improvement hints are in Spanish unless `Accept-Language` prefers English "
     "(`en`, `en-US`, `es;q=0.5, en;q=0.9`); `Content-Language` says which was used."
 )

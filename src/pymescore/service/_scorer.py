@@ -103,13 +103,14 @@ class Scorer:
             p = _Pending(i, req, pd.Timestamp(req.as_of or today))
             if req.as_of is not None and req.as_of > today:
                 p.errors.append(_problem("as_of", f"a date not after today ({today})", str(req.as_of)))
-            if not ruc_ok(req.ruc):
+            if not (req.ruc.isascii() and ruc_ok(req.ruc)):  # full-width digits read alike, but are no RUC
                 p.errors.append(_problem("ruc", "a valid RUC (11 digits with its check digit)", req.ruc))
             pending.append(p)
         rows: dict[int, dict[str, Any]] = {}
-        rows.update(self._from_features([p for p in pending if p.request.features is not None and not p.errors]))
+        # an application with a bad RUC or as_of still has its histories (or features) checked: every problem at once
+        rows.update(self._from_features([p for p in pending if p.request.features is not None]))
         amounts: dict[int, dict[str, Any]] = {}
-        from_histories = [p for p in pending if p.request.features is None and not p.errors]
+        from_histories = [p for p in pending if p.request.features is None]
         if from_histories:
             built, amounts = self._from_histories(from_histories)
             rows.update(built)
