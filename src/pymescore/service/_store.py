@@ -67,9 +67,9 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _missing(url: str, why: str) -> StoreMissingError:
+def _missing(url: str, why: str) -> str:
     shown = sa.engine.make_url(url).render_as_string(hide_password=True)
-    return StoreMissingError(
+    return (
         f"almacén de auditoría / audit store {shown}: {why}; un comando de lectura no lo crea / a reading command "
         "does not create it: give --database-url (or PYMESCORE_DATABASE_URL) of the service's store"
     )
@@ -79,10 +79,11 @@ def _sqlite_readonly(url: str, timeout_s: float) -> dict[str, Any]:
     """``create_engine`` arguments that open an existing SQLite file read-only; refused when it does not exist."""
     database = sa.engine.make_url(url).database
     if not database or database == ":memory:" or database.startswith("file:"):
-        raise _missing(url, "expected the path of an existing SQLite file, got an in-memory or URI database")
+        why = "expected the path of an existing SQLite file, got an in-memory or URI database"
+        raise StoreMissingError(_missing(url, why))
     path = Path(database)
     if not path.is_file():
-        raise _missing(url, f"expected an existing file, got no file {database!r}")
+        raise StoreMissingError(_missing(url, f"expected an existing file, got no file {database!r}"))
     uri = f"{path.resolve().as_uri()}?mode=ro"
     return {"creator": lambda: sqlite3.connect(uri, timeout=timeout_s, uri=True, check_same_thread=False)}
 
@@ -159,7 +160,7 @@ class AuditStore:
             raise
         if not present:
             store.dispose()
-            raise _missing(url, "expected a migrated store with a decisions table, got none")
+            raise StoreMissingError(_missing(url, "expected a migrated store with a decisions table, got none"))
         return store
 
     def dispose(self) -> None:
