@@ -84,9 +84,20 @@ def test_retrain_promotes_a_first_model_then_refuses_a_worse_one_and_says_why(ai
 @pytest.mark.slow
 def test_monitor_dag_writes_its_report_and_fails_closed_without_decisions(airflow: dict[str, object]) -> None:
     # monitors the registry's champion: the one the retrain test above promoted (tests of a file run in order).
-    # Nothing was scored, so no PSI can be computed: "unknown", which fails the task (an alert), never "stable"
+    # No audit store yet: the task fails naming it and creates none (a reading job never creates a store).
+    store = Path(airflow["root"]) / "audit.db"  # type: ignore[arg-type]
     out = _dags_test(airflow, "pymescore_monitor", "2026-04-02T02:00:00", state="failed")
-    assert "PSI unknown" in out, out[-4000:]
+    assert "AUDIT_STORE_MISSING" in out or "audit store" in out, out[-4000:]
+    assert not store.exists()
+    # An empty store: nothing was scored, so there is no drift verdict: "insufficient", which fails the task (an
+    # alert), never "stable"
+    from pymescore.service import AuditStore
+
+    audit = AuditStore(f"sqlite:///{store}")
+    audit.migrate()
+    audit.dispose()
+    out = _dags_test(airflow, "pymescore_monitor", "2026-04-03T02:00:00", state="failed")
+    assert "insufficient data" in out, out[-4000:]
     monitoring = Path(airflow["root"]) / "monitoring"  # type: ignore[arg-type]
-    assert "pymescore_monitor_status 3.0" in (monitoring / "monitor.prom").read_text()
-    assert json.loads((monitoring / "monitor.json").read_text())["status"] == "unknown"
+    assert "pymescore_monitor_status 4.0" in (monitoring / "monitor.prom").read_text()
+    assert json.loads((monitoring / "monitor.json").read_text())["status"] == "insufficient"

@@ -310,8 +310,8 @@ def test_a_missing_psi_is_unknown_an_alert_never_stable(missing: float | None) -
 
     assert psi_verdict(missing) == "unknown"
     assert psi_verdict(missing, watch=0.2, act=0.5) == "unknown"
-    assert set(ALERTS) == {"act", "unknown"}
-    assert SEVERITY["unknown"] > SEVERITY["act"] > SEVERITY["watch"] > SEVERITY["stable"]
+    assert set(ALERTS) == {"act", "unknown", "insufficient"}  # too few rows (issue 17 #5) fails closed too
+    assert SEVERITY["insufficient"] > SEVERITY["unknown"] > SEVERITY["act"] > SEVERITY["watch"] > SEVERITY["stable"]
     assert worst_verdict(["stable", psi_verdict(missing)]) == "unknown"
     assert worst_verdict(["stable", "act", "watch"]) == "act"
     assert worst_verdict([]) == "unknown"  # nothing measured is not "stable"

@@ -306,7 +306,7 @@ def test_bad_as_of_is_refused() -> None:
     [
         ("income_mean_12m", 12500.4, "S/ 12,500 al mes", "PEN 12,500 a month"),
         ("total_equity", -3000.0, "S/ -3,000", "PEN -3,000"),
-        ("log_income_mean_12m", float(np.log1p(56000.0)), "S/ 56,000", "PEN 56,000"),
+        ("log_income_mean_12m", float(np.log1p(56000.0)), "S/ 56,000 al mes", "PEN 56,000 a month"),
         ("net_cf_margin_24m", 0.16216, "16.2%", "16.2%"),
         ("income_growth_24m", -0.012, "-1.2% mensual", "-1.2% a month"),
         ("dpd_max_12m", 15.0, "15 días", "15 days"),

@@ -1,12 +1,16 @@
 """The monitoring job on decisions made by the service: stable on the training population, PSI > 0.25 and
 the shifted features flagged when the applications come from a population hit by a regional shock; a PSI that
-cannot be computed is "unknown", an alert (one verdict with evaluate.psi_verdict, failing closed)."""
+cannot be computed is "unknown", one on too few decisions "insufficient", both alerts (one verdict with
+evaluate.psi_verdict, failing closed); a missing audit store is refused, never created."""
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
+import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -18,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pymescore.bundle import Bundle, load_bundle
+from pymescore.errors import ConfigError
 from pymescore.evaluate import psi_verdict, reference_bins
 from pymescore.evaluate._stability import SEVERITY
 from pymescore.features import build_labels
@@ -147,13 +152,72 @@ def test_a_feature_missing_from_the_decisions_is_unknown(reference: dict[str, An
     assert (result["status"], result["alert"]) == ("unknown", True)
 
 
-def test_no_decisions_is_unknown_and_the_textfile_says_so(reference: dict[str, Any], tmp_path: Path) -> None:
+def test_no_decisions_is_insufficient_and_the_textfile_says_so(reference: dict[str, Any], tmp_path: Path) -> None:
     result = monitor(cast(Bundle, _Bundle(reference)), [])
-    assert (result["n"], result["status"], result["alert"]) == (0, "unknown", True)
+    assert (result["n"], result["status"], result["alert"]) == (0, "insufficient", True)
     paths = write_outputs(result, tmp_path)
     samples = _samples(paths["prom"].read_text())
-    assert samples[("pymescore_monitor_status", ())] == SEVERITY["unknown"] == 3
+    assert samples[("pymescore_monitor_status", ())] == SEVERITY["insufficient"] == 4
     assert samples[("pymescore_monitor_decisions", ())] == 0
+
+
+def test_a_psi_on_too_few_decisions_is_insufficient_not_drift(reference: dict[str, Any], tmp_path: Path) -> None:
+    """Issue 17 #5: 12 decisions gave PSI 4.84 "act" on every feature. Below the minimum sample size (200 by
+    default) the verdict is "insufficient" (an alert, never "stable"), nothing is flagged as drift, and the
+    textfile holds no PSI gauge that a drift alert would read."""
+    decisions = _decisions(12, np.random.default_rng(1))
+    for d in decisions:  # a population far from the reference: on 400 decisions this is "act"
+        d["score"] += 300
+    result = monitor(cast(Bundle, _Bundle(reference)), decisions)
+    assert result["psi_score"]["value"] > 0.25
+    assert (result["status"], result["alert"], result["flagged_features"]) == ("insufficient", True, [])
+    assert result["psi_score"]["verdict"] == result["csi"]["income"]["verdict"] == "insufficient"
+    assert "12 decisions, fewer than the 200" in result["note"]
+    paths = write_outputs(result, tmp_path)
+    samples = _samples(paths["prom"].read_text())
+    assert samples[("pymescore_monitor_status", ())] == SEVERITY["insufficient"]
+    assert ("pymescore_monitor_psi_score", ()) not in samples
+    assert result["note"] in paths["html"].read_text()
+    shifted = _decisions(400, np.random.default_rng(1))
+    for d in shifted:
+        d["score"] += 300
+    assert monitor(cast(Bundle, _Bundle(reference)), shifted)["status"] == "act"
+
+
+def test_the_minimum_sample_size_is_configurable(reference: dict[str, Any]) -> None:
+    decisions = _decisions(150, np.random.default_rng(1))
+    assert monitor(cast(Bundle, _Bundle(reference)), decisions)["status"] == "insufficient"
+    result = monitor(cast(Bundle, _Bundle(reference)), decisions, thresholds=Thresholds(min_n=100))
+    assert result["status"] in ("stable", "watch")  # read as drift (here: none)
+    assert not result["alert"]
+    with pytest.raises(ConfigError, match="minimum sample size"):
+        Thresholds(min_n=0)
+
+
+def test_a_reading_job_never_creates_an_audit_store(reference: dict[str, Any], tmp_path: Path) -> None:
+    """Issue 17 #5: the monitoring job created an empty ``pymescore.db`` where none existed and reported on it.
+    A missing store (or one without a decisions table) is refused, naming it, and left as it was."""
+    from pymescore.pipelines import monitor_store
+    from pymescore.service import AuditStore
+    from pymescore.service._store import StoreMissingError
+
+    bundle = cast(Bundle, _Bundle(reference))
+    missing = tmp_path / "nowhere.db"
+    with pytest.raises(StoreMissingError, match=r"nowhere\.db"):
+        monitor_store(bundle, f"sqlite:///{missing}", dt.datetime(2000, 1, 1, tzinfo=dt.UTC), tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()  # a file, but not an audit store: refused, not migrated
+    before = empty.read_bytes()
+    with pytest.raises(StoreMissingError, match="decisions table"):
+        monitor_store(bundle, f"sqlite:///{empty}", dt.datetime(2000, 1, 1, tzinfo=dt.UTC), tmp_path / "out")
+    assert empty.read_bytes() == before
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    store.migrate()
+    store.dispose()
+    result, _ = monitor_store(bundle, f"sqlite:///{tmp_path / 'audit.db'}", dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+                              tmp_path / "out")  # fmt: skip
+    assert (result["n"], result["status"]) == (0, "insufficient")
 
 
 def test_the_textfile_parses_as_prometheus_reads_it(reference: dict[str, Any], tmp_path: Path) -> None:
@@ -180,16 +244,37 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
-def test_the_scheduled_job_and_the_cli_fail_on_an_unknown_psi(sme_bundle: dict[str, Any], tmp_path: Path) -> None:
-    """An empty audit store: no PSI. The pipeline step stops and ``--fail-on-act`` exits 1, as on drift."""
+def test_the_scheduled_job_and_the_cli_fail_on_insufficient_data(sme_bundle: dict[str, Any], tmp_path: Path) -> None:
+    """An empty audit store: insufficient data. The pipeline step stops and ``--fail-on-act`` exits 1, as on
+    drift."""
     from pymescore import pipelines
+    from pymescore.service import AuditStore
 
     url = f"sqlite:///{tmp_path / 'empty.db'}"
-    with pytest.raises(pipelines.PipelineStop, match="PSI unknown"):
+    store = AuditStore(url)
+    store.migrate()
+    store.dispose()
+    with pytest.raises(pipelines.PipelineStop, match="insufficient data"):
         pipelines.monitor(str(sme_bundle["bundle"]), url, tmp_path / "job")
     cmd = [sys.executable, "-m", "pymescore.cli", "monitor", "--bundle", str(sme_bundle["bundle"]), "--database-url",
            url, "--out", str(tmp_path / "cli"), "--fail-on-act"]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 1, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
-    assert (summary["status"], summary["alert"], summary["n"]) == ("unknown", True, 0)
+    assert (summary["status"], summary["alert"], summary["n"]) == ("insufficient", True, 0)
+
+
+def test_the_readme_monitor_line_without_a_store_fails_and_creates_nothing(
+    sme_bundle: dict[str, Any], tmp_path: Path
+) -> None:
+    """Issue 17 #5 acceptance: the README's line with no --database-url (default ``sqlite:///pymescore.db``) in a
+    fresh folder created ``pymescore.db`` there and reported on it. Now it exits non-zero, names the missing
+    store, and creates no file outside --out."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYMESCORE_")}
+    cmd = [sys.executable, "-m", "pymescore.cli", "monitor", "--bundle", str(sme_bundle["bundle"]), "--out",
+           "textfile", "--fail-on-act"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path, env=env)
+    assert done.returncode != 0
+    assert "AUDIT_STORE_MISSING" in done.stderr, done.stderr
+    assert "pymescore.db" in done.stderr
+    assert [p.name for p in tmp_path.iterdir() if p.name != "textfile"] == []

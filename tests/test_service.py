@@ -306,7 +306,7 @@ def test_a_claim_left_by_a_dead_request_is_taken_over_after_a_minute(svc: dict[s
     store = svc["state"].store
     body = _ok_body(svc)
     tenant = store.authenticate(svc["keys"]["all"].split(" ", 1)[1]).tenant
-    fp = hashlib.sha256(f"/v1/scores:es:{fingerprint(ScoreRequest.model_validate(body))}".encode()).hexdigest()
+    fp = hashlib.sha256(f"/v1/scores:{fingerprint(ScoreRequest.model_validate(body))}".encode()).hexdigest()
     assert isinstance(store.claim(tenant, "crashed-once", fp), str)  # a request that then died
     assert c.post("/v1/scores", json=body, headers=h).status_code == 409  # fresh: still in flight
     with store.engine.begin() as conn:
@@ -352,8 +352,8 @@ def test_one_fingerprint_per_application_keys_the_claim_and_is_stored(
         if item["result"]:
             assert stored[item["result"]["score_id"]] == printed
     # the claims were keyed on the same values: replaying them with a hand-made key is not a conflict
-    single_key = hashlib.sha256(f"/v1/scores:es:{prints[0]}".encode()).hexdigest()
-    batch_key = hashlib.sha256(f"/v1/scores:batch:es:{','.join(prints)}".encode()).hexdigest()
+    single_key = hashlib.sha256(f"/v1/scores:{prints[0]}".encode()).hexdigest()
+    batch_key = hashlib.sha256(f"/v1/scores:batch:{','.join(prints)}".encode()).hexdigest()
     assert store.claim(tenant, "one-print", single_key).response == single.json()
     assert store.claim(tenant, "batch-print", batch_key).response == batch.json()
 
@@ -568,6 +568,94 @@ def test_hints_only_move_what_the_owner_runs(svc: dict[str, Any]) -> None:
     for name in hinted:
         assert BY_NAME[name].group in HINT_GROUPS, name
         assert BY_NAME[name].unit not in SIZE_UNITS, name
+
+
+def test_every_non_approval_gets_a_hint_or_is_told_none_helps(svc: dict[str, Any]) -> None:
+    """Issue 17 #6: a review came back with no hint. Every review or decline now carries a hint (a second look
+    tries every input the owner runs) or ``improvement_note`` saying that none helps; every reason on a
+    registry input says the firm's value («…: S/ 3,000 al mes, por debajo de lo típico (S/ 9,000 al mes)»)."""
+    from pymescore.features import BY_NAME
+
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    seen = 0
+    for lang in ("es", "en"):
+        r = c.post(
+            "/v1/scores:batch", json={"applications": svc["bodies"][:60]}, headers={**h, "Accept-Language": lang}
+        )
+        for item in r.json()["results"]:
+            out = item["result"]
+            if out is None:
+                continue
+            if out["decision"] != "approve":
+                seen += 1
+                assert out["improvement_hints"] or out["improvement_note"], out
+            else:
+                assert out["improvement_note"] is None
+            for reason in out["reasons"]:
+                if reason["code"] in BY_NAME:  # a value was measured: it is said, after the reason
+                    assert ": " in reason["text"], reason
+    assert seen, "no sample application was reviewed or declined"
+
+
+def test_every_field_problem_of_a_request_is_reported_at_once(svc: dict[str, Any]) -> None:
+    """Issue 17 #8: a bad RUC hid the history errors; and ``expected`` read «expected a month …»."""
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    body = _ok_body(svc)
+    body["monthly_cashflows"][0]["income"] = -1.0
+    body["monthly_cashflows"][1]["month"] = "2024-13"
+    for ruc in ("20100070971", "123"):  # a wrong check digit; not even 11 digits
+        r = c.post("/v1/scores", json={**body, "ruc": ruc}, headers=h)
+        assert r.status_code == 422, r.text
+        errors = r.json()["errors"]
+        paths = [e["path"] for e in errors]
+        assert "ruc" in paths, errors
+        assert "monthly_cashflows[0].income" in paths, errors
+        assert "monthly_cashflows[1].month" in paths, errors
+        assert "firm.ruc" not in paths  # the RUC is one problem, said once
+        for e in errors:
+            assert not e["expected"].lower().startswith("expected"), e
+
+
+def test_a_month_or_date_at_midnight_reads_as_the_date(svc: dict[str, Any]) -> None:
+    """Issue 17 #8: ``2023-01-01T00:00:00.000`` (pandas' to_json) was refused; it is the date. Another time of
+    day is refused, saying so."""
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    body = _ok_body(svc)
+    stamped = copy.deepcopy(body)
+    for rec in stamped["monthly_cashflows"] + stamped["bureau_ratings"]:
+        rec["month"] = f"{rec['month'][:7]}-01T00:00:00.000"
+    for rec in stamped["payments"]:
+        rec["due_date"] = f"{rec['due_date']}T00:00:00.000"
+    plain = c.post("/v1/scores:batch", json={"applications": [body]}, headers=h).json()["results"][0]["result"]
+    r = c.post("/v1/scores:batch", json={"applications": [stamped]}, headers=h)
+    item = r.json()["results"][0]
+    assert item["status"] == 201, item
+    assert (item["result"]["score"], item["result"]["decision"]) == (plain["score"], plain["decision"])
+    late = copy.deepcopy(body)
+    late["monthly_cashflows"][0]["month"] = f"{late['monthly_cashflows'][0]['month'][:7]}-01T10:30:00.000"
+    r = c.post("/v1/scores", json=late, headers=h)
+    assert r.status_code == 422, r.text
+    errors = {e["path"]: e["expected"] for e in r.json()["errors"]}
+    assert "without a time" in errors["monthly_cashflows[0].month"], errors
+    late = copy.deepcopy(body)
+    late["payments"][0]["due_date"] = f"{late['payments'][0]['due_date']}T10:30:00"
+    r = c.post("/v1/scores", json=late, headers=h)
+    assert r.status_code == 422, r.text
+    errors = {e["path"]: e["expected"] for e in r.json()["errors"]}
+    assert "zero time" in errors["payments[0].due_date"], errors
+
+
+def test_an_idempotent_retry_in_another_language_replays_the_decision(svc: dict[str, Any]) -> None:
+    """Issue 17 #8: a retry with another Accept-Language was a 422 conflict; the stored decision is the same."""
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    body = _ok_body(svc)
+    first = c.post("/v1/scores", json=body, headers={**h, "Idempotency-Key": "lang-retry-1", "Accept-Language": "es"})
+    assert first.status_code == 201, first.text
+    again = c.post("/v1/scores", json=body, headers={**h, "Idempotency-Key": "lang-retry-1", "Accept-Language": "en"})
+    assert again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert again.headers["content-language"] == again.json()["language"] == "es"
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,10 @@ PSI of the score and CSI of every feature against the bundle's training referenc
 approval / review / decline rates, and — for decisions whose 12-month outcome is now known in the lake — a
 backtest (AUC, KS, observed vs predicted default rate per band). Thresholds follow industry practice
 (PSI < 0.1 stable, 0.1-0.25 watch, > 0.25 act) and are configurable; the verdict is
-``pymescore.evaluate.psi_verdict``'s, which fails closed: a PSI that cannot be computed (no decisions, no
-score reference, a feature missing from the decisions) is ``"unknown"``, an alert like ``"act"``, never
-``"stable"``. Results go to JSON, HTML and a Prometheus textfile.
+``pymescore.evaluate.psi_verdict``'s, which fails closed: a PSI that cannot be computed (no score reference, a
+feature missing from the decisions) is ``"unknown"``, and one on fewer decisions than ``Thresholds.min_n``
+(200 by default; none at all included) is ``"insufficient"`` — sampling noise, not drift. Both are alerts like
+``"act"``, never ``"stable"``. Results go to JSON, HTML and a Prometheus textfile.
 
 Nothing here reads the audit store or imports the service: the caller hands the decisions over
 (``pymescore.pipelines.monitor_store`` reads them for the CLI and the scheduled job).
@@ -32,21 +33,33 @@ import pandas as pd
 from pymescore.bundle import Bundle
 from pymescore.errors import ConfigError
 from pymescore.evaluate import Verdict, assign_bands, binary_metrics, psi_against_reference, psi_verdict, worst_verdict
-from pymescore.evaluate._stability import ALERTS, SEVERITY
+from pymescore.evaluate._stability import ALERTS, MIN_PSI_SAMPLE, SEVERITY
 
 
 @dataclass(frozen=True)
 class Thresholds:
     watch: float = 0.1
     act: float = 0.25
+    #: fewest decisions on which a PSI/CSI is read as drift; below it the verdict is "insufficient"
+    min_n: int = MIN_PSI_SAMPLE
 
     def __post_init__(self) -> None:
         if not 0 < self.watch < self.act:
             raise ConfigError(f"thresholds: expected 0 < watch < act, got watch={self.watch}, act={self.act}")
+        if self.min_n < 1:
+            raise ConfigError(f"thresholds: expected a minimum sample size >= 1, got {self.min_n}")
 
-    def verdict(self, value: float | None) -> Verdict:
-        """``psi_verdict`` with these thresholds: ``"unknown"`` (an alert) for a missing or non-finite PSI."""
-        return psi_verdict(value, self.watch, self.act)
+    def verdict(self, value: float | None, n: int) -> Verdict:
+        """``psi_verdict`` with these thresholds: ``"unknown"`` (an alert) for a missing or non-finite PSI,
+        ``"insufficient"`` (an alert) for one computed on fewer than ``min_n`` decisions."""
+        return psi_verdict(value, self.watch, self.act, n=n, min_n=self.min_n)
+
+
+def _too_few(n: int, th: Thresholds) -> str:
+    return (
+        f"{n} decisiones, menos de las {th.min_n} que pide un PSI: sin veredicto de deriva / {n} decisions, fewer "
+        f"than the {th.min_n} a PSI needs: no drift verdict (sampling noise alone moves a PSI past {th.act})"
+    )
 
 
 def _decision_frame(decisions: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -95,28 +108,29 @@ def monitor(
 ) -> dict[str, Any]:
     """The monitoring figures of ``decisions`` (rows of the audit store's ``decisions`` table)."""
     th = thresholds or Thresholds()
-    if not decisions:  # nothing to compare: the PSI is unknown, and that is an alert, not a quiet "stable"
-        return {"n": 0, "status": "unknown", "alert": True, "since": None if since is None else since.isoformat(),
-                "note": "no decisions in the period: no PSI could be computed"}  # fmt: skip
+    if not decisions:  # nothing to compare: insufficient data, an alert, never a quiet "stable"
+        return {"n": 0, "status": "insufficient", "alert": True, "since": None if since is None else since.isoformat(),
+                "min_n": th.min_n, "note": _too_few(0, th)}  # fmt: skip
     frame = _decision_frame(decisions)
+    n = len(frame)
     reference = bundle.reference
     score_psi = psi_against_reference(reference["score"], frame["score"].to_numpy()) if "score" in reference else None
     csi: dict[str, dict[str, Any]] = {}
     features = pd.DataFrame([d.get("features") or {} for d in decisions])
     for name, ref in sorted(reference.get("features", {}).items()):
         if name not in features.columns:  # the decisions do not hold it: its CSI is unknown, not stable
-            csi[name] = {"value": None, "verdict": th.verdict(None)}
+            csi[name] = {"value": None, "verdict": th.verdict(None, n)}
             continue
         values = features[name]
         data = values.astype(object).to_numpy() if ref.get("kind") == "categorical" else pd.to_numeric(
             values, errors="coerce").to_numpy(dtype=np.float64)  # fmt: skip
         value = psi_against_reference(ref, data)
-        csi[name] = {"value": round(float(value), 4), "verdict": th.verdict(value)}
+        csi[name] = {"value": round(float(value), 4), "verdict": th.verdict(value, n)}
     # the worst first: unknown, then by CSI
     csi = dict(sorted(csi.items(), key=lambda kv: -math.inf if kv[1]["value"] is None else -kv[1]["value"]))
     counts = frame["decision"].value_counts()
     rates = {k: round(float(counts.get(k, 0) / len(frame)), 4) for k in ("approve", "review", "decline")}
-    verdicts = [th.verdict(score_psi)] + [c["verdict"] for c in csi.values()]
+    verdicts = [th.verdict(score_psi, n)] + [c["verdict"] for c in csi.values()]
     status = worst_verdict(verdicts)
     flagged = [name for name, c in csi.items() if c["verdict"] == "act"]
     watched = [name for name, c in csi.items() if c["verdict"] == "watch"]
@@ -130,7 +144,7 @@ def monitor(
         "rates": rates,
         "psi_score": {
             "value": None if score_psi is None else round(float(score_psi), 4),
-            "verdict": th.verdict(score_psi),
+            "verdict": th.verdict(score_psi, n),
         },
         "csi": csi,
         "flagged_features": flagged,
@@ -139,10 +153,13 @@ def monitor(
         "thresholds": asdict(th),
         "status": status,
         "alert": status in ALERTS,
+        "min_n": th.min_n,
         "backtest": _backtest(frame, lake_tables) if lake_tables is not None else None,
         "score_mean": round(float(frame["score"].mean()), 2),
         "bands": {str(k): int(v) for k, v in pd.Series(assign_bands(frame["score"].to_numpy())).value_counts().items()},
     }
+    if n < th.min_n:
+        out["note"] = _too_few(n, th)
     return out
 
 
@@ -185,8 +202,9 @@ def _write_prom(result: Mapping[str, Any], path: Path) -> None:
     reads half a file). The status is written even without decisions: an unknown PSI is an alert."""
     status: _Samples = [({}, SEVERITY[result["status"]])]
     text = _gauge("pymescore_monitor_decisions", "Decisions in the monitored period", [({}, result["n"])])
-    text += _gauge("pymescore_monitor_status", "Worst verdict: 0 stable, 1 watch, 2 act, 3 unknown (no PSI)", status)
-    if result["n"]:
+    text += _gauge("pymescore_monitor_status", "Worst verdict: 0 stable, 1 watch, 2 act, 3 unknown (no PSI), "
+                   "4 insufficient (too few decisions)", status)  # fmt: skip
+    if result["status"] != "insufficient":  # a PSI on too few decisions is noise: no gauge a drift alert reads
         score = result["psi_score"]["value"]
         if score is not None:
             text += _gauge("pymescore_monitor_psi_score", "PSI of the score vs training", [({}, float(score))])
@@ -231,8 +249,8 @@ def _html(result: Mapping[str, Any]) -> str:
     e = html.escape
     if not result["n"]:
         return (
-            "<!doctype html><meta charset='utf-8'><title>pymescore monitor</title><p>Sin decisiones en el período: "
-            "PSI desconocido (alerta) / no decisions in the period: PSI unknown (an alert).</p>"
+            "<!doctype html><meta charset='utf-8'><title>pymescore monitor</title><p>Datos insuficientes (alerta) / "
+            f"insufficient data (an alert): {e(result['note'])}.</p>"
         )
     rows = "".join(
         f"<tr><td>{e(n)}</td><td>{'—' if c['value'] is None else format(c['value'], '.4f')}</td>"
@@ -254,13 +272,14 @@ def _html(result: Mapping[str, Any]) -> str:
     r = result["rates"]
     return f"""<!doctype html><html lang="es"><meta charset="utf-8"><title>pymescore — monitoreo / monitoring</title>
 <style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto}}td,th{{padding:.2rem .6rem;text-align:left}}
-.act,.unknown{{color:#c0392b}}.watch{{color:#e67e22}}.stable{{color:#27ae60}}</style>
+.act,.unknown,.insufficient{{color:#c0392b}}.watch{{color:#e67e22}}.stable{{color:#27ae60}}</style>
 <h1>Monitoreo del modelo / Model monitoring</h1>
 <p>Modelo / model {e(str(result["model_version"]))}; {result["n"]} decisiones / decisions,
 {e(" – ".join(result["period"]))}.</p>
 <p>Estado / status: <b class="{e(result["status"])}">{e(result["status"])}</b>. PSI del puntaje / score PSI:
 {result["psi_score"]["value"]} ({e(result["psi_score"]["verdict"])}). Aprobación / approval {r["approve"]:.1%},
 revisión / review {r["review"]:.1%}, rechazo / decline {r["decline"]:.1%}.</p>
+{f"<p class='insufficient'><b>{e(result['note'])}</b></p>" if result.get("note") else ""}
 <p>Variables con cambio fuerte / shifted features: {e(", ".join(result["flagged_features"]) or "—")}</p>
 <p>Variables sin CSI (desconocido, alerta) / features without a CSI (unknown, an alert):
 {e(", ".join(result["unknown_features"]) or "—")}</p>

@@ -126,9 +126,8 @@ def monitor_store(
     from pymescore.monitoring import write_outputs
     from pymescore.service import AuditStore
 
-    store = AuditStore(database_url, timeout_s=10.0)
+    store = AuditStore.open_existing(database_url, timeout_s=10.0)  # read-only: a reading job creates no store
     try:
-        store.migrate()
         decisions = store.recent(since)
     finally:
         store.dispose()
@@ -144,8 +143,9 @@ def monitor_store(
 
 def monitor(bundle_uri: str, database_url: str, out: Path, lake: Path | None = None, days: int = 30,
             psi_act: float = 0.25) -> dict[str, Any]:  # fmt: skip
-    """The monitoring job; raises :class:`PipelineStop` when a PSI/CSI crosses ``psi_act`` or cannot be
-    computed (status ``unknown``: no decisions, no score reference, a feature missing from the decisions)."""
+    """The monitoring job; raises :class:`PipelineStop` when a PSI/CSI crosses ``psi_act``, cannot be computed
+    (status ``unknown``: no score reference, a feature missing from the decisions) or rests on too few decisions
+    (status ``insufficient``: fewer than 200, none included). A missing audit store is refused, never created."""
     from pymescore.bundle import load_bundle
     from pymescore.monitoring import Thresholds
 
@@ -166,6 +166,8 @@ def monitor(bundle_uri: str, database_url: str, out: Path, lake: Path | None = N
             f"monitoring: drift above {psi_act}: score PSI {summary['psi_score']}, features {flagged}; "
             f"see {paths['html']}"
         )
+    if result["status"] == "insufficient":  # fails closed: too few decisions stop the run as drift does
+        raise PipelineStop(f"monitoring: insufficient data: {result['note']}; see {paths['html']}")
     if result["alert"]:  # fails closed: a PSI that could not be computed stops the run as drift does
         unknown = ", ".join(summary["unknown_features"]) or "none"
         raise PipelineStop(

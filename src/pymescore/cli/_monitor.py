@@ -27,16 +27,25 @@ def monitor_command(
     ),
     psi_watch: Annotated[float, typer.Option(help="PSI from which a shift is watched.")] = 0.1,
     psi_act: Annotated[float, typer.Option(help="PSI from which a shift needs action.")] = 0.25,
+    min_decisions: Annotated[
+        int,
+        typer.Option(min=1, help="Fewest decisions on which a PSI is read as drift; below: status insufficient."),
+    ] = 200,
     fail_on_act: Annotated[
         bool,
-        typer.Option(help="Exit with code 1 when a PSI/CSI crosses --psi-act or cannot be computed (unknown)."),
+        typer.Option(
+            help="Exit with code 1 when a PSI/CSI crosses --psi-act, cannot be computed (unknown) or rests on "
+            "fewer than --min-decisions decisions, none included (insufficient)."
+        ),
     ] = False,
 ) -> None:
     """Compare recent decisions with the model's training population: PSI of the score, CSI of every
     feature, approval and decline rates, and a backtest where the 12-month outcome is known in the lake.
 
     Writes `monitor.json`, `monitor.html` (with a plot) and `monitor.prom` (Prometheus textfile format, for
-    node-exporter's textfile collector); the JSON summary is the last line of stdout.
+    node-exporter's textfile collector); the JSON summary is the last line of stdout. The audit store is opened
+    read-only: a store that does not exist is refused (exit 2), never created. Fewer decisions than
+    --min-decisions give status `insufficient`, never `stable`, and no drift verdict.
 
     Example: pymescore monitor --bundle demo/bundle --database-url sqlite:///demo/audit.db --lake demo/lake
     """
@@ -57,14 +66,17 @@ def monitor_command(
     settings = Settings(database_url=database_url) if database_url else Settings()
     with console.status("Monitoring the recent decisions…"):
         result, paths = monitor_store(load_bundle(bundle), settings.database_url, start, out, lake=lake,
-                                      thresholds=Thresholds(psi_watch, psi_act))  # fmt: skip
+                                      thresholds=Thresholds(psi_watch, psi_act, min_decisions))  # fmt: skip
     console.print(
         f"{result['n']:,} decisions; status {result['status']}; score PSI {result.get('psi_score', {}).get('value')}; "
         f"shifted features: {', '.join(result.get('flagged_features', [])) or 'none'}; report {paths['html']}"
     )
-    summary = {k: result.get(k) for k in ("n", "status", "alert", "psi_score", "flagged_features", "rates")}
+    if result.get("note"):
+        console.print(f"[bold red]{result['note']}[/]")
+    keys = ("n", "status", "alert", "psi_score", "flagged_features", "rates", "min_n", "note")
+    summary = {k: result.get(k) for k in keys}
     emit_json({**summary, "outputs": {k: str(v) for k, v in paths.items()}})
-    if fail_on_act and result["alert"]:  # "act", or "unknown": a PSI that could not be computed fails closed
+    if fail_on_act and result["alert"]:  # "act", "unknown" or "insufficient": monitoring fails closed
         raise typer.Exit(1)
 
 

@@ -38,8 +38,15 @@ RULE_TEXTS: dict[str, tuple[str, str]] = {
         "The firm is younger than the policy's minimum age.",
     ),
     "REVIEW_THIN_FILE": (
-        "Historial de flujos de caja corto: requiere revisión de un analista.",
-        "Short cash-flow history: an analyst must review.",
+        "Expediente delgado: menos meses de flujos de caja que los que pide la política; requiere revisión de un "
+        "analista.",
+        "Thin file: fewer months of cash-flow history than the policy asks; an analyst must review.",
+    ),
+    "NOTE_THIN_FILE": (
+        "Expediente delgado: menos meses de flujos de caja que los que pide la política; el puntaje es menos seguro "
+        "y puede cambiar con más historial.",
+        "Thin file: fewer months of cash-flow history than the policy asks; the score is less certain and may "
+        "change with more history.",
     ),
     "REVIEW_CAPACITY": (
         "El monto solicitado supera la capacidad de pago estimada.",
@@ -113,6 +120,11 @@ class Policy:
             fired.append("KO_FIRM_TOO_YOUNG")
         return fired
 
+    def thin_file(self, f: dict[str, Any]) -> bool:
+        """Fewer months of cash-flow history than ``min_history_months`` (none counts as none)."""
+        history = _num(f.get("months_of_history"))
+        return history is None or history < self.min_history_months
+
     def capacity(self, net_pen: float | None, term_months: int) -> float | None:
         """The principal whose instalment is ``instalment_share`` of the monthly net cash flow ``net_pen``
         (PEN, the last 12 months' average); None when it is unknown."""
@@ -137,20 +149,18 @@ class Policy:
         """(decision, rules fired, suggested amount in the request's currency); ``net_pen`` is the monthly net
         cash flow in PEN the capacity rule reads (:func:`monthly_net_pen`)."""
         rules = self.knockouts(f)
-        if rules:
-            return "decline", rules, 0.0
         decision = (
             "approve" if score >= self.approve_min_score else "review" if score >= self.review_min_score else "decline"
         )
-        if decision == "decline":
-            return decision, rules, 0.0
+        if rules or decision == "decline":  # a thin file is named whatever the score (a note: it declines nothing)
+            thin = "months_of_history" in f and self.thin_file(f)  # a generic model's table has no such history
+            return "decline", rules + (["NOTE_THIN_FILE"] if thin else []), 0.0
         if decision == "review":
             rules.append("REVIEW_SCORE_BAND")
         # the knock-outs could not be checked (a model without these features has no register to miss)
         if any(name in f and _num(f[name]) is None for name in REGISTER_FEATURES):
             rules.append("REVIEW_REGISTER_MISSING")
-        history = _num(f.get("months_of_history"))
-        if history is None or history < self.min_history_months:
+        if self.thin_file(f):
             rules.append("REVIEW_THIN_FILE")
         capacity = self.capacity(net_pen, term_months)
         if requested is None:  # no amount asked (a batch table without amounts): no capacity rule, no amount

@@ -6,6 +6,11 @@ most. The rows' source values let a reason tell a value that lowers the score fr
 the model scores an absent value as it learnt absent values score, and the reason says what was absent —
 «Sin historial de pagos de préstamos» when no payments were sent, «Historial de pagos insuficiente» when the
 history was too short or the ratio undefined — under the code ``<column>:missing``, never asserting a fact.
+
+A reason on a registry feature also says the firm's value in its unit and which way it lies from the training
+population's typical (median) value: «Nivel de egresos mensuales: S/ 12,000 al mes, por encima de lo típico
+(S/ 8,000 al mes)», «Calificación SBS actual deteriorada: Deficiente (lo típico: Normal)». The typical values'
+texts are made once per bundle (:func:`typical_values`); per row only the picked reasons' values are written.
 """
 
 from __future__ import annotations
@@ -17,7 +22,12 @@ import numpy as np
 import pandas as pd
 
 from pymescore.features import BY_NAME
+from pymescore.features._display import display_value
+from pymescore.features._plain import category_name, label_name
 from pymescore.model import FeatureInfo
+
+#: a feature's typical (median) training value and its text in Spanish and English
+Typical = tuple[float, str, str]
 
 
 def reasons(
@@ -26,17 +36,24 @@ def reasons(
     features: Sequence[FeatureInfo],
     top: int = 4,
     values: Mapping[str, Sequence[Any] | np.ndarray] | None = None,
+    typical: Mapping[str, Typical] | None = None,
+    lang: str | None = None,
 ) -> list[list[dict[str, Any]]]:
-    """The ``top`` reasons that pull each row's score down the most (``points``: rows × ``columns``)."""
-    return Reasons(columns, features)(points, values, top)
+    """The ``top`` reasons that pull each row's score down the most (``points``: rows × ``columns``); with
+    ``values``, each reason on a registry feature says the row's value (and its side of ``typical``), in
+    ``lang`` only when given (else both languages)."""
+    return Reasons(columns, features, typical)(points, values, top, lang)
 
 
 class Reasons:
     """The reason texts of a model's point columns, resolved once; called on a points matrix, it groups and
     ranks every row's reasons by array operations (no loop over a row's columns)."""
 
-    def __init__(self, columns: Sequence[str], features: Sequence[FeatureInfo]) -> None:
+    def __init__(
+        self, columns: Sequence[str], features: Sequence[FeatureInfo], typical: Mapping[str, Typical] | None = None
+    ) -> None:
         texts = {f.name: _texts(f) for f in features}
+        self.typical = dict(typical or {})
         self.columns = list(columns)
         self._groups: dict[str, int] = {}  # a reason's Spanish text -> its group (columns that read alike)
         self._texts: list[tuple[str, str]] = []
@@ -65,7 +82,11 @@ class Reasons:
         return flag, self._group(not_sent), self._group(too_little)
 
     def __call__(
-        self, points: np.ndarray, values: Mapping[str, Sequence[Any] | np.ndarray] | None = None, top: int = 4
+        self,
+        points: np.ndarray,
+        values: Mapping[str, Sequence[Any] | np.ndarray] | None = None,
+        top: int = 4,
+        lang: str | None = None,
     ) -> list[list[dict[str, Any]]]:
         n, m = points.shape
         absent = _absent_matrix(self.columns, values, n)
@@ -103,8 +124,12 @@ class Reasons:
         for r, gid, j, miss, p in zip(k_rows[pick].tolist(), (keys[pick] % width).tolist(), column.tolist(),
                                       missing.tolist(), total[pick].tolist(), strict=True):  # fmt: skip
             es, en = self._texts[gid]
-            code = self.columns[j] + MISSING_SUFFIX if miss else self.columns[j]
-            out[r].append({"code": code, "text_es": es, "text_en": en, "impact_points": round(p, 2)})
+            name = self.columns[j]
+            reason = {"code": name + MISSING_SUFFIX if miss else name, "text_es": es, "text_en": en,
+                      "impact_points": round(p, 2)}  # fmt: skip
+            if not miss and values is not None and name in values and name in BY_NAME:  # the row's value, said
+                _with_value(reason, BY_NAME[name], values[name][r], self.typical.get(name), lang)
+            out[r].append(reason)
         return out
 
 
@@ -133,6 +158,61 @@ def _absent_mask(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     if v.dtype.kind in "iub":
         return np.zeros(len(v), dtype=bool)
     return np.fromiter(map(_absent, v), dtype=bool, count=len(v))
+
+
+def typical_values(reference: Mapping[str, Any]) -> dict[str, Typical]:
+    """Each registry feature's training median and its text in both languages, from a bundle's reference."""
+    out: dict[str, Typical] = {}
+    for name, ref in reference.items():
+        f = BY_NAME.get(name)
+        quartiles = (ref.get("quartiles") or []) if isinstance(ref, Mapping) else []
+        if f is None or len(quartiles) != 3 or not np.isfinite(quartiles[1]):
+            continue
+        m = float(quartiles[1])
+        out[name] = (m, display_value(f, m, "es"), display_value(f, m, "en"))
+    return out
+
+
+def _with_value(reason: dict[str, Any], f: Any, value: Any, typical: Typical | None, lang: str | None) -> None:
+    """Append the row's value (and its side of the typical one) to the reason's texts."""
+    if _absent(value):
+        return
+    for key, code in (("text_es", "es"), ("text_en", "en")):
+        if lang is not None and code != lang:
+            continue
+        if f.kind == "categorical":
+            shown = label_name(f.name, value, code)
+            reason[key] = f"{reason[key]}: {shown}"
+            continue
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            continue
+        shown = display_value(f, x, code)
+        if typical is not None and shown == (typical[1] if code == "es" else typical[2]):
+            x = typical[0]  # the same value as shown: "igual a lo típico", not a side of it by a rounding
+        if typical is None:
+            reason[key] = f"{reason[key]}: {shown}"
+        elif category_name(f.unit, x, code) is not None:  # a coded value: the typical one by its name
+            said = typical[1] if code == "es" else typical[2]
+            reason[key] = f"{reason[key]}: {shown} ({'lo típico' if code == 'es' else 'typical'}: {said})"
+        else:
+            reason[key] = f"{reason[key]}: {shown}, {_side(x, typical, f.monotone, code)}"
+
+
+def _side(x: float, typical: Typical, monotone: int, lang: str) -> str:
+    """Where ``x`` lies from the typical value. A monotone feature's reason already names the risky side
+    («Ingresos mensuales bajos»); a value that pulls the score down from the other side of the median lies
+    between the model's pivot (a mean over the population) and the median, and is said to be near it."""
+    m, es, en = typical
+    side = (x > m) - (x < m)
+    if monotone and side == -monotone:  # on the safe side of the median (risk rises with +1, falls with -1)
+        side = 2
+    if lang == "es":
+        words = {1: "por encima de", -1: "por debajo de", 0: "igual a", 2: "cerca de"}
+        return f"{words[side]} lo típico ({es})"
+    words = {1: "above", -1: "below", 0: "the same as", 2: "close to"}
+    return f"{words[side]} the typical {en}"
 
 
 #: the suffix of a reason code whose value was absent (``dpd_current:missing``)

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from pymescore.decision._hints import Hints
+from pymescore.decision._hints import NO_HINT, Hints
 from pymescore.decision._policy import POLICY_FEATURES, RULE_TEXTS, Policy, monthly_net_pen
-from pymescore.decision._reasons import Reasons
+from pymescore.decision._reasons import Reasons, typical_values
 from pymescore.evaluate import assign_bands
 from pymescore.features import BY_NAME
 from pymescore.model import FittedModel
@@ -31,13 +31,15 @@ class Decisions:
     suggested: list[float]
     reasons: list[list[dict[str, Any]]]
     hints: list[list[dict[str, Any]]]
+    #: per row: None, or (a non-approval with no hint) the statement that no input the firm runs can help
+    hint_notes: list[str | None] | None = None
 
 
 def rule_entries(rules: list[str], lang: str) -> list[dict[str, str]]:
     """The policy rules fired, in words, with their effect."""
     return [
         {"code": c, "text": RULE_TEXTS[c][0 if lang == "es" else 1], "effect": "decline" if c.startswith("KO_") else
-         "review"}
+         "note" if c.startswith("NOTE_") else "review"}
         for c in rules
     ]  # fmt: skip
 
@@ -53,7 +55,8 @@ class DecisionStage:
         numeric = {ct.column for ct in model.preprocessor.types if ct.kind == "numeric"}
         monotone = {f.name: f.monotone for f in model.features}
         self.hints = Hints(monotone, reference.get("features", {}), self.compiled.columns, numeric)
-        self.reasons = Reasons(self.compiled.sources, model.features)
+        # the reasons' texts and "lo típico" values, written once per bundle
+        self.reasons = Reasons(self.compiled.sources, model.features, typical_values(reference.get("features", {})))
 
     def run(
         self,
@@ -75,7 +78,7 @@ class DecisionStage:
         trials = self.hints.trials(contributions.parts, c.sources, values)
         explained = c.explain(contributions, self.hints.probes(matrix, trials))
         scores = explained.score
-        rows_reasons = self.reasons(explained.points, values, top)
+        rows_reasons = self.reasons(explained.points, values, top, lang)
         hints = self.hints.pick(trials, explained.probe_scores, scores, lang)
         key = "text_es" if lang == "es" else "text_en"
         for row in rows_reasons:
@@ -96,7 +99,29 @@ class DecisionStage:
             decision.append(d)
             rules.append(fired)
             suggested.append(amount)
-        return Decisions(explained.pd, scores, bands, decision, rules, suggested, rows_reasons, hints)
+        notes = self._second_look(matrix, values, scores, decision, hints, lang)
+        return Decisions(explained.pd, scores, bands, decision, rules, suggested, rows_reasons, hints, notes)
+
+    def _second_look(
+        self, matrix: np.ndarray, values: Mapping[str, np.ndarray], scores: np.ndarray, decision: list[str],
+        hints: list[list[dict[str, Any]]], lang: str,
+    ) -> list[str | None]:  # fmt: skip
+        """A non-approval without a hint gets every movable input tried (their scores in one call); when none
+        gains a point, its note says so. Fills ``hints`` in place; returns the notes."""
+        notes: list[str | None] = [None] * len(decision)
+        rows = [k for k, d in enumerate(decision) if d != "approve" and not hints[k]]
+        if not rows:
+            return notes
+        trials = self.hints.fallback(rows, values)
+        if trials:
+            moved = self.compiled.predict(self.hints.probes(matrix, trials))[1].astype(np.float64)
+            found = self.hints.pick(trials, moved, scores, lang)
+            for k in rows:
+                hints[k] = found[k]
+        for k in rows:
+            if not hints[k]:
+                notes[k] = NO_HINT[0 if lang == "es" else 1]
+        return notes
 
 
 def _reason_text(reason: dict[str, Any], key: str) -> str:

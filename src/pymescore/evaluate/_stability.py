@@ -25,11 +25,16 @@ PSI_EPSILON = 1e-4
 MISSING_KEY = "__missing__"
 OTHER_KEY = "__other__"
 
-Verdict = Literal["stable", "watch", "act", "unknown"]
-#: verdicts from best to worst: a PSI that could not be computed ranks above "act" (monitoring fails closed)
-SEVERITY: dict[Verdict, int] = {"stable": 0, "watch": 1, "act": 2, "unknown": 3}
+#: Fewest rows on which a PSI is read as drift: below it, sampling noise alone gives PSIs above 0.25 (a dozen
+#: rows in ten bins), so the verdict is "insufficient", not "act" and never "stable".
+MIN_PSI_SAMPLE = 200
+
+Verdict = Literal["stable", "watch", "act", "unknown", "insufficient"]
+#: verdicts from best to worst: a PSI that could not be computed ("unknown") or was computed on too few rows
+#: ("insufficient") ranks above "act" (monitoring fails closed)
+SEVERITY: dict[Verdict, int] = {"stable": 0, "watch": 1, "act": 2, "unknown": 3, "insufficient": 4}
 #: the verdicts that fail a monitoring run and raise an alert
-ALERTS: frozenset[Verdict] = frozenset({"act", "unknown"})
+ALERTS: frozenset[Verdict] = frozenset({"act", "unknown", "insufficient"})
 
 
 def _proportions(values: Any, name: str) -> F64:
@@ -66,20 +71,30 @@ def psi(expected: Any, actual: Any) -> float:
 
 
 def psi_verdict(
-    value: float | None, watch: float = PSI_THRESHOLDS["stable"], act: float = PSI_THRESHOLDS["act"]
+    value: float | None,
+    watch: float = PSI_THRESHOLDS["stable"],
+    act: float = PSI_THRESHOLDS["act"],
+    *,
+    n: int | None = None,
+    min_n: int = MIN_PSI_SAMPLE,
 ) -> Verdict:
     """The one verdict on a PSI (or CSI): ``"stable"`` below ``watch`` (0.1), ``"watch"`` from ``watch`` to below
     ``act`` (0.25), ``"act"`` from ``act`` on, and ``"unknown"`` when there is no PSI (``None``) or it is not a
-    finite number. Fails closed: an unknown PSI is never called stable; it ranks worst (``SEVERITY``) and, like
-    ``"act"``, is an alert (``ALERTS``). A negative number is not a PSI of any distributions and is refused.
+    finite number; ``"insufficient"`` when ``n`` (the rows compared) is below ``min_n``, whatever the value.
+    Fails closed: an unknown or insufficient PSI is never called stable; it ranks worst (``SEVERITY``) and,
+    like ``"act"``, is an alert (``ALERTS``). A negative number is not a PSI of any distributions and is refused.
 
     >>> psi_verdict(0.05), psi_verdict(0.1), psi_verdict(0.25), psi_verdict(None), psi_verdict(float("nan"))
     ('stable', 'watch', 'act', 'unknown', 'unknown')
+    >>> psi_verdict(4.84, n=12), psi_verdict(0.01, n=0), psi_verdict(0.01, n=200)
+    ('insufficient', 'insufficient', 'stable')
     """
     if not 0 < watch < act:
         raise invalid(f"PSI thresholds must be 0 < watch < act. Got watch={watch}, act={act} instead.")
     if value is None or not np.isfinite(value):
         return "unknown"
+    if n is not None and n < min_n:
+        return "insufficient"
     if value < 0:
         raise invalid(f"A PSI must be a number >= 0. Got {value} instead.")
     if value < watch:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from pymescore.features._plain import category_name
 from pymescore.features._registry import Feature
 
 _LOG_PREFIX = {"es": "Logaritmo natural de 1 + ", "en": "Natural log of 1 + "}
@@ -51,17 +52,22 @@ def _number(value: float) -> str:
 
 def display_value(feature: Feature, value: float, lang: str = "es") -> str:
     """``value`` of ``feature`` in the unit a person expects: ``S/ 12,500 al mes``, ``4.2%``, ``15 días``,
-    ``2.5 veces`` (a ratio that is a multiple, not a share)."""
+    ``2.5 veces`` (a ratio that is a multiple, not a share), the SBS category by its name (``Deficiente``), a
+    size class (``pequeña empresa``), a flag as ``sí`` / ``no``."""
     if not math.isfinite(value):
         return "—"
+    named = category_name(feature.unit, value, lang)
+    if named is not None:
+        return named
     words = _WORDS["es" if lang == "es" else "en"]
     unit = feature.unit
     if unit == "PEN/month":
         return f"{_amount(value, lang)} {words['month']}"
     if unit == "PEN":
         return _amount(value, lang)
-    if unit == "log PEN":
-        return _amount(math.expm1(value), lang)
+    if unit == "log PEN":  # a monthly amount (income) says so, as "PEN/month" does
+        monthly = "monthly" in feature.description_en
+        return f"{_amount(math.expm1(value), lang)} {words['month']}" if monthly else _amount(math.expm1(value), lang)
     if unit == "ratio":
         low, high = feature.valid_range
         if low is not None and low >= 0 and high is not None and high > 10:  # a multiple (debt / equity)

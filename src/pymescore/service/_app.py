@@ -19,6 +19,7 @@ from pymescore.service import _problems as problems
 from pymescore.service._http import BodyLimit, observer
 from pymescore.service._problems import ProblemError
 from pymescore.service._routes_admin import admin_router
+from pymescore.service._routes_docs import mount_docs
 from pymescore.service._routes_health import health_router
 from pymescore.service._routes_reads import reads_router
 from pymescore.service._routes_scoring import predict_router, scores_router
@@ -32,7 +33,10 @@ DESCRIPTION = (
     "Scopes: `score` (POST scoring routes), `read` (GET decisions and the model), `admin` (reload). "
     "`/healthz`, `/readyz` and `/metrics` need no key. Errors are RFC 9457 problem+json with a "
     "field-level `errors` list (language-neutral `code` and `path`; `expected` and `detail` in English, "
-    "for the integrating developer). Send `Idempotency-Key` to make a retried POST safe. Reasons, "
+    "for the integrating developer); every field problem of a request is listed at once. Send "
+    "`Idempotency-Key` to make a retried POST safe: a retry gets the stored answer, in the language it was first "
+    "given whatever its `Accept-Language`. Months and dates also read as ISO date-times at midnight "
+    "(`2023-01-01T00:00:00.000`, what pandas writes); another time is refused. Reasons, "
     "policy rules and improvement hints are in Spanish unless `Accept-Language` prefers English "
     "(`en`, `en-US`, `es;q=0.5, en;q=0.9`); `Content-Language` says which was used."
 )
@@ -60,6 +64,8 @@ def create_app(state: ServiceState) -> FastAPI:
         summary="Explained credit decisions for Peruvian SMEs, with an audit trail.",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by mount_docs from the package's own copy of Swagger UI and ReDoc, not a CDN
+        redoc_url=None,
     )
     app.add_exception_handler(ProblemError, problems.on_problem)
     app.add_exception_handler(RequestValidationError, problems.on_validation)
@@ -71,6 +77,7 @@ def create_app(state: ServiceState) -> FastAPI:
     # in this order, the OpenAPI document lists the paths as it always has (predict after GET /v1/model)
     for router in (scores_router, reads_router, predict_router, admin_router, health_router):
         app.include_router(router(state))
+    mount_docs(app)
 
     def openapi() -> dict[str, Any]:
         """FastAPI's schema, with every error response declared as ``application/problem+json``."""

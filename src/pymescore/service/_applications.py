@@ -38,7 +38,9 @@ class _Pending:
 
 
 def _problem(path: str, expected: str, got: object) -> dict[str, str]:
-    return {"path": path, "expected": expected, "got": _shown(got)[:200]}
+    """One field error; ``expected`` is what the field should hold («a month YYYY-MM»), never «expected …» again
+    under the key ``expected``."""
+    return {"path": path, "expected": expected.removeprefix("expected "), "got": _shown(got)[:200]}
 
 
 def _shown(value: object) -> str:
@@ -153,7 +155,7 @@ class RequestTables:
         for f in failures:
             known = f.column in contract.column_names
             path = f"{name}[{f.row - first[f.row]}]" + (f".{f.column}" if known else "")
-            by_index[int(owner[f.row])].errors.append(_problem(path, f"expected {f.expected}", _got(records[f.row], f)))
+            by_index[int(owner[f.row])].errors.append(_problem(path, f.expected, _got(records[f.row], f)))
         bad = np.zeros(len(records), dtype=bool)
         bad[[f.row for f in failures]] = True
         # one record per key within an application (the first kept)
@@ -214,14 +216,15 @@ class RequestTables:
             where = np.array([p.index for p in members], dtype=np.int64)
             part = {c: v[where] for c, v in typed.items()}
             failures.extend(
-                f._replace(row=int(where[f.row])) for f in kernel.check(part, checked=frozenset(("ruc", *provided)))
+                # the RUC is checked once for the application (path "ruc"), not again as "firm.ruc"
+                f._replace(row=int(where[f.row]))
+                for f in kernel.check(part, checked=frozenset(provided))
             )
         by_index = {p.index: p for p in pending}
         for f in failures:
             known = f.column in contract.column_names
             got = columns[f.column][f.row] if f.column in columns else ""  # as the client sent it
-            by_index[f.row].errors.append(_problem("firm" + (f".{f.column}" if known else ""), f"expected {f.expected}",
-                                                   got))  # fmt: skip
+            by_index[f.row].errors.append(_problem("firm" + (f".{f.column}" if known else ""), f.expected, got))
         return typed
 
 

@@ -89,7 +89,8 @@ def observer(metrics: Metrics) -> Callable[[Request, Callable[[Request], Awaitab
             response = await call_next(request)
             status = response.status_code
             if request.url.path.startswith("/v1/scores") and request.method == "POST" and status < 300:
-                response.headers["Content-Language"] = negotiate_lang(request.headers.get("accept-language"))
+                # a replayed answer already says the language it was stored in
+                response.headers.setdefault("Content-Language", negotiate_lang(request.headers.get("accept-language")))
                 response.headers["Vary"] = "Accept-Language"
             return response
         finally:

@@ -1,7 +1,8 @@
 """Idempotency-Key: a retried POST gets the stored answer of the first one, never a second decision.
 
-A request is fingerprinted once (``fingerprint``); the same value keys the claim (with the route and the answer's
-language) and is stored with the decision.
+A request is fingerprinted once (``fingerprint``); the same value keys the claim (with the route) and is stored
+with the decision. The answer's language is not part of it: a retry that asks in another language gets the stored
+decision as it was given (its ``language`` and ``Content-Language`` say which), not a conflict.
 """
 
 import asyncio
@@ -30,9 +31,19 @@ def fingerprint(request: ScoreRequest) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def request_key(route: str, lang: str, prints: Iterable[str]) -> str:
-    """What a retry must repeat to be replayed: the route, the answer's language and each application."""
-    return hashlib.sha256(f"{route}:{lang}:{','.join(prints)}".encode()).hexdigest()
+def request_key(route: str, prints: Iterable[str]) -> str:
+    """What a retry must repeat to be replayed: the route and each application (not the language asked for)."""
+    return hashlib.sha256(f"{route}:{','.join(prints)}".encode()).hexdigest()
+
+
+def stored_language(response: dict[str, Any]) -> str | None:
+    """The language a stored answer was given in (a batch: its first scored item's)."""
+    if "language" in response:
+        return str(response["language"])
+    for item in response.get("results", []):
+        if item.get("result"):
+            return str(item["result"]["language"])
+    return None
 
 
 def conflict(exc: IdempotencyConflictError) -> ProblemError:
@@ -62,6 +73,9 @@ async def idempotent(state: ServiceState, principal: Principal, key: str | None,
             raise conflict(exc) from exc
         if isinstance(outcome, Replay):
             headers = {"Idempotent-Replayed": "true", **_location(outcome.response)}
+            lang = stored_language(outcome.response)
+            if lang is not None:  # the stored decision's language, whatever this retry's Accept-Language
+                headers["Content-Language"] = lang
             return JSONResponse(outcome.response, status_code=outcome.status_code, headers=headers)
         claim = (principal.tenant, key, outcome)
     try:

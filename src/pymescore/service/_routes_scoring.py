@@ -70,7 +70,7 @@ def scores_router(state: ServiceState) -> APIRouter:
             request.state.score_id = result.response["score_id"]
             return 201, result.response
 
-        return await idempotent(state, principal, idempotency_key, request_key("/v1/scores", lang, [printed]), work)
+        return await idempotent(state, principal, idempotency_key, request_key("/v1/scores", [printed]), work)
 
     @router.post("/v1/scores:batch", response_model=BatchResponse, tags=["scoring"],
                  responses={**AUTH_RESPONSES, **BODY_RESPONSES, **IN_FLIGHT})  # fmt: skip
@@ -128,7 +128,7 @@ def scores_router(state: ServiceState) -> APIRouter:
             _record_metrics(state, scored)
             return 200, response
 
-        return await idempotent(state, principal, idempotency_key, request_key("/v1/scores:batch", lang, prints), work)
+        return await idempotent(state, principal, idempotency_key, request_key("/v1/scores:batch", prints), work)
 
     return router
 

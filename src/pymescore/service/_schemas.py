@@ -35,7 +35,11 @@ class FirmIn(_Record):
 
 
 class CashflowIn(_Record):
-    month: str = Field(max_length=10, description="Month, YYYY-MM.", examples=["2024-06"])
+    month: str = Field(
+        max_length=40,
+        description="Month, YYYY-MM (or its first day, also as an ISO date-time at midnight, as pandas writes it).",
+        examples=["2024-06"],
+    )
     currency: str = Field("PEN", max_length=3, examples=["PEN"])
     income: Money
     expenses: Money
@@ -63,7 +67,11 @@ class PaymentIn(_Record):
 
 
 class BureauIn(_Record):
-    month: str = Field(max_length=10, description="Month, YYYY-MM.", examples=["2024-06"])
+    month: str = Field(
+        max_length=40,
+        description="Month, YYYY-MM (or its first day, also as an ISO date-time at midnight, as pandas writes it).",
+        examples=["2024-06"],
+    )
     sbs_rating: int = Field(
         ge=-1000, le=1000, description="SBS rating: 0 Normal, 1 CPP, 2 Deficiente, 3 Dudoso, 4 Pérdida."
     )
@@ -92,7 +100,13 @@ class ScoreRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
-    ruc: str = Field(min_length=11, max_length=11, pattern=r"^[0-9]{11}$", description="RUC (11 digits, SUNAT).")
+    # the RUC's shape and check digit are checked with the histories (every problem of a request at once), not
+    # here, where a bad RUC would hide them; the schema still documents the shape
+    ruc: str = Field(
+        max_length=64,
+        description="RUC (11 digits with its check digit, SUNAT).",
+        json_schema_extra={"pattern": "^[0-9]{11}$", "minLength": 11, "maxLength": 11},
+    )
     requested_amount: float = Field(gt=0, le=1e10, allow_inf_nan=False)
     currency: Literal["PEN", "USD"] = "PEN"
     term_months: int = Field(ge=1, le=120)
@@ -140,7 +154,10 @@ class Reason(BaseModel):
 class PolicyRule(BaseModel):
     code: str
     text: str
-    effect: Literal["decline", "review"]
+    effect: Literal["decline", "review", "note"] = Field(
+        description="decline: a knock-out; review: sends the application to an analyst; note: named for the owner "
+        "and the analyst, changes nothing (NOTE_THIN_FILE on a decline)."
+    )
 
 
 class Hint(BaseModel):
@@ -168,6 +185,10 @@ class ScoreResponse(BaseModel):
     reasons: list[Reason]
     policy_rules: list[PolicyRule]
     improvement_hints: list[Hint]
+    improvement_note: str | None = Field(
+        default=None,
+        description="Set on a review or decline without hints: says that no input the firm runs raises the score.",
+    )
     language: Literal["es", "en"]
 
 

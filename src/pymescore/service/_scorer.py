@@ -113,7 +113,7 @@ class Scorer:
             p = _Pending(i, req, pd.Timestamp(req.as_of or today))
             if req.as_of is not None and req.as_of > today:
                 p.errors.append(_problem("as_of", f"a date not after today ({today})", str(req.as_of)))
-            if not ruc_ok(req.ruc):
+            if not (req.ruc.isascii() and ruc_ok(req.ruc)):  # full-width digits read alike, but are no RUC
                 p.errors.append(_problem("ruc", "a valid RUC (11 digits with its check digit)", req.ruc))
             pending.append(p)
         n = len(pending)
@@ -124,14 +124,15 @@ class Scorer:
         # what the capacity rule reads, row by row: the PEN amounts the builders computed from the histories, else
         # what a request sent as features (the income amount, or its log: monthly_net_pen falls back to it)
         money = {c: np.full(n, np.nan) for c in MONEY}
-        given = self._from_features([p for p in pending if p.request.features is not None and not p.errors])
+        # an application with a bad RUC or as_of still has its histories (or features) checked: every problem at once
+        given = self._from_features([p for p in pending if p.request.features is not None])
         for index, row in given.items():
             built[index] = True
             for name, value in row.items():
                 values[name][index] = value
             for c in MONEY:
                 money[c][index] = row.get(c, np.nan)
-        from_histories = [p for p in pending if p.request.features is None and not p.errors]
+        from_histories = [p for p in pending if p.request.features is None]
         if from_histories:
             self._from_histories(from_histories, values, money, built)
         # PEN per unit of each requested amount's currency at its as_of (the histories' rule), in one look-up
@@ -296,6 +297,7 @@ class Scorer:
                 ],
                 "policy_rules": rule_entries(d.rules[k], lang),
                 "improvement_hints": d.hints[k],
+                "improvement_note": d.hint_notes[k] if d.hint_notes else None,
                 "language": lang,
             }
             out.append(Scored(response, values, k))

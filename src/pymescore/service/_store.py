@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,13 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 
 class StoreUnavailableError(PymescoreError):
     code = "AUDIT_UNAVAILABLE"
+
+
+class StoreMissingError(PymescoreError):
+    """A reading command (``monitor``) named an audit store that does not exist or holds no decisions table:
+    it is refused, never created."""
+
+    code = "AUDIT_STORE_MISSING"
 
 
 class IdempotencyConflictError(PymescoreError):
@@ -59,12 +67,37 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def make_engine(url: str, schema: str | None = None, timeout_s: float = 2.0) -> Engine:
-    """An engine that fails fast: connection and statement timeouts, pre-ping, bounded pool waits."""
+def _missing(url: str, why: str) -> str:
+    shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+    return (
+        f"almacén de auditoría / audit store {shown}: {why}; un comando de lectura no lo crea / a reading command "
+        "does not create it: give --database-url (or PYMESCORE_DATABASE_URL) of the service's store"
+    )
+
+
+def _sqlite_readonly(url: str, timeout_s: float) -> dict[str, Any]:
+    """``create_engine`` arguments that open an existing SQLite file read-only; refused when it does not exist."""
+    database = sa.engine.make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        why = "expected the path of an existing SQLite file, got an in-memory or URI database"
+        raise StoreMissingError(_missing(url, why))
+    path = Path(database)
+    if not path.is_file():
+        raise StoreMissingError(_missing(url, f"expected an existing file, got no file {database!r}"))
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    return {"creator": lambda: sqlite3.connect(uri, timeout=timeout_s, uri=True, check_same_thread=False)}
+
+
+def make_engine(url: str, schema: str | None = None, timeout_s: float = 2.0, *, read_only: bool = False) -> Engine:
+    """An engine that fails fast: connection and statement timeouts, pre-ping, bounded pool waits.
+
+    ``read_only``: an existing SQLite file opened read-only (refused with :class:`StoreMissingError` when
+    missing, never created), or PostgreSQL sessions in read-only transactions."""
     url = _driver_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url,
+            **(_sqlite_readonly(url, timeout_s) if read_only else {}),
             connect_args={"check_same_thread": False, "timeout": timeout_s},
             poolclass=sa.pool.QueuePool,
             pool_size=16,
@@ -75,15 +108,18 @@ def make_engine(url: str, schema: str | None = None, timeout_s: float = 2.0) -> 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            if not read_only:
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
-            cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
         return engine
     options = f"-c statement_timeout={int(timeout_s * 1000)}"
     if schema:
         options += f" -c search_path={schema}"
+    if read_only:
+        options += " -c default_transaction_read_only=on"
     # a silent network (no RST) is noticed by TCP keepalives and tcp_user_timeout, not after minutes
     ms = int(timeout_s * 1000)
     return sa.create_engine(
@@ -107,9 +143,25 @@ def make_engine(url: str, schema: str | None = None, timeout_s: float = 2.0) -> 
 class AuditStore:
     """Short transactions over the audit tables; ``StoreUnavailableError`` when the database cannot be reached."""
 
-    def __init__(self, url: str, *, schema: str | None = None, timeout_s: float = 2.0) -> None:
+    def __init__(self, url: str, *, schema: str | None = None, timeout_s: float = 2.0, read_only: bool = False) -> None:
         self.url = url
-        self.engine = make_engine(url, schema, timeout_s)
+        self.engine = make_engine(url, schema, timeout_s, read_only=read_only)
+
+    @classmethod
+    def open_existing(cls, url: str, *, schema: str | None = None, timeout_s: float = 2.0) -> AuditStore:
+        """A read-only store for a reading command: refused (:class:`StoreMissingError`) when the database or its
+        decisions table does not exist, instead of creating an empty store and reporting on nothing."""
+        store = cls(url, schema=schema, timeout_s=timeout_s, read_only=True)
+        try:
+            with store._tx() as conn:
+                present = sa.inspect(conn).has_table(decisions.name)
+        except BaseException:
+            store.dispose()
+            raise
+        if not present:
+            store.dispose()
+            raise StoreMissingError(_missing(url, "expected a migrated store with a decisions table, got none"))
+        return store
 
     def dispose(self) -> None:
         self.engine.dispose()
