@@ -13,6 +13,7 @@ from pymescore.bundle import Bundle
 from pymescore.contracts import object_array
 from pymescore.decision import DecisionStage, Policy, current_policy
 from pymescore.errors import ConfigError
+from pymescore.regulation import GUARANTEES
 from pymescore.tables import check_table
 
 #: the columns that carry an application's amount (PEN) and term; with them the capacity rule runs
@@ -52,7 +53,8 @@ def score(
 ) -> pd.DataFrame:
     """Per row: ``pd``, ``score``, ``band``, ``decision``, (``requested_amount``, ``suggested_amount``),
     ``reason_1..top`` (texts in ``lang``) and ``policy_rules`` (the codes fired, ``;``-separated); ``ruc`` and
-    ``as_of`` passed through."""
+    ``as_of`` passed through. With amounts, also the SBS ``credit_type``, the ``sbs_category`` a new loan takes, its
+    ``provision_rate``, ``provision_amount`` and ``expected_loss`` (by the optional ``guarantee`` column)."""
     check_table(bundle, frame)
     stage = DecisionStage(bundle.model, bundle.reference, policy or current_policy(), nthread=1)
     matrix = stage.compiled.matrix(_model_input(stage, frame), len(frame))
@@ -75,11 +77,18 @@ def score(
             raise ConfigError("currency: expected PEN on every row (convert the amounts to soles first)")
     else:
         requested, term = np.full(n, np.nan), np.ones(n)
-    d = stage.run(matrix, values, requested, term.astype(np.int64), np.ones(n), lang, top)
+    guarantee = frame["guarantee"].astype(str).tolist() if "guarantee" in frame.columns else None
+    wrong = [k for k, g in enumerate(guarantee or []) if g not in GUARANTEES]
+    if wrong:
+        raise ConfigError(f"guarantee: expected one of {', '.join(GUARANTEES)} on every row, got "
+                          f"{guarantee[wrong[0]]!r} on data row {wrong[0] + 1} ({len(wrong)} row(s))")  # type: ignore[index]  # fmt: skip
+    d = stage.run(matrix, values, requested, term.astype(np.int64), np.ones(n), lang, top, guarantee=guarantee)
     out = pd.DataFrame({"pd": d.pd, "score": d.score, "band": d.band, "decision": d.decision})
     if has_amounts:
         out["requested_amount"] = requested
         out["suggested_amount"] = d.suggested
+        for key in ("credit_type", "sbs_category", "provision_rate", "provision_amount", "expected_loss"):
+            out[key] = [r[key] for r in d.regulatory or []]
     for i in range(top):
         out[f"reason_{i + 1}"] = [r[i]["text"] if len(r) > i else None for r in d.reasons]
     out["policy_rules"] = [";".join(rules) for rules in d.rules]

@@ -4,7 +4,7 @@ the improvement hints — for one application or a million, by one code path."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +13,12 @@ import numpy as np
 from pymescore.decision._hints import NO_HINT, Hints
 from pymescore.decision._policy import POLICY_FEATURES, RULE_TEXTS, Policy, monthly_net_pen
 from pymescore.decision._reasons import Reasons, typical_values
+from pymescore.decision._regulatory import origination
 from pymescore.evaluate import assign_bands
 from pymescore.features import BY_NAME
 from pymescore.model import FittedModel
 from pymescore.model._compiled import CompiledModel
+from pymescore.regulation import load_regulation
 
 
 @dataclass
@@ -33,6 +35,8 @@ class Decisions:
     hints: list[list[dict[str, Any]]]
     #: per row: None, or (a non-approval with no hint) the statement that no input the firm runs can help
     hint_notes: list[str | None] | None = None
+    #: per row: the SBS credit type, category at origination, provision and expected loss of the loan
+    regulatory: list[dict[str, Any]] | None = None
 
 
 def rule_entries(rules: list[str], lang: str) -> list[dict[str, str]]:
@@ -51,6 +55,7 @@ class DecisionStage:
         self.model = model
         self.compiled = CompiledModel(model, nthread=nthread)
         self.policy = policy
+        self.regulation = load_regulation()
         self.features = [f.name for f in model.features]
         numeric = {ct.column for ct in model.preprocessor.types if ct.kind == "numeric"}
         monotone = {f.name: f.monotone for f in model.features}
@@ -68,11 +73,14 @@ class DecisionStage:
         lang: str = "es",
         top: int = 4,
         amounts: Mapping[str, np.ndarray] | None = None,
+        guarantee: Sequence[str] | None = None,
     ) -> Decisions:
         """Decide every row of the model matrix ``matrix``. ``values`` are the rows' features as the model reads
         them (clipped; categories as labels), by name; ``amounts`` the unclipped ones the capacity rule reads
         as PEN amounts (default ``values``). A requested amount of NaN means none was asked: the cut-offs and
-        knock-outs decide, the capacity rule does not run and the suggested amount is NaN."""
+        knock-outs decide, the capacity rule does not run and the suggested amount is NaN. ``guarantee`` (per row,
+        default none) sets the provision and LGD of the loan each row would be (on the suggested amount when
+        one was set, else the requested one)."""
         c = self.compiled
         contributions = c.contributions(matrix)
         trials = self.hints.trials(contributions.parts, c.sources, values)
@@ -100,7 +108,12 @@ class DecisionStage:
             rules.append(fired)
             suggested.append(amount)
         notes = self._second_look(matrix, values, scores, decision, hints, lang)
-        return Decisions(explained.pd, scores, bands, decision, rules, suggested, rows_reasons, hints, notes)
+        asked_for = np.where(np.asarray(suggested, dtype=np.float64) > 0, suggested, requested)
+        exposure = np.nan_to_num(np.asarray(asked_for, dtype=np.float64), nan=0.0)
+        regulatory = origination(self.regulation, explained.pd, exposure, values, money,
+                                 list(guarantee) if guarantee is not None else ["none"] * len(matrix))  # fmt: skip
+        return Decisions(explained.pd, scores, bands, decision, rules, suggested, rows_reasons, hints, notes,
+                         regulatory)  # fmt: skip
 
     def _second_look(
         self, matrix: np.ndarray, values: Mapping[str, np.ndarray], scores: np.ndarray, decision: list[str],

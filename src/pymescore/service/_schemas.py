@@ -113,6 +113,11 @@ class ScoreRequest(BaseModel):
     as_of: dt.date | None = Field(
         None, ge=dt.date(1990, 1, 1), description="Evaluation date (default: today, Lima). Data after it is ignored."
     )
+    guarantee: Literal["none", "preferred", "preferred_quick"] = Field(
+        "none",
+        description="The loan's guarantee under the SBS provision tables (preferred; preferred of quick "
+        "realisation): sets the provision and the LGD of the expected loss.",
+    )
     firm: FirmIn | None = None
     monthly_cashflows: list[CashflowIn] = Field(default_factory=list, max_length=MAX_HISTORY_ROWS)
     financial_statements: list[StatementIn] = Field(default_factory=list, max_length=MAX_HISTORY_ROWS)
@@ -168,6 +173,28 @@ class Hint(BaseModel):
     points: float
 
 
+class Regulatory(BaseModel):
+    """What Peru's rules attach to the loan this application would be (Res. SBS 11356-2008)."""
+
+    credit_type: str = Field(description="SBS credit type: microempresa, pequena_empresa or mediana_empresa.")
+    sbs_category: str = Field(description="The category a new loan takes: Normal, aligned to the bureau's rating.")
+    guarantee: str
+    exposure: float = Field(description="The suggested amount when the policy set one, else the requested amount.")
+    provision_rate: float
+    provision_amount: float
+    lgd: float
+    expected_loss: float = Field(description="PD × LGD × exposure, in the request's currency.")
+    regulation_version: str
+
+
+class Notice(BaseModel):
+    """The automated-decision notice (DS 016-2024-JUS; DS 115-2025-PCM)."""
+
+    version: str
+    text: str
+    data_used: list[str]
+
+
 class ScoreResponse(BaseModel):
     score_id: str
     created_at: str
@@ -190,6 +217,8 @@ class ScoreResponse(BaseModel):
         description="Set on a review or decline without hints: says that no input the firm runs raises the score.",
     )
     language: Literal["es", "en"]
+    regulatory: Regulatory | None = None
+    automated_decision_notice: Notice | None = None
 
 
 class FieldProblem(BaseModel):

@@ -23,6 +23,7 @@ import pandas as pd
 from pymescore.bundle import Bundle
 from pymescore.contracts._kernels import ruc_ok
 from pymescore.decision import DecisionStage, Policy, rule_entries
+from pymescore.decision._regulatory import notice
 from pymescore.errors import PymescoreError
 from pymescore.features import BY_NAME, build_feature_arrays, clip_to_range
 from pymescore.features._build import HISTORY_TABLES
@@ -272,7 +273,8 @@ class Scorer:
         requested = np.array([p.request.requested_amount for p in pending], dtype=np.float64)
         term = np.array([p.request.term_months for p in pending], dtype=np.int64)
         rate = np.array([p.pen_per_unit for p in pending], dtype=np.float64)
-        d = self.stage.run(matrix, values, requested, term, rate, lang, amounts=money)
+        guarantee = [p.request.guarantee for p in pending]
+        d = self.stage.run(matrix, values, requested, term, rate, lang, amounts=money, guarantee=guarantee)
         now = dt.datetime.now(dt.UTC).isoformat()
         pds, scores = d.pd.tolist(), d.score.tolist()
         out = []
@@ -299,9 +301,19 @@ class Scorer:
                 "improvement_hints": d.hints[k],
                 "improvement_note": d.hint_notes[k] if d.hint_notes else None,
                 "language": lang,
+                "regulatory": d.regulatory[k] if d.regulatory else None,
+                "automated_decision_notice": notice(lang, self.version, _data_used(req)),
             }
             out.append(Scored(response, values, k))
         return out
+
+
+def _data_used(request: ScoreRequest) -> list[str]:
+    """What an application sent: the histories with records, the register data, or features."""
+    if request.features is not None:
+        return ["features"]
+    sent = [name for name in HISTORIES if getattr(request, name)]
+    return [*sent, "firm"] if request.firm is not None else sent
 
 
 def _group(items: list[_Pending], key: Callable[[_Pending], Any]) -> dict[Any, list[_Pending]]:
