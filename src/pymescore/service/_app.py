@@ -22,6 +22,7 @@ from pymescore.service._routes_admin import admin_router
 from pymescore.service._routes_docs import mount_docs
 from pymescore.service._routes_health import health_router
 from pymescore.service._routes_reads import reads_router
+from pymescore.service._routes_requests import requests_router
 from pymescore.service._routes_scoring import predict_router, scores_router
 from pymescore.service._state import ServiceState
 from pymescore.service._store import AuditStore
@@ -49,7 +50,7 @@ def create_app(state: ServiceState) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if state.scorer is None:
             await anyio.to_thread.run_sync(state.reload, True)
-        tasks = [asyncio.create_task(_purge(state))]
+        tasks = [asyncio.create_task(_purge(state)), asyncio.create_task(_count_overdue(state))]
         if settings.reload_interval_s > 0:
             tasks.append(asyncio.create_task(_poll(state)))
         yield
@@ -75,7 +76,7 @@ def create_app(state: ServiceState) -> FastAPI:
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.middleware("http")(observer(state.metrics))
     # in this order, the OpenAPI document lists the paths as it always has (predict after GET /v1/model)
-    for router in (scores_router, reads_router, predict_router, admin_router, health_router):
+    for router in (scores_router, reads_router, predict_router, admin_router, health_router, requests_router):
         app.include_router(router(state))
     mount_docs(app)
 
@@ -115,6 +116,20 @@ async def _poll(state: ServiceState) -> None:
         except Exception as exc:  # a refused model (already logged) or anything else: keep polling
             if not isinstance(exc, ProblemError):
                 log.warning(json.dumps({"event": "reload_failed", "reason": f"{type(exc).__name__}: {exc}"[:300]}))
+
+
+async def _count_overdue(state: ServiceState, every_s: float = 60.0) -> None:
+    """Keep the gauge of reason requests past their 7-working-day deadline current (all tenants)."""
+    from pymescore.service._applicant_requests import overdue
+    from pymescore.service._scorer import today_lima
+
+    while True:
+        try:
+            n = await anyio.to_thread.run_sync(overdue, state.store, today_lima(), limiter=state.store_slots)
+            state.metrics.overdue_reason_requests.set(n)
+        except Exception as exc:  # the store is down: the gauge keeps its last value until the next look
+            log.warning(json.dumps({"event": "overdue_count_failed", "reason": type(exc).__name__}))
+        await asyncio.sleep(every_s)
 
 
 async def _purge(state: ServiceState) -> None:

@@ -52,6 +52,10 @@ class Metrics:
         self.audit_failures = Counter(
             "pymescore_audit_write_failures", "Decisions not stored (the client got 503)", registry=r
         )
+        self.overdue_reason_requests = Gauge(
+            "pymescore_reason_requests_overdue", "Denial-reason requests past their 7-working-day deadline",
+            registry=r, multiprocess_mode="max",
+        )  # fmt: skip
         self._model_labels: tuple[str, str, str] | None = None
         self.reloads = Counter("pymescore_model_reloads", "Model reload attempts by outcome", ["outcome"], registry=r)
 

@@ -59,3 +59,26 @@ idempotency_keys = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_idempotency_created", "created_at"),
 )
+
+
+def _request_table(name: str) -> sa.Table:
+    """An applicant's request on a stored decision, with its legal deadline; answered once, never deleted."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("score_id", sa.String(36), nullable=False),
+        sa.Column("requested_on", sa.Date, nullable=False),
+        sa.Column("channel", sa.String(16), nullable=False),
+        sa.Column("deadline", sa.Date, nullable=False),
+        sa.Column("note", sa.String(1000), nullable=False, server_default=""),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Index(f"ix_{name}_tenant_score", "tenant", "score_id"),
+        sa.Index(f"ix_{name}_open", "answered_at", "deadline"),
+    )
+
+
+reason_requests = _request_table("reason_requests")
+human_review_requests = _request_table("human_review_requests")
