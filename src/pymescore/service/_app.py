@@ -22,6 +22,7 @@ from pymescore.service._routes_admin import admin_router
 from pymescore.service._routes_docs import mount_docs
 from pymescore.service._routes_health import health_router
 from pymescore.service._routes_reads import reads_router
+from pymescore.service._routes_regulator import regulator_router
 from pymescore.service._routes_requests import requests_router
 from pymescore.service._routes_scoring import predict_router, scores_router
 from pymescore.service._state import ServiceState
@@ -76,7 +77,15 @@ def create_app(state: ServiceState) -> FastAPI:
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.middleware("http")(observer(state.metrics))
     # in this order, the OpenAPI document lists the paths as it always has (predict after GET /v1/model)
-    for router in (scores_router, reads_router, predict_router, admin_router, health_router, requests_router):
+    for router in (
+        scores_router,
+        reads_router,
+        predict_router,
+        admin_router,
+        health_router,
+        requests_router,
+        regulator_router,
+    ):
         app.include_router(router(state))
     mount_docs(app)
 

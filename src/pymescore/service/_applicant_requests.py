@@ -177,3 +177,12 @@ def letter_pdf(page: str) -> bytes:
     from weasyprint import HTML  # type: ignore[import-untyped]
 
     return bytes(HTML(string=page).write_pdf())
+
+
+def overdue_by_tenant(store: _Store, today: dt.date) -> dict[str, int]:
+    """Open reason requests past their deadline, per institution (the regulator's view)."""
+    t = reason_requests
+    query = (sa.select(t.c.tenant, sa.func.count()).where(t.c.answered_at.is_(None), t.c.deadline < today)
+             .group_by(t.c.tenant))  # fmt: skip
+    with store._tx() as conn:
+        return {str(tenant): int(n) for tenant, n in conn.execute(query)}

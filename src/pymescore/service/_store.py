@@ -20,10 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from pymescore.errors import PymescoreError
+from pymescore.service._regulator import check_key
 from pymescore.service._tables import api_keys, decisions, idempotency_keys
 from pymescore.sources._readers import _driver_url
 
-SCOPES = ("score", "read", "admin")
+SCOPES = ("score", "read", "admin", "regulator")
 #: an in-flight claim older than this belongs to a request that died: a retry may take it over
 STALE_CLAIM = dt.timedelta(seconds=60)
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -208,6 +209,7 @@ class AuditStore:
             )
         if not tenant or len(tenant) > 64:
             raise PymescoreError(f"--tenant: expected 1-64 characters, got {tenant!r}", code="APIKEY_INVALID")
+        check_key(tenant, scopes)  # a regulator reads aggregates only
         key_id = secrets.token_hex(4)
         key = f"pms_{key_id}_{secrets.token_urlsafe(32)}"
         row = {

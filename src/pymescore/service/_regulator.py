@@ -1,0 +1,58 @@
+"""The regulator's view: across tenants, aggregates only — never an individual decision.
+
+A regulator key (scope ``regulator``) belongs to a tenant named ``regulator:<who>``, under which no decision
+is ever stored (it cannot score), so every read of a decision by id answers 404. Its one route gives rates by
+institution, region, sector and size class; a cell of fewer than ``MIN_CELL`` decisions is suppressed, so no
+figure describes an identifiable firm.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pymescore.errors import PymescoreError
+
+PREFIX = "regulator:"
+MIN_CELL = 10
+DIMENSIONS = {"institution": None, "region": "department", "sector": "ciiu_section", "size_class": "size_class"}
+SIZE_NAMES = {0.0: "micro", 1.0: "pequeña", 2.0: "mediana", 3.0: "grande"}
+
+
+def check_key(tenant: str, scopes: Sequence[str]) -> None:
+    """A regulator key reads aggregates only: its tenant is ``regulator:<who>`` and it has no other scope; no
+    institution's tenant may look like one."""
+    if "regulator" in scopes and (not tenant.startswith(PREFIX) or len(set(scopes)) > 1):
+        got = f"{tenant!r} with {','.join(scopes)}"
+        raise PymescoreError(f"--tenant/--scopes: expected a regulator key as --tenant {PREFIX}<who> --scopes "
+                             f"regulator (alone), got {got}", code="APIKEY_INVALID")  # fmt: skip
+    if "regulator" not in scopes and tenant.startswith(PREFIX):
+        raise PymescoreError(f"--tenant: {PREFIX}... is kept for regulator keys, got {tenant!r}", code="APIKEY_INVALID")
+
+
+def aggregates(rows: Iterable[dict[str, Any]], since: dt.datetime | None = None) -> dict[str, Any]:
+    """Decision counts and approval / review / decline rates by each dimension (cells under ``MIN_CELL``
+    suppressed), from rows with ``tenant``, ``decision`` and ``features``."""
+    cells: dict[str, dict[str, Counter[str]]] = {d: defaultdict(Counter) for d in DIMENSIONS}
+    total: Counter[str] = Counter()
+    for row in rows:
+        features = row.get("features") or {}
+        total[row["decision"]] += 1
+        for dim, feature in DIMENSIONS.items():
+            key = row["tenant"] if feature is None else features.get(feature)
+            if dim == "size_class" and key is not None:
+                key = SIZE_NAMES.get(float(key), str(key))
+            cells[dim]["(sin dato)" if key is None else str(key)][row["decision"]] += 1
+    out: dict[str, Any] = {"since": None if since is None else since.isoformat(), "min_cell": MIN_CELL,
+                           "total": _rates(total)}  # fmt: skip
+    for dim, groups in cells.items():
+        shown = {k: _rates(c) for k, c in sorted(groups.items()) if sum(c.values()) >= MIN_CELL}
+        out[dim] = {"groups": shown, "suppressed_groups": len(groups) - len(shown)}
+    return out
+
+
+def _rates(counts: Counter[str]) -> dict[str, Any]:
+    n = sum(counts.values())
+    return {"decisions": n, **{f"{d}_rate": (counts[d] / n if n else None) for d in ("approve", "review", "decline")}}
