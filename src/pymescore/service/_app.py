@@ -13,9 +13,11 @@ import anyio
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from pymescore.config import Settings
 from pymescore.service import _problems as problems
+from pymescore.service._guard import Guard, unexpected_handler
 from pymescore.service._http import BodyLimit, observer
 from pymescore.service._problems import ProblemError
 from pymescore.service._routes_admin import admin_router
@@ -38,6 +40,13 @@ DESCRIPTION = (
 )
 
 
+class _App(FastAPI):
+    """FastAPI with ``Guard`` outside Starlette's error middleware (security headers, OPTIONS, quiet errors)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return Guard(super().build_middleware_stack(), self.router.routes, self.state.log_salt)
+
+
 def create_app(state: ServiceState) -> FastAPI:
     settings = state.settings
 
@@ -54,7 +63,7 @@ def create_app(state: ServiceState) -> FastAPI:
         await asyncio.gather(*tasks, return_exceptions=True)
         state.store.dispose()
 
-    app = FastAPI(
+    app = _App(
         title="pymescore scoring service",
         version="1",
         summary="Explained credit decisions for Peruvian SMEs, with an audit trail.",
@@ -64,7 +73,8 @@ def create_app(state: ServiceState) -> FastAPI:
     app.add_exception_handler(ProblemError, problems.on_problem)
     app.add_exception_handler(RequestValidationError, problems.on_validation)
     app.add_exception_handler(StarletteHTTPException, problems.on_http)
-    app.add_exception_handler(Exception, problems.on_unexpected)
+    app.add_exception_handler(Exception, unexpected_handler(settings.log_salt))
+    app.state.log_salt = settings.log_salt
     # added first, so it runs inside ``observe``: 413s are counted and logged like every other answer
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.middleware("http")(observer(state.metrics))

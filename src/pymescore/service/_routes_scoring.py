@@ -2,8 +2,6 @@
 ``/v1/models/pymescore:predict`` on feature rows."""
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import time
 from typing import Annotated, Any
@@ -16,6 +14,8 @@ from pydantic import ValidationError
 from pymescore.errors import PymescoreError
 from pymescore.service import _problems as problems
 from pymescore.service._auth import needs
+from pymescore.service._bodies import StrictJsonRoute
+from pymescore.service._guard import ruc_hash
 from pymescore.service._http import AUTH_RESPONSES, BODY_RESPONSES, negotiate_lang
 from pymescore.service._idempotency import Claim, conflict, fingerprint, idempotent, request_key
 from pymescore.service._problems import ProblemError
@@ -37,7 +37,7 @@ IN_FLIGHT: dict[int | str, dict[str, Any]] = {409: {"model": Problem, "descripti
 
 def scores_router(state: ServiceState) -> APIRouter:
     """``POST /v1/scores`` and ``POST /v1/scores:batch``: decisions, audited before they are answered."""
-    router = APIRouter()
+    router = APIRouter(route_class=StrictJsonRoute)
     settings = state.settings
 
     @router.post("/v1/scores", response_model=ScoreResponse, status_code=201, tags=["scoring"],
@@ -55,7 +55,7 @@ def scores_router(state: ServiceState) -> APIRouter:
         answer is 503 and nothing was decided.
         """
         lang = negotiate_lang(accept_language)
-        request.state.ruc_hash = _ruc_hash(body.ruc, settings.log_salt)
+        request.state.ruc_hash = ruc_hash(body.ruc, settings.log_salt)
         printed = fingerprint(body)
 
         async def work(claim: Claim | None) -> tuple[int, dict[str, Any]]:
@@ -135,7 +135,7 @@ def scores_router(state: ServiceState) -> APIRouter:
 
 def predict_router(state: ServiceState) -> APIRouter:
     """``POST /v1/models/pymescore:predict``: PD and score on feature rows, no decision, not audited."""
-    router = APIRouter()
+    router = APIRouter(route_class=StrictJsonRoute)
 
     @router.post("/v1/models/pymescore:predict", response_model=PredictResponse, tags=["model"],
                  responses={**AUTH_RESPONSES, **BODY_RESPONSES})  # fmt: skip
@@ -195,8 +195,3 @@ def _record_metrics(state: ServiceState, scored: list[Scored]) -> None:
         state.metrics.decisions.labels(s.response["decision"]).inc()
         state.metrics.score.observe(s.response["score"])
         state.metrics.pd.observe(s.response["pd"])
-
-
-def _ruc_hash(ruc: str, secret: str) -> str:
-    """HMAC-SHA256 of the RUC under a secret: logs can be joined on it, not turned back into RUCs."""
-    return hmac.new(secret.encode(), ruc.encode(), hashlib.sha256).hexdigest()[:16]
