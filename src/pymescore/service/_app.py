@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import anyio
 from fastapi import FastAPI
@@ -19,6 +18,7 @@ from pymescore.config import Settings
 from pymescore.service import _problems as problems
 from pymescore.service._guard import Guard, unexpected_handler
 from pymescore.service._http import BodyLimit, observer
+from pymescore.service._openapi import openapi_builder
 from pymescore.service._problems import ProblemError
 from pymescore.service._routes_admin import admin_router
 from pymescore.service._routes_health import health_router
@@ -82,30 +82,7 @@ def create_app(state: ServiceState) -> FastAPI:
     for router in (scores_router, reads_router, predict_router, admin_router, health_router):
         app.include_router(router(state))
 
-    def openapi() -> dict[str, Any]:
-        """FastAPI's schema, with every error response declared as ``application/problem+json``."""
-        if app.openapi_schema is None:
-            from fastapi.openapi.utils import get_openapi
-
-            spec = get_openapi(title=app.title, version=app.version, summary=app.summary,
-                               description=app.description, routes=app.routes)  # fmt: skip
-            for path in spec.get("paths", {}).values():
-                for operation in path.values():
-                    for status, response in operation.get("responses", {}).items():
-                        content = response.get("content", {})
-                        if status.isdigit() and int(status) >= 400 and "application/json" in content:
-                            content[problems.PROBLEM] = content.pop("application/json")
-            # batch items are validated one by one by the route (SkipValidation), which makes pydantic inline
-            # a copy of ScoreRequest: documented as the shared component instead, one type for client SDKs
-            schemas = spec.get("components", {}).get("schemas", {})
-            if "BatchRequest" in schemas and "ScoreRequest" in schemas:
-                schemas["BatchRequest"]["properties"]["applications"]["items"] = {
-                    "$ref": "#/components/schemas/ScoreRequest"
-                }
-            app.openapi_schema = spec
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi_builder(app, state)  # type: ignore[method-assign]
     return app
 
 

@@ -32,6 +32,9 @@ from pymescore.service._scorer import ApplicationInvalidError, Scored
 from pymescore.service._state import ServiceState
 from pymescore.service._store import IdempotencyConflictError, Principal
 
+#: 1-255 characters, as the claim checks (FastAPI enforces the bounds the spec declares)
+IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=255,
+                                              description="Makes a retried POST safe (1-255 characters).")]  # fmt: skip
 IN_FLIGHT: dict[int | str, dict[str, Any]] = {409: {"model": Problem, "description": "Idempotency-Key in flight"}}
 
 
@@ -46,7 +49,7 @@ def scores_router(state: ServiceState) -> APIRouter:
         body: ScoreRequest,
         request: Request,
         principal: Annotated[Principal, Depends(needs(state, "score"))],
-        idempotency_key: Annotated[str | None, Header()] = None,
+        idempotency_key: IdempotencyKey = None,
         accept_language: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         """Score one application: PD, score, band, decision, suggested amount, reasons, rules, hints.
@@ -77,7 +80,7 @@ def scores_router(state: ServiceState) -> APIRouter:
     async def create_scores(
         body: BatchRequest,
         principal: Annotated[Principal, Depends(needs(state, "score"))],
-        idempotency_key: Annotated[str | None, Header()] = None,
+        idempotency_key: IdempotencyKey = None,
         accept_language: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         """Score up to ``batch_max`` applications; each item has its own result (201) or problem (422)."""

@@ -17,7 +17,20 @@ from pymescore.errors import InputError
 MAX_HISTORY_ROWS = 600
 MAX_FEATURES = 200
 #: an amount in the record's currency (finite; beyond ±10^13 is a typing error, not an SME)
-Money = Annotated[float, Field(allow_inf_nan=False, ge=-1e13, le=1e13)]
+#: strict: JSON ``true`` or ``"5000"`` is not an amount (pydantic's lax mode would read 1.0 and 5000.0)
+Money = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-1e13, le=1e13)]
+#: a count: a JSON integer only (not true, "24" or 24.5)
+Count = Annotated[int, Field(strict=True)]
+#: a feature's value: a number (never a boolean), a text (a category) or null
+FeatureValue = Annotated[float, Field(strict=True)] | str | None
+#: the RUC as POST /v1/scores checks it: a person (10), a company (20) or another taxpayer (15, 17), then the
+#: SUNAT check digit (mod 11); ``format: pe-ruc`` names the check, which no pattern can
+RUC_PATTERN = r"^(10|15|17|20)[0-9]{9}$"
+RUC_SCHEMA: dict[str, Any] = {"format": "pe-ruc"}
+RUC_DESCRIPTION = (
+    "RUC (SUNAT): 11 ASCII digits, starting 10, 15, 17 or 20, whose last digit is the check digit "
+    "(weights 5,4,3,2,7,6,5,4,3,2 on the first ten; 11 - sum mod 11, keeping the last digit)."
+)
 Code = str
 
 
@@ -64,11 +77,11 @@ class PaymentIn(_Record):
 
 class BureauIn(_Record):
     month: str = Field(max_length=10, description="Month, YYYY-MM.", examples=["2024-06"])
-    sbs_rating: int = Field(
+    sbs_rating: Count = Field(
         ge=-1000, le=1000, description="SBS rating: 0 Normal, 1 CPP, 2 Deficiente, 3 Dudoso, 4 Pérdida."
     )
     debt_total: Money
-    n_lenders: int = Field(ge=-1000, le=100000)
+    n_lenders: Count = Field(ge=-1000, le=100000)
 
 
 _EXAMPLE: dict[str, Any] = {
@@ -92,10 +105,11 @@ class ScoreRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
-    ruc: str = Field(min_length=11, max_length=11, pattern=r"^[0-9]{11}$", description="RUC (11 digits, SUNAT).")
-    requested_amount: float = Field(gt=0, le=1e10, allow_inf_nan=False)
+    ruc: str = Field(min_length=11, max_length=11, pattern=RUC_PATTERN, description=RUC_DESCRIPTION,
+                     json_schema_extra=RUC_SCHEMA)  # fmt: skip
+    requested_amount: float = Field(gt=0, le=1e10, allow_inf_nan=False, strict=True)
     currency: Literal["PEN", "USD"] = "PEN"
-    term_months: int = Field(ge=1, le=120)
+    term_months: Count = Field(ge=1, le=120)
     as_of: dt.date | None = Field(
         None, ge=dt.date(1990, 1, 1), description="Evaluation date (default: today, Lima). Data after it is ignored."
     )
@@ -104,7 +118,7 @@ class ScoreRequest(BaseModel):
     financial_statements: list[StatementIn] = Field(default_factory=list, max_length=MAX_HISTORY_ROWS)
     payments: list[PaymentIn] = Field(default_factory=list, max_length=MAX_HISTORY_ROWS)
     bureau_ratings: list[BureauIn] = Field(default_factory=list, max_length=MAX_HISTORY_ROWS)
-    features: dict[str, float | str | None] | None = Field(
+    features: dict[str, FeatureValue] | None = Field(
         None, max_length=MAX_FEATURES, description="Precomputed features (the model's feature list, GET /v1/model)."
     )
 
@@ -220,7 +234,7 @@ class PredictRequest(BaseModel):
     """TensorFlow Serving's row format: one object of feature values per instance."""
 
     model_config = ConfigDict(extra="forbid")
-    instances: list[dict[str, float | str | None]] = Field(min_length=1, max_length=1000)
+    instances: list[dict[str, FeatureValue]] = Field(min_length=1, max_length=1000)
 
 
 class Prediction(BaseModel):
