@@ -150,3 +150,168 @@ def test_after_every_bad_input_the_ruc_is_nowhere_in_the_logs(
     assert not [label for label, status in statuses.items() if status >= 500], statuses
     assert body["ruc"] not in everything, everything[-3000:]
     assert "Traceback" not in everything
+
+
+# -- 5. abuse limits ------------------------------------------------------------------------------------------------
+def _app(hard: dict[str, Any], tmp_path: Any, **settings: Any) -> tuple[Any, Any]:
+    return make_app(hard["bundle"], f"sqlite:///{tmp_path / 'audit.db'}", **settings)
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_failed_authentications_are_limited_per_client_and_per_key(hard: dict[str, Any], tmp_path: Any) -> None:
+    app, state = _app(hard, tmp_path, auth_failures_per_min=5)
+    good = keys(state)["all"]
+    key_id = good.split("_")[1]
+    with TestClient(app) as c:
+        wrong = [c.get("/v1/model", headers={"Authorization": f"Bearer pms_{key_id}_wrong{i}"}) for i in range(5)]
+        assert [r.status_code for r in wrong] == [401] * 5
+        r = c.get("/v1/model", headers={"Authorization": "Bearer pms_00000000_guess"})
+        assert r.status_code == 429, r.text
+        assert int(r.headers["retry-after"]) >= 1
+        assert r.json()["code"] == "RATE_LIMITED"
+        assert c.get("/v1/model", headers={"Authorization": good}).status_code == 429  # this client is locked out
+        text = c.get("/metrics").text
+    assert _metric(text, "pymescore_rate_limited_total", limit="auth_client") == 2
+    assert _metric(text, "pymescore_auth_failures_total") == 5
+    # the key id that was guessed at is locked for every client: a second address gets 429 on it too
+    with TestClient(app, client=("10.0.0.2", 5000)) as other:
+        assert other.get("/v1/model", headers={"Authorization": f"Bearer pms_{key_id}_again"}).status_code == 429
+
+
+def test_requests_are_limited_per_key_and_per_client(hard: dict[str, Any], tmp_path: Any) -> None:
+    app, state = _app(hard, tmp_path, requests_per_min_key=3, requests_per_min_client=6)
+    k = keys(state)
+    with TestClient(app) as c:
+        assert [c.get("/v1/model", headers={"Authorization": k["read"]}).status_code for _ in range(4)] == [200] * 3 + [
+            429
+        ]
+        r = c.get("/v1/model", headers={"Authorization": k["read"]})
+        assert r.status_code == 429
+        assert "Retry-After" in r.headers
+        assert c.get("/v1/model", headers={"Authorization": k["all"]}).status_code == 200  # another key: the 6th
+        assert c.get("/v1/model", headers={"Authorization": k["all"]}).status_code == 429  # the client's 6 are spent
+        assert c.get("/healthz").status_code == 200  # probes are never limited
+        text = c.get("/metrics").text
+    assert _metric(text, "pymescore_rate_limited_total", limit="key") == 2
+    assert _metric(text, "pymescore_rate_limited_total", limit="client") == 1
+
+
+def test_an_incomplete_body_is_timed_out_with_408_and_the_connection_closed(
+    hard: dict[str, Any], tmp_path: Any
+) -> None:
+    import socket
+
+    app, state = _app(hard, tmp_path, body_timeout_s=1.0)
+    key = keys(state)["all"]
+    with live_server(app) as base:
+        host, port = base.removeprefix("http://").split(":")
+        socks = []
+        for _ in range(50):  # the attack: many connections, each sends 2 of 1,000 bytes and waits
+            s = socket.create_connection((host, int(port)), timeout=20)
+            s.sendall(f"POST /v1/scores HTTP/1.1\r\nHost: x\r\nAuthorization: {key}\r\nContent-Type: application/json"
+                      f"\r\nContent-Length: 1000\r\n\r\n{{}}".encode())  # fmt: skip
+            socks.append(s)
+        answers = []
+        for s in socks:
+            data = b""
+            while chunk := s.recv(65536):  # until the server closes: a connection left open times this out
+                data += chunk
+            answers.append(data)
+            s.close()
+    assert all(a.startswith(b"HTTP/1.1 408") for a in answers), answers[0][:300]
+    assert b"BODY_TIMEOUT" in answers[0]
+
+
+# -- 6. HTTP hygiene --------------------------------------------------------------------------------------------------
+def test_answers_carry_no_store_and_the_security_headers(hard: dict[str, Any]) -> None:
+    c, h = hard["client"], {"Authorization": hard["keys"]["all"]}
+    answers = [c.post("/v1/scores", json=hard["body"], headers=h), c.get("/v1/model", headers=h),
+               c.post("/v1/scores", json={"ruc": hard["body"]["ruc"]}, headers=h), c.get("/v1/model")]  # fmt: skip
+    assert [r.status_code for r in answers] == [201, 200, 422, 401]
+    for r in answers:
+        assert r.headers["cache-control"] == "no-store"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in c.get("/docs").headers["content-security-policy"]
+
+
+def test_options_and_405_name_every_method_of_the_path(hard: dict[str, Any]) -> None:
+    c = hard["client"]
+    r = c.options("/v1/scores")
+    assert r.status_code == 204
+    assert {"GET", "POST"} <= {m.strip() for m in r.headers["allow"].split(",")}
+    r = c.delete("/v1/scores")
+    assert r.status_code == 405
+    assert {"GET", "POST"} <= {m.strip() for m in r.headers["allow"].split(",")}
+
+
+def test_a_body_not_in_utf8_is_a_400(hard: dict[str, Any]) -> None:
+    c, h = hard["client"], {"Authorization": hard["keys"]["all"], "Content-Type": "application/json"}
+    text = json.dumps(hard["body"])
+    for encoding in ("utf-16", "utf-16-le", "utf-32"):
+        r = c.post("/v1/scores", content=text.encode(encoding), headers=h)
+        assert r.status_code == 400, (encoding, r.status_code, r.text[:200])
+        assert r.json()["code"] == "BODY_NOT_UTF8"
+    assert c.post("/v1/scores", content=text.encode(), headers=h).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [(("requested_amount",), True), (("requested_amount",), "50000"), (("term_months",), "24"),
+     (("term_months",), True), (("term_months",), 24.5), (("monthly_cashflows", 0, "income"), "42000"),
+     (("monthly_cashflows", 0, "income"), True), (("bureau_ratings", 0, "n_lenders"), "2")],
+)  # fmt: skip
+def test_money_and_counts_are_strictly_typed(hard: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
+    import copy
+
+    c, h = hard["client"], {"Authorization": hard["keys"]["all"]}
+    body = copy.deepcopy(hard["body"])
+    node: Any = body
+    for part in path[:-1]:
+        node = node[part]
+    if path[-1] not in node and len(path) > 1:
+        pytest.fail(f"the sample application has no {path}")
+    node[path[-1]] = value
+    r = c.post("/v1/scores", json=body, headers=h)
+    assert r.status_code == 422, (path, value, r.status_code)
+    assert any(str(path[-1]) in e["path"] for e in r.json()["errors"]), r.json()
+    assert c.post("/v1/scores", json={**hard["body"], "term_months": 24.0}, headers=h).status_code == 201
+
+
+def test_metrics_show_no_file_path_nor_pid_and_can_be_protected_or_moved(hard: dict[str, Any], tmp_path: Any) -> None:
+    text = hard["client"].get("/metrics").text
+    assert str(hard["bundle"]) not in text
+    assert "pid=" not in text
+    assert 'source="bundle"' in text
+    app, _ = _app(hard, tmp_path, metrics_token="s3cret-metrics-token")
+    with TestClient(app) as c:
+        assert c.get("/metrics").status_code == 401
+        assert c.get("/metrics", headers={"Authorization": "Bearer wrong-wrong-wrong-wrong"}).status_code == 401
+        assert c.get("/metrics", headers={"Authorization": "Bearer s3cret-metrics-token"}).status_code == 200
+    app, _ = make_app(hard["bundle"], f"sqlite:///{tmp_path / 'other.db'}", metrics_port=9999)
+    with TestClient(app) as c:
+        assert c.get("/metrics").status_code == 404  # on its own port (pymescore serve --metrics-port)
+
+
+def test_the_openapi_says_what_the_server_enforces(hard: dict[str, Any]) -> None:
+    spec = hard["client"].get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    ruc = schemas["ScoreRequest"]["properties"]["ruc"]
+    assert ruc["format"] == "pe-ruc"
+    assert "check digit" in ruc["description"]
+    row = schemas["FeatureRow"]
+    assert row["additionalProperties"] is False
+    assert set(row["properties"]) == set(hard["state"].served().features)
+    assert schemas["PredictRequest"]["properties"]["instances"]["items"] == {"$ref": "#/components/schemas/FeatureRow"}
+    header = next(p for p in spec["paths"]["/v1/scores"]["post"]["parameters"] if p["name"] == "idempotency-key")
+    bounds = header["schema"].get("anyOf", [header["schema"]])[0]
+    assert (bounds["minLength"], bounds["maxLength"]) == (1, 255)
+    assert "429" in spec["paths"]["/v1/scores"]["post"]["responses"]

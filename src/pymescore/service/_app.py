@@ -75,8 +75,9 @@ def create_app(state: ServiceState) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, problems.on_http)
     app.add_exception_handler(Exception, unexpected_handler(settings.log_salt))
     app.state.log_salt = settings.log_salt
-    # added first, so it runs inside ``observe``: 413s are counted and logged like every other answer
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    # added first, so it runs inside ``observe``: 408s and 413s are counted and logged like every other answer
+    limit, timeout_s = settings.max_body_bytes, settings.body_timeout_s
+    app.add_middleware(BodyLimit, limit=limit, timeout_s=timeout_s, metrics=state.metrics)
     app.middleware("http")(observer(state.metrics))
     # in this order, the OpenAPI document lists the paths as it always has (predict after GET /v1/model)
     for router in (scores_router, reads_router, predict_router, admin_router, health_router):

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import Request
@@ -76,12 +76,22 @@ def unexpected_handler(salt: str) -> Any:
 def allowed_methods(routes: Iterable[BaseRoute], scope: Scope) -> list[str]:
     """Every method some route of this path answers (``OPTIONS`` included), sorted; empty when none matches."""
     methods: set[str] = set()
-    for route in routes:
+    for route in _flat(routes):
         match, _ = route.matches({**scope, "method": "GET"})
         if match == Match.NONE:
             continue
         methods |= set(getattr(route, "methods", None) or ())
     return sorted(methods | {"OPTIONS"}) if methods else []
+
+
+def _flat(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """The routes themselves: FastAPI keeps an included router (without prefix, as the service's are) whole."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _flat(inner.routes)
+        else:
+            yield route
 
 
 class Guard:

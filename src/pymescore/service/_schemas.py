@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SkipValidation, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, WithJsonSchema, model_validator
 
 from pymescore.errors import InputError
 
@@ -19,8 +19,14 @@ MAX_FEATURES = 200
 #: an amount in the record's currency (finite; beyond ±10^13 is a typing error, not an SME)
 #: strict: JSON ``true`` or ``"5000"`` is not an amount (pydantic's lax mode would read 1.0 and 5000.0)
 Money = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-1e13, le=1e13)]
-#: a count: a JSON integer only (not true, "24" or 24.5)
-Count = Annotated[int, Field(strict=True)]
+#: a count: a JSON integer (24, or 24.0, the same number to JSON); never true, "24" or 24.5
+_Count = Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True, multiple_of=1)]
+RATING = "SBS rating: 0 Normal, 1 CPP, 2 Deficiente, 3 Dudoso, 4 Pérdida."
+Term = Annotated[_Count, Field(ge=1, le=120), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 120})]
+_RATING_SCHEMA = {"type": "integer", "minimum": -1000, "maximum": 1000, "description": RATING}
+Rating = Annotated[_Count, Field(ge=-1000, le=1000), WithJsonSchema(_RATING_SCHEMA)]
+Lenders = Annotated[_Count, Field(ge=-1000, le=100000),
+                    WithJsonSchema({"type": "integer", "minimum": -1000, "maximum": 100000})]  # fmt: skip
 #: a feature's value: a number (never a boolean), a text (a category) or null
 FeatureValue = Annotated[float, Field(strict=True)] | str | None
 #: the RUC as POST /v1/scores checks it: a person (10), a company (20) or another taxpayer (15, 17), then the
@@ -32,6 +38,7 @@ RUC_DESCRIPTION = (
     "(weights 5,4,3,2,7,6,5,4,3,2 on the first ten; 11 - sum mod 11, keeping the last digit)."
 )
 Code = str
+MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 
 class _Record(BaseModel):
@@ -48,7 +55,7 @@ class FirmIn(_Record):
 
 
 class CashflowIn(_Record):
-    month: str = Field(max_length=10, description="Month, YYYY-MM.", examples=["2024-06"])
+    month: str = Field(max_length=10, pattern=MONTH, description="Month, YYYY-MM.", examples=["2024-06"])
     currency: str = Field("PEN", max_length=3, examples=["PEN"])
     income: Money
     expenses: Money
@@ -76,12 +83,10 @@ class PaymentIn(_Record):
 
 
 class BureauIn(_Record):
-    month: str = Field(max_length=10, description="Month, YYYY-MM.", examples=["2024-06"])
-    sbs_rating: Count = Field(
-        ge=-1000, le=1000, description="SBS rating: 0 Normal, 1 CPP, 2 Deficiente, 3 Dudoso, 4 Pérdida."
-    )
+    month: str = Field(max_length=10, pattern=MONTH, description="Month, YYYY-MM.", examples=["2024-06"])
+    sbs_rating: Rating
     debt_total: Money
-    n_lenders: Count = Field(ge=-1000, le=100000)
+    n_lenders: Lenders
 
 
 _EXAMPLE: dict[str, Any] = {
@@ -109,7 +114,7 @@ class ScoreRequest(BaseModel):
                      json_schema_extra=RUC_SCHEMA)  # fmt: skip
     requested_amount: float = Field(gt=0, le=1e10, allow_inf_nan=False, strict=True)
     currency: Literal["PEN", "USD"] = "PEN"
-    term_months: Count = Field(ge=1, le=120)
+    term_months: Term
     as_of: dt.date | None = Field(
         None, ge=dt.date(1990, 1, 1), description="Evaluation date (default: today, Lima). Data after it is ignored."
     )
