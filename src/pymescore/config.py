@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     )
     # -- abuse limits and HTTP hygiene (per worker; 0 = no limit) --------------------------------
     auth_failures_per_min: int = Field(
-        default=20, ge=0, description="Failed authentications per minute per client address and per key id (429)."
+        default=60, ge=0, description="Failed authentications per minute per client address and per key id (429)."
     )
     requests_per_min_client: int = Field(default=0, ge=0, description="Requests per minute per client address (429).")
     requests_per_min_key: int = Field(default=0, ge=0, description="Requests per minute per API key (429).")

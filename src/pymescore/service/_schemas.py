@@ -39,6 +39,8 @@ RUC_DESCRIPTION = (
 )
 Code = str
 MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+#: in the spec only: the contract checks the month (its message names YYYY-MM, with the record's other problems)
+_MONTH: dict[str, Any] = {"pattern": MONTH}
 
 
 class _Record(BaseModel):
@@ -55,7 +57,7 @@ class FirmIn(_Record):
 
 
 class CashflowIn(_Record):
-    month: str = Field(max_length=10, pattern=MONTH, description="Month, YYYY-MM.", examples=["2024-06"])
+    month: str = Field(max_length=10, description="Month, YYYY-MM.", examples=["2024-06"], json_schema_extra=_MONTH)
     currency: str = Field("PEN", max_length=3, examples=["PEN"])
     income: Money
     expenses: Money
@@ -83,7 +85,7 @@ class PaymentIn(_Record):
 
 
 class BureauIn(_Record):
-    month: str = Field(max_length=10, pattern=MONTH, description="Month, YYYY-MM.", examples=["2024-06"])
+    month: str = Field(max_length=10, description="Month, YYYY-MM.", examples=["2024-06"], json_schema_extra=_MONTH)
     sbs_rating: Rating
     debt_total: Money
     n_lenders: Lenders
