@@ -19,6 +19,7 @@ from pymescore.service import ServiceState, build_state, create_app
 
 def make_app(bundle: Path, database_url: str, lake: Path | None = None, schema: str | None = None,
              **settings: Any) -> tuple[FastAPI, ServiceState]:  # fmt: skip
+    settings.setdefault("auth_failures_per_min", 0)  # tests send wrong keys on purpose; the limit has its own tests
     s = Settings(serve_bundle=bundle, database_url=database_url, lake=lake or Path("/nonexistent"),
                  reload_interval_s=0, **settings)  # fmt: skip
     state = build_state(s, schema=schema)

@@ -48,6 +48,19 @@ class Settings(BaseSettings):
         le=64,
         description="Scorings run at once per worker (CPU-bound: more only contend for the GIL).",
     )
+    # -- abuse limits and HTTP hygiene (per worker; 0 = no limit) --------------------------------
+    auth_failures_per_min: int = Field(
+        default=60, ge=0, description="Failed authentications per minute per client address and per key id (429)."
+    )
+    requests_per_min_client: int = Field(default=0, ge=0, description="Requests per minute per client address (429).")
+    requests_per_min_key: int = Field(default=0, ge=0, description="Requests per minute per API key (429).")
+    body_timeout_s: float = Field(default=10.0, gt=0, le=300, description="Longest wait for a request's body (408).")
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="Serve /metrics on this port only, not the API's (0: the API's port)."
+    )
+    metrics_token: str | None = Field(
+        default=None, min_length=16, description="Bearer token /metrics requires (unset: open, or on its own port)."
+    )
     log_salt: str = Field(
         default_factory=lambda: secrets.token_hex(16),
         description="Secret key of the RUC HMACs in the service's logs (random per process when unset).",

@@ -59,6 +59,9 @@ def serve_command(
     lake: Annotated[Path | None, typer.Option("--lake", help="Lake with the PEN/USD rates for USD histories.")] = None,
     policy: Annotated[Path | None, typer.Option("--policy", help="TOML decision policy (default: built-in).")] = None,
     xgb_threads: Annotated[int, typer.Option(help="XGBoost threads per worker.")] = 1,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve /metrics on this port instead of the API's (PYMESCORE_METRICS_PORT).")
+    ] = None,
 ) -> None:
     """Serve explained credit decisions over HTTP (FastAPI under uvicorn, uvloop, httptools).
 
@@ -99,6 +102,7 @@ def serve_command(
         "PYMESCORE_LAKE": str(lake) if lake else None,
         "PYMESCORE_POLICY_FILE": str(policy) if policy else None,
         "PYMESCORE_XGB_THREADS": str(xgb_threads),
+        "PYMESCORE_METRICS_PORT": str(metrics_port) if metrics_port else None,
     }
     for k, v in env.items():
         if v is not None:
@@ -112,6 +116,11 @@ def serve_command(
         f"docs at /docs, metrics at /metrics. Ctrl-C stops."
     )
     del scorer  # verified; each worker loads its own
+    if settings.metrics_port:
+        from pymescore.service._metrics import serve_metrics
+
+        serve_metrics(host, settings.metrics_port)
+        console.print(f"Metrics on http://{host}:{settings.metrics_port}/metrics only.")
     try:
         if workers == 1:
             uvicorn.run(

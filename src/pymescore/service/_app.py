@@ -7,16 +7,18 @@ import datetime as dt
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import anyio
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from pymescore.config import Settings
 from pymescore.service import _problems as problems
+from pymescore.service._guard import Guard, unexpected_handler
 from pymescore.service._http import BodyLimit, observer
+from pymescore.service._openapi import openapi_builder
 from pymescore.service._problems import ProblemError
 from pymescore.service._routes_admin import admin_router
 from pymescore.service._routes_docs import mount_docs
@@ -44,6 +46,13 @@ DESCRIPTION = (
 )
 
 
+class _App(FastAPI):
+    """FastAPI with ``Guard`` outside Starlette's error middleware (security headers, OPTIONS, quiet errors)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return Guard(super().build_middleware_stack(), self.router.routes, self.state.log_salt)
+
+
 def create_app(state: ServiceState) -> FastAPI:
     settings = state.settings
 
@@ -60,7 +69,7 @@ def create_app(state: ServiceState) -> FastAPI:
         await asyncio.gather(*tasks, return_exceptions=True)
         state.store.dispose()
 
-    app = FastAPI(
+    app = _App(
         title="pymescore scoring service",
         version="1",
         summary="Explained credit decisions for Peruvian SMEs, with an audit trail.",
@@ -72,9 +81,11 @@ def create_app(state: ServiceState) -> FastAPI:
     app.add_exception_handler(ProblemError, problems.on_problem)
     app.add_exception_handler(RequestValidationError, problems.on_validation)
     app.add_exception_handler(StarletteHTTPException, problems.on_http)
-    app.add_exception_handler(Exception, problems.on_unexpected)
-    # added first, so it runs inside ``observe``: 413s are counted and logged like every other answer
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_exception_handler(Exception, unexpected_handler(settings.log_salt))
+    app.state.log_salt = settings.log_salt
+    # added first, so it runs inside ``observe``: 408s and 413s are counted and logged like every other answer
+    limit, timeout_s = settings.max_body_bytes, settings.body_timeout_s
+    app.add_middleware(BodyLimit, limit=limit, timeout_s=timeout_s, metrics=state.metrics)
     app.middleware("http")(observer(state.metrics))
     # in this order, the OpenAPI document lists the paths as it always has (predict after GET /v1/model)
     for router in (
@@ -89,30 +100,7 @@ def create_app(state: ServiceState) -> FastAPI:
         app.include_router(router(state))
     mount_docs(app)
 
-    def openapi() -> dict[str, Any]:
-        """FastAPI's schema, with every error response declared as ``application/problem+json``."""
-        if app.openapi_schema is None:
-            from fastapi.openapi.utils import get_openapi
-
-            spec = get_openapi(title=app.title, version=app.version, summary=app.summary,
-                               description=app.description, routes=app.routes)  # fmt: skip
-            for path in spec.get("paths", {}).values():
-                for operation in path.values():
-                    for status, response in operation.get("responses", {}).items():
-                        content = response.get("content", {})
-                        if status.isdigit() and int(status) >= 400 and "application/json" in content:
-                            content[problems.PROBLEM] = content.pop("application/json")
-            # batch items are validated one by one by the route (SkipValidation), which makes pydantic inline
-            # a copy of ScoreRequest: documented as the shared component instead, one type for client SDKs
-            schemas = spec.get("components", {}).get("schemas", {})
-            if "BatchRequest" in schemas and "ScoreRequest" in schemas:
-                schemas["BatchRequest"]["properties"]["applications"]["items"] = {
-                    "$ref": "#/components/schemas/ScoreRequest"
-                }
-            app.openapi_schema = spec
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi_builder(app, state)  # type: ignore[method-assign]
     return app
 
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 from fastapi import Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,8 +20,14 @@ log = logging.getLogger("pymescore.service")
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No API key, or an unknown or revoked one"},
     403: {"model": Problem, "description": "The key lacks the scope this route needs"},
+    408: {"model": Problem, "description": "The body did not arrive within the configured time"},
     413: {"model": Problem, "description": "Body larger than the configured limit"},
     422: {"model": Problem, "description": "The request does not meet the contract (field-level errors)"},
+    429: {
+        "model": Problem,
+        "description": "Too many failed authentications or requests from this address or key; see Retry-After",
+        "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "string"}}},
+    },
     503: {"model": Problem, "description": "The audit store or the model is not available; retry"},
 }
 #: what a route that reads a JSON body may also answer
@@ -31,10 +38,12 @@ BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class BodyLimit:
-    """413 for a body larger than ``limit`` bytes, declared or streamed, before anything parses it."""
+    """413 for a body larger than ``limit`` bytes, declared or streamed, before anything parses it; 408 (and the
+    connection closed) for a body that has not fully arrived ``timeout_s`` after its headers did. The body is read
+    here, whole, then handed on."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: int, timeout_s: float = 10.0, metrics: Metrics | None = None) -> None:
+        self.app, self.limit, self.timeout_s, self.metrics = app, limit, timeout_s, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,21 +53,21 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await self._too_big(scope, receive, send)
             return
-        if declared is not None:
-            await self.app(scope, receive, send)
-            return
-        # no Content-Length (chunked): read up to the limit here, then hand the body on
         chunks, seen, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            chunks.append(message.get("body", b""))
-            seen += len(chunks[-1])
-            more = message.get("more_body", False)
-            if seen > self.limit:
-                await self._too_big(scope, receive, send)
-                return
+        with anyio.move_on_after(self.timeout_s) as waited:
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":  # the client went away
+                    return
+                chunks.append(message.get("body", b""))
+                seen += len(chunks[-1])
+                more = message.get("more_body", False)
+                if seen > self.limit:
+                    await self._too_big(scope, receive, send)
+                    return
+        if waited.cancelled_caught:
+            await self._too_slow(scope, receive, send)
+            return
         body = b"".join(chunks)
         sent = False
 
@@ -75,6 +84,16 @@ class BodyLimit:
         response = problem_response(
             413, f"expected a body of at most {self.limit} bytes", "BODY_TOO_LARGE", instance=str(scope.get("path", ""))
         )
+        await response(scope, receive, send)
+
+    async def _too_slow(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.metrics is not None:
+            self.metrics.body_timeouts.inc()
+        response = problem_response(
+            408, f"expected the whole body within {self.timeout_s:g} s of the headers / se esperaba el cuerpo "
+            f"completo en {self.timeout_s:g} s", "BODY_TIMEOUT", headers={"Connection": "close"},
+            instance=str(scope.get("path", "")),
+        )  # fmt: skip
         await response(scope, receive, send)
 
 

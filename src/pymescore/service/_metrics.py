@@ -23,6 +23,12 @@ PD_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0)
 
 
+def public_source(source: str) -> str:
+    """What ``/metrics`` may say about where the model came from: a registry URI (``models:/name@alias``) as such,
+    a folder only as ``bundle`` (a file path tells an outsider how the host is laid out)."""
+    return source if source.startswith(("models:/", "runs:/")) else "bundle"
+
+
 class Metrics:
     content_type = CONTENT_TYPE_LATEST
 
@@ -44,7 +50,7 @@ class Metrics:
         self.pd = Histogram("pymescore_pd", "Probabilities of default given", buckets=PD_BUCKETS, registry=r)
         self.model_info = Gauge(
             "pymescore_model_info", "The model being served (value 1)", ["version", "source", "policy_version"],
-            registry=r, multiprocess_mode="liveall",
+            registry=r, multiprocess_mode="livemax",  # no pid label: 1 while some worker serves it
         )  # fmt: skip
         self.model_loaded = Gauge(
             "pymescore_model_loaded", "1 when a verified model is loaded", registry=r, multiprocess_mode="livemin"
@@ -56,10 +62,17 @@ class Metrics:
             "pymescore_reason_requests_overdue", "Denial-reason requests past their 7-working-day deadline",
             registry=r, multiprocess_mode="max",
         )  # fmt: skip
+        self.limited = Counter(
+            "pymescore_rate_limited", "Requests refused with 429 by limit (auth_client, auth_key, client, key)",
+            ["limit"], registry=r,
+        )  # fmt: skip
+        self.auth_failures = Counter("pymescore_auth_failures", "Failed authentications (401)", registry=r)
+        self.body_timeouts = Counter("pymescore_body_timeouts", "Request bodies not received in time (408)", registry=r)
         self._model_labels: tuple[str, str, str] | None = None
         self.reloads = Counter("pymescore_model_reloads", "Model reload attempts by outcome", ["outcome"], registry=r)
 
     def set_model(self, version: str, source: str, policy_version: str) -> None:
+        source = public_source(source)
         if self._model_labels is not None:  # the previous model: 0 (clearing is not multiprocess-safe)
             self.model_info.labels(*self._model_labels).set(0)
         self._model_labels = (version, source, policy_version)
@@ -78,3 +91,13 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+def serve_metrics(host: str, port: int) -> None:
+    """``/metrics`` of every worker on its own port, in a thread of this process (``PYMESCORE_METRICS_PORT``): the
+    API's port then has none, and the metrics port can stay inside the cluster."""
+    from prometheus_client import multiprocess, start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    start_http_server(port, addr=host, registry=registry)

@@ -21,9 +21,11 @@ TITLES = {
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
+    408: "Request timeout",
     409: "Conflict",
     413: "Request too large",
     415: "Unsupported media type",
+    429: "Too many requests",
     422: "Unprocessable content",
     500: "Internal error",
     503: "Service unavailable",
@@ -50,6 +52,19 @@ class ProblemError(PymescoreError):
         self.headers = headers or {}
 
 
+def escaped(text: str, limit: int = 200) -> str:
+    """``text`` made always encodable and bounded: a lone surrogate (``\\ud800``), a control character or any
+    other code point UTF-8 cannot carry is written as its escape, and the result is cut at ``limit`` characters."""
+    if not text.isprintable() or not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+        if not text.isprintable():
+            text = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def problem_body(
     status: int, detail: str, code: str | None = None, errors: list[dict[str, str]] | None = None, instance: str = ""
 ) -> dict[str, Any]:
@@ -57,10 +72,11 @@ def problem_body(
         "type": TYPE_BASE + (code or str(status)).lower(),
         "title": TITLES.get(status, "Error"),
         "status": status,
-        "detail": detail,
-        "instance": instance or None,
+        "detail": escaped(detail, 600),
+        "instance": escaped(instance, 300) or None,
         "code": code,
-        "errors": errors or [],
+        # every text a client sent may come back here: each field escaped, so the answer always encodes
+        "errors": [{k: escaped(str(v), 300 if k != "got" else 200) for k, v in e.items()} for e in errors or []],
     }
 
 
@@ -78,8 +94,16 @@ def problem_response(
 
 
 def _got(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else value
-    return text[:200]
+    if isinstance(value, dict):  # a whole object (a missing field): its keys say which one, its values stay out
+        return escaped("an object with keys " + ", ".join(map(str, list(value)[:20])))
+    return escaped(value if isinstance(value, str) else repr(value))
+
+
+def json_invalid(why: str, at: int | None) -> dict[str, str]:
+    """The field problem of a body that is not JSON: what the parser said, and where."""
+    where = f" at character {at}" if at is not None else ""
+    return {"path": "body", "expected": f"valid JSON ({why.strip() or 'a syntax error'}{where})",
+            "got": "a body that is not valid JSON"}  # fmt: skip
 
 
 def validation_errors(exc: RequestValidationError | ValidationError) -> list[dict[str, str]]:
@@ -87,10 +111,7 @@ def validation_errors(exc: RequestValidationError | ValidationError) -> list[dic
     for e in exc.errors():
         if e.get("type") == "json_invalid":  # loc is (body, character offset): say so, not "[8]"
             at = next((p for p in e.get("loc", ()) if isinstance(p, int)), None)
-            why = str((e.get("ctx") or {}).get("error", "")).strip()
-            where = f" at character {at}" if at is not None else ""
-            out.append({"path": "body", "expected": f"valid JSON ({why or 'a syntax error'}{where})",
-                        "got": "a body that is not valid JSON"})  # fmt: skip
+            out.append(json_invalid(str((e.get("ctx") or {}).get("error", "")), at))
             continue
         loc = [str(p) for p in e.get("loc", ()) if p != "body"]
         path = ""
@@ -138,15 +159,3 @@ async def on_http(request: Request, exc: Exception) -> JSONResponse:
 
 
 _HTTP_CODES = {400: "BODY_UNREADABLE", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
-
-
-async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    import json
-    import logging
-    import traceback
-
-    detail = traceback.format_exception_only(type(exc), exc)[-1].strip()[:300]
-    logging.getLogger("pymescore.service").error(
-        json.dumps({"event": "unexpected_error", "route": request.url.path, "error": detail})
-    )
-    return problem_response(500, "an unexpected error; it was logged", "INTERNAL", instance=request.url.path)

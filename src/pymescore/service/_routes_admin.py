@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from pymescore.service._auth import needs
+from pymescore.service._bodies import StrictJsonRoute
 from pymescore.service._http import AUTH_RESPONSES
 from pymescore.service._schemas import Problem
 from pymescore.service._state import ServiceState
@@ -15,7 +16,7 @@ from pymescore.service._store import Principal
 
 def admin_router(state: ServiceState) -> APIRouter:
     """``POST /v1/admin/reload`` (scope ``admin``)."""
-    router = APIRouter()
+    router = APIRouter(route_class=StrictJsonRoute)
 
     @router.post("/v1/admin/reload", tags=["model"], responses={**AUTH_RESPONSES, 409: {"model": Problem}})
     async def reload_model(principal: Annotated[Principal, Depends(needs(state, "admin"))]) -> JSONResponse:

@@ -1,6 +1,9 @@
 """The operations routes, open without a key: liveness, readiness and Prometheus metrics."""
 
-from fastapi import APIRouter, Response
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 
 from pymescore.service._problems import ProblemError, problem_response
@@ -28,9 +31,18 @@ def health_router(state: ServiceState) -> APIRouter:
             return problem_response(503, exc.detail, exc.code)
         return JSONResponse({"status": "ready", "model_version": state.scorer.version})
 
-    @router.get("/metrics", tags=["operations"], response_class=Response)
-    async def prometheus_metrics() -> Response:
-        """Prometheus text format (all workers when several run)."""
+    if state.settings.metrics_port:  # served on its own port (``serve_metrics``), not next to the API
+        return router
+    token = state.settings.metrics_token
+
+    @router.get("/metrics", tags=["operations"], response_class=Response,
+                responses={401: {"model": Problem, "description": "The metrics token is set: send it"}})  # fmt: skip
+    async def prometheus_metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+        """Prometheus text format (all workers when several run); with ``PYMESCORE_METRICS_TOKEN`` set, only for
+        ``Authorization: Bearer <token>``."""
+        if token is not None and not hmac.compare_digest((authorization or "").encode(), f"Bearer {token}".encode()):
+            raise ProblemError(401, "expected 'Authorization: Bearer <metrics token>'", code="AUTH_INVALID",
+                               headers={"WWW-Authenticate": 'Bearer realm="pymescore-metrics"'})  # fmt: skip
         return Response(state.metrics.render(), media_type=state.metrics.content_type)
 
     return router

@@ -9,10 +9,22 @@ from stdnum.pe import ruc as stdnum_ruc
 from pymescore.service._auth import needs
 from pymescore.service._http import AUTH_RESPONSES
 from pymescore.service._problems import ProblemError
-from pymescore.service._schemas import HistoryResponse, ModelInfo, Problem, ScoreResponse
+from pymescore.service._schemas import (
+    RUC_DESCRIPTION,
+    RUC_PATTERN,
+    RUC_SCHEMA,
+    HistoryResponse,
+    ModelInfo,
+    Problem,
+    ScoreResponse,
+)
 from pymescore.service._state import ServiceState
 from pymescore.service._store import Principal
 
+_RUC_QUERY = Query(
+    min_length=11, max_length=11, pattern=RUC_PATTERN, description=RUC_DESCRIPTION, json_schema_extra=RUC_SCHEMA
+)
+RucQuery = Annotated[str, _RUC_QUERY]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such decision"}}
 
 
@@ -34,7 +46,7 @@ def reads_router(state: ServiceState) -> APIRouter:
 
     @router.get("/v1/scores", response_model=HistoryResponse, tags=["decisions"], responses=AUTH_RESPONSES)
     async def list_scores(
-        ruc: Annotated[str, Query(min_length=11, max_length=11, pattern=r"^[0-9]{11}$")],
+        ruc: RucQuery,
         principal: Annotated[Principal, Depends(needs(state, "read"))],
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> JSONResponse:

@@ -2,8 +2,6 @@
 ``/v1/models/pymescore:predict`` on feature rows."""
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import time
 from typing import Annotated, Any
@@ -16,6 +14,8 @@ from pydantic import ValidationError
 from pymescore.errors import PymescoreError
 from pymescore.service import _problems as problems
 from pymescore.service._auth import needs
+from pymescore.service._bodies import StrictJsonRoute
+from pymescore.service._guard import ruc_hash
 from pymescore.service._http import AUTH_RESPONSES, BODY_RESPONSES, negotiate_lang
 from pymescore.service._idempotency import Claim, conflict, fingerprint, idempotent, request_key
 from pymescore.service._problems import ProblemError
@@ -32,12 +32,15 @@ from pymescore.service._scorer import ApplicationInvalidError, Scored
 from pymescore.service._state import ServiceState
 from pymescore.service._store import IdempotencyConflictError, Principal
 
+#: 1-255 characters, as the claim checks (FastAPI enforces the bounds the spec declares)
+IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=255,
+                                              description="Makes a retried POST safe (1-255 characters).")]  # fmt: skip
 IN_FLIGHT: dict[int | str, dict[str, Any]] = {409: {"model": Problem, "description": "Idempotency-Key in flight"}}
 
 
 def scores_router(state: ServiceState) -> APIRouter:
     """``POST /v1/scores`` and ``POST /v1/scores:batch``: decisions, audited before they are answered."""
-    router = APIRouter()
+    router = APIRouter(route_class=StrictJsonRoute)
     settings = state.settings
 
     @router.post("/v1/scores", response_model=ScoreResponse, status_code=201, tags=["scoring"],
@@ -46,7 +49,7 @@ def scores_router(state: ServiceState) -> APIRouter:
         body: ScoreRequest,
         request: Request,
         principal: Annotated[Principal, Depends(needs(state, "score"))],
-        idempotency_key: Annotated[str | None, Header()] = None,
+        idempotency_key: IdempotencyKey = None,
         accept_language: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         """Score one application: PD, score, band, decision, suggested amount, reasons, rules, hints.
@@ -55,7 +58,7 @@ def scores_router(state: ServiceState) -> APIRouter:
         answer is 503 and nothing was decided.
         """
         lang = negotiate_lang(accept_language)
-        request.state.ruc_hash = _ruc_hash(body.ruc, settings.log_salt)
+        request.state.ruc_hash = ruc_hash(body.ruc, settings.log_salt)
         printed = fingerprint(body)
 
         async def work(claim: Claim | None) -> tuple[int, dict[str, Any]]:
@@ -77,7 +80,7 @@ def scores_router(state: ServiceState) -> APIRouter:
     async def create_scores(
         body: BatchRequest,
         principal: Annotated[Principal, Depends(needs(state, "score"))],
-        idempotency_key: Annotated[str | None, Header()] = None,
+        idempotency_key: IdempotencyKey = None,
         accept_language: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         """Score up to ``batch_max`` applications; each item has its own result (201) or problem (422)."""
@@ -135,7 +138,7 @@ def scores_router(state: ServiceState) -> APIRouter:
 
 def predict_router(state: ServiceState) -> APIRouter:
     """``POST /v1/models/pymescore:predict``: PD and score on feature rows, no decision, not audited."""
-    router = APIRouter()
+    router = APIRouter(route_class=StrictJsonRoute)
 
     @router.post("/v1/models/pymescore:predict", response_model=PredictResponse, tags=["model"],
                  responses={**AUTH_RESPONSES, **BODY_RESPONSES})  # fmt: skip
@@ -195,8 +198,3 @@ def _record_metrics(state: ServiceState, scored: list[Scored]) -> None:
         state.metrics.decisions.labels(s.response["decision"]).inc()
         state.metrics.score.observe(s.response["score"])
         state.metrics.pd.observe(s.response["pd"])
-
-
-def _ruc_hash(ruc: str, secret: str) -> str:
-    """HMAC-SHA256 of the RUC under a secret: logs can be joined on it, not turned back into RUCs."""
-    return hmac.new(secret.encode(), ruc.encode(), hashlib.sha256).hexdigest()[:16]

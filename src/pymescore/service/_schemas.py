@@ -10,15 +10,37 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SkipValidation, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, WithJsonSchema, model_validator
 
 from pymescore.errors import InputError
 
 MAX_HISTORY_ROWS = 600
 MAX_FEATURES = 200
 #: an amount in the record's currency (finite; beyond ±10^13 is a typing error, not an SME)
-Money = Annotated[float, Field(allow_inf_nan=False, ge=-1e13, le=1e13)]
+#: strict: JSON ``true`` or ``"5000"`` is not an amount (pydantic's lax mode would read 1.0 and 5000.0)
+Money = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-1e13, le=1e13)]
+#: a count: a JSON integer (24, or 24.0, the same number to JSON); never true, "24" or 24.5
+_Count = Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True, multiple_of=1)]
+RATING = "SBS rating: 0 Normal, 1 CPP, 2 Deficiente, 3 Dudoso, 4 Pérdida."
+Term = Annotated[_Count, Field(ge=1, le=120), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 120})]
+_RATING_SCHEMA = {"type": "integer", "minimum": -1000, "maximum": 1000, "description": RATING}
+Rating = Annotated[_Count, Field(ge=-1000, le=1000), WithJsonSchema(_RATING_SCHEMA)]
+Lenders = Annotated[_Count, Field(ge=-1000, le=100000),
+                    WithJsonSchema({"type": "integer", "minimum": -1000, "maximum": 100000})]  # fmt: skip
+#: a feature's value: a number (never a boolean), a text (a category) or null
+FeatureValue = Annotated[float, Field(strict=True)] | str | None
+#: the RUC as POST /v1/scores checks it: a person (10), a company (20) or another taxpayer (15, 17), then the
+#: SUNAT check digit (mod 11); ``format: pe-ruc`` names the check, which no pattern can
+RUC_PATTERN = r"^(10|15|17|20)[0-9]{9}$"
+RUC_SCHEMA: dict[str, Any] = {"format": "pe-ruc"}
+RUC_DESCRIPTION = (
+    "RUC (SUNAT): 11 ASCII digits, starting 10, 15, 17 or 20, whose last digit is the check digit "
+    "(weights 5,4,3,2,7,6,5,4,3,2 on the first ten; 11 - sum mod 11, keeping the last digit)."
+)
 Code = str
+MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])(-01(T00:00(:00(\.0{1,9})?)?)?)?$"
+#: in the spec only: the contract checks the month (its message names YYYY-MM, with the record's other problems)
+_MONTH: dict[str, Any] = {"pattern": MONTH}
 
 
 class _Record(BaseModel):
@@ -39,6 +61,7 @@ class CashflowIn(_Record):
         max_length=40,
         description="Month, YYYY-MM (or its first day, also as an ISO date-time at midnight, as pandas writes it).",
         examples=["2024-06"],
+        json_schema_extra=_MONTH,
     )
     currency: str = Field("PEN", max_length=3, examples=["PEN"])
     income: Money
@@ -71,12 +94,11 @@ class BureauIn(_Record):
         max_length=40,
         description="Month, YYYY-MM (or its first day, also as an ISO date-time at midnight, as pandas writes it).",
         examples=["2024-06"],
+        json_schema_extra=_MONTH,
     )
-    sbs_rating: int = Field(
-        ge=-1000, le=1000, description="SBS rating: 0 Normal, 1 CPP, 2 Deficiente, 3 Dudoso, 4 Pérdida."
-    )
+    sbs_rating: Rating
     debt_total: Money
-    n_lenders: int = Field(ge=-1000, le=100000)
+    n_lenders: Lenders
 
 
 _EXAMPLE: dict[str, Any] = {
@@ -101,15 +123,15 @@ class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
     # the RUC's shape and check digit are checked with the histories (every problem of a request at once), not
-    # here, where a bad RUC would hide them; the schema still documents the shape
+    # here, where a bad RUC would hide them; the schema documents what that check enforces
     ruc: str = Field(
         max_length=64,
-        description="RUC (11 digits with its check digit, SUNAT).",
-        json_schema_extra={"pattern": "^[0-9]{11}$", "minLength": 11, "maxLength": 11},
+        description=RUC_DESCRIPTION,
+        json_schema_extra={**RUC_SCHEMA, "pattern": RUC_PATTERN, "minLength": 11, "maxLength": 11},
     )
-    requested_amount: float = Field(gt=0, le=1e10, allow_inf_nan=False)
+    requested_amount: float = Field(gt=0, le=1e10, allow_inf_nan=False, strict=True)
     currency: Literal["PEN", "USD"] = "PEN"
-    term_months: int = Field(ge=1, le=120)
+    term_months: Term
     as_of: dt.date | None = Field(
         None, ge=dt.date(1990, 1, 1), description="Evaluation date (default: today, Lima). Data after it is ignored."
     )
@@ -123,7 +145,7 @@ class ScoreRequest(BaseModel):
     financial_statements: list[StatementIn] = Field(default_factory=list, max_length=MAX_HISTORY_ROWS)
     payments: list[PaymentIn] = Field(default_factory=list, max_length=MAX_HISTORY_ROWS)
     bureau_ratings: list[BureauIn] = Field(default_factory=list, max_length=MAX_HISTORY_ROWS)
-    features: dict[str, float | str | None] | None = Field(
+    features: dict[str, FeatureValue] | None = Field(
         None, max_length=MAX_FEATURES, description="Precomputed features (the model's feature list, GET /v1/model)."
     )
 
@@ -270,7 +292,7 @@ class PredictRequest(BaseModel):
     """TensorFlow Serving's row format: one object of feature values per instance."""
 
     model_config = ConfigDict(extra="forbid")
-    instances: list[dict[str, float | str | None]] = Field(min_length=1, max_length=1000)
+    instances: list[dict[str, FeatureValue]] = Field(min_length=1, max_length=1000)
 
 
 class Prediction(BaseModel):

@@ -13,6 +13,7 @@ import anyio
 
 from pymescore.config import Settings
 from pymescore.errors import PymescoreError
+from pymescore.service._limits import Limits
 from pymescore.service._metrics import Metrics
 from pymescore.service._problems import ProblemError
 from pymescore.service._scorer import Scorer
@@ -39,10 +40,13 @@ class ServiceState:
     # contention)
     score_slots: anyio.CapacityLimiter = field(init=False, repr=False)
     store_slots: anyio.CapacityLimiter = field(init=False, repr=False)
+    limits: Limits = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.score_slots = anyio.CapacityLimiter(self.settings.score_concurrency)
         self.store_slots = anyio.CapacityLimiter(32)
+        s = self.settings
+        self.limits = Limits.per_minute(s.auth_failures_per_min, s.requests_per_min_client, s.requests_per_min_key)
 
     def reload(self, force: bool = False) -> dict[str, Any]:
         """Load the source's current model if it changed; a model that fails verification is not served."""
