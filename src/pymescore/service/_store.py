@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from pymescore.errors import PymescoreError
+from pymescore.service._deadline import WriteGate
 from pymescore.service._tables import api_keys, decisions, idempotency_keys
 from pymescore.sources._readers import _driver_url
 
 SCOPES = ("score", "read", "admin")
 #: an in-flight claim older than this belongs to a request that died: a retry may take it over
 STALE_CLAIM = dt.timedelta(seconds=60)
+#: the write's deadline (checked at COMMIT by migration 0003's trigger) and statement timeout, transaction-local
+_SET_DEADLINE = sa.text("SELECT set_config('pymescore.deadline', :d, true), set_config('statement_timeout', :ms, true)")
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -81,7 +84,9 @@ def make_engine(url: str, schema: str | None = None, timeout_s: float = 2.0) -> 
             cur.close()
 
         return engine
-    options = f"-c statement_timeout={int(timeout_s * 1000)}"
+    # statement_timeout bounds a live but slow server; a transaction left open by a client that died is ended
+    # by idle_in_transaction_session_timeout; a frozen server is bounded by the write's deadline (_deadline.py)
+    options = f"-c statement_timeout={int(timeout_s * 1000)} -c idle_in_transaction_session_timeout=10000"
     if schema:
         options += f" -c search_path={schema}"
     # a silent network (no RST) is noticed by TCP keepalives and tcp_user_timeout, not after minutes
@@ -109,6 +114,7 @@ class AuditStore:
 
     def __init__(self, url: str, *, schema: str | None = None, timeout_s: float = 2.0) -> None:
         self.url = url
+        self.timeout_s = timeout_s
         self.engine = make_engine(url, schema, timeout_s)
 
     def dispose(self) -> None:
@@ -126,6 +132,30 @@ class AuditStore:
             if exc.connection_invalidated:
                 raise StoreUnavailableError("audit store: the connection was lost") from exc
             raise
+
+    @contextmanager
+    def _write(self, gate: WriteGate | None) -> Iterator[Connection]:
+        """A transaction that commits only before ``gate``'s deadline: the database is told the deadline (a
+        PostgreSQL trigger checks it at COMMIT, migration 0003), and the gate is shut before COMMIT is sent."""
+        if gate is not None and gate.remaining() <= 0:  # e.g. a pool wait already spent the budget
+            gate.abandon()
+            raise StoreUnavailableError("audit store: the write's deadline passed before it began")
+        with self._tx() as conn:
+            if gate is not None:
+                ms = max(1, int(gate.remaining() * 1000))
+                if conn.dialect.name == "postgresql":
+                    stamp = dt.datetime.fromtimestamp(gate.deadline, dt.UTC).isoformat()
+                    conn.execute(_SET_DEADLINE, {"d": stamp, "ms": str(ms)})
+                elif conn.dialect.name == "sqlite":
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout={ms}")
+            try:
+                yield conn
+                if gate is not None and not gate.begin_commit():
+                    raise StoreUnavailableError("audit store: the write missed its deadline; rolled back")
+            finally:
+                if gate is not None and conn.dialect.name == "sqlite":  # the pooled connection's usual wait
+                    with suppress(sa.exc.DBAPIError):
+                        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
 
     # -- schema ----------------------------------------------------------------------------------
     def migrate(self) -> str:
@@ -275,14 +305,18 @@ class AuditStore:
 
     # -- decisions -------------------------------------------------------------------------------
     def record(
-        self, rows: Sequence[dict[str, Any]], idempotency: tuple[str, str, str, int, dict[str, Any]] | None
+        self,
+        rows: Sequence[dict[str, Any]],
+        idempotency: tuple[str, str, str, int, dict[str, Any]] | None,
+        gate: WriteGate | None = None,
     ) -> None:
         """Insert decisions and, in the same transaction, complete the idempotency claim we hold.
 
         If the claim was taken over meanwhile (this request was presumed dead), nothing is stored and
         :class:`IdempotencyConflictError` (409) is raised: the retry that took it over answers instead.
+        With a ``gate``, nothing is committed after its deadline or once the service stopped waiting.
         """
-        with self._tx() as conn:
+        with self._write(gate) as conn:
             if rows:
                 conn.execute(decisions.insert(), list(rows))
             if idempotency is not None:
