@@ -233,7 +233,7 @@ def check_signature(path: Path, contents: Mapping[str, bytes], trust: Trust, exp
             raise BundleError(f"{path}: signed by key {signer}, which is not among the trusted keys "
                               f"(PYMESCORE_TRUSTED_KEYS) / firmado con una clave no confiable {signer}",
                               code="BUNDLE_SIGNER_UNTRUSTED", signer=signer)  # fmt: skip
-        log.warning(json.dumps({"event": "bundle_signer_unchecked", "signer": signer, "message": "no trusted keys "
+        log.info(json.dumps({"event": "bundle_signer_unchecked", "signer": signer, "message": "no trusted keys "
                                 "configured (PYMESCORE_TRUSTED_KEYS) / sin claves de confianza"}))  # fmt: skip
     return signer
 

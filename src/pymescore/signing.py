@@ -56,18 +56,22 @@ def public_text(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
     return PREFIX + base64.b64encode(_raw(public)).decode()
 
 
+def _bad_public(text: str) -> SigningError:
+    return SigningError(
+        f"expected a public key 'ed25519:<base64>' (a NAME.pub of `pymescore keygen`), got {text[:24]!r} / "
+        "se esperaba una clave pública 'ed25519:<base64>'",
+        code="SIGNING_KEY_INVALID",
+    )
+
+
 def parse_public(text: str) -> Ed25519PublicKey:
     text = text.strip()
+    if not text.startswith(PREFIX):
+        raise _bad_public(text)
     try:
-        if not text.startswith(PREFIX):
-            raise ValueError(text[:20])
         return Ed25519PublicKey.from_public_bytes(base64.b64decode(text[len(PREFIX) :], validate=True))
     except (ValueError, binascii.Error) as exc:
-        raise SigningError(
-            f"expected a public key 'ed25519:<base64>' (a NAME.pub of `pymescore keygen`), got {text[:24]!r} / "
-            "se esperaba una clave pública 'ed25519:<base64>'",
-            code="SIGNING_KEY_INVALID",
-        ) from exc
+        raise _bad_public(text) from exc
 
 
 def fingerprint(key: str | Ed25519PublicKey) -> str:
