@@ -32,12 +32,14 @@ demo: bootstrap  ## The main job end to end: simulate -> ingest -> validate -> f
 	$(BIN)/pymescore lake summary --lake $(DEMO_DIR)/lake
 	$(BIN)/pymescore features catalog --format md > $(DEMO_DIR)/feature_catalog.md
 	$(BIN)/pymescore features --lake $(DEMO_DIR)/lake --as-of $(DEMO_AS_OF) --out $(DEMO_DIR)/snapshot.parquet
+	$(BIN)/pymescore keygen --out $(DEMO_DIR)/keys/demo
+	PYMESCORE_SIGNING_KEY=$(DEMO_DIR)/keys/demo.key \
 	PYMESCORE_MLFLOW_URI=sqlite:///$(DEMO_DIR)/mlflow.db $(BIN)/pymescore train --table $(DEMO_DIR)/snapshot.parquet \
 		--target default_12m --trials 10 --time-budget 45 --out $(DEMO_DIR)/bundle --register --alias champion
 	$(BIN)/pymescore report --bundle $(DEMO_DIR)/bundle --table $(DEMO_DIR)/snapshot.parquet --target default_12m \
 		--out $(DEMO_DIR)/report.html
 	@echo "Validation report: $(DEMO_DIR)/report.html; model registry: $(DEMO_DIR)/mlflow.db (alias champion)"
-	$(BIN)/pymescore demo-serve --bundle $(DEMO_DIR)/bundle --lake $(DEMO_DIR)/lake --port $(DEMO_PORT) \
+	PYMESCORE_TRUSTED_KEYS=$(DEMO_DIR)/keys/demo.pub $(BIN)/pymescore demo-serve --bundle $(DEMO_DIR)/bundle --lake $(DEMO_DIR)/lake --port $(DEMO_PORT) \
 		--database-url sqlite:///$(DEMO_DIR)/audit.db $(if $(filter 0,$(DEMO_SERVE)),--no-serve,--serve)
 
 lint: bootstrap  ## ruff, formatting, mypy (strict) and the import-layer contract

@@ -162,7 +162,11 @@ def test_cli_train_evaluate_score_report_register(tmp_path: Path) -> None:
     frame = generic_table(1200, seed=3)
     table = tmp_path / "loans.csv"
     frame.to_csv(table, index=False)
-    env = {**os.environ, "PYMESCORE_MLFLOW_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    from pymescore.signing import write_key_pair
+
+    pair = write_key_pair(tmp_path / "risk")
+    env = {**os.environ, "PYMESCORE_MLFLOW_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+           "PYMESCORE_SIGNING_KEY": pair["private_key"]}  # fmt: skip
 
     def run(*args: str) -> str:
         done = subprocess.run(
@@ -176,6 +180,7 @@ def test_cli_train_evaluate_score_report_register(tmp_path: Path) -> None:
     train_args = ["--table", str(table), "--target", "status", "--positive", "CHGOFF", "--trials", "2"]
     summary = json.loads(run("train", *train_args, "--time-budget", "5", "--out", str(tmp_path / "b"), "--register"))
     assert summary["registry"]["alias"] == "challenger"
+    assert summary["signer"] == summary["registry"]["signer"] == pair["fingerprint"]  # signed, recorded
     metrics = json.loads(run("evaluate", "--bundle", str(tmp_path / "b"), "--table", str(table), "--target", "status",
                              "--positive", "CHGOFF", "--json", str(tmp_path / "m.json")))  # fmt: skip
     assert set(metrics) >= {"auc", "gini", "ks", "brier", "logloss", "ece", "n", "positive_rate"}

@@ -10,9 +10,12 @@ Layout::
     BUNDLE/reference.json     training distributions of the score and of each feature (binned) for drift
     BUNDLE/model_card.md      intended use, data, validation, limitations, fairness
     BUNDLE/context.json       regional/sector context for online scoring (SME snapshots)
+    BUNDLE/signature.json     Ed25519 signature of manifest.json's bytes (``pymescore sign``; see signing.py)
 
 Loading reads JSON and the booster only: no pickle, no code execution. A changed, missing or extra
-file is refused with an error that names it.
+file is refused with an error that names it. The manifest covers every other file, whatever they are, and the
+signature covers the manifest: a bundle whose hashes were recomputed no longer matches its signature. Whether a
+signer is trusted, and whether a signature is required, is the caller's :class:`~pymescore.signing.Trust`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -37,9 +41,12 @@ from pymescore.model._calibration import Calibrator
 from pymescore.model._linear import Linear
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scorecard import Scorecard
+from pymescore.signing import SigningError, Trust, sign, verify
 
+log = logging.getLogger(__name__)
 FORMAT = 1
 MANIFEST = "manifest.json"
+SIGNATURE = "signature.json"
 
 
 class BundleError(PymescoreError):
@@ -55,6 +62,9 @@ class Bundle:
     card: str = ""
     version: str = ""
     path: Path | None = None
+    #: fingerprint of the key that signed the manifest (None: unsigned), and the SHA-256 of manifest.json
+    signer: str | None = None
+    manifest_digest: str = ""
 
 
 def _sha256(path: Path) -> str:
@@ -146,7 +156,8 @@ def verify_bundle(path: Path) -> dict[str, Any]:
 
 def _verified(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The manifest and the bytes of every file, each read once and checked against the manifest: what is
-    parsed afterwards is exactly what was verified, even if the folder is rewritten meanwhile."""
+    parsed afterwards is exactly what was verified, even if the folder is rewritten meanwhile. The manifest's
+    and the signature's bytes are in the contents too, under their names."""
     path = Path(path)
     mpath = path / MANIFEST
     if not mpath.is_file():
@@ -162,7 +173,7 @@ def _verified(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     if manifest.get("format") != FORMAT:
         raise BundleError(f"{mpath}: expected bundle format {FORMAT}, got {manifest.get('format')!r}")
     listed: dict[str, str] = manifest["files"]
-    present = {p.name for p in path.iterdir() if p.is_file() and p.name != MANIFEST}
+    present = {p.name for p in path.iterdir() if p.is_file() and p.name not in (MANIFEST, SIGNATURE)}
     for name in sorted(set(listed) - present):
         raise BundleError(f"{path / name}: listed in the manifest but missing: {_REFUSED}")
     for name in sorted(present - set(listed)):
@@ -176,13 +187,64 @@ def _verified(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
         if hashlib.sha256(data).hexdigest() != digest:
             raise BundleError(f"{path / name}: SHA-256 does not match the manifest (the file was changed): {_REFUSED}")
         contents[name] = data
+    contents[MANIFEST] = raw
+    if (path / SIGNATURE).is_file():
+        contents[SIGNATURE] = (path / SIGNATURE).read_bytes()
     return manifest, contents
 
 
-def load_bundle(path: Path) -> Bundle:
-    """Verify, then read the bundle. Never unpickles: JSON and an XGBoost UBJSON booster only."""
+def sign_bundle(path: Path, key: str | Any) -> dict[str, Any]:
+    """Sign a verified bundle's manifest with a private key (PEM text, a PEM file's path or a key object);
+    writes ``signature.json`` and returns the signature block (its ``fingerprint`` names the signer)."""
+    from pymescore.files import write_atomic
+
+    path = Path(path)
+    _, contents = _verified(path)
+    block = sign(key, contents[MANIFEST])
+    write_atomic(path / SIGNATURE, lambda tmp: tmp.write_bytes(_canonical(block)))
+    return block
+
+
+def check_signature(path: Path, contents: Mapping[str, bytes], trust: Trust, expected_digest: str | None = None,
+                    registered_as: str = "") -> str | None:  # fmt: skip
+    """The signer's fingerprint after checking the signature against ``trust`` (None: unsigned, allowed only
+    when ``trust`` does not require a signature); ``expected_digest`` is the manifest's SHA-256 the registry
+    recorded for ``registered_as``."""
+    digest = hashlib.sha256(contents[MANIFEST]).hexdigest()
+    if expected_digest is not None and digest != expected_digest:
+        raise BundleError(f"{path}: expected the manifest registered as {registered_as} (sha256 "
+                          f"{expected_digest[:16]}…), got sha256 {digest[:16]}… (replaced after registration) / el "
+                          f"manifiesto no es el registrado: {_REFUSED}", code="BUNDLE_NOT_REGISTERED")  # fmt: skip
+    if SIGNATURE not in contents:
+        if trust.required:
+            raise BundleError(f"{path}: expected a bundle signed by a trusted key, got an unsigned one (sign it: "
+                              "pymescore sign) / paquete sin firma", code="BUNDLE_UNSIGNED")  # fmt: skip
+        log.warning(json.dumps({"event": "bundle_unsigned", "bundle": str(path), "message": "unsigned bundle loaded "
+                                "(embedded default); production refuses it / paquete sin firma"}))  # fmt: skip
+        return None
+    try:
+        block = json.loads(contents[SIGNATURE])
+        signer = verify(block, contents[MANIFEST])
+    except (ValueError, SigningError) as exc:
+        reason = exc.message if isinstance(exc, SigningError) else "an unreadable signature.json"
+        raise BundleError(f"{path / SIGNATURE}: {reason}: {_REFUSED}", code="BUNDLE_SIGNATURE_INVALID") from exc
+    if not trust.trusts(signer):
+        if trust.required:
+            raise BundleError(f"{path}: signed by key {signer}, which is not among the trusted keys "
+                              f"(PYMESCORE_TRUSTED_KEYS) / firmado con una clave no confiable {signer}",
+                              code="BUNDLE_SIGNER_UNTRUSTED", signer=signer)  # fmt: skip
+        log.info(json.dumps({"event": "bundle_signer_unchecked", "signer": signer, "message": "no trusted keys "
+                                "configured (PYMESCORE_TRUSTED_KEYS) / sin claves de confianza"}))  # fmt: skip
+    return signer
+
+
+def load_bundle(path: Path, trust: Trust | None = None, expected_digest: str | None = None,
+                registered_as: str = "") -> Bundle:  # fmt: skip
+    """Verify (hashes, then the signature against ``trust``; default: the embedded default, which warns about an
+    unsigned bundle), then read the bundle. Never unpickles: JSON and an XGBoost UBJSON booster only."""
     path = Path(path)
     manifest, contents = _verified(path)
+    signer = check_signature(path, contents, trust or Trust(), expected_digest, registered_as)
 
     def read(name: str) -> Any:
         return json.loads(contents[name].decode("utf-8"))
@@ -214,4 +276,6 @@ def load_bundle(path: Path) -> Bundle:
         card=contents["model_card.md"].decode("utf-8"),
         version=str(manifest["version"]),
         path=path,
+        signer=signer,
+        manifest_digest=hashlib.sha256(contents[MANIFEST]).hexdigest(),
     )

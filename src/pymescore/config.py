@@ -36,6 +36,17 @@ class Settings(BaseSettings):
     serve_bundle: Path | None = Field(default=None, description="Bundle folder the service serves.")
     serve_model_uri: str | None = Field(default=None, description="Registry URI the service serves instead.")
     policy_file: Path | None = Field(default=None, description="TOML decision policy (default: built-in).")
+    trusted_keys: str = Field(
+        default="",
+        description="Public keys (ed25519:...) or .pub files, comma-separated, whose signed bundles are served; "
+        "given, an unsigned or otherwise signed bundle is refused.",
+    )
+    require_signed: bool = Field(
+        default=False, description="Production mode: refuse unsigned bundles (the embedded default warns)."
+    )
+    signing_key: str | None = Field(
+        default=None, description="Private key (PEM, or its file) with which train and sign sign bundles."
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted (413 above).")
     batch_max: int = Field(default=100, ge=1, le=1000, description="Applications per POST /v1/scores:batch.")
     idempotency_hours: float = Field(default=48.0, ge=24.0, description="How long Idempotency-Key answers are kept.")

@@ -3,11 +3,15 @@
 The tracking URI comes from ``PYMESCORE_MLFLOW_URI`` (default: a local SQLite file ``mlflow.db``; the
 artifacts go to ``mlartifacts/`` beside a SQLite database). The bundle folder is logged as run artifacts
 and registered as a model version by its artifact location: no MLflow flavour, no pickle; the service loads it with
-:func:`pymescore.bundle.load_bundle`.
+:func:`pymescore.bundle.load_bundle`. Each version records the SHA-256 of the bundle's manifest and the fingerprint
+of its signer (tags ``pymescore.manifest_sha256``, ``pymescore.signer``): a service loading an alias refuses a bundle
+whose manifest differs from the registered one, even one signed by a trusted key (an artifact swapped in the store).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -17,6 +21,8 @@ from pymescore.errors import PymescoreError
 
 MODEL_NAME = "pymescore"
 DEFAULT_URI = "sqlite:///mlflow.db"
+DIGEST_TAG = "pymescore.manifest_sha256"
+SIGNER_TAG = "pymescore.signer"
 
 
 class RegistryError(PymescoreError):
@@ -74,9 +80,22 @@ def register(bundle_dir: Path, metrics: dict[str, Any], params: dict[str, Any], 
         client.get_registered_model(name)
     except Exception:
         client.create_registered_model(name)
-    version = client.create_model_version(name, source=source, run_id=run.info.run_id)
+    tags = _bundle_tags(Path(bundle_dir))
+    version = client.create_model_version(name, source=source, run_id=run.info.run_id, tags=tags)
     client.set_registered_model_alias(name, alias, version.version)
-    return {"name": name, "version": int(version.version), "alias": alias, "run_id": run.info.run_id, "source": source}
+    return {"name": name, "version": int(version.version), "alias": alias, "run_id": run.info.run_id, "source": source,
+            "manifest_sha256": tags[DIGEST_TAG], "signer": tags[SIGNER_TAG]}  # fmt: skip
+
+
+def _bundle_tags(bundle_dir: Path) -> dict[str, str]:
+    """What the registry records of a bundle: its manifest's SHA-256 and its signer ("unsigned" when none)."""
+    from pymescore.bundle import MANIFEST, SIGNATURE, verify_bundle
+
+    verify_bundle(bundle_dir)
+    signer = "unsigned"
+    if (bundle_dir / SIGNATURE).is_file():
+        signer = str(json.loads((bundle_dir / SIGNATURE).read_text()).get("fingerprint", "unsigned"))
+    return {DIGEST_TAG: hashlib.sha256((bundle_dir / MANIFEST).read_bytes()).hexdigest(), SIGNER_TAG: signer}
 
 
 def promote(version: int, alias: str = "champion", name: str = MODEL_NAME) -> dict[str, Any]:
@@ -129,11 +148,19 @@ def resolve(uri: str) -> str:
 
 def download(uri: str, dest: Path | None = None) -> Path:
     """A registered bundle (``models:/pymescore@champion`` or ``models:/pymescore/3``) as a local folder."""
+    return fetch(uri, dest)[0]
+
+
+def fetch(uri: str, dest: Path | None = None) -> tuple[Path, str | None, str]:
+    """A registered bundle as a local folder, with the manifest SHA-256 recorded at registration (None for a
+    version registered before digests were recorded) and the version it was: one lookup, so that an alias moved
+    meanwhile cannot pair one version's files with another's digest."""
     mlflow = _mlflow()
     mv = _model_version(uri)
     dest = dest or Path(tempfile.mkdtemp(prefix="pymescore-bundle-"))
     local = mlflow.artifacts.download_artifacts(artifact_uri=mv.source, dst_path=str(dest))
-    return Path(local)
+    tags = dict(getattr(mv, "tags", None) or {})
+    return Path(local), tags.get(DIGEST_TAG), str(mv.version)
 
 
 def version_info(uri: str) -> dict[str, Any]:

@@ -45,6 +45,7 @@ def _register() -> None:
         _monitor,
         _portfolio,
         _serve,
+        _sign,
         _simulate,
     )  # fmt: skip
 
@@ -54,6 +55,7 @@ def _register() -> None:
         _lake,
         _features,
         _model,
+        _sign,
         _gate,
         _contracts,
         _serve,

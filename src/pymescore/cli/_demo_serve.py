@@ -16,15 +16,17 @@ from pymescore.cli._output import console, emit_json
 def _pick(bundle: Path, lake: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """One application the policy approves and one it declines, from the lake's latest quarter."""
     from pymescore.bundle import load_bundle
+    from pymescore.config import Settings
     from pymescore.lake import Lake
     from pymescore.service import Policy, Scorer, ScoreRequest, application_bodies
+    from pymescore.service._source import trust_from
 
     lk = Lake(lake)
     tables = {n: lk.read(n) for n in ("firms", "monthly_cashflows", "financial_statements", "payments",
                                       "bureau_ratings")}  # fmt: skip
     last = tables["monthly_cashflows"]["month"].max()
     as_of = str((last + __import__("pandas").offsets.MonthBegin(1)).date())
-    scorer = Scorer(load_bundle(bundle), Policy(), lk.read_optional("exchange_rates"))
+    scorer = Scorer(load_bundle(bundle, trust_from(Settings())), Policy(), lk.read_optional("exchange_rates"))
     rucs = [str(r) for r in tables["firms"]["ruc"].iloc[:400]]
     bodies = application_bodies(tables, rucs, as_of, requested_amount=20_000, term_months=24)
     results = scorer.score([ScoreRequest.model_validate(b) for b in bodies])

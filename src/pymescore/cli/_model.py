@@ -81,6 +81,9 @@ def train_command(
     register: Annotated[bool, typer.Option(help="Register the bundle in MLflow (PYMESCORE_MLFLOW_URI).")] = False,
     alias: Annotated[str, typer.Option(help="Registry alias of the new version: challenger, champion.")] = "challenger",
     policy: PolicyOpt = None,
+    signing_key: Annotated[
+        str | None, typer.Option(help="Sign the bundle with this private key (default PYMESCORE_SIGNING_KEY).")
+    ] = None,
 ) -> None:
     """Train a calibrated model (tuned XGBoost, a binned logistic scorecard and a logistic regression,
     selected or blended by out-of-fold AUC) and write a bundle. Prints the validation metrics as JSON on the last line.
@@ -111,6 +114,7 @@ def train_command(
         seed=seed, holdout=holdout, device=device, imbalance=imbalance, embargo=embargo,  # type: ignore[arg-type]
     )  # fmt: skip
     decision_policy = read_policy(policy)  # a bad policy file stops the command before training, not after
+    key = _signing_key(signing_key)  # so does a bad signing key
     check_destination(out)  # before minutes of training, not after
     frame = read_table(table)
     with console.status("Training…") as status:
@@ -121,6 +125,7 @@ def train_command(
     summary = {
         "bundle": str(out),
         "version": bundle.version,
+        "signer": _sign(out, key),
         "cv_auc": metrics["cv"]["mean_auc"],
         "test_kind": metrics["test_kind"],
         "test": metrics.get("test_metrics"),
@@ -150,6 +155,24 @@ def train_command(
     test = metrics.get("test_metrics") or {}
     console.print(f"CV AUC {metrics['cv']['mean_auc']:.4f}; test AUC {test.get('auc', float('nan')):.4f}; bundle {out}")
     emit_json(summary)
+
+
+def _signing_key(given: str | None) -> str | None:
+    from pymescore.cli._sign import signing_key
+    from pymescore.config import Settings
+
+    return signing_key(given) if given or Settings().signing_key else None
+
+
+def _sign(out: Path, key: str | None) -> str | None:
+    """Sign the new bundle (the signer's fingerprint), or say that it is unsigned."""
+    if key is None:
+        console.print("[yellow]bundle not signed (no PYMESCORE_SIGNING_KEY): a service in production mode refuses it; "
+                      "sign it with `pymescore sign`[/]")  # fmt: skip
+        return None
+    from pymescore.bundle import sign_bundle
+
+    return str(sign_bundle(out, key)["fingerprint"])
 
 
 def evaluate_command(

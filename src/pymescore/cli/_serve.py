@@ -93,7 +93,7 @@ def serve_command(
     import uvicorn
 
     from pymescore.config import Settings
-    from pymescore.service._source import ModelSource, exchange_rates, policy_from
+    from pymescore.service._source import exchange_rates, policy_from, source_from
 
     env = {
         "PYMESCORE_SERVE_BUNDLE": str(bundle) if bundle else None,
@@ -108,7 +108,7 @@ def serve_command(
         if v is not None:
             os.environ[k] = v
     settings = Settings()
-    source = ModelSource(settings.serve_bundle, settings.serve_model_uri)
+    source = source_from(settings)  # with the trusted keys: a forged or untrusted bundle stops serve here
     scorer = source.load(policy_from(settings), exchange_rates(settings), settings.xgb_threads)  # fail fast here
     _store(settings.database_url).dispose()
     console.print(

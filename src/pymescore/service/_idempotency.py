@@ -5,14 +5,11 @@ with the decision. The answer's language is not part of it: a retry that asks in
 decision as it was given (its ``language`` and ``Content-Language`` say which), not a conflict.
 """
 
-import asyncio
-import contextlib
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-import anyio
 from fastapi.responses import JSONResponse
 
 from pymescore.service._problems import ProblemError
@@ -81,10 +78,8 @@ async def idempotent(state: ServiceState, principal: Principal, key: str | None,
     try:
         status, body = await work(claim)
     except BaseException:
-        if claim is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    anyio.to_thread.run_sync(state.store.release, *claim), state.settings.store_timeout_s
-                )
+        if claim is not None:  # a frozen store must not delay the 503: the release may finish after it
+            held = claim
+            await state.store_settle(lambda: state.store.release(*held))
         raise
     return JSONResponse(body, status_code=status, headers=_location(body))

@@ -185,7 +185,7 @@ async def _store_decisions(
     """Store the decisions and complete the claim in one transaction."""
     done = None if claim is None else (*claim, status, response)
     try:
-        await state.store_write(lambda: state.store.record(rows, done))
+        await state.store_write(lambda gate: state.store.record(rows, done, gate))
     except IdempotencyConflictError as exc:
         raise conflict(exc) from exc
     except ProblemError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -15,14 +15,16 @@ from pymescore.config import Settings
 from pymescore.decision import Policy, load_policy
 from pymescore.errors import ConfigError
 from pymescore.service._scorer import Scorer
+from pymescore.signing import Trust
 
 
 @dataclass
 class ModelSource:
-    """``bundle`` (a folder) or ``model_uri`` (``models:/pymescore@champion``)."""
+    """``bundle`` (a folder) or ``model_uri`` (``models:/pymescore@champion``), verified against ``trust``."""
 
     bundle: Path | None = None
     model_uri: str | None = None
+    trust: Trust = field(default_factory=Trust)
 
     def __post_init__(self) -> None:
         if (self.bundle is None) == (self.model_uri is None):
@@ -44,22 +46,35 @@ class ModelSource:
         return resolve(self.model_uri)
 
     def load(self, policy: Policy, rates: pd.DataFrame | None, nthread: int) -> Scorer:
-        """Load and verify; a bundle whose manifest fails is refused (BundleError) and nothing changes."""
+        """Load and verify (hashes, signature, and the manifest registered under the alias); a bundle that fails
+        is refused (BundleError) and nothing changes."""
         if self.bundle is not None:
-            return Scorer(load_bundle(self.bundle), policy, rates, self.label, nthread)
-        from pymescore.registry import download
+            return Scorer(load_bundle(self.bundle, self.trust), policy, rates, self.label, nthread)
+        from pymescore.bundle import BundleError
+        from pymescore.registry import fetch
 
         assert self.model_uri is not None
         tmp = Path(tempfile.mkdtemp(prefix="pymescore-serve-"))
         try:
-            bundle = load_bundle(download(self.model_uri, tmp))
+            path, digest, version = fetch(self.model_uri, tmp)
+            where = f"{self.model_uri} (version {version})"
+            if digest is None and self.trust.required:
+                raise BundleError(f"{where}: expected a version registered with its manifest's SHA-256, got none "
+                                  "(register it again) / versión registrada sin huella",
+                                  code="BUNDLE_NOT_REGISTERED")  # fmt: skip
+            bundle = load_bundle(path, self.trust, digest, where)
             return Scorer(bundle, policy, rates, self.label, nthread)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
 def source_from(settings: Settings) -> ModelSource:
-    return ModelSource(settings.serve_bundle, settings.serve_model_uri)
+    return ModelSource(settings.serve_bundle, settings.serve_model_uri, trust_from(settings))
+
+
+def trust_from(settings: Settings) -> Trust:
+    """The keys the service trusts (``PYMESCORE_TRUSTED_KEYS``) and whether it is in production mode."""
+    return Trust.parse(settings.trusted_keys, settings.require_signed)
 
 
 def exchange_rates(settings: Settings) -> pd.DataFrame | None:

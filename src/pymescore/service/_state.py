@@ -2,9 +2,11 @@
 and the two queues that bound scoring and audit-store calls."""
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -13,6 +15,7 @@ import anyio
 
 from pymescore.config import Settings
 from pymescore.errors import PymescoreError
+from pymescore.service._deadline import GRACE, WriteGate, request_budget
 from pymescore.service._limits import Limits
 from pymescore.service._metrics import Metrics
 from pymescore.service._problems import ProblemError
@@ -41,6 +44,7 @@ class ServiceState:
     score_slots: anyio.CapacityLimiter = field(init=False, repr=False)
     store_slots: anyio.CapacityLimiter = field(init=False, repr=False)
     limits: Limits = field(init=False, repr=False)
+    _background: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         self.score_slots = anyio.CapacityLimiter(self.settings.score_concurrency)
@@ -76,20 +80,57 @@ class ServiceState:
         return self.scorer
 
     async def store_call(self, fn: Callable[[], T]) -> T:
-        """A read or a claim: bounded by ``store_timeout_s`` (a late answer is simply not used)."""
+        """A read or a claim, within what is left of the request's store budget (``store_timeout_s``): past it the
+        answer is 503 at once, and the thread, which a frozen database may hold for long, is left behind."""
+        budget = request_budget(self.settings.store_timeout_s)
+        start = time.monotonic()
         try:
             return await asyncio.wait_for(
-                anyio.to_thread.run_sync(fn, limiter=self.store_slots), self.settings.store_timeout_s
+                anyio.to_thread.run_sync(fn, limiter=self.store_slots, abandon_on_cancel=True), budget.remaining()
             )
         except (TimeoutError, StoreUnavailableError) as exc:
-            raise ProblemError(503, UNAVAILABLE, code="AUDIT_UNAVAILABLE", headers={"Retry-After": "2"}) from exc
+            raise _unavailable() from exc
+        finally:
+            budget.spent += time.monotonic() - start
 
-    async def store_write(self, fn: Callable[[], None]) -> None:
-        """A decision write: never abandoned while it may still commit; the database's own timeouts
-        (connect, statement, pool, TCP keepalive / user timeout) bound it. A 503 then means that the write
-        failed, so nothing was stored — except when a commit's acknowledgement itself is lost, which no
-        client of a database can tell apart: retry with the same Idempotency-Key to get the stored answer."""
+    async def store_write(self, fn: Callable[[WriteGate], None]) -> None:
+        """A decision write with a deadline (what is left of the request's store budget): the database rolls it
+        back if it is late, and it never commits once the service stopped waiting for it (``_deadline.py``). A
+        503 then means that nothing was stored — except when a commit's acknowledgement itself is lost, which
+        no client of a database can tell apart: retry with the same Idempotency-Key to get the stored answer."""
+        budget = request_budget(self.settings.store_timeout_s)
+        gate = WriteGate(time.time() + budget.remaining())
+        start = time.monotonic()
         try:
-            await anyio.to_thread.run_sync(fn, limiter=self.store_slots)
+            await asyncio.wait_for(
+                anyio.to_thread.run_sync(fn, gate, limiter=self.store_slots, abandon_on_cancel=True),
+                budget.remaining() + GRACE,
+            )
+        except TimeoutError as exc:
+            if not gate.abandon():  # COMMIT was sent before the deadline and its answer is late: in doubt
+                log.warning(json.dumps({"event": "audit_write_in_doubt"}))
+            raise _unavailable() from exc
         except StoreUnavailableError as exc:
-            raise ProblemError(503, UNAVAILABLE, code="AUDIT_UNAVAILABLE", headers={"Retry-After": "2"}) from exc
+            raise _unavailable() from exc
+        finally:
+            budget.spent += time.monotonic() - start
+
+    async def store_settle(self, fn: Callable[[], object]) -> None:
+        """A clean-up call (releasing an Idempotency-Key): waited for within what is left of the request's store
+        budget, then left to finish after the answer (bounded by ``store_timeout_s``) rather than delay it."""
+
+        async def run() -> None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    anyio.to_thread.run_sync(fn, limiter=self.store_slots, abandon_on_cancel=True),
+                    self.settings.store_timeout_s,
+                )
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        await asyncio.wait({task}, timeout=request_budget(self.settings.store_timeout_s).remaining())
+
+
+def _unavailable() -> ProblemError:
+    return ProblemError(503, UNAVAILABLE, code="AUDIT_UNAVAILABLE", headers={"Retry-After": "2"})

@@ -9,36 +9,31 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from pymescore.errors import PymescoreError
+from pymescore.service._deadline import WriteGate
+from pymescore.service._engine import StoreMissingError, _missing, make_engine
 from pymescore.service._regulator import check_key
 from pymescore.service._tables import api_keys, decisions, idempotency_keys
-from pymescore.sources._readers import _driver_url
 
 SCOPES = ("score", "read", "admin", "regulator")
 #: an in-flight claim older than this belongs to a request that died: a retry may take it over
 STALE_CLAIM = dt.timedelta(seconds=60)
+#: the write's deadline (checked at COMMIT by migration 0003's trigger) and statement timeout, transaction-local
+_SET_DEADLINE = sa.text("SELECT set_config('pymescore.deadline', :d, true), set_config('statement_timeout', :ms, true)")
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class StoreUnavailableError(PymescoreError):
     code = "AUDIT_UNAVAILABLE"
-
-
-class StoreMissingError(PymescoreError):
-    """A reading command (``monitor``) named an audit store that does not exist or holds no decisions table:
-    it is refused, never created."""
-
-    code = "AUDIT_STORE_MISSING"
 
 
 class IdempotencyConflictError(PymescoreError):
@@ -68,84 +63,12 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _missing(url: str, why: str) -> str:
-    shown = sa.engine.make_url(url).render_as_string(hide_password=True)
-    return (
-        f"almacén de auditoría / audit store {shown}: {why}; un comando de lectura no lo crea / a reading command "
-        "does not create it: give --database-url (or PYMESCORE_DATABASE_URL) of the service's store"
-    )
-
-
-def _sqlite_readonly(url: str, timeout_s: float) -> dict[str, Any]:
-    """``create_engine`` arguments that open an existing SQLite file read-only; refused when it does not exist."""
-    database = sa.engine.make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        why = "expected the path of an existing SQLite file, got an in-memory or URI database"
-        raise StoreMissingError(_missing(url, why))
-    path = Path(database)
-    if not path.is_file():
-        raise StoreMissingError(_missing(url, f"expected an existing file, got no file {database!r}"))
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    return {"creator": lambda: sqlite3.connect(uri, timeout=timeout_s, uri=True, check_same_thread=False)}
-
-
-def make_engine(url: str, schema: str | None = None, timeout_s: float = 2.0, *, read_only: bool = False) -> Engine:
-    """An engine that fails fast: connection and statement timeouts, pre-ping, bounded pool waits.
-
-    ``read_only``: an existing SQLite file opened read-only (refused with :class:`StoreMissingError` when
-    missing, never created), or PostgreSQL sessions in read-only transactions."""
-    url = _driver_url(url)
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(
-            url,
-            **(_sqlite_readonly(url, timeout_s) if read_only else {}),
-            connect_args={"check_same_thread": False, "timeout": timeout_s},
-            poolclass=sa.pool.QueuePool,
-            pool_size=16,
-            max_overflow=16,
-            pool_timeout=timeout_s,
-        )
-
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            if not read_only:
-                cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
-            cur.close()
-
-        return engine
-    options = f"-c statement_timeout={int(timeout_s * 1000)}"
-    if schema:
-        options += f" -c search_path={schema}"
-    if read_only:
-        options += " -c default_transaction_read_only=on"
-    # a silent network (no RST) is noticed by TCP keepalives and tcp_user_timeout, not after minutes
-    ms = int(timeout_s * 1000)
-    return sa.create_engine(
-        url,
-        connect_args={
-            "connect_timeout": max(2, int(timeout_s)),
-            "options": options,
-            "keepalives": 1,
-            "keepalives_idle": 5,
-            "keepalives_interval": 1,
-            "keepalives_count": 2,
-            "tcp_user_timeout": ms,
-        },
-        pool_pre_ping=True,
-        pool_size=16,
-        max_overflow=16,
-        pool_timeout=timeout_s,
-    )
-
-
 class AuditStore:
     """Short transactions over the audit tables; ``StoreUnavailableError`` when the database cannot be reached."""
 
     def __init__(self, url: str, *, schema: str | None = None, timeout_s: float = 2.0, read_only: bool = False) -> None:
         self.url = url
+        self.timeout_s = timeout_s
         self.engine = make_engine(url, schema, timeout_s, read_only=read_only)
 
     @classmethod
@@ -179,6 +102,30 @@ class AuditStore:
             if exc.connection_invalidated:
                 raise StoreUnavailableError("audit store: the connection was lost") from exc
             raise
+
+    @contextmanager
+    def _write(self, gate: WriteGate | None) -> Iterator[Connection]:
+        """A transaction that commits only before ``gate``'s deadline: the database is told the deadline (a
+        PostgreSQL trigger checks it at COMMIT, migration 0003), and the gate is shut before COMMIT is sent."""
+        if gate is not None and gate.remaining() <= 0:  # e.g. a pool wait already spent the budget
+            gate.abandon()
+            raise StoreUnavailableError("audit store: the write's deadline passed before it began")
+        with self._tx() as conn:
+            if gate is not None:
+                ms = max(1, int(gate.remaining() * 1000))
+                if conn.dialect.name == "postgresql":
+                    stamp = dt.datetime.fromtimestamp(gate.deadline, dt.UTC).isoformat()
+                    conn.execute(_SET_DEADLINE, {"d": stamp, "ms": str(ms)})
+                elif conn.dialect.name == "sqlite":
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout={ms}")
+            try:
+                yield conn
+                if gate is not None and not gate.begin_commit():
+                    raise StoreUnavailableError("audit store: the write missed its deadline; rolled back")
+            finally:
+                if gate is not None and conn.dialect.name == "sqlite":  # the pooled connection's usual wait
+                    with suppress(sa.exc.DBAPIError):
+                        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
 
     # -- schema ----------------------------------------------------------------------------------
     def migrate(self) -> str:
@@ -329,14 +276,18 @@ class AuditStore:
 
     # -- decisions -------------------------------------------------------------------------------
     def record(
-        self, rows: Sequence[dict[str, Any]], idempotency: tuple[str, str, str, int, dict[str, Any]] | None
+        self,
+        rows: Sequence[dict[str, Any]],
+        idempotency: tuple[str, str, str, int, dict[str, Any]] | None,
+        gate: WriteGate | None = None,
     ) -> None:
         """Insert decisions and, in the same transaction, complete the idempotency claim we hold.
 
         If the claim was taken over meanwhile (this request was presumed dead), nothing is stored and
         :class:`IdempotencyConflictError` (409) is raised: the retry that took it over answers instead.
+        With a ``gate``, nothing is committed after its deadline or once the service stopped waiting.
         """
-        with self._tx() as conn:
+        with self._write(gate) as conn:
             if rows:
                 conn.execute(decisions.insert(), list(rows))
             if idempotency is not None:

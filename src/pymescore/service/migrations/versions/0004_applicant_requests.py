@@ -1,8 +1,8 @@
 """Applicants' requests on a decision: reasons for a denial (Ley 32294, Res. SBS 01689-2025) and human review
 (DS 115-2025-PCM).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 
 
 def upgrade() -> None:
