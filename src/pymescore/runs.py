@@ -7,7 +7,6 @@ Tables are read and checked in ``tables``, the model card written in ``model_car
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from pymescore.evaluate._fairness import MIN_GROUP_N
 from pymescore.features._adapter import snapshot_domain
 from pymescore.model import TrainConfig, score_from_pd, train
 from pymescore.model._data import _times
+from pymescore.model._train import Progress
 from pymescore.model_card import model_card
 from pymescore.tables import labelled
 
@@ -57,7 +57,7 @@ def run_training(
     config: TrainConfig,
     out: Path,
     dataset: str = "",
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     policy: Policy | None = None,
 ) -> tuple[Bundle, dict[str, Any]]:
     """Train, evaluate the test rows, write the bundle; returns it and the validation metrics.

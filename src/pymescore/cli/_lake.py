@@ -6,12 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from pymescore.cli._output import console, emit_json
-from pymescore.config import Settings
-from pymescore.lake import Lake
-from pymescore.lake_summary import check, summarize
 
 lake_app = typer.Typer(
     help="Look into a lake: what it holds and whether it holds together.\n\n"
@@ -29,6 +25,11 @@ def summary_command(lake: LakeOpt) -> None:
 
         pymescore lake summary --lake lake/
     """
+    from rich.table import Table
+
+    from pymescore.lake import Lake
+    from pymescore.lake_summary import summarize
+
     info = summarize(Lake(lake))
     table = Table(title=f"Lake {lake}")
     for col in ("table", "version", "rows", "quarantined", "firms", "from", "to"):
@@ -60,6 +61,10 @@ def validate_command(lake: LakeOpt) -> None:
 
         pymescore lake validate --lake lake/
     """
+    from pymescore.config import Settings
+    from pymescore.lake import Lake
+    from pymescore.lake_summary import check
+
     findings = check(Lake(lake), equity_tolerance=Settings().equity_tolerance)
     for f in findings:
         colour = "red" if f.severity == "error" else "yellow"

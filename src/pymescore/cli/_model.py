@@ -11,6 +11,7 @@ import typer
 
 from pymescore.cli._output import console, emit_json
 from pymescore.cli._policy import PolicyOpt, read_policy
+from pymescore.cli._progress import StageProgress
 
 
 class Lang(StrEnum):
@@ -63,7 +64,13 @@ def train_command(
     ] = None,
     drop: Annotated[str | None, typer.Option(help="Columns to leave out: COL,COL.")] = None,
     trials: Annotated[int, typer.Option(help="Optuna trials at most.")] = 20,
-    time_budget: Annotated[float, typer.Option(help="Seconds of tuning at most.")] = 120.0,
+    time_budget: Annotated[
+        float,
+        typer.Option(
+            help="Seconds the whole training run may take: XGBoost tuning stops in time for the fits after it. "
+            "The untuned defaults always run, so a budget below one untuned training is overrun (said on stderr)."
+        ),
+    ] = 120.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     holdout: Annotated[float, typer.Option(help="Test share when there is no --time-col.")] = 0.2,
     device: Annotated[str, typer.Option(help="cpu or cuda (XGBoost on a GPU).")] = "cpu",
@@ -81,6 +88,9 @@ def train_command(
     register: Annotated[bool, typer.Option(help="Register the bundle in MLflow (PYMESCORE_MLFLOW_URI).")] = False,
     alias: Annotated[str, typer.Option(help="Registry alias of the new version: challenger, champion.")] = "challenger",
     policy: PolicyOpt = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No live progress bar; one plain line per stage still.")
+    ] = False,
 ) -> None:
     """Train a calibrated model (tuned XGBoost, a binned logistic scorecard and a logistic regression,
     selected or blended by out-of-fold AUC) and write a bundle. Prints the validation metrics as JSON on the last line.
@@ -113,11 +123,13 @@ def train_command(
     decision_policy = read_policy(policy)  # a bad policy file stops the command before training, not after
     check_destination(out)  # before minutes of training, not after
     frame = read_table(table)
-    with console.status("Training…") as status:
-        bundle, metrics = run_training(
-            frame, config, out, dataset=str(table), progress=lambda m: status.update(f"Training: {m}…"),
-            policy=decision_policy,
-        )  # fmt: skip
+    with StageProgress("train", quiet=quiet) as progress:
+        bundle, metrics = run_training(frame, config, out, dataset=str(table), progress=progress,
+                                       policy=decision_policy)  # fmt: skip
+        progress.done(f"bundle written to {out}")
+    if not metrics["time_budget"]["within"]:
+        console.print(f"[yellow]the training took {metrics['timings_s']['total']:.0f} s against --time-budget "
+                      f"{time_budget:g}: the untuned models alone need more; raise the budget[/]")  # fmt: skip
     summary = {
         "bundle": str(out),
         "version": bundle.version,
