@@ -25,7 +25,7 @@ from pymescore.model import _xgb
 from pymescore.model._blend import add_test_aucs, auc, blend, candidates, choose_weights, fold_table
 from pymescore.model._calibration import choose_calibrator
 from pymescore.model._config import TrainConfig
-from pymescore.model._data import column_types, prepare
+from pymescore.model._data import column_types, prepare, row_hashes
 from pymescore.model._domain import Domain
 from pymescore.model._fitted import FeatureInfo, FittedModel
 from pymescore.model._linear import Linear
@@ -269,6 +269,15 @@ def train(
         # cells a column's type could not read (at most 5% of a typed column): trained on as missing values
         "unreadable_cells": {ct.column: n for ct in types if (n := int(unreadable(prep.X[ct.column], ct).sum())) > 0},
         "test_metrics": test_metrics,
+        # a random holdout is found again in the same table by its rows' fingerprints (report, evaluate)
+        "holdout_rows": (
+            {
+                "columns": [str(c) for c in prep.X.columns],
+                "hashes": [f"{h:016x}" for h in row_hashes(prep.X[test_mask], prep.y[test_mask])],
+            }
+            if test_kind == "holdout"
+            else None
+        ),
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
         # what --time-budget bounds: the whole training run (the untuned defaults' trial always runs)
         "time_budget": {"seconds": cfg.time_budget, "within": timings["total"] <= cfg.time_budget},
