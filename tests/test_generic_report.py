@@ -130,3 +130,30 @@ def test_a_generic_report_applies_no_policy_unless_given_and_names_its_slices(
     done = run("report", *common, "--slices", "nope", "--out", str(tmp_path / "n.html"))
     assert done.returncode == 2
     assert "--slices" in done.stderr
+
+
+def test_score_on_a_generic_table_passes_ids_and_quotes_values_in_the_chosen_language(
+    german: dict[str, object], tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    common = ("--bundle", str(german["bundle"]), "--table", str(german["table"]))
+    done = run("score", *common, "--id-cols", "purpose,age_in_years", "--lang", "en", "--out", str(tmp_path / "en.csv"))
+    assert done.returncode == 0, done.stderr
+    en = pd.read_csv(tmp_path / "en.csv")
+    assert list(en.columns[:3]) == ["purpose", "age_in_years", "pd"]
+    assert "decision" not in en.columns  # no SME policy on German credit unless --policy
+    source = pd.read_csv(Path(str(german["table"])))
+    assert en["purpose"].tolist() == source["purpose"].tolist()
+    assert en["reason_1"].str.fullmatch(r"[a-z_]+ \(value: .+\)").all(), en["reason_1"].head()
+    first = en["reason_1"].iloc[0]
+    column, value = first.split(" (value: ")
+    assert str(source[column].iloc[0]) == value.removesuffix(")")
+    policy = tmp_path / "p.toml"
+    policy.write_text('name = "german"\napprove_min_score = 620\nreview_min_score = 600\n')
+    done = run("score", *common, "--policy", str(policy), "--out", str(tmp_path / "es.csv"))
+    assert done.returncode == 0, done.stderr
+    es = pd.read_csv(tmp_path / "es.csv")
+    assert es.columns[0] == "pd"  # German credit has no group or time column to pass through by default
+    assert set(es["decision"]) <= {"approve", "review", "decline"}
+    assert es["reason_1"].str.contains(r" \(valor: ").all()

@@ -223,15 +223,22 @@ def score_command(
     out: Annotated[Path, typer.Option("--out", help="Output file: .parquet, .csv(.gz) or .tsv(.gz).")],
     lang: Annotated[Lang, typer.Option(help="Language of the reason texts.")] = Lang.es,
     policy: PolicyOpt = None,
+    id_cols: Annotated[
+        str | None, typer.Option(help="Columns passed through to the output: COL,COL (default: the bundle's "
+                                 "group and time columns, ruc and as_of on an SME bundle).")
+    ] = None,
 ) -> None:  # fmt: skip
     """Batch scoring with the service's decision stage: pd, score, band, decision, reason_1..4 (what pulls the
     score down) and policy_rules per row; requested_amount and suggested_amount too when the table has the
     columns requested_amount and term_months (PEN). The decisions are the service's for the same data and
-    policy (--policy, else PYMESCORE_POLICY_FILE, else the built-in).
+    policy (--policy, else PYMESCORE_POLICY_FILE, else the built-in). A generic bundle (any other table) gets
+    a decision column only with --policy; its reasons read "<column> (valor: x)" / "<column> (value: x)".
 
-    Example:
+    Examples:
 
         pymescore score --bundle bundle/ --table snapshot.parquet --out scores.parquet
+
+        pymescore score --bundle german_bundle/ --table german.csv --id-cols purpose --lang en --out s.csv
     """
     from pymescore.bundle import load_bundle
     from pymescore.errors import ConfigError
@@ -244,7 +251,10 @@ def score_command(
         raise ConfigError(f"--out {out}: expected a new file, got the input --table itself (it would be replaced)")
     if not name.endswith((".parquet", ".pq", ".csv", ".csv.gz", ".tsv", ".tsv.gz")):
         raise ConfigError(f"--out {out}: expected a .parquet, .csv(.gz) or .tsv(.gz) file, got '{out.suffix}'")
-    scored = score(load_bundle(bundle), read_table(table), lang=lang.value, policy=read_policy(policy))
+    loaded = load_bundle(bundle)
+    decision_policy = read_policy(policy) if policy is not None or loaded.model.metadata.get("snapshot") else None
+    ids = [c.strip() for c in id_cols.split(",") if c.strip()] if id_cols is not None else None
+    scored = score(loaded, read_table(table), lang=lang.value, policy=decision_policy, id_cols=ids)
 
     def write(tmp: Path) -> None:
         if name.endswith((".parquet", ".pq")):

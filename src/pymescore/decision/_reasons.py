@@ -44,6 +44,8 @@ def reasons(
             code, (es, en) = name, named[j]
             if name in given and _absent(given[name][k]):
                 code, (es, en) = name + MISSING_SUFFIX, _absent_texts(name, given, k)
+            elif name in given and es == en == name:  # a generic table's column: its name and the row's value
+                es, en = f"{name} (valor: {_shown(given[name][k])})", f"{name} (value: {_shown(given[name][k])})"
             if es in grouped:  # the code stays the heaviest column's (the first seen)
                 grouped[es]["impact_points"] += row[j]
             else:
@@ -102,6 +104,17 @@ def _absent_texts(name: str, values: Mapping[str, Sequence[Any] | np.ndarray], k
     if flag and flag in values and not _absent(values[flag][k]) and float(values[flag][k]) == 0:
         return not_sent
     return too_little
+
+
+def _shown(value: Any) -> str:
+    """A generic column's value as a reason quotes it: whole numbers without decimals, others to 4 digits.
+
+    >>> _shown(5951.0), _shown(0.123456), _shown("A14"), _shown(12345.678)
+    ('5951', '0.1235', 'A14', '12346')
+    """
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.0f}" if float(value).is_integer() or abs(value) >= 1000 else f"{value:.4g}"
+    return str(value)
 
 
 def _absent(value: Any) -> bool:
