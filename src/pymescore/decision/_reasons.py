@@ -113,7 +113,8 @@ def _shown(value: Any) -> str:
     ('5951', '0.1235', 'A14', '12346')
     """
     if isinstance(value, (float, np.floating)):
-        return f"{value:.0f}" if float(value).is_integer() or abs(value) >= 1000 else f"{value:.4g}"
+        number = float(value)
+        return f"{number:.0f}" if number.is_integer() or abs(number) >= 1000 else f"{number:.4g}"
     return str(value)
 
 
