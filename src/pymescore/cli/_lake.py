@@ -70,7 +70,14 @@ def validate_command(lake: LakeOpt) -> None:
         colour = "red" if f.severity == "error" else "yellow"
         console.print(f"[{colour}]{f.severity}[/] {f.table}.{f.check}: {f.message}")
     errors = [f for f in findings if f.severity == "error"]
-    console.print("[green]lake is consistent[/]" if not errors else f"[red]{len(errors)} error(s)[/]")
+    warnings = len(findings) - len(errors)
+    if errors:
+        console.print(f"[red]{len(errors)} error(s)[/]")
+    elif warnings:
+        console.print(f"[yellow]no errors: the lake can be used; {warnings} warning(s) above, each saying what it "
+                      "costs and how to clear it[/]")  # fmt: skip
+    else:
+        console.print("[green]lake is consistent[/]")
     emit_json({"ok": not errors, "findings": [f.to_dict() for f in findings]})
     if errors:
         raise typer.Exit(1)
