@@ -10,7 +10,7 @@ DEMO_MONTHS ?= 48
 DEMO_SERVE ?= 1
 DEMO_PORT ?= 8000
 
-.PHONY: help bootstrap demo test lint format pytest bench clean ops-deps ops-test
+.PHONY: help bootstrap demo test test-fast lint format pytest bench clean ops-deps ops-test
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -55,7 +55,10 @@ format: bootstrap  ## Apply ruff's fixes and formatting
 pytest: bootstrap  ## The test suite only
 	$(BIN)/pytest -n 2 --dist loadfile
 
-test: lint pytest  ## Everything CI runs: lint + the test suite
+test: lint pytest  ## Everything CI runs: lint + the test suite (~15-30 min on 2 cores)
+
+test-fast: bootstrap  ## The inner loop: the tests not marked slow (no model training, lake or service), a few minutes
+	$(BIN)/pytest -n 2 --dist loadfile -m "not slow"
 
 ops-deps: bootstrap  ## Prometheus + promtool (Debian package) when missing; Airflow in its own environment (.venv-airflow)
 	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venv-airflow $(UV) sync --frozen --no-dev --extra airflow --extra train \

@@ -13,6 +13,7 @@ The datasets are read in place from ``shared/datasets`` next to the repository; 
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,8 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# ../shared/datasets relative to the repository root (this file is bench/_datasets.py).
-DEFAULT_DATASETS_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+#: the shared folder beside the repository (public datasets, architecture): ``PYMESCORE_SHARED_DIR`` when set
+#: (a clone elsewhere), else ../shared relative to the repository root (this file is bench/_datasets.py)
+SHARED_DIR = Path(os.environ.get("PYMESCORE_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
+DEFAULT_DATASETS_DIR = SHARED_DIR / "datasets"
 TOML_NAME = "benchmarks.toml"
 SEED = 20261127
 

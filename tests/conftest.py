@@ -5,12 +5,27 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+#: test files that train models, build the simulated lake or start services and tools (minutes each on 2 cores):
+#: marked ``slow``, so that ``make test-fast`` (``-m "not slow"``) leaves them out of the inner loop
+SLOW_FILES = frozenset({
+    "test_airflow_dags.py", "test_bench_datasets.py", "test_cutoff_source.py", "test_decision_policy.py",
+    "test_embargo.py", "test_evaluate.py", "test_gate.py", "test_generic_report.py", "test_monitoring.py",
+    "test_ops_prometheus.py", "test_point_in_time.py", "test_service.py", "test_service_postgres.py",
+    "test_service_process.py", "test_service_properties.py", "test_service_schemathesis.py",
+    "test_simulate_ingest.py", "test_train_progress.py", "test_cli_inputs.py", "test_model.py",
+})  # fmt: skip
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -22,15 +37,44 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"skipped in CI, where nothing may skip: {report.longrepr}"
 
 
+#: where CI's PostgreSQL listens (.ci/run); used when PYMESCORE_TEST_POSTGRES_URL is unset and it answers
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _answers(url: str) -> str | None:
+    """None when ``url`` accepts a connection, else why not."""
+    import socket
+
+    import sqlalchemy as sa
+
+    from pymescore.sources._readers import _driver_url
+
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1.0).close()
+    except OSError as exc:
+        return f"nothing listens on 127.0.0.1:5432 ({exc})"
+    engine = sa.create_engine(_driver_url(url))
+    try:
+        with engine.connect():
+            return None
+    except Exception as exc:  # a refused login, a missing database: said in the skip reason
+        return f"{url} does not accept a connection ({str(exc).splitlines()[0]})"
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     url = os.environ.get("PYMESCORE_TEST_POSTGRES_URL")
-    if not url:
+    if url:
+        return url
+    why = _answers(LOCAL_POSTGRES)
+    if why is not None:
         pytest.skip(
-            "PostgreSQL tests need PYMESCORE_TEST_POSTGRES_URL "
-            "(e.g. postgresql://postgres@127.0.0.1:5432/test); .ci/run sets it"
+            f"PostgreSQL tests need PYMESCORE_TEST_POSTGRES_URL or a PostgreSQL at {LOCAL_POSTGRES}: {why}; "
+            ".ci/run sets it"
         )
-    return url
+    return LOCAL_POSTGRES
 
 
 @pytest.fixture

@@ -87,6 +87,11 @@ def test_lake_summary_and_validate(tmp_path: Path) -> None:
     result = last_json(validated.stdout)
     assert result["ok"] is True
     assert result["findings"][0]["check"] == "references"  # make_ruc(2) is not in firms
+    # the warning says what it costs and how to clear it, and the verdict does not hide it
+    assert "no register features" in result["findings"][0]["message"]
+    assert "padrón" in result["findings"][0]["message"]
+    assert "lake is consistent" not in validated.stderr
+    assert "1 warning(s) above" in validated.stderr
 
 
 def test_usage_errors_are_short_and_never_a_traceback() -> None:

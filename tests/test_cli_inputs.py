@@ -119,7 +119,7 @@ def test_a_path_that_cannot_be_written_is_an_io_error_not_a_traceback(scored_set
 
 def test_evaluate_says_how_many_rows_had_no_target(scored_setup: dict[str, Path]) -> None:
     done = run("evaluate", "--bundle", str(scored_setup["bundle"]), "--table", str(scored_setup["table"]),
-               "--target", "status", "--positive", "CHGOFF")  # fmt: skip
+               "--target", "status", "--positive", "CHGOFF", "--rows", "all")  # fmt: skip
     assert done.returncode == 0, done.stderr[-1500:]
     metrics = json.loads(done.stdout.strip().splitlines()[-1])
     assert metrics["excluded_rows"] == 10  # generic_table leaves the first ten targets empty

@@ -77,8 +77,7 @@ def test_the_report_states_and_applies_the_policy_files_cut_offs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     bundle = load_bundle(sme_bundle["bundle"])
-    chosen, _ = evaluation_rows(bundle, snapshot)
-    rows, _ = labelled(bundle, chosen, "default_12m", None)
+    rows = evaluation_rows(bundle, snapshot, "default_12m").rows
     score = bundle.model.predict(rows)["score"].to_numpy()
     strict, default = float((score >= APPROVE).mean()), float((score >= DEFAULT.approve_min_score).mean())
     assert fmt(strict, percent=True) != fmt(default, percent=True)  # the test can tell the two apart
@@ -163,8 +162,7 @@ def test_report_data_takes_the_cut_offs_and_draws_them(tmp_path: Path) -> None:
 def test_training_computes_the_fairness_approval_rates_at_the_policys_cut_off(
     strict_bundle: Bundle, snapshot: pd.DataFrame
 ) -> None:
-    test, _ = evaluation_rows(strict_bundle, snapshot)  # the out-of-time test rows
-    rows, y = labelled(strict_bundle, test, "default_12m", None)
+    rows, y, _, _ = evaluation_rows(strict_bundle, snapshot, "default_12m")  # the out-of-time test rows
     score = strict_bundle.model.predict(rows)["score"].to_numpy()
     expected, at_default = approval_rates(rows, y, score, APPROVE), approval_rates(rows, y, score, 600)
     assert expected != at_default

@@ -378,7 +378,7 @@ SECTIONS = (
     "Bandas de score / Score bands",
     "Importancia global / Global importance",
     "Equidad / Fairness",
-    "Fuera de tiempo / Out-of-time",
+    "Prueba del entrenamiento / Training-time test",
     "Validación cruzada / Cross-validation",
     "Comparación de candidatos / Candidate comparison",
     "Tipado de columnas / Column typing",
@@ -507,13 +507,14 @@ def test_the_report_of_a_snapshot_bundle_shows_its_out_of_time_rows(
 
     bundle = load_bundle(sme_bundle["bundle"])  # type: ignore[arg-type]
     snapshot, _ = build_snapshot(sme_bundle["lake"], ["2023-12-31", "2024-12-31"])  # type: ignore[arg-type]
-    rows, label = evaluation_rows(bundle, snapshot)
-    assert set(pd.to_datetime(rows["as_of"]).dt.date.astype(str)) == set(bundle.metrics["test_dates"])
-    assert "out-of-time test" in label
+    chosen = evaluation_rows(bundle, snapshot, "default_12m")
+    assert set(pd.to_datetime(chosen.rows["as_of"]).dt.date.astype(str)) == set(bundle.metrics["test_dates"])
+    assert "out-of-time test" in chosen.label
     html = write_report(bundle, snapshot, "default_12m", None, tmp_path / "r.html").read_text()
     test_auc = bundle.metrics["test_metrics"]["auc"]
     assert f"{test_auc:.4f}" in html  # the summary's AUC is the out-of-time AUC of metrics.json
     assert f"{bundle.metrics['test_metrics']['n']:,} — prueba fuera de tiempo" in html
+    assert f"AUC {test_auc:.4f}</strong> — Prueba fuera de tiempo / out-of-time test" in html
     card = bundle.card
     assert "Observation dates: development 2023-12-31; test 2024-12-31" in card
     assert "Calibration in the large on the test: mean PD" in card
@@ -538,18 +539,18 @@ def test_reference_quartiles_are_the_exact_quartiles(zeros: int, rest: list[floa
 def test_the_report_reads_a_time_column_as_the_trainer_did(sme_bundle: dict[str, object]) -> None:
     """A time column with offsets (tz-aware) or mixed formats selects the same out-of-time rows."""
     from pymescore.bundle import load_bundle
-    from pymescore.reporting import evaluation_rows
+    from pymescore.runs import holdout_mask
 
     bundle = load_bundle(sme_bundle["bundle"])  # type: ignore[arg-type]
     frame = pd.DataFrame({"as_of": ["2023-12-31", "31/12/2024", "2024-12-31T00:00:00+00:00", None], "x": range(4)})
-    rows, _ = evaluation_rows(bundle, frame)
-    assert rows["x"].tolist() == [1, 2]
+    mask, _ = holdout_mask(bundle, frame)
+    assert frame["x"][mask].tolist() == [1, 2]
     aware = pd.DataFrame({"as_of": pd.to_datetime(["2023-12-31", "2024-12-31"]).tz_localize("UTC"), "x": [0, 1]})
-    rows, _ = evaluation_rows(bundle, aware)
-    assert rows["x"].tolist() == [1]
+    mask, _ = holdout_mask(bundle, aware)
+    assert aware["x"][mask].tolist() == [1]
 
 
-def test_evaluate_on_a_training_snapshot_also_gives_the_out_of_time_figures(sme_bundle: dict[str, object]) -> None:
+def test_evaluate_on_a_training_snapshot_headlines_the_out_of_time_figures(sme_bundle: dict[str, object]) -> None:
     from pymescore.bundle import load_bundle
     from pymescore.features._snapshot import build_snapshot
     from pymescore.runs import evaluate
@@ -557,7 +558,10 @@ def test_evaluate_on_a_training_snapshot_also_gives_the_out_of_time_figures(sme_
     bundle = load_bundle(sme_bundle["bundle"])  # type: ignore[arg-type]
     snapshot, _ = build_snapshot(sme_bundle["lake"], ["2023-12-31", "2024-12-31"])  # type: ignore[arg-type]
     metrics = evaluate(bundle, snapshot, "default_12m")
-    assert metrics["out_of_time"]["auc"] == pytest.approx(bundle.metrics["test_metrics"]["auc"])
-    assert metrics["out_of_time"]["n"] == bundle.metrics["test_metrics"]["n"] < metrics["n"]
+    assert metrics["auc"] == pytest.approx(bundle.metrics["test_metrics"]["auc"])
+    assert (metrics["sample"], metrics["n"]) == ("out_of_time", bundle.metrics["test_metrics"]["n"])
+    every = evaluate(bundle, snapshot, "default_12m", rows="all")  # in-sample on request, the test beside it
+    assert every["sample"] == "all"
+    assert every["test"]["n"] == metrics["n"] < every["n"]
     latest = snapshot[snapshot["as_of"] == snapshot["as_of"].max()]
-    assert "out_of_time" not in evaluate(bundle, latest, "default_12m")  # the test rows alone: nothing to add
+    assert "test" not in evaluate(bundle, latest, "default_12m")

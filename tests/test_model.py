@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pymescore.bundle import BundleError, load_bundle
+from pymescore.decision import current_policy
 from pymescore.decision import reasons as reasons_of
 from pymescore.errors import ConfigError
 from pymescore.model import TrainConfig, train
@@ -73,7 +74,9 @@ def test_reasons_add_up_to_the_score(trained: tuple[Path, dict[str, object], pd.
     reasons = reasons_of(points.to_numpy(), points.columns.tolist(), model.features)
     assert all(len(r) <= 4 for r in reasons)
     assert all(item["impact_points"] < 0 for r in reasons for item in r)
-    scored = score(load_bundle(out), frame.head(5))
+    scored = score(load_bundle(out), frame.head(5))  # a generic bundle: no decision without a policy
+    assert list(scored.columns) == ["pd", "score", "band", "reason_1", "reason_2", "reason_3", "reason_4"]
+    scored = score(load_bundle(out), frame.head(5), policy=current_policy())
     assert list(scored.columns) == [
         "pd",
         "score",

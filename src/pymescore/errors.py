@@ -6,6 +6,7 @@ applicant data beyond what is needed to find the problem (file, row, column). Ca
     PymescoreError                      code
     ├── ConfigError                     CONFIG_INVALID
     ├── InputError (also a ValueError)  INPUT_INVALID
+    ├── NameNotFoundError (also an AttributeError)  NAME_NOT_FOUND
     ├── SourceError                     (reading raw data failed; nothing was written)
     │   ├── SourceUnreadableError            SOURCE_UNREADABLE
     │   ├── SourceEncodingError         SOURCE_ENCODING
@@ -56,6 +57,13 @@ class InputError(PymescoreError, ValueError):
     callers that catch ``ValueError``, and pydantic validators, which must raise one, keep working."""
 
     code = "INPUT_INVALID"
+
+
+class NameNotFoundError(PymescoreError, AttributeError):
+    """A name a module does not have (a package's lazy ``__getattr__``). Also an ``AttributeError``, as
+    ``hasattr`` and ``from ... import`` expect."""
+
+    code = "NAME_NOT_FOUND"
 
 
 class SourceError(PymescoreError):

@@ -82,6 +82,15 @@ def check(lake: Lake, *, equity_tolerance: float = 0.01) -> list[Finding]:
             orphans = int((~data["ruc"].isin(firms)).sum())
             if orphans:
                 findings.append(
-                    Finding("warning", name, "references", f"{orphans} rows name a RUC that is not in firms")
+                    Finding(
+                        "warning",
+                        name,
+                        "references",
+                        f"{orphans} rows name a RUC that is not in firms: "
+                        "kept (they broke no contract), but those firms get no register features (location, "
+                        "sector, age, taxpayer status) and are scored as unknown there; ingest their rows of "
+                        "the SUNAT register (padrón) into firms / filas con RUC ausente de firms: se conservan, "
+                        "pero esas empresas no tienen datos del padrón",
+                    )
                 )
     return findings

@@ -7,15 +7,15 @@ Tables are read and checked in ``tables``, the model card written in ``model_car
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from pymescore.bundle import Bundle, save_bundle
 from pymescore.decision import Policy, current_policy, policy_record
+from pymescore.errors import ConfigError
 from pymescore.evaluate import (
     band_table,
     bands_monotone,
@@ -28,7 +28,8 @@ from pymescore.evaluate import (
 from pymescore.evaluate._fairness import MIN_GROUP_N
 from pymescore.features._adapter import snapshot_domain
 from pymescore.model import TrainConfig, score_from_pd, train
-from pymescore.model._data import _times
+from pymescore.model._data import _times, row_hashes
+from pymescore.model._train import Progress
 from pymescore.model_card import model_card
 from pymescore.tables import labelled
 
@@ -57,7 +58,7 @@ def run_training(
     config: TrainConfig,
     out: Path,
     dataset: str = "",
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     policy: Policy | None = None,
 ) -> tuple[Bundle, dict[str, Any]]:
     """Train, evaluate the test rows, write the bundle; returns it and the validation metrics.
@@ -144,46 +145,111 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def evaluation_rows(bundle: Bundle, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The rows the report's figures are computed on, and how to name them.
+#: the figures' rows: the test the bundle recorded (out of time, or a random holdout), or every row given
+Rows = Literal["test", "all"]
 
-    When the bundle was tested out of time and the table has its time column, the report keeps the rows of
-    the test dates (or later): the model never trained on them, so the figures are the ones a reviewer can
-    trust, and they agree with ``metrics.json``. Otherwise every row given, said to possibly include rows
-    the model was trained on.
-    """
+#: how each kind of rows is named wherever figures are shown (report, evaluate, model card)
+SAMPLE_NAMES = {
+    "out_of_time": "prueba fuera de tiempo / out-of-time test",
+    "holdout": "prueba aleatoria reservada / random holdout",
+    "grouped_holdout": "prueba aleatoria agrupada reservada / random grouped holdout",
+    "all": "todas las filas dadas, con las de entrenamiento (en muestra) / every row given, training rows "
+    "included (in-sample)",
+}
+
+
+class Evaluation(NamedTuple):
+    """The labelled rows figures are computed on, their outcomes, their kind (a key of ``SAMPLE_NAMES``) and
+    how to name them."""
+
+    rows: pd.DataFrame
+    y: np.ndarray
+    kind: str
+    label: str
+
+
+def recorded_test_kind(metrics: dict[str, Any]) -> str:
+    """The kind of test a bundle recorded: out_of_time, holdout (random) or grouped_holdout (random, whole
+    groups), '' when none."""
+    kind = str(metrics.get("test_kind") or "")
+    return "grouped_holdout" if kind == "holdout" and metrics.get("group_col") else kind
+
+
+def holdout_mask(bundle: Bundle, frame: pd.DataFrame, y: np.ndarray | None = None) -> tuple[np.ndarray | None, str]:
+    """Which of ``frame``'s rows are the bundle's recorded test rows, and how to name them; (None, why) when it
+    cannot tell. Out of time: the rows dated on or after the first test date (read as the trainer read them).
+    A random holdout: the rows whose features and outcome ``y`` match a recorded holdout row's fingerprint."""
     m = bundle.metrics
+    kind = recorded_test_kind(m)
     time_col = bundle.model.metadata.get("time_col")
     dates = m.get("test_dates") or []
-    if m.get("test_kind") == "out_of_time" and time_col and time_col in frame.columns and dates:
-        first = pd.Timestamp(min(dates))
+    if kind == "out_of_time" and dates:
+        if not time_col or time_col not in frame.columns:
+            return None, f"the table has no time column {time_col!r} to find the out-of-time rows by"
         times = pd.Series(_times(frame[time_col], time_col))  # as the trainer read them: naive UTC
-        inside = (times >= first).to_numpy()
-        keep = frame[inside]
-        if len(keep):
-            keep.attrs.update(frame.attrs)
-            seen = ", ".join(sorted({str(pd.Timestamp(t).date()) for t in times[inside].unique()}))
-            return keep, (
-                f"prueba fuera de tiempo / out-of-time test: {time_col} {seen} (el modelo no se entrenó con "
-                "ellas / the model was not trained on them)"
-            )
-    return frame, (
-        "todas las filas de la tabla / every row of the table (pueden incluir filas de entrenamiento / they may "
-        "include rows the model was trained on)"
-    )
+        inside = (times >= pd.Timestamp(min(dates))).to_numpy()
+        seen = ", ".join(sorted({str(pd.Timestamp(t).date()) for t in times[inside].unique()}))
+        return inside, (
+            f"{SAMPLE_NAMES[kind]}: {time_col} {seen} (el modelo no se entrenó con ellas / the model was not "
+            "trained on them)"
+        )
+    recorded = m.get("holdout_rows") or {}
+    if kind in ("holdout", "grouped_holdout") and recorded.get("hashes") and y is not None:
+        columns = [str(c) for c in recorded["columns"]]
+        if any(c not in frame.columns for c in columns):
+            return None, "the table lacks columns the holdout rows were recorded with"
+        hashes = row_hashes(frame[columns], y)
+        inside = np.isin(hashes, np.array([int(h, 16) for h in recorded["hashes"]], dtype=np.uint64))
+        return inside, (
+            f"{SAMPLE_NAMES[kind]}: las filas que el paquete reservó al entrenar / the rows the bundle held out "
+            "when it was trained (el modelo no se entrenó con ellas / the model was not trained on them)"
+        )
+    if kind:
+        return None, "the bundle recorded no fingerprint of its holdout rows (trained before they were recorded)"
+    return None, "the bundle recorded no test rows (trained with --holdout 0 and no --time-col)"
 
 
-def evaluate(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | None = None) -> dict[str, Any]:
-    """Metrics on every labelled row given; when some of them are the bundle's out-of-time test dates (the
-    training snapshot itself, say), also on those alone (``out_of_time``): the others may be rows the model
-    was trained on, and their figures flatter it."""
-    rows, y = labelled(bundle, frame, target, positive)
-    p = bundle.model.predict_pd(rows)
-    out: dict[str, Any] = binary_metrics(y, p)
-    out["excluded_rows"] = rows.attrs["excluded_rows"]  # an empty target: not counted, but said
-    chosen, label = evaluation_rows(bundle, rows)  # among the labelled rows already scored: no second pass
-    if 0 < len(chosen) < len(rows):
-        inside = rows.index.isin(chosen.index)
-        out["out_of_time"] = {**binary_metrics(y[inside], p[inside]), "rows": label}
+def evaluation_rows(
+    bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | None = None, rows: Rows = "test"
+) -> Evaluation:
+    """The labelled rows the figures are computed on: ``rows="test"`` (the default), the test the bundle
+    recorded (out of time, or a random holdout found again by its rows' fingerprints), so that the figures
+    agree with ``metrics.json``; ``rows="all"``, every labelled row given, named as including training rows.
+    ``--rows test`` on a table holding none of the recorded test rows is refused with what to do instead."""
+    labelled_rows, y = labelled(bundle, frame, target, positive)
+    if rows == "all":
+        return Evaluation(labelled_rows, y, "all", SAMPLE_NAMES["all"])
+    mask, label = holdout_mask(bundle, labelled_rows, y)
+    if mask is None or not mask.any():
+        why = label if mask is None else "the table holds none of them"
+        kind = SAMPLE_NAMES.get(recorded_test_kind(bundle.metrics), "none recorded")
+        raise ConfigError(
+            f"--rows test: expected the rows the bundle was tested on ({kind}), "
+            f"got none: {why}; give the training table (or later data, out of time), or pass --rows all to compute "
+            "on every row given (named as including rows the model may have been trained on)"
+        )
+    chosen = labelled_rows[mask].reset_index(drop=True)
+    chosen.attrs.update(labelled_rows.attrs)
+    return Evaluation(chosen, y[mask], recorded_test_kind(bundle.metrics), label)
+
+
+def evaluate(
+    bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | None = None, rows: Rows = "test"
+) -> dict[str, Any]:
+    """Metrics on the evaluation rows (``evaluation_rows``): by default the bundle's recorded test, named for
+    what it is (``sample``); with ``rows="all"`` every labelled row, named as in-sample, and the recorded test's
+    figures beside them (``test``) when the table holds its rows."""
+    chosen = evaluation_rows(bundle, frame, target, positive, rows)
+    p = bundle.model.predict_pd(chosen.rows)
+    out: dict[str, Any] = binary_metrics(chosen.y, p)
+    out["rows"] = rows
+    out["sample"] = chosen.kind
+    out["sample_label"] = chosen.label
+    out["excluded_rows"] = chosen.rows.attrs["excluded_rows"]  # an empty target: not counted, but said
+    if rows == "all":
+        mask, label = holdout_mask(bundle, chosen.rows, chosen.y)
+        if mask is not None and mask.any():
+            out["test"] = {**binary_metrics(chosen.y[mask], p[mask]), "sample": recorded_test_kind(bundle.metrics),
+                           "sample_label": label}  # fmt: skip
     out["model_version"] = bundle.version
     return out

@@ -4,6 +4,7 @@ alike — PD, score, band, decision, suggested amount (when the table has ``requ
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -49,18 +50,35 @@ def _model_input(stage: DecisionStage, frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def score(
-    bundle: Bundle, frame: pd.DataFrame, top: int = 4, lang: str = "es", policy: Policy | None = None
+    bundle: Bundle,
+    frame: pd.DataFrame,
+    top: int = 4,
+    lang: str = "es",
+    policy: Policy | None = None,
+    id_cols: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Per row: ``pd``, ``score``, ``band``, ``decision``, (``requested_amount``, ``suggested_amount``),
-    ``reason_1..top`` (texts in ``lang``) and ``policy_rules`` (the codes fired, ``;``-separated); ``ruc`` and
-    ``as_of`` passed through. With amounts, also the SBS ``credit_type``, the ``sbs_category`` a new loan takes, its
-    ``provision_rate``, ``provision_amount`` and ``expected_loss`` (by the optional ``guarantee`` column)."""
+    ``reason_1..top`` (texts in ``lang``) and ``policy_rules`` (the codes fired, ``;``-separated), with the
+    ``id_cols`` passed through first (default: the group and time columns the bundle knows, ``ruc`` and
+    ``as_of`` on an SME bundle). With amounts, also the SBS ``credit_type``, the ``sbs_category`` a new loan takes,
+    its ``provision_rate``, ``provision_amount`` and ``expected_loss`` (by the optional ``guarantee`` column).
+
+    An SME bundle decides under ``policy`` (default: the policy in force). A generic bundle (any other table)
+    has no ``decision``, ``policy_rules`` nor amounts unless a ``policy`` is given: the SME policy's cut-offs
+    mean nothing on other data."""
     check_table(bundle, frame)
+    meta = bundle.model.metadata
+    known = (meta.get("group_col"), meta.get("time_col"), "ruc", "as_of")  # those of them the table has
+    ids = list(id_cols) if id_cols is not None else list(dict.fromkeys(c for c in known if c and c in frame.columns))
+    missing = [c for c in ids if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"--id-cols: expected columns of the table, got {', '.join(map(str, missing))}")
+    decides = policy is not None or bool(meta.get("snapshot"))
     stage = DecisionStage(bundle.model, bundle.reference, policy or current_policy(), nthread=1)
     matrix = stage.compiled.matrix(_model_input(stage, frame), len(frame))
     values = source_values(stage, frame, matrix)
     n = len(frame)
-    has_amounts = all(c in frame.columns for c in AMOUNT_COLUMNS)
+    has_amounts = decides and all(c in frame.columns for c in AMOUNT_COLUMNS)
     if has_amounts:
         requested = pd.to_numeric(frame["requested_amount"], errors="coerce").to_numpy(dtype=np.float64)
         term = pd.to_numeric(frame["term_months"], errors="coerce").to_numpy(dtype=np.float64)
@@ -92,7 +110,8 @@ def score(
     for i in range(top):
         out[f"reason_{i + 1}"] = [r[i]["text"] if len(r) > i else None for r in d.reasons]
     out["policy_rules"] = [";".join(rules) for rules in d.rules]
-    for keep in ("ruc", "as_of"):
-        if keep in frame.columns:
-            out.insert(0, keep, frame[keep].to_numpy())
+    if not decides:
+        out = out.drop(columns=["decision", "policy_rules"])
+    for i, keep in enumerate(ids):
+        out.insert(i, keep, frame[keep].to_numpy())
     return out

@@ -10,7 +10,6 @@ import logging
 import sys
 
 import typer
-from pydantic import ValidationError
 
 from pymescore.errors import PymescoreError
 
@@ -66,6 +65,13 @@ def _register() -> None:
         module.register(app)
 
 
+def _settings_error(exc: Exception) -> bool:
+    """A pydantic ``ValidationError`` (pydantic is imported only by the commands that read settings, so a
+    validation error can only come when it is already loaded; ``--help`` never imports it)."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(exc, pydantic.ValidationError)
+
+
 def main() -> None:
     """Entry point of the ``pymescore`` script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -76,12 +82,6 @@ def main() -> None:
             sys.exit(code)
     except PymescoreError as exc:
         print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
-        sys.exit(2)
-    except ValidationError as exc:  # settings from PYMESCORE_* variables or pymescore.toml
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}, got {e.get('input')!r}" for e in exc.errors()
-        )
-        print(f"error [CONFIG_INVALID]: settings (PYMESCORE_* or pymescore.toml): {problems}", file=sys.stderr)
         sys.exit(2)
     except typer.Abort:
         print("aborted", file=sys.stderr)
@@ -95,6 +95,13 @@ def main() -> None:
               "check the path, its permissions and the free disk space", file=sys.stderr)  # fmt: skip
         sys.exit(2)
     except Exception as exc:
+        if _settings_error(exc):  # settings from PYMESCORE_* variables or pymescore.toml
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}, got {e.get('input')!r}"
+                for e in exc.errors()  # type: ignore[attr-defined]
+            )
+            print(f"error [CONFIG_INVALID]: settings (PYMESCORE_* or pymescore.toml): {problems}", file=sys.stderr)
+            sys.exit(2)
         # usage errors (typer bundles its own click): they know how to show themselves and their exit code
         show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
         if callable(show) and isinstance(code, int):

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from pymescore.contracts import TABLES
-
 
 def contracts_markdown() -> str:
+    from pymescore.contracts import TABLES
+
     lines = ["# Raw-table contracts", ""]
     for t in TABLES.values():
         lines += [f"## `{t.name}`", "", t.description, "", f"Key: `{', '.join(t.key)}`", ""]
@@ -49,6 +49,8 @@ def contracts_command(
 
         pymescore contracts --format md > docs/contracts.md
     """
+    from pymescore.contracts import TABLES
+
     if fmt == "json":
         payload = {
             t.name: {

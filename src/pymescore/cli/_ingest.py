@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pymescore.cli._output import console, emit_json
-from pymescore.config import Settings
-from pymescore.lake import Lake
-from pymescore.sources import IngestSummary, SourceOptions, ingest, ingest_folder, read_source
+
+if TYPE_CHECKING:
+    from pymescore.sources import IngestSummary
 
 SourceArg = Annotated[
     str,
@@ -55,6 +55,10 @@ def ingest_command(
         pymescore ingest --source postgresql://postgres@127.0.0.1/test --sql-table pagos \
             --table payments --lake lake/
     """
+    from pymescore.config import Settings
+    from pymescore.lake import Lake
+    from pymescore.sources import SourceOptions, ingest, read_source
+
     settings = Settings()
     opts = SourceOptions(fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet, query=query, sql_table=sql_table)
     with console.status(f"Reading {table} from {source if '://' not in source else 'database'}…"):
@@ -82,6 +86,9 @@ def ingest_folder_command(
     """
     from rich.progress import Progress
 
+    from pymescore.config import Settings
+    from pymescore.lake import Lake
+    from pymescore.sources import ingest_folder
     from pymescore.sources._folder import folder_sources
 
     settings = Settings()

@@ -6,12 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from pymescore.cli._output import console, emit_json
-from pymescore.config import Settings
-from pymescore.lake import Lake
-from pymescore.lake_summary import check, summarize
 
 lake_app = typer.Typer(
     help="Look into a lake: what it holds and whether it holds together.\n\n"
@@ -29,6 +25,11 @@ def summary_command(lake: LakeOpt) -> None:
 
         pymescore lake summary --lake lake/
     """
+    from rich.table import Table
+
+    from pymescore.lake import Lake
+    from pymescore.lake_summary import summarize
+
     info = summarize(Lake(lake))
     table = Table(title=f"Lake {lake}")
     for col in ("table", "version", "rows", "quarantined", "firms", "from", "to"):
@@ -60,12 +61,23 @@ def validate_command(lake: LakeOpt) -> None:
 
         pymescore lake validate --lake lake/
     """
+    from pymescore.config import Settings
+    from pymescore.lake import Lake
+    from pymescore.lake_summary import check
+
     findings = check(Lake(lake), equity_tolerance=Settings().equity_tolerance)
     for f in findings:
         colour = "red" if f.severity == "error" else "yellow"
         console.print(f"[{colour}]{f.severity}[/] {f.table}.{f.check}: {f.message}")
     errors = [f for f in findings if f.severity == "error"]
-    console.print("[green]lake is consistent[/]" if not errors else f"[red]{len(errors)} error(s)[/]")
+    warnings = len(findings) - len(errors)
+    if errors:
+        console.print(f"[red]{len(errors)} error(s)[/]")
+    elif warnings:
+        console.print(f"[yellow]no errors: the lake can be used; {warnings} warning(s) above, each saying what it "
+                      "costs and how to clear it[/]")  # fmt: skip
+    else:
+        console.print("[green]lake is consistent[/]")
     emit_json({"ok": not errors, "findings": [f.to_dict() for f in findings]})
     if errors:
         raise typer.Exit(1)

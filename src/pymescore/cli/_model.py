@@ -11,6 +11,7 @@ import typer
 
 from pymescore.cli._output import console, emit_json
 from pymescore.cli._policy import PolicyOpt, read_policy
+from pymescore.cli._progress import StageProgress
 
 
 class Lang(StrEnum):
@@ -29,6 +30,22 @@ TargetOpt = Annotated[
     ),
 ]
 PositiveOpt = Annotated[str | None, typer.Option("--positive", help="The target value that means default.")]
+
+
+class RowsChoice(StrEnum):
+    test = "test"
+    all = "all"
+
+
+RowsOpt = Annotated[
+    RowsChoice,
+    typer.Option(
+        "--rows",
+        help="test: the rows the bundle was tested on when trained (its out-of-time test, or its random holdout "
+        "found again in the same table), so the figures match metrics.json; all: every labelled row given, "
+        "named as in-sample (they may include training rows).",
+    ),
+]
 
 
 def _monotone(text: str | None) -> dict[str, int] | None:
@@ -63,7 +80,13 @@ def train_command(
     ] = None,
     drop: Annotated[str | None, typer.Option(help="Columns to leave out: COL,COL.")] = None,
     trials: Annotated[int, typer.Option(help="Optuna trials at most.")] = 20,
-    time_budget: Annotated[float, typer.Option(help="Seconds of tuning at most.")] = 120.0,
+    time_budget: Annotated[
+        float,
+        typer.Option(
+            help="Seconds the whole training run may take: XGBoost tuning stops in time for the fits after it. "
+            "The untuned defaults always run, so a budget below one untuned training is overrun (said on stderr)."
+        ),
+    ] = 120.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     holdout: Annotated[float, typer.Option(help="Test share when there is no --time-col.")] = 0.2,
     device: Annotated[str, typer.Option(help="cpu or cuda (XGBoost on a GPU).")] = "cpu",
@@ -84,6 +107,9 @@ def train_command(
     signing_key: Annotated[
         str | None, typer.Option(help="Sign the bundle with this private key (default PYMESCORE_SIGNING_KEY).")
     ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No live progress bar; one plain line per stage still.")
+    ] = False,
 ) -> None:
     """Train a calibrated model (tuned XGBoost, a binned logistic scorecard and a logistic regression,
     selected or blended by out-of-fold AUC) and write a bundle. Prints the validation metrics as JSON on the last line.
@@ -117,11 +143,13 @@ def train_command(
     key = _signing_key(signing_key)  # so does a bad signing key
     check_destination(out)  # before minutes of training, not after
     frame = read_table(table)
-    with console.status("Training…") as status:
-        bundle, metrics = run_training(
-            frame, config, out, dataset=str(table), progress=lambda m: status.update(f"Training: {m}…"),
-            policy=decision_policy,
-        )  # fmt: skip
+    with StageProgress("train", quiet=quiet) as progress:
+        bundle, metrics = run_training(frame, config, out, dataset=str(table), progress=progress,
+                                       policy=decision_policy)  # fmt: skip
+        progress.done(f"bundle written to {out}")
+    if not metrics["time_budget"]["within"]:
+        console.print(f"[yellow]the training took {metrics['timings_s']['total']:.0f} s against --time-budget "
+                      f"{time_budget:g}: the untuned models alone need more; raise the budget[/]")  # fmt: skip
     summary = {
         "bundle": str(out),
         "version": bundle.version,
@@ -178,30 +206,36 @@ def _sign(out: Path, key: str | None) -> str | None:
 def evaluate_command(
     bundle: BundleOpt, table: TableOpt, target: TargetOpt, positive: PositiveOpt = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the metrics to this file.")] = None,
+    rows: RowsOpt = RowsChoice.test,
 ) -> None:  # fmt: skip
     """Metrics of a bundle on a labelled table: auc, gini, ks, brier, logloss, ece, n, positive_rate.
 
-    Example:
+    By default on the rows the bundle was tested on (`sample`: out_of_time, holdout or grouped_holdout): the
+    training table itself gives the holdout's figures, equal to metrics.json. `--rows all`: every row, in-sample.
+
+    Examples:
 
         pymescore evaluate --bundle bundle/ --table snapshot.parquet --target default_12m --json metrics.json
+
+        pymescore evaluate --bundle german_bundle/ --table german.csv --target creditability --positive bad
     """
     from pymescore.bundle import load_bundle
     from pymescore.files import write_atomic
     from pymescore.runs import evaluate
     from pymescore.tables import read_table
 
-    metrics = evaluate(load_bundle(bundle), read_table(table), target, positive)
+    metrics = evaluate(load_bundle(bundle), read_table(table), target, positive, rows.value)
     if metrics.get("excluded_rows"):
         console.print(f"[yellow]{metrics['excluded_rows']} row(s) with an empty target left out of the metrics[/]")
-    if metrics.get("out_of_time"):
-        oot = metrics["out_of_time"]
 
-        def auc(m: dict[str, object]) -> str:
-            return f"{m['auc']:.4f}" if isinstance(m.get("auc"), float) else "—"
+    def auc(m: dict[str, object]) -> str:
+        return f"{m['auc']:.4f}" if isinstance(m.get("auc"), float) else "—"
 
-        console.print(f"[yellow]the table also holds rows of dates the model was developed on: on every row AUC "
-                      f"{auc(metrics)}, on the out-of-time rows alone ({oot['n']:,}) AUC {auc(oot)}: the figure "
-                      "to trust (JSON: out_of_time)[/]")  # fmt: skip
+    console.print(f"AUC {auc(metrics)} on {metrics['n']:,} rows: {metrics['sample_label']}", markup=False)
+    if metrics.get("test"):
+        test = metrics["test"]
+        console.print(f"[yellow]in-sample figures (every row given); the test rows alone ({test['n']:,}): AUC "
+                      f"{auc(test)}, the figure to trust (JSON: test)[/]")  # fmt: skip
     if json_out:
         write_atomic(json_out, lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
     emit_json(metrics)
@@ -212,15 +246,22 @@ def score_command(
     out: Annotated[Path, typer.Option("--out", help="Output file: .parquet, .csv(.gz) or .tsv(.gz).")],
     lang: Annotated[Lang, typer.Option(help="Language of the reason texts.")] = Lang.es,
     policy: PolicyOpt = None,
+    id_cols: Annotated[
+        str | None, typer.Option(help="Columns passed through to the output: COL,COL (default: the bundle's "
+                                 "group and time columns, ruc and as_of on an SME bundle).")
+    ] = None,
 ) -> None:  # fmt: skip
     """Batch scoring with the service's decision stage: pd, score, band, decision, reason_1..4 (what pulls the
     score down) and policy_rules per row; requested_amount and suggested_amount too when the table has the
     columns requested_amount and term_months (PEN). The decisions are the service's for the same data and
-    policy (--policy, else PYMESCORE_POLICY_FILE, else the built-in).
+    policy (--policy, else PYMESCORE_POLICY_FILE, else the built-in). A generic bundle (any other table) gets
+    a decision column only with --policy; its reasons read "<column> (valor: x)" / "<column> (value: x)".
 
-    Example:
+    Examples:
 
         pymescore score --bundle bundle/ --table snapshot.parquet --out scores.parquet
+
+        pymescore score --bundle german_bundle/ --table german.csv --id-cols purpose --lang en --out s.csv
     """
     from pymescore.bundle import load_bundle
     from pymescore.errors import ConfigError
@@ -233,7 +274,10 @@ def score_command(
         raise ConfigError(f"--out {out}: expected a new file, got the input --table itself (it would be replaced)")
     if not name.endswith((".parquet", ".pq", ".csv", ".csv.gz", ".tsv", ".tsv.gz")):
         raise ConfigError(f"--out {out}: expected a .parquet, .csv(.gz) or .tsv(.gz) file, got '{out.suffix}'")
-    scored = score(load_bundle(bundle), read_table(table), lang=lang.value, policy=read_policy(policy))
+    loaded = load_bundle(bundle)
+    decision_policy = read_policy(policy) if policy is not None or loaded.model.metadata.get("snapshot") else None
+    ids = [c.strip() for c in id_cols.split(",") if c.strip()] if id_cols is not None else None
+    scored = score(loaded, read_table(table), lang=lang.value, policy=decision_policy, id_cols=ids)
 
     def write(tmp: Path) -> None:
         if name.endswith((".parquet", ".pq")):
@@ -249,18 +293,30 @@ def score_command(
 def report_command(
     bundle: BundleOpt, table: TableOpt, target: TargetOpt,
     out: Annotated[Path, typer.Option("--out", help="HTML file to write.")], positive: PositiveOpt = None,
-    policy: PolicyOpt = None,
+    policy: PolicyOpt = None, rows: RowsOpt = RowsChoice.test,
+    slices: Annotated[
+        str | None, typer.Option(help="Fairness slices: COL,COL of the table (default: an SME bundle's regions "
+                                 "and sectors; none on another table).")
+    ] = None,
 ) -> None:  # fmt: skip
     """A self-contained HTML validation report: ROC, KS, calibration, score distribution, bands,
-    SHAP importance, fairness slices, out-of-time results and the scorecard baseline.
+    SHAP importance, fairness slices, the training-time test and the scorecard baseline.
 
-    The cut-offs (approve ≥, review ≥) and the approval rates, by group too, are the decision policy's: --policy,
-    else PYMESCORE_POLICY_FILE, else the built-in. A policy other than the one the bundle was validated with is
-    said in the report's notes and on stderr.
+    The headline is the test the bundle recorded (out-of-time, or the random holdout found again in the
+    training table), named for what it is and equal to metrics.json; `--rows all` computes on every row,
+    named as in-sample.
+
+    An SME bundle's cut-offs (approve ≥, review ≥) and approval rates, by group too, are the decision policy's:
+    --policy, else PYMESCORE_POLICY_FILE, else the built-in. A generic bundle (any other table) shows no
+    approval rates unless --policy is given. A policy other than the one the bundle was validated with is said
+    in the report's notes and on stderr.
 
     Examples:
 
         pymescore report --bundle bundle/ --table snapshot.parquet --target default_12m --out report.html
+
+        pymescore report --bundle german_bundle/ --table german.csv --target creditability --positive bad \
+            --slices purpose,foreign_worker --out german.html
 
         pymescore report --bundle bundle/ --table oot.parquet --target default_12m --policy policy.toml --out r.html
     """
@@ -269,15 +325,20 @@ def report_command(
     from pymescore.reporting import write_report
     from pymescore.tables import read_table
 
-    decision_policy = read_policy(policy)
     loaded = load_bundle(bundle)
+    snapshot = bool(loaded.model.metadata.get("snapshot"))
+    decision_policy = read_policy(policy) if policy is not None or snapshot else None
     frame = read_table(table)
+    names = [c.strip() for c in slices.split(",") if c.strip()] if slices else None
     with console.status("Writing the report…"):
-        path = write_report(loaded, frame, target, positive, out, decision_policy)
-    notice = policy_notice(loaded.metrics.get("policy"), decision_policy, f"bundle {loaded.version}")
+        path = write_report(loaded, frame, target, positive, out, decision_policy, rows.value, names)
+    notice = None
+    if decision_policy is not None:
+        notice = policy_notice(loaded.metrics.get("policy"), decision_policy, f"bundle {loaded.version}")
     if notice:
         console.print(notice, style="yellow", markup=False)
-    emit_json({"report": str(path), "policy": decision_policy.version, "policy_notice": notice})
+    version = None if decision_policy is None else decision_policy.version
+    emit_json({"report": str(path), "rows": rows.value, "policy": version, "policy_notice": notice})
 
 
 def promote_command(

@@ -129,6 +129,9 @@ class Reasons:
                       "impact_points": round(p, 2)}  # fmt: skip
             if not miss and values is not None and name in values and name in BY_NAME:  # the row's value, said
                 _with_value(reason, BY_NAME[name], values[name][r], self.typical.get(name), lang)
+            elif not miss and values is not None and name in values and es == en == name:  # a generic column
+                shown = _shown(values[name][r])
+                reason["text_es"], reason["text_en"] = f"{name} (valor: {shown})", f"{name} (value: {shown})"
             out[r].append(reason)
         return out
 
@@ -247,6 +250,18 @@ _NO_REGISTER = (
     "Sin datos de la empresa en el padrón (ubicación, actividad o inicio de actividades)",
     "No register data on the firm (location, activity or start of activities)",
 )
+
+
+def _shown(value: Any) -> str:
+    """A generic column's value as a reason quotes it: whole numbers without decimals, others to 4 digits.
+
+    >>> _shown(5951.0), _shown(0.123456), _shown("A14"), _shown(12345.678)
+    ('5951', '0.1235', 'A14', '12346')
+    """
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return f"{number:.0f}" if number.is_integer() or abs(number) >= 1000 else f"{number:.4g}"
+    return str(value)
 
 
 def _absent(value: Any) -> bool:

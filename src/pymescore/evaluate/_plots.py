@@ -135,9 +135,11 @@ def calibration_plot(y: F64, p: F64, ece: float, bins: int = 10) -> str:
     return to_data_uri(fig)
 
 
-def score_distribution_plot(y: F64, score: F64, approve: float, review: float, bounds: list[float]) -> str:
-    """Overlaid score histograms (densities) of goods and bads, with the policy's approve and review cut-offs and
-    the band bounds."""
+def score_distribution_plot(
+    y: F64, score: F64, approve: float | None, review: float | None, bounds: list[float]
+) -> str:
+    """Overlaid score histograms (densities) of goods and bads, with the policy's approve and review cut-offs
+    (none without a policy) and the band bounds."""
     fig, (ax,) = new_figure(7.5, 4.0)
     lo, hi = float(np.min(score)), float(np.max(score))
     edges = np.linspace(lo, hi if hi > lo else lo + 1.0, 41)
@@ -147,8 +149,9 @@ def score_distribution_plot(y: F64, score: F64, approve: float, review: float, b
     for b in bounds:
         if lo <= b <= hi:
             ax.axvline(b, color="gray", lw=0.8, ls=":")
-    ax.axvline(approve, color="black", lw=1.5, ls="--", label=f"Aprobar / approve ≥ {approve:g}")
-    ax.axvline(review, color="dimgray", lw=1.5, ls="-.", label=f"Revisión / review ≥ {review:g}")
+    if approve is not None and review is not None:
+        ax.axvline(approve, color="black", lw=1.5, ls="--", label=f"Aprobar / approve ≥ {approve:g}")
+        ax.axvline(review, color="dimgray", lw=1.5, ls="-.", label=f"Revisión / review ≥ {review:g}")
     ax.set(xlabel="Score", ylabel="Densidad / density")
     ax.set_title("Distribución del score por resultado / score distribution by outcome")
     ax.legend(fontsize=8)
@@ -203,12 +206,18 @@ def _palette(names: list[str]) -> dict[str, Any]:
 
 
 def fairness_plot(part: pd.DataFrame, slice_name: str) -> str:
-    """Approval rate and observed bad rate / mean PD per group of one slice, side by side."""
+    """Approval rate (AUC without a policy's rates) and observed bad rate / mean PD per group of one slice, side
+    by side."""
     fig, (left, right) = new_figure(8.0, max(2.6, 0.32 * len(part) + 1.4), ncols=2)
     y_pos = np.arange(len(part))[::-1]
     labels = [f"{g} (n={n})" for g, n in zip(part["group"], part["n"], strict=True)]
-    left.barh(y_pos, part["approval_rate"].to_numpy(dtype=np.float64), color=GOOD_COLOR)
-    left.set(yticks=y_pos, yticklabels=labels, xlim=(0, 1), xlabel="Tasa de aprobación / approval rate")
+    if "approval_rate" in part.columns:
+        left.barh(y_pos, part["approval_rate"].to_numpy(dtype=np.float64), color=GOOD_COLOR)
+        left.set(yticks=y_pos, yticklabels=labels, xlim=(0, 1), xlabel="Tasa de aprobación / approval rate")
+    else:
+        aucs = pd.to_numeric(part["auc"], errors="coerce").to_numpy(dtype=np.float64)
+        left.barh(y_pos, np.nan_to_num(aucs, nan=0.0), color=MAIN_COLOR)
+        left.set(yticks=y_pos, yticklabels=labels, xlim=(0, 1), xlabel="AUC por grupo / AUC per group")
     h = 0.4
     observed = part["observed_bad_rate"].to_numpy(dtype=np.float64)
     right.barh(y_pos + h / 2, observed, h, color=BAD_COLOR, label="observada / observed")

@@ -62,9 +62,10 @@ class ReportData:
     pd_: np.ndarray[Any, Any]
     score: np.ndarray[Any, Any]
     #: the decision policy's score cut-offs: approve at ``score >= approve_min_score``, review at
-    #: ``score >= review_min_score``, decline below (the approval rates, fairness included, use the first)
-    approve_min_score: float
-    review_min_score: float
+    #: ``score >= review_min_score``, decline below (the approval rates, fairness included, use the first);
+    #: None for both: no policy applies (a generic table given no --policy), so no rates are shown
+    approve_min_score: float | None
+    review_min_score: float | None
     #: the policy's name and version, as the report names it
     policy_version: str = ""
     bands: Bands = field(default_factory=lambda: list(DEFAULT_BANDS))
@@ -79,6 +80,8 @@ class ReportData:
     #: which rows the figures describe (the out-of-time test, or every row given) and the default definition
     sample: str = ""
     default_definition: str = ""
+    #: the summary column's name: the kind of rows it holds (out-of-time test, random holdout, every row)
+    sample_name: str = "Evaluación / evaluation"
 
 
 def fmt(value: Any, percent: bool = False) -> str:
@@ -168,8 +171,13 @@ def _candidates(frame: pd.DataFrame, notes: list[str]) -> dict[str, Any]:
 def _fairness(data: ReportData, y: F64, p: F64, score: F64, notes: list[str]) -> list[dict[str, Any]]:
     if not data.slices:
         return []
-    table = fairness_table(None, y, p, score, data.approve_min_score, data.slices)
+    rated = data.approve_min_score is not None
+    cutoff = float(data.approve_min_score) if data.approve_min_score is not None else np.inf
+    table = fairness_table(None, y, p, score, cutoff, data.slices)
     gaps = fairness_gaps(table)
+    if not rated:  # no policy, no approval rate: never a rate computed at someone else's cut-off
+        table = table.drop(columns=["approval_rate"])
+        gaps = {k: {**g, "approval_gap": None} for k, g in gaps.items()}
     out = []
     for name, part in table.groupby("slice", sort=False):
         small = int((part["n"] < MIN_GROUP_N).sum())
@@ -216,10 +224,12 @@ def _cv(cv: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _oot(oot: Mapping[str, Any] | None, metrics: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The test the bundle recorded at training (metrics.json) beside the figures of this report's rows."""
     if not oot:
         return None
     dates = [str(d) for d in oot.get("dates", [])]
-    return {"dates": ", ".join(dates) if dates else "—", "rows": _metrics_rows(metrics, oot.get("metrics"))}
+    return {"dates": ", ".join(dates) if dates else "—", "rows": _metrics_rows(metrics, oot.get("metrics")),
+            "name": str(oot.get("name") or "Prueba / test")}  # fmt: skip
 
 
 def cutoff_text(approve: float, review: float) -> str:
@@ -235,6 +245,27 @@ def _rate(y: F64) -> float | None:
     return float(y.mean()) if len(y) else None
 
 
+def _policy_rows(data: ReportData, y: F64, score: F64) -> list[list[str]]:
+    approve, review = data.approve_min_score, data.review_min_score
+    if approve is None or review is None:
+        return [["Política / policy", "ninguna: tabla genérica, sin --policy no se muestran tasas de aprobación / "
+                 "none: a generic table shows no approval rates unless --policy is given"]]  # fmt: skip
+    approve, review = float(approve), float(review)
+    if not (math.isfinite(approve) and math.isfinite(review) and review <= approve):
+        raise invalid(f"'review_min_score' must be at most 'approve_min_score'. Got {review} and {approve} instead.")
+    approved, declined = score >= approve, score < review
+    in_review = ~approved & ~declined
+    return [
+        ["Política / policy", data.policy_version or "—"],
+        ["Cortes / cut-offs", cutoff_text(approve, review)],
+        ["Tasa de aprobación / approval rate", fmt(float(approved.mean()), percent=True)],
+        ["Tasa de revisión / review rate", fmt(float(in_review.mean()), percent=True)],
+        ["Tasa de malos aprobados / bad rate approved", fmt(_rate(y[approved]), percent=True)],
+        ["Tasa de malos en revisión / bad rate in review", fmt(_rate(y[in_review]), percent=True)],
+        ["Tasa de malos rechazados / bad rate declined", fmt(_rate(y[declined]), percent=True)],
+    ]
+
+
 def _context(data: ReportData) -> dict[str, Any]:
     y, p = check_outcomes(data.y, data.pd_, p_name="pd_")
     score = as_float_array(data.score, "score")
@@ -248,20 +279,8 @@ def _context(data: ReportData) -> dict[str, Any]:
     monotone = bands_monotone(bands)
     if not monotone:
         notes.append("La tasa de malos no es monótona por banda / the bad rate is not monotone across bands.")
-    approve, review = float(data.approve_min_score), float(data.review_min_score)
-    if not (math.isfinite(approve) and math.isfinite(review) and review <= approve):
-        raise invalid(f"'review_min_score' must be at most 'approve_min_score'. Got {review} and {approve} instead.")
-    approved, declined = score >= approve, score < review
-    in_review = ~approved & ~declined
-    policy = [
-        ["Política / policy", data.policy_version or "—"],
-        ["Cortes / cut-offs", cutoff_text(approve, review)],
-        ["Tasa de aprobación / approval rate", fmt(float(approved.mean()), percent=True)],
-        ["Tasa de revisión / review rate", fmt(float(in_review.mean()), percent=True)],
-        ["Tasa de malos aprobados / bad rate approved", fmt(_rate(y[approved]), percent=True)],
-        ["Tasa de malos en revisión / bad rate in review", fmt(_rate(y[in_review]), percent=True)],
-        ["Tasa de malos rechazados / bad rate declined", fmt(_rate(y[declined]), percent=True)],
-    ]
+    approve, review = data.approve_min_score, data.review_min_score
+    policy = _policy_rows(data, y, score)
     bounds = [float(b) for _, b in data.bands]
     importance = None
     if data.importance is not None and len(data.importance):
@@ -283,7 +302,7 @@ def _context(data: ReportData) -> dict[str, Any]:
         "calibration_table": _table(calibration_table(y, p), percent=("mean_pd", "observed_rate")),
         "ece": fmt(metrics["ece"]),
         "score_plot": _plots.score_distribution_plot(y, score, approve, review, bounds),
-        "approve_min": f"{approve:g}",
+        "approve_min": "—" if approve is None else f"{approve:g}",
         "bands_table": _table(bands, ("share", "bad_rate", "cumulative_bad_rate"), whole=("score_from", "score_to")),
         "bands_plot": _plots.band_plot(bands),
         "monotone": monotone,

@@ -53,7 +53,9 @@ class TrainConfig:
     the latest observation dates (``oot_fraction`` of them) form an out-of-time test; otherwise
     ``holdout`` (a grouped, stratified share) is the test, 0 for none. ``monotone`` maps columns to
     +1/-1 (risk rises/falls with the column); ``None`` takes the feature registry's directions on SME
-    snapshots. ``time_budget`` (seconds) caps hyper-parameter tuning; ``trials`` caps its trials.
+    snapshots. ``time_budget`` (seconds) bounds the whole training run: hyper-parameter tuning stops in time for
+    the fits that follow it (the untuned defaults' trial always runs, so a budget smaller than one untuned
+    training is overrun, and the report says so); ``trials`` caps tuning's trials.
     """
 
     target: str

@@ -59,6 +59,14 @@ def parse_target(values: pd.Series, positive: str | None, column: str) -> tuple[
     return y.astype(np.int64), present
 
 
+def row_hashes(X: pd.DataFrame, y: np.ndarray) -> np.ndarray:
+    """A 64-bit fingerprint of each row's values and outcome (1 = default): how a bundle records its random
+    holdout rows, so that the same table, read again, shows which rows they were."""
+    values = pd.util.hash_pandas_object(X.reset_index(drop=True), index=False).to_numpy(dtype=np.uint64)
+    outcome = np.asarray(y, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    return np.asarray(values ^ outcome, dtype=np.uint64)
+
+
 def prepare(frame: pd.DataFrame, config: TrainConfig, domain: Domain | None = None) -> Prepared:
     """``frame`` as the trainer's rows; ``domain`` (when the caller knows the table's family) sets the group,
     time and outcome-window columns left unset in ``config``, the default monotone directions and the key

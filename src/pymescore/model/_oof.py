@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from threading import Lock
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -88,13 +89,23 @@ class Boosting:
                                 smote=smote, groups=groups, rounds=fixed)  # fmt: skip
 
     def tune(
-        self, types: list[ColumnType], X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, workers: int
+        self,
+        types: list[ColumnType],
+        X: pd.DataFrame,
+        y: np.ndarray,
+        groups: np.ndarray,
+        workers: int,
+        deadline: float | None = None,
+        on_trial: Callable[[int, int, float | None], None] | None = None,
     ) -> list[dict[str, Any]]:
         """Tune ``params`` (and ``rounds``) on the development rows; returns the trials' history.
 
         The tuning folds are another partition of the (sampled) development rows than the out-of-fold one, so
         that the out-of-fold AUC that weighs XGBoost against the untuned families is not the very figure the
-        tuning maximised (that selection bias favoured XGBoost in the blend on small sets)."""
+        tuning maximised (that selection bias favoured XGBoost in the blend on small sets).
+
+        ``deadline`` (a ``time.perf_counter()`` instant) is when the rest of training (the out-of-fold and the
+        final XGBoost fits) must start by: tuning stops early enough for them, measured on its first trial."""
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
         keep = np.ones(len(y), dtype=bool)
@@ -109,9 +120,12 @@ class Boosting:
             X_train = pre.fit_transform(X.iloc[tr], y[tr])
             stop = None if self.stop_groups is None else self.stop_groups[tr]
             tune_folds.append((X_train, y[tr], pre.transform(X.iloc[va]), y[va], stop))
+        # after tuning: the out-of-fold fits (one trial's work on the full development rows) and the final fit
+        reserve = (1.0 + 1.5 / cfg.folds) * len(y) / len(rows)
         self.params, history, tuned_rounds = _xgb.tune(tune_folds, self.monotone, self.pos_weight, cfg.seed,
                                                        cfg.trials, cfg.time_budget, cfg.device, cfg.n_jobs,
-                                                       self.smote, workers)  # fmt: skip
+                                                       self.smote, workers, deadline=deadline, reserve=reserve,
+                                                       on_trial=on_trial)  # fmt: skip
         # the rounds fit a fold of every development row; on a sample they would be too few for the full folds.
         # They are chosen on the tuning folds' validation rows, as the parameters are (a selection as optimistic
         # as the tuning's, never reaching the test rows)
@@ -119,14 +133,32 @@ class Boosting:
         return history
 
 
-def xgb_oof(fold_data: list[Fold], fit: Callable[[Fold], Any], workers: int, n: int) -> np.ndarray:
+#: called after each fold or trial: (done, total)
+Step = Callable[[int, int], None]
+
+
+def xgb_oof(
+    fold_data: list[Fold], fit: Callable[[Fold], Any], workers: int, n: int, on_fold: Step | None = None
+) -> np.ndarray:
     """Out-of-fold XGBoost margins: ``fit`` of each fold, ``workers`` folds at a time in threads (XGBoost
-    trains outside the GIL), each booster scoring its fold's validation rows."""
+    trains outside the GIL), each booster scoring its fold's validation rows; ``on_fold(done, folds)`` after
+    each fold."""
+    done = [0]
+    lock = Lock()
+
+    def fit_one(fold: Fold) -> Any:
+        booster = fit(fold)
+        if on_fold is not None:
+            with lock:
+                done[0] += 1
+                on_fold(done[0], len(fold_data))
+        return booster
+
     if workers <= 1 or len(fold_data) <= 1:
-        boosters = [fit(f) for f in fold_data]
+        boosters = [fit_one(f) for f in fold_data]
     else:
         with ThreadPoolExecutor(min(workers, len(fold_data)), thread_name_prefix="fold") as pool:
-            boosters = list(pool.map(fit, fold_data))
+            boosters = list(pool.map(fit_one, fold_data))
     out = np.full(n, np.nan)
     for f, booster in zip(fold_data, boosters, strict=True):
         out[f.valid] = _xgb.margin(booster, f.X_valid)
@@ -134,12 +166,19 @@ def xgb_oof(fold_data: list[Fold], fit: Callable[[Fold], Any], workers: int, n: 
 
 
 def additive_oof(
-    family: type[Scorecard | Linear], fold_data: list[Fold], monotone: dict[str, int], seed: int, n: int
+    family: type[Scorecard | Linear],
+    fold_data: list[Fold],
+    monotone: dict[str, int],
+    seed: int,
+    n: int,
+    on_fold: Step | None = None,
 ) -> np.ndarray:
     """Out-of-fold margins of a scorecard or logistic family, one fold at a time: these fits hold the GIL
     (threads would not help) and silence library warnings with warnings.catch_warnings, which is not
     thread-safe."""
     out = np.full(n, np.nan)
-    for f in fold_data:
+    for i, f in enumerate(fold_data):
         out[f.valid] = family().fit(f.X_train, f.y_train, monotone, seed).margin(f.X_valid)
+        if on_fold is not None:
+            on_fold(i + 1, len(fold_data))
     return out

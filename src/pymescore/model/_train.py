@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ from pymescore.model import _xgb
 from pymescore.model._blend import add_test_aucs, auc, blend, candidates, choose_weights, fold_table
 from pymescore.model._calibration import choose_calibrator
 from pymescore.model._config import TrainConfig
-from pymescore.model._data import column_types, prepare
+from pymescore.model._data import column_types, prepare, row_hashes
 from pymescore.model._domain import Domain
 from pymescore.model._fitted import FeatureInfo, FittedModel
 from pymescore.model._linear import Linear
@@ -37,7 +37,22 @@ from pymescore.model._split import choose_test, embargo_applies, embargoed, fold
 from pymescore.model._typing import ColumnType, unreadable
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str], None]
+
+
+class Progress(Protocol):
+    """Told of each stage of training (``progress(stage)``, once, when it starts) and of each step inside it
+    (``progress(stage, done, total)``: a fold, a tuning trial)."""
+
+    def __call__(self, stage: str, done: int | None = None, total: int | None = None, /) -> None: ...
+
+
+def _silent(stage: str, done: int | None = None, total: int | None = None, /) -> None:
+    return None
+
+
+def _steps(say: Progress, stage: str) -> Callable[[int, int], None]:
+    """The steps (folds) of ``stage``, told to ``say``."""
+    return lambda done, total: say(stage, done, total)
 
 
 @dataclass
@@ -71,7 +86,7 @@ def train(
 ) -> TrainResult:
     """Train on ``frame`` (which holds the target column). ``domain`` is what the caller knows about the table's
     family (``pymescore.features._adapter.snapshot_domain`` for SME snapshots); without it, any flat table."""
-    say = progress or (lambda _msg: None)
+    say: Progress = progress or _silent
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     prep = prepare(frame, config, domain)
@@ -112,36 +127,47 @@ def train(
     oof_s = np.full(len(y_dev), np.nan)
     oof_l = np.full(len(y_dev), np.nan)
     history: list[dict[str, Any]] = []
+    # the untuned families first: their time is then known when tuning's share of the budget is set
+    for use, name, family in ((use_sc, "scorecard", Scorecard), (use_lr, "logistic", Linear)):
+        if not use:
+            continue
+        t = time.perf_counter()
+        stage = f"out-of-fold {name} ({cfg.folds} folds)"
+        say(stage)
+        margins = additive_oof(family, fold_data, model_mono, cfg.seed, len(y_dev), _steps(say, stage))
+        if name == "scorecard":
+            oof_s = margins
+        else:
+            oof_l = margins
+        timings[f"oof_{name}"] = time.perf_counter() - t
     if use_xgb:
         t = time.perf_counter()
-        say(f"tuning XGBoost ({cfg.trials} trials at most, {cfg.time_budget:.0f} s budget)")
-        history = boosting.tune(types, X_dev, y_dev, g_dev, workers)
+        # --time-budget bounds the whole run: tuning ends in time for the out-of-fold and final XGBoost fits
+        # (measured on its first trial), the additive families' final fits and the bundle's last steps
+        later = 1.5 * (timings.get("oof_scorecard", 0.0) + timings.get("oof_logistic", 0.0)) / cfg.folds
+        deadline = t0 + cfg.time_budget - later - 0.05 * cfg.time_budget
+        stage = f"tuning XGBoost ({cfg.trials} trials at most; the whole run within {cfg.time_budget:.0f} s)"
+        say(stage)
+        history = boosting.tune(types, X_dev, y_dev, g_dev, workers, deadline, lambda d, n, _best: say(stage, d, n))
         timings["tune"] = time.perf_counter() - t
         t = time.perf_counter()
-        say("out-of-fold XGBoost")
-        oof_x = xgb_oof(fold_data, lambda f: boosting.fit(f.X_train, f.y_train, f.train), workers, len(y_dev))
+        stage = f"out-of-fold XGBoost ({cfg.folds} folds)"
+        say(stage)
+        oof_x = xgb_oof(fold_data, lambda f: boosting.fit(f.X_train, f.y_train, f.train), workers, len(y_dev),
+                        lambda d, n: say(stage, d, n))  # fmt: skip
         timings["oof_xgboost"] = time.perf_counter() - t
         if smote:  # the report compares SMOTE with the default, scale_pos_weight, on the same folds and params
-            say("out-of-fold XGBoost with scale_pos_weight, for comparison")
+            stage = "out-of-fold XGBoost with scale_pos_weight, for comparison"
+            say(stage)
             oof_spw = xgb_oof(
                 # its own stopping: the tuned rounds were chosen with SMOTE rows and would tilt the comparison
                 fold_data,
                 lambda f: boosting.fit(f.X_train, f.y_train, f.train, balance, oversample=False, own_stopping=True),
                 workers,
                 len(y_dev),
+                lambda d, n: say(stage, d, n),
             )
             comparison = {"smote": auc(y_dev, oof_x), "scale_pos_weight": auc(y_dev, oof_spw)}
-    for use, name, family in ((use_sc, "scorecard", Scorecard), (use_lr, "logistic", Linear)):
-        if not use:
-            continue
-        t = time.perf_counter()
-        say(f"out-of-fold {name}")
-        margins = additive_oof(family, fold_data, model_mono, cfg.seed, len(y_dev))
-        if name == "scorecard":
-            oof_s = margins
-        else:
-            oof_l = margins
-        timings[f"oof_{name}"] = time.perf_counter() - t
 
     # blend in log-odds, weights by out-of-fold AUC (development rows only)
     oof = (oof_x, oof_s, oof_l)
@@ -243,7 +269,18 @@ def train(
         # cells a column's type could not read (at most 5% of a typed column): trained on as missing values
         "unreadable_cells": {ct.column: n for ct in types if (n := int(unreadable(prep.X[ct.column], ct).sum())) > 0},
         "test_metrics": test_metrics,
+        # a random holdout is found again in the same table by its rows' fingerprints (report, evaluate)
+        "holdout_rows": (
+            {
+                "columns": [str(c) for c in prep.X.columns],
+                "hashes": [f"{h:016x}" for h in row_hashes(prep.X[test_mask], prep.y[test_mask])],
+            }
+            if test_kind == "holdout"
+            else None
+        ),
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
+        # what --time-budget bounds: the whole training run (the untuned defaults' trial always runs)
+        "time_budget": {"seconds": cfg.time_budget, "within": timings["total"] <= cfg.time_budget},
     }
     oof_frame = pd.DataFrame({"y": y_dev, "margin": z_oof, "pd": calibrator.predict(z_oof), "margin_xgboost": oof_x,
                               "margin_scorecard": oof_s, "margin_logistic": oof_l})  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -194,6 +194,10 @@ def tune(
     n_jobs: int = 1,
     smote: bool = False,
     workers: int = 1,
+    *,
+    deadline: float | None = None,
+    reserve: float = 0.0,
+    on_trial: Callable[[int, int, float | None], None] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], int | None]:
     """Best parameters by the peak of the mean validation curve over the folds, the log of every trial (the
     defaults are trial 0) and the number of rounds at which the best trial's mean curve peaks (None when no
@@ -205,6 +209,10 @@ def tune(
 
     A trial fits ``workers`` folds at once (threads: XGBoost trains outside the GIL) and is reported, and
     may be pruned, after each such round.
+
+    Tuning stops after ``time_budget`` seconds, and also (``deadline``, a ``time.perf_counter()`` instant) in
+    time for the work that follows it: ``reserve`` times the first trial's (the defaults') duration before the
+    deadline. The first trial always ends. ``on_trial(done, trials, best)`` is called after each trial.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -217,6 +225,20 @@ def tune(
     study.enqueue_trial(DEFAULT_PARAMS)
 
     started = time.perf_counter()
+    stop_at = [started + time_budget if deadline is None else min(started + time_budget, deadline)]
+
+    def past_limit() -> bool:
+        return time.perf_counter() > stop_at[0]
+
+    def after_trial(study: Any, trial: Any) -> None:
+        if trial.number == 0 and deadline is not None and trial.datetime_complete and trial.datetime_start:
+            first = (trial.datetime_complete - trial.datetime_start).total_seconds()
+            stop_at[0] = min(stop_at[0], deadline - reserve * first)  # leave the rest of the run its time
+        if on_trial is not None:
+            done = [t.value for t in study.trials if t.state.name == "COMPLETE" and t.value is not None]
+            on_trial(trial.number + 1, trials, max(done) if done else None)
+        if past_limit():
+            study.stop()
 
     def curve(params: dict[str, Any], fold: tuple[Any, ...]) -> np.ndarray:
         Xtr, ytr, Xva, yva, _gtr = fold
@@ -234,7 +256,7 @@ def tune(
                 raise optuna.TrialPruned()
             # the budget holds inside a trial too (Optuna's timeout is only checked between trials): a trial
             # the budget cuts short is pruned, never compared on fewer folds; trial 0 (the defaults) always ends
-            if trial.number > 0 and step < len(folds) - 1 and time.perf_counter() - started > time_budget:
+            if trial.number > 0 and step < len(folds) - 1 and past_limit():
                 study.stop()
                 raise optuna.TrialPruned()
         mean = mean_curve(curves)
@@ -242,7 +264,8 @@ def tune(
         return float(mean.max())
 
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="tune") as pool:
-        study.optimize(objective, n_trials=trials, timeout=time_budget, catch=())
+        timeout = max(stop_at[0] - time.perf_counter(), 1e-3)
+        study.optimize(objective, n_trials=trials, timeout=timeout, catch=(), callbacks=[after_trial])
     log.info("tuning: %d trials in %.1f s", len(study.trials), time.perf_counter() - started)
     history = [
         {
