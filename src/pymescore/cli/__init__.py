@@ -34,9 +34,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from pymescore.cli import _contracts, _features, _gate, _ingest, _lake, _model, _monitor, _serve, _simulate
+    from pymescore.cli import _contracts, _features, _gate, _ingest, _lake, _model, _monitor, _serve, _simulate, _users
 
-    for module in (_simulate, _ingest, _lake, _features, _model, _gate, _contracts, _serve, _monitor):
+    for module in (_simulate, _ingest, _lake, _features, _model, _gate, _contracts, _serve, _monitor, _users):
         module.register(app)
 
 

@@ -24,6 +24,7 @@ from pymescore.service._routes_reads import reads_router
 from pymescore.service._routes_scoring import predict_router, scores_router
 from pymescore.service._state import ServiceState
 from pymescore.service._store import AuditStore
+from pymescore.service.console import mount_console
 
 log = logging.getLogger("pymescore.service")
 
@@ -71,6 +72,7 @@ def create_app(state: ServiceState) -> FastAPI:
     # in this order, the OpenAPI document lists the paths as it always has (predict after GET /v1/model)
     for router in (scores_router, reads_router, predict_router, admin_router, health_router):
         app.include_router(router(state))
+    mount_console(app, state)  # the lending workbench under /app/
 
     def openapi() -> dict[str, Any]:
         """FastAPI's schema, with every error response declared as ``application/problem+json``."""
