@@ -166,6 +166,6 @@ async def on_console_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, LoginRequired):
         return redirect(f"/app/login?next={quote(safe_next(exc.next_path), safe='/')}")
     assert isinstance(exc, ConsoleError)
-    title = "err_404" if exc.status == 404 else "err_403"
+    title = f"err_{exc.status}"
     detail = "err_404_text" if exc.status == 404 else exc.key
     return render(request, "error.html", status=exc.status, title_key=title, detail_key=detail)
