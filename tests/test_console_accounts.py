@@ -174,3 +174,16 @@ def test_language_switch_and_no_open_redirect(web: dict[str, Any]) -> None:
     page = client.get("/app/login")
     assert 'lang="en"' in page.text
     assert "Log in" in page.text
+
+
+def test_demo_users_are_made_once_and_get_new_passwords_on_a_rerun(web: dict[str, Any]) -> None:
+    from pymescore.cli._demo_serve import _demo_users
+
+    first = _demo_users(web["state"].store)
+    assert {n: r for n, (r, _) in first.items()} == {"demo-oficial": "officer", "demo-comite": "approver",
+                                                     "demo-riesgos": "reviewer"}  # fmt: skip
+    again = _demo_users(web["state"].store)
+    assert all(again[n][1] != first[n][1] for n in first)
+    assert {u["tenant"] for u in web["accounts"].list_users()} == {"demo"}
+    client = TestClient(web["app"])
+    assert log_in(client, "demo-oficial", again["demo-oficial"][1]).status_code == 303
