@@ -194,10 +194,14 @@ def test_a_review_case_above_the_limit_waits_for_a_different_approver(browser: A
 
 
 def test_an_officer_of_another_tenant_gets_404(browser: Any, site: dict[str, Any]) -> None:
-    mine = site["state"].store.recent()
-    case = next(d for d in mine if d["tenant"] == "bank-a")
+    officer = _page(browser, site, "ana")
+    ruc = site["picked"]["review"]
+    _apply(officer, site, ruc, "8000", workbook_for(site["tables"], ruc, site["as_of"]))
+    officer.get_by_test_id("result-score").wait_for()
+    case_url = officer.url
+    officer.context.close()
     page = _page(browser, site, "bob")
-    response = page.goto(f"/app/solicitudes/{case['id']}")
+    response = page.goto(case_url)
     assert response.status == 404
     assert page.get_by_test_id("error").is_visible()
     assert page.locator("[data-testid=case-row]").count() == 0
@@ -212,7 +216,7 @@ def test_a_form_without_its_csrf_token_is_refused(browser: Any, site: dict[str, 
     page = _page(browser, site, "ana")
     before = site["state"].store.count()
     page.goto("/app/solicitudes/nueva")
-    page.evaluate("document.querySelector('input[name=csrf_token]').remove()")
+    page.evaluate("document.querySelector('form[action=\"/app/solicitudes/nueva\"] input[name=csrf_token]').remove()")
     ruc = site["picked"]["review"]
     page.get_by_test_id("app-ruc").fill(ruc)
     page.get_by_test_id("app-amount").fill("5000")

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 import anyio
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
 from pymescore.service._idempotency import fingerprint
 from pymescore.service._routes_scoring import _decision_row, _record_metrics
@@ -59,7 +60,6 @@ def new_router(state: ServiceState, accounts: Accounts) -> APIRouter:
         term: Annotated[str, Form(max_length=10)] = "",
         as_of: Annotated[str, Form(max_length=20)] = "",
         csrf_token: Annotated[str, Form(max_length=200)] = "",
-        files: Annotated[list[UploadFile] | None, File()] = None,
     ) -> Response:
         user = await current_user(state, accounts, request)
         check_csrf(user.csrf, csrf_token)
@@ -67,7 +67,9 @@ def new_router(state: ServiceState, accounts: Accounts) -> APIRouter:
         lang = lang_of(request)
         form = {"ruc": ruc.strip(), "amount": amount.strip(), "currency": currency, "term": term.strip(),
                 "as_of": as_of.strip()}  # fmt: skip
-        uploads = [(f.filename or "file", await f.read()) for f in files or [] if f.filename]
+        # an empty file input still sends a part (no file name): read the parts here rather than as UploadFile
+        parts = (await request.form()).getlist("files")
+        uploads = [(f.filename or "file", await f.read()) for f in parts if isinstance(f, UploadFile) and f.filename]
         histories, source = await _histories(state, form["ruc"], form["as_of"], uploads, lang)
         form_problems: list[Problem] = []
         if histories is None:
