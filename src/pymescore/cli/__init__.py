@@ -46,6 +46,7 @@ def _register() -> None:
         _serve,
         _sign,
         _simulate,
+        _users,
     )  # fmt: skip
 
     for module in (
@@ -61,6 +62,7 @@ def _register() -> None:
         _monitor,
         _portfolio,
         _model_risk,
+        _users,
     ):
         module.register(app)
 

@@ -63,6 +63,23 @@ def _show(result: dict[str, Any]) -> None:
     console.print("\n".join(lines))
 
 
+def _demo_users(store: Any) -> dict[str, tuple[str, str]]:
+    """An officer (delegation limit S/ 50,000), an approver and a reviewer for tenant ``demo``: name -> (role,
+    password); an existing one gets a new password."""
+    from pymescore.service.console import Accounts, UserError
+
+    accounts = Accounts(store)
+    out = {}
+    for name, role, limit in (("demo-oficial", "officer", 50_000.0), ("demo-comite", "approver", None),
+                              ("demo-riesgos", "reviewer", None)):  # fmt: skip
+        try:
+            password, _ = accounts.create_user("demo", name, role, limit)
+        except UserError:
+            password, _ = accounts.reset_password(name)
+        out[name] = (role, password)
+    return out
+
+
 def demo_serve_command(
     bundle: Annotated[Path, typer.Option("--bundle", help="Bundle folder to serve.")],
     lake: Annotated[Path, typer.Option("--lake", help="Lake the sample applications are drawn from.")],
@@ -82,6 +99,7 @@ def demo_serve_command(
     store = AuditStore(database_url)
     store.migrate()
     key, _ = store.create_key("demo", ["score", "read"], "make demo")
+    users = _demo_users(store)
     env = {**os.environ, "PYMESCORE_DATABASE_URL": database_url, "PYMESCORE_LOG_LEVEL": "WARNING"}  # readable samples
     cmd = [sys.executable, "-m", "pymescore.cli", "serve", "--bundle", str(bundle), "--lake", str(lake),
            "--port", str(port)]  # fmt: skip
@@ -98,7 +116,11 @@ def demo_serve_command(
                 raise typer.BadParameter(f"expected the sample to be scored (201), got {r.status_code}: {r.text[:800]}")
             results.append(r.json())
             _show(r.json())
-        emit_json({"decisions": [(r["score_id"], r["decision"], r["score"]) for r in results]})
+        console.print(f"Workbench: {base}/app/ (tenant 'demo'; the two samples are listed under Solicitudes)")
+        for name, (role, password) in users.items():
+            console.print(f"  {role:<9} {name:<14} password {password}")
+        emit_json({"decisions": [(r["score_id"], r["decision"], r["score"]) for r in results],
+                   "console": f"{base}/app/", "users": {n: p for n, (_, p) in users.items()}})  # fmt: skip
         if keep_serving:
             console.print(f"Serving on {base} (docs {base}/docs). API key for tenant 'demo': {key}\nCtrl-C stops.")
             server.wait()

@@ -29,6 +29,7 @@ from pymescore.service._routes_requests import requests_router
 from pymescore.service._routes_scoring import predict_router, scores_router
 from pymescore.service._state import ServiceState
 from pymescore.service._store import AuditStore
+from pymescore.service.console import mount_console
 
 log = logging.getLogger("pymescore.service")
 
@@ -99,6 +100,7 @@ def create_app(state: ServiceState) -> FastAPI:
     ):
         app.include_router(router(state))
     mount_docs(app)
+    mount_console(app, state)  # the lending workbench under /app/
 
     app.openapi = openapi_builder(app, state)  # type: ignore[method-assign]
     return app
