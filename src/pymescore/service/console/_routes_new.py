@@ -25,7 +25,7 @@ from pymescore.service._store import Principal
 from pymescore.service.console._accounts import Accounts, User
 from pymescore.service.console._cases import Cases
 from pymescore.service.console._web import check_csrf, current_user, lang_of, needs_role, redirect, render
-from pymescore.service.console._workbook import SHEETS, Histories, Problem, read_upload, template_workbook
+from pymescore.service.console._workbook import SHEETS, Histories, Problem, number_of, read_upload, template_workbook
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _PATH = re.compile(r"^(?P<table>[a-z_]+)\[(?P<index>\d+)\](?:\.(?P<column>\w+))?$")
