@@ -9,12 +9,14 @@ their check digit, as the spec's ``format: pe-ruc`` says (a format schemathesis 
 from __future__ import annotations
 
 import shutil
+import uuid
 from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS as REGISTRY
 from schemathesis.checks import load_all_checks
@@ -37,6 +39,14 @@ def _ruc(draw: st.DrawFn) -> str:
 
 schemathesis.openapi.format("pe-ruc", _ruc())
 SENT: dict[str, int] = {}
+NOTHING_TO_NEGATE: list[str] = []
+
+
+def _has_inputs(operation: Any) -> bool:
+    """Whether an operation takes a parameter (path, query or header beyond auth) or a body to make invalid."""
+    definition = operation.definition.raw
+    params = [p for p in definition.get("parameters", []) if p.get("name", "").lower() != "authorization"]
+    return bool(params) or "requestBody" in definition
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +64,32 @@ def _operations(app: Any) -> list[Any]:
     return [result.ok() for result in schema.get_all_operations()]
 
 
+#: what the spec cannot say, so schemathesis cannot respect it, and why (issue 18 keeps these open):
+#: - a history body's schema-valid values can still break the contract's cross-field rules (a payment before its
+#:   loan, equity = assets - liabilities, dates from 1950 to 2261, a known currency): refused with 422, all at once;
+#: - a batch validates each application on its own: a broken one is its own 422 item inside a 200, by design.
+EXCLUDED = {
+    ("POST /v1/scores", GenerationMode.POSITIVE): "positive_data_acceptance",
+    ("POST /v1/scores:batch", GenerationMode.POSITIVE): "positive_data_acceptance",
+    ("POST /v1/scores:batch", GenerationMode.NEGATIVE): "negative_data_rejection",
+}
+
+
 def _fuzzer(operation: Any, headers: dict[str, str], mode: GenerationMode) -> Any:
     label = f"{operation.label} ({mode.value})"
+    skip = EXCLUDED.get((operation.label, mode))
+    checks = [c for c in CHECKS if c.__name__ != skip]
 
     @settings(max_examples=EXAMPLES[mode], derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))  # fmt: skip
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
-        response = case.call(headers=headers)
+        sent = dict(headers)
+        if mode is GenerationMode.POSITIVE and any(k.lower() == "idempotency-key" for k in (case.headers or {})):
+            sent["Idempotency-Key"] = uuid.uuid4().hex  # a key reused with another body is a documented 422
+        response = case.call(headers=sent)
         SENT[label] = SENT.get(label, 0) + 1
-        case.validate_response(response, checks=CHECKS, headers=headers)
+        case.validate_response(response, checks=checks, headers=sent)
 
     return run
 
@@ -74,11 +100,18 @@ def test_api_conforms_to_its_openapi(served: dict[str, Any]) -> None:
         for mode in EXAMPLES:
             try:
                 _fuzzer(operation, served["headers"], mode)()
+            except Unsatisfiable:
+                # an operation without a parameter or body (healthz, metrics, GET /v1/model, ...) has nothing to
+                # make invalid; any other operation must yield negative cases
+                if mode is not GenerationMode.NEGATIVE or _has_inputs(operation):
+                    failures.append(f"{operation.label} ({mode.value}): no case could be generated")
+                else:
+                    NOTHING_TO_NEGATE.append(operation.label)
             except BaseException as exc:  # every operation runs (schemathesis raises a group); reported together
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 failures.append(f"{operation.label} ({mode.value}): {type(exc).__name__}: {str(exc)[:800]}")
     assert not failures, "\n\n".join(failures)
     total = sum(SENT.values())
-    print(f"schemathesis requests per operation: {SENT} (total {total})")
+    print(f"schemathesis requests per operation: {SENT} (total {total}); nothing to negate: {NOTHING_TO_NEGATE}")
     assert total >= MIN_REQUESTS, f"schemathesis sent {total} requests ({SENT}), expected at least {MIN_REQUESTS}"

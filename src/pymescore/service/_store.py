@@ -237,8 +237,7 @@ class AuditStore:
             raise IdempotencyConflictError("Idempotency-Key: a request with this key just finished; retry", status=409)
         if row["fingerprint"] != fingerprint:
             raise IdempotencyConflictError(
-                "Idempotency-Key: expected the same request (body and Accept-Language) as the first use of this "
-                "key, got a different one",
+                "Idempotency-Key: expected the same request body as the first use of this key, got a different one",
                 status=422,
             )
         if row["state"] != "done":
