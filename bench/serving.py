@@ -218,8 +218,17 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="applications per in-process batch call")
     parser.add_argument("--repeat", type=int, default=5, help="blocks / batch calls / c1 loads to take medians of")
     parser.add_argument("--out", type=Path, default=Path("bench/results/serving.json"), help="JSON result file")
+    parser.add_argument("--in-process-only", action="store_true", help="part a only (no HTTP servers)")
     args = parser.parse_args()
     bundles = [args.bundle, *([args.big_bundle] if args.big_bundle else [])]
+    if args.in_process_only:
+        bodies = request_bodies(args.lake, max(args.batch, 200), args.as_of)
+        local = [{"bundle": str(b),
+                  "in_process": in_process(b, args.lake, bodies, args.single, args.batch, args.repeat)}
+                 for b in bundles]  # fmt: skip
+        write_result({"benchmark": "serving-in-process", "as_of": args.as_of, "bundles": local, "targets": TARGETS},
+                     args.out)  # fmt: skip
+        return
 
     bodies = request_bodies(args.lake, max(args.batch, 200), args.as_of)
     work = Path(tempfile.mkdtemp(prefix="pymescore-bench-serving-"))
