@@ -3,6 +3,8 @@ and its labelled rows."""
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import pandas as pd
 
 from pymescore.bundle import Bundle
 from pymescore.errors import ConfigError, MissingColumnError, SourceUnreadableError
-from pymescore.model._data import parse_target, row_number
+from pymescore.model._data import column_list, parse_target, row_number
 from pymescore.model._typing import unreadable
 
 
@@ -22,6 +24,8 @@ def read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise SourceUnreadableError(f"{path}: expected a CSV or Parquet file, got no such file")
     name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")):  # a row with another field count, by line
+        _check_field_counts(path, "\t" if ".tsv" in name else ",")
     try:
         if name.endswith((".parquet", ".pq")):
             frame = pd.read_parquet(path)
@@ -51,6 +55,40 @@ def read_table(path: Path) -> pd.DataFrame:
             frame.attrs["lineage"] = lineage
         return frame
     raise SourceUnreadableError(f"{path}: expected a .csv(.gz), .tsv(.gz) or .parquet file, got '{path.suffix}'")
+
+
+def _check_field_counts(path: Path, sep: str, shown: int = 10) -> None:
+    """Every record of a CSV has the header's number of fields: a row with an extra field would shift its values
+    into the wrong columns, one with too few would read as missing values (an "empty target"). Either is refused
+    by its line number, before anything is trained on the table — as ingestion quarantines such a row, never
+    reading it silently."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    bad: list[tuple[int, int]] = []
+    width = 0
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
+            reader = csv.reader(f, delimiter=sep)
+            header = next(reader, None)
+            if header is None:
+                return
+            width = len(header)
+            start = reader.line_num + 1
+            for record in reader:
+                if record and len(record) != width and any(cell.strip() for cell in record):
+                    bad.append((start, len(record)))
+                start = reader.line_num + 1
+    except (UnicodeDecodeError, csv.Error):  # pandas says what it cannot read, with its own words
+        return
+    if bad:
+        listed = ", ".join(f"line {line} ({n})" for line, n in bad[:shown])
+        more = f" and {len(bad) - shown} more" if len(bad) > shown else ""
+        if width == 1 and ";" in (header or [""])[0]:
+            raise SourceUnreadableError(f"{path}: expected fields separated by commas, got a ';'-separated export; "
+                                        "save it as CSV UTF-8 with commas, or as Parquet")  # fmt: skip
+        raise SourceUnreadableError(
+            f"{path}: expected {width} fields on every line (as in the header), got a different count on {listed}"
+            f"{more}; fix or remove those lines (a field with the separator inside needs double quotes)"
+        )
 
 
 def _lineage(path: Path, rows: int) -> dict[str, Any] | None:
@@ -104,9 +142,8 @@ def labelled(bundle: Bundle, frame: pd.DataFrame, target: str, positive: str | N
     """The checked rows that have a target, and their outcomes (1 = default); the others are counted in
     ``attrs["excluded_rows"]``."""
     if target not in frame.columns:
-        raise ConfigError(
-            f"--target: expected the column {target!r} in the table, got {', '.join(map(str, frame.columns[:12]))}"
-        )
+        raise ConfigError(f"--target: expected the column {target!r} in the table, got "
+                          f"{column_list(frame.columns, [target])}")  # fmt: skip
     check_table(bundle, frame)
     y, present = parse_target(frame[target], positive if positive is not None else bundle.model.positive, target)
     rows = frame[present].reset_index(drop=True)

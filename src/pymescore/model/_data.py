@@ -4,7 +4,9 @@ particular domain: the caller decides whether one applies and passes it in."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,6 +69,18 @@ def row_hashes(X: pd.DataFrame, y: np.ndarray) -> np.ndarray:
     return np.asarray(values ^ outcome, dtype=np.uint64)
 
 
+def column_list(columns: Any, wanted: list[str]) -> str:
+    """A table's columns for an error message — all of them (the first 60, then how many) — and the closest
+    names to what was asked for."""
+    names = [str(c) for c in columns]
+    shown = ", ".join(names[:60]) + (f" … ({len(names)} in all)" if len(names) > 60 else "")
+    close = [m for w in wanted for m in difflib.get_close_matches(str(w), names, n=2, cutoff=0.6)]
+    if not close:  # a difference of case only is the commonest slip
+        close = [n for w in wanted for n in names if n.lower() == str(w).lower()]
+    hint = f"; did you mean {' or '.join(repr(c) for c in dict.fromkeys(close))}?" if close else ""
+    return f"{shown}{hint} (names are case-sensitive)"
+
+
 def prepare(frame: pd.DataFrame, config: TrainConfig, domain: Domain | None = None) -> Prepared:
     """``frame`` as the trainer's rows; ``domain`` (when the caller knows the table's family) sets the group,
     time and outcome-window columns left unset in ``config``, the default monotone directions and the key
@@ -77,11 +91,8 @@ def prepare(frame: pd.DataFrame, config: TrainConfig, domain: Domain | None = No
     if missing:
         flags = {config.target: "--target", config.group_col: "--group-col", config.time_col: "--time-col"}
         named = ", ".join(f"{c} ({flags.get(c, '--drop')})" for c in missing)
-        raise ConfigError(
-            f"{_source(frame)}expected column(s) {named} in the table, got {', '.join(map(str, frame.columns[:15]))}"
-            + (" …" if frame.shape[1] > 15 else "")
-            + "; check the spelling (names are case-sensitive)"
-        )
+        raise ConfigError(f"{_source(frame)}expected column(s) {named} in the table, got "
+                          f"{column_list(frame.columns, missing)}")  # fmt: skip
     if config.target in config.drop:
         raise ConfigError(f"--drop: expected columns other than the target, got the target '{config.target}'")
     if config.monotone:
