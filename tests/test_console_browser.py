@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from pymescore.service import ScoreRequest, application_bodies
+from pymescore.service._applicant_requests import PRUDENTIAL
 from pymescore.service.console import Accounts
 from tests.console_support import workbook_for
 from tests.service_support import live_server, make_app
@@ -240,4 +241,40 @@ def test_the_reviewer_reads_the_queue_in_english(browser: Any, site: dict[str, A
     assert page.get_by_test_id("app-ruc").count() == 0  # a reviewer takes no applications (403)
     page.goto("/app/login")
     _check(page, site, "00-login")
+    page.context.close()
+
+
+def test_applicant_requests_reach_the_queue_and_the_letter_answers_one(browser: Any, site: dict[str, Any]) -> None:
+    """A denial-reasons request and a human-review request made over the API appear in the officer's queue with their
+    working days left; the letter opened from the queue holds the stored reasons and answers the request."""
+    import httpx
+
+    key, _ = site["state"].store.create_key("bank-a", ["score", "read"])
+    auth = {"Authorization": f"Bearer {key}"}
+    body = application_bodies(site["tables"], [site["picked"]["decline"]], site["as_of"], requested_amount=30_000)[0]
+    with httpx.Client(base_url=site["url"], headers=auth, timeout=30) as api:
+        decided = api.post("/v1/scores", json=body).json()
+        assert decided["decision"] == "decline"
+        sid = decided["score_id"]
+        assert api.post(f"/v1/scores/{sid}/reason-requests", json={"channel": "branch"}).status_code == 201
+        assert api.post(f"/v1/scores/{sid}/human-review-requests", json={"channel": "phone"}).status_code == 201
+    page = _page(browser, site, "ana")
+    page.goto("/app/bandeja")
+    rows = page.locator(f"[data-testid=request-row][data-case='{sid}']")
+    assert rows.count() == 2
+    assert sorted(rows.nth(k).get_attribute("data-kind") or "" for k in range(2)) == ["human_review", "reason"]
+    assert rows.first.locator("td.num").inner_text().strip() == "7"  # asked today: seven working days
+    _check(page, site, "08-pedidos-en-bandeja")
+    page.locator(f"[data-testid=request-row][data-case='{sid}'] [data-testid=request-letter]").click()
+    page.wait_for_load_state()
+    text = page.inner_text("body")
+    if {r["code"] for r in decided["policy_rules"]} & PRUDENTIAL:
+        assert "normas prudenciales" in text  # a prudential denial says only that
+    else:
+        for reason in decided["reasons"]:
+            assert reason["text"] in text
+    page.goto("/app/bandeja")  # answered: the reason request left the queue, the human review stays
+    left = page.locator(f"[data-testid=request-row][data-case='{sid}']")
+    assert left.count() == 1
+    assert left.first.get_attribute("data-kind") == "human_review"
     page.context.close()

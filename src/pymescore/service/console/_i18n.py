@@ -227,6 +227,20 @@ M: dict[str, tuple[str, str]] = {
     "record": ("Registrar decisión", "Record the decision"),
     # queue
     "queue_title": ("Bandeja de revisión", "Review queue"),
+    "requests_title": ("Pedidos de los solicitantes", "Applicants' requests"),
+    "requests_hint": (
+        "Razones de una denegación (Ley 32294: respuesta en 7 días hábiles) y revisiones humanas pedidas; el plazo "
+        "más cercano primero.",
+        "Reasons for a denial (Ley 32294: answer within 7 working days) and human reviews asked for; nearest "
+        "deadline first.",
+    ),
+    "requests_empty": ("No hay pedidos abiertos.", "No open requests."),
+    "req_reason": ("Razones de la denegación", "Reasons for the denial"),
+    "req_human_review": ("Revisión humana", "Human review"),
+    "col_requested": ("Pedido el", "Asked on"),
+    "col_channel": ("Canal", "Channel"),
+    "col_deadline": ("Plazo", "Deadline"),
+    "letter": ("Carta de respuesta", "Answer letter"),
     "queue_empty": ("No hay casos por revisar.", "No cases to review."),
     "filter": ("Filtrar", "Filter"),
     "all": ("Todas", "All"),

@@ -10,8 +10,9 @@ import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
+from pymescore.service import _applicant_requests as book
 from pymescore.service._deadline import WriteGate
 from pymescore.service._state import ServiceState
 from pymescore.service.console._accounts import Accounts, User
@@ -22,6 +23,7 @@ from pymescore.service.console._web import (
     add_working_days,
     check_csrf,
     current_user,
+    lang_of,
     needs_role,
     redirect,
     render,
@@ -85,8 +87,26 @@ def queue_router(state: ServiceState, accounts: Accounts) -> APIRouter:
         shown.sort(key=lambda r: str(r["since"]))
         filters = {"band": band, "region": region, "sector": sector, "min_amount": min_amount,
                    "max_amount": max_amount, "min_age": min_age}  # fmt: skip
+        asked = await state.store_call(lambda: list(book.open_requests(state.store, user.tenant, today)))
+        asked.sort(key=lambda r: r["deadline"])
         return render(request, "queue.html", rows=shown, filters=filters, regions=sorted(regions),
-                      sectors=sorted(sectors), bands=["A", "B", "C", "D", "E"])  # fmt: skip
+                      sectors=sorted(sectors), bands=["A", "B", "C", "D", "E"], asked=asked)  # fmt: skip
+
+    @router.get("/app/solicitudes/{decision_id}/carta")
+    async def letter(request: Request, decision_id: str) -> Response:
+        """The letter that answers a denial-reasons request (the API's letter, for the officer to send or print);
+        producing it answers the open request."""
+        user = await current_user(state, accounts, request)
+        case = await _case(state, cases, user, decision_id)
+        if case["decision"] != "decline":
+            raise ConsoleError(409, "err_closed")
+        mine = await state.store_call(lambda: book.for_decision(state.store, "reason", user.tenant, case["id"]))
+        first = min(mine, key=lambda r: r["requested_on"]) if mine else None
+        shown = None if first is None else {"requested_on": str(first["requested_on"]),
+                                            "deadline": str(first["deadline"])}  # fmt: skip
+        page = book.letter_html(case["response"], shown, lang_of(request))
+        await state.store_call(lambda: book.mark_answered(state.store, "reason", user.tenant, case["id"]))
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     @router.post("/app/solicitudes/{decision_id}/accion")
     async def act(
