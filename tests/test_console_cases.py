@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pymescore.config import Settings
+from pymescore.service import _applicant_requests as book
 from pymescore.service import build_state, create_app
 from pymescore.service.console import Accounts
 from pymescore.service.console._accounts import User
@@ -99,10 +100,18 @@ def test_working_days_skip_weekends_and_peruvian_holidays() -> None:
     assert working_days(dt.date(2025, 1, 10), dt.date(2025, 1, 3)) == -5
 
 
+def _open_reviews(web: dict[str, Any], score_id: str) -> int:
+    today = dt.date.today()
+    return sum(1 for r in book.open_requests(web["state"].store, "bank-a", today)
+               if r["score_id"] == score_id and r["kind"] == "human_review")  # fmt: skip
+
+
 def test_the_maker_checker_journey_and_the_model_decision_is_never_changed(web: dict[str, Any]) -> None:
     row = decision("bank-a")
     web["state"].store.record([row], None)
     before = web["state"].store.get("bank-a", row["id"])
+    # the applicant asked for a person to look at it: answered once the committee's decision stands, not before
+    book.create(web["state"].store, "human_review", "bank-a", row["id"], dt.date.today(), "phone")
     ana, carla, dora = (client_for(web, n) for n in ("ana", "carla", "dora"))
     r = act(ana, row["id"], action="approve", amount="30000", term="24", reason="A02", note="aval del socio")
     assert r.status_code == 303
@@ -117,7 +126,9 @@ def test_the_maker_checker_journey_and_the_model_decision_is_never_changed(web: 
     assert act(ana, row["id"], target=pending.group(1), verdict="confirm").status_code == 403
     # an approver whose own limit is below the amount cannot confirm it
     assert act(dora, row["id"], target=pending.group(1), verdict="confirm").status_code == 403
+    assert _open_reviews(web, row["id"]) == 1  # the officer's approval waits for the committee: still open
     assert act(carla, row["id"], target=pending.group(1), verdict="confirm").status_code == 303
+    assert _open_reviews(web, row["id"]) == 0  # a person's decision stands: the human-review request is answered
     assert act(carla, row["id"], target=pending.group(1), verdict="confirm").status_code == 409  # answered once
     page = carla.get(f"/app/solicitudes/{row['id']}").text
     assert "Aprobada por una persona" in page

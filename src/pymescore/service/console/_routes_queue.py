@@ -141,6 +141,8 @@ def queue_router(state: ServiceState, accounts: Accounts) -> APIRouter:
                "model_decision": r["decision"], "model_amount": float(r["suggested_amount"]),
                "needs_approver": why, "target_id": None}  # fmt: skip
         await state.store_write(lambda gate: _append(cases, row, gate))
+        if not why and action in ("approve", "decline"):  # a person decided: an open human-review request is answered
+            await state.store_call(lambda: book.mark_answered(state.store, "human_review", user.tenant, case["id"]))
         return redirect(f"/app/solicitudes/{case['id']}")
 
     @router.post("/app/solicitudes/{decision_id}/confirmacion")
@@ -176,6 +178,8 @@ def queue_router(state: ServiceState, accounts: Accounts) -> APIRouter:
                "model_amount": float(case["response"]["suggested_amount"]), "needs_approver": "",
                "target_id": pending["id"]}  # fmt: skip
         await state.store_write(lambda gate: _append(cases, row, gate))
+        if verdict == "confirm" and pending["action"] in ("approve", "decline"):  # the committee's decision stands
+            await state.store_call(lambda: book.mark_answered(state.store, "human_review", user.tenant, case["id"]))
         return redirect(f"/app/solicitudes/{case['id']}")
 
     return router
