@@ -52,6 +52,7 @@ def test_the_regulator_reads_aggregates_of_both_banks(two_banks: dict[str, Any])
         assert all(g["decisions"] >= MIN_CELL for g in groups.values())
         assert sum(g["decisions"] for g in groups.values()) <= 50
     assert "ruc" not in r.text  # no firm is named anywhere
+    assert body["overrides"] == {}  # no person has decided yet
 
 
 def test_the_regulator_gets_404_on_any_decision_and_cannot_score(two_banks: dict[str, Any]) -> None:
@@ -87,3 +88,16 @@ def test_small_groups_are_suppressed() -> None:
     assert set(out["region"]["groups"]) == {"15"}
     assert out["region"]["suppressed_groups"] == 1
     assert out["total"]["decisions"] == 2 * MIN_CELL - 1
+
+
+def test_override_rates_by_institution() -> None:
+    from pymescore.service._regulator import overrides
+
+    rows = [("a", "approve", "decline")] * 2 + [("a", "decline", "approve")] + [("a", "approve", "approve")] * 7
+    rows += [("b", "approve", "decline")] * 3  # under the minimum: hidden
+    out = overrides(rows)
+    assert set(out) == {"a"}
+    assert out["a"]["human_decisions"] == 10
+    assert out["a"]["high_side_override_rate"] == pytest.approx(0.2)
+    assert out["a"]["low_side_override_rate"] == pytest.approx(0.1)
+    assert out["a"]["agreement_rate"] == pytest.approx(0.7)

@@ -56,3 +56,19 @@ def aggregates(rows: Iterable[dict[str, Any]], since: dt.datetime | None = None)
 def _rates(counts: Counter[str]) -> dict[str, Any]:
     n = sum(counts.values())
     return {"decisions": n, **{f"{d}_rate": (counts[d] / n if n else None) for d in ("approve", "review", "decline")}}
+
+
+def overrides(actions: Iterable[tuple[str, str, str]]) -> dict[str, dict[str, Any]]:
+    """Per institution, from its people's approve / decline actions (tenant, action, the model's decision): how
+    many, the high-side override rate (a person approves what the model declined), the low-side one (a person
+    declines what the model approved) and the agreement with the model; institutions under ``MIN_CELL`` hidden."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for tenant, action, model in actions:
+        c = counts[tenant]
+        c["decisions"] += 1
+        c["high_side"] += action == "approve" and model == "decline"
+        c["low_side"] += action == "decline" and model == "approve"
+        c["agree"] += action == model
+    return {t: {"human_decisions": c["decisions"], "high_side_override_rate": c["high_side"] / c["decisions"],
+                "low_side_override_rate": c["low_side"] / c["decisions"], "agreement_rate": c["agree"] / c["decisions"]}
+            for t, c in sorted(counts.items()) if c["decisions"] >= MIN_CELL}  # fmt: skip

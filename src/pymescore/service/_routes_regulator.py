@@ -3,15 +3,26 @@
 import datetime as dt
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from pymescore.service import _applicant_requests as book
 from pymescore.service._auth import needs
 from pymescore.service._http import AUTH_RESPONSES
-from pymescore.service._regulator import aggregates
+from pymescore.service._regulator import aggregates, overrides
 from pymescore.service._state import ServiceState
 from pymescore.service._store import Principal
+from pymescore.service.console._tables import actions
+
+
+def _human_actions(state: ServiceState) -> list[tuple[str, str, str]]:
+    """The workbench's approve / decline actions across institutions: (tenant, action, the model's decision)."""
+    q = sa.select(actions.c.tenant, actions.c.action, actions.c.model_decision).where(
+        actions.c.action.in_(("approve", "decline"))
+    )
+    with state.store._tx() as conn:
+        return [(str(t), str(a), str(m)) for t, a, m in conn.execute(q)]
 
 
 def regulator_router(state: ServiceState) -> APIRouter:
@@ -23,8 +34,9 @@ def regulator_router(state: ServiceState) -> APIRouter:
         since: Annotated[dt.date | None, Query(description="Decisions from this day on (default: all).")] = None,
     ) -> JSONResponse:
         """Across institutions: decisions and approval / review / decline rates by institution, region, sector and
-        size class (groups of fewer than 10 decisions suppressed), and overdue denial-reason requests by
-        institution. Never an individual decision: a regulator key reading one by id gets 404."""
+        size class (groups of fewer than 10 decisions suppressed), overdue denial-reason requests and the people's
+        override rates (high-side, low-side, agreement with the model) by institution. Never an individual
+        decision: a regulator key reading one by id gets 404."""
         start = None if since is None else dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
         rows = await state.store_call(lambda: state.store.recent(start))
         out: dict[str, Any] = aggregates(rows, start)
@@ -33,6 +45,7 @@ def regulator_router(state: ServiceState) -> APIRouter:
         out["overdue_reason_requests"] = await state.store_call(
             lambda: book.overdue_by_tenant(state.store, today_lima())
         )
+        out["overrides"] = overrides(await state.store_call(lambda: _human_actions(state)))
         return JSONResponse(out, headers={"Cache-Control": "no-store"})
 
     return router
