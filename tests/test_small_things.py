@@ -3,6 +3,8 @@ HTML catalog, recalibration warning)."""
 
 from __future__ import annotations
 
+import json
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -50,3 +52,32 @@ def test_the_cards_spanish_summary_has_no_english_sentence(kind: str, definition
     assert not found, summary
     assert "default_12m" in summary
     assert "Equidad" in summary
+
+
+def _rendered(tmp_path: Any, **overrides: Any) -> str:
+    from pymescore.evaluate import render_report
+    from tests.test_evaluate import _report_data
+
+    return render_report(_report_data(n=1500, **overrides), tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def _cells(html: str, section: str) -> list[str]:
+    part = html.split(f'<h2 id="{section}">', 1)[1].split("<h2 ", 1)[0]
+    return re.findall(r"<td>(.*?)</td>", part, flags=re.S)
+
+
+def test_the_typing_table_shows_categories_and_no_empty_list(tmp_path: Any) -> None:
+    import pandas as pd
+
+    from pymescore.model._typing import ColumnType
+
+    rows = [ColumnType("sales", "numeric", "numeric dtype").to_dict(),
+            ColumnType("sector", "category", "text with 3 values: native categories", categories=("A", "C", "G"))
+            .to_dict()]  # fmt: skip
+    rows = json.loads(json.dumps(rows))  # as metrics.json holds them: categories as lists
+    cells = _cells(_rendered(tmp_path, typing=pd.DataFrame(rows)), "typing")
+    assert "[]" not in cells
+    assert "A, C, G" in cells
+    only_numeric = _rendered(tmp_path, typing=pd.DataFrame(rows[:1]))
+    assert "[]" not in _cells(only_numeric, "typing")
+    assert "Categorías / categories" not in only_numeric.split('<h2 id="typing">', 1)[1]

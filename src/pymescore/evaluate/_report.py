@@ -146,7 +146,34 @@ _HEADERS = {
     "selected": "Elegido / selected",
     "share": "Proporción / share",
     "test_auc": "AUC de prueba / test AUC",
+    "column": "Columna / column",
+    "kind": "Tipo / kind",
+    "rule": "Regla / rule",
+    "fmt": "Formato de fecha / date format",
+    "categories": "Categorías / categories",
 }
+
+#: categories a typing row names before it counts the rest
+_SHOWN_CATEGORIES = 8
+
+
+def _cell_text(value: Any) -> str:
+    """A typing cell as text: a list of categories as its first values and a count of the rest; empty as ''."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        items = [str(v) for v in value]
+        more = len(items) - _SHOWN_CATEGORIES
+        shown = ", ".join(items[:_SHOWN_CATEGORIES])
+        return f"{shown} (+{more} más / more)" if more > 0 else shown
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _typing_table(frame: pd.DataFrame) -> dict[str, Any]:
+    """The typing table with lists as readable text, and without a column that is empty on every row."""
+    text = frame.apply(lambda col: col.map(_cell_text)) if len(frame) else frame.astype(str)
+    kept = [c for c in text.columns if c in ("column", "kind", "rule") or (text[c] != "").any()]
+    return _table(text[kept].replace("", "—"))
 
 
 def _metrics_rows(*columns: Mapping[str, Any] | None) -> list[list[str]]:
@@ -312,7 +339,7 @@ def _context(data: ReportData) -> dict[str, Any]:
         "oot": _oot(data.oot, metrics),
         "cv": _cv(data.cv),
         "candidates": candidates,
-        "typing": _table(data.typing) if data.typing is not None else None,
+        "typing": _typing_table(data.typing) if data.typing is not None else None,
         "notes": notes,
     }
 
