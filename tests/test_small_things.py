@@ -81,3 +81,33 @@ def test_the_typing_table_shows_categories_and_no_empty_list(tmp_path: Any) -> N
     only_numeric = _rendered(tmp_path, typing=pd.DataFrame(rows[:1]))
     assert "[]" not in _cells(only_numeric, "typing")
     assert "Categorías / categories" not in only_numeric.split('<h2 id="typing">', 1)[1]
+
+
+def test_every_ciiu_section_has_its_spanish_name() -> None:
+    from pymescore.contracts._reference import ciiu_section_label, ciiu_sections
+
+    assert sorted(ciiu_sections()) == [chr(c) for c in range(ord("A"), ord("U") + 1)]
+    assert ciiu_section_label("G").startswith("G — Comercio al por mayor y al por menor")
+    assert ciiu_section_label("g", "en").startswith("G — Wholesale and retail trade")
+    assert ciiu_section_label("G", width=20) == "G — Comercio al por…"
+    assert ciiu_section_label("Desconocido") == "Desconocido"
+
+
+def test_a_sector_input_is_shown_with_its_section_name() -> None:
+    from pymescore.features._plain import label_name
+
+    assert label_name("ciiu_section", "G", "es").startswith("G — Comercio al por mayor y al por menor")
+    assert label_name("ciiu_section", "C", "en") == "C — Manufacturing"
+
+
+def test_the_reports_sector_slice_names_each_section(tmp_path: Any) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from pymescore.evaluate import sme_slices
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"ciiu_section": rng.choice(np.array(["G", "C", "A"], dtype=object), size=1500)})
+    cells = _cells(_rendered(tmp_path, slices=sme_slices(frame)), "fairness")
+    assert any(c.startswith("G — Comercio al por mayor y al por menor") for c in cells), cells[:12]
+    assert "G" not in cells

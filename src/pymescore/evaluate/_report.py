@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pymescore.contracts._reference import ciiu_section_label
 from pymescore.evaluate import _plots
 from pymescore.evaluate._bands import DEFAULT_BANDS, Bands, band_table, bands_monotone
 from pymescore.evaluate._fairness import MIN_GROUP_N, fairness_gaps, fairness_table
@@ -214,17 +215,24 @@ def _fairness(data: ReportData, y: F64, p: F64, score: F64, notes: list[str]) ->
                 f"/ group(s) with n < {MIN_GROUP_N} are left out of the gaps."
             )
         shown = part.drop(columns=["slice"])
+        drawn = shown
+        if name == "ciiu_section":  # a section by its letter and its name, never the letter alone
+            drawn = shown.assign(group=[ciiu_section_label(g, width=_PLOT_LABEL) for g in shown["group"]])
+            shown = shown.assign(group=[ciiu_section_label(g) for g in shown["group"]])
         out.append(
             {
                 "name": _SLICE_TITLES.get(str(name), str(name)),
                 "gap": gaps[str(name)],
                 "gap_text": {k: fmt(v) for k, v in gaps[str(name)].items()},
                 "table": _table(shown, percent=("approval_rate", "observed_bad_rate", "mean_pd")),
-                "plot": _plots.fairness_plot(shown, str(name)),
+                "plot": _plots.fairness_plot(drawn, str(name)),
             }
         )
     return out
 
+
+#: characters of a group's label in a fairness plot
+_PLOT_LABEL = 36
 
 _SLICE_TITLES = {
     "lima_callao_vs_rest": "Lima/Callao frente al resto del país / Lima/Callao vs the rest of the country",

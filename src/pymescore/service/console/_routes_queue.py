@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from pymescore.contracts._reference import ciiu_section_label
 from pymescore.service._deadline import WriteGate
 from pymescore.service._state import ServiceState
 from pymescore.service.console._accounts import Accounts, User
@@ -85,8 +86,11 @@ def queue_router(state: ServiceState, accounts: Accounts) -> APIRouter:
         shown.sort(key=lambda r: str(r["since"]))
         filters = {"band": band, "region": region, "sector": sector, "min_amount": min_amount,
                    "max_amount": max_amount, "min_age": min_age}  # fmt: skip
+        for r in shown:  # a CIIU section by its letter and its name
+            r["sector_name"] = ciiu_section_label(r["sector"])
         return render(request, "queue.html", rows=shown, filters=filters, regions=sorted(regions),
-                      sectors=sorted(sectors), bands=["A", "B", "C", "D", "E"])  # fmt: skip
+                      sectors=[(x, ciiu_section_label(x)) for x in sorted(sectors)],
+                      bands=["A", "B", "C", "D", "E"])  # fmt: skip
 
     @router.post("/app/solicitudes/{decision_id}/accion")
     async def act(
