@@ -111,3 +111,22 @@ def test_the_reports_sector_slice_names_each_section(tmp_path: Any) -> None:
     cells = _cells(_rendered(tmp_path, slices=sme_slices(frame)), "fairness")
     assert any(c.startswith("G — Comercio al por mayor y al por menor") for c in cells), cells[:12]
     assert "G" not in cells
+
+
+def test_the_importance_chart_labels_features_by_their_description() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from pymescore.evaluate._plots import importance_labels
+    from pymescore.features import BY_NAME
+    from pymescore.reporting import importance_frame
+
+    points = pd.DataFrame({"income_mean_3m": [3.0, -3.0], "my_column": [1.0, 0.0], "roa": [np.nan, 0.0]}).fillna(0)
+    frame = importance_frame(points, {"my_column": "numeric"}, snapshot=True)
+    labels = importance_labels(frame)
+    assert labels[:2] == [BY_NAME["income_mean_3m"].description_es, "my_column"]
+    assert not any(label in BY_NAME for label in labels)  # never a registry feature's raw name
+    assert all(len(label) <= 60 for label in labels)
+    assert "Income: monthly mean" in frame.iloc[0]["description"]
+    generic = importance_frame(points, {}, snapshot=False)
+    assert importance_labels(generic)[0] == "income_mean_3m"  # a generic table has no registry: names stay

@@ -49,7 +49,8 @@ class ReportData:
     group labels aligned with them (e.g. ``sme_slices(frame)``). ``oot`` is ``{"dates": [...], "metrics":
     binary_metrics(...)}``; ``cv`` is ``{"folds": [{"auc": ...}, ...], "mean_auc": ..., "std_auc": ...}``;
     ``candidates`` has one row per model family (``oof_auc``, ``test_auc``, ``test_ks``, ``selected``, ...);
-    ``importance`` has ``feature``, ``mean_abs_shap`` and optionally ``group``; ``typing`` has ``column``,
+    ``importance`` has ``feature``, ``mean_abs_shap`` and optionally ``group``, ``label`` (the chart's, e.g. the
+    feature's description) and ``description`` (the table's); ``typing`` has ``column``,
     ``kind``, ``rule``. The cut-offs have no default: they come from the decision policy in force.
     """
 
@@ -134,6 +135,7 @@ _HEADERS = {
     "bin": "Tramo / bin",
     "cumulative_bad_rate": "Tasa de malos acumulada desde A / cumulative bad rate from A",
     "feature": "Variable / feature",
+    "description": "Descripción / description",
     "fold": "Pliegue / fold",
     "group": "Grupo / group",
     "mean_abs_shap": "Impacto medio (puntos) / mean impact (points)",
@@ -320,6 +322,7 @@ def _context(data: ReportData) -> dict[str, Any]:
     importance = None
     if data.importance is not None and len(data.importance):
         top = data.importance.sort_values("mean_abs_shap", ascending=False).head(TOP_FEATURES)
+        top = top.drop(columns=[c for c in ("label",) if c in top.columns])  # the table shows the description
         importance = {"plot": _plots.importance_plot(data.importance, TOP_FEATURES), "table": _table(top)}
     fairness = _fairness(data, y, p, score, notes)
     candidates = _candidates(data.candidates, notes) if data.candidates is not None else None
