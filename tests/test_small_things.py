@@ -130,3 +130,26 @@ def test_the_importance_chart_labels_features_by_their_description() -> None:
     assert "Income: monthly mean" in frame.iloc[0]["description"]
     generic = importance_frame(points, {}, snapshot=False)
     assert importance_labels(generic)[0] == "income_mean_3m"  # a generic table has no registry: names stay
+
+
+def test_the_html_catalog_shows_real_ranges() -> None:
+    import subprocess
+    import sys
+
+    from pymescore.features import FEATURES
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pymescore", *args], capture_output=True, text=True)
+
+    result = cli("features", "catalog", "--format", "html")
+    assert result.returncode == 0, result.stderr
+    html = result.stdout
+    assert html.startswith("<!DOCTYPE html>")
+    assert "∞" not in html
+    assert html.count("<tr><td><code>") == len(FEATURES)
+    assert [f for f in FEATURES if None in f.valid_range]  # the catalog has open ranges to word
+    assert "sin límite" in html
+    assert "open above" in html or "open below" in html
+    bad = cli("features", "catalog", "--format", "pdf")
+    assert bad.returncode == 2
+    assert "expected md, html or json" in bad.stderr
