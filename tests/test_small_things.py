@@ -153,3 +153,30 @@ def test_the_html_catalog_shows_real_ranges() -> None:
     bad = cli("features", "catalog", "--format", "pdf")
     assert bad.returncode == 2
     assert "expected md, html or json" in bad.stderr
+
+
+def test_a_champion_whose_card_asks_for_recalibration_is_warned_about() -> None:
+    from pymescore.model_card import RECALIBRATION_TOLERANCE, recalibration_warning
+
+    off = {"mean_pd": 0.042, "positive_rate": 0.05}  # -16% calibration in the large, as in the demo
+    text = recalibration_warning(off, "champion")
+    assert text is not None
+    assert "champion" in text
+    assert "-16%" in text
+    assert "4.20%" in text
+    assert f"±{RECALIBRATION_TOLERANCE:.0%}" in text
+    assert recalibration_warning(off) is not None  # trained, not promoted: still said
+    assert recalibration_warning({"mean_pd": 0.052, "positive_rate": 0.05}, "champion") is None  # +4%: within
+    assert recalibration_warning(None, "champion") is None
+    assert recalibration_warning({"mean_pd": 0.05, "positive_rate": 0.0}, "champion") is None
+
+
+def test_the_train_command_prints_the_recalibration_warning() -> None:
+    """The CLI path the demo runs (train --register --alias champion) prints the warning in yellow."""
+    import inspect
+
+    from pymescore.cli import _model
+
+    source = inspect.getsource(_model.train_command)
+    assert "recalibration_warning(test, alias if register else None)" in source
+    assert 'style="yellow"' in source

@@ -9,6 +9,8 @@ from pymescore.decision import Policy, cutoff_line
 from pymescore.evaluate._fairness import MIN_GROUP_N
 from pymescore.model import TrainResult
 
+#: the model card's threshold: calibration in the large off by more than this (relative) calls for recalibration
+RECALIBRATION_TOLERANCE = 0.10
 #: a group's mean PD this far from its observed rate (relative) is named in the model card
 _GROUP_CALIBRATION_TOLERANCE = 0.25
 
@@ -96,8 +98,8 @@ def model_card(
         if ratio is not None:
             lines.append(
                 f"- Calibration in the large on the test: mean PD {test_metrics['mean_pd']:.2%} against an observed "
-                f"rate of {test_metrics['positive_rate']:.2%} ({ratio - 1:+.0%}); a gap beyond ±10% calls for "
-                "recalibration on recent outcomes before use"
+                f"rate of {test_metrics['positive_rate']:.2%} ({ratio - 1:+.0%}); a gap beyond "
+                f"±{RECALIBRATION_TOLERANCE:.0%} calls for recalibration on recent outcomes before use"
             )
     lines += [
         "",
@@ -179,6 +181,22 @@ def _definition_es(given: object) -> str:
     if text in known:
         return known[text]
     return "la que declara la tabla de entrenamiento, citada en su idioma original en la sección de datos."
+
+
+def recalibration_warning(test_metrics: dict[str, Any] | None, alias: str | None = None) -> str | None:
+    """The warning to print when the card says recalibration is needed (the test's calibration in the large off
+    by more than ``RECALIBRATION_TOLERANCE``), naming the figure; None when within it or not measured. With
+    ``alias="champion"`` it says the model is being promoted anyway."""
+    ratio = _calibration_ratio(test_metrics)
+    if ratio is None or not abs(ratio - 1) > RECALIBRATION_TOLERANCE or test_metrics is None:
+        return None
+    promoted = "the champion just promoted" if alias == "champion" else "this model"
+    return (
+        f"{promoted}: its model card says recalibration is needed: calibration in the large on the test is "
+        f"{ratio - 1:+.0%} (mean PD {test_metrics['mean_pd']:.2%} against an observed rate of "
+        f"{test_metrics['positive_rate']:.2%}; the card's limit is ±{RECALIBRATION_TOLERANCE:.0%}); recalibrate on "
+        "recent outcomes before it decides on applications"
+    )
 
 
 def _card_summary_es(
