@@ -360,9 +360,14 @@ def promote_command(
 
         pymescore promote --version 3
     """
+    from pymescore.model_card import recalibration_warning
     from pymescore.registry import promote
 
-    emit_json(promote(version, alias))
+    result = promote(version, alias)
+    result["recalibration_warning"] = recalibration_warning(result.get("test_metrics"), alias)
+    if result["recalibration_warning"]:
+        console.print(result["recalibration_warning"], style="yellow", markup=False)
+    emit_json(result)
 
 
 def register(app: typer.Typer) -> None:
