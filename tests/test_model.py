@@ -195,6 +195,10 @@ def test_cli_train_evaluate_score_report_register(tmp_path: Path) -> None:
     assert html.count("data:image/png;base64,") >= 6
     promoted = json.loads(run("promote", "--version", str(summary["registry"]["version"])))
     assert promoted["alias"] == "champion"
+    from pymescore.model_card import recalibration_warning
+
+    assert promoted["test_metrics"]["mean_pd"] == pytest.approx(summary["test"]["mean_pd"])
+    assert promoted["recalibration_warning"] == recalibration_warning(summary["test"], "champion")
     from pymescore.registry import download
 
     os.environ["PYMESCORE_MLFLOW_URI"] = env["PYMESCORE_MLFLOW_URI"]

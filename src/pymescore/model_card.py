@@ -9,6 +9,8 @@ from pymescore.decision import Policy, cutoff_line
 from pymescore.evaluate._fairness import MIN_GROUP_N
 from pymescore.model import TrainResult
 
+#: the model card's threshold: calibration in the large off by more than this (relative) calls for recalibration
+RECALIBRATION_TOLERANCE = 0.10
 #: a group's mean PD this far from its observed rate (relative) is named in the model card
 _GROUP_CALIBRATION_TOLERANCE = 0.25
 
@@ -96,8 +98,8 @@ def model_card(
         if ratio is not None:
             lines.append(
                 f"- Calibration in the large on the test: mean PD {test_metrics['mean_pd']:.2%} against an observed "
-                f"rate of {test_metrics['positive_rate']:.2%} ({ratio - 1:+.0%}); a gap beyond ±10% calls for "
-                "recalibration on recent outcomes before use"
+                f"rate of {test_metrics['positive_rate']:.2%} ({ratio - 1:+.0%}); a gap beyond "
+                f"±{RECALIBRATION_TOLERANCE:.0%} calls for recalibration on recent outcomes before use"
             )
     lines += [
         "",
@@ -159,6 +161,44 @@ def _calibration_ratio(test_metrics: dict[str, Any] | None) -> float | None:
     return float(test_metrics["mean_pd"]) / float(test_metrics["positive_rate"])
 
 
+#: the kinds of test, as the Spanish summary names them
+_TEST_KINDS_ES = {
+    "out_of_time": "prueba fuera de tiempo",
+    "holdout": "prueba aleatoria reservada",
+    "grouped_holdout": "prueba aleatoria agrupada reservada",
+}
+
+
+def _definition_es(given: object) -> str:
+    """The default definition in Spanish: a known one translated, another referred to (it is free text)."""
+    from pymescore.features._config import DEFINITIONS, DEFINITIONS_ES
+    from pymescore.simulate._config import DEFAULT_DEFINITION, DEFAULT_DEFINITION_ES
+
+    if not given:
+        return "la columna objetivo tal como viene."
+    known = {DEFAULT_DEFINITION: DEFAULT_DEFINITION_ES, **{DEFINITIONS[k]: DEFINITIONS_ES[k] for k in DEFINITIONS}}
+    text = str(given).strip()
+    if text in known:
+        return known[text]
+    return "la que declara la tabla de entrenamiento, citada en su idioma original en la sección de datos."
+
+
+def recalibration_warning(test_metrics: dict[str, Any] | None, alias: str | None = None) -> str | None:
+    """The warning to print when the card says recalibration is needed (the test's calibration in the large off
+    by more than ``RECALIBRATION_TOLERANCE``), naming the figure; None when within it or not measured. With
+    ``alias="champion"`` it says the model is being promoted anyway."""
+    ratio = _calibration_ratio(test_metrics)
+    if ratio is None or not abs(ratio - 1) > RECALIBRATION_TOLERANCE or test_metrics is None:
+        return None
+    promoted = "the champion just promoted" if alias == "champion" else "this model"
+    return (
+        f"{promoted}: its model card says recalibration is needed: calibration in the large on the test is "
+        f"{ratio - 1:+.0%} (mean PD {test_metrics['mean_pd']:.2%} against an observed rate of "
+        f"{test_metrics['positive_rate']:.2%}; the card's limit is ±{RECALIBRATION_TOLERANCE:.0%}); recalibrate on "
+        "recent outcomes before it decides on applications"
+    )
+
+
 def _card_summary_es(
     result: TrainResult, test_metrics: dict[str, Any] | None, metrics: dict[str, Any], policy: Policy
 ) -> list[str]:
@@ -169,10 +209,9 @@ def _card_summary_es(
         "## Resumen en español",
         "- Uso previsto: probabilidad de default (PD) a 12 meses y puntaje (300-850) para decisiones de crédito, "
         "con las razones de cada decisión; apoya la decisión de un analista, no la reemplaza.",
-        f"- Objetivo `{r['target']}`; definición de default: "
-        f"{metrics.get('default_definition') or 'la columna objetivo tal como viene'}.",
+        f"- Objetivo `{r['target']}`; definición de default: {_definition_es(metrics.get('default_definition'))}",
         f"- Filas: desarrollo {r['rows']['development']:,}, prueba {r['rows']['test']:,} "
-        f"({r['test_kind'] or 'sin prueba'})"
+        f"({_TEST_KINDS_ES.get(r['test_kind'] or '', r['test_kind'] or 'sin prueba')})"
         + (
             f"; fechas de observación: desarrollo {', '.join(dates.get('development', [])) or '—'}, "
             f"prueba {', '.join(dates.get('test', [])) or '—'}"
@@ -201,7 +240,7 @@ def _card_summary_es(
         out.append(
             f"- Equidad: AUC, tasa de aprobación (score ≥ {policy.approve_min_score:g}) y tasa de malos por grupo "
             "(Lima/Callao frente al resto, macrorregión, sección CIIU, tamaño) en `metrics.json` y en el informe de "
-            "validación; las brechas y los grupos mal calibrados se listan arriba (sección Fairness)."
+            "validación; las brechas y los grupos mal calibrados se listan más arriba, en la sección de equidad."
         )
     out.append(
         "- Limitaciones: vigilar la estabilidad (PSI/CSI contra `reference.json`) y reentrenar ante cambios de "

@@ -105,7 +105,7 @@ def promote(version: int, alias: str = "champion", name: str = MODEL_NAME) -> di
 
     client = MlflowClient()
     try:
-        client.get_model_version(name, str(version))
+        found = client.get_model_version(name, str(version))
     except Exception as exc:
         try:
             known = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
@@ -120,7 +120,19 @@ def promote(version: int, alias: str = "champion", name: str = MODEL_NAME) -> di
     except Exception as exc:  # MLflow refuses a malformed alias with its own exception type
         reason = str(exc).splitlines()[0][:200]
         raise RegistryError(f"--alias: expected a name like champion or challenger, got {alias!r} ({reason})") from exc
-    return {"name": name, "version": version, "alias": alias}
+    return {"name": name, "version": version, "alias": alias, "test_metrics": _test_metrics(client, found.run_id)}
+
+
+def _test_metrics(client: Any, run_id: str | None) -> dict[str, float]:
+    """The test figures the version's run logged at registration (``test_metrics.*``); none when unreadable."""
+    if not run_id:
+        return {}
+    try:
+        logged = client.get_run(run_id).data.metrics
+    except Exception:  # an older or foreign run: the promotion stands, without the figures
+        return {}
+    prefix = "test_metrics."
+    return {k[len(prefix) :]: float(v) for k, v in logged.items() if k.startswith(prefix)}
 
 
 def _model_version(uri: str) -> Any:

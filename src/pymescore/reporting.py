@@ -44,14 +44,7 @@ def write_report(
     sample = rows_.sample(min(len(rows_), _IMPORTANCE_ROWS), random_state=0) if len(rows_) else rows_
     summary, points = model.explain(rows_)
     sample_points = points.loc[sample.index]
-    group = {f.name: f.kind for f in model.features}
-    importance = pd.DataFrame(
-        {"feature": sample_points.columns, "mean_abs_shap": np.abs(sample_points.to_numpy()).mean(axis=0)}
-    ).sort_values("mean_abs_shap", ascending=False)
-    if snapshot:
-        from pymescore.features import BY_NAME
-
-        importance["group"] = [BY_NAME[f].group if f in BY_NAME else group.get(f, "") for f in importance["feature"]]
+    importance = importance_frame(sample_points, {f.name: f.kind for f in model.features}, snapshot)
     m = bundle.metrics
     candidates = pd.DataFrame(m.get("candidates", [])) if m.get("candidates") else None
     oot = None
@@ -109,6 +102,24 @@ def write_report(
         notes=notes,
     )
     return render_report(data, out)
+
+
+def importance_frame(points: pd.DataFrame, kinds: dict[str, str], snapshot: bool) -> pd.DataFrame:
+    """Mean |impact in points| per feature, largest first; on a snapshot each feature's group and its
+    description as the chart's label (``label``, Spanish) and the table's (``description``, Spanish / English)."""
+    importance = pd.DataFrame(
+        {"feature": points.columns, "mean_abs_shap": np.abs(points.to_numpy()).mean(axis=0)}
+    ).sort_values("mean_abs_shap", ascending=False)
+    if snapshot:
+        from pymescore.features import BY_NAME
+
+        names = [str(f) for f in importance["feature"]]
+        importance["group"] = [BY_NAME[f].group if f in BY_NAME else kinds.get(f, "") for f in names]
+        importance["label"] = [BY_NAME[f].description_es if f in BY_NAME else f for f in names]
+        importance["description"] = [
+            f"{BY_NAME[f].description_es} / {BY_NAME[f].description_en}" if f in BY_NAME else "—" for f in names
+        ]
+    return importance
 
 
 def _capital(text: str) -> str:

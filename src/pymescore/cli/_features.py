@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from pymescore.cli._output import console, emit_json
+from pymescore.errors import ConfigError
 
 features_app = typer.Typer(invoke_without_command=True)
 
@@ -67,7 +68,7 @@ def features_command(
 
 @features_app.command("catalog")
 def catalog_command(
-    fmt: Annotated[str, typer.Option("--format", help="md (Markdown) or json.")] = "md",
+    fmt: Annotated[str, typer.Option("--format", help="md (Markdown), html (one self-contained page) or json.")] = "md",
 ) -> None:
     """Export the feature catalog: every feature with group, descriptions (es/en), lineage, unit, range,
     monotone direction and reason texts.
@@ -75,17 +76,20 @@ def catalog_command(
     Example:
 
         pymescore features catalog --format json > catalog.json
+        pymescore features catalog --format html > catalog.html
     """
     from pymescore.features import FEATURES, registry_hash
-    from pymescore.features._docs import catalog_markdown
+    from pymescore.features._docs import catalog_html, catalog_markdown
 
     if fmt == "json":
         print(json.dumps({"registry_hash": registry_hash(FEATURES), "features": [f.to_dict() for f in FEATURES]},
                          ensure_ascii=False, indent=1))  # fmt: skip
     elif fmt == "md":
         print(catalog_markdown())
+    elif fmt == "html":
+        print(catalog_html(), end="")
     else:
-        raise typer.BadParameter(f"expected md or json, got {fmt!r}", param_hint="--format")
+        raise ConfigError(f"--format: expected md, html or json, got {fmt!r}")
 
 
 def register(app: typer.Typer) -> None:

@@ -181,6 +181,12 @@ def train_command(
                       "cells (fix or empty them)[/]")  # fmt: skip
     summary["unreadable_cells"] = unread
     test = metrics.get("test_metrics") or {}
+    from pymescore.model_card import recalibration_warning
+
+    recalibrate = recalibration_warning(test, alias if register else None)
+    if recalibrate:
+        console.print(recalibrate, style="yellow", markup=False)
+    summary["recalibration_warning"] = recalibrate
     console.print(f"CV AUC {metrics['cv']['mean_auc']:.4f}; test AUC {test.get('auc', float('nan')):.4f}; bundle {out}")
     emit_json(summary)
 
@@ -354,9 +360,14 @@ def promote_command(
 
         pymescore promote --version 3
     """
+    from pymescore.model_card import recalibration_warning
     from pymescore.registry import promote
 
-    emit_json(promote(version, alias))
+    result = promote(version, alias)
+    result["recalibration_warning"] = recalibration_warning(result.get("test_metrics"), alias)
+    if result["recalibration_warning"]:
+        console.print(result["recalibration_warning"], style="yellow", markup=False)
+    emit_json(result)
 
 
 def register(app: typer.Typer) -> None:

@@ -117,6 +117,27 @@ def ciiu_table() -> pd.DataFrame:
 
 
 @cache
+def ciiu_sections() -> dict[str, tuple[str, str]]:
+    """The 21 CIIU Rev.4 sections (A-U): letter -> (Spanish title, English title)."""
+    t = ciiu_table()
+    t = t[t["level"] == "section"]
+    return {str(c): (str(es), str(en)) for c, es, en in zip(t["code"], t["title_es"], t["title_en"], strict=True)}
+
+
+def ciiu_section_label(code: object, lang: str = "es", width: int | None = None) -> str:
+    """A section letter with its name, as a person reads it: «G — Comercio al por mayor y al por menor; …»
+    (``lang="en"``: the ISIC title); a value that is no section letter as given. ``width`` cuts the name with «…».
+    """
+    text = str(code)
+    titles = ciiu_sections().get(text.strip().upper())
+    if titles is None:
+        return text
+    title = titles[1] if lang == "en" else titles[0]
+    label = f"{text.strip().upper()} — {title}"
+    return label if width is None or len(label) <= width else label[: max(width - 1, 1)].rstrip() + "…"
+
+
+@cache
 def ciiu_classes() -> dict[str, str]:
     """4-digit CIIU class -> section letter."""
     t = ciiu_table()

@@ -174,6 +174,18 @@ def band_plot(table: pd.DataFrame) -> str:
     return to_data_uri(fig)
 
 
+#: characters of a feature's label in the importance chart
+_LABEL_WIDTH = 60
+
+
+def importance_labels(data: pd.DataFrame) -> list[str]:
+    """The chart's label of each row: its ``label`` (a feature's description) when given, else the feature's name;
+    a long one cut with «…»."""
+    column = "label" if "label" in data.columns else "feature"
+    texts = [str(v) if isinstance(v, str) and v else str(f) for v, f in zip(data[column], data["feature"], strict=True)]
+    return [t if len(t) <= _LABEL_WIDTH else t[: _LABEL_WIDTH - 1].rstrip() + "…" for t in texts]
+
+
 def importance_plot(importance: pd.DataFrame, top: int = 20) -> str:
     """Horizontal bars of mean |SHAP| for the ``top`` features, coloured by feature group when given."""
     data = importance.sort_values("mean_abs_shap", ascending=False).head(top).iloc[::-1]
@@ -189,7 +201,7 @@ def importance_plot(importance: pd.DataFrame, top: int = 20) -> str:
     else:
         colors = [MAIN_COLOR] * len(data)
     ax.barh(y_pos, data["mean_abs_shap"].to_numpy(dtype=np.float64), color=colors)
-    ax.set(yticks=y_pos, yticklabels=[str(f) for f in data["feature"]],
+    ax.set(yticks=y_pos, yticklabels=importance_labels(data),
            xlabel="Impacto medio |SHAP| en puntos / mean |SHAP| impact in points")  # fmt: skip
     ax.set_ylim(-0.6, len(data) - 0.4)
     ax.tick_params(axis="y", labelsize=8)

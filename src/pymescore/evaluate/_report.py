@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pymescore.contracts._reference import ciiu_section_label
 from pymescore.evaluate import _plots
 from pymescore.evaluate._bands import DEFAULT_BANDS, Bands, band_table, bands_monotone
 from pymescore.evaluate._fairness import MIN_GROUP_N, fairness_gaps, fairness_table
@@ -48,7 +49,8 @@ class ReportData:
     group labels aligned with them (e.g. ``sme_slices(frame)``). ``oot`` is ``{"dates": [...], "metrics":
     binary_metrics(...)}``; ``cv`` is ``{"folds": [{"auc": ...}, ...], "mean_auc": ..., "std_auc": ...}``;
     ``candidates`` has one row per model family (``oof_auc``, ``test_auc``, ``test_ks``, ``selected``, ...);
-    ``importance`` has ``feature``, ``mean_abs_shap`` and optionally ``group``; ``typing`` has ``column``,
+    ``importance`` has ``feature``, ``mean_abs_shap`` and optionally ``group``, ``label`` (the chart's, e.g. the
+    feature's description) and ``description`` (the table's); ``typing`` has ``column``,
     ``kind``, ``rule``. The cut-offs have no default: they come from the decision policy in force.
     """
 
@@ -133,6 +135,7 @@ _HEADERS = {
     "bin": "Tramo / bin",
     "cumulative_bad_rate": "Tasa de malos acumulada desde A / cumulative bad rate from A",
     "feature": "Variable / feature",
+    "description": "Descripción / description",
     "fold": "Pliegue / fold",
     "group": "Grupo / group",
     "mean_abs_shap": "Impacto medio (puntos) / mean impact (points)",
@@ -146,7 +149,34 @@ _HEADERS = {
     "selected": "Elegido / selected",
     "share": "Proporción / share",
     "test_auc": "AUC de prueba / test AUC",
+    "column": "Columna / column",
+    "kind": "Tipo / kind",
+    "rule": "Regla / rule",
+    "fmt": "Formato de fecha / date format",
+    "categories": "Categorías / categories",
 }
+
+#: categories a typing row names before it counts the rest
+_SHOWN_CATEGORIES = 8
+
+
+def _cell_text(value: Any) -> str:
+    """A typing cell as text: a list of categories as its first values and a count of the rest; empty as ''."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        items = [str(v) for v in value]
+        more = len(items) - _SHOWN_CATEGORIES
+        shown = ", ".join(items[:_SHOWN_CATEGORIES])
+        return f"{shown} (+{more} más / more)" if more > 0 else shown
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _typing_table(frame: pd.DataFrame) -> dict[str, Any]:
+    """The typing table with lists as readable text, and without a column that is empty on every row."""
+    text = frame.apply(lambda col: col.map(_cell_text)) if len(frame) else frame.astype(str)
+    kept = [c for c in text.columns if c in ("column", "kind", "rule") or (text[c] != "").any()]
+    return _table(text[kept].replace("", "—"))
 
 
 def _metrics_rows(*columns: Mapping[str, Any] | None) -> list[list[str]]:
@@ -187,17 +217,24 @@ def _fairness(data: ReportData, y: F64, p: F64, score: F64, notes: list[str]) ->
                 f"/ group(s) with n < {MIN_GROUP_N} are left out of the gaps."
             )
         shown = part.drop(columns=["slice"])
+        drawn = shown
+        if name == "ciiu_section":  # a section by its letter and its name, never the letter alone
+            drawn = shown.assign(group=[ciiu_section_label(g, width=_PLOT_LABEL) for g in shown["group"]])
+            shown = shown.assign(group=[ciiu_section_label(g) for g in shown["group"]])
         out.append(
             {
                 "name": _SLICE_TITLES.get(str(name), str(name)),
                 "gap": gaps[str(name)],
                 "gap_text": {k: fmt(v) for k, v in gaps[str(name)].items()},
                 "table": _table(shown, percent=("approval_rate", "observed_bad_rate", "mean_pd")),
-                "plot": _plots.fairness_plot(shown, str(name)),
+                "plot": _plots.fairness_plot(drawn, str(name)),
             }
         )
     return out
 
+
+#: characters of a group's label in a fairness plot
+_PLOT_LABEL = 36
 
 _SLICE_TITLES = {
     "lima_callao_vs_rest": "Lima/Callao frente al resto del país / Lima/Callao vs the rest of the country",
@@ -285,6 +322,7 @@ def _context(data: ReportData) -> dict[str, Any]:
     importance = None
     if data.importance is not None and len(data.importance):
         top = data.importance.sort_values("mean_abs_shap", ascending=False).head(TOP_FEATURES)
+        top = top.drop(columns=[c for c in ("label",) if c in top.columns])  # the table shows the description
         importance = {"plot": _plots.importance_plot(data.importance, TOP_FEATURES), "table": _table(top)}
     fairness = _fairness(data, y, p, score, notes)
     candidates = _candidates(data.candidates, notes) if data.candidates is not None else None
@@ -312,7 +350,7 @@ def _context(data: ReportData) -> dict[str, Any]:
         "oot": _oot(data.oot, metrics),
         "cv": _cv(data.cv),
         "candidates": candidates,
-        "typing": _table(data.typing) if data.typing is not None else None,
+        "typing": _typing_table(data.typing) if data.typing is not None else None,
         "notes": notes,
     }
 

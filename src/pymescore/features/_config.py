@@ -20,6 +20,12 @@ DEFINITIONS: dict[str, str] = {
     "(retail thresholds: more than 30 days past due).",
     "basel": "Basel: an instalment reaches 90 days past due inside the performance window.",
 }
+#: the same definitions in Spanish, for the Spanish texts (the model card's summary)
+DEFINITIONS_ES: dict[str, str] = {
+    "sbs": "SBS: la calificación SBS de la empresa es Deficiente (2) o peor en algún mes de la ventana de "
+    "desempeño (umbrales minoristas: más de 30 días de atraso).",
+    "basel": "Basilea: una cuota llega a 90 días de atraso dentro de la ventana de desempeño.",
+}
 
 
 @dataclass(frozen=True)

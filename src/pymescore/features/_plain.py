@@ -10,7 +10,6 @@ del ingreso (24 meses)».
 from __future__ import annotations
 
 import math
-from functools import cache
 
 #: SBS debtor categories (Res. SBS N° 11356-2008), by code 0-4
 SBS_CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -44,23 +43,13 @@ def category_name(unit: str, value: float, lang: str) -> str | None:
     return None
 
 
-@cache
-def _sections() -> dict[str, tuple[str, str]]:
-    from pymescore.contracts._reference import ciiu_table
-
-    t = ciiu_table()
-    t = t[t["level"] == "section"]
-    return {str(c): (str(es), str(en)) for c, es, en in zip(t["code"], t["title_es"], t["title_en"], strict=True)}
-
-
 def label_name(name: str, label: object, lang: str) -> str:
     """A categorical input's label as a person reads it: a CIIU section or an INEI department by its name."""
-    from pymescore.contracts._reference import DEPARTMENTS
+    from pymescore.contracts._reference import DEPARTMENTS, ciiu_section_label, ciiu_sections
 
     text = str(label)
-    if name == "ciiu_section" and text in _sections():
-        es, en = _sections()[text]
-        return f"{'sección' if lang == 'es' else 'section'} {text}: {es if lang == 'es' else en}"
+    if name == "ciiu_section" and text in ciiu_sections():
+        return ciiu_section_label(text, lang)
     if name == "department" and text.zfill(2) in DEPARTMENTS:
         return DEPARTMENTS[text.zfill(2)].title()
     return text

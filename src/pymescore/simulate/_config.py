@@ -25,6 +25,13 @@ DEFAULT_DEFINITION = (
     "61-120 Dudoso, >120 Perdida) and stay >= 2 after default. oracle.defaulted is true when the "
     "default month falls in the 12 months after the as_of month."
 )
+#: the same definition in Spanish (the model card's Spanish summary)
+DEFAULT_DEFINITION_ES = (
+    "Una empresa entra en default el primer mes en que su calificación SBS en bureau_ratings es 2 (Deficiente) "
+    "o peor; las calificaciones siguen los umbrales minoristas de días de atraso (0-8 Normal, 9-30 CPP, "
+    "31-60 Deficiente, 61-120 Dudoso, >120 Pérdida) y se mantienen en 2 o más tras el default. "
+    "oracle.defaulted es verdadero cuando el mes del default cae en los 12 meses posteriores al mes as_of."
+)
 
 
 def _bad(name: str, expected: str, got: object) -> ConfigError:

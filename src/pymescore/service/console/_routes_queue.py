@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from pymescore.contracts._reference import ciiu_section_label
 from pymescore.service import _applicant_requests as book
 from pymescore.service._deadline import WriteGate
 from pymescore.service._state import ServiceState
@@ -89,8 +90,11 @@ def queue_router(state: ServiceState, accounts: Accounts) -> APIRouter:
                    "max_amount": max_amount, "min_age": min_age}  # fmt: skip
         asked = await state.store_call(lambda: list(book.open_requests(state.store, user.tenant, today)))
         asked.sort(key=lambda r: r["deadline"])
+        for r in shown:  # a CIIU section by its letter and its name
+            r["sector_name"] = ciiu_section_label(r["sector"])
         return render(request, "queue.html", rows=shown, filters=filters, regions=sorted(regions),
-                      sectors=sorted(sectors), bands=["A", "B", "C", "D", "E"], asked=asked)  # fmt: skip
+                      sectors=[(x, ciiu_section_label(x)) for x in sorted(sectors)],
+                      bands=["A", "B", "C", "D", "E"], asked=asked)  # fmt: skip
 
     @router.get("/app/solicitudes/{decision_id}/carta")
     async def letter(request: Request, decision_id: str) -> Response:
