@@ -172,6 +172,18 @@ def letter_html(r: dict[str, Any], request: dict[str, Any] | None, lang: str) ->
             f"line-height:1.4}}</style></head><body>{body}</body></html>")  # fmt: skip
 
 
+def answer_denial(store: _Store, tenant: str, decision: dict[str, Any], lang: str) -> str:
+    """The letter answering the stored denial ``decision`` (its earliest reason request's dates, if one was
+    made), with its open reason requests marked answered: the API's and the workbench's letter alike."""
+    asked = for_decision(store, "reason", tenant, decision["score_id"])
+    first = min(asked, key=lambda r: r["requested_on"]) if asked else None
+    request = None if first is None else {"requested_on": str(first["requested_on"]),
+                                          "deadline": str(first["deadline"])}  # fmt: skip
+    page = letter_html(decision, request, lang)
+    mark_answered(store, "reason", tenant, decision["score_id"])
+    return page
+
+
 def letter_pdf(page: str) -> bytes:
     """The letter as PDF (WeasyPrint: no browser, no network; fonts from the system)."""
     from weasyprint import HTML  # type: ignore[import-untyped]

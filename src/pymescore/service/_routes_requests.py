@@ -101,13 +101,7 @@ def requests_router(state: ServiceState) -> APIRouter:
         if decision["decision"] != "decline":
             raise ProblemError(409, f"expected a declined application, got a decision of {decision['decision']}",
                                code="DECISION_NOT_DENIED")  # fmt: skip
-        asked = await state.store_call(lambda: book.for_decision(state.store, "reason", principal.tenant, score_id))
-        request = None
-        if asked:
-            first = min(asked, key=lambda r: r["requested_on"])
-            request = {"requested_on": str(first["requested_on"]), "deadline": str(first["deadline"])}
-        page = book.letter_html(decision, request, lang)
-        await state.store_call(lambda: book.mark_answered(state.store, "reason", principal.tenant, score_id))
+        page = await state.store_call(lambda: book.answer_denial(state.store, principal.tenant, decision, lang))
         headers = {"Cache-Control": "no-store"}
         if format == "pdf":
             import anyio

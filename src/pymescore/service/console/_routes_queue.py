@@ -104,12 +104,8 @@ def queue_router(state: ServiceState, accounts: Accounts) -> APIRouter:
         case = await _case(state, cases, user, decision_id)
         if case["decision"] != "decline":
             raise ConsoleError(409, "err_closed")
-        mine = await state.store_call(lambda: book.for_decision(state.store, "reason", user.tenant, case["id"]))
-        first = min(mine, key=lambda r: r["requested_on"]) if mine else None
-        shown = None if first is None else {"requested_on": str(first["requested_on"]),
-                                            "deadline": str(first["deadline"])}  # fmt: skip
-        page = book.letter_html(case["response"], shown, lang_of(request))
-        await state.store_call(lambda: book.mark_answered(state.store, "reason", user.tenant, case["id"]))
+        lang = lang_of(request)
+        page = await state.store_call(lambda: book.answer_denial(state.store, user.tenant, case["response"], lang))
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     @router.post("/app/solicitudes/{decision_id}/accion")
