@@ -134,3 +134,25 @@ def sme_bundle(sim_lake: dict[str, object], tmp_path_factory: pytest.TempPathFac
     tables = {n: lake.read(n) for n in ("firms", "monthly_cashflows", "financial_statements", "payments",
                                         "bureau_ratings", "exchange_rates")}  # fmt: skip
     return {"bundle": out, "tables": tables, "lake": lake, "as_of": "2025-06-30"}
+
+
+#: the browser the Playwright tests drive: Debian's chromium (no browser download); PYMESCORE_CHROMIUM elsewhere
+CHROMIUM = os.environ.get("PYMESCORE_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Chromium under Playwright, one per test module; skipped with the reason when it is not installed (CI
+    installs it, and there a skip fails the run)."""
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (CI installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -8,8 +8,6 @@ Locally the browser test skips with its reason when ``/usr/bin/chromium`` is mis
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlparse
@@ -21,8 +19,6 @@ from pymescore.config import Settings
 from pymescore.service import build_state, create_app
 from pymescore.service._routes_docs import STATIC
 from tests.service_support import live_server
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -53,21 +49,6 @@ def test_the_docs_pages_name_no_cdn_and_their_assets_are_served(docs_app: Any) -
     vendored = (STATIC / "VENDORED.md").read_text()
     for name in ("swagger-ui-dist", "5.35.0", "redoc", "2.5.4", "Apache-2.0", "MIT"):
         assert name in vendored
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        print(f"skipping: no Chromium at {CHROMIUM} (apt-get install -y chromium); CI installs it")
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (CI installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.mark.parametrize(("page_path", "operation"), [("/docs", ".opblock"), ("/redoc", "[data-section-id]")])

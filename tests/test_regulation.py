@@ -227,14 +227,9 @@ def test_portfolio_command_writes_files_and_a_page_with_plots(sim_lake: dict[str
     assert not (tmp_path / "x").exists()
 
 
-def test_the_portfolio_page_shows_its_plots_in_chromium(sim_lake: dict[str, Any], tmp_path: Path) -> None:
+def test_the_portfolio_page_shows_its_plots_in_chromium(sim_lake: dict[str, Any], tmp_path: Path, browser: Any) -> None:
     """The page renders offline with every plot drawn; photographed into ``$PYMESCORE_SCREENSHOTS`` (docs/)."""
     import os
-    import shutil as sh
-
-    if not Path("/usr/bin/chromium").exists() and not sh.which("chromium"):
-        pytest.skip("no Chromium at /usr/bin/chromium: apt-get install -y chromium (CI installs it)")
-    from playwright.sync_api import sync_playwright
 
     from pymescore.regulation._report import portfolio
 
@@ -242,18 +237,16 @@ def test_the_portfolio_page_shows_its_plots_in_chromium(sim_lake: dict[str, Any]
     portfolio(sim_lake["lake"].root, "2023-12-31", out, RULES)
     shots = Path(os.environ.get("PYMESCORE_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        try:
-            context = browser.new_context(viewport={"width": 1200, "height": 900})
-            context.set_offline(True)
-            page = context.new_page()
-            page.goto((out / "portfolio.html").as_uri())
-            drawn = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
-            assert len(drawn) >= 5
-            assert all(drawn)
-            assert "Pérdida" in page.inner_text("table")
-            page.screenshot(path=str(shots / "portfolio.png"), full_page=True)
-        finally:
-            browser.close()
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        context.set_offline(True)
+        page = context.new_page()
+        page.goto((out / "portfolio.html").as_uri())
+        drawn = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
+        assert len(drawn) >= 5
+        assert all(drawn)
+        assert "Pérdida" in page.inner_text("table")
+        page.screenshot(path=str(shots / "portfolio.png"), full_page=True)
+    finally:
+        context.close()
     assert (shots / "portfolio.png").stat().st_size > 10_000
