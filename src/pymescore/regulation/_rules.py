@@ -11,6 +11,7 @@ import json
 import os
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,8 @@ class Regulation:
     lgd: dict[str, float]
     raw: dict[str, Any]
 
-    @property
-    def version(self) -> str:
+    @cached_property
+    def version(self) -> str:  # frozen: hashed once (every decision records it)
         digest = hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()[:12]
         return f"{self.name}+{digest}"
 
