@@ -119,6 +119,10 @@ def test_officer_uploads_a_workbook_and_sees_the_result(browser: Any, site: dict
     assert page.locator("[data-testid=result-reasons] > li").count() == len(stored["reasons"]) > 0
     assert page.get_by_test_id("result-hints").is_visible()
     assert page.get_by_test_id("result-cashflow-chart").is_visible()
+    regulatory = stored["regulatory"]  # SBS category, provision and expected loss, as the API's
+    assert page.get_by_test_id("result-sbs-category").inner_text() == regulatory["sbs_category"]
+    assert page.get_by_test_id("result-provision").inner_text().startswith(f"S/ {regulatory['provision_amount']:,.0f}")
+    assert page.get_by_test_id("result-expected-loss").inner_text() == f"S/ {regulatory['expected_loss']:,.0f}"
     _check(page, site, "03-resultado")
     page.context.close()
 
