@@ -130,8 +130,10 @@ def test_the_case_file_prints_the_trail_and_comes_as_a_pdf(web: dict[str, Any], 
     assert act(ana, row["id"], action="info", reason="I02", note="boletas de venta").status_code == 303
     page = ana.get(f"/app/solicitudes/{row['id']}/expediente")
     assert page.status_code == 200
-    assert "@page" in page.text
-    assert "@media print" in page.text
+    assert '<link rel="stylesheet" href="/app/static/casefile.css">' in page.text  # its print style sheet
+    css = TestClient(web["app"]).get("/app/static/casefile.css").text
+    assert "@page" in css
+    assert "@media print" in css
     assert page.text.count('data-testid="casefile-action"') == 1
     assert "boletas de venta" in page.text
     assert older["created_at"].isoformat()[:10] in page.text
@@ -263,3 +265,15 @@ def test_every_text_key_of_every_template_exists() -> None:
     for path in (CONSOLE / "templates").glob("*.html"):
         for key in re.findall(r"""\bt\(\s*["']([a-z0-9_]+)["']\s*\)""", path.read_text()):
             assert key in M or key in FIRMS, f"{path.name}: t({key!r}) has no text"
+
+
+def test_the_console_runs_under_its_own_content_security_policy(web: dict[str, Any]) -> None:
+    """The workbench loads its own style sheet and htmx and posts its forms to itself; the API's answers keep the
+    policy that lets nothing load or post (a console under the API's policy could not log anyone in)."""
+    client = TestClient(web["app"])
+    csp = client.get("/app/login").headers["content-security-policy"]
+    assert "form-action 'self'" in csp
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "form-action 'none'" in client.get("/v1/model").headers["content-security-policy"]

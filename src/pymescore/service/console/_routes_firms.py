@@ -19,7 +19,7 @@ from pymescore.service.console._cases import Cases
 from pymescore.service.console._firms import history
 from pymescore.service.console._owner_links import OwnerLinks
 from pymescore.service.console._routes_cases import case_context
-from pymescore.service.console._web import ConsoleError, current_user, lang_of, needs_role, render
+from pymescore.service.console._web import HERE, ConsoleError, current_user, lang_of, needs_role, render
 
 #: the roles that read a firm's history and a case file (an admin manages users, not cases)
 READERS = ("officer", "approver", "reviewer")
@@ -39,7 +39,7 @@ def firms_router(state: ServiceState, accounts: Accounts) -> APIRouter:
             raise ConsoleError(404, "err_404")
         return render(request, "firm.html", firm=found)
 
-    async def case_file(request: Request, user: User, decision_id: str) -> Response:
+    async def case_file(request: Request, user: User, decision_id: str, inline_css: str = "") -> Response:
         needs_role(user, *READERS)
         case = await state.store_call(lambda: cases.case(user.tenant, decision_id[:36]))
         if case is None:
@@ -50,7 +50,7 @@ def firms_router(state: ServiceState, accounts: Accounts) -> APIRouter:
         others = [r for r in (firm or {"rows": []})["rows"] if r["id"] != case["id"]]
         printed = dt.datetime.now(dt.UTC).isoformat()
         return render(request, "casefile.html", others=others, links=own.get(case["id"], []), printed=printed,
-                      **context)  # fmt: skip
+                      inline_css=inline_css, **context)  # fmt: skip
 
     @router.get("/app/solicitudes/{decision_id}/expediente")
     async def case_file_html(request: Request, decision_id: str) -> Response:
@@ -60,8 +60,9 @@ def firms_router(state: ServiceState, accounts: Accounts) -> APIRouter:
     @router.get("/app/solicitudes/{decision_id}/expediente.pdf")
     async def case_file_pdf(request: Request, decision_id: str) -> Response:
         user = await current_user(state, accounts, request)
-        page = bytes((await case_file(request, user, decision_id)).body).decode()
-        pdf = await anyio.to_thread.run_sync(letter_pdf, page)  # WeasyPrint: the page's print style, no network
+        css = (HERE / "static" / "casefile.css").read_text()  # the page's own style sheet, inlined: no network
+        page = bytes((await case_file(request, user, decision_id, css)).body).decode()
+        pdf = await anyio.to_thread.run_sync(letter_pdf, page)  # WeasyPrint
         name = f"expediente-{decision_id[:36]}.pdf"
         return Response(
             pdf,
