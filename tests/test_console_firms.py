@@ -32,11 +32,14 @@ CONSOLE = Path(__file__).resolve().parents[1] / "src" / "pymescore" / "service" 
 OTHER_RUC = "20512345678"
 
 
-@pytest.fixture
-def web(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    settings = Settings(serve_bundle=tmp_path / "no-bundle", database_url=f"sqlite:///{tmp_path / 'a.db'}",
-                        reload_interval_s=0)  # fmt: skip
-    state = build_state(settings)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def web(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The app on an embedded SQLite store, and on PostgreSQL (a fresh schema; skipped without one, never in CI)."""
+    url, schema = f"sqlite:///{tmp_path / 'a.db'}", None
+    if request.param == "postgres":
+        url, schema = request.getfixturevalue("pg_schema")
+    settings = Settings(serve_bundle=tmp_path / "no-bundle", database_url=url, reload_interval_s=0)
+    state = build_state(settings, schema=schema)
     assert state.store.migrate() == "0006"
     accounts = Accounts(state.store)
     pw = {n: accounts.create_user(t, n, r, lim)[0] for n, t, r, lim in (
@@ -278,3 +281,15 @@ def test_the_console_runs_under_its_own_content_security_policy(web: dict[str, A
     assert "unsafe-inline" not in csp
     assert "frame-ancestors 'none'" in csp
     assert "form-action 'none'" in client.get("/v1/model").headers["content-security-policy"]
+
+
+def test_sessions_and_lock_outs_hold_on_either_store(web: dict[str, Any]) -> None:
+    """PostgreSQL gives stored times back aware, SQLite naive: a session lives and a lock-out holds on both."""
+    accounts = web["accounts"]
+    token, _ = accounts.login("ana", web["pw"]["ana"])
+    user = accounts.session(token)
+    assert user is not None
+    assert user.username == "ana"
+    for _ in range(5):
+        assert accounts.login("bob", "wrong") is None
+    assert accounts.login("bob", web["pw"]["bob"]) is None  # locked for 15 minutes, the right password or not
