@@ -6,6 +6,8 @@ is shown as itself (a test reads every template and fails on such a key).
 
 from __future__ import annotations
 
+from pymescore.service.console._i18n_firms import M as FIRMS
+
 LANGS = ("es", "en")
 
 #: coded reasons of a human action (catalogue): code -> (Spanish, English)
@@ -273,7 +275,7 @@ M: dict[str, tuple[str, str]] = {
 
 
 def text(key: str, lang: str) -> str:
-    pair = M.get(key)
+    pair = M.get(key) or FIRMS.get(key)
     if pair is None:
         return key
     return pair[1] if lang == "en" else pair[0]

@@ -1,8 +1,9 @@
 """The workbench's tables, on the audit store's metadata (migration ``0003_console``).
 
 Every table here is append-only for the console's routes but ``users`` (a password change, a lock-out, a
-disable) and ``sessions`` (a logout ends one). A human action never updates a decision nor another action:
-a confirmation is a new row that names the action it confirms.
+disable), ``sessions`` (a logout ends one) and ``owner_links`` (migration ``0006``: opening a link marks it
+used). A human action never updates a decision nor another action: a confirmation is a new row that names the
+action it confirms.
 """
 
 from __future__ import annotations
@@ -85,4 +86,17 @@ actions = sa.Table(
     sa.Column("target_id", sa.String(36), nullable=True, unique=True),  # the action a confirm / reject answers
     sa.Index("ix_human_actions_tenant_decision", "tenant", "decision_id", "created_at"),
     sa.Index("ix_human_actions_tenant_created", "tenant", "created_at"),
+)
+
+owner_links = sa.Table(
+    "owner_links",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # SHA-256 of the link's token (the token itself is never kept)
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("decision_id", sa.String(36), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),  # set once, when the owner opens it
+    sa.Index("ix_owner_links_tenant_decision", "tenant", "decision_id"),
 )
