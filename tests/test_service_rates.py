@@ -18,11 +18,13 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from pymescore.bundle import Bundle, BundleError, load_bundle, save_bundle
+from pymescore.features._snapshot import rates_record, write_snapshot
 from pymescore.lake import Lake
 from pymescore.service import application_bodies
 from pymescore.service._tables import decisions
 from pymescore.sources import ingest
 from pymescore.sources._readers import read_source
+from pymescore.tables import read_table
 from tests.service_support import keys, make_app
 
 AMOUNTS = ("monthly_cashflows", "financial_statements", "payments")
@@ -77,7 +79,8 @@ def test_a_service_without_a_lake_scores_usd_histories_as_one_with_the_lake(
             assert r.status_code == 201, r.text
             out = r.json()
             by_source = out["exchange_rates"]["usd_amounts_by_source"]
-            assert by_source["bundle"] > 0 and by_source["lake"] == by_source["client"] == 0
+            assert by_source["bundle"] > 0
+            assert by_source["lake"] == by_source["client"] == 0
             ref = with_lake.post("/v1/scores", json=body, headers=lake_h).json()
             assert ref["exchange_rates"]["usd_amounts_by_source"]["lake"] == by_source["bundle"]
             assert (out["pd"], out["score"], out["decision"]) == (ref["pd"], ref["score"], ref["decision"])
@@ -99,10 +102,14 @@ def test_a_usd_month_without_any_rate_is_refused_naming_table_row_and_month(rate
     found = [e for e in problem["errors"] if e["path"] == f"monthly_cashflows[{row}].currency"]
     assert len(found) == 1, problem["errors"]
     expected, got = found[0]["expected"], found[0]["got"]
-    assert "2026-03" in expected and "exchange_rates" in expected and "--lake" in expected
+    assert "2026-03" in expected
+    assert "exchange_rates" in expected
+    assert "--lake" in expected
     assert "tipo de cambio" in expected  # Spanish and English
-    assert "2026-03-31" in got and "bundle 20" in got  # the record's date, and what the service knows
-    assert "2026-03" in problem["detail"] and "exchange_rates" in problem["detail"]
+    assert "2026-03-31" in got
+    assert "bundle 20" in got
+    assert "2026-03" in problem["detail"]
+    assert "exchange_rates" in problem["detail"]
 
 
 def test_a_client_rate_converts_the_month_and_is_stored_with_the_decision(rates_svc: dict[str, Any]) -> None:
@@ -207,10 +214,25 @@ def test_new_lake_rates_are_used_after_a_reload(rates_svc: dict[str, Any], tmp_p
 
 def test_a_bundle_with_malformed_rates_is_refused(rates_svc: dict[str, Any], tmp_path: Path) -> None:
     good = load_bundle(rates_svc["bundle"])
-    for bad in ({"dates": ["2024-01-02", "2024-01-01"], "pen_per_usd": [3.7, 3.7]},
-                {"dates": ["2024-01-02"], "pen_per_usd": [-3.7]}, {"dates": ["2024-01-02"], "pen_per_usd": []}):  # fmt: skip
+    for bad in (
+        {"dates": ["2024-01-02", "2024-01-01"], "pen_per_usd": [3.7, 3.7]},
+        {"dates": ["2024-01-02"], "pen_per_usd": [-3.7]},
+        {"dates": ["2024-01-02"], "pen_per_usd": []},
+    ):
         out = tmp_path / "b"
         save_bundle(Bundle(model=good.model, metrics=good.metrics, reference=good.reference, exchange_rates=bad,
                            card=good.card), out)  # fmt: skip
-        with pytest.raises(BundleError, match="exchange_rates.json"):
+        with pytest.raises(BundleError, match=r"exchange_rates\.json"):
             load_bundle(out)
+
+
+def test_a_snapshot_file_carries_its_rates_to_train(rates_svc: dict[str, Any], tmp_path: Path) -> None:
+    """``pymescore features`` writes the lake's rates into the snapshot's Parquet; ``train`` reads them from it."""
+    record = rates_record(rates_svc["lake"])
+    assert record is not None
+    snapshot = pd.DataFrame({"ruc": ["20100070970"], "as_of": [pd.Timestamp("2024-12-31")], "x": [1.0]})
+    snapshot.attrs["exchange_rates"] = record
+    write_snapshot(snapshot, {"rows": 1}, tmp_path / "snap.parquet")
+    frame = read_table(tmp_path / "snap.parquet")
+    assert json.loads(frame.attrs["exchange_rates"]) == json.loads(record)
+    assert json.loads(record)["source"].startswith("lake ")
