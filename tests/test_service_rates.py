@@ -236,3 +236,16 @@ def test_a_snapshot_file_carries_its_rates_to_train(rates_svc: dict[str, Any], t
     frame = read_table(tmp_path / "snap.parquet")
     assert json.loads(frame.attrs["exchange_rates"]) == json.loads(record)
     assert json.loads(record)["source"].startswith("lake ")
+
+
+def test_the_openapi_documents_client_rates_and_the_conversion(rates_svc: dict[str, Any]) -> None:
+    spec = rates_svc["client"].get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    field = schemas["ScoreRequest"]["properties"]["exchange_rates"]
+    assert {"$ref": "#/components/schemas/ClientRate"} in [a.get("items") for a in field["anyOf"]]
+    rate = schemas["ClientRate"]["properties"]
+    assert (rate["pen_per_usd"]["minimum"], rate["pen_per_usd"]["maximum"]) == (2.5, 4.5)
+    assert rate["month"]["pattern"].startswith("^[0-9]{4}-")
+    conversion = schemas["Conversion"]["properties"]
+    assert {"client_rates", "usd_amounts_by_source", "amounts_not_read"} <= set(conversion)
+    assert "exchange_rates" in schemas["ScoreResponse"]["properties"]
