@@ -57,9 +57,10 @@ def served(sme_bundle: dict[str, Any], tmp_path_factory: pytest.TempPathFactory)
     app, state = make_app(root / "bundle", f"sqlite:///{root / 'audit.db'}", lake=sme_bundle["lake"].root)
     key, _ = state.store.create_key("fuzz", ["score", "read"])  # no admin: reload answers 403 (documented)
     state.reload(force=True)
-    rates = sme_bundle["tables"]["exchange_rates"]
-    first_rate = str(pd.Timestamp(rates["date"].min()).date())
-    return {"app": app, "headers": {"Authorization": f"Bearer {key}"}, "first_rate": first_rate}
+    # the dates the lake's official rates cover: from the first to a week after the last (service._rates)
+    dates = pd.to_datetime(sme_bundle["tables"]["exchange_rates"]["date"])
+    rated = (str(dates.min().date()), str((dates.max() + pd.Timedelta(days=7)).date()))
+    return {"app": app, "headers": {"Authorization": f"Bearer {key}"}, "rated": rated}
 
 
 def _operations(app: Any) -> list[Any]:
@@ -74,7 +75,7 @@ def _operations(app: Any) -> list[Any]:
 SCORING = ("POST /v1/scores", "POST /v1/scores:batch")
 
 
-def _lawful(body: Any, first_rate: str) -> None:
+def _lawful(body: Any, rated: tuple[str, str]) -> None:
     """Make one generated application keep the rules its schema lists under ``x-pymescore-rules`` (in place)."""
     if not isinstance(body, dict):
         return
@@ -91,9 +92,9 @@ def _lawful(body: Any, first_rate: str) -> None:
             "payments": ("loan_id", "due_date"), "bureau_ratings": ("month",)}  # fmt: skip
     for table, key in keys.items():
         records = body.get(table) or []
-        for r in records:  # USD before the first rate the service knows: PEN
+        for r in records:  # USD outside the dates the service has official rates for: PEN
             when = r.get("month") or r.get("period_end") or r.get("due_date") or ""
-            if r.get("currency") == "USD" and when[:10] < first_rate:
+            if r.get("currency") == "USD" and not rated[0] <= when[:10] <= rated[1]:
                 r["currency"] = "PEN"
         seen: set[tuple[Any, ...]] = set()
         kept = []
@@ -106,22 +107,29 @@ def _lawful(body: Any, first_rate: str) -> None:
                 kept.append(r)
         if table in body:
             body[table] = kept
-    if body.get("currency") == "USD" and (body.get("as_of") or "9999") < first_rate:
+    if body.get("currency") == "USD" and not rated[0] <= (body.get("as_of") or "9999") <= rated[1]:
         body["currency"] = "PEN"
+    if body.get("exchange_rates"):  # one rate per month
+        kept, months = [], set()
+        for r in body["exchange_rates"]:
+            if r["month"][:7] not in months:
+                months.add(r["month"][:7])
+                kept.append(r)
+        body["exchange_rates"] = kept
 
 
-def _lawful_case(case: Any, first_rate: str) -> Any:
+def _lawful_case(case: Any, rated: tuple[str, str]) -> Any:
     body = case.body
     for application in body.get("applications", []) if isinstance(body, dict) and "applications" in body else [body]:
-        _lawful(application, first_rate)
+        _lawful(application, rated)
     return case
 
 
-def _fuzzer(operation: Any, headers: dict[str, str], mode: GenerationMode, first_rate: str) -> Any:
+def _fuzzer(operation: Any, headers: dict[str, str], mode: GenerationMode, rated: tuple[str, str]) -> Any:
     label = f"{operation.label} ({mode.value})"
     cases = operation.as_strategy(generation_mode=mode)
     if mode is GenerationMode.POSITIVE and operation.label in SCORING:
-        cases = cases.map(lambda case: _lawful_case(case, first_rate))
+        cases = cases.map(lambda case: _lawful_case(case, rated))
 
     @settings(max_examples=EXAMPLES[mode], derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))  # fmt: skip
@@ -142,7 +150,7 @@ def test_api_conforms_to_its_openapi(served: dict[str, Any]) -> None:
     for operation in _operations(served["app"]):
         for mode in EXAMPLES:
             try:
-                _fuzzer(operation, served["headers"], mode, served["first_rate"])()
+                _fuzzer(operation, served["headers"], mode, served["rated"])()
             except Unsatisfiable:
                 # an operation without a parameter or body (healthz, metrics, GET /v1/model, ...) has nothing to
                 # make invalid; any other operation must yield negative cases

@@ -189,8 +189,10 @@ M: dict[str, tuple[str, str]] = {
     "unpaid": ("Impaga", "Unpaid"),
     "no_payments": ("Sin cuotas en los últimos 24 meses.", "No instalments in the last 24 months."),
     "versions": ("Versiones", "Versions"),
-    "regulatory_title": ("Clasificación y provisiones SBS (Res. SBS 11356-2008)",
-                         "SBS classification and provisions (Res. SBS 11356-2008)"),
+    "regulatory_title": (
+        "Clasificación y provisiones SBS (Res. SBS 11356-2008)",
+        "SBS classification and provisions (Res. SBS 11356-2008)",
+    ),
     "credit_type": ("Tipo de crédito SBS", "SBS credit type"),
     "sbs_category": ("Categoría al otorgarse", "Category at origination"),
     "guarantee": ("Garantía", "Guarantee"),
