@@ -42,6 +42,7 @@ def _register() -> None:
         _model,
         _model_risk,
         _monitor,
+        _policy_sim,
         _portfolio,
         _serve,
         _sign,
@@ -61,6 +62,7 @@ def _register() -> None:
         _serve,
         _monitor,
         _portfolio,
+        _policy_sim,
         _model_risk,
         _users,
     ):
