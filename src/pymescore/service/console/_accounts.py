@@ -52,7 +52,8 @@ def _now() -> dt.datetime:
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    return None if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
+    """A stored time as an aware UTC one (SQLite gives naive times back, PostgreSQL aware ones)."""
+    return None if value is None else value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _sha(token: str) -> str:
