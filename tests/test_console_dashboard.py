@@ -228,3 +228,14 @@ def test_sessions_and_lock_outs_hold_on_both_stores(web: dict[str, Any]) -> None
     for _ in range(5):
         assert log_in(other, "ana", "wrong-password").headers["location"].startswith("/app/login?failed=1")
     assert log_in(other, "ana", web["pw"]["ana"]).headers["location"].startswith("/app/login?failed=1")  # locked
+
+
+@given(st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2060, 1, 1)), st.integers(-800, 800))
+def test_working_days_by_whole_weeks_equal_the_count_day_by_day(start: dt.date, span: int) -> None:
+    """The queue's fast count (weeks at once, holidays per year) against the definition, day by day."""
+    from pymescore.service.console._web import is_working_day, working_days
+
+    end = start + dt.timedelta(days=span)
+    lo, hi = min(start, end), max(start, end)
+    slow = sum(is_working_day(lo + dt.timedelta(days=k)) for k in range(1, (hi - lo).days + 1))
+    assert working_days(start, end) == (slow if end >= start else -slow)

@@ -4,6 +4,7 @@ title and a text summary; the page's tables hold the same figures (the accessibl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -18,21 +19,31 @@ NAMES = {"approve": ("aprobadas", "approved"), "review": ("en revisión", "in re
          "low": ("baja (rechazó lo aprobado)", "low-side")}  # fmt: skip
 
 
+def axis(value: float) -> tuple[float, float]:
+    """The axis' top and grid step: the step a round 1, 2 or 5 x 10^k, at most five steps up to the top, the
+    top the first multiple of the step that holds ``value``."""
+    step, k = 1.0, 0
+    while math.ceil(value / step) > 5:
+        step, k = step * (2.5 if k % 3 == 1 else 2.0), k + 1  # 1 -> 2 -> 5 -> 10 -> 20 -> 50 ...
+    return max(math.ceil(value / step), 1) * step, step
+
+
 def _name(key: str, lang: str) -> str:
     return NAMES[key][1 if lang == "en" else 0]
 
 
-def _frame(testid: str, title: str, top: float, as_pct: bool = False) -> list[str]:
+def _frame(testid: str, title: str, value: float, as_pct: bool = False) -> tuple[list[str], float]:
+    """The SVG's opening, its grid and tick labels up to a round top that holds ``value``; returns the top."""
     plot_h = H - BOTTOM - TOP
+    top, step = axis(100 * value if as_pct else value)
     parts = [f'<svg viewBox="0 0 {W} {H}" width="100%" role="img" aria-labelledby="{testid}-title" '
              f'data-testid="{testid}"><title id="{testid}-title">{escape(title)}</title>']  # fmt: skip
-    for k in range(5):
-        y = TOP + plot_h * k / 4
-        value = top * (4 - k) / 4
-        tick = f"{100 * value:.0f} %" if as_pct else _short(value)
+    for k in range(round(top / step) + 1):
+        y = TOP + plot_h * (1 - k * step / top)
+        tick = f"{k * step:g} %" if as_pct else _short(k * step)
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{W - 8}" y1="{y:.1f}" y2="{y:.1f}"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{tick}</text>')
-    return parts
+    return parts, top / 100 if as_pct else top
 
 
 def _close(parts: list[str]) -> Markup:
@@ -46,11 +57,10 @@ def months_chart(months: Sequence[Group], lang: str) -> Chart | None:
     shown = sorted((g for g in months if g.decisions), key=lambda g: g.key)[-24:]
     if not shown:
         return None
-    top = float(max(g.decisions for g in shown))
     plot_w, plot_h = W - LEFT - 8, H - BOTTOM - TOP
     step = plot_w / len(shown)
     title = "Decisiones por mes y resultado del modelo" if lang == "es" else "Decisions per month by model outcome"
-    parts = _frame("dash-months-chart", title, top)
+    parts, top = _frame("dash-months-chart", title, max(g.decisions for g in shown))
     for i, g in enumerate(shown):
         x, base = LEFT + i * step + step * 0.15, float(TOP + plot_h)
         for outcome in OUTCOMES:
@@ -76,11 +86,10 @@ def score_chart(bins: Sequence[tuple[int, int]], lang: str) -> Chart | None:
     first, last = bins[0][0], bins[-1][0]
     counts = dict(bins)
     edges = list(range(first, last + SCORE_BIN, SCORE_BIN))
-    top = float(max(counts.values()))
     plot_w, plot_h = W - LEFT - 8, H - BOTTOM - TOP
     step = plot_w / len(edges)
     title = "Distribución del puntaje" if lang == "es" else "Score distribution"
-    parts = _frame("dash-score-chart", title, top)
+    parts, top = _frame("dash-score-chart", title, max(counts.values()))
     for i, edge in enumerate(edges):
         n = counts.get(edge, 0)
         h = plot_h * n / top
@@ -103,12 +112,11 @@ def overrides_chart(months: Sequence[Group], lang: str) -> Chart | None:
     if not shown:
         return None
     rates = [(g, g.overrides["high_side_override_rate"], g.overrides["low_side_override_rate"]) for g in shown]
-    top = max(0.1, *(max(h, lo) for _, h, lo in rates))
     plot_w, plot_h = W - LEFT - 8, H - BOTTOM - TOP
     step = plot_w / len(shown)
     bar = step * 0.36
     title = "Tasas de excepción por mes" if lang == "es" else "Override rates per month"
-    parts = _frame("dash-overrides-chart", title, top, as_pct=True)
+    parts, top = _frame("dash-overrides-chart", title, max(0.05, *(max(h, lo) for _, h, lo in rates)), as_pct=True)
     for i, (g, high, low) in enumerate(rates):
         x = LEFT + i * step + step * 0.14
         for j, (value, cls) in enumerate(((high, "high"), (low, "low"))):
