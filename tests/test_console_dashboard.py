@@ -239,3 +239,22 @@ def test_working_days_by_whole_weeks_equal_the_count_day_by_day(start: dt.date, 
     lo, hi = min(start, end), max(start, end)
     slow = sum(is_working_day(lo + dt.timedelta(days=k)) for k in range(1, (hi - lo).days + 1))
     assert working_days(start, end) == (slow if end >= start else -slow)
+
+
+def test_the_queue_shows_a_hundred_cases_a_page_oldest_first(web: dict[str, Any]) -> None:
+    rows = [stored("bank-a", 5 * k + 1) for k in range(105)]  # k % 5 == 1: every one in review
+    web["state"].store.record(rows, None)
+    oldest = [r["id"] for r in sorted(rows, key=lambda r: r["created_at"])]
+    ana = client_for(web, "ana")
+    first = ana.get("/app/bandeja").text
+    assert "queue-row" in first, first[-3000:]
+    assert re.findall(r'data-testid="queue-row" data-case="([^"]+)"', first) == oldest[:100]
+    assert "1–100 de 105" in first
+    nxt = re.search(r'href="([^"]+)" rel="next"', first)
+    assert nxt is not None
+    second = ana.get(html.unescape(nxt.group(1))).text
+    assert re.findall(r'data-testid="queue-row" data-case="([^"]+)"', second) == oldest[100:]
+    assert 'rel="next"' not in second
+    filtered = ana.get("/app/bandeja?region=15&pagina=9").text  # a page past the end: the last one
+    assert re.findall(r'data-testid="queue-row" data-case="([^"]+)"', filtered) == [
+        r["id"] for r in sorted(rows, key=lambda r: r["created_at"]) if r["features"].get("department") == "15"]

@@ -17,7 +17,7 @@ from pymescore.errors import PymescoreError
 from pymescore.service._deadline import WriteGate
 from pymescore.service._store import AuditStore
 from pymescore.service._tables import decisions
-from pymescore.service.console._tables import actions, cases
+from pymescore.service.console._tables import actions, cases, decision_slices
 
 #: actions a person decides with; ``confirm`` / ``reject`` answer a pending one
 DECIDING = ("approve", "decline")
@@ -123,14 +123,12 @@ class Cases:
             waiting = {r[0] for r in conn.execute(
                 sa.select(actions.c.decision_id).where((actions.c.tenant == tenant) & (actions.c.needs_approver != "")
                                                         & (actions.c.action.in_(DECIDING))))}  # fmt: skip
-            cols = (decisions.c.id, decisions.c.created_at, decisions.c.ruc, decisions.c.score, decisions.c.band,
-                    decisions.c.decision, decisions.c.response, decisions.c.features)  # fmt: skip
-            q = sa.select(*cols).where(
-                (decisions.c.tenant == tenant) & ((decisions.c.decision == "review") | decisions.c.id.in_(waiting))
-            )
+            d = decision_slices.c  # the region and sector columns (migration 0006), not the features' JSON
+            cols = (d.id, d.created_at, d.ruc, d.score, d.band, d.decision, d.response, d.region, d.sector)
+            q = sa.select(*cols).where((d.tenant == tenant) & ((d.decision == "review") | d.id.in_(waiting)))
             if band:
-                q = q.where(decisions.c.band == band)
-            rows = [dict(r) for r in conn.execute(q.order_by(decisions.c.created_at)).mappings()]
+                q = q.where(d.band == band)
+            rows = [dict(r) for r in conn.execute(q.order_by(d.created_at)).mappings()]
             trails = self._trails(conn, tenant, [r["id"] for r in rows])
         out = []
         for r in rows:

@@ -24,9 +24,8 @@ from pymescore.contracts._reference import ciiu_section_label, ubigeo_districts
 from pymescore.errors import PymescoreError
 from pymescore.service._regulator import SIZE_NAMES, override_rates
 from pymescore.service._store import AuditStore
-from pymescore.service._tables import decisions
 from pymescore.service.console._cases import DECIDING
-from pymescore.service.console._tables import actions
+from pymescore.service.console._tables import actions, decision_slices
 
 #: the periods a reviewer may pick, in months back from the current one (0: every decision)
 PERIODS = (3, 6, 12, 24, 0)
@@ -83,73 +82,73 @@ def since_of(months: int, now: dt.datetime | None = None) -> dt.datetime | None:
     return start - LIMA_OFFSET
 
 
+SLICED = decision_slices
+#: no decision is older: the lower bound of "all time" (a bound on time lets the database read the slices' index)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def _month(dialect: str) -> sa.ColumnElement[str]:
-    created = decisions.c.created_at
+    created = SLICED.c.created_at
     if dialect == "postgresql":
         return sa.func.to_char(sa.func.timezone("America/Lima", created), "YYYY-MM")
     return sa.func.strftime("%Y-%m", created, "-5 hours")
 
 
-def _keys(dialect: str, since: dt.datetime | None, tenant: str) -> sa.Subquery:
-    """Each decision of the tenant with its month, region, sector and size class read from its features."""
-    f = decisions.c.features
+def _acted(tenant: str) -> sa.Subquery:
+    """Per decision of the tenant with people's decisions: how many approvals and how many declines."""
+    a = actions.c
     q = sa.select(
-        decisions.c.id, decisions.c.decision, decisions.c.score, _month(dialect).label("month"),
-        f["department"].as_string().label("region"), f["ciiu_section"].as_string().label("sector"),
-        f["size_class"].as_float().label("size"),
-    ).where(decisions.c.tenant == tenant)  # fmt: skip
-    if since is not None:
-        q = q.where(decisions.c.created_at >= since)
-    return q.subquery("k")
+        a.decision_id, sa.func.sum(sa.case((a.action == "approve", 1), else_=0)).label("approvals"),
+        sa.func.sum(sa.case((a.action == "decline", 1), else_=0)).label("declines"),
+    ).where((a.tenant == tenant) & a.action.in_(DECIDING)).group_by(a.decision_id)  # fmt: skip
+    return q.subquery("h")
 
 
 def figures(store: AuditStore, tenant: str, since: dt.datetime | None, lang: str = "es") -> Dashboard:
-    """The dashboard of ``tenant``'s decisions created from ``since`` on (all when None)."""
+    """The dashboard of ``tenant``'s decisions created from ``since`` on (all when None).
+
+    Per dimension, one grouped query counts per group and model outcome the decisions, their scores and the
+    people's approvals and declines on them (the model's decision an action departs from is its decision's,
+    which every action records as ``model_decision``); one more groups scores and bands. The slices are the
+    columns of migration 0006, read from its index: no JSON is parsed."""
+    d = SLICED.c
+    where = (d.tenant == tenant) & (d.created_at >= (since or EPOCH))
+    by: dict[str, list[Group]] = {}
     with store._tx() as conn:
-        k = _keys(conn.dialect.name, since, tenant)
-        dims = (k.c.month, k.c.region, k.c.sector, k.c.size)
-        made = conn.execute(
-            sa.select(*dims, k.c.decision, sa.func.count(), sa.func.sum(k.c.score)).group_by(*dims, k.c.decision)
-        ).all()
-        a = actions.c
-        acted = conn.execute(
-            sa.select(*dims, a.action, a.model_decision, sa.func.count())
-            .select_from(k.join(actions, (a.decision_id == k.c.id) & (a.tenant == tenant)))
-            .where(a.action.in_(DECIDING))
-            .group_by(*dims, a.action, a.model_decision)
-        ).all()
-        bins = k.c.score // SCORE_BIN
-        scored = conn.execute(sa.select(bins, sa.func.count()).group_by(bins).order_by(bins)).all()
-        bands = _band_counts(conn, tenant, since)
+        h = _acted(tenant)
+        keyed = {"month": _month(conn.dialect.name), "region": d.region, "sector": d.sector, "size": d.size_class}
+        for dim, key in keyed.items():
+            rows = conn.execute(
+                sa.select(key, d.decision, sa.func.count(), sa.func.sum(d.score),
+                          sa.func.coalesce(sa.func.sum(h.c.approvals), 0),
+                          sa.func.coalesce(sa.func.sum(h.c.declines), 0))
+                .select_from(SLICED.outerjoin(h, h.c.decision_id == d.id))
+                .where(where)
+                .group_by(key, d.decision)
+            ).all()  # fmt: skip
+            groups: dict[str, Group] = {}
+            for value, outcome, n, score_sum, approvals, declines in rows:
+                name = _key(dim, value)
+                g = groups.setdefault(name, Group(name, _label(dim, name, lang)))
+                g.counts[str(outcome)] += int(n)
+                g.score_sum += float(score_sum or 0)
+                g.human[("approve", str(outcome))] += int(approvals)
+                g.human[("decline", str(outcome))] += int(declines)
+            by[dim] = sorted(groups.values(), key=lambda g: (g.key == NONE, g.key))
+        bins = (d.score // SCORE_BIN).label("bin")
+        scored = conn.execute(sa.select(bins, d.band, sa.func.count()).where(where).group_by(bins, d.band)).all()
+    by["month"].reverse()  # the newest month first in the table
     total = Group("total", "total")
-    by: dict[str, dict[str, Group]] = {d: {} for d in DIMENSIONS}
-
-    def groups(keys: tuple[Any, ...]) -> list[Group]:
-        out = [total]
-        for dim, value in zip(DIMENSIONS, keys, strict=True):
-            key = _key(dim, value)
-            if key not in by[dim]:
-                by[dim][key] = Group(key, _label(dim, key, lang))
-            out.append(by[dim][key])
-        return out
-
-    for *keys, outcome, n, score_sum in made:
-        for g in groups(tuple(keys)):
-            g.counts[str(outcome)] += int(n)
-            g.score_sum += float(score_sum or 0)
-    for *keys, action, model, n in acted:
-        for g in groups(tuple(keys)):
-            g.human[(str(action), str(model))] += int(n)
-    ordered = {d: sorted(by[d].values(), key=lambda g: (g.key == NONE, g.key)) for d in DIMENSIONS}
-    ordered["month"].reverse()  # the newest month first in the table
-    return Dashboard(since, total, ordered, [(int(b) * SCORE_BIN, int(n)) for b, n in scored], bands)
-
-
-def _band_counts(conn: sa.Connection, tenant: str, since: dt.datetime | None) -> dict[str, int]:
-    q = sa.select(decisions.c.band, sa.func.count()).where(decisions.c.tenant == tenant).group_by(decisions.c.band)
-    if since is not None:
-        q = q.where(decisions.c.created_at >= since)
-    return {str(b): int(n) for b, n in sorted(conn.execute(q).all())}
+    for g in by["month"]:  # every decision has a month: the months add up to the total
+        total.counts.update(g.counts)
+        total.score_sum += g.score_sum
+        total.human.update(g.human)
+    per_bin: Counter[int] = Counter()
+    bands: Counter[str] = Counter()
+    for b, band, n in scored:
+        per_bin[int(b) * SCORE_BIN] += int(n)
+        bands[str(band)] += int(n)
+    return Dashboard(since, total, by, sorted(per_bin.items()), dict(sorted(bands.items())))
 
 
 def _key(dim: str, value: Any) -> str:

@@ -86,3 +86,12 @@ actions = sa.Table(
     sa.Index("ix_human_actions_tenant_decision", "tenant", "decision_id", "created_at"),
     sa.Index("ix_human_actions_tenant_created", "tenant", "created_at"),
 )
+
+#: the decisions with their slice columns (migration 0006: region, sector and size class generated from the
+#: features by the database; not in the API's table model, which never writes them)
+decision_slices = sa.table(
+    "decisions",
+    *(sa.column(c, sa.String) for c in ("id", "tenant", "ruc", "band", "decision", "region", "sector")),
+    sa.column("created_at", sa.DateTime(timezone=True)), sa.column("score", sa.Integer),
+    sa.column("response", sa.JSON), sa.column("size_class", sa.Float),
+)  # fmt: skip

@@ -1,8 +1,12 @@
-"""The risk dashboard's texts, Spanish and English (merged into :data:`._i18n.M`)."""
+"""The risk dashboard's texts and the queue's pager, Spanish and English (merged into :data:`._i18n.M`)."""
 
 from __future__ import annotations
 
 DASHBOARD: dict[str, tuple[str, str]] = {
+    "queue_pages": ("Páginas de la bandeja", "Queue pages"),
+    "of": ("de", "of"),
+    "page_prev": ("← Anteriores", "← Previous"),
+    "page_next": ("Siguientes →", "Next →"),
     "nav_dashboard": ("Panel de riesgo", "Risk dashboard"),
     "dash_title": ("Panel de riesgo", "Risk dashboard"),
     "dash_hint": (

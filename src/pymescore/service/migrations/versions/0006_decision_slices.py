@@ -1,0 +1,43 @@
+"""The slices a reviewer groups decisions by — region (``department``), sector (``ciiu_section``) and size class —
+as columns the database derives from each decision's features, and one index that holds what the workbench's
+dashboard and queue read (tenant, time, slices, outcome, score, band), so that their pages read no JSON.
+
+Generated columns: nothing in the service writes them, and a decision row stays what the API inserted (STORED on
+PostgreSQL; VIRTUAL on SQLite, whose ``ALTER TABLE`` adds no other kind, its values kept in the index).
+
+Revision ID: 0006
+Revises: 0005
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+
+COLUMNS = ("region", "sector", "size_class")
+INDEX = "ix_decisions_slices"
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "ALTER TABLE decisions "
+            "ADD COLUMN region TEXT GENERATED ALWAYS AS (features ->> 'department') STORED, "
+            "ADD COLUMN sector TEXT GENERATED ALWAYS AS (features ->> 'ciiu_section') STORED, "
+            "ADD COLUMN size_class DOUBLE PRECISION GENERATED ALWAYS AS (CASE WHEN json_typeof(features -> "
+            "'size_class') = 'number' THEN (features ->> 'size_class')::double precision END) STORED"
+        )
+    else:
+        for column, key, kind in (("region", "department", "TEXT"), ("sector", "ciiu_section", "TEXT"),
+                                  ("size_class", "size_class", "REAL")):  # fmt: skip
+            op.execute(f"ALTER TABLE decisions ADD COLUMN {column} {kind} GENERATED ALWAYS AS "
+                       f"(json_extract(features, '$.{key}')) VIRTUAL")  # fmt: skip
+    op.create_index(INDEX, "decisions", ["tenant", "created_at", *COLUMNS, "decision", "score", "band", "id"])
+
+
+def downgrade() -> None:
+    op.drop_index(INDEX, "decisions")
+    for column in COLUMNS:
+        op.execute(f"ALTER TABLE decisions DROP COLUMN {column}")
