@@ -257,4 +257,5 @@ def test_the_queue_shows_a_hundred_cases_a_page_oldest_first(web: dict[str, Any]
     assert 'rel="next"' not in second
     filtered = ana.get("/app/bandeja?region=15&pagina=9").text  # a page past the end: the last one
     assert re.findall(r'data-testid="queue-row" data-case="([^"]+)"', filtered) == [
-        r["id"] for r in sorted(rows, key=lambda r: r["created_at"]) if r["features"].get("department") == "15"]
+        r["id"] for r in sorted(rows, key=lambda r: r["created_at"]) if r["features"].get("department") == "15"
+    ]
