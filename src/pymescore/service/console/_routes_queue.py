@@ -80,7 +80,7 @@ def queue_router(state: ServiceState, accounts: Accounts) -> APIRouter:
             r["days_left"] = (working_days(today, add_working_days(created, REVIEW_DAYS))
                               if r["status"].state != "pending_approver" else None)  # fmt: skip
             r["since"] = waiting["created_at"] if waiting else r["created_at"]
-            amount = float(r["response"]["requested_amount"])
+            amount = float(r["requested_amount"] or 0)
             if (region and r["region"] != region) or (sector and r["sector"] != sector):
                 continue
             if (lo is not None and amount < lo) or (hi is not None and amount > hi) or (age is not None and
