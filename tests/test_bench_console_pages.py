@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from bench.console_pages import TARGET_P95_MS, main
 
 pytestmark = pytest.mark.slow  # fills a store and serves ~30 pages (~20 s on 2 cores)
