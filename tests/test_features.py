@@ -341,3 +341,13 @@ def test_a_log_scale_feature_is_named_by_its_amount() -> None:
         if f.unit == "log PEN":
             assert quantity_name(f, "es") != f.description_es
             assert quantity_name(f, "en") != f.description_en
+
+
+def test_ratios_beyond_float64_are_missing_never_inf() -> None:
+    """A statement with a tiny denominator (1e13 / 1e-300) once overflowed into inf features (schemathesis)."""
+    from pymescore.features._arrays import product, ratio
+
+    out = ratio(np.array([1.0, 1e13, 1.0, np.nan]), np.array([4.0, 1e-300, 0.0, 1.0]))
+    assert out[0] == 0.25
+    assert np.isnan(out[1:]).all()
+    assert np.isnan(product(np.array([1e200]), np.array([1e200])))[0]

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pymescore.features import FeatureConfig, build_features
+from pymescore.features._reads import AMOUNT_TABLES, amounts_read
 
 CONFIG = FeatureConfig()
 AS_OF_DATES = ("2024-03-31", "2024-06-30", "2024-10-15", "2025-02-01")
@@ -98,3 +99,52 @@ def test_future_records_never_change_features(small_tables: dict[str, pd.DataFra
     before = build_features(small_tables, as_of, CONFIG)
     after = build_features(mutated, as_of, CONFIG)
     pd.testing.assert_frame_equal(after, before)
+
+
+_AMOUNT_COLUMNS = {name: _NUMERIC[name] for name in AMOUNT_TABLES}
+
+
+def _entity(frame: pd.DataFrame) -> np.ndarray:
+    return pd.factorize(frame["ruc"])[0].astype(np.int64)
+
+
+def _read_mask(table: str, frame: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
+    arrays = {c: frame[c].to_numpy() for c in frame.columns if c != "ruc"}
+    days = np.full(len(frame), as_of.to_datetime64())
+    return amounts_read(table, {**arrays, "entity": _entity(frame)}, days, CONFIG)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_amounts_outside_the_read_windows_never_change_features(
+    small_tables: dict[str, pd.DataFrame], data: st.DataObject
+) -> None:
+    """What lets the service accept a USD amount without a rate: ``amounts_read`` is False only where the
+    builders never read the amount (any value, or none, gives the same features)."""
+    as_of = pd.Timestamp(data.draw(st.sampled_from(AS_OF_DATES), label="as_of"))
+    table = data.draw(st.sampled_from(AMOUNT_TABLES), label="table")
+    frame = small_tables[table].copy()
+    unread = np.flatnonzero(~_read_mask(table, frame, as_of))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    missing = data.draw(st.booleans(), label="missing")
+    for col in _AMOUNT_COLUMNS[table]:
+        frame.loc[unread, col] = np.nan if missing else _draw(rng, col, len(unread))
+    before = build_features(small_tables, as_of, CONFIG)
+    after = build_features({**small_tables, table: frame}, as_of, CONFIG)
+    pd.testing.assert_frame_equal(after, before)
+
+
+@pytest.mark.parametrize("table", AMOUNT_TABLES)
+def test_the_read_windows_are_not_empty_nor_everything(small_tables: dict[str, pd.DataFrame], table: str) -> None:
+    """The other half: some amounts lie outside the window, and those inside it are read (changing them changes
+    features; one record alone may not, when a ratio is clipped to its range)."""
+    as_of = pd.Timestamp("2024-10-15")
+    frame = small_tables[table]
+    read = _read_mask(table, frame, as_of)
+    assert 0 < read.sum() < len(frame)
+    changed = frame.copy()
+    for col in _AMOUNT_COLUMNS[table]:
+        changed.loc[read, col] = changed.loc[read, col] * 0.5 + 1e5 * np.arange(read.sum())
+    before = build_features(small_tables, as_of, CONFIG)
+    after = build_features({**small_tables, table: changed}, as_of, CONFIG)
+    assert not after.equals(before)

@@ -10,6 +10,8 @@ Layout::
     BUNDLE/reference.json     training distributions of the score and of each feature (binned) for drift
     BUNDLE/model_card.md      intended use, data, validation, limitations, fairness
     BUNDLE/context.json       regional/sector context for online scoring (SME snapshots)
+    BUNDLE/exchange_rates.json  the PEN/USD series (BCRP) the training data was converted with (SME snapshots): the
+                              service's rates when it has no lake
     BUNDLE/signature.json     Ed25519 signature of manifest.json's bytes (``pymescore sign``; see signing.py)
 
 Loading reads JSON and the booster only: no pickle, no code execution. A changed, missing or extra
@@ -59,6 +61,8 @@ class Bundle:
     metrics: dict[str, Any]
     reference: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] | None = None
+    #: {"source": …, "dates": [YYYY-MM-DD, …], "pen_per_usd": […]}: the rates the training data was converted with
+    exchange_rates: dict[str, Any] | None = None
     card: str = ""
     version: str = ""
     path: Path | None = None
@@ -129,6 +133,8 @@ def save_bundle(bundle: Bundle, out: Path) -> Path:
         }
         if bundle.context is not None:
             files["context.json"] = _canonical(bundle.context)
+        if bundle.exchange_rates is not None:
+            files["exchange_rates.json"] = _canonical(bundle.exchange_rates)
         for name, data in files.items():
             (tmp / name).write_bytes(data)
         if bundle.model.booster is not None:
@@ -273,9 +279,24 @@ def load_bundle(path: Path, trust: Trust | None = None, expected_digest: str | N
         metrics=read("metrics.json"),
         reference=read("reference.json"),
         context=read("context.json") if "context.json" in contents else None,
+        exchange_rates=_rates(path, read("exchange_rates.json")) if "exchange_rates.json" in contents else None,
         card=contents["model_card.md"].decode("utf-8"),
         version=str(manifest["version"]),
         path=path,
         signer=signer,
         manifest_digest=hashlib.sha256(contents[MANIFEST]).hexdigest(),
     )
+
+
+def _rates(path: Path, data: Any) -> dict[str, Any]:
+    """The bundle's exchange rates, checked: as many rates as dates, dates ascending (ISO), rates finite and
+    positive."""
+    where = f"{path}/exchange_rates.json"
+    dates, values = (data.get("dates"), data.get("pen_per_usd")) if isinstance(data, dict) else (None, None)
+    if not isinstance(dates, list) or not isinstance(values, list) or len(dates) != len(values):
+        raise BundleError(f"{where}: expected lists 'dates' and 'pen_per_usd' of one length, got another shape")
+    ok = all(isinstance(d, str) and len(d) == 10 for d in dates) and dates == sorted(dates)
+    ok = ok and all(isinstance(v, int | float) and 0 < v < float("inf") for v in values)
+    if not ok:
+        raise BundleError(f"{where}: expected ascending YYYY-MM-DD dates and positive rates, got others; {_REFUSED}")
+    return dict(data)

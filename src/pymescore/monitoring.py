@@ -76,17 +76,13 @@ def _decision_frame(decisions: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 def _backtest(frame: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> dict[str, Any] | None:
     """Decisions whose 12-month window is observed in the lake, with their outcome."""
-    from pymescore.features import build_labels
+    from pymescore.features import known_outcomes
 
-    parts = []
-    for as_of, group in frame.dropna(subset=["as_of"]).groupby("as_of"):
-        labels = build_labels(tables, as_of, group["ruc"].drop_duplicates().to_numpy(dtype=object))
-        known = labels.dropna(subset=["default_12m"]).set_index("ruc")["default_12m"].astype(int)
-        matched = group[group["ruc"].isin(known.index)]
-        parts.append(matched.assign(y=known.reindex(matched["ruc"]).to_numpy()))
-    if not parts:
+    if frame["as_of"].notna().sum() == 0:
         return None
-    done = pd.concat(parts, ignore_index=True)
+    y = known_outcomes(tables, frame["ruc"].to_numpy(dtype=object), frame["as_of"].to_numpy(dtype=object))
+    done = frame.assign(y=y).dropna(subset=["y"])
+    done["y"] = done["y"].astype(int)
     if len(done) < 30 or done["y"].nunique() < 2:
         return {"n": len(done), "note": "fewer than 30 decisions with a known outcome, or only one outcome"}
     metrics = binary_metrics(done["y"].to_numpy(), done["pd"].to_numpy())

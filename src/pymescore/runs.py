@@ -7,6 +7,7 @@ Tables are read and checked in ``tables``, the model card written in ``model_car
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -121,6 +122,7 @@ def run_training(
         metrics=_jsonable(metrics),
         reference=_jsonable(reference),
         context=_context_from_snapshot(frame) if result.report["snapshot"] else None,
+        exchange_rates=json.loads(frame.attrs["exchange_rates"]) if frame.attrs.get("exchange_rates") else None,
         card=model_card(result, dataset, test_metrics, metrics, policy),
         version=dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ"),
     )

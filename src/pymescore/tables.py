@@ -29,6 +29,9 @@ def read_table(path: Path) -> pd.DataFrame:
     try:
         if name.endswith((".parquet", ".pq")):
             frame = pd.read_parquet(path)
+            rates = _parquet_rates(path)
+            if rates is not None:
+                frame.attrs["exchange_rates"] = rates
         elif name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")):
             sep = "\t" if ".tsv" in name else ","
             frame = pd.read_csv(path, sep=sep, low_memory=False)
@@ -89,6 +92,16 @@ def _check_field_counts(path: Path, sep: str, shown: int = 10) -> None:
             f"{path}: expected {width} fields on every line (as in the header), got a different count on {listed}"
             f"{more}; fix or remove those lines (a field with the separator inside needs double quotes)"
         )
+
+
+def _parquet_rates(path: Path) -> str | None:
+    """The PEN/USD series a snapshot's amounts were converted with (``pymescore features`` keeps it in the file)."""
+    import pyarrow.parquet as pq
+
+    from pymescore.features._snapshot import RATES_KEY
+
+    raw = (pq.read_schema(path).metadata or {}).get(RATES_KEY)
+    return raw.decode("utf-8") if raw else None
 
 
 def _lineage(path: Path, rows: int) -> dict[str, Any] | None:

@@ -56,7 +56,14 @@ def serve_command(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (each with --xgb-threads threads).")] = 1,
     database_url: DbOpt = None,
-    lake: Annotated[Path | None, typer.Option("--lake", help="Lake with the PEN/USD rates for USD histories.")] = None,
+    lake: Annotated[
+        Path | None,
+        typer.Option(
+            "--lake",
+            help="Lake whose PEN/USD rates convert USD amounts first (re-read on reload); "
+            "without it, the bundle's rates, then the request's exchange_rates by month.",
+        ),
+    ] = None,
     policy: Annotated[Path | None, typer.Option("--policy", help="TOML decision policy (default: built-in).")] = None,
     xgb_threads: Annotated[int, typer.Option(help="XGBoost threads per worker.")] = 1,
     metrics_port: Annotated[
@@ -74,6 +81,10 @@ def serve_command(
 
         PYMESCORE_DATABASE_URL=postgresql://postgres@db/pymescore pymescore serve \\
             --model-uri models:/pymescore@champion --workers 2 --host 0.0.0.0
+
+    USD amounts convert at the lake's rates (--lake), else at the bundle's (the rates its training data was
+    converted with), else at a rate the request sends for the month (exchange_rates, stored with the decision);
+    amounts the features never read need none. See docs/exchange-rates.md.
     """
     import secrets
     import shutil
@@ -113,7 +124,7 @@ def serve_command(
     _store(settings.database_url).dispose()
     console.print(
         f"Serving model {scorer.version} from {source.label} on http://{host}:{port} ({workers} worker(s)); "
-        f"docs at /docs, metrics at /metrics. Ctrl-C stops."
+        f"docs at /docs, metrics at /metrics; PEN/USD rates: {scorer.book.describe()}. Ctrl-C stops."
     )
     del scorer  # verified; each worker loads its own
     if settings.metrics_port:

@@ -4,7 +4,7 @@ from pymescore.features._build import build_feature_arrays, build_features, clip
 from pymescore.features._catalog import BY_NAME, FEATURE_NAMES, FEATURES
 from pymescore.features._config import DEFINITIONS, FeatureConfig
 from pymescore.features._context import Context
-from pymescore.features._labels import build_labels
+from pymescore.features._labels import build_labels, known_outcomes
 from pymescore.features._registry import GROUP_TITLES, Feature, registry_hash
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     "build_labels",
     "clip_to_range",
     "feature_context",
+    "known_outcomes",
     "registry_hash",
 ]

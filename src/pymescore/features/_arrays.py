@@ -69,10 +69,25 @@ def group_max(codes: I64, values: F64, n: int) -> F64:
 
 
 def ratio(num: F64, den: F64) -> F64:
-    """num / den, NaN where the denominator is not positive or either side is missing (never inf)."""
+    """num / den, NaN where the denominator is not positive, either side is missing, or the quotient is beyond
+    float64 (a tiny denominator: 1e13 / 1e-300; never inf).
+
+    >>> ratio(np.array([1.0, 1e13, 1.0]), np.array([4.0, 1e-300, 0.0])).tolist()
+    [0.25, nan, nan]
+    """
     out = np.full(np.shape(num), np.nan)
     ok = np.isfinite(num) & np.isfinite(den) & (den > 0)
-    np.divide(num, den, out=out, where=ok)
+    with np.errstate(over="ignore"):
+        np.divide(num, den, out=out, where=ok)
+    out[np.isinf(out)] = np.nan
+    return out
+
+
+def product(a: F64, b: F64) -> F64:
+    """a * b, NaN where it is beyond float64 (never inf)."""
+    with np.errstate(over="ignore"):
+        out = np.multiply(a, b)
+    out[np.isinf(out)] = np.nan
     return out
 
 

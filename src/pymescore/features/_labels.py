@@ -26,28 +26,30 @@ from pymescore.features._config import FeatureConfig
 def build_labels(
     tables: Mapping[str, pd.DataFrame], as_of: object, firms_rucs: np.ndarray, config: FeatureConfig | None = None
 ) -> pd.DataFrame:
-    """``ruc, default_12m (boolean, NA when not observable), label_window_end, in_default`` per firm."""
+    """``ruc, default_12m (boolean, NA when not observable), label_window_end, in_default, window_complete`` per
+    firm (``window_complete``: the data reach the window's end; a default seen early is a label without it)."""
     config = config or FeatureConfig()
     ts = as_timestamp(as_of)
     rucs = np.asarray(firms_rucs, dtype=object)
     window_end = ts + pd.DateOffset(months=config.horizon_months)
     if config.default_definition == "sbs":
-        label, observed, in_default = _sbs(_table(tables, "bureau_ratings"), rucs, ts, config.horizon_months)
+        label, observed, in_default, complete = _sbs(_table(tables, "bureau_ratings"), rucs, ts, config.horizon_months)
     else:
-        label, observed, in_default = _basel(_table(tables, "payments"), rucs, ts, window_end)
+        label, observed, in_default, complete = _basel(_table(tables, "payments"), rucs, ts, window_end)
     return pd.DataFrame(
         {
             "ruc": rucs,
             "default_12m": pd.Series(label, dtype="boolean").mask(~observed).to_numpy(),
             "label_window_end": np.full(len(rucs), window_end.to_datetime64()),
             "in_default": in_default,
+            "window_complete": complete,
         }
     )
 
 
 def _sbs(
     bureau: pd.DataFrame, rucs: np.ndarray, ts: pd.Timestamp, horizon: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     n = len(rucs)
     codes = entity_codes(rucs, bureau["ruc"])
     months = month_number(bureau["month"])
@@ -64,14 +66,14 @@ def _sbs(
     reported = group_count(codes[window], n) > 0
     defaulted = group_count(codes[window & (rating >= 2)], n) > 0
     data_end = int(months.max()) if len(months) else -1
-    observed = reported & (data_end >= last + horizon)
-    observed |= defaulted  # a default seen inside the window is a label even if the data stop early
-    return defaulted, observed, in_default
+    complete = np.full(n, data_end >= last + horizon)
+    observed = (reported & complete) | defaulted  # a default seen inside the window is a label even if data stop early
+    return defaulted, observed, in_default, complete
 
 
 def _basel(
     payments: pd.DataFrame, rucs: np.ndarray, ts: pd.Timestamp, window_end: pd.Timestamp
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     n = len(rucs)
     codes = entity_codes(rucs, payments["ruc"])
     due = day_number(payments["due_date"])
@@ -88,5 +90,23 @@ def _basel(
     known = np.concatenate([due[~np.isnan(due)], paid[~np.isnan(paid)]])
     data_end = float(known.max()) if len(known) else -np.inf
     has_loans = group_count(codes[ok & (due < end)], n) > 0
-    observed = (has_loans & (data_end >= end - 1)) | defaulted
-    return defaulted, observed, in_default
+    complete = np.full(n, data_end >= end - 1)
+    observed = (has_loans & complete) | defaulted
+    return defaulted, observed, in_default, complete
+
+
+def known_outcomes(tables: Mapping[str, pd.DataFrame], rucs: np.ndarray, as_ofs: np.ndarray) -> np.ndarray:
+    """The 12-month outcome of each (ruc, as_of) pair, aligned to the input: 1.0 (default), 0.0 (good) or NaN
+    (window not yet wholly observed, firm already in default, or as_of missing) — what monitoring's backtest and
+    the regulator's bad rates join decisions to. Only whole windows count: a cohort still inside its window has
+    shown its early defaults but not its goods, and would read as worse than it is."""
+    rucs = np.asarray(rucs, dtype=object)
+    as_ofs = np.asarray(as_ofs, dtype=object)
+    out = np.full(len(rucs), np.nan)
+    for as_of in pd.unique(as_ofs[pd.notna(as_ofs)]):
+        rows = np.flatnonzero(as_ofs == as_of)
+        labels = build_labels(tables, as_of, pd.unique(rucs[rows]))
+        whole = labels[labels["window_complete"]].dropna(subset=["default_12m"])
+        known = whole.set_index("ruc")["default_12m"].astype(float)
+        out[rows] = known.reindex(rucs[rows]).to_numpy(dtype=np.float64)
+    return out

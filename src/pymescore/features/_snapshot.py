@@ -23,6 +23,25 @@ from pymescore.features._registry import registry_hash
 from pymescore.lake import Lake
 
 LINEAGE_KEY = b"pymescore.lineage"
+#: the lake's PEN/USD series the snapshot's amounts were converted with (JSON), kept in the Parquet's metadata and
+#: in ``snapshot.attrs["exchange_rates"]`` (a string: pandas copies attrs on every operation) for the bundle
+RATES_KEY = b"pymescore.exchange_rates"
+
+
+def rates_record(lake: Lake) -> str | None:
+    """The lake's exchange_rates as the bundle stores them (JSON): source, dates, rates; None without any."""
+    rates = lake.read_optional("exchange_rates")
+    if rates is None:
+        return None
+    table = rates.dropna(subset=["date", "pen_per_usd"]).sort_values("date")
+    if table.empty:
+        return None
+    version = lake.versions().get("exchange_rates")
+    return json.dumps({
+        "source": f"lake {lake.root}, exchange_rates version {version}",
+        "dates": [str(d.date()) for d in pd.to_datetime(table["date"])],
+        "pen_per_usd": [float(v) for v in table["pen_per_usd"]],
+    })  # fmt: skip
 
 
 def read_lake_tables(lake: Lake) -> dict[str, pd.DataFrame]:
@@ -55,6 +74,9 @@ def build_snapshot(
         part.insert(1, "as_of", ts)
         parts.append(part)
     snapshot = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    rates = rates_record(lake)
+    if rates is not None:
+        snapshot.attrs["exchange_rates"] = rates
     labelled = snapshot["default_12m"].notna() if len(snapshot) else pd.Series(dtype=bool)
     lineage = {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -69,8 +91,16 @@ def build_snapshot(
         "rows": len(snapshot),
         "labelled_rows": int(labelled.sum()),
         "label_rate": float(snapshot.loc[labelled, "default_12m"].astype(float).mean()) if labelled.any() else None,
+        "exchange_rates": _rates_span(rates),
     }
     return snapshot, lineage
+
+
+def _rates_span(record: str | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    data = json.loads(record)
+    return {"first": data["dates"][0], "last": data["dates"][-1], "n": len(data["dates"])}
 
 
 def write_snapshot(snapshot: pd.DataFrame, lineage: dict[str, Any], out: Path) -> None:
@@ -79,6 +109,8 @@ def write_snapshot(snapshot: pd.DataFrame, lineage: dict[str, Any], out: Path) -
     table = pa.Table.from_pandas(snapshot, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[LINEAGE_KEY] = json.dumps(lineage).encode()
+    if snapshot.attrs.get("exchange_rates"):
+        meta[RATES_KEY] = str(snapshot.attrs["exchange_rates"]).encode()
     table = table.replace_schema_metadata(meta)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}")
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pymescore.features._arrays import F64, Arrays, add_months, day_number, month_number, ratio
+from pymescore.features._arrays import F64, Arrays, add_months, day_number, month_number, product, ratio
 
 
 def _latest_per_firm(codes: np.ndarray, order_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,7 +59,7 @@ def statement_features(statements: Arrays, n: int, as_of: pd.Timestamp, lag_mont
     out["roe"] = ratio(income, equity)
     out["gross_margin"] = ratio(revenue - cost, revenue)
     out["net_margin"] = ratio(income, revenue)
-    out["roa_x_gross_margin"] = out["roa"] * out["gross_margin"]
+    out["roa_x_gross_margin"] = product(out["roa"], out["gross_margin"])
     out["revenue_growth"] = ratio(revenue, prev_revenue) - 1.0
     out["total_debt"] = liabilities
     out["total_equity"] = equity

@@ -114,13 +114,16 @@ def _table(frame: pd.DataFrame, money: tuple[str, ...] = (), share: tuple[str, .
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _source_item(s: dict[str, Any]) -> str:
+    """One rule's source; an unverified one says so, and the note on its check follows when there is one."""
+    flag = "" if s["verified"] else " <em>(por verificar contra el texto oficial / to be checked)</em>"
+    note = f"<br><small>{html.escape(s['note'])}</small>" if s.get("note") else ""
+    return f"<li>{html.escape(s['rule'])}: {html.escape(s['source'])}{flag}{note}</li>"
+
+
 def _page(result: dict[str, Any], totals: pd.DataFrame, moves: pd.DataFrame, curves: pd.DataFrame) -> str:
     categories = [c for c in moves.columns if c not in ("from", "loans")]
-    sources = "".join(
-        f"<li>{html.escape(s['rule'])}: {html.escape(s['source'])}"
-        f"{'' if s['verified'] else ' <em>(por verificar contra el texto oficial / to be checked)</em>'}</li>"
-        for s in result["sources"]
-    )
+    sources = "".join(_source_item(s) for s in result["sources"])
     plots = [_provision_plot(totals), _migration_plot(moves)]
     plots += [_vintage_plot(curves, d) for d in DPD_THRESHOLDS] if len(curves) else []
     images = "".join(f"<img src='{p}' alt='gráfico / chart'>" for p in plots)

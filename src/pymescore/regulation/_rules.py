@@ -63,20 +63,19 @@ class Regulation:
         raise ConfigError(f"regulation {self.name}: expected a credit type in {', '.join(known)}, got {credit_type!r}")
 
     def sources(self) -> list[dict[str, Any]]:
-        """Each rule's source and whether it was checked against the official text (for reports)."""
-        out = [
-            {"rule": f"classification.{p.name}", "source": p.source, "verified": p.verified} for p in self.portfolios
+        """Each rule's source, whether it was checked against the official text and, when the file has one, the
+        note on that check (what was searched for, what was found) — for reports."""
+        sections = [(f"classification.{name}", s) for name, s in self.raw["classification"].items()]
+        sections += [(key, self.raw[key]) for key in ("credit_types", "alignment")]
+        sections += [
+            (f"provisions.{key}", self.raw["provisions"][key]) for key in ("generic", "procyclical", "specific")
         ]
-        for key in ("credit_types", "alignment"):
-            section = self.raw[key]
-            out.append({"rule": key, "source": section.get("source") or section.get("mediana_source", ""),
-                        "verified": bool(section.get("verified", False))})  # fmt: skip
-        for key in ("generic", "procyclical", "specific"):
-            section = self.raw["provisions"][key]
-            out.append({"rule": f"provisions.{key}", "source": section["source"], "verified": section["verified"]})
-        lgd = self.raw["loss_given_default"]
-        out.append({"rule": "loss_given_default", "source": lgd["source"], "verified": lgd["verified"]})
-        return out
+        sections.append(("loss_given_default", self.raw["loss_given_default"]))
+        return [
+            {"rule": rule, "source": str(s.get("source") or s.get("mediana_source", "")),
+             "verified": bool(s.get("verified", False)), "note": str(s.get("note", ""))}
+            for rule, s in sections
+        ]  # fmt: skip
 
 
 def load_regulation(path: str | Path | None = None) -> Regulation:

@@ -144,13 +144,15 @@ async def _purge(state: ServiceState) -> None:
 
 def build_state(settings: Settings, *, schema: str | None = None) -> ServiceState:
     """The state of one worker: audit store, model source, policy, exchange rates (nothing loaded yet)."""
-    from pymescore.service._source import exchange_rates, policy_from, source_from
+    from pymescore.service._source import exchange_rates, policy_from, rates_version, source_from
 
     source = source_from(settings)
     policy = policy_from(settings)
-    rates = exchange_rates(settings)
     store = AuditStore(settings.database_url, schema=schema, timeout_s=settings.store_timeout_s)
-    return ServiceState(settings, store, source, lambda: source.load(policy, rates, settings.xgb_threads))
+    # the lake's rates are read at each load, and a new version of them is a reason to load (the reload poll)
+    return ServiceState(settings, store, source, lambda: source.load(policy, exchange_rates(settings),
+                                                                     settings.xgb_threads),
+                        rates_probe=lambda: rates_version(settings))  # fmt: skip
 
 
 def app_from_env() -> FastAPI:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import chain
@@ -22,8 +22,10 @@ from pymescore.contracts._coerce import code_ok, code_shape, coerce_column, text
 from pymescore.contracts._kernels import Failure, after_parsing, compile_contract
 from pymescore.contracts._reference import DOMICILE_CONDITIONS, TAXPAYER_STATES, canonical_or_given
 from pymescore.features._build import INPUT_COLUMNS
+from pymescore.features._reads import amounts_read
+from pymescore.service._rates import SOURCES, RateBook, missing_rate, month_key
 from pymescore.service._schemas import BureauIn, CashflowIn, PaymentIn, ScoreRequest, StatementIn
-from pymescore.sources._currency import month_end, pen_rates
+from pymescore.sources._currency import month_end
 
 FIRM_FIELDS = ("ciiu", "ubigeo", "start_date", "taxpayer_state", "domicile_condition")
 
@@ -35,6 +37,11 @@ class _Pending:
     as_of: pd.Timestamp
     errors: list[dict[str, str]] = field(default_factory=list)
     pen_per_unit: float = 1.0  # PEN per unit of the requested amount's currency at as_of
+    client_rates: dict[str, float] = field(default_factory=dict)  # the request's exchange_rates by month
+    used_rates: dict[str, float] = field(default_factory=dict)  # those that converted an amount
+    missing_months: set[str] = field(default_factory=set)  # months of USD amounts no rate covers
+    by_source: Counter[str] = field(default_factory=Counter)  # USD amounts converted, by the rates' source
+    not_read: dict[str, int] = field(default_factory=dict)  # records whose amounts the features do not read
 
 
 def _problem(path: str, expected: str, got: object) -> dict[str, str]:
@@ -116,9 +123,46 @@ class RequestTables:
     """Reads and checks the histories and register data of applications; thread-safe but for the text memo,
     whose races only repeat work."""
 
-    def __init__(self, rate_dates: np.ndarray | None, rate_values: np.ndarray | None) -> None:
-        self._rate_dates, self._rate_values = rate_dates, rate_values
+    def __init__(self, book: RateBook) -> None:
+        self.book = book
         self._text = _TextCells()
+
+    def _to_pen(self, name: str, columns: dict[str, np.ndarray], owner: np.ndarray, first: np.ndarray,
+                bad: np.ndarray, by_index: dict[int, _Pending]) -> None:  # fmt: skip
+        """Add the amounts in PEN: a USD amount the features read converts at the official rate of its date (the
+        lake's, else the bundle's), else at the client's rate for its month, else is refused (``bad``); one the
+        features never read is accepted unconverted (NaN) and counted in ``amounts_not_read``."""
+        contract = TABLES[name]
+        assert contract.fx_date is not None
+        when = columns[contract.fx_date]
+        when = month_end(when) if contract.column(contract.fx_date).kind == "month" else when
+        n = max(by_index) + 1
+        as_of = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
+        for i, p in by_index.items():
+            as_of[i] = p.as_of.to_datetime64()
+        read = amounts_read(name, {**columns, "entity": owner}, as_of[owner])
+        usd = columns["currency"] == "USD"
+        rate, source = self.book.official(usd & ~bad & read, when)
+        for r in np.flatnonzero(usd & ~bad & read & (source < 0)):
+            p = by_index[int(owner[r])]
+            key = month_key(when[r])
+            if key in p.client_rates:
+                rate[r], source[r] = p.client_rates[key], SOURCES.index("client")
+                p.used_rates[key] = p.client_rates[key]
+            else:
+                p.errors.append(_problem(*missing_rate(f"{name}[{r - first[r]}].currency", when[r], self.book)))
+                p.missing_months.add(key)
+                bad[r] = True
+        rate[usd & ~read] = np.nan  # never read: not converted
+        not_read = np.bincount(owner[~read & ~bad], minlength=n)
+        converted = [np.bincount(owner[source == k], minlength=n) for k in range(len(SOURCES))]
+        for i, p in by_index.items():
+            p.not_read[name] = int(not_read[i])
+            for k, counts in enumerate(converted):
+                if counts[i]:
+                    p.by_source[SOURCES[k]] += int(counts[i])
+        for c in contract.amounts:
+            columns[f"{c}_pen"] = columns[c] * rate
 
     def history(self, name: str, pending: list[_Pending]) -> dict[str, np.ndarray]:
         """One history of every application as typed arrays (``owner``: the application's index), checked by
@@ -166,20 +210,7 @@ class RequestTables:
             )
             bad[r] = True
         if contract.amounts:
-            usd = columns["currency"] == "USD"
-            assert contract.fx_date is not None
-            when = columns[contract.fx_date]
-            when = month_end(when) if contract.column(contract.fx_date).kind == "month" else when
-            rate, _date, missing = pen_rates(usd & ~bad, when, self._rate_dates, self._rate_values)
-            for r in np.flatnonzero(missing):
-                by_index[int(owner[r])].errors.append(
-                    _problem(f"{name}[{r - first[r]}].currency",
-                             "PEN, or USD dated on or after the first exchange rate the service knows",
-                             "USD without a rate")
-                )  # fmt: skip
-            bad |= missing
-            for c in contract.amounts:
-                columns[f"{c}_pen"] = columns[c] * rate
+            self._to_pen(name, columns, owner, first, bad, by_index)
         keep = ~bad  # the builders' inputs (amounts in PEN); the RUC is the application's, read as its owner
         out = {c: columns[c][keep] for c in INPUT_COLUMNS[name] if c != "ruc"}
         out["owner"] = owner[keep]

@@ -35,6 +35,12 @@ DOCS_CSP = (
     "worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+#: the workbench (/app/) loads its own style sheet and htmx, sends htmx requests and posts its forms to itself;
+#: nothing inline runs or styles (htmx is configured not to add its indicator style), nothing frames it
+CONSOLE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 LOGGED = "pymescore.logged_error"
 
 
@@ -137,12 +143,13 @@ class Guard:
 def _secured(send: Send, path: str) -> Send:
     """``send`` with the security headers added to the answer's start (those the route set itself are kept)."""
     docs = path.startswith(DOCS_PATHS)
+    csp = DOCS_CSP if docs else CONSOLE_CSP if path == "/app" or path.startswith("/app/") else API_CSP
     extra = {
         b"cache-control": b"no-store",
         b"x-content-type-options": b"nosniff",
         b"referrer-policy": b"no-referrer",
         b"x-frame-options": b"DENY",
-        b"content-security-policy": (DOCS_CSP if docs else API_CSP).encode(),
+        b"content-security-policy": csp.encode(),
     }
 
     async def send_secured(message: Message) -> None:

@@ -1,7 +1,8 @@
 """The OpenAPI document: FastAPI's schema made to say what the server enforces.
 
 - every error response is ``application/problem+json``;
-- batch items are the shared ``ScoreRequest`` component;
+- the history records say what their tables' contracts accept (``_contract_schema``);
+- batch items are the shared ``ScoreRequest`` component, or any object (refused on its own, as a 422 item);
 - ``features`` (POST /v1/scores) and predict's ``instances`` list the served model's features by name, each with
   the values it takes (a number within float32, or one of a registry category's codes): a name the model does not
   have is refused, so the document says so. It follows the model: a reload that changes the features changes it.
@@ -10,14 +11,16 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from pymescore.service._contract_schema import constrain_records
 from pymescore.service._problems import PROBLEM
-from pymescore.service._scorer import Scorer
+from pymescore.service._scorer import Scorer, today_lima
 from pymescore.service._state import ServiceState
 
 FLOAT32_MAX = 3.4028234663852886e38
@@ -51,7 +54,9 @@ def openapi_builder(app: FastAPI, state: ServiceState) -> Callable[[], dict[str,
     cache: dict[str, dict[str, Any]] = {}
 
     def openapi() -> dict[str, Any]:
+        # the model's features, and today's date: 'not after today' is part of the contract
         version = state.scorer.version if isinstance(state.scorer, Scorer) else ""
+        version += f"@{dt.date.today()}/{today_lima()}"
         if version not in cache:
             cache.clear()
             cache[version] = _build(app, state)
@@ -71,10 +76,17 @@ def _build(app: FastAPI, state: ServiceState) -> dict[str, Any]:
                 if status.isdigit() and int(status) >= 400 and "application/json" in content:
                     content[PROBLEM] = content.pop("application/json")
     schemas = spec.get("components", {}).get("schemas", {})
+    constrain_records(schemas, dt.date.today(), today_lima())
     # batch items are validated one by one by the route (SkipValidation), which makes pydantic inline a copy of
-    # ScoreRequest: documented as the shared component instead, one type for client SDKs
+    # ScoreRequest: documented as the shared component, one type for client SDKs; any other object is taken too
+    # and answered by its own 422 item inside the batch's 200, so the document says so
     if "BatchRequest" in schemas and "ScoreRequest" in schemas:
-        schemas["BatchRequest"]["properties"]["applications"]["items"] = {"$ref": "#/components/schemas/ScoreRequest"}
+        schemas["BatchRequest"]["properties"]["applications"]["items"] = {
+            "anyOf": [
+                {"$ref": "#/components/schemas/ScoreRequest"},
+                {"type": "object", "description": "Any other object: refused on its own, as a 422 item."},
+            ]
+        }
     row = feature_schema(state)
     if row is not None:
         schemas["FeatureRow"] = row

@@ -13,9 +13,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, WithJsonSchema, model_validator
 
 from pymescore.errors import InputError
+from pymescore.service._rates import RATE_MAX, RATE_MIN
 
 MAX_HISTORY_ROWS = 600
 MAX_FEATURES = 200
+MAX_RATES = 240
 #: an amount in the record's currency (finite; beyond ±10^13 is a typing error, not an SME)
 #: strict: JSON ``true`` or ``"5000"`` is not an amount (pydantic's lax mode would read 1.0 and 5000.0)
 Money = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-1e13, le=1e13)]
@@ -101,6 +103,21 @@ class BureauIn(_Record):
     n_lenders: Lenders
 
 
+class ClientRate(_Record):
+    """A PEN/USD rate the client vouches for, for a month no official series of the service covers."""
+
+    month: str = Field(max_length=40, description="Month, YYYY-MM.", examples=["2024-06"],
+                       json_schema_extra={"pattern": MONTH})  # fmt: skip
+    # the band is checked with the histories (every problem of a request at once); the spec documents it
+    pen_per_usd: float = Field(
+        strict=True,
+        allow_inf_nan=False,
+        description=f"Soles per US dollar (BCRP); plausible band {RATE_MIN:g}-{RATE_MAX:g}.",
+        examples=[3.75],
+        json_schema_extra={"minimum": RATE_MIN, "maximum": RATE_MAX},
+    )
+
+
 _EXAMPLE: dict[str, Any] = {
     "ruc": "20100070970",
     "requested_amount": 50000,
@@ -147,6 +164,12 @@ class ScoreRequest(BaseModel):
     bureau_ratings: list[BureauIn] = Field(default_factory=list, max_length=MAX_HISTORY_ROWS)
     features: dict[str, FeatureValue] | None = Field(
         None, max_length=MAX_FEATURES, description="Precomputed features (the model's feature list, GET /v1/model)."
+    )
+    exchange_rates: list[ClientRate] | None = Field(
+        None,
+        max_length=MAX_RATES,
+        description="PEN/USD rates by month, used only for a USD amount of a month that neither the lake's nor the "
+        "bundle's official rates cover (and that the features read); stored with the decision.",
     )
 
     @model_validator(mode="after")
@@ -217,6 +240,27 @@ class Notice(BaseModel):
     data_used: list[str]
 
 
+class RateUsed(BaseModel):
+    month: str
+    pen_per_usd: float
+    used: bool = Field(description="Whether it converted an amount (an official rate, when one covers the "
+                                   "month, is used instead).")  # fmt: skip
+
+
+class Conversion(BaseModel):
+    """How the application's amounts were brought to PEN."""
+
+    client_rates: list[RateUsed] = Field(description="The request's exchange_rates, as stored with the decision.")
+    usd_amounts_by_source: dict[str, int] = Field(
+        description="USD records (and the requested amount) converted with the lake's, the bundle's or the "
+        "client's rates."
+    )
+    amounts_not_read: dict[str, int] = Field(
+        description="Records per history whose amounts the features do not read at this as_of (older than their "
+        "window, or not yet due or filed): accepted, not converted, not checked against a rate."
+    )
+
+
 class ScoreResponse(BaseModel):
     score_id: str
     created_at: str
@@ -241,6 +285,7 @@ class ScoreResponse(BaseModel):
     language: Literal["es", "en"]
     regulatory: Regulatory | None = None
     automated_decision_notice: Notice | None = None
+    exchange_rates: Conversion | None = None
 
 
 class FieldProblem(BaseModel):

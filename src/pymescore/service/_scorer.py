@@ -28,10 +28,11 @@ from pymescore.errors import PymescoreError
 from pymescore.features import BY_NAME, build_feature_arrays, clip_to_range
 from pymescore.features._build import HISTORY_TABLES
 from pymescore.features._context import Context
+from pymescore.features._reads import AMOUNT_TABLES
 from pymescore.model._typing import code_label
 from pymescore.service._applications import FIRM_FIELDS, RequestTables, _Pending, _problem
+from pymescore.service._rates import SOURCES, RateBook, Series, client_rates, missing_rate, month_key, used_client_rates
 from pymescore.service._schemas import ScoreRequest
-from pymescore.sources._currency import pen_rates
 
 __all__ = ["FIRM_FIELDS", "HISTORIES", "ApplicationInvalidError", "Scored", "Scorer"]
 
@@ -77,10 +78,15 @@ class Scorer:
         self.bundle = bundle
         self.policy = policy
         self.source = source or str(bundle.path)
-        rates = None if rates is None or rates.empty else rates.sort_values("date").reset_index(drop=True)
-        self.rates = rates
-        self._rate_dates = None if rates is None else rates["date"].astype("datetime64[us]").to_numpy()
-        self._rate_values = None if rates is None else rates["pen_per_usd"].to_numpy(dtype=np.float64)
+        # the lake's rates (--lake) first, then the bundle's: the series its training data was converted with
+        trained = bundle.exchange_rates
+        trained_frame = None if not trained else pd.DataFrame(
+            {"date": pd.to_datetime(trained["dates"]), "pen_per_usd": trained["pen_per_usd"]}
+        )  # fmt: skip
+        self.book = RateBook([Series.of("lake", rates), Series.of("bundle", trained_frame)])
+        first = self.book.series[0] if self.book.series else None
+        #: the first official series (the workbench reads its latest rate)
+        self.rates = None if first is None else pd.DataFrame({"date": first.dates, "pen_per_usd": first.values})
         ctx = bundle.context or {"by_department": {}, "by_section": {}}
         self.context = Context.from_dict({"by_department": ctx["by_department"], "by_section": ctx["by_section"]})
         self.stage = DecisionStage(bundle.model, bundle.reference, policy, nthread=nthread)
@@ -95,7 +101,7 @@ class Scorer:
             for ct in bundle.model.preprocessor.types
             if ct.kind == "category" and ct.rule == "registry: categorical" and ct.categories
         }
-        self.tables = RequestTables(self._rate_dates, self._rate_values)
+        self.tables = RequestTables(self.book)
 
     @property
     def version(self) -> str:
@@ -116,6 +122,8 @@ class Scorer:
                 p.errors.append(_problem("as_of", f"a date not after today ({today})", str(req.as_of)))
             if not (req.ruc.isascii() and ruc_ok(req.ruc)):  # full-width digits read alike, but are no RUC
                 p.errors.append(_problem("ruc", "a valid RUC (11 digits with its check digit)", req.ruc))
+            p.client_rates, problems = client_rates(req.exchange_rates)
+            p.errors.extend(_problem(*problem) for problem in problems)
             pending.append(p)
         n = len(pending)
         built = np.zeros(n, dtype=bool)
@@ -136,22 +144,13 @@ class Scorer:
         from_histories = [p for p in pending if p.request.features is None]
         if from_histories:
             self._from_histories(from_histories, values, money, built)
-        # PEN per unit of each requested amount's currency at its as_of (the histories' rule), in one look-up
-        when = np.array([p.as_of.to_datetime64() for p in pending], dtype="datetime64[us]")
-        usd = np.array([p.request.currency == "USD" for p in pending], dtype=bool)
-        rate, _date, unknown = pen_rates(usd, when, self._rate_dates, self._rate_values)
-        for p, per_unit, missing in zip(pending, rate.tolist(), unknown.tolist(), strict=True):
-            if p.errors:
-                continue
-            if missing:
-                p.errors.append(_problem("currency", "PEN, or USD with an exchange rate known to the service", "USD"))
-            else:
-                p.pen_per_unit = per_unit
+        self._requested_in_pen(pending)
         ok = [p for p in pending if not p.errors and built[p.index]]
         results: list[Scored | ApplicationInvalidError] = [
-            ApplicationInvalidError(f"application: {len(p.errors)} field(s) do not meet the contract", errors=p.errors)
+            ApplicationInvalidError(f"application: {len(p.errors)} field(s) do not meet the contract"
+                                    + _rates_hint(p.missing_months), errors=p.errors)
             for p in pending
-        ]
+        ]  # fmt: skip
         if ok:
             rows = np.array([p.index for p in ok], dtype=np.int64)
             taken = {name: column[rows] for name, column in values.items()}
@@ -176,6 +175,25 @@ class Scorer:
         compiled = self.stage.compiled
         p_, s_ = compiled.predict(compiled.matrix(values, len(pending)))
         return pd.DataFrame({"pd": p_, "score": s_})
+
+    def _requested_in_pen(self, pending: list[_Pending]) -> None:
+        """PEN per unit of each requested amount's currency at its as_of (the histories' rule), in one look-up."""
+        when = np.array([p.as_of.to_datetime64() for p in pending], dtype="datetime64[us]")
+        usd = np.array([p.request.currency == "USD" for p in pending], dtype=bool)
+        rate, source = self.book.official(usd, when)
+        for p, per_unit, k, wanted, day in zip(pending, rate.tolist(), source.tolist(), usd, when, strict=True):
+            key = month_key(day)
+            if not wanted:
+                continue
+            if k >= 0:
+                p.pen_per_unit = per_unit
+                p.by_source[SOURCES[k]] += 1
+            elif key in p.client_rates:
+                p.pen_per_unit = p.used_rates[key] = p.client_rates[key]
+                p.by_source["client"] += 1
+            else:
+                p.errors.append(_problem(*missing_rate("currency", day, self.book)))
+                p.missing_months.add(key)
 
     # -- features given as such ------------------------------------------------------------------
     def _from_features(self, pending: list[_Pending], prefix: str = "features") -> dict[int, dict[str, Any]]:
@@ -303,9 +321,25 @@ class Scorer:
                 "language": lang,
                 "regulatory": d.regulatory[k] if d.regulatory else None,
                 "automated_decision_notice": notice(lang, self.version, _data_used(req)),
+                "exchange_rates": {
+                    "client_rates": used_client_rates(req.exchange_rates, p.used_rates),
+                    "usd_amounts_by_source": {s: p.by_source[s] for s in SOURCES},
+                    "amounts_not_read": {name: p.not_read.get(name, 0) for name in AMOUNT_TABLES},
+                },
             }
             out.append(Scored(response, values, k))
         return out
+
+
+def _rates_hint(months: set[str]) -> str:
+    """The 422's detail, when USD amounts had no rate: which months, and the two ways to give one."""
+    if not months:
+        return ""
+    listed = ", ".join(sorted(months)[:12]) + (" …" if len(months) > 12 else "")
+    return (
+        f"; USD amounts without an exchange rate for {listed}: send them in exchange_rates or serve with --lake / "
+        f"montos en USD sin tipo de cambio para {listed}: envíelos en exchange_rates o sirva con --lake"
+    )
 
 
 def _data_used(request: ScoreRequest) -> list[str]:

@@ -78,12 +78,21 @@ def trust_from(settings: Settings) -> Trust:
 
 
 def exchange_rates(settings: Settings) -> pd.DataFrame | None:
-    """The lake's PEN/USD series when the lake exists (USD histories need it), else None."""
+    """The lake's PEN/USD series when the lake exists, else None (the bundle's rates then, or the client's)."""
     from pymescore.lake import Lake
 
     if not (Path(settings.lake) / "_manifest.json").exists():
         return None
     return Lake(settings.lake).read_optional("exchange_rates")
+
+
+def rates_version(settings: Settings) -> str:
+    """The version of the lake's exchange_rates table ("" without a lake or rates): changes when rates are added."""
+    from pymescore.lake import Lake
+
+    if not (Path(settings.lake) / "_manifest.json").exists():
+        return ""
+    return str(Lake(settings.lake).versions().get("exchange_rates", ""))
 
 
 def policy_from(settings: Settings) -> Policy:

@@ -34,6 +34,8 @@ class ServiceState:
     store: AuditStore
     source: ModelSource
     load: Callable[[], Scorer]
+    #: what identifies the lake's exchange rates now (a new version is loaded with the model); "" without a lake
+    rates_probe: Callable[[], str] = lambda: ""
     scorer: Scorer | None = None
     loaded_probe: str = ""
     metrics: Metrics = field(default_factory=Metrics)
@@ -56,7 +58,7 @@ class ServiceState:
         """Load the source's current model if it changed; a model that fails verification is not served."""
         with self.reload_lock:
             try:
-                probe = self.source.probe()
+                probe = f"{self.source.probe()}|{self.rates_probe()}"
                 if not force and probe == self.loaded_probe and self.scorer is not None:
                     return {"reloaded": False, "model_version": self.scorer.version}
                 scorer = self.load()

@@ -52,8 +52,8 @@ def _now() -> dt.datetime:
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    """A stored time as an aware UTC one (SQLite gives naive times back, PostgreSQL aware ones)."""
-    return None if value is None else value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    """A stored time as an aware one (SQLite gives it back naive, PostgreSQL aware)."""
+    return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _sha(token: str) -> str:

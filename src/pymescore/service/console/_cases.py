@@ -120,7 +120,7 @@ class Cases:
         """Decisions in review with no final human decision, and every case with an action waiting for an
         approver, oldest first: id, time, RUC, score, band, decision, requested amount and currency, region and
         sector, the ``trail`` and its ``status``."""
-        a, d = actions.c, decision_slices.c  # the columns of migration 0006, not the features' and response's JSON
+        a, d = actions.c, decision_slices.c  # the columns of migration 0007, not the features' and response's JSON
         waiting = sa.select(a.decision_id).where(
             (a.tenant == tenant) & (a.needs_approver != "") & a.action.in_(DECIDING)
         )

@@ -110,7 +110,7 @@ def figures(store: AuditStore, tenant: str, since: dt.datetime | None, lang: str
     Per dimension, one grouped query counts per group and model outcome the decisions, their scores and the
     people's approvals and declines on them (the model's decision an action departs from is its decision's,
     which every action records as ``model_decision``); one more groups scores and bands. The slices are the
-    columns of migration 0006, read from its index: no JSON is parsed."""
+    columns of migration 0007, read from its index: no JSON is parsed."""
     d = SLICED.c
     where = (d.tenant == tenant) & (d.created_at >= (since or EPOCH))
     by: dict[str, list[Group]] = {}

@@ -6,6 +6,7 @@ is shown as itself (a test reads every template and fails on such a key).
 
 from __future__ import annotations
 
+from pymescore.service.console._i18n_firms import M as FIRMS
 from pymescore.service.console._texts_dashboard import DASHBOARD
 
 LANGS = ("es", "en")
@@ -190,6 +191,18 @@ M: dict[str, tuple[str, str]] = {
     "unpaid": ("Impaga", "Unpaid"),
     "no_payments": ("Sin cuotas en los últimos 24 meses.", "No instalments in the last 24 months."),
     "versions": ("Versiones", "Versions"),
+    "regulatory_title": (
+        "Clasificación y provisiones SBS (Res. SBS 11356-2008)",
+        "SBS classification and provisions (Res. SBS 11356-2008)",
+    ),
+    "credit_type": ("Tipo de crédito SBS", "SBS credit type"),
+    "sbs_category": ("Categoría al otorgarse", "Category at origination"),
+    "guarantee": ("Garantía", "Guarantee"),
+    "provision": ("Provisión requerida", "Provision required"),
+    "lgd": ("Pérdida dado el incumplimiento (LGD)", "Loss given default (LGD)"),
+    "expected_loss": ("Pérdida esperada (PD × LGD × exposición)", "Expected loss (PD × LGD × exposure)"),
+    "exposure": ("Exposición", "Exposure"),
+    "regulation_version": ("Versión de las reglas", "Rules version"),
     "model": ("Modelo", "Model"),
     "policy": ("política", "policy"),
     # human decisions
@@ -266,7 +279,7 @@ M: dict[str, tuple[str, str]] = {
 
 
 def text(key: str, lang: str) -> str:
-    pair = M.get(key)
+    pair = M.get(key) or FIRMS.get(key)
     if pair is None:
         return key
     return pair[1] if lang == "en" else pair[0]

@@ -13,12 +13,14 @@ from pymescore.service.console._accounts import Accounts, User
 from pymescore.service.console._cases import Cases
 from pymescore.service.console._charts import cashflow_chart, payment_timeline
 from pymescore.service.console._i18n import APPROVE_REASONS, CONFIRM_REASONS, DECLINE_REASONS, INFO_REASONS
+from pymescore.service.console._owner_links import VALIDITY_HOURS, OwnerLinks
 from pymescore.service.console._web import ConsoleError, current_user, lang_of, render
 
 
 def cases_router(state: ServiceState, accounts: Accounts) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     cases = Cases(state.store)
+    links = OwnerLinks(state.store)
 
     @router.get("/app/solicitudes")
     async def case_list(request: Request) -> Response:
@@ -32,7 +34,9 @@ def cases_router(state: ServiceState, accounts: Accounts) -> APIRouter:
         case = await state.store_call(lambda: cases.case(user.tenant, decision_id[:36]))
         if case is None:
             raise ConsoleError(404, "err_404")
-        return render(request, "result.html", **case_context(case, user, lang_of(request)))
+        own = await state.store_call(lambda: links.for_decisions(user.tenant, [case["id"]]))
+        return render(request, "result.html", owner_links=own.get(case["id"], []), owner_hours=VALIDITY_HOURS,
+                      **case_context(case, user, lang_of(request)))  # fmt: skip
 
     return router
 

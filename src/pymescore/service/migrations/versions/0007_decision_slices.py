@@ -6,16 +6,16 @@ score, band, amount), so that their pages parse no JSON.
 Generated columns: nothing in the service writes them, and a decision row stays what the API inserted (STORED on
 PostgreSQL; VIRTUAL on SQLite, whose ``ALTER TABLE`` adds no other kind, its values kept in the index).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 
 COLUMNS = ("region", "sector", "size_class", "requested_amount", "currency")
 INDEX = "ix_decisions_slices"
