@@ -45,9 +45,17 @@ def _response(sid: str, at: dt.datetime, ruc: str, score: int, band: str, decisi
         "policy_rules": [],
         "improvement_hints": hints,
         "language": "es",
-        "regulatory": {"credit_type": "pequena_empresa", "sbs_category": "normal", "guarantee": "none",
-                       "exposure": amount, "provision_rate": 0.01, "provision_amount": round(amount * 0.01, 2),
-                       "lgd": 0.45, "expected_loss": round(amount * pd_ * 0.45, 2), "regulation_version": "bench"},
+        "regulatory": {
+            "credit_type": "pequena_empresa",
+            "sbs_category": "normal",
+            "guarantee": "none",
+            "exposure": amount,
+            "provision_rate": 0.01,
+            "provision_amount": round(amount * 0.01, 2),
+            "lgd": 0.45,
+            "expected_loss": round(amount * pd_ * 0.45, 2),
+            "regulation_version": "bench",
+        },
     }
 
 
