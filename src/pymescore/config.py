@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     serve_bundle: Path | None = Field(default=None, description="Bundle folder the service serves.")
     serve_model_uri: str | None = Field(default=None, description="Registry URI the service serves instead.")
     policy_file: Path | None = Field(default=None, description="TOML decision policy (default: built-in).")
+    monitor_dir: Path = Field(
+        default=Path("monitoring"),
+        description="Folder of the latest `pymescore monitor --out` (monitor.json), shown on the risk dashboard.",
+    )
     trusted_keys: str = Field(
         default="",
         description="Public keys (ed25519:...) or .pub files, comma-separated, whose signed bundles are served; "

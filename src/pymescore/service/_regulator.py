@@ -87,17 +87,23 @@ def _rates(c: Counter[str]) -> dict[str, Any]:
     return out
 
 
-def overrides(actions: Iterable[tuple[str, str, str]]) -> dict[str, dict[str, Any]]:
-    """Per institution, from its people's approve / decline actions (tenant, action, the model's decision): how
-    many, the high-side override rate (a person approves what the model declined), the low-side one (a person
-    declines what the model approved) and the agreement with the model; institutions under ``MIN_CELL`` hidden."""
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
+def override_rates(counts: Mapping[tuple[str, str], int]) -> dict[str, Any]:
+    """From counts of people's approve / decline actions by (action, the model's decision): how many, the high-side
+    override rate (a person approves what the model declined), the low-side one (a person declines what the model
+    approved) and the agreement with the model (None without any action). One definition for the regulator's view
+    and the workbench's risk dashboard."""
+    n = sum(counts.values())
+    high = counts.get(("approve", "decline"), 0)
+    low = counts.get(("decline", "approve"), 0)
+    agree = sum(c for (action, model), c in counts.items() if action == model)
+    return {"human_decisions": n, "high_side_override_rate": high / n if n else None,
+            "low_side_override_rate": low / n if n else None, "agreement_rate": agree / n if n else None}  # fmt: skip
+
+
+def overrides(actions: Iterable[tuple[str, str, str]], min_cell: int = MIN_CELL) -> dict[str, dict[str, Any]]:
+    """Per institution, from its people's approve / decline actions (tenant, action, the model's decision): the
+    :func:`override_rates`; institutions under ``min_cell`` actions hidden."""
+    counts: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
     for tenant, action, model in actions:
-        c = counts[tenant]
-        c["decisions"] += 1
-        c["high_side"] += action == "approve" and model == "decline"
-        c["low_side"] += action == "decline" and model == "approve"
-        c["agree"] += action == model
-    return {t: {"human_decisions": c["decisions"], "high_side_override_rate": c["high_side"] / c["decisions"],
-                "low_side_override_rate": c["low_side"] / c["decisions"], "agreement_rate": c["agree"] / c["decisions"]}
-            for t, c in sorted(counts.items()) if c["decisions"] >= MIN_CELL}  # fmt: skip
+        counts[tenant][(action, model)] += 1
+    return {t: override_rates(c) for t, c in sorted(counts.items()) if sum(c.values()) >= min_cell}

@@ -19,6 +19,7 @@ __all__ = ["ROLES", "Accounts", "User", "UserError", "mount_console"]
 def mount_console(app: FastAPI, state: ServiceState) -> None:
     from pymescore.service.console._routes_auth import auth_router
     from pymescore.service.console._routes_cases import cases_router
+    from pymescore.service.console._routes_dashboard import dashboard_router
     from pymescore.service.console._routes_firms import firms_router
     from pymescore.service.console._routes_new import new_router
     from pymescore.service.console._routes_owner import owner_router
@@ -34,6 +35,7 @@ def mount_console(app: FastAPI, state: ServiceState) -> None:
         queue_router,
         firms_router,
         owner_router,
+        dashboard_router,
     ):  # /nueva before /{decision_id}
         router = make(state, accounts)
         app.include_router(router)

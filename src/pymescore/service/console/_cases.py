@@ -17,7 +17,7 @@ from pymescore.errors import PymescoreError
 from pymescore.service._deadline import WriteGate
 from pymescore.service._store import AuditStore
 from pymescore.service._tables import decisions
-from pymescore.service.console._tables import actions, cases
+from pymescore.service.console._tables import actions, cases, decision_slices
 
 #: actions a person decides with; ``confirm`` / ``reject`` answer a pending one
 DECIDING = ("approve", "decline")
@@ -118,20 +118,23 @@ class Cases:
 
     def in_review(self, tenant: str, band: str | None = None) -> list[dict[str, Any]]:
         """Decisions in review with no final human decision, and every case with an action waiting for an
-        approver, oldest first (decision rows with ``status``)."""
-        with self.store._tx() as conn:
-            waiting = {r[0] for r in conn.execute(
-                sa.select(actions.c.decision_id).where((actions.c.tenant == tenant) & (actions.c.needs_approver != "")
-                                                        & (actions.c.action.in_(DECIDING))))}  # fmt: skip
-            cols = (decisions.c.id, decisions.c.created_at, decisions.c.ruc, decisions.c.score, decisions.c.band,
-                    decisions.c.decision, decisions.c.response, decisions.c.features)  # fmt: skip
-            q = sa.select(*cols).where(
-                (decisions.c.tenant == tenant) & ((decisions.c.decision == "review") | decisions.c.id.in_(waiting))
-            )
-            if band:
-                q = q.where(decisions.c.band == band)
-            rows = [dict(r) for r in conn.execute(q.order_by(decisions.c.created_at)).mappings()]
-            trails = self._trails(conn, tenant, [r["id"] for r in rows])
+        approver, oldest first: id, time, RUC, score, band, decision, requested amount and currency, region and
+        sector, the ``trail`` and its ``status``."""
+        a, d = actions.c, decision_slices.c  # the columns of migration 0007, not the features' and response's JSON
+        waiting = sa.select(a.decision_id).where(
+            (a.tenant == tenant) & (a.needs_approver != "") & a.action.in_(DECIDING)
+        )
+        queued = (d.tenant == tenant) & ((d.decision == "review") | d.id.in_(waiting))
+        if band:
+            queued &= d.band == band
+        cols = (d.id, d.created_at, d.ruc, d.score, d.band, d.decision, d.requested_amount, d.currency, d.region,
+                d.sector)  # fmt: skip
+        with self.store._tx() as conn:  # two queries, whatever the queue's length
+            rows = [dict(r) for r in conn.execute(sa.select(*cols).where(queued).order_by(d.created_at)).mappings()]
+            q = sa.select(actions).where((a.tenant == tenant) & a.decision_id.in_(sa.select(d.id).where(queued)))
+            trails: dict[str, list[dict[str, Any]]] = {}
+            for act in conn.execute(q.order_by(a.created_at, a.id)).mappings():
+                trails.setdefault(act["decision_id"], []).append(dict(act))
         out = []
         for r in rows:
             r["trail"] = trails.get(r["id"], [])

@@ -7,6 +7,7 @@ is shown as itself (a test reads every template and fails on such a key).
 from __future__ import annotations
 
 from pymescore.service.console._i18n_firms import M as FIRMS
+from pymescore.service.console._texts_dashboard import DASHBOARD
 
 LANGS = ("es", "en")
 
@@ -40,6 +41,7 @@ CONFIRM_REASONS: dict[str, tuple[str, str]] = {
 REASONS = {**DECLINE_REASONS, **APPROVE_REASONS, **INFO_REASONS, **CONFIRM_REASONS}
 
 M: dict[str, tuple[str, str]] = {
+    **DASHBOARD,
     "app_name": ("Mesa de créditos PYME", "SME lending workbench"),
     "skip": ("Saltar al contenido", "Skip to content"),
     "nav_cases": ("Solicitudes", "Applications"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -33,6 +34,8 @@ from pymescore.service.console._web import (
 
 #: an internal service level for a case in review (working days from the model's decision)
 REVIEW_DAYS = 7
+#: cases per page of the queue (oldest first)
+PAGE = 100
 CATALOGUE = {"approve": APPROVE_REASONS, "decline": DECLINE_REASONS, "info": INFO_REASONS}
 
 
@@ -60,7 +63,7 @@ def queue_router(state: ServiceState, accounts: Accounts) -> APIRouter:
     @router.get("/app/bandeja")
     async def queue(
         request: Request, band: str = "", region: str = "", sector: str = "", min_amount: str = "",
-        max_amount: str = "", min_age: str = "",
+        max_amount: str = "", min_age: str = "", pagina: str = "1",
     ) -> Response:  # fmt: skip
         user = await current_user(state, accounts, request)
         rows = await state.store_call(lambda: cases.in_review(user.tenant, band.strip()[:2] or None))
@@ -68,8 +71,7 @@ def queue_router(state: ServiceState, accounts: Accounts) -> APIRouter:
         lo, hi, age = _number(min_amount), _number(max_amount), _number(min_age)
         shown, regions, sectors = [], set(), set()
         for r in rows:
-            feats = r["features"] or {}
-            r["region"], r["sector"] = str(feats.get("department") or "—"), str(feats.get("ciiu_section") or "—")
+            r["region"], r["sector"] = str(r["region"] or "—"), str(r["sector"] or "—")
             regions.add(r["region"])
             sectors.add(r["sector"])
             created = r["created_at"].date()
@@ -78,7 +80,7 @@ def queue_router(state: ServiceState, accounts: Accounts) -> APIRouter:
             r["days_left"] = (working_days(today, add_working_days(created, REVIEW_DAYS))
                               if r["status"].state != "pending_approver" else None)  # fmt: skip
             r["since"] = waiting["created_at"] if waiting else r["created_at"]
-            amount = float(r["response"]["requested_amount"])
+            amount = float(r["requested_amount"] or 0)
             if (region and r["region"] != region) or (sector and r["sector"] != sector):
                 continue
             if (lo is not None and amount < lo) or (hi is not None and amount > hi) or (age is not None and
@@ -88,13 +90,19 @@ def queue_router(state: ServiceState, accounts: Accounts) -> APIRouter:
         shown.sort(key=lambda r: str(r["since"]))
         filters = {"band": band, "region": region, "sector": sector, "min_amount": min_amount,
                    "max_amount": max_amount, "min_age": min_age}  # fmt: skip
+        pages = max(math.ceil(len(shown) / PAGE), 1)
+        page = min(max(int(pagina), 1), pages) if pagina.isdigit() else 1
+        total, shown = len(shown), shown[(page - 1) * PAGE : page * PAGE]  # the oldest first, a page at a time
+        link = "&".join(f"{k}={quote(v)}" for k, v in filters.items() if v)
         asked = await state.store_call(lambda: list(book.open_requests(state.store, user.tenant, today)))
         asked.sort(key=lambda r: r["deadline"])
         for r in shown:  # a CIIU section by its letter and its name
             r["sector_name"] = ciiu_section_label(r["sector"])
         return render(request, "queue.html", rows=shown, filters=filters, regions=sorted(regions),
                       sectors=[(x, ciiu_section_label(x)) for x in sorted(sectors)],
-                      bands=["A", "B", "C", "D", "E"], asked=asked)  # fmt: skip
+                      bands=["A", "B", "C", "D", "E"], asked=asked,
+                      pager={"page": page, "pages": pages, "total": total, "first": (page - 1) * PAGE + 1,
+                             "last": (page - 1) * PAGE + len(shown), "link": link})  # fmt: skip
 
     @router.get("/app/solicitudes/{decision_id}/carta")
     async def letter(request: Request, decision_id: str) -> Response:

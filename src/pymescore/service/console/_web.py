@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -146,12 +147,25 @@ def is_working_day(day: dt.date) -> bool:
     return day not in (easter - dt.timedelta(days=3), easter - dt.timedelta(days=2))
 
 
+@cache
+def _weekday_holidays(year: int) -> tuple[dt.date, ...]:
+    """The year's national holidays that fall from Monday to Friday."""
+    easter = _easter(year)
+    days = {dt.date(year, m, d) for m, d in _HOLIDAYS} | {easter - dt.timedelta(days=3), easter - dt.timedelta(days=2)}
+    return tuple(sorted(d for d in days if d.weekday() < 5))
+
+
 def working_days(start: dt.date, end: dt.date) -> int:
     """Working days in Peru after ``start`` up to ``end`` (weekends and national holidays excluded); negative
-    when ``end`` is before ``start``."""
+    when ``end`` is before ``start``. Whole weeks are counted at once (a queue of thousands of cases asks
+    for it on every row): the same answer as counting :func:`is_working_day` day by day."""
     if end < start:
         return -working_days(end, start)
-    return sum(is_working_day(start + dt.timedelta(days=k)) for k in range(1, (end - start).days + 1))
+    weeks, rest = divmod((end - start).days, 7)
+    count = 5 * weeks + sum((start + dt.timedelta(days=k)).weekday() < 5 for k in range(1, rest + 1))
+    for year in range(start.year, end.year + 1):
+        count -= sum(start < d <= end for d in _weekday_holidays(year))
+    return count
 
 
 def add_working_days(start: dt.date, n: int) -> dt.date:
