@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
@@ -259,3 +260,28 @@ def test_the_queue_shows_a_hundred_cases_a_page_oldest_first(web: dict[str, Any]
     assert re.findall(r'data-testid="queue-row" data-case="([^"]+)"', filtered) == [
         r["id"] for r in sorted(rows, key=lambda r: r["created_at"]) if r["features"].get("department") == "15"
     ]
+
+
+def test_the_queue_holds_exactly_the_open_cases(web: dict[str, Any]) -> None:
+    """The queue's SQL leaves out the cases whose last action is final; what it keeps is what status_of, run on
+    every case with its whole trail, calls open (bench's fill: decided, confirmed, rejected, waiting, info)."""
+    from bench._console_fill import fill
+    from pymescore.service.console._cases import Cases, status_of
+    from pymescore.service.console._tables import actions
+
+    store = web["state"].store
+    fill(store, "bank-a", 600)
+    with store._tx() as conn:
+        decided = list(conn.execute(sa.select(actions).order_by(actions.c.created_at, actions.c.id)).mappings())
+        every = [dict(r) for r in conn.execute(sa.text("SELECT id, decision FROM decisions")).mappings()]
+    trails: dict[str, list[dict[str, Any]]] = {}
+    for act in decided:
+        trails.setdefault(act["decision_id"], []).append(dict(act))
+    expected = {
+        r["id"] for r in every
+        if status_of(r["decision"], trails.get(r["id"], [])).state in ("pending_review", "info", "pending_approver")
+    }  # fmt: skip
+    got = Cases(store).in_review("bank-a")
+    assert {r["id"] for r in got} == expected
+    assert len(expected) > 20
+    assert {r["status"].state for r in got} == {"pending_review", "info", "pending_approver"}

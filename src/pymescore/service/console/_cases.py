@@ -124,7 +124,20 @@ class Cases:
         waiting = sa.select(a.decision_id).where(
             (a.tenant == tenant) & (a.needs_approver != "") & a.action.in_(DECIDING)
         )
-        queued = (d.tenant == tenant) & ((d.decision == "review") | d.id.in_(waiting))
+        # a case whose last action is final (a decision nobody has to confirm, or a confirmation) is closed: the
+        # routes take no action on a case waiting for an approver, so this is status_of's verdict, in SQL
+        last = actions.alias("last_action")
+        final = (last.c.action.in_(DECIDING) & (last.c.needs_approver == "")) | (last.c.action == "confirm")
+        latest = (
+            sa.select(a.id)
+            .where((a.tenant == tenant) & (a.decision_id == d.id))
+            .order_by(a.created_at.desc(), a.id.desc())
+            .limit(1)
+            .correlate(decision_slices)  # the case of the outer query, two levels up
+            .scalar_subquery()
+        )
+        closed = sa.exists(sa.select(last.c.id).where((last.c.id == latest) & final))
+        queued = (d.tenant == tenant) & ((d.decision == "review") | d.id.in_(waiting)) & ~closed
         if band:
             queued &= d.band == band
         cols = (d.id, d.created_at, d.ruc, d.score, d.band, d.decision, d.requested_amount, d.currency, d.region,
@@ -132,9 +145,12 @@ class Cases:
         with self.store._tx() as conn:  # two queries, whatever the queue's length
             rows = [dict(r) for r in conn.execute(sa.select(*cols).where(queued).order_by(d.created_at)).mappings()]
             q = sa.select(actions).where((a.tenant == tenant) & a.decision_id.in_(sa.select(d.id).where(queued)))
+            result = conn.execute(q.order_by(a.created_at, a.id))
+            keys = list(result.keys())
             trails: dict[str, list[dict[str, Any]]] = {}
-            for act in conn.execute(q.order_by(a.created_at, a.id)).mappings():
-                trails.setdefault(act["decision_id"], []).append(dict(act))
+            for values in result:  # tuples, zipped with the keys once known: a mapping per row costs more
+                act = dict(zip(keys, values, strict=True))
+                trails.setdefault(act["decision_id"], []).append(act)
         out = []
         for r in rows:
             r["trail"] = trails.get(r["id"], [])
