@@ -135,18 +135,20 @@ def to_sql(model: FittedModel, table: str = "features") -> str:
     # the intercept plus the sum of the terms, in Python's order (Additive.margin_from)
     total = "\n    + ".join(t.strip() for t in terms)
     margin = f"({_num(sc.intercept_)} + (\n    {total}))" if terms else f"({_num(sc.intercept_)})"
+    layers = [f"CROSS JOIN LATERAL (SELECT {margin} AS z OFFSET 0) AS sc"]
     if scorecard_only(model):
-        score = _score_of_pd(_pd_sql("sc.z", model.calibrator), model.scale)
+        layers.append(f"CROSS JOIN LATERAL (SELECT {_pd_sql('sc.z', model.calibrator)} AS p OFFSET 0) AS cal")
+        score = _score_of_pd("cal.p", model.scale)
         what = "the bundle's score (scorecard only: calibrated, scaled, clipped, rounded half to even)"
     else:
         s = model.scale
         score = f"ROUND(LEAST(GREATEST({_num(s.offset)} - {_num(s.factor)} * sc.z, {_num(s.low)}), {_num(s.high)}))"
         what = "the scorecard family's points (offset - factor x its log-odds, clipped, rounded half to even)"
+    # each step a lateral subquery fenced by OFFSET 0: computed once a row, not inlined into every reference
     return (
         f"-- pymescore scorecard export: {what}\n"
         f"SELECT t.*, CAST({score} AS integer) AS score\n"
-        f"FROM {identifier(table)} AS t\n"
-        f"CROSS JOIN LATERAL (SELECT {margin} AS z) AS sc;\n"
+        f"FROM {identifier(table)} AS t\n" + "\n".join(layers) + ";\n"
     )
 
 
