@@ -276,14 +276,15 @@ def fit_scorecard(x_train: pd.DataFrame, y: np.ndarray, x_test: pd.DataFrame) ->
     return np.asarray(model.predict_proba(woe(te))[:, 1])
 
 
-def pymescore_predictor(trials: int, time_budget: float | None) -> Predictor:
-    """The adapter to the pymescore trainer: raw columns in, PDs out."""
+def pymescore_predictor(trials: int, time_budget: float | None, families: tuple[str, ...] | None = None) -> Predictor:
+    """The adapter to the pymescore trainer: raw columns in, PDs out; ``families`` None: the trainer's default set
+    (every installed family: XGBoost, LightGBM, scorecard, logistic)."""
     from pymescore.model import TrainConfig, fit
 
     def fit_pymescore(x_train: pd.DataFrame, y: np.ndarray, x_test: pd.DataFrame) -> np.ndarray:
         frame = x_train.copy()
         frame[TARGET] = y.astype(int)
-        kwargs: dict[str, Any] = {"target": TARGET, "trials": trials, "seed": SEED}
+        kwargs: dict[str, Any] = {"target": TARGET, "trials": trials, "seed": SEED, "families": families}
         if time_budget:  # None or 0: the trainer's default
             kwargs["time_budget"] = time_budget
         fitted = fit(frame, TrainConfig(**kwargs))
@@ -428,6 +429,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--time-budget", type=float, default=30.0, help="pymescore tuning budget per fit, seconds (0: trainer default)"
     )
+    parser.add_argument(
+        "--families",
+        default="",
+        help="pymescore's model families, comma-separated (default: the trainer's default set)",
+    )
     parser.add_argument("--max-rows", type=int, default=100_000, help="stratified sample above this size (0: none)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/accuracy.json"))
     parser.add_argument("--md", type=Path, default=Path("bench/results/accuracy.md"))
@@ -461,8 +467,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     pymescore_status = "pymescore not requested."
     if "pymescore" in methods:
         try:
-            fitters["pymescore"] = pymescore_predictor(args.trials, args.time_budget)
-            pymescore_status = "pymescore trainer: pymescore.model.fit on raw columns."
+            families = tuple(f.strip() for f in args.families.split(",") if f.strip()) or None
+            fitters["pymescore"] = pymescore_predictor(args.trials, args.time_budget, families)
+            from pymescore.model._families import resolve
+
+            chosen, why = resolve(families)
+            pymescore_status = (
+                f"pymescore trainer: pymescore.model.fit on raw columns; families {','.join(chosen)} ({why})."
+            )
         except ImportError as exc:
             pymescore_status = f"pymescore NOT run: import pymescore.model failed ({exc}); peers only."
             log(f"[yellow]{pymescore_status}[/yellow]")
@@ -520,6 +532,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "methods": run_methods,
             "trials": args.trials,
             "time_budget": args.time_budget,
+            "families": args.families or "default",
             "max_rows": args.max_rows,
         },
         "methods": run_methods,

@@ -6,6 +6,7 @@ Layout::
     BUNDLE/model.json         preprocessing, scorecard, logistic regression, blend weights, calibration, scale,
                               features, metadata
     BUNDLE/booster.ubj        the XGBoost booster (UBJSON), when the model uses XGBoost
+    BUNDLE/lightgbm.txt       the LightGBM booster (its text model format), when the model uses LightGBM
     BUNDLE/metrics.json       the training report: cross-validation, out-of-time test, candidates, tuning
     BUNDLE/reference.json     training distributions of the score and of each feature (binned) for drift
     BUNDLE/model_card.md      intended use, data, validation, limitations, fairness
@@ -14,7 +15,7 @@ Layout::
                               service's rates when it has no lake
     BUNDLE/signature.json     Ed25519 signature of manifest.json's bytes (``pymescore sign``; see signing.py)
 
-Loading reads JSON and the booster only: no pickle, no code execution. A changed, missing or extra
+Loading reads JSON and the boosters only: no pickle, no code execution. A changed, missing or extra
 file is refused with an error that names it. The manifest covers every other file, whatever they are, and the
 signature covers the manifest: a bundle whose hashes were recomputed no longer matches its signature. Whether a
 signer is trusted, and whether a signature is required, is the caller's :class:`~pymescore.signing.Trust`.
@@ -38,8 +39,9 @@ from typing import Any
 import xgboost as xgb
 
 from pymescore.errors import PymescoreError
-from pymescore.model import FeatureInfo, FittedModel, ScoreScale
+from pymescore.model import FeatureInfo, FittedModel, ScoreScale, _lgbm
 from pymescore.model._calibration import Calibrator
+from pymescore.model._families import require
 from pymescore.model._linear import Linear
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scorecard import Scorecard
@@ -90,6 +92,10 @@ def _model_dict(model: FittedModel) -> dict[str, Any]:
         "weight_xgboost": model.weight,
         "logistic": model.linear.to_dict() if model.linear is not None else None,
         "weight_logistic": model.linear_weight,
+        "has_lightgbm": model.lightgbm is not None,
+        "weight_lightgbm": model.lightgbm_weight,
+        # the families in the blend, whose libraries a loader needs (a missing one is refused naming its extra)
+        "families": [name for name, w in model.weights.items() if w > 0],
         "calibration": model.calibrator.to_dict(),
         "scale": {"base_score": s.base_score, "base_odds": s.base_odds, "pdo": s.pdo, "low": s.low, "high": s.high},
         "features": [vars(f) for f in model.features],
@@ -143,6 +149,8 @@ def save_bundle(bundle: Bundle, out: Path) -> Path:
             except xgb.core.XGBoostError as exc:  # XGBoost's own write error (a full disk, a vanished folder)
                 reason = str(exc).strip().splitlines()[-1][:200]
                 raise BundleError(f"{out}: expected to write booster.ubj, got {reason}; check the free space") from exc
+        if bundle.model.lightgbm is not None:
+            (tmp / "lightgbm.txt").write_text(_lgbm.to_text(bundle.model.lightgbm), encoding="utf-8")
         entries = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
         manifest: dict[str, Any] = {"format": FORMAT, "version": version, "files": entries}
         manifest["manifest_sha256"] = hashlib.sha256(_canonical(manifest)).hexdigest()
@@ -247,7 +255,8 @@ def check_signature(path: Path, contents: Mapping[str, bytes], trust: Trust, exp
 def load_bundle(path: Path, trust: Trust | None = None, expected_digest: str | None = None,
                 registered_as: str = "") -> Bundle:  # fmt: skip
     """Verify (hashes, then the signature against ``trust``; default: the embedded default, which warns about an
-    unsigned bundle), then read the bundle. Never unpickles: JSON and an XGBoost UBJSON booster only."""
+    unsigned bundle), then read the bundle. Never unpickles: JSON, an XGBoost UBJSON booster and a LightGBM text
+    model only. A bundle whose families need a library that is not installed is refused naming the extra."""
     path = Path(path)
     manifest, contents = _verified(path)
     signer = check_signature(path, contents, trust or Trust(), expected_digest, registered_as)
@@ -256,6 +265,11 @@ def load_bundle(path: Path, trust: Trust | None = None, expected_digest: str | N
         return json.loads(contents[name].decode("utf-8"))
 
     data = read("model.json")
+    for name in data.get("families", []):  # a family whose library is missing: its extra named, nothing loaded
+        require(name, f"{path}: ", scoring=True)
+    lightgbm = None
+    if data.get("has_lightgbm"):
+        lightgbm = _lgbm.from_text(contents["lightgbm.txt"].decode("utf-8"), f"{path}: ")
     booster = None
     if data["has_booster"]:
         booster = xgb.Booster()
@@ -267,6 +281,8 @@ def load_bundle(path: Path, trust: Trust | None = None, expected_digest: str | N
         weight=float(data["weight_xgboost"]),
         linear=Linear.from_dict(data["logistic"]) if data.get("logistic") is not None else None,
         linear_weight=float(data.get("weight_logistic", 0.0)),
+        lightgbm=lightgbm,
+        lightgbm_weight=float(data.get("weight_lightgbm", 0.0)),
         calibrator=Calibrator.from_dict(data["calibration"]),
         scale=ScoreScale(**data["scale"]),
         features=[FeatureInfo(**f) for f in data["features"]],

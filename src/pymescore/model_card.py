@@ -15,6 +15,33 @@ RECALIBRATION_TOLERANCE = 0.10
 _GROUP_CALIBRATION_TOLERANCE = 0.25
 
 
+def blend_why(blend: dict[str, Any]) -> str:
+    """Why the training chose its blend (the training report's ``blend``), in one paragraph (model card, report)."""
+    single = ", ".join(f"{n} {a:.4f}" for n, a in blend["oof_auc_single"].items() if a is not None)
+    without = ", ".join(f"without {n} {a:.4f}" for n, a in blend["oof_auc_best_without"].items() if a is not None)
+    return (
+        f"{blend['selected']} has the best out-of-fold AUC ({blend['oof_auc']:.4f}) of {blend['grid_size']} "
+        f"weightings on a 0.1 grid, on the development rows only (single families: {single}"
+        + (f"; best blends {without}" if without else "")
+        + "); ties go to the families in the order xgboost, lightgbm, scorecard, logistic. Families: "
+        f"{', '.join(blend['families'])} ({blend['families_why']}). Every family explains itself by contributions "
+        "that add up to the score: TreeSHAP for the trees, exact terms for the scorecard and the logistic regression."
+    )
+
+
+def _blend_lines(r: dict[str, Any], m: Any) -> list[str]:
+    """The families, the blend chosen and why (the training report's ``blend``)."""
+    weights = ", ".join(f"{name} {w:.1f}" for name, w in m.weights.items() if w > 0)
+    blend = r.get("blend") or {}
+    out = [
+        f"- Families fitted: {', '.join(blend.get('families') or [c['name'] for c in r['candidates']])}; weights in "
+        f"the log-odds blend: {weights}; calibration {m.calibrator.method}"
+    ]
+    if blend:
+        out.append(f"- Why this blend: {blend_why(blend)}")
+    return out
+
+
 def model_card(
     result: TrainResult, dataset: str, test_metrics: dict[str, Any] | None, metrics: dict[str, Any], policy: Policy
 ) -> str:
@@ -66,13 +93,14 @@ def model_card(
         + (", ".join(f"{c} {n:,}" for c, n in (r.get("unreadable_cells") or {}).items()) or "none"),
         "",
         "## Model",
-        f"- Families: {', '.join(c['name'] for c in r['candidates'])}; weights in the log-odds blend: XGBoost "
-        f"{m.weight:.1f}, scorecard {1 - m.weight - m.linear_weight:.1f}, logistic {m.linear_weight:.1f}; "
-        f"calibration {m.calibrator.method}",
+        *_blend_lines(r, m),
         f"- Score: {m.scale.base_score:g} points at odds {m.scale.base_odds:g}:1, {m.scale.pdo:g} points to double "
         f"the odds, clipped to [{m.scale.low:g}, {m.scale.high:g}]",
         f"- Monotone features: {sum(1 for f in m.features if f.monotone != 0)} of {len(m.features)}",
     ]
+    if m.lightgbm is not None:
+        lines.append(f"- LightGBM: {m.lightgbm.num_trees()} trees, its default parameters (not tuned), stored in its "
+                     "text model format; reasons by TreeSHAP (pred_contrib)")  # fmt: skip
     tuning = r.get("tuning") or {}
     if m.booster is not None and tuning:
         lines.append(

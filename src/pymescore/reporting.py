@@ -13,6 +13,7 @@ from pymescore.bundle import Bundle
 from pymescore.decision import Policy, current_policy, cutoff_line, policy_notice
 from pymescore.errors import ConfigError
 from pymescore.evaluate import ReportData, render_report, sme_slices
+from pymescore.model_card import blend_why
 from pymescore.runs import SAMPLE_NAMES, Rows, evaluation_rows, recorded_test_kind
 
 _IMPORTANCE_ROWS = 20_000
@@ -53,9 +54,9 @@ def write_report(
         oot = {"dates": m.get("test_dates", []), "kind": kind, "metrics": m["test_metrics"],
                "name": _capital(SAMPLE_NAMES.get(kind, kind))}  # fmt: skip
     notes = [
-        "Importancia global = media del |impacto en puntos| (SHAP exacto de XGBoost + aportes exactos del scorecard "
-        "y de la regresión logística). Global importance = mean |impact in points| (exact XGBoost TreeSHAP + exact "
-        "scorecard and logistic-regression contributions).",
+        "Importancia global = media del |impacto en puntos| (SHAP exacto de XGBoost y LightGBM + aportes exactos del "
+        "scorecard y de la regresión logística). Global importance = mean |impact in points| (exact XGBoost and "
+        "LightGBM TreeSHAP + exact scorecard and logistic-regression contributions).",
         "Bandas: tasa de malos acumulada desde la banda A hacia abajo / bands: cumulative bad rate from band A "
         "down. El KS del gráfico se mide sobre el score entero; el del resumen, sobre la PD / the KS plot uses "
         "the whole-point score, the summary the PD.",
@@ -96,6 +97,7 @@ def write_report(
         oot=oot,
         cv=cv,
         candidates=candidates,
+        blend_why=blend_why(m["blend"]) if m.get("blend") else "",
         importance=importance,
         calibration_method=m.get("calibration", {}).get("method"),
         typing=pd.DataFrame(m.get("typing", [])) if m.get("typing") else None,

@@ -35,6 +35,7 @@ app = typer.Typer(
 def _register() -> None:
     from pymescore.cli import (
         _contracts,
+        _export,
         _features,
         _gate,
         _ingest,
@@ -56,6 +57,7 @@ def _register() -> None:
         _lake,
         _features,
         _model,
+        _export,
         _sign,
         _gate,
         _contracts,

@@ -101,6 +101,14 @@ def train_command(
             "first test date (their outcomes were not known then); --no-embargo keeps them (optimistic test)."
         ),
     ] = True,
+    families: Annotated[
+        str | None,
+        typer.Option(
+            help="Model families to fit and blend: FAMILY,FAMILY of xgboost, lightgbm, scorecard, logistic "
+            "(tf_mlp, tf_sequence: not available yet). Default: every family whose library is installed "
+            "(lightgbm needs pip install 'pymescore[lightgbm]'); the model card says which and why."
+        ),
+    ] = None,
     register: Annotated[bool, typer.Option(help="Register the bundle in MLflow (PYMESCORE_MLFLOW_URI).")] = False,
     alias: Annotated[str, typer.Option(help="Registry alias of the new version: challenger, champion.")] = "challenger",
     policy: PolicyOpt = None,
@@ -111,8 +119,9 @@ def train_command(
         bool, typer.Option("--quiet", "-q", help="No live progress bar; one plain line per stage still.")
     ] = False,
 ) -> None:
-    """Train a calibrated model (tuned XGBoost, a binned logistic scorecard and a logistic regression,
-    selected or blended by out-of-fold AUC) and write a bundle. Prints the validation metrics as JSON on the last line.
+    """Train a calibrated model (tuned XGBoost, LightGBM, a binned logistic scorecard and a logistic regression,
+    selected or blended by out-of-fold AUC; --families picks them) and write a bundle. Prints the validation
+    metrics as JSON on the last line.
 
     On an SME snapshot (`pymescore features` output) the group is `ruc`, the time is `as_of` and the
     monotone directions come from the feature registry; the latest as_of is the out-of-time test and the
@@ -126,11 +135,14 @@ def train_command(
 
         pymescore train --table german.csv --target creditability --positive bad --out german_bundle/
 
+        pymescore train --table german.csv --target creditability --positive bad --families scorecard --out sc/
+
     The test's approval rates and the model card use the decision policy's cut-offs (--policy, else
     PYMESCORE_POLICY_FILE, else the built-in); the bundle records that policy's version.
     """
     from pymescore.bundle import check_destination
     from pymescore.model import TrainConfig
+    from pymescore.model._families import resolve as resolve_families
     from pymescore.runs import run_training
     from pymescore.tables import read_table
 
@@ -138,7 +150,9 @@ def train_command(
         target=target, positive=positive, group_col=group_col, time_col=time_col, monotone=_monotone(monotone),
         drop=tuple(c.strip() for c in drop.split(",")) if drop else (), trials=trials, time_budget=time_budget,
         seed=seed, holdout=holdout, device=device, imbalance=imbalance, embargo=embargo,  # type: ignore[arg-type]
+        families=tuple(f.strip() for f in families.split(",") if f.strip()) if families is not None else None,
     )  # fmt: skip
+    resolve_families(config.families)  # a family not available stops the command before reading the table
     decision_policy = read_policy(policy)  # a bad policy file stops the command before training, not after
     key = _signing_key(signing_key)  # so does a bad signing key
     check_destination(out)  # before minutes of training, not after
@@ -160,6 +174,7 @@ def train_command(
         "bands_monotone": metrics.get("bands_monotone"),
         "blend_weight_xgboost": metrics["blend_weight_xgboost"],
         "blend_weights": metrics["blend_weights"],
+        "blend": metrics["blend"]["selected"],
         "calibration": metrics["calibration"]["method"],
         "seconds": metrics["timings_s"]["total"],
         "policy": metrics["policy"],

@@ -75,6 +75,8 @@ class ReportData:
     oot: Mapping[str, Any] | None = None
     cv: Mapping[str, Any] | None = None
     candidates: pd.DataFrame | None = None
+    #: why the training chose the selected blend (the model card's paragraph)
+    blend_why: str = ""
     importance: pd.DataFrame | None = None
     calibration_method: str | None = None
     typing: pd.DataFrame | None = None
@@ -350,6 +352,7 @@ def _context(data: ReportData) -> dict[str, Any]:
         "oot": _oot(data.oot, metrics),
         "cv": _cv(data.cv),
         "candidates": candidates,
+        "blend_why": data.blend_why,
         "typing": _typing_table(data.typing) if data.typing is not None else None,
         "notes": notes,
     }

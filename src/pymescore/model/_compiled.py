@@ -6,7 +6,8 @@ variable into its bin edges and WoE points (a category's WoE by code), each logi
 winsorising bounds, fill value, centre, scale and coefficient (a category's coefficient by code). Scoring
 is then one float matrix, **one margin call** (``inplace_predict``) over the rows and any probe rows
 appended to them (the improvement hints), **one contributions call** (TreeSHAP) over the rows, and a few
-vector operations. The results equal :class:`~pymescore.model.FittedModel`'s (the same sums in the same
+vector operations (LightGBM, when in the blend, adds its own margin and TreeSHAP calls on the same matrix).
+The results equal :class:`~pymescore.model.FittedModel`'s (the same sums in the same
 order); the bundle format does not change.
 """
 
@@ -21,6 +22,7 @@ import pandas as pd
 import xgboost as xgb
 
 from pymescore.errors import PymescoreError
+from pymescore.model import _lgbm
 from pymescore.model._fitted import FittedModel, points_slope
 from pymescore.model._linear import MISSING
 from pymescore.model._scale import score_from_pd
@@ -131,6 +133,7 @@ class CompiledModel:
         if self.booster is not None:
             self.booster.set_param({"nthread": nthread})
         self.nthread = nthread
+        self.lightgbm = model.lightgbm if model.lightgbm is not None and model.lightgbm_weight > 0 else None
         self._types = ["c" if ct.kind == "category" else "q" for ct in self.types for _ in ct.outputs()]
         # the matrix is built in the booster's own column order (checked once, here), so the per-call name checks
         # of xgboost are skipped: they read the booster's names back from C on every call
@@ -237,6 +240,10 @@ class CompiledModel:
             contrib = np.asarray(contrib, dtype=np.float64)
             _add_to_sources(parts, self._source_index, self._unique_sources, m.weight * contrib[:, :-1])
             bias += m.weight * contrib[:, -1]
+        if self.lightgbm is not None:
+            values, b = _lgbm.contributions(self.lightgbm, X, self.nthread)
+            _add_to_sources(parts, self._source_index, self._unique_sources, m.lightgbm_weight * values)
+            bias += m.lightgbm_weight * b
         additive, family_bias = self._additive(X, parts)
         return Contributions(X, parts, bias + family_bias, additive)
 
@@ -250,6 +257,8 @@ class CompiledModel:
         if self.booster is not None:
             margin = self.booster.inplace_predict(every, predict_type="margin", missing=np.nan, validate_features=False)
             z += m.weight * np.asarray(margin, dtype=np.float64)
+        if self.lightgbm is not None:
+            z += m.lightgbm_weight * _lgbm.margin(self.lightgbm, every, self.nthread)
         z[:n] += c.additive
         if len(every) > n:
             z[n:] += self._additive(every[n:], None)[0]
@@ -267,6 +276,8 @@ class CompiledModel:
             z += m.weight * np.asarray(self.booster.inplace_predict(X, predict_type="margin", missing=np.nan,
                                                                     validate_features=False),
                                        dtype=np.float64)  # fmt: skip
+        if self.lightgbm is not None:
+            z += m.lightgbm_weight * _lgbm.margin(self.lightgbm, X, self.nthread)
         z += self._additive(X, None)[0]
         p = m.calibrator.predict(z)
         return p, np.rint(score_from_pd(p, m.scale)).astype(int)

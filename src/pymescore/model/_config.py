@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pymescore.errors import ConfigError
+from pymescore.model._families import FAMILIES
 
 
 def _bad(name: str, expected: str, got: object) -> ConfigError:
@@ -17,7 +18,7 @@ def _bad(name: str, expected: str, got: object) -> ConfigError:
 
 #: TrainConfig fields that ``pymescore train`` sets from a flag of the same name
 _CLI_FLAGS = frozenset({"target", "positive", "group_col", "time_col", "monotone", "drop", "trials", "time_budget",
-                        "seed", "holdout", "device", "imbalance"})  # fmt: skip
+                        "seed", "holdout", "device", "imbalance", "families"})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ class TrainConfig:
     holdout: float = 0.0
     imbalance: Literal["scale_pos_weight", "smote", "none"] = "scale_pos_weight"
     calibration: Literal["auto", "platt", "isotonic"] = "auto"
-    families: tuple[str, ...] = ("xgboost", "scorecard", "logistic")
+    #: the families to train (see ``pymescore.model._families``); None: every built family whose library is installed
+    families: tuple[str, ...] | None = None
     device: Literal["cpu", "cuda"] = "cpu"
     #: XGBoost threads. 1 by default: OpenMP threads busy-wait, and on a shared 2-core machine (or under
     #: pytest -n 2) two threads per process made monotone-constrained training up to 30× slower
@@ -106,9 +108,8 @@ class TrainConfig:
             raise _bad("imbalance", "one of scale_pos_weight, smote, none", self.imbalance)
         if self.calibration not in ("auto", "platt", "isotonic"):
             raise _bad("calibration", "one of auto, platt, isotonic", self.calibration)
-        unknown = set(self.families) - {"xgboost", "scorecard", "logistic"}
-        if not self.families or unknown:
-            raise _bad("families", "a non-empty subset of (xgboost, scorecard, logistic)", self.families)
+        if self.families is not None and (not self.families or set(self.families) - set(FAMILIES)):
+            raise _bad("families", f"None or a non-empty subset of ({', '.join(FAMILIES)})", self.families)
         if self.workers is not None and not (isinstance(self.workers, int) and 1 <= self.workers <= 64):
             raise _bad("workers", "None or an int in the range [1, 64]", self.workers)
         if self.device not in ("cpu", "cuda"):

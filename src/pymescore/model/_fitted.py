@@ -1,5 +1,6 @@
-"""A fitted scoring model: preprocessing → XGBoost, scorecard and logistic margins → blend (log-odds) →
-calibrated PD → score points → reasons. Everything it holds is JSON or an XGBoost booster: no pickle."""
+"""A fitted scoring model: preprocessing → XGBoost, LightGBM, scorecard and logistic margins → blend (log-odds) →
+calibrated PD → score points → reasons. Everything it holds is JSON, an XGBoost booster or a LightGBM text
+model: no pickle."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from pymescore.model import _xgb
+from pymescore.model import _lgbm, _xgb
 from pymescore.model._additive import Additive, column_map
 from pymescore.model._calibration import Calibrator
 from pymescore.model._config import ScoreScale
@@ -44,12 +45,21 @@ class FittedModel:
     positive: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     linear: Linear | None = None
-    linear_weight: float = 0.0  # of the logistic regression; the scorecard has 1 - weight - linear_weight
+    linear_weight: float = 0.0  # of the logistic regression
+    lightgbm: Any | None = None  # a lightgbm.Booster (the lightgbm extra)
+    lightgbm_weight: float = 0.0  # the scorecard has 1 - weight - linear_weight - lightgbm_weight
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Each family's weight in the log-odds blend (the built families, in blend order)."""
+        return {"xgboost": self.weight, "lightgbm": self.lightgbm_weight,
+                "scorecard": round(1.0 - self.weight - self.linear_weight - self.lightgbm_weight, 10),
+                "logistic": self.linear_weight}  # fmt: skip
 
     def _additive(self) -> list[tuple[float, Additive]]:
         """The linear-in-log-odds families that take part in the blend, with their weights."""
         out: list[tuple[float, Additive]] = []
-        w_sc = 1.0 - self.weight - self.linear_weight
+        w_sc = 1.0 - self.weight - self.linear_weight - self.lightgbm_weight
         if self.scorecard is not None and w_sc > 1e-9:
             out.append((w_sc, self.scorecard))
         if self.linear is not None and self.linear_weight > 1e-9:
@@ -67,6 +77,8 @@ class FittedModel:
             z += self.weight * _xgb.margin(
                 self.booster, dm if dm is not None else _xgb.scoring_matrix(X, columns=columns)
             )
+        if self.lightgbm is not None and self.lightgbm_weight > 0:
+            z += self.lightgbm_weight * _lgbm.margin(self.lightgbm, _lgbm.as_array(X, columns))
         for w, family in self._additive():
             parts, bias = family.contributions(columns)
             z += w * family.margin_from(parts, bias, len(X))
@@ -113,6 +125,13 @@ class FittedModel:
                     parts[:, k] += self.weight * contrib[:, j]
             bias += self.weight * b
             z += self.weight * _xgb.margin(self.booster, matrix)
+        if self.lightgbm is not None and self.lightgbm_weight > 0:
+            array = _lgbm.as_array(X, columns)
+            contrib, b = _lgbm.contributions(self.lightgbm, array)
+            for j, c in enumerate(X.columns.tolist()):
+                parts[:, where[source[c]]] += self.lightgbm_weight * contrib[:, j]
+            bias += self.lightgbm_weight * b
+            z += self.lightgbm_weight * _lgbm.margin(self.lightgbm, array)
         for w, family in self._additive():
             family_parts, family_bias = family.contributions(columns)
             for col, values in family_parts.items():

@@ -138,11 +138,16 @@ Step = Callable[[int, int], None]
 
 
 def xgb_oof(
-    fold_data: list[Fold], fit: Callable[[Fold], Any], workers: int, n: int, on_fold: Step | None = None
+    fold_data: list[Fold],
+    fit: Callable[[Fold], Any],
+    workers: int,
+    n: int,
+    on_fold: Step | None = None,
+    margin: Callable[[Any, pd.DataFrame], np.ndarray] = _xgb.margin,
 ) -> np.ndarray:
-    """Out-of-fold XGBoost margins: ``fit`` of each fold, ``workers`` folds at a time in threads (XGBoost
-    trains outside the GIL), each booster scoring its fold's validation rows; ``on_fold(done, folds)`` after
-    each fold."""
+    """Out-of-fold margins of a tree family (XGBoost; LightGBM with its ``margin``): ``fit`` of each fold,
+    ``workers`` folds at a time in threads (both libraries train outside the GIL), each booster scoring its
+    fold's validation rows; ``on_fold(done, folds)`` after each fold."""
     done = [0]
     lock = Lock()
 
@@ -161,7 +166,7 @@ def xgb_oof(
             boosters = list(pool.map(fit_one, fold_data))
     out = np.full(n, np.nan)
     for f, booster in zip(fold_data, boosters, strict=True):
-        out[f.valid] = _xgb.margin(booster, f.X_valid)
+        out[f.valid] = margin(booster, f.X_valid)
     return out
 
 

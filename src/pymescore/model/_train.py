@@ -1,6 +1,6 @@
-"""Training: grouped + stratified folds, an out-of-time (or held-out) test, three model families (tuned
-XGBoost, a binned scorecard, a logistic regression), selection or blending by out-of-fold AUC, calibration
-on out-of-fold margins, final fit on the development rows.
+"""Training: grouped + stratified folds, an out-of-time (or held-out) test, the registry's model families
+(``_families``: tuned XGBoost, LightGBM, a binned scorecard, a logistic regression), selection or blending by
+out-of-fold AUC, calibration on out-of-fold margins, final fit on the development rows.
 
 Nothing the test rows hold reaches any choice: tuning, the blend weights and the calibrator see only the
 development rows (tuning on another fold partition than the out-of-fold predictions that set the weights),
@@ -21,12 +21,13 @@ import numpy as np
 import pandas as pd
 
 from pymescore.errors import PymescoreError
-from pymescore.model import _xgb
-from pymescore.model._blend import add_test_aucs, auc, blend, candidates, choose_weights, fold_table
+from pymescore.model import _lgbm, _xgb
+from pymescore.model._blend import FAMILIES, add_test_aucs, auc, blend, candidates, choose_weights, fold_table, why
 from pymescore.model._calibration import choose_calibrator
 from pymescore.model._config import TrainConfig
 from pymescore.model._data import column_types, prepare, row_hashes
 from pymescore.model._domain import Domain
+from pymescore.model._families import resolve
 from pymescore.model._fitted import FeatureInfo, FittedModel
 from pymescore.model._linear import Linear
 from pymescore.model._oof import Boosting, additive_oof, model_monotone, prepare_folds, xgb_oof
@@ -87,6 +88,7 @@ def train(
     """Train on ``frame`` (which holds the target column). ``domain`` is what the caller knows about the table's
     family (``pymescore.features._adapter.snapshot_domain`` for SME snapshots); without it, any flat table."""
     say: Progress = progress or _silent
+    names, families_why = resolve(config.families)  # a family not built or not installed: refused before any work
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     prep = prepare(frame, config, domain)
@@ -120,31 +122,33 @@ def train(
     boosting = Boosting(model_mono, spw, smote, g_dev if grouped else None, cfg)
     timings["prepare"] = time.perf_counter() - t0
 
-    used = ("xgboost" in cfg.families, "scorecard" in cfg.families, "logistic" in cfg.families)
-    use_xgb, use_sc, use_lr = used
+    used = tuple(name in names for name in FAMILIES)
+    use = dict(zip(FAMILIES, used, strict=True))
     comparison: dict[str, float | None] | None = None  # SMOTE against scale_pos_weight, when SMOTE is used
-    oof_x = np.full(len(y_dev), np.nan)
-    oof_s = np.full(len(y_dev), np.nan)
-    oof_l = np.full(len(y_dev), np.nan)
+    oof = {name: np.full(len(y_dev), np.nan) for name in FAMILIES}
     history: list[dict[str, Any]] = []
     # the untuned families first: their time is then known when tuning's share of the budget is set
-    for use, name, family in ((use_sc, "scorecard", Scorecard), (use_lr, "logistic", Linear)):
-        if not use:
+    for name, family in (("scorecard", Scorecard), ("logistic", Linear)):
+        if not use[name]:
             continue
         t = time.perf_counter()
         stage = f"out-of-fold {name} ({cfg.folds} folds)"
         say(stage)
-        margins = additive_oof(family, fold_data, model_mono, cfg.seed, len(y_dev), _steps(say, stage))
-        if name == "scorecard":
-            oof_s = margins
-        else:
-            oof_l = margins
+        oof[name] = additive_oof(family, fold_data, model_mono, cfg.seed, len(y_dev), _steps(say, stage))
         timings[f"oof_{name}"] = time.perf_counter() - t
-    if use_xgb:
+    if use["lightgbm"]:
+        t = time.perf_counter()
+        stage = f"out-of-fold LightGBM ({cfg.folds} folds)"
+        say(stage)
+        oof["lightgbm"] = xgb_oof(fold_data, lambda f: _lgbm.fit_booster(f.X_train, f.y_train, model_mono, cfg.seed,
+                                                                        cfg.n_jobs),
+                                  workers, len(y_dev), _steps(say, stage), margin=_lgbm.margin)  # fmt: skip
+        timings["oof_lightgbm"] = time.perf_counter() - t
+    if use["xgboost"]:
         t = time.perf_counter()
         # --time-budget bounds the whole run: tuning ends in time for the out-of-fold and final XGBoost fits
-        # (measured on its first trial), the additive families' final fits and the bundle's last steps
-        later = 1.5 * (timings.get("oof_scorecard", 0.0) + timings.get("oof_logistic", 0.0)) / cfg.folds
+        # (measured on its first trial), the untuned families' final fits and the bundle's last steps
+        later = 1.5 * sum(timings.get(f"oof_{n}", 0.0) for n in ("scorecard", "logistic", "lightgbm")) / cfg.folds
         deadline = t0 + cfg.time_budget - later - 0.05 * cfg.time_budget
         stage = f"tuning XGBoost ({cfg.trials} trials at most; the whole run within {cfg.time_budget:.0f} s)"
         say(stage)
@@ -153,8 +157,8 @@ def train(
         t = time.perf_counter()
         stage = f"out-of-fold XGBoost ({cfg.folds} folds)"
         say(stage)
-        oof_x = xgb_oof(fold_data, lambda f: boosting.fit(f.X_train, f.y_train, f.train), workers, len(y_dev),
-                        lambda d, n: say(stage, d, n))  # fmt: skip
+        oof["xgboost"] = xgb_oof(fold_data, lambda f: boosting.fit(f.X_train, f.y_train, f.train), workers,
+                                 len(y_dev), lambda d, n: say(stage, d, n))  # fmt: skip
         timings["oof_xgboost"] = time.perf_counter() - t
         if smote:  # the report compares SMOTE with the default, scale_pos_weight, on the same folds and params
             stage = "out-of-fold XGBoost with scale_pos_weight, for comparison"
@@ -167,28 +171,29 @@ def train(
                 len(y_dev),
                 lambda d, n: say(stage, d, n),
             )
-            comparison = {"smote": auc(y_dev, oof_x), "scale_pos_weight": auc(y_dev, oof_spw)}
+            comparison = {"smote": auc(y_dev, oof["xgboost"]), "scale_pos_weight": auc(y_dev, oof_spw)}
 
     # blend in log-odds, weights by out-of-fold AUC (development rows only)
-    oof = (oof_x, oof_s, oof_l)
-    weights, blend_aucs = choose_weights(y_dev, oof, used)
-    weight, weight_sc, weight_lr = weights
-    z_oof = blend(weights, *oof)
+    margins = tuple(oof[name] for name in FAMILIES)
+    weights, blend_aucs = choose_weights(y_dev, margins, used)
+    w = dict(zip(FAMILIES, weights, strict=True))
+    z_oof = blend(weights, *margins)
     calibrator, cal_losses = choose_calibrator(z_oof, y_dev, cfg.calibration, cfg.seed)
 
     t = time.perf_counter()
     say("final fit on the development rows")
     pre = Preprocessor(types, cfg.seed)
     X_fit = pre.fit_transform(X_dev, y_dev)
-    final_booster = boosting.fit(X_fit, y_dev, np.arange(len(y_dev))) if use_xgb and weight > 0 else None
-    scorecard = Scorecard().fit(X_fit, y_dev, model_mono, cfg.seed) if weight_sc > 0 else None
-    linear = Linear().fit(X_fit, y_dev, model_mono, cfg.seed) if weight_lr > 0 else None
+    final_booster = boosting.fit(X_fit, y_dev, np.arange(len(y_dev))) if w["xgboost"] > 0 else None
+    final_lgbm = _lgbm.fit_booster(X_fit, y_dev, model_mono, cfg.seed, cfg.n_jobs) if w["lightgbm"] > 0 else None
+    scorecard = Scorecard().fit(X_fit, y_dev, model_mono, cfg.seed) if w["scorecard"] > 0 else None
+    linear = Linear().fit(X_fit, y_dev, model_mono, cfg.seed) if w["logistic"] > 0 else None
     timings["final_fit"] = time.perf_counter() - t
     model = FittedModel(
         preprocessor=pre,
         booster=final_booster,
         scorecard=scorecard,
-        weight=weight,
+        weight=w["xgboost"],
         calibrator=calibrator,
         scale=cfg.scale,
         features=_features(types, monotone, prep.domain),
@@ -196,12 +201,14 @@ def train(
         positive=cfg.positive,
         metadata={"snapshot": prep.domain is not None, "group_col": cfg.group_col, "time_col": cfg.time_col},
         linear=linear,
-        linear_weight=weight_lr,
+        linear_weight=w["logistic"],
+        lightgbm=final_lgbm,
+        lightgbm_weight=w["lightgbm"],
     )
 
-    fold_rows = fold_table(y_dev, [f.valid for f in fold_data], oof, used, z_oof)
+    fold_rows = fold_table(y_dev, [f.valid for f in fold_data], margins, used, z_oof)
     fold_aucs = [r["auc_selected"] for r in fold_rows if r["auc_selected"] is not None]
-    rows = candidates(y_dev, oof, used, weights, blend_aucs[weights], cfg.imbalance, comparison)
+    rows = candidates(y_dev, margins, used, weights, blend_aucs[weights], cfg.imbalance, comparison)
 
     test_frame = None
     test_metrics = None
@@ -217,6 +224,7 @@ def train(
         test_metrics = {"auc": auc(y_test, p_test), "rows": len(y_test), "positive_rate": float(y_test.mean())}
         own = {
             "xgboost": None if final_booster is None else _xgb.margin(final_booster, M),
+            "lightgbm": None if final_lgbm is None else _lgbm.margin(final_lgbm, M),
             "scorecard": None if scorecard is None else scorecard.margin(M),
             "logistic": None if linear is None else linear.margin(M),
         }
@@ -251,8 +259,10 @@ def train(
             "std_auc": float(np.std(fold_aucs)) if fold_aucs else None,
         },
         "candidates": rows,
-        "blend_weight_xgboost": weight,
-        "blend_weights": {"xgboost": weight, "scorecard": weight_sc, "logistic": weight_lr},
+        "blend_weight_xgboost": w["xgboost"],
+        "blend_weights": w,
+        "families": list(names),
+        "blend": why(weights, blend_aucs, used, families_why),
         "calibration": {"method": calibrator.method, "cv_logloss": cal_losses},
         "tuning": {
             "trials": len(history),
@@ -260,7 +270,7 @@ def train(
             "history": history,
             "rounds": boosting.rounds,
             "stopping": (
-                None if not use_xgb else "tuning folds" if boosting.rounds else "early stopping on 10% held out"
+                None if not use["xgboost"] else "tuning folds" if boosting.rounds else "early stopping on 10% held out"
             ),
         },
         "scale_pos_weight": spw,
@@ -282,8 +292,8 @@ def train(
         # what --time-budget bounds: the whole training run (the untuned defaults' trial always runs)
         "time_budget": {"seconds": cfg.time_budget, "within": timings["total"] <= cfg.time_budget},
     }
-    oof_frame = pd.DataFrame({"y": y_dev, "margin": z_oof, "pd": calibrator.predict(z_oof), "margin_xgboost": oof_x,
-                              "margin_scorecard": oof_s, "margin_logistic": oof_l})  # fmt: skip
+    oof_frame = pd.DataFrame({"y": y_dev, "margin": z_oof, "pd": calibrator.predict(z_oof),
+                              **{f"margin_{name}": oof[name] for name in FAMILIES}})  # fmt: skip
     if prep.times is not None:
         oof_frame["as_of"] = prep.times[dev]
     return TrainResult(model=model, report=report, test=test_frame, oof=oof_frame, timings=timings)
