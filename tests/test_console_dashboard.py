@@ -266,6 +266,7 @@ def test_the_queue_holds_exactly_the_open_cases(web: dict[str, Any]) -> None:
     """The queue's SQL leaves out the cases whose last action is final; what it keeps is what status_of, run on
     every case with its whole trail, calls open (bench's fill: decided, confirmed, rejected, waiting, info)."""
     from bench._console_fill import fill
+
     from pymescore.service.console._cases import Cases, status_of
     from pymescore.service.console._tables import actions
 
