@@ -101,5 +101,5 @@ def test_a_reviewer_reads_the_dashboard_and_an_officer_is_refused(browser: Any, 
     monitoring = page.get_by_test_id("dash-monitoring")
     assert monitoring.get_attribute("data-status") == "insufficient"  # 30 decisions: fewer than a PSI needs
     assert page.get_by_test_id("dash-psi").inner_text() != "—"  # the PSI is computed, only not read as drift
-    _check(page, site, "10-panel-de-riesgo")
+    _check(page, site, "15-panel-de-riesgo")
     page.context.close()
