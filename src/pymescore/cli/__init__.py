@@ -43,6 +43,7 @@ def _register() -> None:
         _model_risk,
         _monitor,
         _portfolio,
+        _rates,
         _serve,
         _sign,
         _simulate,
@@ -52,6 +53,7 @@ def _register() -> None:
     for module in (
         _simulate,
         _ingest,
+        _rates,
         _lake,
         _features,
         _model,
