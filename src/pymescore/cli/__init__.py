@@ -67,6 +67,9 @@ def _register() -> None:
         _users,
     ):
         module.register(app)
+    from pymescore.cli._lineage import instrument
+
+    instrument(app)  # OpenLineage run events of the commands that move data
 
 
 def _settings_error(exc: Exception) -> bool:
