@@ -39,6 +39,9 @@ def traced(
     """Emit ``job``'s run events around a typer command (its signature kept, so its options stay the same)."""
 
     def wrap(command: F) -> F:
+        if getattr(command, "_traced", False):  # registered twice in one process (tests): wrap once
+            return command
+
         @functools.wraps(command)
         def run(**kw: Any) -> Any:
             if not when(kw):
@@ -49,6 +52,7 @@ def traced(
             with lineage_run(name, lineage_config(), lambda: where(kw), lambda: inputs(kw), lambda: outputs(kw)):
                 return command(**kw)
 
+        run._traced = True  # type: ignore[attr-defined]
         return run  # type: ignore[return-value]
 
     return wrap

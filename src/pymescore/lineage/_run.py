@@ -131,7 +131,7 @@ def emit(event: dict[str, Any], config: LineageConfig, where: Path) -> None:
     headers = {"Content-Type": "application/json"}
     if config.api_key:
         headers["Authorization"] = f"Bearer {config.api_key}"
-    request = urllib.request.Request(endpoint, data=line.encode("utf-8"), headers=headers, method="POST")
+    request = urllib.request.Request(endpoint, data=line.rstrip("\n").encode("utf-8"), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=config.timeout_s) as answer:
             answer.read()
