@@ -55,8 +55,12 @@ class BcrpServer:
         series, _, start, end, *_ = path[len(PREFIX) :].split("/")
         lo, hi = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
         file = self.fixtures / f"{series}-{lo.year}.json"
-        if not file.exists():  # a code the service does not know: a series-less answer
+        known = sorted(self.fixtures.glob(f"{series}-*.json"))
+        if not known:  # a code the service does not know: a series-less answer
             return json.dumps({"config": {"title": "", "series": []}, "periods": []}).encode()
+        if not file.exists():  # a year the files do not cover: the series, no days
+            file = known[0]
+            lo = hi = dt.date(1900, 1, 1)
         payload = json.loads(file.read_text(encoding="utf-8"))
         payload["periods"] = [p for p in payload["periods"] if lo <= _day(p["name"]) <= hi]
         return json.dumps(payload, ensure_ascii=False).encode()

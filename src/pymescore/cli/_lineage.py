@@ -21,11 +21,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def lineage_config() -> LineageConfig:
     from pymescore.config import Settings
-    from pymescore.lineage import LineageConfig
+    from pymescore.lineage import lineage_config as from_settings
 
-    s = Settings()
-    return LineageConfig(namespace=s.openlineage_namespace, url=s.openlineage_url, api_key=s.openlineage_api_key,
-                         file=s.openlineage_file)  # fmt: skip
+    return from_settings(Settings())
 
 
 def traced(

@@ -12,7 +12,7 @@ from pymescore.lineage._datasets import (
     url_dataset,
 )
 from pymescore.lineage._facets import SCHEMA_URLS
-from pymescore.lineage._run import FILE_NAME, LineageConfig, emit, lineage_run, run_event
+from pymescore.lineage._run import FILE_NAME, LineageConfig, emit, lineage_config, lineage_run, run_event
 
 __all__ = [
     "FILE_NAME",
@@ -24,6 +24,7 @@ __all__ = [
     "folder_dataset",
     "lake_dataset",
     "lake_datasets",
+    "lineage_config",
     "lineage_run",
     "run_event",
     "sql_dataset",

@@ -24,10 +24,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymescore.lineage._datasets import Dataset
 from pymescore.lineage._facets import RUN_EVENT_SCHEMA, facet, producer, version
+
+if TYPE_CHECKING:
+    from pymescore.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,12 @@ class LineageConfig:
     file: Path | None = None
     timeout_s: float = 5.0
     enabled: bool = True
+
+
+def lineage_config(settings: Settings) -> LineageConfig:
+    """The lineage configuration of the ``PYMESCORE_OPENLINEAGE_*`` settings."""
+    return LineageConfig(namespace=settings.openlineage_namespace, url=settings.openlineage_url,
+                         api_key=settings.openlineage_api_key, file=settings.openlineage_file)  # fmt: skip
 
 
 def uuid7() -> str:
