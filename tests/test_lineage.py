@@ -212,3 +212,16 @@ def test_module_is_importable_without_the_cli() -> None:
     code = "import sys, pymescore.lineage; print(any(m.startswith('pymescore.cli') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_folder_holding_only_lineage_events_is_still_an_empty_lake(tmp_path: Path) -> None:
+    """A FAIL event of a first run may be written before the lake exists: that folder stays usable as a lake, and
+    a folder with other files is still refused."""
+    from pymescore.errors import LakeError
+    from pymescore.lake import Lake
+
+    (tmp_path / "openlineage.jsonl").write_text("{}\n")
+    assert Lake(tmp_path).tables() == []
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(LakeError, match="expected a pymescore lake"):
+        Lake(tmp_path).tables()
