@@ -150,10 +150,25 @@ def test_events_rebuild_the_chain_from_raw_files_to_a_scored_table(tmp_path: Pat
                  ["portfolio", "--lake", str(lake), "--as-of", "2024-12-31", "--out", str(pf)]):  # fmt: skip
         done = runner.invoke(app, args, env=env)
         assert done.exit_code == 0, (args[0], done.output)
+    from pymescore.service import AuditStore
+
+    audit = f"sqlite:///{tmp_path / 'audit.db'}"
+    store = AuditStore(audit)
+    store.migrate()
+    store.dispose()
+    watched = runner.invoke(app, ["monitor", "--bundle", str(bundle), "--database-url", audit,
+                                  "--lake", str(lake), "--out", str(tmp_path / "mon")], env=env)  # fmt: skip
+    assert watched.exit_code == 0, watched.output
     in_lake = events(lake / "openlineage.jsonl")
     beside = events(tmp_path / "models" / "openlineage.jsonl")  # train and score have no lake: beside their output
     done = {e["job"]["name"]: e for e in in_lake + beside if e["eventType"] == "COMPLETE"}
-    assert set(done) == {"ingest", "features", "train", "score", "portfolio"}
+    assert set(done) == {"ingest", "features", "train", "score", "portfolio", "monitor"}
+    assert {Path(d["name"]).name for d in done["monitor"]["outputs"]} == {
+        "monitor.json",
+        "monitor.html",
+        "monitor.prom",
+    }
+    assert done["monitor"]["inputs"][1]["name"].endswith("audit.db/decisions")
 
     def version(d: dict[str, Any]) -> str:
         return str(d["facets"]["version"]["datasetVersion"])

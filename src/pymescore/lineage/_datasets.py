@@ -143,6 +143,8 @@ def sql_dataset(url: str, table: str | None, query: str | None) -> Dataset:
     """A database table or query, named without the URL's user or password."""
     parts = urlsplit(url)
     scheme = parts.scheme.split("+", 1)[0].replace("postgresql", "postgres")
+    if scheme == "sqlite":  # a file: sqlite:///relative/path.db or sqlite:////absolute/path.db
+        return Dataset("sqlite", f"{Path(url.split(':///', 1)[-1]).resolve()}/{table or 'query'}")
     host = parts.hostname or ""
     namespace = f"{scheme}://{host}{f':{parts.port}' if parts.port else ''}"
     database = parts.path.lstrip("/")
