@@ -64,6 +64,7 @@ def test_dags_parse(airflow: dict[str, object]) -> None:
                           timeout=300, check=False)  # fmt: skip
     assert "pymescore_retrain" in done.stdout
     assert "pymescore_monitor" in done.stdout
+    assert "pymescore_exchange_rates" in done.stdout
 
 
 @pytest.mark.slow
@@ -101,3 +102,23 @@ def test_monitor_dag_writes_its_report_and_fails_closed_without_decisions(airflo
     monitoring = Path(airflow["root"]) / "monitoring"  # type: ignore[arg-type]
     assert "pymescore_monitor_status 4.0" in (monitoring / "monitor.prom").read_text()
     assert json.loads((monitoring / "monitor.json").read_text())["status"] == "insufficient"
+
+
+@pytest.mark.slow
+def test_exchange_rates_dag_fills_the_lake_from_bcrp(airflow: dict[str, object], tmp_path: Path) -> None:
+    """The daily rates DAG against the local BCRPData stand-in: the lake gets the published days, the run its
+    OpenLineage events."""
+    from pymescore.lake import Lake
+    from tests.bcrp_server import serve
+
+    with serve() as bcrp:
+        env = {**airflow["env"], "PYMESCORE_BCRP_URL": bcrp.url, "PYMESCORE_PIPELINE_ROOT": str(tmp_path)}  # type: ignore[dict-item]
+        _dags_test({**airflow, "env": env}, "pymescore_exchange_rates", "2026-04-04T15:00:00",
+                   {"start": "2023-12-18", "end": "2024-01-12"})  # fmt: skip
+    assert len(bcrp.requests) == 2
+    rates = Lake(tmp_path / "lake").read("exchange_rates")
+    assert rates["date"].min() == __import__("pandas").Timestamp("2023-12-20")
+    assert len(rates) == 15
+    events = [json.loads(line) for line in (tmp_path / "lake" / "openlineage.jsonl").read_text().splitlines()]
+    assert [(e["eventType"], e["job"]["name"]) for e in events] == [("START", "ingest.exchange_rates"),
+                                                                   ("COMPLETE", "ingest.exchange_rates")]  # fmt: skip

@@ -72,7 +72,18 @@ def test_dockerfile_is_multi_stage_non_root_with_a_healthcheck() -> None:
 
 def test_compose_runs_the_whole_stack() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert {"pymescore", "postgres", "mlflow", "prometheus", "grafana", "airflow"} <= set(compose["services"])
+    assert {"pymescore", "postgres", "mlflow", "prometheus", "grafana", "airflow", "marquez"} <= set(
+        compose["services"]
+    )
+    airflow = compose["services"]["airflow"]["environment"]
+    transport = json.loads(airflow["AIRFLOW__OPENLINEAGE__TRANSPORT"])  # Airflow's OpenLineage provider -> Marquez
+    assert (transport["type"], transport["url"], transport["endpoint"]) == (
+        "http",
+        "http://marquez:5000",
+        "api/v1/lineage",
+    )
+    assert airflow["PYMESCORE_OPENLINEAGE_URL"] == transport["url"]
+    assert "apache-airflow-providers-openlineage" in airflow["_PIP_ADDITIONAL_REQUIREMENTS"]
     env = compose["services"]["pymescore"]["environment"]
     assert env["PYMESCORE_DATABASE_URL"].startswith("postgresql://")
     mounted = " ".join(compose["services"]["prometheus"]["volumes"])

@@ -76,6 +76,20 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(
         default=None, min_length=16, description="Bearer token /metrics requires (unset: open, or on its own port)."
     )
+    # -- official exchange rates and lineage ------------------------------------------------------
+    bcrp_url: str = Field(
+        default="https://estadisticas.bcrp.gob.pe/estadisticas/series/api",
+        description="BCRPData's statistics API (ingest-rates reads the PEN/USD series there).",
+    )
+    openlineage_url: str | None = Field(
+        default=None, description="Marquez-compatible endpoint: run events are POSTed to URL/api/v1/lineage."
+    )
+    openlineage_api_key: str | None = Field(default=None, description="Bearer token of that endpoint, if it has one.")
+    openlineage_namespace: str = Field(default="pymescore", min_length=1, description="Namespace of the jobs.")
+    openlineage_file: Path | None = Field(
+        default=None,
+        description="Where run events are appended (default: openlineage.jsonl in the lake or beside the output).",
+    )
     log_salt: str = Field(
         default_factory=lambda: secrets.token_hex(16),
         description="Secret key of the RUC HMACs in the service's logs (random per process when unset).",

@@ -73,7 +73,8 @@ class Lake:
     def manifest(self) -> dict[str, Any]:
         path = self.root / _MANIFEST
         if not path.exists():
-            if self.root.exists() and any(self.root.iterdir()) and not (self.root / ".lock").exists():
+            others = [p for p in self.root.iterdir() if p.name != "openlineage.jsonl"] if self.root.exists() else []
+            if others and not (self.root / ".lock").exists():  # the lineage events of a first run may come first
                 raise LakeError(
                     f"{self.root}: expected a pymescore lake (with {_MANIFEST}) or an empty folder, "
                     "got a folder with other files; choose another --lake folder"

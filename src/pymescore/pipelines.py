@@ -33,6 +33,27 @@ def ingest(source: Path, lake: Path) -> dict[str, Any]:
                        for s in summaries}}  # fmt: skip
 
 
+def exchange_rates(
+    lake: Path, series: str = "PD04640PD", start: str | None = None, end: str | None = None, csv: Path | None = None
+) -> dict[str, Any]:
+    """The official PEN/USD rates from BCRPData into the lake (from 10 days before its last rate, or ``start``,
+    to today in Lima, or ``end``), ``csv`` when BCRPData cannot be reached; with its OpenLineage run events."""
+    from pymescore.config import Settings
+    from pymescore.lake import Lake
+    from pymescore.lineage import lake_dataset, lineage_config, lineage_run, url_dataset
+    from pymescore.sources._bcrp import BcrpRequest, incremental_start, ingest_rates
+
+    settings = Settings()
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=-5))).date()
+    first = dt.date.fromisoformat(start) if start else incremental_start(Lake(lake))
+    request = BcrpRequest(series=series, start=first, end=dt.date.fromisoformat(end) if end else today,
+                          base_url=settings.bcrp_url)  # fmt: skip
+    with lineage_run("ingest.exchange_rates", lineage_config(settings), lambda: Path(lake),
+                     lambda: [url_dataset(f"{settings.bcrp_url.rstrip('/')}/{series}")],
+                     lambda: [lake_dataset(Path(lake), "exchange_rates")]):  # fmt: skip
+        return ingest_rates(Lake(lake), request, csv=csv)
+
+
 def validate(lake: Path) -> dict[str, Any]:
     from pymescore.config import Settings
     from pymescore.lake import Lake

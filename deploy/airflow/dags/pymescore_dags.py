@@ -1,11 +1,13 @@
-"""Airflow DAGs of pymescore: monthly retraining with a promotion gate, daily monitoring.
+"""Airflow DAGs of pymescore: monthly retraining with a promotion gate, daily monitoring, daily official
+exchange rates (BCRP).
 
 Every task calls a function of ``pymescore.pipelines`` (the same library functions as the CLI); the DAGs
 only wire them. Paths and URIs come from Airflow Variables or PYMESCORE_* environment variables:
 
 - ``PYMESCORE_PIPELINE_ROOT``: working folder (lake, snapshots, bundles, run log, monitoring reports);
 - ``PYMESCORE_SOURCE_DIR``: the folder of new raw files to ingest (``<table>.parquet|csv|xlsx``);
-- ``PYMESCORE_MLFLOW_URI``: the model registry; ``PYMESCORE_DATABASE_URL``: the audit store.
+- ``PYMESCORE_MLFLOW_URI``: the model registry; ``PYMESCORE_DATABASE_URL``: the audit store;
+- ``PYMESCORE_BCRP_URL``: BCRPData's API; ``PYMESCORE_RATES_CSV``: a CSV of rates read when it is unreachable.
 """
 
 from __future__ import annotations
@@ -135,5 +137,33 @@ def pymescore_monitor() -> None:
     monitor()
 
 
+@dag(
+    dag_id="pymescore_exchange_rates",
+    schedule="0 10 * * *",  # 10:00 Lima: after the BCRP publishes the previous day's rate
+    start_date=pendulum.datetime(2026, 1, 1, tz=LIMA),
+    catchup=False,
+    tags=["pymescore"],
+    params={
+        "series": Param("PD04640PD", type="string", description="BCRPData daily series (SBS selling rate)"),
+        "start": Param("", type="string", description="First day YYYY-MM-DD (empty: 10 days before the last)"),
+        "end": Param("", type="string", description="Last day YYYY-MM-DD (empty: today in Lima)"),
+    },
+    doc_md=__doc__,
+)
+def pymescore_exchange_rates() -> None:
+    """The BCRP's PEN/USD rates into the lake's exchange_rates; the service reads them on its next reload."""
+    from pymescore import pipelines
+
+    @task
+    def exchange_rates() -> dict[str, Any]:
+        p = _params()
+        csv = os.environ.get("PYMESCORE_RATES_CSV")
+        return pipelines.exchange_rates(ROOT / "lake", str(p["series"]), str(p["start"]) or None,
+                                        str(p["end"]) or None, Path(csv) if csv else None)  # fmt: skip
+
+    exchange_rates()
+
+
 pymescore_retrain()
 pymescore_monitor()
+pymescore_exchange_rates()

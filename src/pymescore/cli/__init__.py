@@ -45,6 +45,7 @@ def _register() -> None:
         _monitor,
         _policy_sim,
         _portfolio,
+        _rates,
         _serve,
         _sign,
         _simulate,
@@ -54,6 +55,7 @@ def _register() -> None:
     for module in (
         _simulate,
         _ingest,
+        _rates,
         _lake,
         _features,
         _model,
@@ -69,6 +71,9 @@ def _register() -> None:
         _users,
     ):
         module.register(app)
+    from pymescore.cli._lineage import instrument
+
+    instrument(app)  # OpenLineage run events of the commands that move data
 
 
 def _settings_error(exc: Exception) -> bool:
