@@ -8,7 +8,8 @@ untrustworthy when
 * its score PSI, or the CSI of a feature, against the training reference says ``act`` (the population moved),
 * its own outcomes, once known, show calibration-in-the-large off by more than ``calibration_tolerance``
   (observed / expected defaults outside 1 ± tolerance, beyond two standard deviations of sampling noise), or
-* for a cohort still waiting for its outcomes: the most recent realised cohorts show that calibration drift.
+* for a cohort still waiting for its outcomes: one of the most recent realised cohorts (``recent_realised``),
+  or all of them pooled, show that calibration drift.
 
 When a cohort's outcomes arrive (``pymescore.features.known_outcomes``: whole 12-month windows only), the
 realised AUC, default rate and bands stand beside the estimate. A cohort is the month of the decision's
@@ -152,12 +153,16 @@ def estimate_cohorts(
         pool = data[data["cohort"].isin([c["cohort"] for c in realised[-cfg.recent_realised :]])].dropna(subset=["y"])
         recent = calibration_in_the_large(pool["y"].to_numpy(), pool["pd"].to_numpy(), cfg.calibration_tolerance)
         recent["cohorts"] = [c["cohort"] for c in realised[-cfg.recent_realised :]]
+        recent["off_cohorts"] = [
+            c["cohort"] for c in realised[-cfg.recent_realised :] if c["realised"]["calibration"]["off"]
+        ]
     for c in cohorts:
         reasons = list(c["drift"])
         if c["realised"] is not None and c["realised"]["calibration"]["off"]:
             reasons.append(_calibration_reason(c["realised"]["calibration"], "esta cohorte / this cohort"))
-        elif c["realised"] is None and recent is not None and recent["off"]:
-            reasons.append(_calibration_reason(recent, "cohortes realizadas recientes / recent realised cohorts"))
+        elif c["realised"] is None and recent is not None and (recent["off"] or recent["off_cohorts"]):
+            reasons.append(_calibration_reason(recent, "cohortes realizadas recientes / recent realised cohorts")
+                           + f"; off: {', '.join(recent['off_cohorts']) or 'pooled'}")  # fmt: skip
         c["trustworthy"] = not reasons
         c["untrustworthy_reasons"] = reasons
     gaps = [abs(c["auc_gap"]) for c in realised if c.get("auc_gap") is not None]
