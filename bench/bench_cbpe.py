@@ -52,9 +52,18 @@ def cohort_decisions(bundle: Bundle, lake: Lake, as_ofs: Sequence[str]) -> list[
     feats = snapshot[names].to_dict(orient="records")
     created = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     return [
-        {"id": i, "ruc": r.ruc, "created_at": created, "model_version": bundle.version, "pd": r.pd, "score": r.score,
-         "band": r.band, "decision": r.decision, "response": {"as_of": str(pd.Timestamp(r.as_of).date())},
-         "features": feats[i]}  # fmt: skip
+        {
+            "id": i,
+            "ruc": r.ruc,
+            "created_at": created,
+            "model_version": bundle.version,
+            "pd": r.pd,
+            "score": r.score,
+            "band": r.band,
+            "decision": r.decision,
+            "response": {"as_of": str(pd.Timestamp(r.as_of).date())},
+            "features": feats[i],
+        }
         for i, r in enumerate(scored.itertuples(index=False))
     ]
 
@@ -62,9 +71,15 @@ def cohort_decisions(bundle: Bundle, lake: Lake, as_ofs: Sequence[str]) -> list[
 def cohort_table(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per cohort of a monitor result: estimated and realised AUC, their gap, trusted or not."""
     return [
-        {"cohort": c["cohort"], "n": c["n"], "estimated_auc": c["estimated"]["auc"],
-         "realised_auc": (c["realised"] or {}).get("auc"), "gap": c.get("auc_gap"), "trusted": c["trustworthy"],
-         "reasons": c["untrustworthy_reasons"]}  # fmt: skip
+        {
+            "cohort": c["cohort"],
+            "n": c["n"],
+            "estimated_auc": c["estimated"]["auc"],
+            "realised_auc": (c["realised"] or {}).get("auc"),
+            "gap": c.get("auc_gap"),
+            "trusted": c["trustworthy"],
+            "reasons": c["untrustworthy_reasons"],
+        }
         for c in result["cbpe"]["cohorts"]
     ]
 
@@ -97,7 +112,11 @@ def scenario(work: Path, firms: int, seed: int, shock: bool) -> dict[str, Any]:
     followed_or_flagged = [r for r in rows if r["gap"] is not None and (abs(r["gap"]) <= AUC_AGREEMENT
                                                                          or not r["trusted"])]  # fmt: skip
     return {
-        "firms": firms, "seed": seed, "shock": shock, "cohorts": rows, "seconds": round(time.perf_counter() - started),
+        "firms": firms,
+        "seed": seed,
+        "shock": shock,
+        "cohorts": rows,
+        "seconds": round(time.perf_counter() - started),
         "within_0.03": round(float(np.mean([g <= AUC_AGREEMENT for g in gaps])), 3),
         "mean_abs_gap": round(float(np.mean(gaps)), 4),
         "flagged_or_within": round(len(followed_or_flagged) / max(len(gaps), 1), 3),
