@@ -12,7 +12,10 @@ from pymescore.service._metrics import Metrics
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 MONITOR = {"pymescore_monitor_decisions", "pymescore_monitor_status", "pymescore_monitor_psi_score",
-           "pymescore_monitor_csi", "pymescore_monitor_decision_rate", "pymescore_monitor_backtest_auc"}  # fmt: skip
+           "pymescore_monitor_csi", "pymescore_monitor_decision_rate", "pymescore_monitor_backtest_auc",
+           "pymescore_monitor_estimated_auc", "pymescore_monitor_estimated_default_rate",
+           "pymescore_monitor_expected_defaults", "pymescore_monitor_estimate_trusted",
+           "pymescore_monitor_realised_auc"}  # fmt: skip
 
 
 def _exposed() -> set[str]:

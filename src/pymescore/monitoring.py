@@ -7,7 +7,9 @@ backtest (AUC, KS, observed vs predicted default rate per band). Thresholds foll
 ``pymescore.evaluate.psi_verdict``'s, which fails closed: a PSI that cannot be computed (no score reference, a
 feature missing from the decisions) is ``"unknown"``, and one on fewer decisions than ``Thresholds.min_n``
 (200 by default; none at all included) is ``"insufficient"`` — sampling noise, not drift. Both are alerts like
-``"act"``, never ``"stable"``. Results go to JSON, HTML and a Prometheus textfile.
+``"act"``, never ``"stable"``. Per monthly cohort, the AUC, bad rate per band and default count are estimated
+from the PDs before the outcomes arrive and set beside the realised figures once they do (``pymescore.cbpe``).
+Results go to JSON, HTML and a Prometheus textfile.
 
 Nothing here reads the audit store or imports the service: the caller hands the decisions over
 (``pymescore.pipelines.monitor_store`` reads them for the CLI and the scheduled job).
@@ -31,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from pymescore.bundle import Bundle
+from pymescore.cbpe import CbpeConfig, cbpe_html, estimate_cohorts
 from pymescore.errors import ConfigError
 from pymescore.evaluate import Verdict, assign_bands, binary_metrics, psi_against_reference, psi_verdict, worst_verdict
 from pymescore.evaluate._stability import ALERTS, MIN_PSI_SAMPLE, SEVERITY
@@ -74,13 +77,20 @@ def _decision_frame(decisions: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _backtest(frame: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> dict[str, Any] | None:
-    """Decisions whose 12-month window is observed in the lake, with their outcome."""
+def _outcomes(frame: pd.DataFrame, tables: Mapping[str, pd.DataFrame] | None) -> np.ndarray | None:
+    """The known 12-month outcome of each decision (1.0, 0.0, NaN); ``None`` without a lake or any ``as_of``."""
     from pymescore.features import known_outcomes
 
-    if frame["as_of"].notna().sum() == 0:
+    if tables is None or frame["as_of"].notna().sum() == 0:
         return None
-    y = known_outcomes(tables, frame["ruc"].to_numpy(dtype=object), frame["as_of"].to_numpy(dtype=object))
+    y: np.ndarray = known_outcomes(tables, frame["ruc"].to_numpy(dtype=object), frame["as_of"].to_numpy(dtype=object))
+    return y
+
+
+def _backtest(frame: pd.DataFrame, y: np.ndarray | None) -> dict[str, Any] | None:
+    """Decisions whose 12-month window is observed in the lake, with their outcome."""
+    if y is None:
+        return None
     done = frame.assign(y=y).dropna(subset=["y"])
     done["y"] = done["y"].astype(int)
     if len(done) < 30 or done["y"].nunique() < 2:
@@ -101,8 +111,10 @@ def monitor(
     lake_tables: Mapping[str, pd.DataFrame] | None = None,
     thresholds: Thresholds | None = None,
     since: dt.datetime | None = None,
+    cbpe: CbpeConfig | None = None,
 ) -> dict[str, Any]:
-    """The monitoring figures of ``decisions`` (rows of the audit store's ``decisions`` table)."""
+    """The monitoring figures of ``decisions`` (rows of the audit store's ``decisions`` table), with the
+    performance of each monthly cohort estimated from its PDs (``pymescore.cbpe``) beside the realised one."""
     th = thresholds or Thresholds()
     if not decisions:  # nothing to compare: insufficient data, an alert, never a quiet "stable"
         return {"n": 0, "status": "insufficient", "alert": True, "since": None if since is None else since.isoformat(),
@@ -124,6 +136,7 @@ def monitor(
         csi[name] = {"value": round(float(value), 4), "verdict": th.verdict(value, n)}
     # the worst first: unknown, then by CSI
     csi = dict(sorted(csi.items(), key=lambda kv: -math.inf if kv[1]["value"] is None else -kv[1]["value"]))
+    outcomes = _outcomes(frame, lake_tables)
     counts = frame["decision"].value_counts()
     rates = {k: round(float(counts.get(k, 0) / len(frame)), 4) for k in ("approve", "review", "decline")}
     verdicts = [th.verdict(score_psi, n)] + [c["verdict"] for c in csi.values()]
@@ -150,7 +163,8 @@ def monitor(
         "status": status,
         "alert": status in ALERTS,
         "min_n": th.min_n,
-        "backtest": _backtest(frame, lake_tables) if lake_tables is not None else None,
+        "backtest": _backtest(frame, outcomes),
+        "cbpe": estimate_cohorts(frame, features, reference, th, outcomes, cbpe),
         "score_mean": round(float(frame["score"].mean()), 2),
         "bands": {str(k): int(v) for k, v in pd.Series(assign_bands(frame["score"].to_numpy())).value_counts().items()},
     }
@@ -212,9 +226,34 @@ def _write_prom(result: Mapping[str, Any], path: Path) -> None:
         if bt.get("metrics"):
             auc: _Samples = [({}, bt["metrics"]["auc"] or 0.0)]
             text += _gauge("pymescore_monitor_backtest_auc", "AUC on decisions with a known outcome", auc)
+    text += _cbpe_gauges(result.get("cbpe"))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+def _cbpe_gauges(cbpe: Mapping[str, Any] | None) -> str:
+    """Per cohort (the latest ``max_cohorts`` months: a bounded label): the estimated AUC, default rate and
+    default count, whether the estimate is trusted, and the realised AUC where the outcomes are known."""
+    if not cbpe or not cbpe["cohorts"]:
+        return ""
+    cohorts = cbpe["cohorts"]
+
+    def per(key: str) -> _Samples:
+        return [({"cohort": c["cohort"]}, c["estimated"][key]) for c in cohorts if c["estimated"][key] is not None]
+
+    realised: _Samples = [({"cohort": c["cohort"]}, c["realised"]["auc"]) for c in cohorts
+                          if c["realised"] and c["realised"]["auc"] is not None]  # fmt: skip
+    trusted: _Samples = [({"cohort": c["cohort"]}, float(c["trustworthy"])) for c in cohorts]
+    text = _gauge("pymescore_monitor_estimated_auc", "AUC of a cohort estimated from its PDs (CBPE)", per("auc"))
+    text += _gauge("pymescore_monitor_estimated_default_rate", "Default rate of a cohort estimated from its PDs",
+                   per("default_rate"))  # fmt: skip
+    text += _gauge("pymescore_monitor_expected_defaults", "Expected defaults of a cohort (sum of PDs)",
+                   per("expected_defaults"))  # fmt: skip
+    text += _gauge("pymescore_monitor_estimate_trusted", "1 when a cohort's estimate is trusted, 0 when drift or "
+                   "calibration makes it untrustworthy", trusted)  # fmt: skip
+    text += _gauge("pymescore_monitor_realised_auc", "AUC of a cohort on its known 12-month outcomes", realised)
+    return text
 
 
 def _plot(result: Mapping[str, Any]) -> str:
@@ -282,4 +321,5 @@ revisión / review {r["review"]:.1%}, rechazo / decline {r["decline"]:.1%}.</p>
 <img alt="PSI / CSI" src="data:image/png;base64,{_plot(result)}">
 <h2>CSI por variable / per feature</h2><table><tr><th>feature</th><th>CSI</th><th>verdict</th></tr>{rows}</table>
 <h2>Backtest</h2>{backtest}
+{cbpe_html(result.get("cbpe"))}
 </html>"""

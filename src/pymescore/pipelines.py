@@ -15,6 +15,7 @@ from pymescore.errors import PymescoreError
 
 if TYPE_CHECKING:
     from pymescore.bundle import Bundle
+    from pymescore.cbpe import CbpeConfig
     from pymescore.monitoring import Thresholds
 
 
@@ -137,6 +138,7 @@ def monitor_store(
     *,
     lake: Path | None = None,
     thresholds: Thresholds | None = None,
+    cbpe: CbpeConfig | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """The monitoring job: decisions since ``since`` from the audit store, outcomes from ``lake`` when given,
     the figures written to ``out``. Returns the figures and the paths written.
@@ -158,7 +160,7 @@ def monitor_store(
         from pymescore.lake import Lake
 
         tables = read_lake_tables(Lake(lake))
-    result = compute(bundle, decisions, lake_tables=tables, thresholds=thresholds, since=since)
+    result = compute(bundle, decisions, lake_tables=tables, thresholds=thresholds, since=since, cbpe=cbpe)
     return result, write_outputs(result, Path(out))
 
 
@@ -180,7 +182,8 @@ def monitor(bundle_uri: str, database_url: str, out: Path, lake: Path | None = N
     result, paths = monitor_store(bundle, database_url, since, Path(out), lake=lake, thresholds=Thresholds(act=psi_act))
     summary = {"n": result["n"], "status": result["status"], "psi_score": result.get("psi_score"),
                "flagged_features": result.get("flagged_features", []),
-               "unknown_features": result.get("unknown_features", []), "report": str(paths["html"])}  # fmt: skip
+               "unknown_features": result.get("unknown_features", []), "report": str(paths["html"]),
+               "untrustworthy_estimates": (result.get("cbpe") or {}).get("untrustworthy", [])}  # fmt: skip
     if result["status"] == "act":
         flagged = ", ".join(summary["flagged_features"]) or "none"
         raise PipelineStop(

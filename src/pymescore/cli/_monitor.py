@@ -31,6 +31,13 @@ def monitor_command(
         int,
         typer.Option(min=1, help="Fewest decisions on which a PSI is read as drift; below: status insufficient."),
     ] = 200,
+    calibration_tolerance: Annotated[
+        float,
+        typer.Option(
+            help="Relative gap of observed to expected defaults that makes the estimated performance "
+            "of a cohort (CBPE) untrustworthy."
+        ),
+    ] = 0.25,
     fail_on_act: Annotated[
         bool,
         typer.Option(
@@ -40,7 +47,9 @@ def monitor_command(
     ] = False,
 ) -> None:
     """Compare recent decisions with the model's training population: PSI of the score, CSI of every
-    feature, approval and decline rates, and a backtest where the 12-month outcome is known in the lake.
+    feature, approval and decline rates, and a backtest where the 12-month outcome is known in the lake. Per
+    monthly cohort, the AUC, bad rate per band and expected defaults are estimated from the calibrated PDs
+    before the outcomes arrive (CBPE), marked untrustworthy under drift, and shown beside the realised figures.
 
     Writes `monitor.json`, `monitor.html` (with a plot) and `monitor.prom` (Prometheus textfile format, for
     node-exporter's textfile collector); the JSON summary is the last line of stdout. The audit store is opened
@@ -50,6 +59,7 @@ def monitor_command(
     Example: pymescore monitor --bundle demo/bundle --database-url sqlite:///demo/audit.db --lake demo/lake
     """
     from pymescore.bundle import load_bundle
+    from pymescore.cbpe import CbpeConfig
     from pymescore.config import Settings
     from pymescore.errors import ConfigError
     from pymescore.monitoring import Thresholds
@@ -66,7 +76,8 @@ def monitor_command(
     settings = Settings(database_url=database_url) if database_url else Settings()
     with console.status("Monitoring the recent decisions…"):
         result, paths = monitor_store(load_bundle(bundle), settings.database_url, start, out, lake=lake,
-                                      thresholds=Thresholds(psi_watch, psi_act, min_decisions))  # fmt: skip
+                                      thresholds=Thresholds(psi_watch, psi_act, min_decisions),
+                                      cbpe=CbpeConfig(calibration_tolerance=calibration_tolerance))  # fmt: skip
     console.print(
         f"{result['n']:,} decisions; status {result['status']}; score PSI {result.get('psi_score', {}).get('value')}; "
         f"shifted features: {', '.join(result.get('flagged_features', [])) or 'none'}; report {paths['html']}"
@@ -75,6 +86,11 @@ def monitor_command(
         console.print(f"[bold red]{result['note']}[/]")
     keys = ("n", "status", "alert", "psi_score", "flagged_features", "rates", "min_n", "note")
     summary = {k: result.get(k) for k in keys}
+    cbpe = result.get("cbpe") or {}
+    if cbpe.get("cohorts"):
+        latest = cbpe["cohorts"][-1]
+        summary["cbpe"] = {"latest_cohort": latest["cohort"], "estimated_auc": latest["estimated"]["auc"],
+                           "untrustworthy": cbpe["untrustworthy"]}  # fmt: skip
     emit_json({**summary, "outputs": {k: str(v) for k, v in paths.items()}})
     if fail_on_act and result["alert"]:  # "act", "unknown" or "insufficient": monitoring fails closed
         raise typer.Exit(1)
