@@ -55,14 +55,20 @@ def web(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, An
     else:
         url, schema = request.getfixturevalue("pg_schema")
     settings = Settings(serve_bundle=tmp_path / "no-bundle", database_url=url, reload_interval_s=0,
-                        monitor_dir=tmp_path / "monitoring")  # fmt: skip
+                        monitor_dir=tmp_path / "monitoring", policy_sim_dir=tmp_path / "policy-sim")  # fmt: skip
     state = build_state(settings, schema=schema)
     state.store.migrate()
     accounts = Accounts(state.store)
     pw = {n: accounts.create_user(t, n, r, lim)[0] for n, t, r, lim in (
         ("ana", "bank-a", "officer", 10_000.0), ("carla", "bank-a", "approver", None), ("rita", "bank-a", "reviewer",
         None), ("adam", "bank-a", "admin", None), ("rob", "bank-b", "reviewer", None))}  # fmt: skip
-    yield {"app": create_app(state), "state": state, "pw": pw, "monitor_dir": settings.monitor_dir}
+    yield {
+        "app": create_app(state),
+        "state": state,
+        "pw": pw,
+        "monitor_dir": settings.monitor_dir,
+        "policy_sim_dir": settings.policy_sim_dir,
+    }
     state.store.dispose()
 
 
@@ -286,3 +292,45 @@ def test_the_queue_holds_exactly_the_open_cases(web: dict[str, Any]) -> None:
     assert {r["id"] for r in got} == expected
     assert len(expected) > 20
     assert {r["status"].state for r in got} == {"pending_review", "info", "pending_approver"}
+
+
+def test_the_dashboard_links_the_latest_policy_simulation(web: dict[str, Any]) -> None:
+    """issue 24 item 5: what `pymescore simulate-policy --out` wrote is summed up on the dashboard and its report
+    opens from it (reviewers and admins); before any simulation the page says how to make one."""
+    from pymescore.policy_sim import write_outputs
+
+    rita, ana = client_for(web, "rita"), client_for(web, "ana")
+    page = rita.get("/app/panel").text
+    assert 'data-testid="dash-policy-sim" data-status="none"' in page
+    assert "simulate-policy" in page
+    assert rita.get("/app/panel/simulacion").status_code == 404
+    side = {
+        "approval_rate": 0.40,
+        "review_rate": 0.35,
+        "decline_rate": 0.25,
+        "approved": 40,
+        "expected_bad_rate": 0.031,
+        "observed_bad_rate": None,
+        "expected_loss": 1234.0,
+        "granted_amount": 9e5,
+    }
+    result = {
+        "rows": 100,
+        "policies": {"current": "default+1", "proposed": "stricter+2"},
+        "target": None,
+        "current": side,
+        "proposed": {**side, "approval_rate": 0.30, "expected_bad_rate": 0.022},
+        "swap_in": {"count": 2, "expected_bad_rate": 0.05, "observed_bad_rate": None},
+        "swap_out": {"count": 12, "expected_bad_rate": 0.06, "observed_bad_rate": None},
+        "segments": {},
+    }
+    write_outputs(result, web["policy_sim_dir"])
+    page = rita.get("/app/panel").text
+    assert "40.0 % → 30.0 %" in page
+    assert "3.1 % → 2.2 %" in page
+    assert 'data-testid="dash-policy-sim-link"' in page
+    report = rita.get("/app/panel/simulacion")
+    assert report.status_code == 200
+    assert "Simulación de política" in report.text
+    assert "img-src data:" in report.headers["content-security-policy"]
+    assert ana.get("/app/panel/simulacion").status_code == 403

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         default=Path("monitoring"),
         description="Folder of the latest `pymescore monitor --out` (monitor.json), shown on the risk dashboard.",
     )
+    policy_sim_dir: Path = Field(
+        default=Path("policy-sim"),
+        description="Folder of the latest `pymescore simulate-policy --out` (summary.json, report.html), linked "
+        "from the risk dashboard.",
+    )
     trusted_keys: str = Field(
         default="",
         description="Public keys (ed25519:...) or .pub files, comma-separated, whose signed bundles are served; "

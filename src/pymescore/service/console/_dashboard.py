@@ -215,3 +215,25 @@ def latest_monitoring(folder: Path) -> Monitoring | None:
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise MonitoringFileError(f"{path}: expected the JSON that `pymescore monitor` writes (with a 'status'), "
                                   f"got {type(exc).__name__}") from exc  # fmt: skip
+
+
+def latest_policy_sim(folder: Path) -> dict[str, Any] | None:
+    """The comparison ``pymescore simulate-policy --out folder`` wrote (its summary's headline figures and when it
+    was written); None when there is none, or when ``summary.json`` is not one (the page says so)."""
+    path = Path(folder) / "summary.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        out = {
+            "policies": {k: str(v) for k, v in data["policies"].items()},
+            "rows": int(data["rows"]),
+            "swap_in": int(data["swap_in"]["count"]),
+            "swap_out": int(data["swap_out"]["count"]),
+            "written_at": dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC),
+            "report": (Path(folder) / "report.html").is_file(),
+        }
+        for which in ("current", "proposed"):
+            figures = data[which]
+            out[which] = {k: figures.get(k) for k in ("approval_rate", "expected_bad_rate", "expected_loss")}
+        return out
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None

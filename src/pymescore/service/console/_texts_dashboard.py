@@ -47,6 +47,13 @@ DASHBOARD: dict[str, tuple[str, str]] = {
     "dash_mon_flagged": ("Variables con cambio fuerte", "Shifted features"),
     "dash_mon_watched": ("en observación", "watched"),
     "dash_mon_none": ("Aún no hay un monitoreo.", "No monitoring run yet."),
+    "dash_sim": ("Simulación de política", "Policy simulation"),
+    "dash_sim_none": ("Aún no hay una simulación de política.", "No policy simulation yet."),
+    "dash_sim_feed": ("Para compararla con una política propuesta:", "To compare it with a proposed policy:"),
+    "dash_sim_headline": ("Aprobación actual → propuesta", "Approval current → proposed"),
+    "dash_sim_bad": ("Malos esperados", "Expected bad rate"),
+    "dash_sim_swaps": ("Entran / salen", "Swap-in / swap-out"),
+    "dash_sim_open": ("Ver el informe completo", "Open the full report"),
     "dash_mon_unreadable": (
         "El archivo del último monitoreo no se pudo leer.",
         "The latest monitoring file could not be read.",
