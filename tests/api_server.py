@@ -43,7 +43,9 @@ def _stamp(i: int) -> str:
     return (dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=7 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def dataset(firms: int = 3, months: int = 3, per_month: int = 4, bad: bool = False, start: int = 0) -> dict[str, list[dict[str, Any]]]:
+def dataset(
+    firms: int = 3, months: int = 3, per_month: int = 4, bad: bool = False, start: int = 0
+) -> dict[str, list[dict[str, Any]]]:
     """A small bank's records: an account per firm, ``per_month`` transactions per firm and month, a loan
     with monthly instalments per firm, one annual statement per firm. ``bad`` adds one record per
     resource that breaks a contract (a currency not PEN/USD, a negative instalment, an unbalanced sheet)."""
@@ -70,7 +72,8 @@ def dataset(firms: int = 3, months: int = 3, per_month: int = 4, bad: bool = Fal
             instalments.append({"due_date": due, "amount_due": 500.0, "amount_paid": 500.0, "paid_on": due})
         tick += 1
         data["loans"].append({"loan_id": f"LN-{f:03d}", "borrower": {"tax_id": ruc}, "currency": "PEN",
-                              "disbursed_on": "2023-12-15", "instalments": instalments, "updated_at": _stamp(tick)})  # fmt: skip
+                              "disbursed_on": "2023-12-15", "instalments": instalments,
+                              "updated_at": _stamp(tick)})  # fmt: skip
         tick += 1
         assets, liabilities = 90000.0 + 1000 * f, 40000.0
         data["statements"].append({
@@ -91,7 +94,8 @@ def dataset(firms: int = 3, months: int = 3, per_month: int = 4, bad: bool = Fal
                                                "paid_on": None}]})  # fmt: skip
         tick += 1
         data["statements"].append({
-            "statement_id": "ST-BAD", "company": {"tax_id": bad_ruc(101)}, "period_end": "2023-12-31", "currency": "PEN",
+            "statement_id": "ST-BAD", "company": {"tax_id": bad_ruc(101)}, "period_end": "2023-12-31",
+            "currency": "PEN",
             "balance_sheet": {"total_assets": 100.0, "total_liabilities": 10.0, "equity": 90.0},
             "income_statement": {"revenue": 1.0, "cost_of_sales": 1.0, "net_income": 0.0}, "updated_at": _stamp(tick),
         })  # fmt: skip
@@ -299,14 +303,25 @@ page_size = {page_size}
 [institutions.{name}.resources.accounts]
 path = "/accounts"
 table = "accounts"
-fields = {{ account_id = "$.account_id", ruc = "$.holder.tax_id", currency = "$.currency" }}
+
+[institutions.{name}.resources.accounts.fields]
+account_id = "$.account_id"
+ruc = "$.holder.tax_id"
+currency = "$.currency"
 
 [institutions.{name}.resources.transactions]
 path = "/transactions"
 table = "transactions"
 watermark = "$.updated_at"
 since_param = "updated_since"
-fields = {{ id = "$.transaction_id", account_id = "$.account_id", date = "$.booking_date", amount = "$.amount.value", currency = "$.amount.currency", direction = "$.credit_debit_indicator" }}
+
+[institutions.{name}.resources.transactions.fields]
+id = "$.transaction_id"
+account_id = "$.account_id"
+date = "$.booking_date"
+amount = "$.amount.value"
+currency = "$.amount.currency"
+direction = "$.credit_debit_indicator"
 
 [institutions.{name}.resources.loans]
 path = "/loans"
@@ -314,12 +329,31 @@ table = "payments"
 explode = "$.instalments"
 watermark = "$.updated_at"
 since_param = "updated_since"
-fields = {{ loan_id = "^.loan_id", ruc = "^.borrower.tax_id", currency = "^.currency", disbursement_date = "^.disbursed_on", due_date = "$.due_date", paid_date = "$.paid_on", amount_due = "$.amount_due", amount_paid = "$.amount_paid" }}
+
+[institutions.{name}.resources.loans.fields]
+loan_id = "^.loan_id"
+ruc = "^.borrower.tax_id"
+currency = "^.currency"
+disbursement_date = "^.disbursed_on"
+due_date = "$.due_date"
+paid_date = "$.paid_on"
+amount_due = "$.amount_due"
+amount_paid = "$.amount_paid"
 
 [institutions.{name}.resources.statements]
 path = "/statements"
 table = "financial_statements"
 watermark = "$.updated_at"
 since_param = "updated_since"
-fields = {{ ruc = "$.company.tax_id", period_end = "$.period_end", currency = "$.currency", total_assets = "$.balance_sheet.total_assets", total_liabilities = "$.balance_sheet.total_liabilities", equity = "$.balance_sheet.equity", revenue = "$.income_statement.revenue", cost_of_sales = "$.income_statement.cost_of_sales", net_income = "$.income_statement.net_income" }}
+
+[institutions.{name}.resources.statements.fields]
+ruc = "$.company.tax_id"
+period_end = "$.period_end"
+currency = "$.currency"
+total_assets = "$.balance_sheet.total_assets"
+total_liabilities = "$.balance_sheet.total_liabilities"
+equity = "$.balance_sheet.equity"
+revenue = "$.income_statement.revenue"
+cost_of_sales = "$.income_statement.cost_of_sales"
+net_income = "$.income_statement.net_income"
 '''

@@ -84,7 +84,11 @@ def _oauth_error(response: httpx.Response) -> str:
     except ValueError:
         return f"HTTP {response.status_code}"
     code = body.get("error") if isinstance(body, dict) else None
-    return f"HTTP {response.status_code} {code}" if isinstance(code, str) and code.isascii() else f"HTTP {response.status_code}"
+    return (
+        f"HTTP {response.status_code} {code}"
+        if isinstance(code, str) and code.isascii()
+        else f"HTTP {response.status_code}"
+    )
 
 
 class ApiClient:
@@ -232,7 +236,7 @@ class ApiClient:
                 problem = f"no answer within {self.inst.timeout_s:g} s"
             except httpx.TransportError as exc:
                 problem = f"a connection error ({type(exc).__name__})"
-            except _BadBody as exc:
+            except _BadBodyError as exc:
                 problem = exc.message
             if attempt >= self.inst.max_retries:
                 raise ApiSourceError(
@@ -251,10 +255,10 @@ class ApiClient:
         try:
             return json.loads(response.content)
         except ValueError:
-            raise _BadBody(f"a body that is not complete JSON from {_path(url)}") from None
+            raise _BadBodyError(f"a body that is not complete JSON from {_path(url)}") from None
 
 
-class _BadBody(ApiSourceError):
+class _BadBodyError(ApiSourceError):
     """A 200 answer whose body does not parse: a page cut short, retried like a dropped connection."""
 
     code = "API_BAD_BODY"

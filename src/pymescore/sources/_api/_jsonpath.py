@@ -35,7 +35,8 @@ def compile_path(path: str) -> tuple[str | int, ...]:
         m = _STEP.match(path, pos)
         if m is None:
             raise ConfigError(
-                f"JSON path {path!r}: expected .name, ['name'] or [index] at position {pos}, got {path[pos:pos + 10]!r}"
+                f"JSON path {path!r}: expected .name, ['name'] or [index] at position {pos}, "
+                f"got {path[pos : pos + 10]!r}"
             )
         name, quoted, index = m.groups()
         steps.append(int(index) if index is not None else (name if name is not None else quoted))

@@ -34,7 +34,9 @@ class Fetched:
     def at_watermark(self) -> list[str]:
         """Hashes of the records at the watermark: the next sync's inclusive request gives them again."""
         mark = self.watermark
-        return sorted(record_hash(r) for r, w in zip(self.raw, self.watermarks, strict=True) if w is not None and w == mark)
+        return sorted(
+            record_hash(r) for r, w in zip(self.raw, self.watermarks, strict=True) if w is not None and w == mark
+        )
 
     def sha256(self) -> str:
         """A hash of the records' content: the same records give the same hash in any delivery order."""
@@ -136,7 +138,9 @@ def fetch(
                 mark = None if w is MISSING or w is None else str(w)
             for element in elements:
                 record = {name: _value(_field(item, element, path)) for name, path in resource.fields.items()}
-                raw = element if resource.explode is None else {"item": _strip(item, resource.explode), "record": element}
+                raw = (
+                    element if resource.explode is None else {"item": _strip(item, resource.explode), "record": element}
+                )
                 rows.append((mark or "", json.dumps(raw, sort_keys=True, default=str), record, raw, mark))
     rows.sort(key=lambda r: (r[0], r[1]))
     kept, last = [], None
@@ -145,9 +149,7 @@ def fetch(
             kept.append(row)
         last = row[1]
     rows = kept
-    return Fetched(
-        records=[r[2] for r in rows], raw=[r[3] for r in rows], watermarks=[r[4] for r in rows], pages=count
-    )
+    return Fetched(records=[r[2] for r in rows], raw=[r[3] for r in rows], watermarks=[r[4] for r in rows], pages=count)
 
 
 def _explode(item: Any, path: str) -> list[Any]:

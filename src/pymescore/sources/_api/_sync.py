@@ -90,9 +90,10 @@ def sync_resource(
              fetched.pages, since)  # fmt: skip
     if not fetched.records:
         return ResourceSync(inst.name, name, table, since, mark, 0, fetched.pages, None)
+    boundary = fetched.at_watermark() if mark == fetched.watermark else sorted(seen)
     lineage = {"api": {"institution": inst.name, "resource": name, "url": resource_url(inst, resource),
                        "since": since, "watermark": mark, "records": len(fetched.records), "pages": fetched.pages,
-                       "at_watermark": fetched.at_watermark() if mark == fetched.watermark else sorted(seen)}}  # fmt: skip
+                       "at_watermark": boundary}}  # fmt: skip
     if resource.table == "transactions":
         ledger = lake.sidecar(table, ledger_name(inst, name))
         monthly, refused, new_ledger = monthly_batch(fetched.records, fetched.raw, resource, accounts, ledger)
@@ -117,7 +118,7 @@ def sync_institution(
     client = client or ApiClient(inst)
     try:
         accounts = None
-        for name, resource in inst.resources.items():
+        for resource in inst.resources.values():
             if resource.table == "accounts":
                 accounts = Accounts.from_records(fetch(client, inst, resource, None).records)
         return [

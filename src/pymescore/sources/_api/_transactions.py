@@ -51,7 +51,9 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def _rows(records: list[dict[str, Any]], resource: Resource, accounts: Accounts | None) -> tuple[pd.DataFrame, dict[int, str]]:
+def _rows(
+    records: list[dict[str, Any]], resource: Resource, accounts: Accounts | None
+) -> tuple[pd.DataFrame, dict[int, str]]:
     """One monthly_cashflows-shaped row per transaction (index = position + 1), and the positions refused
     before the contract sees them (an unknown account, an unknown direction, an amount that is no number),
     with their reason as ``CODE: text``."""
@@ -65,7 +67,10 @@ def _rows(records: list[dict[str, Any]], resource: Resource, accounts: Accounts 
         ruc, currency = rec.get("ruc"), rec.get("currency")
         if accounts is not None and account is not None:
             if account not in accounts.ruc:
-                refused[pos] = f"ACCOUNT_UNKNOWN: transaction {tid}: account_id: expected an account listed by the accounts resource, got {account!r}"
+                refused[pos] = (
+                    f"ACCOUNT_UNKNOWN: transaction {tid}: account_id: expected an account listed by the accounts "
+                    f"resource, got {account!r}"
+                )
             ruc = accounts.ruc.get(account) if ruc is None else ruc
             currency = accounts.currency.get(account) if currency is None else currency
         amount = _number(rec.get("amount"))
@@ -102,8 +107,9 @@ def monthly_batch(
     for pos in frame.index[no_id]:
         refused.setdefault(int(pos), "VALUE_MISSING: transaction: id: expected an id, got none")
     checked = validate_table(frame.drop(columns="id"), TABLES["monthly_cashflows"], source="transactions")
-    for pos, row in checked.rejected.iterrows():
-        refused.setdefault(int(pos), f"{row['reason_codes']}: transaction {frame.at[pos, 'id']}: {row['reason']}")
+    rejected = checked.rejected
+    for pos, codes, reason in zip(rejected.index.tolist(), rejected["reason_codes"], rejected["reason"], strict=True):
+        refused.setdefault(int(pos), f"{codes}: transaction {frame['id'].get(pos)!s}: {reason}")
     keep = ~frame.index.isin(list(refused))
     fresh = checked.valid.loc[checked.valid.index.isin(frame.index[keep])].copy()
     fresh.insert(0, "id", frame.loc[fresh.index, "id"].astype("string"))
