@@ -280,21 +280,19 @@ class ApiServer:
 
 
 def config_toml(server: ApiServer, secret_env: str, name: str = "banco", style: str = "next_link", page_size: int = 5,
-                extra: str = "") -> str:  # fmt: skip
-    """The sources TOML of the test institution (tiny timeouts and backoff)."""
+                **overrides: Any) -> str:  # fmt: skip
+    """The sources TOML of the test institution (tiny timeouts and backoff); ``overrides`` replace or add
+    keys of the institution's table (``None`` removes one)."""
+    keys: dict[str, Any] = {
+        "base_url": server.url, "token_url": server.token_url, "client_id": CLIENT_ID, "client_secret_env": secret_env,
+        "scopes": ["accounts:read", "transactions:read", "loans:read", "statements:read"], "timeout_s": 0.25,
+        "rate_limit_per_s": 500, "max_retries": 4, "backoff_s": 0.01, "backoff_max_s": 0.05,
+    }  # fmt: skip
+    keys |= overrides
+    head = "\n".join(f"{k} = {json.dumps(v)}" for k, v in keys.items() if v is not None)
     return f'''
 [institutions.{name}]
-base_url = "{server.url}"
-token_url = "{server.token_url}"
-client_id = "{CLIENT_ID}"
-client_secret_env = "{secret_env}"
-scopes = ["accounts:read", "transactions:read", "loans:read", "statements:read"]
-timeout_s = 0.25
-rate_limit_per_s = 500
-max_retries = 4
-backoff_s = 0.01
-backoff_max_s = 0.05
-{extra}
+{head}
 
 [institutions.{name}.pagination]
 style = "{style}"
