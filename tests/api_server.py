@@ -19,6 +19,7 @@ Every request is logged (``log``) with its number, path, parameters, status and 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import os
@@ -30,6 +31,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -198,8 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(state, entry, resource, params, fault)
         finally:
             if state.kill is not None and state.kill[1] == n:
-                pid, _, delay = state.kill
-                threading.Timer(delay, os.kill, (pid, signal.SIGKILL)).start()
+                threading.Timer(state.kill[2], _kill, (state.kill[0],)).start()
 
     def _answer(self, state: ServerState, entry: dict[str, Any], resource: str, params: dict[str, str],
                 fault: str | None) -> None:  # fmt: skip
@@ -247,6 +248,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it had finished already
+        os.kill(pid, signal.SIGKILL)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     state: ServerState
@@ -268,6 +274,7 @@ class ApiServer:
         self.origin = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         self.url = f"{self.origin}/v1"
         self.token_url = f"{self.origin}/oauth/token"
+        self.config: Path | None = None
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> ApiServer:
@@ -355,3 +362,66 @@ revenue = "$.income_statement.revenue"
 cost_of_sales = "$.income_statement.cost_of_sales"
 net_income = "$.income_statement.net_income"
 '''
+
+
+def make_tls(folder: Path) -> tuple[ssl.SSLContext, dict[str, str]]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate: the server's context (client
+    certificates required) and the client's files (``tls_ca_bundle``, ``tls_client_cert``, ``tls_client_key``)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def issue(name: str, key: Any, issuer: Any, issuer_key: Any, ca: bool = False, ip: bool = False) -> Any:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if ca:
+            builder = builder.add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+            ).add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        else:
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
+            )
+        if ip:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+            )
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    files: dict[str, str] = {}
+
+    def save(label: str, cert: Any, key: Any) -> None:
+        (folder / f"{label}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (folder / f"{label}.key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))  # fmt: skip
+        files[label] = str(folder / f"{label}.pem")
+        files[label + "_key"] = str(folder / f"{label}.key")
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pymescore test CA")])
+    ca = issue("pymescore test CA", ca_key, ca_name, ca_key, ca=True)
+    save("ca", ca, ca_key)
+    for label, ip in (("server", True), ("client", False)):
+        key = ec.generate_private_key(ec.SECP256R1())
+        save(label, issue(label, key, ca_name, ca_key, ip=ip), key)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=files["ca"])
+    ctx.load_cert_chain(files["server"], files["server_key"])
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx, {
+        "tls_ca_bundle": files["ca"],
+        "tls_client_cert": files["client"],
+        "tls_client_key": files["client_key"],
+    }

@@ -1,11 +1,18 @@
 """The bank / open-finance API source against a real local server (tests/api_server.py) that injects faults:
 every fault ends with the lake a clean sync writes, bad records are quarantined with their reason, a second
-sync fetches only what is new, and the secret and tokens appear in no log line and no lake file."""
+sync fetches only what is new, and the secret and tokens appear in no log line and no lake file. Then as
+users run it: `pymescore ingest --source api:NAME` in its own process, killed with SIGKILL at any point of a
+sync and restarted (nothing lost, nothing doubled), and over mutual TLS."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import secrets
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,14 +20,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pymescore.errors import ConfigError
 from pymescore.lake import Lake
 from pymescore.sources._api import ApiClient, ApiSourceError, Institution, load_institutions, sync_institution
-from pymescore.sources._api._transactions import KEY
-from tests.api_server import ApiServer, ServerState, config_toml, dataset
+from tests.api_server import ApiServer, ServerState, config_toml, dataset, make_tls
 
 ENV = "PYMESCORE_TEST_BANK_SECRET"
 TABLES = ("monthly_cashflows", "payments", "financial_statements")
@@ -70,7 +76,8 @@ def clean_lake(secret: str, tmp_path: Path) -> Lake:
 def test_a_clean_sync_maps_each_resource_into_its_contract_table(clean_lake: Lake) -> None:
     data = dataset(bad=True)
     cash = clean_lake.read("monthly_cashflows")
-    assert len(cash) == 3 * 3 and set(cash["currency"]) == {"PEN"}
+    assert len(cash) == 3 * 3
+    assert set(cash["currency"]) == {"PEN"}
     # monthly sums of the transactions, by account holder and booking month
     rucs = {a["account_id"]: a["holder"]["tax_id"] for a in data["accounts"]}
     tx = pd.DataFrame([{"ruc": rucs[t["account_id"]], "month": pd.Timestamp(t["booking_date"][:7] + "-01"),
@@ -81,11 +88,13 @@ def test_a_clean_sync_maps_each_resource_into_its_contract_table(clean_lake: Lak
     got = cash[["ruc", "month", "income", "expenses"]].astype({"ruc": str, "month": "datetime64[ns]"})
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.astype({"month": "datetime64[ns]"}), rtol=1e-12)
     pay = clean_lake.read("payments")
-    assert len(pay) == 3 * 3 and set(pay["loan_id"]) == {"LN-000", "LN-001", "LN-002"}
+    assert len(pay) == 3 * 3
+    assert set(pay["loan_id"]) == {"LN-000", "LN-001", "LN-002"}
     assert (pay["disbursement_date"] == pd.Timestamp("2023-12-15")).all()
     assert len(clean_lake.read("financial_statements")) == 3
     record = clean_lake.lineage("payments")[-1]
-    assert record["source"] == "api:banco/loans" and record["api"]["watermark"] == data["loans"][-1]["updated_at"]
+    assert record["source"] == "api:banco/loans"
+    assert record["api"]["watermark"] == data["loans"][-1]["updated_at"]
 
 
 def test_a_record_that_breaks_the_contract_is_quarantined_with_its_reason(
@@ -120,13 +129,14 @@ def test_every_fault_at_once_ends_with_the_lake_of_a_clean_sync(
     assert [e["status"] for e in log if e["fault"] == "expire"] == [401]
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     spots=st.lists(
         st.tuples(st.integers(0, 2), st.sampled_from(["429", "500", "truncate", "timeout", "expire"])),
         min_size=1,
         max_size=6,
-    ),  # fmt: skip
+    ),
     shuffle=st.booleans(),
     duplicates=st.booleans(),
 )
@@ -150,10 +160,11 @@ def test_a_resource_that_keeps_failing_fails_the_sync_and_keeps_its_watermark(
 ) -> None:
     lake = Lake(tmp_path / "retried")
     # request 1 is accounts, 2-9 the transactions' pages, then the loans fail five times in a row
-    with bank(secret, tmp_path, faults=dict.fromkeys(range(10, 15), "500")) as (srv, inst):
-        with pytest.raises(ApiSourceError) as err:
-            sync_institution(inst, lake)
-    assert err.value.code == "API_RETRIES_EXHAUSTED" and "/v1/loans" in err.value.message
+    faults = dict.fromkeys(range(10, 15), "500")
+    with bank(secret, tmp_path, faults=faults) as (srv, inst), pytest.raises(ApiSourceError) as err:
+        sync_institution(inst, lake)
+    assert err.value.code == "API_RETRIES_EXHAUSTED"
+    assert "/v1/loans" in err.value.message
     assert [e["resource"] for e in srv.state.log[9:]] == ["loans"] * 5  # 1 + max_retries attempts, then stop
     assert lake.tables() == ["monthly_cashflows"]  # the resource synced before it stays committed
     with bank(secret, tmp_path) as (srv, inst):
@@ -164,10 +175,11 @@ def test_a_resource_that_keeps_failing_fails_the_sync_and_keeps_its_watermark(
 
 
 def test_a_second_401_with_a_fresh_token_fails_rather_than_loop(secret: str, tmp_path: Path) -> None:
-    with bank(secret, tmp_path, faults={1: "expire", 2: "expire"}) as (srv, inst):
-        with pytest.raises(ApiSourceError) as err:
-            sync_institution(inst, Lake(tmp_path / "lake"))
-    assert err.value.code == "API_AUTH" and len(srv.state.token_log) == 2
+    faults = {1: "expire", 2: "expire"}
+    with bank(secret, tmp_path, faults=faults) as (srv, inst), pytest.raises(ApiSourceError) as err:
+        sync_institution(inst, Lake(tmp_path / "lake"))
+    assert err.value.code == "API_AUTH"
+    assert len(srv.state.token_log) == 2
 
 
 def test_a_second_sync_fetches_only_new_records(clean_lake: Lake, secret: str, tmp_path: Path) -> None:
@@ -187,7 +199,8 @@ def test_a_second_sync_fetches_only_new_records(clean_lake: Lake, secret: str, t
         versions = Lake(lake.root).versions()
         before = len(state.log)
         sync_institution(inst, lake)  # nothing new: one page each, nothing written
-        assert len(state.log) - before == 4 and lake.versions() == versions
+        assert len(state.log) - before == 4
+        assert lake.versions() == versions
         for name, items in (("transactions", new_tx), ("loans", [new_loan]), ("statements", [new_st])):
             first[name].extend(items)
             full[name].extend(items)
@@ -221,23 +234,28 @@ def test_a_corrected_transaction_moves_between_months(secret: str, tmp_path: Pat
         data["transactions"].append({**moved, "booking_date": "2024-02-01", "updated_at": "2030-01-01T00:00:00Z"})
         sync_institution(inst, lake)
     ledger = lake.sidecar("monthly_cashflows", "api_banco_transactions_ledger")
-    assert ledger is not None and ledger["id"].is_unique and len(ledger) == 8
+    assert ledger is not None
+    assert ledger["id"].is_unique
+    assert len(ledger) == 8
     cash = lake.read("monthly_cashflows").set_index("month")
-    months = pd.DataFrame([{**t, "m": t["booking_date"][:7], "v": t["amount"]["value"] * (
-        1 if t["credit_debit_indicator"] == "CREDIT" else 0)} for t in data["transactions"][1:]]).groupby("m")["v"].sum()  # fmt: skip
+    rows = [{"m": t["booking_date"][:7], "v": t["amount"]["value"] * (t["credit_debit_indicator"] == "CREDIT")}
+            for t in data["transactions"][1:]]  # fmt: skip
+    months = pd.DataFrame(rows).groupby("m")["v"].sum()
     assert cash["income"].tolist() == pytest.approx(months.tolist(), rel=1e-12)
 
 
 def test_the_token_is_cached_and_renewed_before_it_expires(secret: str, tmp_path: Path) -> None:
     now = [0.0]
-    with bank(secret, tmp_path, expires_in=100, toml={"token_refresh_margin_s": 30}) as (srv, inst):
-        with ApiClient(inst, clock=lambda: now[0], sleep=lambda s: None) as client:
-            for t in (0.0, 10.0, 69.0):
-                now[0] = t
-                client.get_json(srv.url + "/accounts")
-            assert len(srv.state.token_log) == 1
-            now[0] = 71.0  # 29 s left: renewed before the server would refuse it
+    with (
+        bank(secret, tmp_path, expires_in=100, toml={"token_refresh_margin_s": 30}) as (srv, inst),
+        ApiClient(inst, clock=lambda: now[0], sleep=lambda s: None) as client,
+    ):
+        for t in (0.0, 10.0, 69.0):
+            now[0] = t
             client.get_json(srv.url + "/accounts")
+        assert len(srv.state.token_log) == 1
+        now[0] = 71.0  # 29 s left: renewed before the server would refuse it
+        client.get_json(srv.url + "/accounts")
     assert len(srv.state.token_log) == 2
     assert all(e["status"] == 200 for e in srv.state.log)
     assert srv.state.token_log[0] == {"scope": " ".join(srv.state.scopes), "grant_type": "client_credentials",
@@ -249,7 +267,8 @@ def test_client_secret_post_and_a_secret_file(secret: str, tmp_path: Path) -> No
     toml = {"auth_method": "client_secret_post", "client_secret_file": "secret.txt", "client_secret_env": None}
     with bank(secret, tmp_path, toml=toml) as (srv, inst):
         sync_institution(inst, Lake(tmp_path / "lake"))
-    assert srv.state.token_log[0]["basic"] is False and len(srv.state.tokens) == 1
+    assert srv.state.token_log[0]["basic"] is False
+    assert len(srv.state.tokens) == 1
 
 
 def test_scopes_and_credentials_are_refused_with_the_oauth_error(secret: str, tmp_path: Path) -> None:
@@ -262,9 +281,8 @@ def test_scopes_and_credentials_are_refused_with_the_oauth_error(secret: str, tm
         with pytest.raises(ApiSourceError, match=r"403 insufficient_scope.*scopes") as err:
             sync_institution(inst, lake)
         assert lake.tables() == ["monthly_cashflows", "payments"]
-    with bank("another-secret", tmp_path) as (_, inst):
-        with pytest.raises(ApiSourceError, match="invalid_client") as err:
-            sync_institution(inst, Lake(tmp_path / "c"))
+    with bank("another-secret", tmp_path) as (_, inst), pytest.raises(ApiSourceError, match="invalid_client") as err:
+        sync_institution(inst, Lake(tmp_path / "c"))
     assert secret not in err.value.message
 
 
@@ -287,7 +305,8 @@ def test_the_secret_and_tokens_are_in_no_log_line_and_no_lake_file(
     with bank(secret, tmp_path, faults={3: "expire", 5: "500"}) as (srv, inst):
         sync_institution(inst, lake)
         tokens = list(srv.state.tokens)
-    assert len(tokens) == 2 and caplog.records
+    assert len(tokens) == 2
+    assert caplog.records
     for needle in (secret, *tokens):
         assert needle not in caplog.text
         for f in lake.root.rglob("*"):
@@ -312,5 +331,84 @@ def test_configuration_errors_name_the_place(secret: str, tmp_path: Path, monkey
     assert err.value.code == "API_SECRET_MISSING"
 
 
-def test_watermark_keys_are_contract_keys() -> None:
-    assert KEY == ["ruc", "month", "currency"]
+FUNCTION_FIXTURES = [HealthCheck.function_scoped_fixture]
+
+
+def _cli(config: Path, lake: Path, secret: str, name: str = "banco") -> subprocess.Popen[str]:
+    env = {**os.environ, ENV: secret}
+    return subprocess.Popen(
+        [sys.executable, "-m", "pymescore.cli", "ingest", "--source", f"api:{name}", "--config", str(config),
+         "--lake", str(lake)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _serve(secret: str, tmp: Path, **state: object) -> tuple[ApiServer, Path]:
+    srv = ApiServer(ServerState(data=dataset(bad=True), secret=secret, **state))  # type: ignore[arg-type]
+    config = tmp / f"sources-{secrets.token_hex(4)}.toml"
+    config.write_text(config_toml(srv, ENV), encoding="utf-8")
+    return srv, config
+
+
+@pytest.mark.slow
+def test_the_cli_syncs_prints_a_summary_and_never_the_secret(clean_lake: Lake, secret: str, tmp_path: Path) -> None:
+    srv, config = _serve(secret, tmp_path, faults={2: "500", 4: "expire"})
+    with srv:
+        proc = _cli(config, tmp_path / "lake", secret)
+        out, err = proc.communicate(timeout=120)
+        tokens = list(srv.state.tokens)
+    assert proc.returncode == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert [r["resource"] for r in summary] == ["transactions", "loans", "statements"]
+    assert summary[1]["ingest"]["quarantined"] == 1
+    for needle in (secret, *tokens):
+        assert needle not in out + err
+    assert_same_lake(Lake(tmp_path / "lake"), clean_lake)
+    cmd = [sys.executable, "-m", "pymescore.cli", "ingest", "--source", "api:banco", "--lake", str(tmp_path / "x")]
+    missing = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    assert missing.returncode == 2
+    assert "expected --config FILE" in missing.stderr
+
+
+@pytest.mark.slow
+@settings(max_examples=6, deadline=None, suppress_health_check=FUNCTION_FIXTURES)
+@given(kill_at=st.integers(1, 12), delay=st.floats(0.0, 0.5))
+@example(kill_at=3, delay=0.0)
+def test_a_sync_killed_anywhere_and_restarted_loses_nothing_and_doubles_nothing(
+    clean_lake: Lake, secret: str, tmp_path: Path, kill_at: int, delay: float
+) -> None:
+    lake = tmp_path / f"lake-{secrets.token_hex(4)}"
+    srv, config = _serve(secret, tmp_path)
+    with srv:
+        proc = _cli(config, lake, secret)
+        srv.state.kill = (proc.pid, kill_at, delay)  # the child imports for a second before its first request
+        proc.communicate(timeout=120)
+        srv.state.kill = None
+        if delay == 0 and kill_at <= 9:  # killed before the last transactions page: before any commit
+            assert proc.returncode == -signal.SIGKILL
+        again = _cli(config, lake, secret)
+        _, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    assert_same_lake(Lake(lake), clean_lake)
+    for table in ("monthly_cashflows", "payments", "financial_statements"):
+        assert len(Lake(lake).quarantine(table)) == 1  # the bad record, once
+
+
+def test_mutual_tls(clean_lake: Lake, secret: str, tmp_path: Path) -> None:
+    server_tls, client_files = make_tls(tmp_path)
+    srv = ApiServer(ServerState(data=dataset(bad=True), secret=secret), tls=server_tls)
+    with srv:
+        config = tmp_path / "tls.toml"
+        config.write_text(config_toml(srv, ENV, **client_files), encoding="utf-8")
+        lake = Lake(tmp_path / "lake")
+        sync_institution(load_institutions(config)["banco"], lake)
+        assert_same_lake(lake, clean_lake)
+        # without the client certificate the server refuses the handshake: the sync fails, nothing is written
+        config.write_text(config_toml(srv, ENV, tls_ca_bundle=client_files["tls_ca_bundle"], max_retries=1),
+                          encoding="utf-8")  # fmt: skip
+        bare = Lake(tmp_path / "bare")
+        with pytest.raises(ApiSourceError) as err:
+            sync_institution(load_institutions(config)["banco"], bare)
+    assert err.value.code == "API_RETRIES_EXHAUSTED"
+    assert bare.tables() == []
+    assert srv.url.startswith("https://")

@@ -197,9 +197,8 @@ def load_institutions(path: Path) -> dict[str, Institution]:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             got = "" if first["type"] == "missing" or not first["loc"] else f" (got {str(first.get('input'))[:80]!r})"
-            raise ConfigError(
-                f"{path}: institutions.{name}{'.' + where if where else ''}: {first['msg'].removeprefix('Value error, ')}{got}"
-            ) from exc
+            msg = first["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"{path}: institutions.{name}{'.' + where if where else ''}: {msg}{got}") from exc
     return out
 
 
