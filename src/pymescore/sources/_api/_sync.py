@@ -12,6 +12,7 @@ Resources are synced in the order of the file; the ``accounts`` lookup is read w
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -75,7 +76,11 @@ def ledger_name(inst: Institution, name: str) -> str:
 
 
 def _batch(inst: Institution, name: str, frame: pd.DataFrame, fetched: Fetched, **extra: Any) -> RawBatch:
-    return RawBatch(frame=frame, source=source_label(inst, name), sha256=fetched.sha256(), kind="api", **extra)
+    """The records as a batch; its hash covers the source too (two institutions sending the same records are
+    two sources, each with its own quarantine rows)."""
+    label = source_label(inst, name)
+    sha = hashlib.sha256(f"{label}\n{fetched.sha256()}".encode()).hexdigest()
+    return RawBatch(frame=frame, source=label, sha256=sha, kind="api", **extra)
 
 
 def sync_resource(
