@@ -331,6 +331,16 @@ def test_configuration_errors_name_the_place(secret: str, tmp_path: Path, monkey
     assert err.value.code == "API_SECRET_MISSING"
 
 
+@pytest.mark.parametrize("module", ["_jsonpath", "_client"])
+def test_docstring_examples(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"pymescore.sources._api.{module}"))
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
 FUNCTION_FIXTURES = [HealthCheck.function_scoped_fixture]
 
 
