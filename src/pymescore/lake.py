@@ -6,6 +6,8 @@ Layout::
     LAKE/<table>/v000003/data.parquet     accepted rows
     LAKE/<table>/v000003/quarantine.parquet  rejected rows: source values + reason per row
     LAKE/<table>/v000003/lineage.json    every ingest that led to this version, newest last
+    LAKE/<table>/v000003/_<name>.parquet  a source's own state committed with the data (an API source's
+                                         transaction ledger), carried into later versions until replaced
 
 A write builds the new version in a temporary folder, renames it into place, then replaces the manifest
 with ``os.replace``: a crash or an error at any point leaves the lake as it was (a half-built folder is
@@ -121,6 +123,12 @@ class Lake:
             return pd.DataFrame()
         return pd.read_parquet(tv.quarantine_path)
 
+    def sidecar(self, table: str, name: str) -> pd.DataFrame | None:
+        """The sidecar ``name`` of the current version of ``table`` (see :meth:`write`), if any."""
+        tv = self.current(table)
+        path = None if tv is None else tv.path / f"_{name}.parquet"
+        return None if path is None or not path.exists() else pd.read_parquet(path)
+
     def lineage(self, table: str) -> list[dict[str, Any]]:
         tv = self.current(table)
         if tv is None:
@@ -149,8 +157,13 @@ class Lake:
         data: pd.DataFrame,
         quarantine: pd.DataFrame,
         lineage: list[dict[str, Any]],
+        sidecars: dict[str, pd.DataFrame] | None = None,
     ) -> TableVersion:
-        """Commit a new version of ``table`` atomically. Call inside :meth:`locked`."""
+        """Commit a new version of ``table`` atomically. Call inside :meth:`locked`.
+
+        ``sidecars`` (name -> frame) are written beside the data in the same commit; the previous version's
+        sidecars that are not replaced are carried over, so a source's state lives as long as the table.
+        """
         if table not in TABLES:
             raise LakeError(f"expected a table among {', '.join(TABLES)}, got {table!r}")
         manifest = self.manifest()
@@ -165,6 +178,12 @@ class Lake:
             data.to_parquet(tmp / "data.parquet", index=False)
             quarantine.to_parquet(tmp / "quarantine.parquet", index=False)
             _fsync_write(tmp / "lineage.json", json.dumps(lineage, indent=1, ensure_ascii=False, default=str))
+            for name, frame in (sidecars or {}).items():
+                frame.to_parquet(tmp / f"_{name}.parquet", index=False)
+            if previous:
+                for carried in (self.root / previous["path"]).glob("_*.parquet"):
+                    if not (tmp / carried.name).exists():
+                        shutil.copyfile(carried, tmp / carried.name)
             final = table_dir / f"v{version:06d}"
             os.replace(tmp, final)
         except BaseException:

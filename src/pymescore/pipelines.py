@@ -199,3 +199,20 @@ def monitor(bundle_uri: str, database_url: str, out: Path, lake: Path | None = N
             f"{summary['psi_score']}, features without a CSI {unknown}; see {paths['html']}"
         )
     return summary
+
+
+def api_institutions(config: Path) -> list[str]:
+    """The institutions of the TOML of API sources (one sync task each)."""
+    from pymescore.sources._api import load_institutions
+
+    return sorted(load_institutions(Path(config)))
+
+
+def ingest_api(config: Path, name: str, lake: Path) -> dict[str, Any]:
+    """Sync one institution's API into the lake (``pymescore ingest --source api:NAME``)."""
+    from pymescore.config import Settings
+    from pymescore.lake import Lake
+    from pymescore.sources._api import institution, sync_institution
+
+    done = sync_institution(institution(Path(config), name), Lake(lake), equity_tolerance=Settings().equity_tolerance)
+    return {"institution": name, "resources": [r.to_dict() for r in done]}

@@ -18,17 +18,21 @@ SourceArg = Annotated[
         "--source",
         "-s",
         help="A .csv, .parquet or .xlsx file, a SUNAT padrón .txt/.zip, or a SQLAlchemy URL "
-        "(postgresql://user@host/db) with --sql-table or --query.",
+        "(postgresql://user@host/db) with --sql-table or --query, or api:NAME with --config.",
     ),
 ]
-TableOpt = Annotated[str, typer.Option("--table", "-t", help="Raw table the rows belong to, e.g. firms.")]
 LakeOpt = Annotated[Path, typer.Option("--lake", "-l", help="Lake folder (created if missing).")]
 
 
 def ingest_command(
     source: SourceArg,
-    table: TableOpt,
     lake: LakeOpt,
+    table: Annotated[
+        str | None, typer.Option("--table", "-t", help="Raw table the rows belong to, e.g. firms (not with api:NAME).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML of API sources (docs/sources-api.md), with --source api:NAME.")
+    ] = None,
     fmt: Annotated[
         str, typer.Option("--format", help="auto (by extension or URL), csv, parquet, xlsx, sunat or sql.")
     ] = "auto",
@@ -54,11 +58,19 @@ def ingest_command(
 
         pymescore ingest --source postgresql://postgres@127.0.0.1/test --sql-table pagos \
             --table payments --lake lake/
+
+        pymescore ingest --source api:banco_demo --config sources.toml --lake lake/
     """
     from pymescore.config import Settings
     from pymescore.lake import Lake
     from pymescore.sources import SourceOptions, ingest, read_source
 
+    if source.startswith("api:"):
+        from pymescore.cli._ingest_api import ingest_api
+
+        return ingest_api(source, config, lake)
+    if table is None:
+        raise typer.BadParameter("expected --table for a file or SQL source, got none", param_hint="--table")
     settings = Settings()
     opts = SourceOptions(fmt=fmt, encoding=encoding, delimiter=delimiter, sheet=sheet, query=query, sql_table=sql_table)
     with console.status(f"Reading {table} from {source if '://' not in source else 'database'}…"):

@@ -126,8 +126,16 @@ def ingest(
     lake: Lake,
     *,
     equity_tolerance: float = 0.01,
+    lineage_extra: dict[str, Any] | None = None,
+    sidecars: dict[str, pd.DataFrame] | None = None,
+    state_changed: bool = False,
 ) -> IngestSummary:
-    """Validate ``batch`` against ``table``'s contract and commit it to ``lake`` atomically."""
+    """Validate ``batch`` against ``table``'s contract and commit it to ``lake`` atomically.
+
+    ``lineage_extra`` joins the lineage record and ``sidecars`` the version (:meth:`Lake.write`): a source's
+    state (an API watermark, a ledger) commits with its data or not at all; ``state_changed`` writes a version
+    even when the rows are unchanged, so that the state advances.
+    """
     contract = contract_for(table)
     provided = batch.columns
     result = validate_table(
@@ -174,7 +182,7 @@ def ingest(
             "inserted": inserted,
             "updated": updated,
         }
-        if unchanged:
+        if unchanged and not state_changed:
             current = lake.current(table)
             return IngestSummary(**summary, changed=False, version=current.version if current else None)  # type: ignore[arg-type]
         record = {
@@ -183,6 +191,7 @@ def ingest(
             "kind": batch.kind,
             "exchange_rates_version": rates_version,
             **summary,
+            **(lineage_extra or {}),
         }
-        version = lake.write(table, merged, quarantine, [*lake.lineage(table), record])
+        version = lake.write(table, merged, quarantine, [*lake.lineage(table), record], sidecars)
     return IngestSummary(**summary, changed=True, version=version.version)  # type: ignore[arg-type]
