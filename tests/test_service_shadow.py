@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from pymescore.features._snapshot import build_snapshot
 from pymescore.model import TrainConfig
 from pymescore.runs import run_training
 from pymescore.service import Scorer, ScoreRequest, application_bodies, load_policy, shadow_pairs
-from pymescore.service._shadow import ShadowJob
+from pymescore.service._shadow import LINGER_S, ShadowJob
 from tests.service_support import keys, make_app
 
 VOLATILE = ("score_id", "created_at")
@@ -144,11 +145,13 @@ def test_a_full_queue_drops_and_counts(
                             serve_shadow_bundle=challenger, shadow_queue=1)  # fmt: skip
     with client:
         request = ScoreRequest.model_validate(bodies[0])
-        with state.champion_busy():  # a champion request in flight: the worker holds at most one job, waiting
-            for k in range(5):
+        assert state.shadow is not None
+        with state.champion_busy():  # a champion request in flight: the worker, holding the first job, waits
+            state.shadow.submit(ShadowJob([request], ["id-0"], "bank-a", "es"))
+            time.sleep(LINGER_S + 0.5)  # the worker stopped gathering jobs and waits for the champion
+            for k in range(1, 6):
                 state.shadow.submit(ShadowJob([request], [f"id-{k}"], "bank-a", "es"))
-            dropped = state.metrics.shadow_dropped._value.get()
-            assert 3 <= dropped <= 4  # one job taken by the worker (or not yet), one queued, the rest dropped
+            assert state.metrics.shadow_dropped._value.get() == 4  # one queued (the queue holds one), four dropped
         assert state.shadow.drain(60)
         assert "pymescore_shadow_dropped_total" in client.get("/metrics").text
 

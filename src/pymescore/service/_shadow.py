@@ -38,7 +38,7 @@ log = logging.getLogger("pymescore.service")
 #: the most applications scored in one call of the challenger (the queued jobs taken together)
 MAX_BATCH = 256
 #: applications per call of the challenger, each call begun while the champion is idle
-CHUNK = 8
+CHUNK = 64
 #: how long the first queued job waits for others to be scored with it
 LINGER_S = 0.25
 
