@@ -40,7 +40,7 @@ def web(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, An
         url, schema = request.getfixturevalue("pg_schema")
     settings = Settings(serve_bundle=tmp_path / "no-bundle", database_url=url, reload_interval_s=0)
     state = build_state(settings, schema=schema)
-    assert state.store.migrate() == "0007"
+    assert state.store.migrate() == "0008"
     accounts = Accounts(state.store)
     pw = {n: accounts.create_user(t, n, r, lim)[0] for n, t, r, lim in (
         ("ana", "bank-a", "officer", 10_000.0), ("rita", "bank-a", "reviewer", None),

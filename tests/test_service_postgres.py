@@ -52,7 +52,7 @@ def test_postgres_audit_store_end_to_end(
 ) -> None:
     url, schema = pg_schema
     app, state = make_app(bundle_copy, url, schema=schema)
-    assert state.store.migrate() == "0007"  # idempotent: a second upgrade is a no-op
+    assert state.store.migrate() == "0008"  # idempotent: a second upgrade is a no-op
     key, _ = state.store.create_key("bank-a", ["score", "read"])
     h = {"Authorization": f"Bearer {key}"}
     with TestClient(app) as c:

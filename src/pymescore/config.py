@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     # -- scoring service -------------------------------------------------------------------------
     serve_bundle: Path | None = Field(default=None, description="Bundle folder the service serves.")
     serve_model_uri: str | None = Field(default=None, description="Registry URI the service serves instead.")
+    serve_shadow_bundle: Path | None = Field(
+        default=None, description="Challenger bundle scored in the shadow of each decision (stored, never returned)."
+    )
+    serve_shadow_uri: str | None = Field(
+        default=None, description="Or the registry's challenger, e.g. models:/pymescore@challenger."
+    )
+    shadow_queue: int = Field(
+        default=256, ge=1, le=100_000, description="Requests waiting for the shadow challenger (beyond: dropped)."
+    )
     policy_file: Path | None = Field(default=None, description="TOML decision policy (default: built-in).")
     monitor_dir: Path = Field(
         default=Path("monitoring"),

@@ -5,12 +5,18 @@ A challenger is refused, with every reason, when its AUC is worse than the champ
 than ``band_inversion_z`` standard errors), or when a fairness gap (AUC or approval
 rate between regions, sectors, sizes) is wider than the champion's by more than ``fairness_tolerance``.
 
+With a shadow comparison (``pymescore.evaluate.shadow_comparison``: the challenger scored in the shadow of the
+champion on the same live traffic), the challenger is also refused when the comparison is of another version,
+rests on fewer than ``min_shadow_n`` decisions, agrees with the champion on fewer than ``min_shadow_agreement`` of
+them, or swaps (in or out) more than ``max_shadow_swap_share`` of them.
+
 The approval rates behind the fairness gaps use the decision policy's approve cut-off (the policy in force unless
 one is given), for both bundles alike; a bundle validated with another policy is named in ``notices``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -40,8 +46,20 @@ class GatePolicy:
     #: a band inversion refuses the challenger when the fall in bad rate exceeds this many standard errors
     #: (0: any fall); on a few thousand rows a band with a handful of defaults inverts by chance
     band_inversion_z: float = 1.96
+    #: with a shadow comparison: the least share of decisions on which the two models agree (None: not checked)
+    min_shadow_agreement: float | None = None
+    #: with a shadow comparison: the largest share of decisions swapped in or out (None: not checked)
+    max_shadow_swap_share: float | None = None
+    #: with a shadow comparison: the fewest decisions scored by both on which it is read
+    min_shadow_n: int = 200
 
     def __post_init__(self) -> None:
+        for name in ("min_shadow_agreement", "max_shadow_swap_share"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 1:
+                raise ConfigError(f"gate: expected {name} between 0 and 1 or unset, got {value}")
+        if self.min_shadow_n < 1:
+            raise ConfigError(f"gate: expected min_shadow_n >= 1, got {self.min_shadow_n}")
         if not 0 <= self.band_inversion_z <= 10:
             raise ConfigError(f"gate: expected 0 <= band_inversion_z <= 10, got {self.band_inversion_z}")
         if not 0 <= self.max_auc_drop < 0.5 or not 0 <= self.fairness_tolerance < 1:
@@ -61,6 +79,24 @@ def _gaps(
     return fairness_gaps(table)
 
 
+def _shadow_reasons(shadow: Mapping[str, Any], version: str, policy: GatePolicy) -> list[str]:
+    """Why the live comparison refuses the challenger (empty: it does not)."""
+    if shadow.get("challenger_version") != version:
+        return [f"shadow: the comparison is of challenger {shadow.get('challenger_version')}, not of {version}"]
+    n = int(shadow.get("n") or 0)
+    if n < policy.min_shadow_n:
+        return [f"shadow: {n} decisions scored by both models, fewer than the {policy.min_shadow_n} required"]
+    reasons = []
+    agreement, swaps = float(shadow["agreement"]), float(shadow["swap_share"])
+    if policy.min_shadow_agreement is not None and agreement < policy.min_shadow_agreement:
+        reasons.append(f"shadow: the challenger agrees with the champion on {agreement:.1%} of {n:,} live decisions "
+                       f"(required: at least {policy.min_shadow_agreement:.1%})")  # fmt: skip
+    if policy.max_shadow_swap_share is not None and swaps > policy.max_shadow_swap_share:
+        reasons.append(f"shadow: the challenger swaps {swaps:.1%} of {n:,} live decisions in or out of approval "
+                       f"(allowed: at most {policy.max_shadow_swap_share:.1%})")  # fmt: skip
+    return reasons
+
+
 def gate(
     challenger: Bundle,
     champion: Bundle | None,
@@ -69,10 +105,12 @@ def gate(
     positive: str | None = None,
     policy: GatePolicy | None = None,
     decision_policy: Policy | None = None,
+    shadow: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``{"promote": bool, "reasons": [...], "notices": [...], ...}``; on a snapshot, the rows of its latest
     observation date. The fairness approval rates use ``decision_policy``'s approve cut-off (default: the policy in
-    force, ``current_policy()``)."""
+    force, ``current_policy()``). ``shadow``: the champion-challenger comparison on live traffic (see the module's
+    docstring), checked against ``policy``'s shadow thresholds."""
     policy = policy or GatePolicy()
     decision_policy = decision_policy if decision_policy is not None else current_policy()
     cutoff = decision_policy.approve_min_score
@@ -120,6 +158,10 @@ def gate(
                         f"fairness: the {kind.replace('_', ' ')} across {name} widens from {was:.3f} to {now:.3f} "
                         f"(allowed: +{policy.fairness_tolerance})"
                     )
+    if shadow is not None:
+        out["shadow"] = {k: shadow.get(k) for k in ("n", "challenger_version", "agreement", "swap_share",
+                                                     "approval_rate", "score_shift")}  # fmt: skip
+        reasons.extend(_shadow_reasons(shadow, challenger.version, policy))
     out["promote"] = not reasons
     out["reasons"] = reasons
     out["notices"] = notices  # said, never a reason to refuse: the comparison above used the policy in force

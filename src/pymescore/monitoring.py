@@ -9,7 +9,9 @@ feature missing from the decisions) is ``"unknown"``, and one on fewer decisions
 (200 by default; none at all included) is ``"insufficient"`` — sampling noise, not drift. Both are alerts like
 ``"act"``, never ``"stable"``. Per monthly cohort, the AUC, bad rate per band and default count are estimated
 from the PDs before the outcomes arrive and set beside the realised figures once they do (``pymescore.cbpe``).
-Results go to JSON, HTML and a Prometheus textfile.
+With a shadow challenger's decisions (``shadow_pairs``), the two models are compared on the same traffic
+(``pymescore.evaluate.shadow_comparison``: agreement, swap-in / swap-out, score shift by segment). Results go to
+JSON, HTML and a Prometheus textfile.
 
 Nothing here reads the audit store or imports the service: the caller hands the decisions over
 (``pymescore.pipelines.monitor_store`` reads them for the CLI and the scheduled job).
@@ -35,7 +37,15 @@ import pandas as pd
 from pymescore.bundle import Bundle
 from pymescore.cbpe import CbpeConfig, cbpe_html, estimate_cohorts
 from pymescore.errors import ConfigError
-from pymescore.evaluate import Verdict, assign_bands, binary_metrics, psi_against_reference, psi_verdict, worst_verdict
+from pymescore.evaluate import (
+    Verdict,
+    assign_bands,
+    binary_metrics,
+    psi_against_reference,
+    psi_verdict,
+    shadow_comparison,
+    worst_verdict,
+)
 from pymescore.evaluate._stability import ALERTS, MIN_PSI_SAMPLE, SEVERITY
 
 
@@ -112,13 +122,16 @@ def monitor(
     thresholds: Thresholds | None = None,
     since: dt.datetime | None = None,
     cbpe: CbpeConfig | None = None,
+    shadow_pairs: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The monitoring figures of ``decisions`` (rows of the audit store's ``decisions`` table), with the
-    performance of each monthly cohort estimated from its PDs (``pymescore.cbpe``) beside the realised one."""
+    performance of each monthly cohort estimated from its PDs (``pymescore.cbpe``) beside the realised one; with
+    ``shadow_pairs`` (``pymescore.service.shadow_pairs``), the champion-challenger comparison under ``"shadow"``."""
     th = thresholds or Thresholds()
+    shadow = None if shadow_pairs is None else shadow_comparison(shadow_pairs)
     if not decisions:  # nothing to compare: insufficient data, an alert, never a quiet "stable"
         return {"n": 0, "status": "insufficient", "alert": True, "since": None if since is None else since.isoformat(),
-                "min_n": th.min_n, "note": _too_few(0, th)}  # fmt: skip
+                "min_n": th.min_n, "note": _too_few(0, th), "shadow": shadow}  # fmt: skip
     frame = _decision_frame(decisions)
     n = len(frame)
     reference = bundle.reference
@@ -167,6 +180,7 @@ def monitor(
         "cbpe": estimate_cohorts(frame, features, reference, th, outcomes, cbpe),
         "score_mean": round(float(frame["score"].mean()), 2),
         "bands": {str(k): int(v) for k, v in pd.Series(assign_bands(frame["score"].to_numpy())).value_counts().items()},
+        "shadow": shadow,
     }
     if n < th.min_n:
         out["note"] = _too_few(n, th)
@@ -227,6 +241,13 @@ def _write_prom(result: Mapping[str, Any], path: Path) -> None:
             auc: _Samples = [({}, bt["metrics"]["auc"] or 0.0)]
             text += _gauge("pymescore_monitor_backtest_auc", "AUC on decisions with a known outcome", auc)
     text += _cbpe_gauges(result.get("cbpe"))
+    sh = result.get("shadow") or {}
+    if sh.get("n"):
+        who = [({"challenger": str(sh["challenger_version"])}, sh["agreement"])]
+        text += _gauge("pymescore_monitor_shadow_agreement", "Share of decisions the shadow challenger agrees on", who)
+        who = [({"challenger": str(sh["challenger_version"])}, sh["swap_share"])]
+        text += _gauge("pymescore_monitor_shadow_swap_share", "Share of decisions swapped in or out by the challenger",
+                       who)  # fmt: skip
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
@@ -322,4 +343,31 @@ revisión / review {r["review"]:.1%}, rechazo / decline {r["decline"]:.1%}.</p>
 <h2>CSI por variable / per feature</h2><table><tr><th>feature</th><th>CSI</th><th>verdict</th></tr>{rows}</table>
 <h2>Backtest</h2>{backtest}
 {cbpe_html(result.get("cbpe"))}
+{_shadow_html(result.get("shadow"))}
 </html>"""
+
+
+def _shadow_html(sh: Mapping[str, Any] | None) -> str:
+    """The champion-challenger section: agreement, swaps, score shift overall and by segment."""
+    e = html.escape
+    if sh is None:
+        return ""
+    if not sh.get("n"):
+        return "<h2>Retador en sombra / Shadow challenger</h2><p>Sin decisiones en sombra / no shadow decisions.</p>"
+    s, a = sh["score_shift"], sh["approval_rate"]
+    rows = "".join(
+        f"<tr><td>{e(seg)}</td><td>{e(r['value'])}</td><td>{r['n']}</td><td>{r['agreement']:.1%}</td>"
+        f"<td>{r['swap_in']}</td><td>{r['swap_out']}</td><td>{r['mean']:+.1f}</td><td>{r['p10']:+.0f}</td>"
+        f"<td>{r['p50']:+.0f}</td><td>{r['p90']:+.0f}</td></tr>"
+        for seg, segment_rows in sh["by_segment"].items()
+        for r in segment_rows
+    )
+    head = ("<tr><th>segment</th><th>value</th><th>n</th><th>agreement</th><th>swap-in</th><th>swap-out</th>"
+            "<th>mean Δ</th><th>p10 Δ</th><th>p50 Δ</th><th>p90 Δ</th></tr>")  # fmt: skip
+    return f"""<h2>Retador en sombra / Shadow challenger {e(str(sh["challenger_version"]))}</h2>
+<p>{sh["n"]} decisiones con ambos modelos / decisions scored by both. Acuerdo / agreement {sh["agreement"]:.1%};
+aprobación / approval: campeón / champion {a["champion"]:.1%}, retador / challenger {a["challenger"]:.1%}.
+Swap-in (solo el retador aprueba / approved by the challenger only) {sh["swap_in"]["n"]}; swap-out (solo el
+campeón / by the champion only) {sh["swap_out"]["n"]}. Cambio de puntaje / score shift (challenger − champion):
+media / mean {s["mean"]:+.1f}, p10 {s["p10"]:+.0f}, p50 {s["p50"]:+.0f}, p90 {s["p90"]:+.0f}.</p>
+<table>{head}{rows}</table>"""

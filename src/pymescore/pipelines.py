@@ -147,11 +147,13 @@ def monitor_store(
     decisions it is handed."""
     from pymescore.monitoring import monitor as compute
     from pymescore.monitoring import write_outputs
-    from pymescore.service import AuditStore
+    from pymescore.service import AuditStore, shadow_pairs
 
     store = AuditStore.open_existing(database_url, timeout_s=10.0)  # read-only: a reading job creates no store
     try:
         decisions = store.recent(since)
+        pairs = shadow_pairs(store, since)  # None: no shadow table (a store before migration 0008)
+        pairs = pairs or None  # no shadow traffic: no comparison section
     finally:
         store.dispose()
     tables = None
@@ -160,8 +162,37 @@ def monitor_store(
         from pymescore.lake import Lake
 
         tables = read_lake_tables(Lake(lake))
-    result = compute(bundle, decisions, lake_tables=tables, thresholds=thresholds, since=since, cbpe=cbpe)
+    result = compute(bundle, decisions, lake_tables=tables, thresholds=thresholds, since=since, cbpe=cbpe,
+                     shadow_pairs=pairs)  # fmt: skip
     return result, write_outputs(result, Path(out))
+
+
+def shadow_comparison_from(source: str, version: str, days: int = 30) -> dict[str, Any]:
+    """The champion-challenger comparison the gate reads: ``source`` a ``monitor --out`` folder (its
+    ``monitor.json``'s ``shadow``) or an audit store URL (its shadow decisions of the last ``days`` days, on
+    ``version``)."""
+    from pymescore.errors import ConfigError
+
+    if "://" in source:
+        from pymescore.evaluate import shadow_comparison
+        from pymescore.service import AuditStore, shadow_pairs
+
+        store = AuditStore.open_existing(source, timeout_s=10.0)
+        try:
+            pairs = shadow_pairs(store, dt.datetime.now(dt.UTC) - dt.timedelta(days=days)) or []
+        finally:
+            store.dispose()
+        return shadow_comparison(pairs, version)
+    path = Path(source) / "monitor.json"
+    try:
+        shadow = json.loads(path.read_text(encoding="utf-8")).get("shadow")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--shadow-from {source}: se esperaba / expected a monitor --out folder with monitor.json "
+                          f"or an audit store URL, got {type(exc).__name__}") from exc  # fmt: skip
+    if not isinstance(shadow, dict):
+        raise ConfigError(f"--shadow-from {path}: se esperaba una comparación en sombra / expected a 'shadow' "
+                          "comparison (monitor run on a store with shadow decisions), got none")  # fmt: skip
+    return shadow
 
 
 def monitor(bundle_uri: str, database_url: str, out: Path, lake: Path | None = None, days: int = 30,

@@ -26,6 +26,23 @@ def gate_command(
         int | None, typer.Option(help="Registry version of the challenger to make champion when it passes.")
     ] = None,
     policy: PolicyOpt = None,
+    shadow_from: Annotated[
+        str | None,
+        typer.Option(
+            "--shadow-from",
+            help="The live comparison: a monitor --out folder (monitor.json) or an audit store URL whose "
+            "shadow_decisions are compared now (last 30 days).",
+        ),
+    ] = None,
+    min_shadow_agreement: Annotated[
+        float | None, typer.Option(help="With --shadow-from: least share of live decisions the two agree on.")
+    ] = None,
+    max_shadow_swap_share: Annotated[
+        float | None, typer.Option(help="With --shadow-from: largest share of live decisions swapped in or out.")
+    ] = None,
+    min_shadow_decisions: Annotated[
+        int, typer.Option(min=1, help="With --shadow-from: fewest live decisions scored by both.")
+    ] = 200,
 ) -> None:
     """Compare a challenger with the champion on the same out-of-time rows: AUC not worse by more than
     --max-auc-drop, score bands monotone (no fall in bad rate beyond 1.96 standard errors between adjacent
@@ -38,7 +55,14 @@ def gate_command(
     PYMESCORE_POLICY_FILE, else the built-in) for both bundles; a bundle validated with another policy is named
     in the verdict's notices (never a reason to refuse).
 
+    With --shadow-from, the challenger's decisions in the shadow of the champion on live traffic count too: it is
+    refused when that comparison is of another version, has fewer than --min-shadow-decisions decisions, agrees on
+    less than --min-shadow-agreement or swaps more than --max-shadow-swap-share of them (docs/shadow.md).
+
     Example: pymescore gate --challenger new_bundle --champion-uri models:/pymescore@champion --table oot.parquet
+
+    Example: pymescore gate --challenger new_bundle --champion-uri models:/pymescore@champion --table oot.parquet
+    --shadow-from monitoring --min-shadow-agreement 0.9 --max-shadow-swap-share 0.05
     """
     from pymescore.bundle import load_bundle
     from pymescore.gate import GatePolicy, gate
@@ -53,8 +77,15 @@ def gate_command(
         from pymescore.registry import download
 
         old = load_bundle(download(champion_uri))
-    verdict = gate(load_bundle(challenger), old, read_table(table), target, positive,
-                   GatePolicy(max_auc_drop, fairness_tolerance), decision_policy)  # fmt: skip
+    new = load_bundle(challenger)
+    shadow = None
+    if shadow_from is not None:
+        from pymescore.pipelines import shadow_comparison_from
+
+        shadow = shadow_comparison_from(shadow_from, new.version)
+    rules = GatePolicy(max_auc_drop, fairness_tolerance, min_shadow_agreement=min_shadow_agreement,
+                       max_shadow_swap_share=max_shadow_swap_share, min_shadow_n=min_shadow_decisions)  # fmt: skip
+    verdict = gate(new, old, read_table(table), target, positive, rules, decision_policy, shadow)
     for notice in verdict["notices"]:
         console.print(notice, style="yellow", markup=False)
     if verdict["promote"] and promote_version is not None:

@@ -52,6 +52,12 @@ def serve_command(
     model_uri: Annotated[
         str | None, typer.Option("--model-uri", help="Registry URI instead, e.g. models:/pymescore@champion.")
     ] = None,
+    shadow_bundle: Annotated[
+        Path | None, typer.Option("--shadow-bundle", help="Challenger bundle scored in the shadow (never returned).")
+    ] = None,
+    shadow_uri: Annotated[
+        str | None, typer.Option("--shadow-uri", help="Or the registry's, e.g. models:/pymescore@challenger.")
+    ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (each with --xgb-threads threads).")] = 1,
@@ -85,6 +91,10 @@ def serve_command(
     USD amounts convert at the lake's rates (--lake), else at the bundle's (the rates its training data was
     converted with), else at a rate the request sends for the month (exchange_rates, stored with the decision);
     amounts the features never read need none. See docs/exchange-rates.md.
+
+    With --shadow-uri models:/pymescore@challenger (or --shadow-bundle) the challenger, verified and reloaded like
+    the champion, scores every decided application after the answer is committed; its decision goes to the audit
+    trail's shadow_decisions, never to the client (`pymescore monitor` compares the two). See docs/shadow.md.
     """
     import secrets
     import shutil
@@ -104,11 +114,13 @@ def serve_command(
     import uvicorn
 
     from pymescore.config import Settings
-    from pymescore.service._source import exchange_rates, policy_from, source_from
+    from pymescore.service._source import exchange_rates, policy_from, shadow_source_from, source_from
 
     env = {
         "PYMESCORE_SERVE_BUNDLE": str(bundle) if bundle else None,
         "PYMESCORE_SERVE_MODEL_URI": model_uri,
+        "PYMESCORE_SERVE_SHADOW_BUNDLE": str(shadow_bundle) if shadow_bundle else None,
+        "PYMESCORE_SERVE_SHADOW_URI": shadow_uri,
         "PYMESCORE_DATABASE_URL": database_url,
         "PYMESCORE_LAKE": str(lake) if lake else None,
         "PYMESCORE_POLICY_FILE": str(policy) if policy else None,
@@ -121,6 +133,11 @@ def serve_command(
     settings = Settings()
     source = source_from(settings)  # with the trusted keys: a forged or untrusted bundle stops serve here
     scorer = source.load(policy_from(settings), exchange_rates(settings), settings.xgb_threads)  # fail fast here
+    challenger = shadow_source_from(settings)
+    if challenger is not None:  # verified like the champion: a forged challenger stops serve here too
+        shadow = challenger.load(policy_from(settings), exchange_rates(settings), settings.xgb_threads)
+        console.print(f"Shadow challenger {shadow.version} from {challenger.label}: stored, never returned.")
+        del shadow
     _store(settings.database_url).dispose()
     console.print(
         f"Serving model {scorer.version} from {source.label} on http://{host}:{port} ({workers} worker(s)); "

@@ -9,6 +9,7 @@ from pymescore.evaluate._bands import DEFAULT_BANDS, assign_bands, band_inversio
 from pymescore.evaluate._fairness import fairness_gaps, fairness_table, sme_slices
 from pymescore.evaluate._metrics import binary_metrics, calibration_table
 from pymescore.evaluate._report import ReportData, render_report
+from pymescore.evaluate._shadow import shadow_comparison
 from pymescore.evaluate._stability import (
     PSI_THRESHOLDS,
     Verdict,
@@ -37,6 +38,7 @@ __all__ = [
     "psi_verdict",
     "reference_bins",
     "render_report",
+    "shadow_comparison",
     "sme_slices",
     "worst_verdict",
 ]

@@ -9,6 +9,7 @@ from pymescore.service._idempotency import fingerprint
 from pymescore.service._samples import application_bodies, wait_until_ready
 from pymescore.service._schemas import ScoreRequest
 from pymescore.service._scorer import ApplicationInvalidError, Scored, Scorer
+from pymescore.service._shadow import shadow_pairs
 from pymescore.service._state import ServiceState
 from pymescore.service._store import AuditStore, StoreUnavailableError
 
@@ -27,5 +28,6 @@ __all__ = [
     "create_app",
     "fingerprint",
     "load_policy",
+    "shadow_pairs",
     "wait_until_ready",
 ]

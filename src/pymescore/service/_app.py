@@ -68,6 +68,8 @@ def create_app(state: ServiceState) -> FastAPI:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if state.shadow is not None:  # the jobs already queued are scored (bounded), then the worker ends
+            await anyio.to_thread.run_sync(state.shadow.stop)
         state.store.dispose()
 
     app = _App(
@@ -144,15 +146,28 @@ async def _purge(state: ServiceState) -> None:
 
 def build_state(settings: Settings, *, schema: str | None = None) -> ServiceState:
     """The state of one worker: audit store, model source, policy, exchange rates (nothing loaded yet)."""
-    from pymescore.service._source import exchange_rates, policy_from, rates_version, source_from
+    from pymescore.service._shadow import Shadow
+    from pymescore.service._source import (
+        exchange_rates,
+        policy_from,
+        rates_version,
+        shadow_source_from,
+        source_from,
+    )
 
     source = source_from(settings)
     policy = policy_from(settings)
     store = AuditStore(settings.database_url, schema=schema, timeout_s=settings.store_timeout_s)
     # the lake's rates are read at each load, and a new version of them is a reason to load (the reload poll)
-    return ServiceState(settings, store, source, lambda: source.load(policy, exchange_rates(settings),
-                                                                     settings.xgb_threads),
-                        rates_probe=lambda: rates_version(settings))  # fmt: skip
+    state = ServiceState(settings, store, source, lambda: source.load(policy, exchange_rates(settings),
+                                                                      settings.xgb_threads),
+                         rates_probe=lambda: rates_version(settings))  # fmt: skip
+    challenger = shadow_source_from(settings)
+    if challenger is not None:  # verified and reloaded as the champion is, with the same policy and rates
+        state.shadow = Shadow(challenger, lambda: challenger.load(policy, exchange_rates(settings),
+                                                                  settings.xgb_threads),
+                              store, state.metrics, settings.shadow_queue)  # fmt: skip
+    return state
 
 
 def app_from_env() -> FastAPI:

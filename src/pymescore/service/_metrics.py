@@ -68,6 +68,22 @@ class Metrics:
         )  # fmt: skip
         self.auth_failures = Counter("pymescore_auth_failures", "Failed authentications (401)", registry=r)
         self.body_timeouts = Counter("pymescore_body_timeouts", "Request bodies not received in time (408)", registry=r)
+        self.shadow_dropped = Counter(
+            "pymescore_shadow_dropped", "Applications the shadow challenger did not score (its queue was full)",
+            registry=r,
+        )  # fmt: skip
+        self.shadow_failures = Counter(
+            "pymescore_shadow_failures", "Shadow challenger failures by stage (load, score, refused, store)",
+            ["stage"], registry=r,
+        )  # fmt: skip
+        self.shadow_decisions = Counter(
+            "pymescore_shadow_decisions", "Challenger decisions stored in the shadow of the champion's", registry=r
+        )
+        self.shadow_model = Gauge(
+            "pymescore_shadow_model_info", "The shadow challenger loaded (value 1)", ["version"], registry=r,
+            multiprocess_mode="livemax",
+        )  # fmt: skip
+        self._shadow_version: str | None = None
         self._model_labels: tuple[str, str, str] | None = None
         self.reloads = Counter("pymescore_model_reloads", "Model reload attempts by outcome", ["outcome"], registry=r)
 
@@ -78,6 +94,12 @@ class Metrics:
         self._model_labels = (version, source, policy_version)
         self.model_info.labels(version, source, policy_version).set(1)
         self.model_loaded.set(1)
+
+    def shadow_info(self, version: str) -> None:
+        if self._shadow_version is not None:
+            self.shadow_model.labels(self._shadow_version).set(0)
+        self._shadow_version = version
+        self.shadow_model.labels(version).set(1)
 
     def render(self) -> bytes:
         # multiprocess only when the values really go to files: prometheus_client chooses that when it is

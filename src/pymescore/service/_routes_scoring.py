@@ -63,12 +63,14 @@ def scores_router(state: ServiceState) -> APIRouter:
 
         async def work(claim: Claim | None) -> tuple[int, dict[str, Any]]:
             start = time.perf_counter()
-            (result,) = await _score(state, [body], lang)
-            if isinstance(result, ApplicationInvalidError):
-                raise ProblemError(422, result.message, code=result.code, errors=result.fields["errors"])  # type: ignore[arg-type]
-            ms = (time.perf_counter() - start) * 1000
-            row = _decision_row(result, printed, principal, idempotency_key, ms)
-            await _store_decisions(state, [row], claim, 201, result.response)
+            with state.champion_busy():
+                (result,) = await _score(state, [body], lang)
+                if isinstance(result, ApplicationInvalidError):
+                    raise ProblemError(422, result.message, code=result.code, errors=result.fields["errors"])  # type: ignore[arg-type]
+                ms = (time.perf_counter() - start) * 1000
+                row = _decision_row(result, printed, principal, idempotency_key, ms)
+                await _store_decisions(state, [row], claim, 201, result.response)
+            state.to_shadow([body], [result.response["score_id"]], principal.tenant, lang)  # after the commit
             _record_metrics(state, [result])
             request.state.score_id = result.response["score_id"]
             return 201, result.response
@@ -108,6 +110,13 @@ def scores_router(state: ServiceState) -> APIRouter:
         )
 
         async def work(claim: Claim | None) -> tuple[int, dict[str, Any]]:
+            with state.champion_busy():
+                status, response, shadowed = await decide(claim)
+            state.to_shadow([parsed[i] for i in shadowed], [s.response["score_id"] for s in shadowed.values()],
+                            principal.tenant, lang)  # after the commit  # fmt: skip
+            return status, response
+
+        async def decide(claim: Claim | None) -> tuple[int, dict[str, Any], dict[int, Scored]]:
             start = time.perf_counter()
             valid = sorted(parsed)
             scored_valid = await _score(state, [parsed[i] for i in valid], lang) if valid else []
@@ -116,7 +125,7 @@ def scores_router(state: ServiceState) -> APIRouter:
                 **dict(zip(valid, scored_valid, strict=True)),
             }
             ms = (time.perf_counter() - start) * 1000 / max(len(valid), 1)
-            items, rows, scored = [], [], []
+            items, rows, scored, shadowed = [], [], [], {}
             for i in range(len(body.applications)):
                 r = by_index[i]
                 if isinstance(r, ApplicationInvalidError):
@@ -126,10 +135,11 @@ def scores_router(state: ServiceState) -> APIRouter:
                     items.append({"index": i, "status": 201, "result": r.response, "problem": None})
                     rows.append(_decision_row(r, printed[i], principal, idempotency_key, ms))
                     scored.append(r)
+                    shadowed[i] = r
             response = {"results": items}
             await _store_decisions(state, rows, claim, 200, response)
             _record_metrics(state, scored)
-            return 200, response
+            return 200, response, shadowed
 
         return await idempotent(state, principal, idempotency_key, request_key("/v1/scores:batch", prints), work)
 

@@ -72,6 +72,16 @@ def source_from(settings: Settings) -> ModelSource:
     return ModelSource(settings.serve_bundle, settings.serve_model_uri, trust_from(settings))
 
 
+def shadow_source_from(settings: Settings) -> ModelSource | None:
+    """The challenger scored in the shadow (``PYMESCORE_SERVE_SHADOW_BUNDLE`` or ``..._SHADOW_URI``), verified
+    against the same trusted keys as the champion; None when neither is set."""
+    if settings.serve_shadow_bundle is None and settings.serve_shadow_uri is None:
+        return None
+    if settings.serve_shadow_bundle is not None and settings.serve_shadow_uri is not None:
+        raise ConfigError("serve: expected at most one of --shadow-bundle DIR or --shadow-uri URI, got both")
+    return ModelSource(settings.serve_shadow_bundle, settings.serve_shadow_uri, trust_from(settings))
+
+
 def trust_from(settings: Settings) -> Trust:
     """The keys the service trusts (``PYMESCORE_TRUSTED_KEYS``) and whether it is in production mode."""
     return Trust.parse(settings.trusted_keys, settings.require_signed)

@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from pymescore.service._limits import Limits
 from pymescore.service._metrics import Metrics
 from pymescore.service._problems import ProblemError
 from pymescore.service._scorer import Scorer
+from pymescore.service._shadow import Shadow, ShadowJob
 from pymescore.service._source import ModelSource
 from pymescore.service._store import AuditStore, StoreUnavailableError
 
@@ -39,6 +40,8 @@ class ServiceState:
     scorer: Scorer | None = None
     loaded_probe: str = ""
     metrics: Metrics = field(default_factory=Metrics)
+    #: the challenger scored in the shadow of every decision (``_shadow.py``); None without one
+    shadow: Shadow | None = None
     reload_lock: threading.Lock = field(default_factory=threading.Lock)
     # CPU-bound scoring and the audit store's short calls wait in separate queues: a store call's time limit
     # then measures the database, not a queue of scorings (scoring threads beyond the cores only add GIL
@@ -57,6 +60,8 @@ class ServiceState:
     def reload(self, force: bool = False) -> dict[str, Any]:
         """Load the source's current model if it changed; a model that fails verification is not served."""
         with self.reload_lock:
+            if self.shadow is not None:  # never raises: a refused challenger leaves the champion alone
+                self.shadow.reload(force)
             try:
                 probe = f"{self.source.probe()}|{self.rates_probe()}"
                 if not force and probe == self.loaded_probe and self.scorer is not None:
@@ -74,6 +79,20 @@ class ServiceState:
             self.metrics.set_model(scorer.version, scorer.source, scorer.policy.version)
             log.info(json.dumps({"event": "model_loaded", "model_version": scorer.version}))
             return {"reloaded": True, "model_version": scorer.version}
+
+    @contextlib.contextmanager
+    def champion_busy(self) -> Iterator[None]:
+        """Around a champion request's scoring and write: the shadow challenger waits meanwhile."""
+        if self.shadow is None:
+            yield
+            return
+        with self.shadow.busy():
+            yield
+
+    def to_shadow(self, requests: Sequence[Any], decision_ids: Sequence[str], tenant: str, lang: str) -> None:
+        """Hand committed decisions' applications to the shadow challenger (nothing without one)."""
+        if self.shadow is not None:
+            self.shadow.submit(ShadowJob(requests, decision_ids, tenant, lang))
 
     def served(self) -> Scorer:
         """The model being served; 503 while none is loaded."""

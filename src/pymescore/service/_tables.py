@@ -82,3 +82,22 @@ def _request_table(name: str) -> sa.Table:
 
 reason_requests = _request_table("reason_requests")
 human_review_requests = _request_table("human_review_requests")
+
+#: what the challenger decided in the shadow of a champion decision (migration 0008): never returned to a client
+shadow_decisions = sa.Table(
+    "shadow_decisions",
+    metadata,
+    sa.Column("decision_id", sa.String(36), primary_key=True),
+    sa.Column("model_version", sa.String(64), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("policy_version", sa.String(64), nullable=False),
+    sa.Column("pd", sa.Float, nullable=False),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("band", sa.String(2), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("reasons", sa.JSON, nullable=False),
+    sa.Column("suggested_amount", sa.Float, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Index("ix_shadow_decisions_created", "created_at"),
+)
