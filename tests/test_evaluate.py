@@ -63,6 +63,7 @@ def test_exported_names_are_locked() -> None:
         "psi_verdict",
         "reference_bins",
         "render_report",
+        "shadow_comparison",
         "sme_slices",
         "worst_verdict",
     ]

@@ -15,7 +15,8 @@ MONITOR = {"pymescore_monitor_decisions", "pymescore_monitor_status", "pymescore
            "pymescore_monitor_csi", "pymescore_monitor_decision_rate", "pymescore_monitor_backtest_auc",
            "pymescore_monitor_estimated_auc", "pymescore_monitor_estimated_default_rate",
            "pymescore_monitor_expected_defaults", "pymescore_monitor_estimate_trusted",
-           "pymescore_monitor_realised_auc"}  # fmt: skip
+           "pymescore_monitor_realised_auc", "pymescore_monitor_shadow_agreement",
+           "pymescore_monitor_shadow_swap_share"}  # fmt: skip
 
 
 def _exposed() -> set[str]:

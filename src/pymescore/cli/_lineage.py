@@ -141,7 +141,8 @@ def folder_files(names: tuple[str, ...]) -> Callable[[Kw], list[Dataset]]:
 
 
 def monitor_where(kw: Kw) -> Path:
-    return Path(kw["lake"]) if kw.get("lake") else Path(kw["out"]).resolve().parent
+    """The lake; without one, the --out folder itself: monitor creates no file outside it (issue 17)."""
+    return Path(kw["lake"]) if kw.get("lake") else Path(kw["out"]).resolve()
 
 
 #: command -> its job name and what it reads and writes (the registry ``instrument`` walks)
