@@ -153,3 +153,30 @@ def test_the_estimate_reaches_json_html_and_the_textfile(tmp_path: Path) -> None
     assert "estimated vs realised AUC by cohort" in page
     assert "data:image/png;base64," in page
     assert json.loads(paths["json"].read_text())["cbpe"]["cohorts"][0]["cohort"] == "2024-01"
+
+
+def test_the_anchor_moves_the_estimate_by_the_test_gap_and_keeps_what_the_pds_say() -> None:
+    """A bundle records its out-of-time test's realised AUC and the AUC its PDs alone promise; monitoring shifts
+    every cohort's estimate (and interval) by that gap — PDs compressed at the top understate the AUC by the same
+    amount on the test and on a cohort like it — and keeps the unshifted figure beside it."""
+    from pymescore.monitoring import Thresholds, _anchor, _decision_frame
+
+    rng = np.random.default_rng(7)
+    decisions = _cohorts(MONTHS[:2], 2000, rng)
+    frame = _decision_frame(decisions)
+    reference = {"score": reference_bins(frame["score"].to_numpy())}
+    y = np.full(len(frame), np.nan)
+    plain = estimate_cohorts(frame, pd.DataFrame(index=frame.index), reference, Thresholds(), y, CbpeConfig(draws=50))
+    moved = estimate_cohorts(frame, pd.DataFrame(index=frame.index), reference, Thresholds(), y, CbpeConfig(draws=50),
+                             anchor=0.04)  # fmt: skip
+    for a, b in zip(plain["cohorts"], moved["cohorts"], strict=True):
+        assert b["estimated"]["auc"] == pytest.approx(a["estimated"]["auc"] + 0.04, abs=1e-4)
+        assert b["estimated"]["auc_from_pds"] == a["estimated"]["auc"]
+        assert b["estimated"]["auc_low"] == pytest.approx(a["estimated"]["auc_low"] + 0.04, abs=1e-4)
+
+    from types import SimpleNamespace
+
+    recorded = SimpleNamespace(metrics={"test_metrics": {"auc": 0.81}, "test_expected_auc": 0.78})
+    assert _anchor(recorded) == pytest.approx(0.03)  # type: ignore[arg-type]
+    older = SimpleNamespace(metrics={"test_metrics": {"auc": 0.81}})  # trained before the figure was recorded
+    assert _anchor(older) is None  # type: ignore[arg-type]

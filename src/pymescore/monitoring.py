@@ -177,7 +177,7 @@ def monitor(
         "alert": status in ALERTS,
         "min_n": th.min_n,
         "backtest": _backtest(frame, outcomes),
-        "cbpe": estimate_cohorts(frame, features, reference, th, outcomes, cbpe),
+        "cbpe": estimate_cohorts(frame, features, reference, th, outcomes, cbpe, anchor=_anchor(bundle)),
         "score_mean": round(float(frame["score"].mean()), 2),
         "bands": {str(k): int(v) for k, v in pd.Series(assign_bands(frame["score"].to_numpy())).value_counts().items()},
         "shadow": shadow,
@@ -185,6 +185,16 @@ def monitor(
     if n < th.min_n:
         out["note"] = _too_few(n, th)
     return out
+
+
+def _anchor(bundle: Bundle) -> float | None:
+    """The out-of-time test's realised AUC minus the AUC its PDs alone promise: how the PDs' shape misleads CBPE
+    (calibrated on average, compressed at the top), measured where the outcomes are known; None for a bundle
+    trained before it was recorded."""
+    metrics = getattr(bundle, "metrics", None) or {}  # (a test stands a bare object in)
+    realised = (metrics.get("test_metrics") or {}).get("auc")
+    promised = metrics.get("test_expected_auc")
+    return None if realised is None or promised is None else float(realised) - float(promised)
 
 
 def write_outputs(result: Mapping[str, Any], out: Path) -> dict[str, Path]:

@@ -26,6 +26,7 @@ from pymescore.evaluate import (
     reference_bins,
     sme_slices,
 )
+from pymescore.evaluate._cbpe import expected_auc
 from pymescore.evaluate._fairness import MIN_GROUP_N
 from pymescore.features._adapter import snapshot_domain
 from pymescore.model import TrainConfig, score_from_pd, train
@@ -76,6 +77,8 @@ def run_training(
         test_metrics = binary_metrics(t["y"].to_numpy(), t["pd"].to_numpy())
         bands = band_table(t["y"].to_numpy(), t["score"].to_numpy())
         metrics["test_metrics"] = test_metrics
+        # what the test's PDs alone promise (CBPE): its gap to the realised AUC anchors monitoring's estimates
+        metrics["test_expected_auc"] = expected_auc(t["pd"].to_numpy())
         metrics["bands"] = bands.to_dict(orient="records")
         metrics["bands_monotone"] = bands_monotone(bands)
         slices = sme_slices(t) if result.report["snapshot"] else {}
