@@ -19,9 +19,7 @@ Computation only; ``pymescore.monitoring`` writes the figures out (``cbpe_html``
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -187,17 +185,14 @@ def estimate_cohorts(
 
 
 def _plot(cohorts: list[dict[str, Any]]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from pymescore.evaluate._plots import new_figure, to_data_uri
 
     x = np.arange(len(cohorts))
     est = [c["estimated"]["auc"] if c["estimated"]["auc"] is not None else np.nan for c in cohorts]
     low = [c["estimated"]["auc_low"] if c["estimated"]["auc_low"] is not None else np.nan for c in cohorts]
     high = [c["estimated"]["auc_high"] if c["estimated"]["auc_high"] is not None else np.nan for c in cohorts]
     real = [c["realised"]["auc"] if c["realised"] and c["realised"]["auc"] is not None else np.nan for c in cohorts]
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig, (ax,) = new_figure(8, 3.6)
     ax.fill_between(x, low, high, color="#aed6f1", alpha=0.6, label="estimated (interval)")
     ax.plot(x, est, "o-", color="#2471a3", label="estimated AUC (CBPE)")
     ax.plot(x, real, "s", color="#1e8449", label="realised AUC")
@@ -207,11 +202,7 @@ def _plot(cohorts: list[dict[str, Any]]) -> str:
     ax.set_xticks(x, [c["cohort"] for c in cohorts], rotation=60, fontsize=7)
     ax.set_ylabel("AUC")
     ax.legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+    return to_data_uri(fig)
 
 
 def _pct(v: float | None) -> str:
@@ -256,7 +247,7 @@ def cbpe_html(result: Mapping[str, Any] | None) -> str:
 resultados a 12 meses, la cifra realizada al lado. / Per monthly cohort, estimated from the calibrated PDs; the
 realised figure beside it once the 12-month outcomes are known. Realised cohorts with |realised − estimated AUC|
 ≤ {a["tolerance"]}: {a["within"]} of {a["realised_cohorts"]}.</p>
-<img alt="estimated vs realised AUC by cohort" src="data:image/png;base64,{_plot(cohorts)}">
+<img alt="estimated vs realised AUC by cohort" src="{_plot(cohorts)}">
 <table><tr><th>cohort</th><th>n</th><th>estimated AUC [interval]</th><th>realised AUC</th><th>estimated bad rate</th>
 <th>realised bad rate</th><th>expected defaults [interval]</th><th>observed defaults</th><th>trustworthy</th></tr>
 {rows}</table>

@@ -21,15 +21,17 @@ import pandas as pd
 from pymescore.bundle import Bundle
 from pymescore.decision import Policy
 from pymescore.errors import ConfigError
+from pymescore.evaluate._fairness import SIZE_LABELS
 from pymescore.evaluate._plots import BAD_COLOR, MAIN_COLOR, new_figure, to_data_uri
 from pymescore.files import write_atomic
 from pymescore.scoring import AMOUNT_COLUMNS, score
 
 #: the segments the effects are shown by: feature -> title
 SEGMENTS = {"department": "Región / region", "ciiu_section": "Sector", "size_class": "Tamaño / size class"}
-SIZE_NAMES = {0.0: "micro", 1.0: "pequeña", 2.0: "mediana", 3.0: "grande"}
 #: a segment smaller than this is pooled into "otros" (no figure rests on a handful of firms)
 MIN_SEGMENT = 30
+#: the Ley 30056 classes by name, as the fairness slices call them, keyed as the features hold them (floats)
+SIZE_NAMES = {float(k): v for k, v in SIZE_LABELS.items()}
 
 
 def simulate_policy(

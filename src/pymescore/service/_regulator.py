@@ -16,11 +16,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pymescore.errors import PymescoreError
+from pymescore.evaluate._fairness import SIZE_LABELS
 
 PREFIX = "regulator:"
 MIN_CELL = 10
 DIMENSIONS = {"institution": None, "region": "department", "sector": "ciiu_section", "size_class": "size_class"}
-SIZE_NAMES = {0.0: "micro", 1.0: "pequeña", 2.0: "mediana", 3.0: "grande"}
+#: the Ley 30056 classes by name, as the fairness slices call them, keyed as the features hold them (floats)
+SIZE_NAMES = {float(k): v for k, v in SIZE_LABELS.items()}
 
 
 def check_key(tenant: str, scopes: Sequence[str]) -> None:
