@@ -1,0 +1,254 @@
+"""Per-entity kernels compiled with numba: the cash-flow and payment features in one loop per firm.
+
+The numpy builders paid ~2 µs of call overhead for each of the ~600 array operations these two families took,
+whatever the row count: ~0.5 ms for one application, most of the feature time on the request path. Here each
+firm's features come out of one compiled loop over its own months or records (a few µs for one firm, and no
+slower than the numpy version for a batch), with the same formulas and the same NaN rules as ``_arrays``:
+``ratio`` is NaN where the denominator is not positive, either side is missing or the quotient overflows.
+
+Compiled on first use and cached on disk (``cache=True``: next to this file, or under ``NUMBA_CACHE_DIR`` where
+the package folder is read-only); imported lazily so that the CLI starts without numba.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: the cash-flow kernel's output columns, in order
+CASHFLOW_COLUMNS = (
+    *(f"{stem}_{what}" for stem in ("income", "expenses", "net_cf")
+      for what in ("mean_3m", "mean_6m", "mean_12m", "median_12m")),
+    "log_income_mean_12m", "net_cf_margin_12m", "income_cv_12m", "net_cf_negative_months_12m", "income_slope_12m",
+    "net_cf_margin_24m", "net_cf_margin_median_24m", "income_growth_24m", "income_volatility_24m",
+    "income_yoy_growth_3m", "seasonality_strength", "annual_sales_uit", "size_class", "usd_share_income_12m",
+)  # fmt: skip
+#: the payment kernel's output columns, in order
+PAYMENT_COLUMNS = (
+    "dpd_mean_3m", "dpd_max_3m", "dpd_mean_6m", "dpd_max_6m", "dpd_mean_12m", "dpd_max_12m",
+    "pay_on_time_share_12m", "late_share_24m", "dpd_current", "payments_made_12m", "payment_completion_12m",
+    "late_payments_12m", "months_since_delinquency", "usd_share_debt", "has_payments",
+)  # fmt: skip
+_N_CASHFLOW, _N_PAYMENT = len(CASHFLOW_COLUMNS), len(PAYMENT_COLUMNS)  # plain ints for the kernels
+
+
+@njit(cache=True)
+def _ratio(num: float, den: float) -> float:
+    if np.isfinite(num) and np.isfinite(den) and den > 0:
+        q = num / den
+        if np.isfinite(q):
+            return q
+    return np.nan
+
+
+@njit(cache=True)
+def _count(x: np.ndarray) -> int:
+    n = 0
+    for v in x:
+        if not np.isnan(v):
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _mean(x: np.ndarray) -> float:
+    s, n = 0.0, 0
+    for v in x:
+        if not np.isnan(v):
+            s += v
+            n += 1
+    return _ratio(s, float(n))
+
+
+@njit(cache=True)
+def _median(x: np.ndarray) -> float:
+    n = _count(x)
+    if n == 0:
+        return np.nan
+    ordered = np.sort(x)  # NaN sorts last
+    return float(ordered[max((n - 1) // 2, 0)] + ordered[min(n // 2, len(x) - 1)]) / 2.0
+
+
+@njit(cache=True)
+def _std(x: np.ndarray) -> float:
+    """Sample standard deviation of the non-NaN values (NaN under two values)."""
+    mean, s = _mean(x), 0.0
+    for v in x:
+        if not np.isnan(v):
+            s += (v - mean) * (v - mean)
+    return float(np.sqrt(_ratio(s, float(_count(x) - 1))))
+
+
+@njit(cache=True)
+def _slope(x: np.ndarray) -> float:
+    """OLS slope against the position (NaN under three values)."""
+    n, st, sy = 0, 0.0, 0.0
+    for i in range(len(x)):
+        if not np.isnan(x[i]):
+            n += 1
+            st += i
+            sy += x[i]
+    if n < 3:
+        return np.nan
+    t_mean, y_mean = _ratio(st, float(n)), _ratio(sy, float(n))
+    sxy, sxx = 0.0, 0.0
+    for i in range(len(x)):
+        if not np.isnan(x[i]):
+            sxy += (i - t_mean) * (x[i] - y_mean)
+            sxx += (i - t_mean) * (i - t_mean)
+    return _ratio(sxy, sxx)
+
+
+@njit(cache=True)
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation over the positions where both are known (NaN under six pairs)."""
+    n, sa, sb = 0, 0.0, 0.0
+    for i in range(len(a)):
+        if not (np.isnan(a[i]) or np.isnan(b[i])):
+            n += 1
+            sa += a[i]
+            sb += b[i]
+    am, bm = _ratio(sa, float(n)), _ratio(sb, float(n))
+    sxy, sxx, syy = 0.0, 0.0, 0.0
+    for i in range(len(a)):
+        if not (np.isnan(a[i]) or np.isnan(b[i])):
+            sxy += (a[i] - am) * (b[i] - bm)
+            sxx += (a[i] - am) * (a[i] - am)
+            syy += (b[i] - bm) * (b[i] - bm)
+    denom = np.sqrt(sxx * syy)
+    return sxy / denom if n >= 6 and denom > 1e-12 else np.nan
+
+
+@njit(cache=True)
+def _known_sums(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
+    """Sums of ``num`` and ``den`` over the positions where ``num`` is known."""
+    s_num, s_den = 0.0, 0.0
+    for i in range(len(num)):
+        if not np.isnan(num[i]):
+            s_num += num[i]
+            s_den += den[i]
+    return s_num, s_den
+
+
+@njit(cache=True)
+def cashflow_block(
+    income: np.ndarray, expenses: np.ndarray, usd_income: np.ndarray, uit: float, size_bounds: np.ndarray,
+    margin_floor: float,
+) -> np.ndarray:  # fmt: skip
+    """The ``CASHFLOW_COLUMNS`` of each row of n × window monthly panels (window ≥ 24; last column = the
+    month before as_of; NaN = no record that month)."""
+    n, w = income.shape
+    out = np.empty((n, _N_CASHFLOW))
+    margin, log_income, growth = np.empty(24), np.empty(24), np.empty(23)
+    for r in range(n):
+        inc, exp, usd = income[r], expenses[r], usd_income[r]
+        net = inc - exp
+        k = 0
+        for data in (inc, exp, net):
+            for months in (3, 6, 12):
+                out[r, k] = _mean(data[w - months :])
+                k += 1
+            out[r, k] = _median(data[w - 12 :])
+            k += 1
+        mean_income = out[r, 2]
+        out[r, 12] = np.log1p(mean_income) if mean_income >= 0 else np.nan
+        s_net, s_inc = _known_sums(net[w - 12 :], inc[w - 12 :])
+        out[r, 13] = _ratio(s_net, s_inc)
+        known_income = _count(inc[w - 12 :])
+        out[r, 14] = _ratio(_std(inc[w - 12 :]), mean_income) if known_income >= 3 else np.nan
+        negative = 0
+        for v in net[w - 12 :]:
+            if v < 0:
+                negative += 1
+        out[r, 15] = float(negative) if _count(net[w - 12 :]) > 0 else np.nan
+        out[r, 16] = _ratio(_slope(inc[w - 12 :]), mean_income)
+        s_net, s_inc = _known_sums(net[w - 24 :], inc[w - 24 :])
+        out[r, 17] = _ratio(s_net, s_inc)
+        for j in range(24):
+            i_j, n_j = inc[w - 24 + j], net[w - 24 + j]
+            margin[j] = n_j / i_j if i_j > 0 else np.nan
+            if i_j == 0 and n_j < 0:  # expenses without any income: the worst month there is, not a gap
+                margin[j] = margin_floor
+            log_income[j] = np.log(i_j) if i_j > 0 else np.nan
+        out[r, 18] = _median(margin)
+        out[r, 19] = _slope(log_income)
+        for j in range(23):
+            growth[j] = log_income[j + 1] - log_income[j]
+        out[r, 20] = _std(growth) if _count(log_income) >= 4 else np.nan
+        out[r, 21] = _ratio(_mean(inc[w - 3 :]), _mean(inc[w - 15 : w - 12])) - 1.0
+        out[r, 22] = _corr(inc[w - 12 :], inc[w - 24 : w - 12])
+        sales = mean_income * 12.0 / uit
+        out[r, 23] = sales
+        out[r, 24] = np.nan if np.isnan(sales) else float(np.searchsorted(size_bounds, sales))
+        s_usd, s_inc = 0.0, 0.0
+        for j in range(w - 12, w):
+            if not np.isnan(usd[j]):
+                s_usd += usd[j]
+            if not np.isnan(inc[j]):
+                s_inc += inc[j]
+        out[r, 25] = _ratio(s_usd, s_inc)
+    return out
+
+
+@njit(cache=True)
+def payment_block(
+    codes: np.ndarray, due: np.ndarray, paid: np.ndarray, amount_due: np.ndarray, amount_paid: np.ndarray,
+    usd: np.ndarray, n: int, as_of: float, since: np.ndarray, never_delinquent: float, days_per_month: float,
+) -> np.ndarray:  # fmt: skip
+    """The ``PAYMENT_COLUMNS`` of ``n`` entities from instalment records (day numbers; NaN paid = unpaid).
+    ``since``: the day numbers of as_of minus 3, 6, 12 and 24 months. Only instalments due before as_of count;
+    a payment made on or after as_of leaves its instalment open."""
+    # per entity: counts and sums by window (3, 6, 12, 24 months), then the whole history
+    cnt = np.zeros((n, 4))
+    dpd_sum = np.zeros((n, 3))
+    dpd_max = np.full((n, 3), -np.inf)
+    on_time, late24, made12, late12 = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    paid12, due12, usd12 = np.zeros(n), np.zeros(n), np.zeros(n)
+    has = np.zeros(n)
+    current, crossed = np.full(n, -np.inf), np.full(n, -np.inf)
+    for i in range(len(codes)):
+        c, d = codes[i], due[i]
+        if not d < as_of:
+            continue
+        known = paid[i] < as_of
+        dpd = max(paid[i] - d, 0.0) if known else as_of - d
+        has[c] = 1.0
+        for k in range(3):
+            if d >= since[k]:
+                cnt[c, k] += 1.0
+                dpd_sum[c, k] += dpd
+                dpd_max[c, k] = max(dpd_max[c, k], dpd)
+        if d >= since[2]:
+            on_time[c] += 1.0 if known and paid[i] <= d else 0.0
+            paid12[c] += amount_paid[i] if known else 0.0
+            due12[c] += amount_due[i]
+            usd12[c] += amount_due[i] if usd[i] else 0.0
+            late12[c] += 1.0 if dpd > 0 else 0.0
+        if d >= since[3]:
+            cnt[c, 3] += 1.0
+            late24[c] += 1.0 if (not known) or paid[i] > d else 0.0
+        if not known:
+            current[c] = max(current[c], as_of - d)
+        if known and paid[i] >= since[2]:
+            made12[c] += 1.0
+        if dpd > 30:
+            crossed[c] = max(crossed[c], d + 31.0)
+    out = np.empty((n, _N_PAYMENT))
+    for c in range(n):
+        for k in range(3):
+            out[c, 2 * k] = _ratio(dpd_sum[c, k], cnt[c, k])
+            out[c, 2 * k + 1] = dpd_max[c, k] if cnt[c, k] > 0 else np.nan
+        out[c, 6] = _ratio(on_time[c], cnt[c, 2])
+        out[c, 7] = _ratio(late24[c], cnt[c, 3])
+        months = min((as_of - crossed[c]) / days_per_month, never_delinquent) if crossed[c] > -np.inf else np.nan
+        if has[c] > 0:
+            out[c, 8] = current[c] if current[c] > -np.inf else 0.0
+            out[c, 9] = made12[c]
+            out[c, 11] = late12[c]
+            out[c, 12] = never_delinquent if np.isnan(months) else months
+        else:
+            out[c, 8] = out[c, 9] = out[c, 11] = out[c, 12] = np.nan
+        out[c, 10] = _ratio(paid12[c], due12[c])
+        out[c, 13] = _ratio(usd12[c], due12[c])
+        out[c, 14] = has[c]
+    return out
