@@ -7,6 +7,14 @@ from pymescore.features._context import Context
 from pymescore.features._labels import build_labels, known_outcomes
 from pymescore.features._registry import GROUP_TITLES, Feature, registry_hash
 
+
+def compile_feature_kernels() -> None:
+    """Compile the builders' numba kernels now (a service's load time), not in the first request."""
+    from pymescore.features._fused import compile_kernels
+
+    compile_kernels()
+
+
 __all__ = [
     "BY_NAME",
     "DEFINITIONS",
@@ -20,6 +28,7 @@ __all__ = [
     "build_features",
     "build_labels",
     "clip_to_range",
+    "compile_feature_kernels",
     "feature_context",
     "known_outcomes",
     "registry_hash",

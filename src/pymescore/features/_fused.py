@@ -252,3 +252,12 @@ def payment_block(
         out[c, 13] = _ratio(usd12[c], due12[c])
         out[c, 14] = has[c]
     return out
+
+
+def compile_kernels() -> None:
+    """Compile (or load from the disk cache) both kernels now: a service calls this at load time, so that no
+    request pays the first compilation (seconds) or the cache load."""
+    empty = np.empty((1, 24))
+    cashflow_block(empty, empty, empty, 1.0, np.array([1.0]), -10.0)
+    none, days = np.zeros(0, dtype=np.int64), np.zeros(0)
+    payment_block(none, days, days, days, days, np.zeros(0, dtype=np.bool_), 1, 0.0, np.zeros(4), 120.0, 30.4375)

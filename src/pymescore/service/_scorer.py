@@ -25,7 +25,7 @@ from pymescore.contracts._kernels import ruc_ok
 from pymescore.decision import DecisionStage, Policy, rule_entries
 from pymescore.decision._regulatory import notice
 from pymescore.errors import PymescoreError
-from pymescore.features import BY_NAME, build_feature_arrays, clip_to_range
+from pymescore.features import BY_NAME, build_feature_arrays, clip_to_range, compile_feature_kernels
 from pymescore.features._build import HISTORY_TABLES
 from pymescore.features._context import Context
 from pymescore.features._reads import AMOUNT_TABLES
@@ -108,7 +108,9 @@ class Scorer:
         return self.bundle.version
 
     def warm_up(self) -> None:
-        """Score one empty application, so that first-use setup happens at load time, not in a request."""
+        """Score one empty application and compile the feature kernels, so that first-use setup happens at
+        load time, not in a request."""
+        compile_feature_kernels()
         self.predict_rows([{}])
 
     # -- public ----------------------------------------------------------------------------------
