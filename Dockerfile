@@ -21,7 +21,8 @@ ENV PATH=/app/.venv/bin:$PATH \
     PYMESCORE_DATABASE_URL=sqlite:////data/pymescore.db
 # baked: copy a bundle into deploy/bundle/ before building; mounted: a volume at /bundle replaces it
 COPY --chown=pymescore:pymescore deploy/bundle/ /bundle/
-RUN rm -f /bundle/README.md
+RUN rm -f /bundle/README.md \
+    && python -c "from pymescore.features import compile_feature_kernels; compile_feature_kernels()"
 USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
