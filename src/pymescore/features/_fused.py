@@ -258,6 +258,67 @@ def compile_kernels() -> None:
     """Compile (or load from the disk cache) both kernels now: a service calls this at load time, so that no
     request pays the first compilation (seconds) or the cache load."""
     empty = np.empty((1, 24))
+    latest, before = latest_two(np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.bool_), np.zeros(1), 1)
+    latest_two(np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.bool_), np.zeros(1, dtype=np.int64), 1)  # _reads
+    statement_block(latest, before, np.zeros(1, dtype=np.int64), np.zeros((1, 6)), 0)
     cashflow_block(empty, empty, empty, 1.0, np.array([1.0]), -10.0)
     none, days = np.zeros(0, dtype=np.int64), np.zeros(0)
     payment_block(none, days, days, days, days, np.zeros(0, dtype=np.bool_), 1, 0.0, np.zeros(4), 120.0, 30.4375)
+
+
+#: the statement kernel's output columns, in order
+STATEMENT_COLUMNS = (
+    "roa", "roe", "gross_margin", "net_margin", "roa_x_gross_margin", "revenue_growth", "total_debt", "total_equity",
+    "debt_to_equity", "negative_equity", "log_total_assets", "statement_age_months", "has_statements",
+)  # fmt: skip
+_N_STATEMENT = len(STATEMENT_COLUMNS)
+
+
+@njit(cache=True)
+def latest_two(codes: np.ndarray, usable: np.ndarray, period_day: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each entity's latest usable statement row and the one before it (-1: none), by period end (on a tie, the
+    later row): what the statement features read, and so what ``_reads`` says they read."""
+    latest, before = np.full(n, -1), np.full(n, -1)
+    for i in range(len(codes)):
+        if not usable[i]:
+            continue
+        c = codes[i]
+        if latest[c] < 0 or period_day[i] >= period_day[latest[c]]:
+            before[c] = latest[c]
+            latest[c] = i
+        elif before[c] < 0 or period_day[i] >= period_day[before[c]]:
+            before[c] = i
+    return latest, before
+
+
+@njit(cache=True)
+def statement_block(
+    latest: np.ndarray, before: np.ndarray, period_month: np.ndarray, values: np.ndarray, as_of_month: int
+) -> np.ndarray:
+    """The ``STATEMENT_COLUMNS`` of each entity from its latest statement and the one before (``latest_two``);
+    ``values``: rows × (assets, liabilities, equity, revenue, cost of sales, net income) in PEN."""
+    n = len(latest)
+    out = np.full((n, _N_STATEMENT), np.nan)
+    for c in range(n):
+        i = latest[c]
+        if i < 0:
+            out[c, 12] = 0.0
+            continue
+        assets, liabilities, equity = values[i, 0], values[i, 1], values[i, 2]
+        revenue, cost, income = values[i, 3], values[i, 4], values[i, 5]
+        roa, gross = _ratio(income, assets), _ratio(revenue - cost, revenue)
+        out[c, 0] = roa
+        out[c, 1] = _ratio(income, equity)
+        out[c, 2] = gross
+        out[c, 3] = _ratio(income, revenue)
+        both = roa * gross
+        out[c, 4] = both if np.isfinite(both) else np.nan  # beyond float64: NaN, never inf
+        out[c, 5] = _ratio(revenue, values[before[c], 3] if before[c] >= 0 else np.nan) - 1.0
+        out[c, 6] = liabilities
+        out[c, 7] = equity
+        out[c, 8] = _ratio(liabilities, equity)
+        out[c, 9] = np.nan if np.isnan(equity) else (1.0 if equity <= 0 else 0.0)
+        out[c, 10] = np.log1p(assets) if assets >= 0 else np.nan
+        out[c, 11] = float(as_of_month - period_month[i])
+        out[c, 12] = 0.0 if np.isnan(assets) else 1.0
+    return out

@@ -6,19 +6,31 @@ made before as_of (a later payment leaves the instalment open, days past due run
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
-from pymescore.features._arrays import F64, Arrays, add_months, day_number
+from pymescore.features._arrays import F64, Arrays, day_number
 
 #: months_since_delinquency for a firm that was never more than 30 days late
 NEVER_DELINQUENT_MONTHS = 120.0
 _DAYS_PER_MONTH = 30.4375
+_EPOCH = dt.date(1970, 1, 1).toordinal()
 
 
 def _days_before(as_of: pd.Timestamp, months: int) -> float:
-    """Day number of as_of minus ``months`` whole months (day clipped to the month's length)."""
-    return float(day_number(add_months(np.array([as_of.to_datetime64()]), -months))[0])
+    """Day number of as_of minus ``months`` whole months, the day clipped to the month's length (``add_months``
+    on one date, in plain Python: a scalar needs no arrays).
+
+    >>> _days_before(pd.Timestamp("2024-03-31 15:00"), 1) == float(np.datetime64("2024-02-29", "D").astype(int))
+    True
+    """
+    index = as_of.year * 12 + as_of.month - 1 - months
+    year, month = divmod(index, 12)
+    day = min(as_of.day, calendar.monthrange(year, month + 1)[1])
+    return float(dt.date(year, month + 1, day).toordinal() - _EPOCH)
 
 
 def payment_features(payments: Arrays, n: int, as_of: pd.Timestamp) -> dict[str, F64]:

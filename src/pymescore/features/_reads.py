@@ -15,7 +15,6 @@ import numpy as np
 
 from pymescore.features._arrays import Arrays, Bool, add_months, month_number
 from pymescore.features._config import FeatureConfig
-from pymescore.features._statements import _latest_per_firm
 
 #: the histories with amounts in a currency (converted to PEN before the builders read them)
 AMOUNT_TABLES = ("monthly_cashflows", "financial_statements", "payments")
@@ -40,14 +39,13 @@ def amounts_read(name: str, table: Arrays, as_of: np.ndarray, config: FeatureCon
         period_end = np.asarray(table["period_end"], dtype="datetime64[D]")
         codes = np.asarray(table["entity"], dtype=np.int64)
         filed = add_months(period_end, config.statement_lag_months)
-        pos = np.flatnonzero(~np.isnat(period_end) & (filed < days))
+        usable = ~np.isnat(period_end) & (filed < days)
         read = np.zeros(len(codes), dtype=bool)
-        key = period_end[pos].astype(np.int64)
-        rows, _ = _latest_per_firm(codes[pos], key)  # the latest, then the latest of the rest (the previous one)
-        rest = np.ones(len(pos), dtype=bool)
-        rest[rows] = False
-        previous, _ = _latest_per_firm(codes[pos][rest], key[rest])
-        read[pos[rows]] = True
-        read[pos[rest][previous]] = True
+        if len(codes):  # the statement features read each firm's latest statement and the one before it
+            from pymescore.features._fused import latest_two
+
+            latest, before = latest_two(codes, usable, period_end.astype(np.int64), int(codes.max()) + 1)
+            read[latest[latest >= 0]] = True
+            read[before[before >= 0]] = True
         return read
     return np.zeros(len(next(iter(table.values()), ())), dtype=bool)
