@@ -121,7 +121,7 @@ def applications_at(part: pd.DataFrame, applications: pd.DataFrame, as_of: pd.Ti
     decided = decision.reindex(part["ruc"].to_numpy())
     out = part[decided.notna().to_numpy()].reset_index(drop=True)
     rejected = (decided.dropna() == "rejected").to_numpy()
-    out.insert(out.columns.get_loc("label_window_end") + 1, REJECTED, rejected.astype(np.int8))
+    out.insert(list(out.columns).index("label_window_end") + 1, REJECTED, rejected.astype(np.int8))
     out["default_12m"] = out["default_12m"].mask(pd.Series(rejected))
     return out
 

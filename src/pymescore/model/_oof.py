@@ -18,7 +18,7 @@ from pymescore.model._config import TrainConfig
 from pymescore.model._linear import Linear
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scorecard import Scorecard
-from pymescore.model._split import folds
+from pymescore.model._split import extend_folds, folds
 from pymescore.model._typing import ColumnType
 
 
@@ -32,16 +32,23 @@ class Fold(NamedTuple):
     y_valid: np.ndarray
     train: np.ndarray  # row positions in the development rows
     valid: np.ndarray
+    w_train: np.ndarray | None = None  # row weights of the training rows (reject inference); None: every row 1
 
 
 def prepare_folds(
-    types: list[ColumnType], X: pd.DataFrame, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], seed: int
+    types: list[ColumnType],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    seed: int,
+    weight: np.ndarray | None = None,
 ) -> list[Fold]:
     out = []
     for tr, va in splits:
         pre = Preprocessor(types, seed)
-        X_train = pre.fit_transform(X.iloc[tr], y[tr])
-        out.append(Fold(pre, X_train, y[tr], pre.transform(X.iloc[va]), y[va], tr, va))
+        w = None if weight is None else weight[tr]
+        X_train = pre.fit_transform(X.iloc[tr], y[tr], w)
+        out.append(Fold(pre, X_train, y[tr], pre.transform(X.iloc[va]), y[va], tr, va, w))
     return out
 
 
@@ -68,6 +75,10 @@ class Boosting:
     config: TrainConfig
     params: dict[str, Any] = field(default_factory=lambda: dict(_xgb.DEFAULT_PARAMS))
     rounds: int | None = None
+    #: reject inference: the development rows' weights and how many of them (the first ones) have known outcomes;
+    #: the rows after them are inferred, never validation or early-stopping rows. None: every row known, weight 1
+    weight: np.ndarray | None = None
+    n_known: int | None = None
 
     def fit(
         self,
@@ -79,14 +90,16 @@ class Boosting:
         own_stopping: bool = False,
     ) -> Any:
         """A booster on development ``rows``: ``rounds`` rounds on every row when tuning chose them, else (or
-        with ``own_stopping``) stopping early on a held-out 10% (whole groups when grouped)."""
+        with ``own_stopping``) stopping early on a held-out 10% of the known rows (whole groups when grouped)."""
         cfg = self.config
         groups = None if self.stop_groups is None else self.stop_groups[rows]
         fixed = None if own_stopping else self.rounds
         spw = self.pos_weight if pos_weight is None else pos_weight
         smote = self.smote if oversample is None else oversample
-        return _xgb.fit_booster(X, y, self.params, self.monotone, spw, cfg.seed, cfg.device, n_jobs=cfg.n_jobs,
-                                smote=smote, groups=groups, rounds=fixed)  # fmt: skip
+        weight = None if self.weight is None else self.weight[rows]
+        known = None if self.n_known is None else rows < self.n_known
+        return _xgb.fit_booster(X, y, self.params, self.monotone, spw, cfg.seed, cfg.device, weight, n_jobs=cfg.n_jobs,
+                                smote=smote, groups=groups, rounds=fixed, stop_from=known)  # fmt: skip
 
     def tune(
         self,
@@ -108,18 +121,26 @@ class Boosting:
         final XGBoost fits) must start by: tuning stops early enough for them, measured on its first trial."""
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
+        n_known = len(y) if self.n_known is None else self.n_known
         keep = np.ones(len(y), dtype=bool)
-        if len(y) > cfg.tune_max_rows:
+        if n_known > cfg.tune_max_rows:
             keep[:] = False
-            keep[rng.choice(len(y), cfg.tune_max_rows, replace=False)] = True
+            keep[rng.choice(n_known, cfg.tune_max_rows, replace=False)] = True
+            extra = np.arange(n_known, len(y))  # inferred rows: the same share of them
+            keep[extra[rng.random(len(extra)) < cfg.tune_max_rows / n_known]] = True
         rows = np.flatnonzero(keep)
+        known_rows, extra_rows = rows[rows < n_known], rows[rows >= n_known]
+        splits = folds(y[known_rows], groups[known_rows], cfg.folds, cfg.seed + 1, cfg.group_col is not None)
+        if len(extra_rows):
+            splits = extend_folds(splits, groups[known_rows], groups[extra_rows], cfg.seed + 1)
         tune_folds = []
-        for tr_k, va_k in folds(y[rows], groups[rows], cfg.folds, cfg.seed + 1, cfg.group_col is not None):
-            tr, va = rows[tr_k], rows[va_k]
+        for tr_k, va_k in splits:
+            tr, va = rows[tr_k], rows[va_k[va_k < len(known_rows)]]  # validated on known outcomes only
             pre = Preprocessor(types, cfg.seed)
-            X_train = pre.fit_transform(X.iloc[tr], y[tr])
+            w = None if self.weight is None else self.weight[tr]
+            X_train = pre.fit_transform(X.iloc[tr], y[tr], w)
             stop = None if self.stop_groups is None else self.stop_groups[tr]
-            tune_folds.append((X_train, y[tr], pre.transform(X.iloc[va]), y[va], stop))
+            tune_folds.append((X_train, y[tr], pre.transform(X.iloc[va]), y[va], stop, w))
         # after tuning: the out-of-fold fits (one trial's work on the full development rows) and the final fit
         reserve = (1.0 + 1.5 / cfg.folds) * len(y) / len(rows)
         self.params, history, tuned_rounds = _xgb.tune(tune_folds, self.monotone, self.pos_weight, cfg.seed,
@@ -183,7 +204,7 @@ def additive_oof(
     thread-safe."""
     out = np.full(n, np.nan)
     for i, f in enumerate(fold_data):
-        out[f.valid] = family().fit(f.X_train, f.y_train, monotone, seed).margin(f.X_valid)
+        out[f.valid] = family().fit(f.X_train, f.y_train, monotone, seed, f.w_train).margin(f.X_valid)
         if on_fold is not None:
             on_fold(i + 1, len(fold_data))
     return out

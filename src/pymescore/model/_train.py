@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -25,16 +25,33 @@ from pymescore.model import _lgbm, _xgb
 from pymescore.model._blend import FAMILIES, add_test_aucs, auc, blend, candidates, choose_weights, fold_table, why
 from pymescore.model._calibration import choose_calibrator
 from pymescore.model._config import TrainConfig
-from pymescore.model._data import column_types, prepare, row_hashes
+from pymescore.model._data import Rejects, column_types, prepare, rejected_mask, row_hashes
 from pymescore.model._domain import Domain
 from pymescore.model._families import resolve
 from pymescore.model._fitted import FeatureInfo, FittedModel
 from pymescore.model._linear import Linear
 from pymescore.model._oof import Boosting, additive_oof, model_monotone, prepare_folds, xgb_oof
 from pymescore.model._preprocess import Preprocessor
+from pymescore.model._reject import (
+    Inferred,
+    accept_probability,
+    augmentation,
+    compact,
+    fuzzy,
+    hard_cutoff,
+    parcel,
+    reject_record,
+)
 from pymescore.model._scale import score_from_pd
 from pymescore.model._scorecard import Scorecard
-from pymescore.model._split import choose_test, embargo_applies, embargoed, folds
+from pymescore.model._split import (
+    choose_test,
+    development_rejects,
+    embargo_applies,
+    embargoed,
+    extend_folds,
+    folds,
+)
 from pymescore.model._typing import ColumnType, unreadable
 
 log = logging.getLogger(__name__)
@@ -109,18 +126,39 @@ def train(
             f"expected at least {cfg.folds} rows of each outcome in the development rows, "
             f"got {np.bincount(y_dev, minlength=2).tolist()}{hint}"
         )
+    grouped = cfg.group_col is not None
+    splits = folds(y_dev, g_dev, cfg.folds, cfg.seed, grouped)
+    n_known = len(y_dev)  # the rows with known outcomes; reject inference's rows come after them
+    usable, rejects_out = development_rejects(prep, test_mask, test_kind)
+    inferred, weight = None, None
+    if cfg.reject_inference != "none" and prep.rejects is not None and usable.any():
+        inferred = _infer(frame, config, domain, prep.rejects, cfg, X_dev, y_dev, g_dev, np.flatnonzero(usable), say)
+        taken = np.flatnonzero(usable)[inferred.reject_rows]
+        weight = np.concatenate([np.ones(n_known) if inferred.known_weight is None else inferred.known_weight,
+                                 inferred.weight])  # fmt: skip
+        X_dev = pd.concat([X_dev, prep.rejects.X.iloc[taken]], ignore_index=True)
+        y_dev = np.concatenate([y_dev, inferred.y]).astype(np.int64)
+        g_extra = prep.rejects.groups[taken]
+        g_dev = np.concatenate([g_dev, g_extra])
+        splits = extend_folds(splits, g_dev[:n_known], g_extra, cfg.seed)
+    known = slice(0, n_known)
     types = column_types(X_dev, prep.domain, cfg.max_categories)
     monotone = dict(cfg.monotone or {})
-    balance = float((y_dev == 0).sum() / max((y_dev == 1).sum(), 1))
+    w_all = np.ones(len(y_dev)) if weight is None else weight
+    balance = float(w_all[y_dev == 0].sum() / max(w_all[y_dev == 1].sum(), 1)) if weight is not None else float(
+        (y_dev == 0).sum() / max((y_dev == 1).sum(), 1))  # fmt: skip
     spw = balance if cfg.imbalance == "scale_pos_weight" else 1.0
     smote = cfg.imbalance == "smote"
-    grouped = cfg.group_col is not None
     workers = cfg.workers or max(1, min(os.cpu_count() or 1, cfg.folds))
     say("preparing folds")
-    fold_data = prepare_folds(types, X_dev, y_dev, folds(y_dev, g_dev, cfg.folds, cfg.seed, grouped), cfg.seed)
+    fold_data = prepare_folds(types, X_dev, y_dev, splits, cfg.seed, weight)
     model_mono = model_monotone(fold_data[0].pre, monotone)
-    boosting = Boosting(model_mono, spw, smote, g_dev if grouped else None, cfg)
+    boosting = Boosting(model_mono, spw, smote, g_dev if grouped else None, cfg, weight=weight,
+                        n_known=None if weight is None else n_known)  # fmt: skip
     timings["prepare"] = time.perf_counter() - t0
+    ri_record = reject_record(
+        cfg.reject_inference, 0 if prep.rejects is None else len(prep.rejects.X), usable, rejects_out, inferred
+    )
 
     used = tuple(name in names for name in FAMILIES)
     use = dict(zip(FAMILIES, used, strict=True))
@@ -141,7 +179,7 @@ def train(
         stage = f"out-of-fold LightGBM ({cfg.folds} folds)"
         say(stage)
         oof["lightgbm"] = xgb_oof(fold_data, lambda f: _lgbm.fit_booster(f.X_train, f.y_train, model_mono, cfg.seed,
-                                                                        cfg.n_jobs),
+                                                                        cfg.n_jobs, weight=f.w_train),
                                   workers, len(y_dev), _steps(say, stage), margin=_lgbm.margin)  # fmt: skip
         timings["oof_lightgbm"] = time.perf_counter() - t
     if use["xgboost"]:
@@ -173,21 +211,24 @@ def train(
             )
             comparison = {"smote": auc(y_dev, oof["xgboost"]), "scale_pos_weight": auc(y_dev, oof_spw)}
 
-    # blend in log-odds, weights by out-of-fold AUC (development rows only)
+    # blend in log-odds, weights by out-of-fold AUC (development rows with known outcomes only); the calibrator
+    # on every development row (reject inference's too, with their weights)
     margins = tuple(oof[name] for name in FAMILIES)
-    weights, blend_aucs = choose_weights(y_dev, margins, used)
+    y_known, margins_known = y_dev[known], tuple(m[known] for m in margins)
+    weights, blend_aucs = choose_weights(y_known, margins_known, used)
     w = dict(zip(FAMILIES, weights, strict=True))
     z_oof = blend(weights, *margins)
-    calibrator, cal_losses = choose_calibrator(z_oof, y_dev, cfg.calibration, cfg.seed)
+    calibrator, cal_losses = choose_calibrator(z_oof, y_dev, cfg.calibration, cfg.seed, weight)
 
     t = time.perf_counter()
     say("final fit on the development rows")
     pre = Preprocessor(types, cfg.seed)
-    X_fit = pre.fit_transform(X_dev, y_dev)
+    X_fit = pre.fit_transform(X_dev, y_dev, weight)
     final_booster = boosting.fit(X_fit, y_dev, np.arange(len(y_dev))) if w["xgboost"] > 0 else None
-    final_lgbm = _lgbm.fit_booster(X_fit, y_dev, model_mono, cfg.seed, cfg.n_jobs) if w["lightgbm"] > 0 else None
-    scorecard = Scorecard().fit(X_fit, y_dev, model_mono, cfg.seed) if w["scorecard"] > 0 else None
-    linear = Linear().fit(X_fit, y_dev, model_mono, cfg.seed) if w["logistic"] > 0 else None
+    final_lgbm = (_lgbm.fit_booster(X_fit, y_dev, model_mono, cfg.seed, cfg.n_jobs, weight=weight)
+                  if w["lightgbm"] > 0 else None)  # fmt: skip
+    scorecard = Scorecard().fit(X_fit, y_dev, model_mono, cfg.seed, weight) if w["scorecard"] > 0 else None
+    linear = Linear().fit(X_fit, y_dev, model_mono, cfg.seed, weight) if w["logistic"] > 0 else None
     timings["final_fit"] = time.perf_counter() - t
     model = FittedModel(
         preprocessor=pre,
@@ -199,16 +240,18 @@ def train(
         features=_features(types, monotone, prep.domain),
         target=cfg.target,
         positive=cfg.positive,
-        metadata={"snapshot": prep.domain is not None, "group_col": cfg.group_col, "time_col": cfg.time_col},
+        metadata={"snapshot": prep.domain is not None, "group_col": cfg.group_col, "time_col": cfg.time_col}
+        | ({"reject_inference": compact(ri_record)} if prep.rejects is not None or inferred is not None else {}),
         linear=linear,
         linear_weight=w["logistic"],
         lightgbm=final_lgbm,
         lightgbm_weight=w["lightgbm"],
     )
 
-    fold_rows = fold_table(y_dev, [f.valid for f in fold_data], margins, used, z_oof)
+    fold_rows = fold_table(y_known, [f.valid[f.valid < n_known] for f in fold_data], margins_known, used,
+                           z_oof[known])  # fmt: skip
     fold_aucs = [r["auc_selected"] for r in fold_rows if r["auc_selected"] is not None]
-    rows = candidates(y_dev, margins, used, weights, blend_aucs[weights], cfg.imbalance, comparison)
+    rows = candidates(y_known, margins_known, used, weights, blend_aucs[weights], cfg.imbalance, comparison)
 
     test_frame = None
     test_metrics = None
@@ -239,6 +282,7 @@ def train(
             "used": len(prep.y),
             "excluded_no_target": prep.excluded_rows,
             "development": len(dev),
+            "rejected": 0 if prep.rejects is None else len(prep.rejects.X),
             "test": int(test_mask.sum()),
             "embargoed": int(left_out.sum()),
             # test rows of an entity (a firm) also seen in development: an out-of-time test is across time,
@@ -291,9 +335,47 @@ def train(
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
         # what --time-budget bounds: the whole training run (the untuned defaults' trial always runs)
         "time_budget": {"seconds": cfg.time_budget, "within": timings["total"] <= cfg.time_budget},
+        "reject_inference": ri_record,
     }
-    oof_frame = pd.DataFrame({"y": y_dev, "margin": z_oof, "pd": calibrator.predict(z_oof),
-                              **{f"margin_{name}": oof[name] for name in FAMILIES}})  # fmt: skip
+    oof_frame = pd.DataFrame({"y": y_known, "margin": z_oof[known], "pd": calibrator.predict(z_oof[known]),
+                              **{f"margin_{name}": oof[name][known] for name in FAMILIES}})  # fmt: skip
     if prep.times is not None:
         oof_frame["as_of"] = prep.times[dev]
     return TrainResult(model=model, report=report, test=test_frame, oof=oof_frame, timings=timings)
+
+
+def _infer(
+    frame: pd.DataFrame, config: TrainConfig, domain: Domain | None, rejects: Rejects, cfg: TrainConfig,
+    X_dev: pd.DataFrame, y_dev: np.ndarray, g_dev: np.ndarray, rows: np.ndarray, say: Progress,
+) -> Inferred:  # fmt: skip
+    """Reject inference on the development rejects ``rows`` (positions into ``rejects``) by the method
+    ``cfg.reject_inference`` names (``_reject``; ``cfg``: ``config`` as the table's domain completed it); fuzzy,
+    parcelling and the hard cut-off first train the approved-only model, the same training without the
+    rejects, in half the time budget."""
+    X_r, g_r = rejects.X.iloc[rows].reset_index(drop=True), rejects.groups[rows]
+    if cfg.reject_inference == "augmentation":
+        say("reject inference: accept/reject model")
+        types = column_types(pd.concat([X_dev, X_r], ignore_index=True), domain, cfg.max_categories)
+        p_accept = accept_probability(types, X_dev, X_r, g_dev, g_r, cfg.folds, cfg.seed, cfg.group_col is not None,
+                                      cfg.n_jobs)  # fmt: skip
+        return augmentation(p_accept, len(X_r))
+    present = frame[cfg.target].astype("string").str.strip().fillna("") != ""
+    known_frame = frame[present.to_numpy() | ~rejected_mask(frame, cfg.rejected_col)]
+    inner_config = replace(config, reject_inference="none", time_budget=max(1.0, config.time_budget / 2))
+    inner = train(known_frame, inner_config, lambda stage, d=None, n=None: say(f"approved-only model: {stage}", d, n),
+                  domain=domain)  # fmt: skip
+    if inner.oof is None or len(inner.oof) != len(y_dev) or not np.array_equal(inner.oof["y"].to_numpy(), y_dev):
+        raise PymescoreError("reject inference: expected the approved-only training to develop on the same rows as "
+                             f"this one, got {0 if inner.oof is None else len(inner.oof)} rows against "
+                             f"{len(y_dev)}")  # fmt: skip
+    pd_r = inner.model.predict_pd(X_r)
+    if cfg.reject_inference == "fuzzy":
+        out = fuzzy(pd_r)
+    elif cfg.reject_inference == "parcelling":
+        out = parcel(inner.oof["pd"].to_numpy(), y_dev, pd_r, cfg.reject_factor, cfg.seed)
+    else:
+        out = hard_cutoff(pd_r, cfg.reject_factor)
+    test = inner.report.get("test_metrics") or {}
+    out.record["approved_only"] = {"cv_auc": inner.report["cv"]["mean_auc"], "test_auc": test.get("auc"),
+                                   "mean_pd_rejects": float(np.mean(pd_r)) if len(pd_r) else None}  # fmt: skip
+    return out

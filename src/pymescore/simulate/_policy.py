@@ -147,7 +147,7 @@ def decide(
     noise = rng.standard_normal(firm.size)
     score = points + JUDGEMENT_SD * (SOFT_INFORMATION * soft + np.sqrt(1.0 - SOFT_INFORMATION**2) * noise)
     order = np.argsort(score, kind="stable")
-    k = int(round(config.rejection_rate * firm.size))
+    k = round(config.rejection_rate * firm.size)
     approved = np.ones(firm.size, dtype=bool)
     approved[order[:k]] = False
     if 0 < k < firm.size:
@@ -186,11 +186,11 @@ def hide_rejected(
     out = dict(tables)
     for name, column in _DATED:
         frame = tables[name]
-        until = limit[index.get_indexer(frame["ruc"])]
+        until = limit[index.get_indexer(pd.Index(frame["ruc"]))]
         dated = frame[column].to_numpy(dtype="datetime64[us]")
         kept = frame[~(~np.isnat(until) & (dated >= until))].reset_index(drop=True)
         if name == "payments":
-            until = limit[index.get_indexer(kept["ruc"])]
+            until = limit[index.get_indexer(pd.Index(kept["ruc"]))]
             paid = kept["paid_date"].to_numpy(dtype="datetime64[us]")
             later = ~np.isnat(until) & ~np.isnat(paid) & (paid >= until)
             kept = kept.assign(
