@@ -118,8 +118,12 @@ def train_command(
         ),
     ] = "none",
     reject_factor: Annotated[
-        float, typer.Option(help="parcelling / hardcutoff: a reject's bad rate over an approved loan's at its score.")
-    ] = 2.0,
+        float,
+        typer.Option(
+            help="parcelling / hardcutoff: a reject's bad rate over an approved loan's at the same score (1: the "
+            "same; above 1: the old policy saw risk the features do not)."
+        ),
+    ] = 1.0,
     register: Annotated[bool, typer.Option(help="Register the bundle in MLflow (PYMESCORE_MLFLOW_URI).")] = False,
     alias: Annotated[str, typer.Option(help="Registry alias of the new version: challenger, champion.")] = "challenger",
     policy: PolicyOpt = None,

@@ -98,7 +98,7 @@ class TrainConfig:
     tune_max_rows: int = 40_000
     reject_inference: Literal["none", "augmentation", "fuzzy", "parcelling", "hardcutoff"] = "none"
     rejected_col: str = "rejected"
-    reject_factor: float = 2.0
+    reject_factor: float = 1.0
     scale: ScoreScale = field(default_factory=ScoreScale)
 
     def __post_init__(self) -> None:

@@ -18,7 +18,7 @@ from pymescore.model._config import TrainConfig
 from pymescore.model._linear import Linear
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scorecard import Scorecard
-from pymescore.model._split import extend_folds, folds
+from pymescore.model._split import folds
 from pymescore.model._typing import ColumnType
 
 
@@ -33,6 +33,7 @@ class Fold(NamedTuple):
     train: np.ndarray  # row positions in the development rows
     valid: np.ndarray
     w_train: np.ndarray | None = None  # row weights of the training rows (reject inference); None: every row 1
+    X_extra: pd.DataFrame | None = None  # other rows the fold's models score (the approved-only run's rejects)
 
 
 def prepare_folds(
@@ -42,13 +43,17 @@ def prepare_folds(
     splits: list[tuple[np.ndarray, np.ndarray]],
     seed: int,
     weight: np.ndarray | None = None,
+    extra: pd.DataFrame | None = None,
 ) -> list[Fold]:
+    """Each fold preprocessed by a preprocessor fitted on its training rows (weighted by ``weight``); ``extra``
+    rows (scored by every fold's models) transformed by each fold's preprocessor too."""
     out = []
     for tr, va in splits:
         pre = Preprocessor(types, seed)
         w = None if weight is None else weight[tr]
         X_train = pre.fit_transform(X.iloc[tr], y[tr], w)
-        out.append(Fold(pre, X_train, y[tr], pre.transform(X.iloc[va]), y[va], tr, va, w))
+        X_extra = None if extra is None else pre.transform(extra)
+        out.append(Fold(pre, X_train, y[tr], pre.transform(X.iloc[va]), y[va], tr, va, w, X_extra))
     return out
 
 
@@ -111,7 +116,8 @@ class Boosting:
         deadline: float | None = None,
         on_trial: Callable[[int, int, float | None], None] | None = None,
     ) -> list[dict[str, Any]]:
-        """Tune ``params`` (and ``rounds``) on the development rows; returns the trials' history.
+        """Tune ``params`` (and ``rounds``) on the development rows with known outcomes (the first ones, weighted
+        by ``weight``: reject inference's rows never tune); returns the trials' history.
 
         The tuning folds are another partition of the (sampled) development rows than the out-of-fold one, so
         that the out-of-fold AUC that weighs XGBoost against the untuned families is not the very figure the
@@ -121,21 +127,14 @@ class Boosting:
         final XGBoost fits) must start by: tuning stops early enough for them, measured on its first trial."""
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
-        n_known = len(y) if self.n_known is None else self.n_known
         keep = np.ones(len(y), dtype=bool)
-        if n_known > cfg.tune_max_rows:
+        if len(y) > cfg.tune_max_rows:
             keep[:] = False
-            keep[rng.choice(n_known, cfg.tune_max_rows, replace=False)] = True
-            extra = np.arange(n_known, len(y))  # inferred rows: the same share of them
-            keep[extra[rng.random(len(extra)) < cfg.tune_max_rows / n_known]] = True
+            keep[rng.choice(len(y), cfg.tune_max_rows, replace=False)] = True
         rows = np.flatnonzero(keep)
-        known_rows, extra_rows = rows[rows < n_known], rows[rows >= n_known]
-        splits = folds(y[known_rows], groups[known_rows], cfg.folds, cfg.seed + 1, cfg.group_col is not None)
-        if len(extra_rows):
-            splits = extend_folds(splits, groups[known_rows], groups[extra_rows], cfg.seed + 1)
         tune_folds = []
-        for tr_k, va_k in splits:
-            tr, va = rows[tr_k], rows[va_k[va_k < len(known_rows)]]  # validated on known outcomes only
+        for tr_k, va_k in folds(y[rows], groups[rows], cfg.folds, cfg.seed + 1, cfg.group_col is not None):
+            tr, va = rows[tr_k], rows[va_k]
             pre = Preprocessor(types, cfg.seed)
             w = None if self.weight is None else self.weight[tr]
             X_train = pre.fit_transform(X.iloc[tr], y[tr], w)
@@ -165,10 +164,12 @@ def xgb_oof(
     n: int,
     on_fold: Step | None = None,
     margin: Callable[[Any, pd.DataFrame], np.ndarray] = _xgb.margin,
+    extra_out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Out-of-fold margins of a tree family (XGBoost; LightGBM with its ``margin``): ``fit`` of each fold,
     ``workers`` folds at a time in threads (both libraries train outside the GIL), each booster scoring its
-    fold's validation rows; ``on_fold(done, folds)`` after each fold."""
+    fold's validation rows; ``on_fold(done, folds)`` after each fold. ``extra_out`` (folds × extra rows) takes
+    each fold's margins on its ``X_extra``."""
     done = [0]
     lock = Lock()
 
@@ -186,8 +187,10 @@ def xgb_oof(
         with ThreadPoolExecutor(min(workers, len(fold_data)), thread_name_prefix="fold") as pool:
             boosters = list(pool.map(fit_one, fold_data))
     out = np.full(n, np.nan)
-    for f, booster in zip(fold_data, boosters, strict=True):
+    for i, (f, booster) in enumerate(zip(fold_data, boosters, strict=True)):
         out[f.valid] = margin(booster, f.X_valid)
+        if extra_out is not None and f.X_extra is not None:
+            extra_out[i] = margin(booster, f.X_extra)
     return out
 
 
@@ -198,13 +201,17 @@ def additive_oof(
     seed: int,
     n: int,
     on_fold: Step | None = None,
+    extra_out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Out-of-fold margins of a scorecard or logistic family, one fold at a time: these fits hold the GIL
     (threads would not help) and silence library warnings with warnings.catch_warnings, which is not
-    thread-safe."""
+    thread-safe. ``extra_out``: as in :func:`xgb_oof`."""
     out = np.full(n, np.nan)
     for i, f in enumerate(fold_data):
-        out[f.valid] = family().fit(f.X_train, f.y_train, monotone, seed, f.w_train).margin(f.X_valid)
+        model = family().fit(f.X_train, f.y_train, monotone, seed, f.w_train)
+        out[f.valid] = model.margin(f.X_valid)
+        if extra_out is not None and f.X_extra is not None:
+            extra_out[i] = model.margin(f.X_extra)
         if on_fold is not None:
             on_fold(i + 1, len(fold_data))
     return out

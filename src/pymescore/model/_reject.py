@@ -149,9 +149,10 @@ def accept_probability(
 
 
 def reject_record(
-    asked: str, n: int, usable: np.ndarray, left_out: dict[str, int], inferred: Inferred | None
+    asked: str, n: int, usable: np.ndarray, left_out: dict[str, int], inferred: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """What the training report, the bundle and the model card say of the ``n`` rejected applications."""
+    """What the training report, the bundle and the model card say of the ``n`` rejected applications
+    (``inferred``: the method's own record, None when none was applied)."""
     out: dict[str, Any] = {"method": asked if inferred is not None else "none", "asked": asked, "rejects_in_table": n,
                            "rejects_for_development": int(usable.sum()), "rejects_left_out": left_out}  # fmt: skip
     if inferred is None:
@@ -159,7 +160,7 @@ def reject_record(
         out["why"] = ("no rejected applications in the development period" if asked != "none"
                       else "approved loans only: the rejected applications are left out")  # fmt: skip
         return out
-    return out | inferred.record
+    return out | inferred
 
 
 def compact(record: dict[str, Any]) -> dict[str, Any]:

@@ -54,27 +54,19 @@ def embargoed(prep: Prepared, test_mask: np.ndarray, test_kind: str | None) -> n
     return out
 
 
-def extend_folds(
+def extra_folds(
     splits: list[tuple[np.ndarray, np.ndarray]], known_groups: np.ndarray, extra_groups: np.ndarray, seed: int
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``splits`` of the known rows (positions ``0..n-1``) extended to extra rows after them (reject inference's
-    rows, positions ``n..``): an extra row goes to the fold its group validates in when the group has known rows,
-    else to a fold drawn for its group, so that no group is in a fold's training and its validation. A fold's
-    model fits the extra rows of the other folds and scores (out of fold) its own; the caller reads metrics on
-    the known rows only."""
-    n = len(known_groups)
+) -> np.ndarray:
+    """The fold of each extra row (reject inference's rejects) for ``splits`` of the known rows: the fold its group
+    validates in when the group has known rows, else a fold drawn for its group; so no group is ever in a fold's
+    training and in its validation."""
     fold_of: dict[str, int] = {}
     for i, (_, valid) in enumerate(splits):
         fold_of.update(dict.fromkeys(known_groups[valid].tolist(), i))
     unseen = sorted(set(extra_groups.tolist()) - set(fold_of))
     drawn = np.random.default_rng(seed).integers(0, len(splits), len(unseen))
     fold_of.update(zip(unseen, drawn.tolist(), strict=True))
-    extra_fold = np.array([fold_of[g] for g in extra_groups.tolist()], dtype=np.int64)
-    extra = n + np.arange(len(extra_groups))
-    return [
-        (np.concatenate([train, extra[extra_fold != i]]), np.concatenate([valid, extra[extra_fold == i]]))
-        for i, (train, valid) in enumerate(splits)
-    ]
+    return np.array([fold_of[g] for g in extra_groups.tolist()], dtype=np.int64)
 
 
 def development_rejects(
