@@ -10,7 +10,8 @@ Per seed, a population of ``--firms`` firms over ``--months`` months (60: applic
 applications (``simulate --policy-history``): the lake hides the rejected firms' outcomes, the oracle keeps them.
 The snapshot has one row per application (``features --as-of applications``); each method trains on it with the
 same settings (``train --reject-inference METHOD``: out-of-time test on the latest application dates, embargo,
-folds by firm; ``METHOD:F`` with ``--reject-factor F``, e.g. ``parcelling:2``, the textbook "rejects twice as bad"). Then, on the out-of-time applications, approved and rejected:
+folds by firm; ``METHOD:F`` with ``--reject-factor F``, e.g. ``parcelling:2``, the textbook "rejects twice as
+bad"). Then, on the out-of-time applications, approved and rejected:
 
 - AUC, Brier and ECE of each model's PD against the oracle's realised outcome (``oracle.defaulted``), and its mean
   PD against the realised bad rate;
