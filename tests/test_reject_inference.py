@@ -3,6 +3,8 @@ away from validation, which rejects may join development, and how a table's reje
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -217,3 +219,11 @@ def test_bad_settings_are_refused(field: str, value: object, expected: str) -> N
     with pytest.raises(ConfigError) as info:
         TrainConfig(**settings_)  # type: ignore[arg-type]
     assert expected in info.value.message
+
+
+def test_features_as_of_applications_needs_an_applications_table(tmp_path: Path) -> None:
+    from pymescore.cli._features import _application_dates
+    from pymescore.lake import Lake
+
+    with pytest.raises(ConfigError, match="expected an applications table"):
+        _application_dates(Lake(tmp_path / "lake"))

@@ -108,9 +108,9 @@ def _application_months(pop: Population, calendar: Calendar, risk: RiskPath, rng
     return out
 
 
-def _seen(pop: Population, calendar: Calendar, flows: Flows, bureau: pd.DataFrame, firm: I64, month: I64) -> dict[
-    str, F64
-]:  # fmt: skip
+def _seen(
+    pop: Population, calendar: Calendar, flows: Flows, bureau: pd.DataFrame, firm: I64, month: I64
+) -> dict[str, F64]:
     """What the lender saw of each application: rating, 12-month sales, age, debt over sales."""
     key = pd.MultiIndex.from_arrays(
         [text_take(pop.ruc, firm), pd.Series(calendar.month_start(month).astype("datetime64[us]"))]
