@@ -29,6 +29,55 @@ def blend_why(blend: dict[str, Any]) -> str:
     )
 
 
+#: each reject inference method in one line (the model card's)
+_METHODS = {
+    "none": "approved loans only (the rejected applications left out)",
+    "augmentation": "augmentation: each approved loan weighted by 1 / its probability of approval (accept/reject "
+    "model), the weights adding up to the applications",
+    "fuzzy": "fuzzy augmentation: each reject twice, bad with weight p and good with weight 1 - p (p: the "
+    "approved-only model's PD)",
+    "parcelling": "parcelling: rejects labelled bad at their score band's approved bad rate times a factor",
+    "hardcutoff": "hard cut-off: the rejects with the highest approved-only PD labelled bad (factor × their expected "
+    "bad count), the others good",
+}
+
+
+def reject_lines(r: dict[str, Any]) -> list[str]:
+    """The model card's section on rejected applications (the training report's ``reject_inference``); none when
+    the table had no rejected rows and none was asked for."""
+    ri = r.get("reject_inference") or {}
+    if not ri or (not ri.get("rejects_in_table") and ri.get("asked", "none") == "none"):
+        return []
+    left = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in (ri.get("rejects_left_out") or {}).items() if v)
+    out = [
+        "",
+        "## Reject inference",
+        f"- Method: {_METHODS.get(ri['method'], ri['method'])}"
+        + (f" (asked: {ri['asked']}; {ri['why']})" if ri["asked"] != ri["method"] else ""),
+        f"- Rejected applications in the table: {ri['rejects_in_table']:,}; for development "
+        f"{ri['rejects_for_development']:,}"
+        + (f" (left out: {left})" if left else "")
+        + f"; used {ri['rejects_used']:,}",
+    ]
+    weights = ri.get("reject_weights") or ri.get("approved_weights")
+    if weights and weights.get("n"):
+        whose = "rows added for the rejects" if "reject_weights" in ri else "approved loans"
+        out.append(
+            f"- Weights of the {whose}: {weights['n']:,} rows, sum {weights['sum']:,.1f}, mean {weights['mean']:.3f}, "
+            f"min {weights['min']:.3f}, max {weights['max']:.3f} (effective size {weights['effective_n']:,.0f})"
+        )
+    if ri.get("inferred_bad_rate") is not None:
+        out.append(f"- Bad rate inferred for the rejects: {ri['inferred_bad_rate']:.2%}"
+                   + (f" (factor {ri['factor']:g})" if ri.get("factor") is not None else ""))  # fmt: skip
+    only = ri.get("approved_only") or {}
+    if only.get("test_auc") is not None:
+        out.append(f"- The approved-only model it started from: CV AUC {only['cv_auc']:.4f}, test AUC "
+                   f"{only['test_auc']:.4f}")  # fmt: skip
+    if ri["method"] != "none":
+        out.append("- Validation and test figures are on known outcomes only: an inferred label is never evaluated.")
+    return out
+
+
 def _blend_lines(r: dict[str, Any], m: Any) -> list[str]:
     """The families, the blend chosen and why (the training report's ``blend``)."""
     weights = ", ".join(f"{name} {w:.1f}" for name, w in m.weights.items() if w > 0)
@@ -91,6 +140,7 @@ def model_card(
         ),
         "- Cells the typing could not read (trained on as missing; scoring refuses them): "
         + (", ".join(f"{c} {n:,}" for c, n in (r.get("unreadable_cells") or {}).items()) or "none"),
+        *reject_lines(r),
         "",
         "## Model",
         *_blend_lines(r, m),
@@ -249,6 +299,13 @@ def _card_summary_es(
         + ".",
         f"- Validación cruzada agrupada y estratificada: AUC medio de los pliegues {r['cv']['mean_auc']:.4f}.",
     ]
+    ri = r.get("reject_inference") or {}
+    if ri.get("rejects_in_table"):
+        out.append(
+            f"- Solicitudes rechazadas en la tabla: {ri['rejects_in_table']:,}; inferencia de rechazados "
+            f"`{ri['method']}`, {ri['rejects_used']:,} usadas (la validación y la prueba, solo con resultados "
+            "conocidos)."
+        )
     if test_metrics:
         out.append(
             f"- Prueba: AUC {test_metrics['auc']:.4f}, KS {test_metrics['ks']:.4f}, ECE {test_metrics['ece']:.4f}"

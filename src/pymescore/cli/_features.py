@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pymescore.cli._output import console, emit_json
 from pymescore.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pymescore.lake import Lake
 
 features_app = typer.Typer(invoke_without_command=True)
 
@@ -19,7 +22,12 @@ def features_command(
     ctx: typer.Context,
     lake: Annotated[Path | None, typer.Option("--lake", "-l", help="Lake folder to read.")] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Observation date(s), comma-separated: 2024-06-30,2024-09-30.")
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Observation date(s), comma-separated: 2024-06-30,2024-09-30; `applications`: every date of the "
+            "lake's applications table.",
+        ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Snapshot Parquet file to write.")] = None,
     definition: Annotated[str, typer.Option(help="Default definition of the label: sbs or basel.")] = "sbs",
@@ -32,9 +40,14 @@ def features_command(
     rows are kept out of training). Writes FILE and FILE.lineage.json (lake versions, code version,
     registry hash). Prints a JSON summary as the last line of stdout.
 
+    A lake with an `applications` table (`simulate --policy-history`) gives one row per application on those
+    dates, `rejected` = 1 marking the rejected ones (their label empty): `train --reject-inference` uses them.
+
     Examples:
 
         pymescore features --lake lake/ --as-of 2024-06-30,2024-09-30 --out snapshot.parquet
+
+        pymescore features --lake lake/ --as-of applications --out applications.parquet
 
         pymescore features catalog --format md > docs/features.md
     """
@@ -49,6 +62,8 @@ def features_command(
 
     config = FeatureConfig(default_definition=definition, statement_lag_months=statement_lag)  # type: ignore[arg-type]
     dates = [d.strip() for d in as_of.split(",") if d.strip()]
+    if dates == ["applications"]:
+        dates = _application_dates(Lake(lake))
     with console.status("Building features…") as status:
         snapshot, lineage = build_snapshot(
             Lake(lake), dates, config, progress=lambda d: status.update(f"Building features at {d}…")
@@ -61,9 +76,26 @@ def features_command(
         if rate is not None
         else f"{lineage['rows']:,} rows, no observed labels yet"
     )
-    emit_json(
-        {"out": str(out), **{k: lineage[k] for k in ("rows", "labelled_rows", "label_rate", "n_features", "as_of")}}
-    )
+    applications = lineage.get("applications")
+    if applications:
+        console.print(f"one row per application: {applications['rejected']:,} rejected (no label: reject inference "
+                      "can use them, `train --reject-inference`)")  # fmt: skip
+    keys = ("rows", "labelled_rows", "label_rate", "n_features", "as_of", "applications")
+    emit_json({"out": str(out), **{k: lineage[k] for k in keys if k in lineage}})
+
+
+def _application_dates(lake: Lake) -> list[str]:
+    """Every date of the lake's applications table; refused when the lake has none."""
+    import pandas as pd
+
+    applications = lake.read_optional("applications")
+    if applications is None or applications.empty:
+        raise ConfigError(
+            f"--as-of applications: expected an applications table in the lake {lake.root} (pymescore simulate "
+            "--policy-history writes one), got none; give the dates instead: --as-of 2024-06-30,2024-12-31",
+            parameter="as_of",
+        )
+    return sorted({str(d.date()) for d in pd.to_datetime(applications["application_date"]).dropna()})
 
 
 @features_app.command("catalog")

@@ -109,6 +109,21 @@ def train_command(
             "(lightgbm needs pip install 'pymescore[lightgbm]'); the model card says which and why."
         ),
     ] = None,
+    reject_inference: Annotated[
+        str,
+        typer.Option(
+            help="Rejected applications (rows without a target whose `rejected` column is 1, e.g. `features` on a "
+            "lake with applications): none (left out, counted), augmentation, fuzzy, parcelling, hardcutoff "
+            "(docs/reject-inference.md). Evaluation stays on known outcomes."
+        ),
+    ] = "none",
+    reject_factor: Annotated[
+        float,
+        typer.Option(
+            help="parcelling / hardcutoff: a reject's bad rate over an approved loan's at the same score (1: the "
+            "same; above 1: the old policy saw risk the features do not)."
+        ),
+    ] = 1.0,
     register: Annotated[bool, typer.Option(help="Register the bundle in MLflow (PYMESCORE_MLFLOW_URI).")] = False,
     alias: Annotated[str, typer.Option(help="Registry alias of the new version: challenger, champion.")] = "challenger",
     policy: PolicyOpt = None,
@@ -137,6 +152,8 @@ def train_command(
 
         pymescore train --table german.csv --target creditability --positive bad --families scorecard --out sc/
 
+        pymescore train --table applications.parquet --target default_12m --reject-inference fuzzy --out ri/
+
     The test's approval rates and the model card use the decision policy's cut-offs (--policy, else
     PYMESCORE_POLICY_FILE, else the built-in); the bundle records that policy's version.
     """
@@ -151,6 +168,7 @@ def train_command(
         drop=tuple(c.strip() for c in drop.split(",")) if drop else (), trials=trials, time_budget=time_budget,
         seed=seed, holdout=holdout, device=device, imbalance=imbalance, embargo=embargo,  # type: ignore[arg-type]
         families=tuple(f.strip() for f in families.split(",") if f.strip()) if families is not None else None,
+        reject_inference=reject_inference, reject_factor=reject_factor,  # type: ignore[arg-type]
     )  # fmt: skip
     resolve_families(config.families)  # a family not available stops the command before reading the table
     decision_policy = read_policy(policy)  # a bad policy file stops the command before training, not after
@@ -189,6 +207,13 @@ def train_command(
     if excluded:
         console.print(f"[yellow]{excluded} row(s) with an empty target left out of training[/]")
     summary["excluded_rows"] = excluded
+    ri = metrics.get("reject_inference") or {}
+    if ri.get("rejects_in_table"):
+        console.print(
+            f"reject inference {ri['method']}: {ri['rejects_used']:,} of the {ri['rejects_in_table']:,} rejected "
+            "applications used" + (" (--reject-inference to use them)" if ri["method"] == "none" else "")
+        )
+    summary["reject_inference"] = {k: ri.get(k) for k in ("method", "rejects_in_table", "rejects_used")}
     unread = metrics.get("unreadable_cells") or {}
     if unread:
         cells = ", ".join(f"{c} {n}" for c, n in unread.items())

@@ -27,6 +27,18 @@ def simulate_command(
     shock: Annotated[
         bool, typer.Option("--shock/--no-shock", help="El Niño-like shock on the northern coast mid-window.")
     ] = True,
+    policy_history: Annotated[
+        bool,
+        typer.Option(
+            "--policy-history",
+            help="Replay an earlier lending policy: each firm applies once, an old points scorecard rejects "
+            "--rejection-rate of the applications, and rejected firms' records after their decision are hidden "
+            "(writes applications.parquet; the oracle marks the rejected).",
+        ),
+    ] = False,
+    rejection_rate: Annotated[
+        float, typer.Option(help="With --policy-history: share of applications the old policy rejects.")
+    ] = 0.35,
 ) -> None:
     """Simulate Peruvian SMEs with a known 12-month PD and write the raw tables as Parquet.
 
@@ -34,6 +46,9 @@ def simulate_command(
     (the raw-table contracts), plus **oracle** (ruc, as_of, true_pd, defaulted at each quarter-end with 12
     months of performance), **injected_errors** (table, row, kind, contract_violation) and
     **simulation.json**. A firm defaults in the first month its SBS rating is 2 (Deficiente) or worse.
+    With --policy-history, also **applications** (ruc, application_date, decision, policy_score): the lake
+    then holds what a lender that rejected some firms would hold, and `pymescore features` builds one row per
+    application (docs/reject-inference.md).
     The folder is written atomically. The JSON summary (rows per table, simulated default rate, oracle
     AUC, seed, files) is the last line of stdout; progress goes to stderr.
 
@@ -42,6 +57,8 @@ def simulate_command(
         pymescore simulate --firms 2000 --months 36 --seed 7 --out sim/
 
         pymescore simulate --firms 100000 --months 36 --seed 7 --out sim/ --end 2024-12 --no-shock --error-rate 0
+
+        pymescore simulate --firms 5000 --months 36 --seed 7 --out sim/ --policy-history --rejection-rate 0.35
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -50,7 +67,8 @@ def simulate_command(
     # an invalid value raises ConfigError: the CLI prints it (expected vs got) and exits with code 2
     config = SimulationConfig(
         firms=firms, months=months, seed=seed, end=end, default_rate=default_rate, error_rate=error_rate,
-        outlier_rate=outlier_rate, usd_share=usd_share, shock=shock,
+        outlier_rate=outlier_rate, usd_share=usd_share, shock=shock, policy_history=policy_history,
+        rejection_rate=rejection_rate,
     )  # fmt: skip
     check_output_dir(out)
     columns = (TextColumn("{task.description:<12}"), BarColumn(), TimeElapsedColumn())
@@ -75,6 +93,10 @@ def simulate_command(
         f"oracle AUC {auc:.3f}" if isinstance(auc, float) else "oracle AUC: undefined (one class only)",
         sep=", ",
     )
+    policy = summary.get("policy")
+    if isinstance(policy, dict):
+        console.print(f"old policy: {policy['rejected']:,} of {policy['applications']:,} applications rejected "
+                      f"({policy['realised_rejection_rate']:.1%}); their outcomes hidden from the tables")  # fmt: skip
     emit_json(summary)
 
 

@@ -196,8 +196,28 @@ EXCHANGE_RATES = TableContract(
     notes=("The 2.5-4.5 band catches unit errors (a rate in cents, a rate inverted).",),
 )
 
+APPLICATIONS = TableContract(
+    name="applications",
+    description="Credit applications and the lender's decision on each, under the policy then in force.",
+    key=("ruc", "application_date"),
+    event_date="application_date",
+    columns=(
+        _RUC,
+        Column("application_date", "date", "Date the application was decided (its features' as_of)", "date"),
+        Column("decision", "str", "The lender's decision: approved, or rejected (no loan, no outcome observed)",
+               isin=("approved", "rejected")),
+        Column("policy_score", "float", "Points the scorecard then in force gave the application", "points",
+               nullable=True, required=False),
+    ),
+    notes=(
+        "With this table in the lake, `pymescore features` builds one row per application (rejected ones marked, "
+        "their label missing) instead of one per firm at risk.",
+    ),
+)  # fmt: skip
+
 TABLES: dict[str, TableContract] = {
-    t.name: t for t in (FIRMS, MONTHLY_CASHFLOWS, FINANCIAL_STATEMENTS, PAYMENTS, BUREAU_RATINGS, EXCHANGE_RATES)
+    t.name: t
+    for t in (FIRMS, MONTHLY_CASHFLOWS, FINANCIAL_STATEMENTS, PAYMENTS, BUREAU_RATINGS, EXCHANGE_RATES, APPLICATIONS)
 }
 
 #: The simulator's ground truth (not ingested: written next to the raw tables).

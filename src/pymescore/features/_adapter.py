@@ -19,8 +19,8 @@ from pymescore.errors import PymescoreError
 from pymescore.features._catalog import FEATURE_NAMES, FEATURES
 from pymescore.features._firmographics import DEPARTMENT_CODES, SECTIONS
 
-#: the snapshot's columns that identify a row and date its outcome window: never features
-SNAPSHOT_KEYS = ("ruc", "as_of", "label_window_end")
+#: the snapshot's columns that identify a row, date its outcome window and mark a rejected application: never features
+SNAPSHOT_KEYS = ("ruc", "as_of", "label_window_end", "rejected")
 #: every category of the registry's categorical features, in the order the model encodes them
 CATEGORIES: dict[str, tuple[str, ...]] = {"ciiu_section": SECTIONS, "department": DEPARTMENT_CODES}
 

@@ -1,4 +1,10 @@
-"""Snapshots: (ruc, as_of, features…, default_12m, label_window_end) for many as_of dates, with lineage."""
+"""Snapshots: (ruc, as_of, features…, default_12m, label_window_end) for many as_of dates, with lineage.
+
+A lake with an ``applications`` table (a lender's applications and its decisions, e.g. ``simulate
+--policy-history``) gives one row per application instead of one per firm at risk: the firms that applied on each
+as_of, with ``rejected`` (1 for a rejected application, whose label is missing: no loan, no outcome; 0 otherwise).
+What the trainer does with the rejected rows is ``train --reject-inference``'s choice (docs/reject-inference.md).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,6 +33,8 @@ LINEAGE_KEY = b"pymescore.lineage"
 #: the lake's PEN/USD series the snapshot's amounts were converted with (JSON), kept in the Parquet's metadata and
 #: in ``snapshot.attrs["exchange_rates"]`` (a string: pandas copies attrs on every operation) for the bundle
 RATES_KEY = b"pymescore.exchange_rates"
+#: the snapshot column that marks a rejected application (only with an ``applications`` table in the lake)
+REJECTED = "rejected"
 
 
 def rates_record(lake: Lake) -> str | None:
@@ -56,12 +65,15 @@ def build_snapshot(
     config: FeatureConfig | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Features and labels of every firm at risk at each date; firms already in default are left out."""
+    """Features and labels of every firm at risk at each date; firms already in default are left out. With an
+    ``applications`` table in the lake, only the firms that applied on each date, ``rejected`` marking the
+    applications the lender rejected (their label missing)."""
     from pymescore import __version__
 
     config = config or FeatureConfig()
     dates = sorted({as_timestamp(a) for a in as_of_dates})
     tables = read_lake_tables(lake)
+    applications = lake.read_optional("applications")
     parts = []
     for ts in dates:
         if progress:
@@ -72,7 +84,7 @@ def build_snapshot(
             default_12m=labels["default_12m"].to_numpy(), label_window_end=labels["label_window_end"].to_numpy()
         )[~labels["in_default"].to_numpy()]
         part.insert(1, "as_of", ts)
-        parts.append(part)
+        parts.append(part if applications is None else applications_at(part, applications, ts))
     snapshot = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     rates = rates_record(lake)
     if rates is not None:
@@ -93,7 +105,25 @@ def build_snapshot(
         "label_rate": float(snapshot.loc[labelled, "default_12m"].astype(float).mean()) if labelled.any() else None,
         "exchange_rates": _rates_span(rates),
     }
+    if applications is not None:
+        rejected = int(snapshot[REJECTED].sum()) if len(snapshot) else 0
+        lineage["applications"] = {"rows": len(snapshot), "rejected": rejected,
+                                   "in_lake": len(applications)}  # fmt: skip
     return snapshot, lineage
+
+
+def applications_at(part: pd.DataFrame, applications: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The rows of ``part`` (one as_of) whose firm applied on that date, with ``rejected`` (0/1) after the label;
+    a rejected application's label is missing whatever the lake shows (the lender made no loan)."""
+    dates = pd.to_datetime(applications["application_date"])
+    today = applications[(dates == as_of).to_numpy()]
+    decision = today.drop_duplicates("ruc", keep="last").set_index("ruc")["decision"]
+    decided = decision.reindex(part["ruc"].to_numpy())
+    out = part[decided.notna().to_numpy()].reset_index(drop=True)
+    rejected = (decided.dropna() == "rejected").to_numpy()
+    out.insert(list(out.columns).index("label_window_end") + 1, REJECTED, rejected.astype(np.int8))
+    out["default_12m"] = out["default_12m"].mask(pd.Series(rejected))
+    return out
 
 
 def _rates_span(record: str | None) -> dict[str, Any] | None:

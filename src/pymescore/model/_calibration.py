@@ -13,9 +13,9 @@ from sklearn.model_selection import StratifiedKFold
 _EPS = 1e-6
 
 
-def _logloss(y: np.ndarray, p: np.ndarray) -> float:
+def _logloss(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
     p = np.clip(p, _EPS, 1 - _EPS)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    return float(-np.average(y * np.log(p) + (1 - y) * np.log(1 - p), weights=w))
 
 
 class Calibrator:
@@ -26,14 +26,14 @@ class Calibrator:
         self.x_: list[float] = []
         self.y_: list[float] = []
 
-    def fit(self, z: np.ndarray, y: np.ndarray) -> Calibrator:
+    def fit(self, z: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> Calibrator:
         if self.method == "platt":
             model = LogisticRegression(C=1e6, max_iter=1000)
-            model.fit(z.reshape(-1, 1), y)
+            model.fit(z.reshape(-1, 1), y, sample_weight=weight)
             self.a_, self.b_ = float(model.coef_[0, 0]), float(model.intercept_[0])
         else:
             iso = IsotonicRegression(out_of_bounds="clip", y_min=_EPS, y_max=1 - _EPS, increasing=True)
-            iso.fit(z, y)
+            iso.fit(z, y, sample_weight=weight)
             self.x_ = [float(v) for v in iso.X_thresholds_]
             self.y_ = [float(v) for v in iso.y_thresholds_]
         return self
@@ -54,16 +54,23 @@ class Calibrator:
         return cal
 
 
-def choose_calibrator(z: np.ndarray, y: np.ndarray, method: str, seed: int) -> tuple[Calibrator, dict[str, float]]:
-    """Fit the calibrator; with ``auto``, the method with the lower 5-fold log loss on (z, y)."""
+def choose_calibrator(
+    z: np.ndarray, y: np.ndarray, method: str, seed: int, weight: np.ndarray | None = None
+) -> tuple[Calibrator, dict[str, float]]:
+    """Fit the calibrator; with ``auto``, the method with the lower 5-fold log loss on (z, y). ``weight``: row
+    weights of the fits and the losses (reject inference's; None: every row 1)."""
     losses: dict[str, float] = {}
+
+    def part(rows: np.ndarray) -> np.ndarray | None:
+        return None if weight is None else weight[rows]
+
     if method == "auto":
         folds = StratifiedKFold(5, shuffle=True, random_state=seed)
         for name in ("platt", "isotonic"):
             scores = []
             for tr, va in folds.split(z.reshape(-1, 1), y):
-                cal = Calibrator(name).fit(z[tr], y[tr])
-                scores.append(_logloss(y[va], cal.predict(z[va])))
+                cal = Calibrator(name).fit(z[tr], y[tr], part(tr))
+                scores.append(_logloss(y[va], cal.predict(z[va]), part(va)))
             losses[name] = float(np.mean(scores))
         method = min(losses, key=lambda k: losses[k])
-    return Calibrator(method).fit(z, y), losses
+    return Calibrator(method).fit(z, y, weight), losses

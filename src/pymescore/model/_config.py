@@ -18,7 +18,10 @@ def _bad(name: str, expected: str, got: object) -> ConfigError:
 
 #: TrainConfig fields that ``pymescore train`` sets from a flag of the same name
 _CLI_FLAGS = frozenset({"target", "positive", "group_col", "time_col", "monotone", "drop", "trials", "time_budget",
-                        "seed", "holdout", "device", "imbalance", "families"})  # fmt: skip
+                        "seed", "holdout", "device", "imbalance", "families", "reject_inference",
+                        "reject_factor"})  # fmt: skip
+#: how rejected applications (rows without a target whose ``rejected_col`` is 1) enter training; see ``_reject``
+REJECT_INFERENCE = ("none", "augmentation", "fuzzy", "parcelling", "hardcutoff")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,10 @@ class TrainConfig:
     snapshots. ``time_budget`` (seconds) bounds the whole training run: hyper-parameter tuning stops in time for
     the fits that follow it (the untuned defaults' trial always runs, so a budget smaller than one untuned
     training is overrun, and the report says so); ``trials`` caps tuning's trials.
+
+    Rows without a target whose ``rejected_col`` is 1 are rejected applications: left out and counted with
+    ``reject_inference="none"``, else inferred by that method (``_reject``; ``reject_factor`` scales the bad rate
+    parcelling and the hard cut-off give them). The column is never a feature.
     """
 
     target: str
@@ -89,6 +96,9 @@ class TrainConfig:
     workers: int | None = None
     max_categories: int = 50
     tune_max_rows: int = 40_000
+    reject_inference: Literal["none", "augmentation", "fuzzy", "parcelling", "hardcutoff"] = "none"
+    rejected_col: str = "rejected"
+    reject_factor: float = 1.0
     scale: ScoreScale = field(default_factory=ScoreScale)
 
     def __post_init__(self) -> None:
@@ -112,6 +122,13 @@ class TrainConfig:
             raise _bad("families", f"None or a non-empty subset of ({', '.join(FAMILIES)})", self.families)
         if self.workers is not None and not (isinstance(self.workers, int) and 1 <= self.workers <= 64):
             raise _bad("workers", "None or an int in the range [1, 64]", self.workers)
+        if self.reject_inference not in REJECT_INFERENCE:
+            raise _bad("reject_inference", f"one of {', '.join(REJECT_INFERENCE)}", self.reject_inference)
+        if not (isinstance(self.reject_factor, int | float) and 0.1 <= float(self.reject_factor) <= 10.0):
+            raise _bad("reject_factor", "a number in the range [0.1, 10]", self.reject_factor)
+        if self.reject_inference != "none" and self.imbalance == "smote":
+            raise _bad("imbalance", "scale_pos_weight or none with --reject-inference (SMOTE makes rows that have no "
+                       "weight, and reject inference weighs rows)", self.imbalance)  # fmt: skip
         if self.device not in ("cpu", "cuda"):
             raise _bad("device", "cpu or cuda", self.device)
         for col, direction in (self.monotone or {}).items():

@@ -21,6 +21,17 @@ _FALSE = {"0", "0.0", "false", "no", "n", "good"}
 
 
 @dataclass(frozen=True)
+class Rejects:
+    """Rejected applications: rows without a target whose rejected column is 1 (the lender made no loan, so no
+    outcome exists), as the trainer reads them: features (the columns of ``Prepared.X``), groups, dates."""
+
+    X: pd.DataFrame
+    groups: np.ndarray
+    times: np.ndarray | None
+    label_ends: np.ndarray | None
+
+
+@dataclass(frozen=True)
 class Prepared:
     X: pd.DataFrame
     y: np.ndarray
@@ -32,6 +43,8 @@ class Prepared:
     config: TrainConfig
     #: the last day of each row's outcome window (the domain's ``label_end_col``), else None
     label_ends: np.ndarray | None = None
+    #: the rejected applications (None without any); counted in ``excluded_rows`` too
+    rejects: Rejects | None = None
 
 
 def parse_target(values: pd.Series, positive: str | None, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +121,7 @@ def prepare(frame: pd.DataFrame, config: TrainConfig, domain: Domain | None = No
         )
     y, present = parse_target(frame[config.target], config.positive, config.target)
     rows = frame[present]
-    dropped = {config.target, config.group_col, config.time_col, *config.drop}
+    dropped = {config.target, config.group_col, config.time_col, config.rejected_col, *config.drop}
     if domain is not None:
         dropped |= set(domain.keys)
     X = rows[[c for c in rows.columns if c not in dropped]]
@@ -120,7 +133,30 @@ def prepare(frame: pd.DataFrame, config: TrainConfig, domain: Domain | None = No
     times = _times(rows[config.time_col], config.time_col) if config.time_col else None
     end_col = _present(domain.label_end_col, rows) if domain is not None and config.time_col else None
     ends = pd.to_datetime(rows[end_col]).to_numpy() if end_col else None
-    return Prepared(X.reset_index(drop=True), y[present], groups, times, int((~present).sum()), domain, config, ends)
+    rejected = ~present & rejected_mask(frame, config.rejected_col)
+    rejects = None
+    if rejected.any():
+        r = frame[rejected]
+        rejects = Rejects(
+            X=r[list(X.columns)].reset_index(drop=True),
+            groups=r[config.group_col].astype(str).to_numpy() if config.group_col else
+            np.array([f"rejected-{k}" for k in range(len(r))]),
+            times=_times(r[config.time_col], config.time_col) if config.time_col else None,
+            label_ends=pd.to_datetime(r[end_col]).to_numpy() if end_col else None,
+        )  # fmt: skip
+    return Prepared(X.reset_index(drop=True), y[present], groups, times, int((~present).sum()), domain, config, ends,
+                    rejects)  # fmt: skip
+
+
+def rejected_mask(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Rows whose ``column`` says rejected (1, true, yes, si); all False when the table has no such column."""
+    if column not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    values = frame[column]
+    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+        return (pd.to_numeric(values, errors="coerce") == 1).fillna(False).to_numpy(dtype=bool)
+    text = values.astype("string").str.strip().str.lower()
+    return text.isin(["1", "1.0", "true", "yes", "y", "si", "sí"]).fillna(False).to_numpy(dtype=bool)
 
 
 def _present(column: str | None, frame: pd.DataFrame) -> str | None:

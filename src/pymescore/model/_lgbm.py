@@ -59,9 +59,11 @@ def categorical_positions(X: pd.DataFrame) -> list[int]:
 
 
 def fit_booster(
-    X: pd.DataFrame, y: np.ndarray, monotone: dict[str, int], seed: int, n_jobs: int = 1, rounds: int = ROUNDS
-) -> Any:
-    """A LightGBM booster on every row of ``X`` (preprocessed): ``rounds`` rounds of :data:`DEFAULT_PARAMS`."""
+    X: pd.DataFrame, y: np.ndarray, monotone: dict[str, int], seed: int, n_jobs: int = 1, rounds: int = ROUNDS,
+    weight: np.ndarray | None = None,
+) -> Any:  # fmt: skip
+    """A LightGBM booster on every row of ``X`` (preprocessed): ``rounds`` rounds of :data:`DEFAULT_PARAMS`;
+    ``weight``: row weights (None: every row 1)."""
     lgb = _lgb()
     names = [f"f{i}" for i in range(X.shape[1])]
     cats = categorical_positions(X)
@@ -71,7 +73,7 @@ def fit_booster(
         "num_threads": n_jobs,
         "monotone_constraints": [int(monotone.get(c, 0)) if j not in cats else 0 for j, c in enumerate(X.columns)],
     }
-    data = lgb.Dataset(as_array(X), label=np.asarray(y, dtype=np.float64), feature_name=names,
+    data = lgb.Dataset(as_array(X), label=np.asarray(y, dtype=np.float64), weight=weight, feature_name=names,
                        categorical_feature=cats, free_raw_data=True, params={"verbose": -1})  # fmt: skip
     return lgb.train(params, data, num_boost_round=rounds)
 

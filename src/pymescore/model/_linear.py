@@ -24,7 +24,10 @@ _TAIL = 0.005
 
 class Linear(Additive):
     # -- fitting ---------------------------------------------------------------------------------
-    def fit(self, X: pd.DataFrame, y: np.ndarray, monotone: dict[str, int], seed: int = 0) -> Linear:
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray, monotone: dict[str, int], seed: int = 0, weight: np.ndarray | None = None
+    ) -> Linear:
+        """Fit the regression; ``weight``: row weights (None: every row 1); the encodings are the rows' own."""
         from sklearn.linear_model import LogisticRegression
 
         variables = [v for c in X.columns if (v := _describe(c, X[c])) is not None]
@@ -32,13 +35,13 @@ class Linear(Additive):
         while True:
             design = _design(X, variables)
             if design.shape[1] == 0:
-                p = float(np.clip(np.mean(y), 1e-6, 1 - 1e-6))
+                p = float(np.clip(np.average(y, weights=weight), 1e-6, 1 - 1e-6))
                 self.intercept_, self.variables_ = float(np.log(p / (1 - p))), []
                 return self
             model = LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=200, random_state=seed)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # solver notes (convergence, near-singular designs): not errors
-                model.fit(design, y)
+                model.fit(design, y, sample_weight=weight)
             coef, at = model.coef_[0], 0
             for v in variables:
                 width = 1 if v["type"] == "numerical" else len(v["levels"])

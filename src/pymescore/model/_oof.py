@@ -32,16 +32,28 @@ class Fold(NamedTuple):
     y_valid: np.ndarray
     train: np.ndarray  # row positions in the development rows
     valid: np.ndarray
+    w_train: np.ndarray | None = None  # row weights of the training rows (reject inference); None: every row 1
+    X_extra: pd.DataFrame | None = None  # other rows the fold's models score (the approved-only run's rejects)
 
 
 def prepare_folds(
-    types: list[ColumnType], X: pd.DataFrame, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], seed: int
+    types: list[ColumnType],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    seed: int,
+    weight: np.ndarray | None = None,
+    extra: pd.DataFrame | None = None,
 ) -> list[Fold]:
+    """Each fold preprocessed by a preprocessor fitted on its training rows (weighted by ``weight``); ``extra``
+    rows (scored by every fold's models) transformed by each fold's preprocessor too."""
     out = []
     for tr, va in splits:
         pre = Preprocessor(types, seed)
-        X_train = pre.fit_transform(X.iloc[tr], y[tr])
-        out.append(Fold(pre, X_train, y[tr], pre.transform(X.iloc[va]), y[va], tr, va))
+        w = None if weight is None else weight[tr]
+        X_train = pre.fit_transform(X.iloc[tr], y[tr], w)
+        X_extra = None if extra is None else pre.transform(extra)
+        out.append(Fold(pre, X_train, y[tr], pre.transform(X.iloc[va]), y[va], tr, va, w, X_extra))
     return out
 
 
@@ -68,6 +80,10 @@ class Boosting:
     config: TrainConfig
     params: dict[str, Any] = field(default_factory=lambda: dict(_xgb.DEFAULT_PARAMS))
     rounds: int | None = None
+    #: reject inference: the development rows' weights and how many of them (the first ones) have known outcomes;
+    #: the rows after them are inferred, never validation or early-stopping rows. None: every row known, weight 1
+    weight: np.ndarray | None = None
+    n_known: int | None = None
 
     def fit(
         self,
@@ -79,14 +95,16 @@ class Boosting:
         own_stopping: bool = False,
     ) -> Any:
         """A booster on development ``rows``: ``rounds`` rounds on every row when tuning chose them, else (or
-        with ``own_stopping``) stopping early on a held-out 10% (whole groups when grouped)."""
+        with ``own_stopping``) stopping early on a held-out 10% of the known rows (whole groups when grouped)."""
         cfg = self.config
         groups = None if self.stop_groups is None else self.stop_groups[rows]
         fixed = None if own_stopping else self.rounds
         spw = self.pos_weight if pos_weight is None else pos_weight
         smote = self.smote if oversample is None else oversample
-        return _xgb.fit_booster(X, y, self.params, self.monotone, spw, cfg.seed, cfg.device, n_jobs=cfg.n_jobs,
-                                smote=smote, groups=groups, rounds=fixed)  # fmt: skip
+        weight = None if self.weight is None else self.weight[rows]
+        known = None if self.n_known is None else rows < self.n_known
+        return _xgb.fit_booster(X, y, self.params, self.monotone, spw, cfg.seed, cfg.device, weight, n_jobs=cfg.n_jobs,
+                                smote=smote, groups=groups, rounds=fixed, stop_from=known)  # fmt: skip
 
     def tune(
         self,
@@ -98,7 +116,8 @@ class Boosting:
         deadline: float | None = None,
         on_trial: Callable[[int, int, float | None], None] | None = None,
     ) -> list[dict[str, Any]]:
-        """Tune ``params`` (and ``rounds``) on the development rows; returns the trials' history.
+        """Tune ``params`` (and ``rounds``) on the development rows with known outcomes (the first ones, weighted
+        by ``weight``: reject inference's rows never tune); returns the trials' history.
 
         The tuning folds are another partition of the (sampled) development rows than the out-of-fold one, so
         that the out-of-fold AUC that weighs XGBoost against the untuned families is not the very figure the
@@ -117,9 +136,10 @@ class Boosting:
         for tr_k, va_k in folds(y[rows], groups[rows], cfg.folds, cfg.seed + 1, cfg.group_col is not None):
             tr, va = rows[tr_k], rows[va_k]
             pre = Preprocessor(types, cfg.seed)
-            X_train = pre.fit_transform(X.iloc[tr], y[tr])
+            w = None if self.weight is None else self.weight[tr]
+            X_train = pre.fit_transform(X.iloc[tr], y[tr], w)
             stop = None if self.stop_groups is None else self.stop_groups[tr]
-            tune_folds.append((X_train, y[tr], pre.transform(X.iloc[va]), y[va], stop))
+            tune_folds.append((X_train, y[tr], pre.transform(X.iloc[va]), y[va], stop, w))
         # after tuning: the out-of-fold fits (one trial's work on the full development rows) and the final fit
         reserve = (1.0 + 1.5 / cfg.folds) * len(y) / len(rows)
         self.params, history, tuned_rounds = _xgb.tune(tune_folds, self.monotone, self.pos_weight, cfg.seed,
@@ -144,10 +164,12 @@ def xgb_oof(
     n: int,
     on_fold: Step | None = None,
     margin: Callable[[Any, pd.DataFrame], np.ndarray] = _xgb.margin,
+    extra_out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Out-of-fold margins of a tree family (XGBoost; LightGBM with its ``margin``): ``fit`` of each fold,
     ``workers`` folds at a time in threads (both libraries train outside the GIL), each booster scoring its
-    fold's validation rows; ``on_fold(done, folds)`` after each fold."""
+    fold's validation rows; ``on_fold(done, folds)`` after each fold. ``extra_out`` (folds × extra rows) takes
+    each fold's margins on its ``X_extra``."""
     done = [0]
     lock = Lock()
 
@@ -165,8 +187,10 @@ def xgb_oof(
         with ThreadPoolExecutor(min(workers, len(fold_data)), thread_name_prefix="fold") as pool:
             boosters = list(pool.map(fit_one, fold_data))
     out = np.full(n, np.nan)
-    for f, booster in zip(fold_data, boosters, strict=True):
+    for i, (f, booster) in enumerate(zip(fold_data, boosters, strict=True)):
         out[f.valid] = margin(booster, f.X_valid)
+        if extra_out is not None and f.X_extra is not None:
+            extra_out[i] = margin(booster, f.X_extra)
     return out
 
 
@@ -177,13 +201,17 @@ def additive_oof(
     seed: int,
     n: int,
     on_fold: Step | None = None,
+    extra_out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Out-of-fold margins of a scorecard or logistic family, one fold at a time: these fits hold the GIL
     (threads would not help) and silence library warnings with warnings.catch_warnings, which is not
-    thread-safe."""
+    thread-safe. ``extra_out``: as in :func:`xgb_oof`."""
     out = np.full(n, np.nan)
     for i, f in enumerate(fold_data):
-        out[f.valid] = family().fit(f.X_train, f.y_train, monotone, seed).margin(f.X_valid)
+        model = family().fit(f.X_train, f.y_train, monotone, seed, f.w_train)
+        out[f.valid] = model.margin(f.X_valid)
+        if extra_out is not None and f.X_extra is not None:
+            extra_out[i] = model.margin(f.X_extra)
         if on_fold is not None:
             on_fold(i + 1, len(fold_data))
     return out

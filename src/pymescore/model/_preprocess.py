@@ -54,22 +54,25 @@ class Preprocessor:
             out.update(apply_type(values, ct))
         return out
 
-    def fit_transform(self, frame: pd.DataFrame, y: np.ndarray) -> pd.DataFrame:
+    def fit_transform(self, frame: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None = None) -> pd.DataFrame:
+        """Fit on ``frame`` and transform it; ``weight`` (row weights, e.g. reject inference's) weighs the target
+        encoding's means (None: every row 1)."""
         raw = self._raw(frame)
         y = np.asarray(y, dtype=np.float64)
-        self.prior_ = float(y.mean()) if len(y) else 0.0
+        w = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=np.float64)
+        self.prior_ = _mean(y, w, 0.0, weight is None)
         encoded = [ct.column for ct in self.types if ct.kind == "target_encoded"]
         rng = np.random.default_rng(self.seed)
         fold = rng.integers(0, _TE_FOLDS, len(y))
         for col in encoded:
             keys = pd.Series(raw[col], dtype=object).fillna("__missing__").to_numpy()
-            self.encodings_[col] = _encode_table(keys, y, self.prior_)
+            self.encodings_[col] = _encode_table(keys, y, self.prior_, None if weight is None else w)
             oof = np.empty(len(y))
             for k in range(_TE_FOLDS):
                 inside = fold == k
-                table = _encode_table(
-                    keys[~inside], y[~inside], float(y[~inside].mean()) if (~inside).any() else self.prior_
-                )
+                out = ~inside
+                table = _encode_table(keys[out], y[out], _mean(y[out], w[out], self.prior_, weight is None),
+                                      None if weight is None else w[out])  # fmt: skip
                 oof[inside] = _lookup(table, keys[inside], self.prior_)
             raw[col] = oof
         return self._frame(raw, frame.index)
@@ -117,8 +120,21 @@ class Preprocessor:
         return pre
 
 
-def _encode_table(keys: np.ndarray, y: np.ndarray, prior: float) -> dict[str, float]:
-    frame = pd.DataFrame({"k": keys, "y": y}).groupby("k")["y"].agg(["sum", "count"])
+def _mean(y: np.ndarray, w: np.ndarray, empty: float, plain: bool) -> float:
+    """The (weighted) mean of ``y``; ``empty`` without rows (or weight)."""
+    if not len(y):
+        return empty
+    if plain:
+        return float(y.mean())
+    total = float(w.sum())
+    return float((w * y).sum() / total) if total > 0 else empty
+
+
+def _encode_table(keys: np.ndarray, y: np.ndarray, prior: float, w: np.ndarray | None = None) -> dict[str, float]:
+    if w is None:
+        frame = pd.DataFrame({"k": keys, "y": y}).groupby("k")["y"].agg(["sum", "count"])
+    else:  # weighted: sums of w·y over sums of w
+        frame = pd.DataFrame({"k": keys, "sum": w * y, "count": w}).groupby("k")[["sum", "count"]].sum()
     values = (frame["sum"] + _SMOOTHING * prior) / (frame["count"] + _SMOOTHING)
     return {str(k): float(v) for k, v in values.items()}
 

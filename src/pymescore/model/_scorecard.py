@@ -23,7 +23,10 @@ _TREND = {1: "ascending", -1: "descending"}
 
 class Scorecard(Additive):
     # -- fitting ---------------------------------------------------------------------------------
-    def fit(self, X: pd.DataFrame, y: np.ndarray, monotone: dict[str, int], seed: int = 0) -> Scorecard:
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray, monotone: dict[str, int], seed: int = 0, weight: np.ndarray | None = None
+    ) -> Scorecard:
+        """Bin, then fit the logistic regression on WoE; ``weight``: row weights of both (None: every row 1)."""
         try:
             from optbinning import BinningProcess
         except ImportError as exc:  # pragma: no cover - the train extra brings it
@@ -48,14 +51,14 @@ class Scorecard(Additive):
         with warnings.catch_warnings():
             # optbinning's own pandas usage and solver notes: not ours to fix, and not errors
             warnings.simplefilter("ignore")
-            process.fit(data, np.asarray(y))
+            process.fit(data, np.asarray(y), sample_weight=weight)
             selected = set(process.get_support(names=True))
             self.variables_ = [_export(c, process.get_binned_variable(c)) for c in X.columns if c in selected]
         kept = list(self.variables_)
         while kept:
             woe = self._woe(X, kept)
             model = LogisticRegression(C=1.0, max_iter=2000)
-            model.fit(woe, y)
+            model.fit(woe, y, sample_weight=weight)
             coef = model.coef_[0]
             # WoE = ln(goods/bads) falls as risk rises: a coefficient must be <= 0 for the declared trend to hold
             wrong = [v["name"] for v, b in zip(kept, coef, strict=True) if monotone.get(v["name"], 0) != 0 and b > 0]
@@ -66,7 +69,8 @@ class Scorecard(Additive):
                 break
             kept = [v for v in kept if v["name"] not in wrong]
         else:
-            self.intercept_ = float(np.log(np.mean(y) / (1 - np.mean(y))))
+            rate = float(np.average(y, weights=weight))
+            self.intercept_ = float(np.log(rate / (1 - rate)))
         self.variables_ = [v for v in kept if v.get("coef", 0.0) != 0.0]
         return self
 

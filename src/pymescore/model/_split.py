@@ -52,3 +52,44 @@ def embargoed(prep: Prepared, test_mask: np.ndarray, test_kind: str | None) -> n
     first_test = prep.times[test_mask].min()
     out: np.ndarray = ~test_mask & (prep.label_ends > first_test)
     return out
+
+
+def extra_folds(
+    splits: list[tuple[np.ndarray, np.ndarray]], known_groups: np.ndarray, extra_groups: np.ndarray, seed: int
+) -> np.ndarray:
+    """The fold of each extra row (reject inference's rejects) for ``splits`` of the known rows: the fold its group
+    validates in when the group has known rows, else a fold drawn for its group; so no group is ever in a fold's
+    training and in its validation."""
+    fold_of: dict[str, int] = {}
+    for i, (_, valid) in enumerate(splits):
+        fold_of.update(dict.fromkeys(known_groups[valid].tolist(), i))
+    unseen = sorted(set(extra_groups.tolist()) - set(fold_of))
+    drawn = np.random.default_rng(seed).integers(0, len(splits), len(unseen))
+    fold_of.update(zip(unseen, drawn.tolist(), strict=True))
+    return np.array([fold_of[g] for g in extra_groups.tolist()], dtype=np.int64)
+
+
+def development_rejects(
+    prep: Prepared, test_mask: np.ndarray, test_kind: str | None
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Which rejected applications may join the development rows, and how many were left out why: never one dated
+    in the out-of-time test's period (or of a test group of a holdout), nor one the embargo would leave out."""
+    rejects = prep.rejects
+    if rejects is None:
+        return np.zeros(0, dtype=bool), {}
+    use = np.ones(len(rejects.X), dtype=bool)
+    why: dict[str, int] = {}
+    if test_kind == "out_of_time" and rejects.times is not None and prep.times is not None and test_mask.any():
+        first_test = prep.times[test_mask].min()
+        late = rejects.times >= first_test
+        why["test_period"] = int(late.sum())
+        use &= ~late
+        if embargo_applies(prep, test_kind) and rejects.label_ends is not None:
+            held = use & (rejects.label_ends > first_test)
+            why["embargoed"] = int(held.sum())
+            use &= ~held
+    elif test_kind == "holdout" and prep.config.group_col is not None:
+        tested = np.isin(rejects.groups, prep.groups[test_mask])
+        why["test_groups"] = int(tested.sum())
+        use &= ~tested
+    return use, why

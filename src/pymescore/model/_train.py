@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -22,19 +22,27 @@ import pandas as pd
 
 from pymescore.errors import PymescoreError
 from pymescore.model import _lgbm, _xgb
+from pymescore.model._augment import infer_rejects
 from pymescore.model._blend import FAMILIES, add_test_aucs, auc, blend, candidates, choose_weights, fold_table, why
 from pymescore.model._calibration import choose_calibrator
 from pymescore.model._config import TrainConfig
-from pymescore.model._data import column_types, prepare, row_hashes
+from pymescore.model._data import column_types, prepare, rejected_mask, row_hashes
 from pymescore.model._domain import Domain
 from pymescore.model._families import resolve
 from pymescore.model._fitted import FeatureInfo, FittedModel
 from pymescore.model._linear import Linear
 from pymescore.model._oof import Boosting, additive_oof, model_monotone, prepare_folds, xgb_oof
 from pymescore.model._preprocess import Preprocessor
+from pymescore.model._reject import compact, reject_record
 from pymescore.model._scale import score_from_pd
 from pymescore.model._scorecard import Scorecard
-from pymescore.model._split import choose_test, embargo_applies, embargoed, folds
+from pymescore.model._split import (
+    choose_test,
+    development_rejects,
+    embargo_applies,
+    embargoed,
+    folds,
+)
 from pymescore.model._typing import ColumnType, unreadable
 
 log = logging.getLogger(__name__)
@@ -63,6 +71,8 @@ class TrainResult:
     test: pd.DataFrame | None = None  # y, pd, score (+ the test rows' source columns for slices)
     oof: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: with ``score_extra``: each fold's PD of those rows (folds × rows; the approved-only run of reject inference)
+    extra_fold_pd: np.ndarray | None = None
 
 
 def _features(types: list[ColumnType], monotone: dict[str, int], domain: Domain | None) -> list[FeatureInfo]:
@@ -83,10 +93,21 @@ def fit(
 
 
 def train(
-    frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = None, *, domain: Domain | None = None
+    frame: pd.DataFrame,
+    config: TrainConfig,
+    progress: Progress | None = None,
+    *,
+    domain: Domain | None = None,
+    score_extra: pd.DataFrame | None = None,
+    approved_only: TrainResult | None = None,
 ) -> TrainResult:
     """Train on ``frame`` (which holds the target column). ``domain`` is what the caller knows about the table's
-    family (``pymescore.features._adapter.snapshot_domain`` for SME snapshots); without it, any flat table."""
+    family (``pymescore.features._adapter.snapshot_domain`` for SME snapshots); without it, any flat table.
+    ``score_extra`` (rows of the feature columns): every fold model scores them too (``extra_fold_pd``).
+
+    ``approved_only``: for fuzzy, parcelling and the hard cut-off, an approved-only training of the same table to
+    start from instead of training one (``reject_inference="none"``, ``score_extra`` every rejected row, as
+    :func:`approved_only_run` makes it); refused unless it developed on the same rows and folds."""
     say: Progress = progress or _silent
     names, families_why = resolve(config.families)  # a family not built or not installed: refused before any work
     timings: dict[str, float] = {}
@@ -109,18 +130,41 @@ def train(
             f"expected at least {cfg.folds} rows of each outcome in the development rows, "
             f"got {np.bincount(y_dev, minlength=2).tolist()}{hint}"
         )
-    types = column_types(X_dev, prep.domain, cfg.max_categories)
+    grouped = cfg.group_col is not None
+    splits = folds(y_dev, g_dev, cfg.folds, cfg.seed, grouped)
+    n_known = len(y_dev)  # the rows with known outcomes; reject inference's rows come after them (``_augment``)
+    usable, rejects_out = development_rejects(prep, test_mask, test_kind)
+    aug = None
+    if cfg.reject_inference != "none" and prep.rejects is not None and usable.any():
+        usable_rows = np.flatnonzero(usable)
+        inner_config = replace(config, reject_inference="none", time_budget=max(1.0, config.time_budget / 2))
+        aug = infer_rejects(cfg, prep.rejects, usable_rows, X_dev, y_dev, g_dev, splits, say, domain,
+                            approved_only or (lambda: approved_only_run(frame, inner_config, domain, say)))  # fmt: skip
+        taken = usable_rows[aug.reject_rows]
+        X_dev = pd.concat([X_dev, prep.rejects.X.iloc[taken]], ignore_index=True)
+        y_dev, g_dev, splits = aug.y, np.concatenate([g_dev, prep.rejects.groups[taken]]), aug.splits
+    weight = None if aug is None else aug.weight
+    final_rows = np.arange(n_known) if aug is None else aug.final
+    known = slice(0, n_known)
+    types = column_types(X_dev if aug is None else X_dev.iloc[final_rows], prep.domain, cfg.max_categories)
     monotone = dict(cfg.monotone or {})
-    balance = float((y_dev == 0).sum() / max((y_dev == 1).sum(), 1))
+    if weight is None:
+        balance = float((y_dev == 0).sum() / max((y_dev == 1).sum(), 1))
+    else:  # the weighted outcomes of the final fit's rows
+        w, y_fit = weight[final_rows], y_dev[final_rows]
+        balance = float(w[y_fit == 0].sum() / max(w[y_fit == 1].sum(), 1e-12))
     spw = balance if cfg.imbalance == "scale_pos_weight" else 1.0
     smote = cfg.imbalance == "smote"
-    grouped = cfg.group_col is not None
     workers = cfg.workers or max(1, min(os.cpu_count() or 1, cfg.folds))
     say("preparing folds")
-    fold_data = prepare_folds(types, X_dev, y_dev, folds(y_dev, g_dev, cfg.folds, cfg.seed, grouped), cfg.seed)
+    fold_data = prepare_folds(types, X_dev, y_dev, splits, cfg.seed, weight, score_extra)
     model_mono = model_monotone(fold_data[0].pre, monotone)
-    boosting = Boosting(model_mono, spw, smote, g_dev if grouped else None, cfg)
+    boosting = Boosting(model_mono, spw, smote, g_dev if grouped else None, cfg, weight=weight,
+                        n_known=None if aug is None else n_known)  # fmt: skip
     timings["prepare"] = time.perf_counter() - t0
+    n_rejects = 0 if prep.rejects is None else len(prep.rejects.X)
+    ri_record = reject_record(cfg.reject_inference, n_rejects, usable, rejects_out, None if aug is None else aug.record)
+    extra = {name: np.full((cfg.folds, 0 if score_extra is None else len(score_extra)), np.nan) for name in FAMILIES}
 
     used = tuple(name in names for name in FAMILIES)
     use = dict(zip(FAMILIES, used, strict=True))
@@ -134,15 +178,17 @@ def train(
         t = time.perf_counter()
         stage = f"out-of-fold {name} ({cfg.folds} folds)"
         say(stage)
-        oof[name] = additive_oof(family, fold_data, model_mono, cfg.seed, len(y_dev), _steps(say, stage))
+        oof[name] = additive_oof(family, fold_data, model_mono, cfg.seed, len(y_dev), _steps(say, stage),
+                                 extra[name])  # fmt: skip
         timings[f"oof_{name}"] = time.perf_counter() - t
     if use["lightgbm"]:
         t = time.perf_counter()
         stage = f"out-of-fold LightGBM ({cfg.folds} folds)"
         say(stage)
         oof["lightgbm"] = xgb_oof(fold_data, lambda f: _lgbm.fit_booster(f.X_train, f.y_train, model_mono, cfg.seed,
-                                                                        cfg.n_jobs),
-                                  workers, len(y_dev), _steps(say, stage), margin=_lgbm.margin)  # fmt: skip
+                                                                        cfg.n_jobs, weight=f.w_train),
+                                  workers, len(y_dev), _steps(say, stage), margin=_lgbm.margin,
+                                  extra_out=extra["lightgbm"])  # fmt: skip
         timings["oof_lightgbm"] = time.perf_counter() - t
     if use["xgboost"]:
         t = time.perf_counter()
@@ -152,13 +198,15 @@ def train(
         deadline = t0 + cfg.time_budget - later - 0.05 * cfg.time_budget
         stage = f"tuning XGBoost ({cfg.trials} trials at most; the whole run within {cfg.time_budget:.0f} s)"
         say(stage)
-        history = boosting.tune(types, X_dev, y_dev, g_dev, workers, deadline, lambda d, n, _best: say(stage, d, n))
+        X_tune = X_dev if aug is None else X_dev.iloc[known]  # tuning: on known outcomes only
+        history = boosting.tune(types, X_tune, y_dev[known], g_dev[known], workers, deadline,
+                                lambda d, n, _best: say(stage, d, n))  # fmt: skip
         timings["tune"] = time.perf_counter() - t
         t = time.perf_counter()
         stage = f"out-of-fold XGBoost ({cfg.folds} folds)"
         say(stage)
         oof["xgboost"] = xgb_oof(fold_data, lambda f: boosting.fit(f.X_train, f.y_train, f.train), workers,
-                                 len(y_dev), lambda d, n: say(stage, d, n))  # fmt: skip
+                                 len(y_dev), lambda d, n: say(stage, d, n), extra_out=extra["xgboost"])  # fmt: skip
         timings["oof_xgboost"] = time.perf_counter() - t
         if smote:  # the report compares SMOTE with the default, scale_pos_weight, on the same folds and params
             stage = "out-of-fold XGBoost with scale_pos_weight, for comparison"
@@ -173,21 +221,28 @@ def train(
             )
             comparison = {"smote": auc(y_dev, oof["xgboost"]), "scale_pos_weight": auc(y_dev, oof_spw)}
 
-    # blend in log-odds, weights by out-of-fold AUC (development rows only)
+    # blend in log-odds, weights by out-of-fold AUC (development rows with known outcomes only); the calibrator
+    # on every development row (reject inference's too, with their weights)
     margins = tuple(oof[name] for name in FAMILIES)
-    weights, blend_aucs = choose_weights(y_dev, margins, used)
+    y_known, margins_known = y_dev[known], tuple(m[known] for m in margins)
+    weights, blend_aucs = choose_weights(y_known, margins_known, used)
     w = dict(zip(FAMILIES, weights, strict=True))
     z_oof = blend(weights, *margins)
-    calibrator, cal_losses = choose_calibrator(z_oof, y_dev, cfg.calibration, cfg.seed)
+    cal = np.arange(n_known) if aug is None else aug.calibration
+    calibrator, cal_losses = choose_calibrator(z_oof[cal], y_dev[cal], cfg.calibration, cfg.seed,
+                                               None if weight is None else weight[cal])  # fmt: skip
 
     t = time.perf_counter()
     say("final fit on the development rows")
     pre = Preprocessor(types, cfg.seed)
-    X_fit = pre.fit_transform(X_dev, y_dev)
-    final_booster = boosting.fit(X_fit, y_dev, np.arange(len(y_dev))) if w["xgboost"] > 0 else None
-    final_lgbm = _lgbm.fit_booster(X_fit, y_dev, model_mono, cfg.seed, cfg.n_jobs) if w["lightgbm"] > 0 else None
-    scorecard = Scorecard().fit(X_fit, y_dev, model_mono, cfg.seed) if w["scorecard"] > 0 else None
-    linear = Linear().fit(X_fit, y_dev, model_mono, cfg.seed) if w["logistic"] > 0 else None
+    X_final, y_final = (X_dev, y_dev) if aug is None else (X_dev.iloc[final_rows], y_dev[final_rows])
+    w_final = None if weight is None else weight[final_rows]
+    X_fit = pre.fit_transform(X_final, y_final, w_final)
+    final_booster = boosting.fit(X_fit, y_final, final_rows) if w["xgboost"] > 0 else None
+    final_lgbm = (_lgbm.fit_booster(X_fit, y_final, model_mono, cfg.seed, cfg.n_jobs, weight=w_final)
+                  if w["lightgbm"] > 0 else None)  # fmt: skip
+    scorecard = Scorecard().fit(X_fit, y_final, model_mono, cfg.seed, w_final) if w["scorecard"] > 0 else None
+    linear = Linear().fit(X_fit, y_final, model_mono, cfg.seed, w_final) if w["logistic"] > 0 else None
     timings["final_fit"] = time.perf_counter() - t
     model = FittedModel(
         preprocessor=pre,
@@ -199,16 +254,18 @@ def train(
         features=_features(types, monotone, prep.domain),
         target=cfg.target,
         positive=cfg.positive,
-        metadata={"snapshot": prep.domain is not None, "group_col": cfg.group_col, "time_col": cfg.time_col},
+        metadata={"snapshot": prep.domain is not None, "group_col": cfg.group_col, "time_col": cfg.time_col}
+        | ({"reject_inference": compact(ri_record)} if n_rejects or aug is not None else {}),
         linear=linear,
         linear_weight=w["logistic"],
         lightgbm=final_lgbm,
         lightgbm_weight=w["lightgbm"],
     )
 
-    fold_rows = fold_table(y_dev, [f.valid for f in fold_data], margins, used, z_oof)
+    fold_rows = fold_table(y_known, [f.valid[f.valid < n_known] for f in fold_data], margins_known, used,
+                           z_oof[known])  # fmt: skip
     fold_aucs = [r["auc_selected"] for r in fold_rows if r["auc_selected"] is not None]
-    rows = candidates(y_dev, margins, used, weights, blend_aucs[weights], cfg.imbalance, comparison)
+    rows = candidates(y_known, margins_known, used, weights, blend_aucs[weights], cfg.imbalance, comparison)
 
     test_frame = None
     test_metrics = None
@@ -239,6 +296,7 @@ def train(
             "used": len(prep.y),
             "excluded_no_target": prep.excluded_rows,
             "development": len(dev),
+            "rejected": 0 if prep.rejects is None else len(prep.rejects.X),
             "test": int(test_mask.sum()),
             "embargoed": int(left_out.sum()),
             # test rows of an entity (a firm) also seen in development: an out-of-time test is across time,
@@ -291,9 +349,29 @@ def train(
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
         # what --time-budget bounds: the whole training run (the untuned defaults' trial always runs)
         "time_budget": {"seconds": cfg.time_budget, "within": timings["total"] <= cfg.time_budget},
+        "reject_inference": ri_record,
     }
-    oof_frame = pd.DataFrame({"y": y_dev, "margin": z_oof, "pd": calibrator.predict(z_oof),
-                              **{f"margin_{name}": oof[name] for name in FAMILIES}})  # fmt: skip
+    oof_frame = pd.DataFrame({"y": y_known, "margin": z_oof[known], "pd": calibrator.predict(z_oof[known]),
+                              **{f"margin_{name}": oof[name][known] for name in FAMILIES}})  # fmt: skip
     if prep.times is not None:
         oof_frame["as_of"] = prep.times[dev]
-    return TrainResult(model=model, report=report, test=test_frame, oof=oof_frame, timings=timings)
+    extra_pd = None
+    if score_extra is not None:  # each fold's blended, calibrated PD of the extra rows
+        extra_pd = np.vstack([calibrator.predict(blend(weights, *(extra[n][k] for n in FAMILIES)))
+                              for k in range(cfg.folds)])  # fmt: skip
+    return TrainResult(model=model, report=report, test=test_frame, oof=oof_frame, timings=timings,
+                       extra_fold_pd=extra_pd)  # fmt: skip
+
+
+def approved_only_run(
+    frame: pd.DataFrame, config: TrainConfig, domain: Domain | None = None, progress: Progress | None = None
+) -> TrainResult:
+    """Training on the approved loans alone (``config`` with ``reject_inference="none"``), every fold model scoring
+    every rejected row too: what fuzzy, parcelling and the hard cut-off start from (``train(approved_only=...)``)."""
+    say: Progress = progress or _silent
+    cfg = replace(config, reject_inference="none")
+    present = frame[cfg.target].astype("string").str.strip().fillna("") != ""
+    rejected = ~present.to_numpy() & rejected_mask(frame, cfg.rejected_col)
+    features = prepare(frame, cfg, domain).X.columns
+    return train(frame[~rejected], cfg, lambda stage, d=None, n=None: say(f"approved-only model: {stage}", d, n),
+                 domain=domain, score_extra=frame.loc[rejected, list(features)].reset_index(drop=True))  # fmt: skip

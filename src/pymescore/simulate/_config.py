@@ -73,7 +73,10 @@ class SimulationConfig:
     default in the next 12 months; ``error_rate`` the share of rows of each raw table (except
     exchange_rates) that break the contract; ``outlier_rate`` the share of valid but extreme values;
     ``usd_share`` the share of firms with part of their cash flows or loans in USD; ``shock`` switches
-    the El Niño-like episode on the northern coast.
+    the El Niño-like episode on the northern coast. ``policy_history`` replays an earlier lending policy
+    (``_policy``): each firm applies once, the old scorecard rejects ``rejection_rate`` of the applications,
+    and the rejected firms' records after their decision are hidden from the raw tables (the oracle keeps
+    every outcome and marks the rejected applications).
 
     >>> SimulationConfig(firms=100, months=24, seed=1).end
     '2025-12'
@@ -88,6 +91,8 @@ class SimulationConfig:
     outlier_rate: float = 0.005
     usd_share: float = 0.06
     shock: bool = True
+    policy_history: bool = False
+    rejection_rate: float = 0.35
 
     def __post_init__(self) -> None:
         _int_in("firms", self.firms, 1, _MAX_FIRMS)
@@ -114,10 +119,14 @@ class SimulationConfig:
         _float_in("usd_share", self.usd_share, 0.0, 1.0)
         if not isinstance(self.shock, bool):
             raise _bad("shock", "a bool", self.shock)
+        if not isinstance(self.policy_history, bool):
+            raise _bad("policy_history", "a bool", self.policy_history)
+        _float_in("rejection_rate", self.rejection_rate, 0.0, 0.9)
 
     def to_dict(self) -> dict[str, object]:
-        """The parameters as JSON-ready values."""
-        return {
+        """The parameters as JSON-ready values (the policy's only when ``policy_history`` is on: a simulation
+        without it is written exactly as before the option existed)."""
+        out: dict[str, object] = {
             "firms": int(self.firms),
             "months": int(self.months),
             "seed": int(self.seed),
@@ -128,6 +137,9 @@ class SimulationConfig:
             "usd_share": float(self.usd_share),
             "shock": bool(self.shock),
         }
+        if self.policy_history:
+            out |= {"policy_history": True, "rejection_rate": float(self.rejection_rate)}
+        return out
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pymescore.simulate._flows import cashflow_table, simulate_flows
 from pymescore.simulate._fx import simulate_rates
 from pymescore.simulate._inject import inject
 from pymescore.simulate._loans import debt_by_month, missed_due_date, plan_loans, simulate_payments
+from pymescore.simulate._policy import applications_table, decide, hide_rejected, mark_oracle
 from pymescore.simulate._population import build_population, firms_table
 from pymescore.simulate._random import stream
 from pymescore.simulate._statements import statements_table
@@ -29,7 +30,7 @@ RAW_TABLES = (
     "exchange_rates",
 )
 #: steps reported to a progress callback
-STEPS = ("population", "loans", "risk", "cash flows", "statements", "bureau", "oracle", "errors")
+STEPS = ("population", "loans", "risk", "cash flows", "statements", "bureau", "oracle", "policy", "errors")
 
 Progress = Callable[[str], None]
 
@@ -41,6 +42,8 @@ class SimulatedData:
     ``oracle``: (ruc, as_of, true_pd, defaulted) for every firm alive and not yet defaulted at each
     quarter-end ``as_of`` with 6 months of history before and 12 months of performance after.
     ``injected_errors``: (table, row, kind, contract_violation), ``row`` the 1-based row position.
+    ``applications`` (with ``policy_history`` only): one row per application and the old policy's decision; the
+    oracle then also has ``application`` and ``rejected`` (see ``_policy``).
     """
 
     config: SimulationConfig
@@ -53,11 +56,13 @@ class SimulatedData:
     oracle: pd.DataFrame
     injected_errors: pd.DataFrame
     info: dict[str, object] = field(default_factory=dict)
+    applications: pd.DataFrame | None = None
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The raw tables by name."""
-        return {name: getattr(self, name) for name in RAW_TABLES}
+        """The raw tables by name (``applications`` last, when the policy history was simulated)."""
+        out = {name: getattr(self, name) for name in RAW_TABLES}
+        return out if self.applications is None else {**out, "applications": self.applications}
 
     def summary(self) -> dict[str, object]:
         """Rows per table, simulated default rate, oracle AUC and what was injected (JSON-ready)."""
@@ -81,7 +86,7 @@ class SimulatedData:
             "injected_outliers": int((~violation).sum()),
             "shock_months": self.info["shock_months"],
             "default_definition": DEFAULT_DEFINITION,
-        }
+        } | ({"policy": self.info["policy"]} if "policy" in self.info else {})
 
 
 def simulate(config: SimulationConfig, progress: Progress | None = None) -> SimulatedData:
@@ -119,7 +124,6 @@ def simulate(config: SimulationConfig, progress: Progress | None = None) -> Simu
     say("oracle")
     oracle = oracle_table(pop, calendar, risk, at_risk(pop, calendar, book.exposure_start), config.seed)
     oracle_auc = auc(oracle["true_pd"], oracle["defaulted"])
-    say("errors")
     tables = {
         "firms": firms_table(pop),
         "monthly_cashflows": cashflows,
@@ -128,6 +132,15 @@ def simulate(config: SimulationConfig, progress: Progress | None = None) -> Simu
         "bureau_ratings": bureau,
         "exchange_rates": fx.table(),
     }
+    applications, policy = None, None
+    if config.policy_history:
+        say("policy")
+        decided = decide(pop, calendar, config, risk, flows, bureau)
+        applications = applications_table(pop, calendar, decided)
+        tables = hide_rejected(tables, pop, calendar, decided)
+        oracle = mark_oracle(oracle, applications)
+        policy = decided.info(config.rejection_rate)
+    say("errors")
     injected = inject(tables, stream(config.seed, "inject"), config.error_rate, config.outlier_rate)
     info: dict[str, object] = {
         "first_month": str(calendar.start),
@@ -139,4 +152,8 @@ def simulate(config: SimulationConfig, progress: Progress | None = None) -> Simu
         "shock_months": [str(calendar.start + int(t)) for t in risk.shock_months],
         "shock_departments": list(SHOCK_DEPARTMENTS) if risk.shock_months.size else [],
     }
-    return SimulatedData(config=config, oracle=oracle, injected_errors=injected, info=info, **tables)
+    if policy is not None:
+        info["policy"] = policy
+    return SimulatedData(
+        config=config, oracle=oracle, injected_errors=injected, info=info, applications=applications, **tables
+    )

@@ -11,7 +11,15 @@ from pymescore.sources._ingest import IngestSummary, ingest
 from pymescore.sources._readers import read_source
 
 #: the order tables are ingested in (exchange rates first: the others convert their amounts with them)
-INGEST_ORDER = ("exchange_rates", "firms", "monthly_cashflows", "financial_statements", "payments", "bureau_ratings")
+INGEST_ORDER = (
+    "exchange_rates",
+    "firms",
+    "monthly_cashflows",
+    "financial_statements",
+    "payments",
+    "bureau_ratings",
+    "applications",
+)
 _EXTENSIONS = (".parquet", ".csv", ".xlsx")
 
 
