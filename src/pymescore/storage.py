@@ -16,7 +16,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -164,3 +165,42 @@ def writable(location: str | os.PathLike[str], last: Sequence[str] = ()) -> Iter
             put_file(target, str(location))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+#: the commit marker (and lineage record) of a partitioned output: a folder of ``part-NNNNN.parquet`` files
+MARKER = "_lineage.json"
+
+
+def staged_folder(out: str, marker: str = MARKER) -> tuple[str, Callable[[str], None], Callable[[], None]]:
+    """A folder of parts written by many processes, committed at once: where the parts go, the commit (given the
+    marker's text) and the discard (on an error).
+
+    Local: the parts go to a folder beside ``out``, which the commit renames into place (a previous ``out`` is
+    moved aside first, then removed). Object storage: a previous ``out`` is removed first (so that parts of two
+    outputs never mix under one marker), the parts go straight under it, and the marker object, written last,
+    commits it; readers refuse the folder without it."""
+    if is_remote(out):
+        fs, path = filesystem(out)
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+
+        def commit_remote(text: str) -> None:
+            fs.pipe_file(f"{path}/{marker}", text.encode("utf-8"))
+
+        return out.rstrip("/"), commit_remote, lambda: None
+    final = local_path(out)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
+    tmp.mkdir()
+
+    def commit_local(text: str) -> None:
+        (tmp / marker).write_text(text, encoding="utf-8")
+        old = None
+        if final.exists() or final.is_symlink():
+            old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex}")
+            os.replace(final, old)
+        os.replace(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+
+    return str(tmp), commit_local, lambda: shutil.rmtree(tmp, ignore_errors=True)

@@ -22,7 +22,8 @@ SourceArg = Annotated[
     ),
 ]
 LakeOpt = Annotated[
-    str, typer.Option("--lake", "-l", help="Lake folder (created if missing), or an object-storage URL: s3://bucket/lake.")
+    str,
+    typer.Option("--lake", "-l", help="Lake folder (created if missing), or an object-storage URL: s3://bucket/lake."),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
@@ -152,6 +153,21 @@ def write_snapshot(snapshot: pd.DataFrame, lineage: dict[str, Any], out: Path) -
     tmp_side = side.with_name(f".{side.name}.{uuid.uuid4().hex}")
     tmp_side.write_text(json.dumps(lineage, indent=1), encoding="utf-8")
     os.replace(tmp_side, side)
+
+
+def write_snapshot_at(snapshot: pd.DataFrame, lineage: dict[str, Any], out: str) -> None:
+    """:func:`write_snapshot` to a local path or an object-storage URL (``<out>.lineage.json`` first, then the
+    snapshot object: each one PUT, whole or absent)."""
+    from pymescore.storage import is_remote, local_path, put_file
+
+    if not is_remote(out):
+        write_snapshot(snapshot, lineage, local_path(out))
+        return
+    with tempfile.TemporaryDirectory(prefix="pymescore-") as tmp:
+        local = Path(tmp) / out.rstrip("/").rsplit("/", 1)[-1]
+        write_snapshot(snapshot, lineage, local)
+        put_file(local.with_name(local.name + ".lineage.json"), out + ".lineage.json")
+        put_file(local, out)
 
 
 def read_lineage(path: Path) -> dict[str, Any]:

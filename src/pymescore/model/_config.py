@@ -89,6 +89,10 @@ class TrainConfig:
     workers: int | None = None
     max_categories: int = 50
     tune_max_rows: int = 40_000
+    #: on a Dask cluster (``train --scheduler``), the families that do not run on it (scorecard, logistic,
+    #: LightGBM) fit on a stratified sample of at most this many development rows (each fold's, and the final
+    #: fit's); XGBoost fits every row on the cluster. The model card states the sample
+    sample_rows: int = 200_000
     scale: ScoreScale = field(default_factory=ScoreScale)
 
     def __post_init__(self) -> None:
@@ -112,6 +116,8 @@ class TrainConfig:
             raise _bad("families", f"None or a non-empty subset of ({', '.join(FAMILIES)})", self.families)
         if self.workers is not None and not (isinstance(self.workers, int) and 1 <= self.workers <= 64):
             raise _bad("workers", "None or an int in the range [1, 64]", self.workers)
+        if not (isinstance(self.sample_rows, int) and self.sample_rows >= 1_000):
+            raise _bad("sample_rows", "an int of at least 1000", self.sample_rows)
         if self.device not in ("cpu", "cuda"):
             raise _bad("device", "cpu or cuda", self.device)
         for col, direction in (self.monotone or {}).items():

@@ -68,6 +68,9 @@ class Boosting:
     config: TrainConfig
     params: dict[str, Any] = field(default_factory=lambda: dict(_xgb.DEFAULT_PARAMS))
     rounds: int | None = None
+    #: a ``distributed.Client``: the out-of-fold and final boosters are fitted on its cluster (tuning stays here,
+    #: on at most ``tune_max_rows`` rows)
+    client: Any = None
 
     def fit(
         self,
@@ -86,7 +89,7 @@ class Boosting:
         spw = self.pos_weight if pos_weight is None else pos_weight
         smote = self.smote if oversample is None else oversample
         return _xgb.fit_booster(X, y, self.params, self.monotone, spw, cfg.seed, cfg.device, n_jobs=cfg.n_jobs,
-                                smote=smote, groups=groups, rounds=fixed)  # fmt: skip
+                                smote=smote, groups=groups, rounds=fixed, client=self.client)  # fmt: skip
 
     def tune(
         self,

@@ -52,3 +52,17 @@ def embargoed(prep: Prepared, test_mask: np.ndarray, test_kind: str | None) -> n
     first_test = prep.times[test_mask].min()
     out: np.ndarray = ~test_mask & (prep.label_ends > first_test)
     return out
+
+
+def stratified_sample(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Positions of at most ``n`` rows, each outcome in its share of ``y`` (at least one row of each), sorted;
+    every row when there are no more than ``n``."""
+    if len(y) <= n:
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    picked = []
+    for value in np.unique(y):
+        rows = np.flatnonzero(y == value)
+        take = max(1, round(n * len(rows) / len(y)))
+        picked.append(rng.choice(rows, min(take, len(rows)), replace=False))
+    return np.sort(np.concatenate(picked))

@@ -30,11 +30,11 @@ from pymescore.model._domain import Domain
 from pymescore.model._families import resolve
 from pymescore.model._fitted import FeatureInfo, FittedModel
 from pymescore.model._linear import Linear
-from pymescore.model._oof import Boosting, additive_oof, model_monotone, prepare_folds, xgb_oof
+from pymescore.model._oof import Boosting, Fold, additive_oof, model_monotone, prepare_folds, xgb_oof
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scale import score_from_pd
 from pymescore.model._scorecard import Scorecard
-from pymescore.model._split import choose_test, embargo_applies, embargoed, folds
+from pymescore.model._split import choose_test, embargo_applies, embargoed, folds, stratified_sample
 from pymescore.model._typing import ColumnType, unreadable
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,36 @@ def _silent(stage: str, done: int | None = None, total: int | None = None, /) ->
 def _steps(say: Progress, stage: str) -> Callable[[int, int], None]:
     """The steps (folds) of ``stage``, told to ``say``."""
     return lambda done, total: say(stage, done, total)
+
+
+def _sampled(
+    fold_data: list[Fold], y_dev: np.ndarray, cfg: TrainConfig, client: Any
+) -> tuple[bool, np.ndarray, list[Fold]]:
+    """On a cluster with more development rows than ``cfg.sample_rows``: (True, the final fit's stratified
+    sample, the folds with each training part sampled alike: their validation rows stay whole, so every row
+    keeps an out-of-fold margin); else (False, every row, the folds)."""
+    if client is None or len(y_dev) <= cfg.sample_rows:
+        return False, np.arange(len(y_dev)), fold_data
+    small = []
+    for i, f in enumerate(fold_data):
+        keep = stratified_sample(f.y_train, cfg.sample_rows, cfg.seed + i)
+        small.append(f._replace(X_train=f.X_train.iloc[keep], y_train=f.y_train[keep]))
+    return True, stratified_sample(y_dev, cfg.sample_rows, cfg.seed), small
+
+
+def _scale_record(client: Any, rows: int, sampled: bool, sample: int, names: tuple[str, ...]) -> dict[str, Any]:
+    if client is None:
+        return {"scheduler": None}
+    workers = len(client.scheduler_info().get("workers", {}))
+    others = [n for n in names if n != "xgboost"]
+    return {
+        "scheduler": str(getattr(client, "scheduler", None) and client.scheduler.address),
+        "workers": workers,
+        "xgboost": f"xgboost.dask on all {rows} development rows" if "xgboost" in names else None,
+        "sampled_families": others if sampled else [],
+        "sample_rows": sample if sampled else rows,
+        "development_rows": rows,
+    }
 
 
 @dataclass
@@ -83,10 +113,18 @@ def fit(
 
 
 def train(
-    frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = None, *, domain: Domain | None = None
+    frame: pd.DataFrame,
+    config: TrainConfig,
+    progress: Progress | None = None,
+    *,
+    domain: Domain | None = None,
+    client: Any = None,
 ) -> TrainResult:
     """Train on ``frame`` (which holds the target column). ``domain`` is what the caller knows about the table's
-    family (``pymescore.features._adapter.snapshot_domain`` for SME snapshots); without it, any flat table."""
+    family (``pymescore.features._adapter.snapshot_domain`` for SME snapshots); without it, any flat table.
+
+    ``client`` (a ``distributed.Client``): the XGBoost out-of-fold and final boosters are fitted on its Dask
+    cluster on every development row; the other families on a stratified sample of ``config.sample_rows``."""
     say: Progress = progress or _silent
     names, families_why = resolve(config.families)  # a family not built or not installed: refused before any work
     timings: dict[str, float] = {}
@@ -119,7 +157,9 @@ def train(
     say("preparing folds")
     fold_data = prepare_folds(types, X_dev, y_dev, folds(y_dev, g_dev, cfg.folds, cfg.seed, grouped), cfg.seed)
     model_mono = model_monotone(fold_data[0].pre, monotone)
-    boosting = Boosting(model_mono, spw, smote, g_dev if grouped else None, cfg)
+    boosting = Boosting(model_mono, spw, smote, g_dev if grouped else None, cfg, client=client)
+    xgb_workers = 1 if client is not None else workers  # on a cluster each fold's booster uses all of it
+    sampled, sample, fold_data_small = _sampled(fold_data, y_dev, cfg, client)
     timings["prepare"] = time.perf_counter() - t0
 
     used = tuple(name in names for name in FAMILIES)
@@ -134,15 +174,20 @@ def train(
         t = time.perf_counter()
         stage = f"out-of-fold {name} ({cfg.folds} folds)"
         say(stage)
-        oof[name] = additive_oof(family, fold_data, model_mono, cfg.seed, len(y_dev), _steps(say, stage))
+        oof[name] = additive_oof(family, fold_data_small, model_mono, cfg.seed, len(y_dev), _steps(say, stage))
         timings[f"oof_{name}"] = time.perf_counter() - t
     if use["lightgbm"]:
         t = time.perf_counter()
         stage = f"out-of-fold LightGBM ({cfg.folds} folds)"
         say(stage)
-        oof["lightgbm"] = xgb_oof(fold_data, lambda f: _lgbm.fit_booster(f.X_train, f.y_train, model_mono, cfg.seed,
-                                                                        cfg.n_jobs),
-                                  workers, len(y_dev), _steps(say, stage), margin=_lgbm.margin)  # fmt: skip
+        oof["lightgbm"] = xgb_oof(
+            fold_data_small,
+            lambda f: _lgbm.fit_booster(f.X_train, f.y_train, model_mono, cfg.seed, cfg.n_jobs),
+            workers,
+            len(y_dev),
+            _steps(say, stage),
+            margin=_lgbm.margin,
+        )
         timings["oof_lightgbm"] = time.perf_counter() - t
     if use["xgboost"]:
         t = time.perf_counter()
@@ -157,7 +202,7 @@ def train(
         t = time.perf_counter()
         stage = f"out-of-fold XGBoost ({cfg.folds} folds)"
         say(stage)
-        oof["xgboost"] = xgb_oof(fold_data, lambda f: boosting.fit(f.X_train, f.y_train, f.train), workers,
+        oof["xgboost"] = xgb_oof(fold_data, lambda f: boosting.fit(f.X_train, f.y_train, f.train), xgb_workers,
                                  len(y_dev), lambda d, n: say(stage, d, n))  # fmt: skip
         timings["oof_xgboost"] = time.perf_counter() - t
         if smote:  # the report compares SMOTE with the default, scale_pos_weight, on the same folds and params
@@ -167,7 +212,7 @@ def train(
                 # its own stopping: the tuned rounds were chosen with SMOTE rows and would tilt the comparison
                 fold_data,
                 lambda f: boosting.fit(f.X_train, f.y_train, f.train, balance, oversample=False, own_stopping=True),
-                workers,
+                xgb_workers,
                 len(y_dev),
                 lambda d, n: say(stage, d, n),
             )
@@ -185,9 +230,10 @@ def train(
     pre = Preprocessor(types, cfg.seed)
     X_fit = pre.fit_transform(X_dev, y_dev)
     final_booster = boosting.fit(X_fit, y_dev, np.arange(len(y_dev))) if w["xgboost"] > 0 else None
-    final_lgbm = _lgbm.fit_booster(X_fit, y_dev, model_mono, cfg.seed, cfg.n_jobs) if w["lightgbm"] > 0 else None
-    scorecard = Scorecard().fit(X_fit, y_dev, model_mono, cfg.seed) if w["scorecard"] > 0 else None
-    linear = Linear().fit(X_fit, y_dev, model_mono, cfg.seed) if w["logistic"] > 0 else None
+    X_small, y_small = (X_fit.iloc[sample], y_dev[sample]) if sampled else (X_fit, y_dev)
+    final_lgbm = _lgbm.fit_booster(X_small, y_small, model_mono, cfg.seed, cfg.n_jobs) if w["lightgbm"] > 0 else None
+    scorecard = Scorecard().fit(X_small, y_small, model_mono, cfg.seed) if w["scorecard"] > 0 else None
+    linear = Linear().fit(X_small, y_small, model_mono, cfg.seed) if w["logistic"] > 0 else None
     timings["final_fit"] = time.perf_counter() - t
     model = FittedModel(
         preprocessor=pre,
@@ -289,6 +335,8 @@ def train(
             else None
         ),
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
+        # where the fits ran: in this process, or XGBoost on a Dask cluster and the other families on a sample
+        "scale": _scale_record(client, len(y_dev), sampled, len(sample), names),
         # what --time-budget bounds: the whole training run (the untuned defaults' trial always runs)
         "time_budget": {"seconds": cfg.time_budget, "within": timings["total"] <= cfg.time_budget},
     }
