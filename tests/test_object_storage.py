@@ -41,7 +41,8 @@ def _write(lake: Lake, table: str, data: pd.DataFrame, note: str = "") -> int:
 def test_versions_commit_by_the_manifest_and_old_ones_are_pruned(s3: S3) -> None:
     url = s3.bucket() + "/lake"
     lake = Lake(url)
-    assert lake.remote and lake.tables() == []
+    assert lake.remote
+    assert lake.tables() == []
     for k in range(4):
         assert _write(lake, "firms", _firms(3 + k), f"v{k + 1}") == k + 1
     assert lake.versions() == {"firms": 4}
@@ -64,16 +65,17 @@ def test_a_bucketed_lake_on_s3_reads_each_firms_rows_from_its_bucket(s3: S3) -> 
     assert lake.read_firm("firms", data["ruc"][7])["name"].tolist() == ["f7"]
     pinned = lake.pinned()
     _write(lake, "firms", _firms(5))
-    assert len(pinned.read("firms")) == 40 and len(lake.read("firms")) == 5  # a job's workers read its versions
+    assert len(pinned.read("firms")) == 40  # a job's workers read the versions it started with
+    assert len(lake.read("firms")) == 5
     with pytest.raises(LakeError, match="pinned"):
         pinned.write("firms", data, pd.DataFrame(), [])
 
 
 def test_the_lock_object_keeps_a_second_writer_out(s3: S3) -> None:
     lake = Lake(s3.bucket() + "/lake")
-    with lake.locked(), pytest.raises(LakeError, match="write lock") as caught:
-        with Lake(str(lake.root)).locked(timeout=0.5):
-            pass
+    second = Lake(str(lake.root))
+    with lake.locked(), pytest.raises(LakeError, match="write lock") as caught, second.locked(timeout=0.5):
+        pass
     assert caught.value.code == "LAKE_LOCKED"
     with lake.locked(timeout=1):  # released: taken again at once
         pass
