@@ -100,7 +100,7 @@ def dask_client(scheduler: Scheduler) -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         memory_limit=memory,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: several clusters on one machine never collide
         silence_logs=40,  # logging.ERROR: the command's own output stays readable
     )
     client = distributed.Client(cluster)

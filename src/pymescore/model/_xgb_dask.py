@@ -9,6 +9,7 @@ code as in-process (``fit_booster``), so folds, the embargo and the early-stoppi
 from __future__ import annotations
 
 import importlib
+import itertools
 from typing import Any
 
 import numpy as np
@@ -23,14 +24,28 @@ def _workers(client: Any) -> int:
 
 
 def _matrix(client: Any, X: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None) -> Any:
-    """A DaskDMatrix of the rows, one partition per worker (categories kept: XGBoost reads them natively)."""
+    """A DaskDMatrix of the rows, one partition per worker (categories kept: XGBoost reads them natively). The
+    partitions are handed to the workers once (scattered), never embedded in the task graph."""
     dd: Any = importlib.import_module("dask.dataframe")
     dxgb: Any = importlib.import_module("xgboost.dask")
     parts = min(_workers(client), max(1, len(X)))
-    data = dd.from_pandas(X.set_axis(safe_names(list(X.columns)), axis=1).reset_index(drop=True), npartitions=parts)
-    label = dd.from_pandas(pd.Series(np.asarray(y, dtype=np.float64)), npartitions=parts)
-    w = None if weight is None else dd.from_pandas(pd.Series(np.asarray(weight, dtype=np.float64)), npartitions=parts)
-    return dxgb.DaskDMatrix(client, data, label, weight=w, enable_categorical=True, missing=np.nan)
+    bounds = np.linspace(0, len(X), parts + 1).astype(int)
+    data = X.set_axis(safe_names(list(X.columns)), axis=1).reset_index(drop=True)
+    cuts = list(itertools.pairwise(bounds))
+
+    def frame_of(chunks: list[pd.DataFrame] | list[pd.Series]) -> Any:
+        return dd.from_delayed(client.scatter(chunks), meta=chunks[0].iloc[:0], verify_meta=False)
+
+    label = pd.Series(np.asarray(y, dtype=np.float64))
+    w = None if weight is None else pd.Series(np.asarray(weight, dtype=np.float64))
+    return dxgb.DaskDMatrix(
+        client,
+        frame_of([data.iloc[a:b] for a, b in cuts]),
+        frame_of([label.iloc[a:b] for a, b in cuts]),
+        weight=None if w is None else frame_of([w.iloc[a:b] for a, b in cuts]),
+        enable_categorical=True,
+        missing=np.nan,
+    )
 
 
 def train_distributed(
