@@ -181,3 +181,33 @@ def test_families_that_do_not_run_on_dask_fit_on_a_stratified_sample(lakes: dict
 
     card = model_card(result, "scale", None, result.report, current_policy())
     assert f"logistic on a stratified sample of {scale['sample_rows']:,} of the {development:,}" in card
+
+
+def test_outcomes_per_bucket_on_dask_equal_the_lakes(lakes: dict[str, Any], client: Any) -> None:
+    """Monitoring's backtest labels (ruc, as_of) pairs per RUC bucket on the cluster: the same outcomes."""
+    from pymescore.features import known_outcomes
+    from pymescore.features._partitioned import known_outcomes_distributed
+    from pymescore.features._snapshot import read_lake_tables
+
+    lake: Lake = lakes["bucketed"]
+    firms = lake.read("firms", columns=["ruc"])["ruc"].to_numpy(dtype=object)
+    rng = np.random.default_rng(0)
+    rucs = rng.choice(firms, 600)
+    as_ofs = rng.choice(np.array(["2023-06-30", "2024-03-31", "2025-06-30", None], dtype=object), 600)
+    expected = known_outcomes(read_lake_tables(lake), rucs, as_ofs)
+    got = known_outcomes_distributed(lake, rucs, as_ofs, client)
+    np.testing.assert_array_equal(got, expected)  # NaN where NaN
+    assert np.isnan(expected).any()
+    assert (expected == 1.0).any()
+
+
+def test_the_pipelines_step_passes_the_scheduler_through(lakes: dict[str, Any]) -> None:
+    """What the Airflow DAGs call: ``scheduler`` given, the snapshot is built on the cluster as parts."""
+    from pymescore import pipelines
+
+    root: Path = lakes["root"]
+    done = pipelines.features(lakes["bucketed"].root, DATES, root / "dag_snapshot", scheduler="local:2")
+    expected, _ = build_snapshot(lakes["bucketed"], DATES)
+    assert done["rows"] == len(expected)
+    assert (root / "dag_snapshot" / "_lineage.json").is_file()
+    pd.testing.assert_frame_equal(_by_key(pd.read_parquet(root / "dag_snapshot")), _by_key(expected))

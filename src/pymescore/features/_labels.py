@@ -113,17 +113,20 @@ def _basel(
     return defaulted, observed, in_default, complete
 
 
-def known_outcomes(tables: Mapping[str, pd.DataFrame], rucs: np.ndarray, as_ofs: np.ndarray) -> np.ndarray:
+def known_outcomes(
+    tables: Mapping[str, pd.DataFrame], rucs: np.ndarray, as_ofs: np.ndarray, data_end: float | None = None
+) -> np.ndarray:
     """The 12-month outcome of each (ruc, as_of) pair, aligned to the input: 1.0 (default), 0.0 (good) or NaN
     (window not yet wholly observed, firm already in default, or as_of missing) — what monitoring's backtest and
     the regulator's bad rates join decisions to. Only whole windows count: a cohort still inside its window has
-    shown its early defaults but not its goods, and would read as worse than it is."""
+    shown its early defaults but not its goods, and would read as worse than it is. ``data_end``: the whole
+    batch's :func:`label_data_end` when ``tables`` hold a part of it."""
     rucs = np.asarray(rucs, dtype=object)
     as_ofs = np.asarray(as_ofs, dtype=object)
     out = np.full(len(rucs), np.nan)
     for as_of in pd.unique(as_ofs[pd.notna(as_ofs)]):
         rows = np.flatnonzero(as_ofs == as_of)
-        labels = build_labels(tables, as_of, pd.unique(rucs[rows]))
+        labels = build_labels(tables, as_of, pd.unique(rucs[rows]), data_end=data_end)
         whole = labels[labels["window_complete"]].dropna(subset=["default_12m"])
         known = whole.set_index("ruc")["default_12m"].astype(float)
         out[rows] = known.reindex(rucs[rows]).to_numpy(dtype=np.float64)

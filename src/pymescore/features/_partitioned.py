@@ -20,15 +20,16 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pymescore.features._build import INPUT_COLUMNS, as_timestamp, context_from_inputs, context_inputs
 from pymescore.features._config import FeatureConfig
-from pymescore.features._labels import label_data_end
+from pymescore.features._labels import known_outcomes, label_data_end
 from pymescore.features._snapshot import RATES_KEY, rates_record, snapshot_lineage, snapshot_rows
-from pymescore.lake import Lake
+from pymescore.lake import Lake, bucket_of
 from pymescore.storage import MARKER, filesystem, is_remote, staged_folder
 
 
@@ -135,3 +136,41 @@ def _run(client: Any, task: Callable[..., Any], n: int, kwargs: dict[str, Any], 
     for done, _ in enumerate(distributed.as_completed(futures), start=1):
         say(f"{what}: {done}/{n} parts")
     return list(client.gather(futures))
+
+
+def _part_end(part: int, root: str, manifest: dict[str, Any], parts: int, config: FeatureConfig) -> float:
+    return label_data_end(_part_tables(root, manifest, part, parts), config)
+
+
+def _part_outcomes(
+    part: int, root: str, manifest: dict[str, Any], parts: int, rucs: np.ndarray, as_ofs: np.ndarray, data_end: float
+) -> np.ndarray:
+    """The outcomes of the pairs whose firm is in bucket ``part``, from that bucket's rows (NaN elsewhere)."""
+    mine = bucket_of(rucs, parts) == part
+    out = np.full(len(rucs), np.nan)
+    if mine.any():
+        tables = _part_tables(root, manifest, part, parts)
+        out[mine] = known_outcomes(tables, rucs[mine], as_ofs[mine], data_end=data_end)
+    return out
+
+
+def known_outcomes_distributed(
+    lake: Lake, rucs: np.ndarray, as_ofs: np.ndarray, client: Any, parts: int | None = None
+) -> np.ndarray:
+    """:func:`known_outcomes` of (ruc, as_of) pairs on the cluster of ``client``: each part reads its bucket's
+    bureau and payments and labels its own firms' pairs, against how far the whole lake's outcome data reach."""
+    pinned = lake.pinned()
+    root, manifest = str(pinned.root), pinned.manifest()
+    n = parts or default_parts(pinned, len(client.scheduler_info().get("workers", {})) or 1)
+    config = FeatureConfig()
+    common = {"root": root, "manifest": manifest, "parts": n}
+    data_end = max(_run(client, _part_end, n, {**common, "config": config}, lambda _: None, "outcome data"))
+    rucs = np.asarray(rucs, dtype=object)
+    as_ofs = np.asarray(as_ofs, dtype=object)
+    pairs = {"rucs": client.scatter(rucs, broadcast=True), "as_ofs": client.scatter(as_ofs, broadcast=True)}
+    results = _run(client, _part_outcomes, n, {**common, **pairs, "data_end": data_end}, lambda _: None, "outcomes")
+    out = np.full(len(rucs), np.nan)
+    for part, values in enumerate(results):
+        mine = bucket_of(rucs, n) == part
+        out[mine] = values[mine]
+    return out
