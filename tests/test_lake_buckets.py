@@ -79,3 +79,22 @@ def test_a_plain_lakes_manifest_keeps_its_format_and_migrate_changes_files_not_r
     assert lake.lineage("monthly_cashflows")[-1]["kind"] == "migrate"
     _write(lake, "monthly_cashflows", flows.head(10))  # later writes keep the lake's buckets
     assert lake.current("monthly_cashflows").buckets == 4  # type: ignore[union-attr]
+
+
+def test_a_table_written_bucket_by_bucket_reads_as_one_and_a_misplaced_row_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from pymescore.errors import LakeError
+
+    months = pd.date_range("2023-01-01", periods=40, freq="MS")
+    flows = pd.DataFrame({"ruc": [make_ruc(i % 9) for i in range(40)], "month": months, "income_pen": range(40)})
+    buckets = bucket_of(flows["ruc"], 3)
+    lake = Lake(tmp_path / "lake")
+    with lake.locked():
+        version = lake.write_buckets("monthly_cashflows", 3, lambda b: flows[buckets == b], flows.iloc[:0], [])
+    assert version.buckets == 3
+    pd.testing.assert_frame_equal(_sorted(lake.read("monthly_cashflows")), _sorted(flows))
+    before = lake.manifest()
+    with lake.locked(), pytest.raises(LakeError, match="only rows of bucket 0"):
+        lake.write_buckets("monthly_cashflows", 3, lambda b: flows, flows.iloc[:0], [])
+    assert lake.manifest() == before

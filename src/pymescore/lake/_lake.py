@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,6 +250,50 @@ class Lake:
         self._store.commit_manifest(json.dumps(manifest, indent=1, sort_keys=True))
         self._store.prune(table, keep_from=version - KEEP_VERSIONS)
         return TableVersion(table, version, self._store.location(rel), n)
+
+    def write_buckets(
+        self,
+        table: str,
+        buckets: int,
+        part: Callable[[int], pd.DataFrame],
+        quarantine: pd.DataFrame,
+        lineage: list[dict[str, Any]],
+    ) -> TableVersion:
+        """Commit a new version of ``table`` from its rows bucket by bucket (``part(b)``: the rows of bucket
+        ``b``, each checked), never the whole table in memory: what a partitioned writer uses. Call inside
+        :meth:`locked`. Every bucket file gets the first bucket's schema."""
+        if table not in TABLES:
+            raise LakeError(f"expected a table among {', '.join(TABLES)}, got {table!r}")
+        if not 2 <= buckets <= MAX_BUCKETS:
+            raise LakeError(f"buckets: expected a whole number from 2 to {MAX_BUCKETS}, got {buckets}")
+        manifest = self.manifest()
+        previous = manifest["tables"].get(table)
+        version = 1 + (int(previous["version"]) if previous else 0)
+        self._store.sweep(table, version)
+        stage = self._store.stage(table, version)
+        try:
+            schema = None
+            for b in range(buckets):
+                frame = part(b)
+                wrong = bucket_of(frame[KEY].to_numpy(dtype=object), buckets) != b
+                if wrong.any():
+                    raise LakeError(f"{table}: expected only rows of bucket {b} of {buckets}, got "
+                                    f"{int(wrong.sum())} of other buckets")  # fmt: skip
+                arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+                schema = schema or arrow.schema
+                stage.write_table(f"data/{bucket_name(b)}", arrow)
+            stage.write_frame("quarantine.parquet", quarantine)
+            stage.write_text("lineage.json", json.dumps(lineage, indent=1, ensure_ascii=False, default=str))
+            rel = stage.finish()
+        except BaseException:
+            stage.abort()
+            raise
+        manifest["tables"][table] = {"version": version, "path": rel, "buckets": buckets}
+        manifest["buckets"] = buckets
+        manifest["updated"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self._store.commit_manifest(json.dumps(manifest, indent=1, sort_keys=True))
+        self._store.prune(table, keep_from=version - KEEP_VERSIONS)
+        return TableVersion(table, version, self._store.location(rel), buckets)
 
     def migrate(self, buckets: int) -> dict[str, int]:
         """Rewrite the current version of every RUC-keyed table in ``buckets`` files (a new version each, the
