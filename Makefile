@@ -17,7 +17,7 @@ help:  ## List the targets
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen --extra postgres --extra train --extra report --extra mlflow --extra serve --extra lightgbm
+	$(UV) sync --frozen --extra postgres --extra train --extra report --extra mlflow --extra serve --extra lightgbm --extra s3 --extra dask
 	@touch $@
 
 bootstrap: $(VENV)/.installed  ## Install uv if missing, create .venv, install the project and dev tools
@@ -62,7 +62,7 @@ test-fast: bootstrap  ## The inner loop: the tests not marked slow (no model tra
 
 ops-deps: bootstrap  ## Prometheus + promtool (Debian package) when missing; Airflow in its own environment (.venv-airflow)
 	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venv-airflow $(UV) sync --frozen --no-dev --extra airflow --extra train \
-		--extra postgres --extra mlflow --extra serve --extra report --extra lightgbm
+		--extra postgres --extra mlflow --extra serve --extra report --extra lightgbm --extra s3 --extra dask
 	@command -v promtool >/dev/null 2>&1 || { \
 		SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
 		$$SUDO apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 || \

@@ -107,6 +107,40 @@ def test_kubernetes_manifests() -> None:
     assert kinds["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"] == kinds["Deployment"]["metadata"]["name"]
 
 
+def test_compose_and_kubernetes_run_a_dask_cluster_the_jobs_reach() -> None:
+    """A scheduler and two workers from the pymescore image (dask extra), each worker's Dask memory limit under
+    its container's; the Airflow tasks get the scheduler setting and the workers the lake's path."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert compose["dask-scheduler"]["entrypoint"][:2] == ["dask", "scheduler"]
+    workers = [s for name, s in compose.items() if name.startswith("dask-worker")]
+    assert len(workers) == 2
+    for worker in workers:
+        command = worker["entrypoint"]
+        assert command[:3] == ["dask", "worker", "tcp://dask-scheduler:8786"]
+        assert command[command.index("--memory-limit") + 1] == "6GiB"
+        assert worker["mem_limit"] == "7g"
+        assert worker["build"] == compose["pymescore"]["build"]  # the image with pymescore in it
+    airflow = compose["airflow"]
+    assert "PYMESCORE_DASK_SCHEDULER" in airflow["environment"]
+    assert "dask" in airflow["environment"]["_PIP_ADDITIONAL_REQUIREMENTS"]
+    shared = {v.split(":")[1] for v in airflow["volumes"] if v.startswith("pipeline:")}
+    assert shared == {v.split(":")[1] for v in workers[0]["volumes"]} == {"/opt/airflow/pymescore"}
+    assert "--extra dask" in (ROOT / "Dockerfile").read_text()
+
+    docs = [d for d in yaml.safe_load_all((DEPLOY / "k8s" / "dask.yaml").read_text()) if d]
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert set(deployments) == {"dask-scheduler", "dask-worker"}
+    service = next(d for d in docs if d["kind"] == "Service")
+    assert {p["port"] for p in service["spec"]["ports"]} == {8786, 8787}
+    assert service["spec"]["selector"] == deployments["dask-scheduler"]["spec"]["template"]["metadata"]["labels"]
+    worker = deployments["dask-worker"]["spec"]["template"]["spec"]["containers"][0]
+    assert worker["command"][:3] == ["dask", "worker", "tcp://dask-scheduler:8786"]
+    limit = worker["command"][worker["command"].index("--memory-limit") + 1]
+    assert limit == "6GiB"
+    assert worker["resources"]["limits"]["memory"] == "7Gi"  # room above the worker's own limit
+    assert deployments["dask-worker"]["spec"]["replicas"] == 2
+
+
 def test_dvc_pipeline_calls_real_commands_with_real_options() -> None:
     import subprocess
     import sys

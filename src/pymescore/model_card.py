@@ -161,6 +161,19 @@ def model_card(
                 else "rounds by early stopping on 10% of the development rows held out (whole firms when grouped)"
             )
         )
+    scale = r.get("scale") or {}
+    if scale.get("scheduler"):
+        sampled = scale.get("sampled_families") or []
+        lines.append(
+            f"- Fitted on a Dask cluster ({scale.get('workers')} workers): "
+            + (f"{scale['xgboost']}; " if scale.get("xgboost") else "")
+            + (
+                f"{', '.join(sampled)} on a stratified sample of {scale['sample_rows']:,} of the "
+                f"{scale['development_rows']:,} development rows (each fold's training rows sampled alike)"
+                if sampled
+                else "every family on every development row"
+            )
+        )
     lines += [
         "",
         "## Validation",

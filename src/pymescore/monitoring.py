@@ -26,7 +26,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -87,13 +87,20 @@ def _decision_frame(decisions: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _outcomes(frame: pd.DataFrame, tables: Mapping[str, pd.DataFrame] | None) -> np.ndarray | None:
-    """The known 12-month outcome of each decision (1.0, 0.0, NaN); ``None`` without a lake or any ``as_of``."""
+def _outcomes(
+    frame: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame] | None,
+    outcomes_of: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray | None:
+    """The known 12-month outcome of each decision (1.0, 0.0, NaN); ``None`` without a lake or any ``as_of``.
+    ``outcomes_of(rucs, as_ofs)`` instead of the lake's tables: the outcomes computed elsewhere (a Dask cluster,
+    ``pymescore.features._partitioned.known_outcomes_distributed``)."""
     from pymescore.features import known_outcomes
 
-    if tables is None or frame["as_of"].notna().sum() == 0:
+    if (tables is None and outcomes_of is None) or frame["as_of"].notna().sum() == 0:
         return None
-    y: np.ndarray = known_outcomes(tables, frame["ruc"].to_numpy(dtype=object), frame["as_of"].to_numpy(dtype=object))
+    rucs, as_ofs = frame["ruc"].to_numpy(dtype=object), frame["as_of"].to_numpy(dtype=object)
+    y: np.ndarray = outcomes_of(rucs, as_ofs) if outcomes_of is not None else known_outcomes(tables, rucs, as_ofs)  # type: ignore[arg-type]
     return y
 
 
@@ -123,6 +130,7 @@ def monitor(
     since: dt.datetime | None = None,
     cbpe: CbpeConfig | None = None,
     shadow_pairs: Sequence[Mapping[str, Any]] | None = None,
+    outcomes_of: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """The monitoring figures of ``decisions`` (rows of the audit store's ``decisions`` table), with the
     performance of each monthly cohort estimated from its PDs (``pymescore.cbpe``) beside the realised one; with
@@ -149,7 +157,7 @@ def monitor(
         csi[name] = {"value": round(float(value), 4), "verdict": th.verdict(value, n)}
     # the worst first: unknown, then by CSI
     csi = dict(sorted(csi.items(), key=lambda kv: -math.inf if kv[1]["value"] is None else -kv[1]["value"]))
-    outcomes = _outcomes(frame, lake_tables)
+    outcomes = _outcomes(frame, lake_tables, outcomes_of)
     counts = frame["decision"].value_counts()
     rates = {k: round(float(counts.get(k, 0) / len(frame)), 4) for k in ("approve", "review", "decline")}
     verdicts = [th.verdict(score_psi, n)] + [c["verdict"] for c in csi.values()]

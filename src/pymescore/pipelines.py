@@ -67,24 +67,46 @@ def validate(lake: Path) -> dict[str, Any]:
     return {"ok": True, "warnings": len(findings)}
 
 
-def features(lake: Path, as_of: list[str], out: Path) -> dict[str, Any]:
-    from pymescore.features._snapshot import build_snapshot, write_snapshot
+def _cluster(scheduler: str | None) -> Any:
+    """A Dask client for ``scheduler`` (else ``PYMESCORE_DASK_SCHEDULER``), or a null context: in this process."""
+    import contextlib
+
+    from pymescore.cluster import dask_client, parse_scheduler
+
+    parsed = parse_scheduler(scheduler)
+    return contextlib.nullcontext() if parsed is None else dask_client(parsed)
+
+
+def features(lake: Path | str, as_of: list[str], out: Path | str, scheduler: str | None = None) -> dict[str, Any]:
+    """The snapshot; with a scheduler (``scheduler``, else ``PYMESCORE_DASK_SCHEDULER``) built per RUC bucket on
+    the Dask cluster and written as a folder of parts (``pymescore features --scheduler``)."""
     from pymescore.lake import Lake
 
-    snapshot, lineage = build_snapshot(Lake(lake), as_of)
-    write_snapshot(snapshot, lineage, Path(out))
-    return {"snapshot": str(out), "rows": len(snapshot), "as_of": as_of}
+    with _cluster(scheduler) as client:
+        if client is None:
+            from pymescore.features._snapshot import build_snapshot, write_snapshot_at
+
+            snapshot, lineage = build_snapshot(Lake(lake), as_of)
+            write_snapshot_at(snapshot, lineage, str(out))
+        else:
+            from pymescore.features._partitioned import build_snapshot_distributed
+
+            lineage = build_snapshot_distributed(Lake(lake), as_of, str(out), client)
+    return {"snapshot": str(out), "rows": lineage["rows"], "as_of": as_of}
 
 
 def train(snapshot: Path, out: Path, trials: int, time_budget: float, drop: list[str] | None = None,
-          register: bool = True) -> dict[str, Any]:  # fmt: skip
-    """Train a challenger; registered with the alias ``challenger`` when ``register``."""
+          register: bool = True, scheduler: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Train a challenger; registered with the alias ``challenger`` when ``register``. With a scheduler (or
+    ``PYMESCORE_DASK_SCHEDULER``) the boosters are fitted on the Dask cluster (``pymescore train --scheduler``)."""
     from pymescore.model import TrainConfig
     from pymescore.runs import run_training
     from pymescore.tables import read_table
 
     config = TrainConfig(target="default_12m", trials=trials, time_budget=time_budget, drop=tuple(drop or ()))
-    _, metrics = run_training(read_table(Path(snapshot)), config, Path(out), dataset=str(snapshot))
+    with _cluster(scheduler) as client:
+        _, metrics = run_training(read_table(Path(snapshot)), config, Path(out), dataset=str(snapshot),
+                                  client=client)  # fmt: skip
     result: dict[str, Any] = {"bundle": str(out), "test_metrics": metrics.get("test_metrics")}
     if register:
         from pymescore.registry import register as register_bundle
@@ -136,12 +158,15 @@ def monitor_store(
     since: dt.datetime,
     out: Path,
     *,
-    lake: Path | None = None,
+    lake: Path | str | None = None,
     thresholds: Thresholds | None = None,
     cbpe: CbpeConfig | None = None,
+    scheduler: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """The monitoring job: decisions since ``since`` from the audit store, outcomes from ``lake`` when given,
-    the figures written to ``out``. Returns the figures and the paths written.
+    the figures written to ``out``. Returns the figures and the paths written. With a scheduler (``scheduler``,
+    else ``PYMESCORE_DASK_SCHEDULER``) the outcomes are labelled per RUC bucket on the Dask cluster: no table of
+    the lake is read whole here.
 
     Reading the store happens here, above the service: ``pymescore.monitoring`` only computes on the
     decisions it is handed."""
@@ -156,14 +181,22 @@ def monitor_store(
         pairs = pairs or None  # no shadow traffic: no comparison section
     finally:
         store.dispose()
-    tables = None
-    if lake is not None:
-        from pymescore.features._snapshot import read_lake_tables
-        from pymescore.lake import Lake
+    from pymescore.lake import Lake
 
-        tables = read_lake_tables(Lake(lake))
-    result = compute(bundle, decisions, lake_tables=tables, thresholds=thresholds, since=since, cbpe=cbpe,
-                     shadow_pairs=pairs)  # fmt: skip
+    with _cluster(scheduler if lake is not None else "") as client:
+        tables, outcomes_of = None, None
+        if lake is not None and client is None:
+            from pymescore.features._snapshot import read_lake_tables
+
+            tables = read_lake_tables(Lake(lake))
+        elif lake is not None:
+            from pymescore.features._partitioned import known_outcomes_distributed
+
+            def outcomes_of(rucs: Any, as_ofs: Any) -> Any:
+                return known_outcomes_distributed(Lake(lake), rucs, as_ofs, client)
+
+        result = compute(bundle, decisions, lake_tables=tables, thresholds=thresholds, since=since, cbpe=cbpe,
+                         shadow_pairs=pairs, outcomes_of=outcomes_of)  # fmt: skip
     return result, write_outputs(result, Path(out))
 
 
@@ -196,7 +229,7 @@ def shadow_comparison_from(source: str, version: str, days: int = 30) -> dict[st
 
 
 def monitor(bundle_uri: str, database_url: str, out: Path, lake: Path | None = None, days: int = 30,
-            psi_act: float = 0.25) -> dict[str, Any]:  # fmt: skip
+            psi_act: float = 0.25, scheduler: str | None = None) -> dict[str, Any]:  # fmt: skip
     """The monitoring job; raises :class:`PipelineStop` when a PSI/CSI crosses ``psi_act``, cannot be computed
     (status ``unknown``: no score reference, a feature missing from the decisions) or rests on too few decisions
     (status ``insufficient``: fewer than 200, none included). A missing audit store is refused, never created."""
@@ -210,7 +243,8 @@ def monitor(bundle_uri: str, database_url: str, out: Path, lake: Path | None = N
     else:
         bundle = load_bundle(Path(bundle_uri))
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-    result, paths = monitor_store(bundle, database_url, since, Path(out), lake=lake, thresholds=Thresholds(act=psi_act))
+    result, paths = monitor_store(bundle, database_url, since, Path(out), lake=lake, thresholds=Thresholds(act=psi_act),
+                                  scheduler=scheduler)  # fmt: skip
     summary = {"n": result["n"], "status": result["status"], "psi_score": result.get("psi_score"),
                "flagged_features": result.get("flagged_features", []),
                "unknown_features": result.get("unknown_features", []), "report": str(paths["html"]),

@@ -62,14 +62,16 @@ def run_training(
     dataset: str = "",
     progress: Progress | None = None,
     policy: Policy | None = None,
+    client: Any = None,
 ) -> tuple[Bundle, dict[str, Any]]:
-    """Train, evaluate the test rows, write the bundle; returns it and the validation metrics.
+    """Train, evaluate the test rows, write the bundle; returns it and the validation metrics. ``client`` (a
+    ``distributed.Client``): the boosters fitted on its Dask cluster (see ``pymescore.model.train``).
 
     The test's approval rates (fairness slices) and the model card use ``policy``'s cut-offs (default: the
     policy in force, ``current_policy()``); the bundle records which policy that was (``metrics["policy"]``).
     """
     policy = policy if policy is not None else current_policy()
-    result = train(frame, config, progress, domain=snapshot_domain(frame))  # SME snapshots: the registry's domain
+    result = train(frame, config, progress, domain=snapshot_domain(frame), client=client)  # SME: the registry's domain
     metrics: dict[str, Any] = dict(result.report)
     test_metrics = None
     if result.test is not None and len(result.test):

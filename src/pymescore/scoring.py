@@ -115,3 +115,84 @@ def score(
     for i, keep in enumerate(ids):
         out.insert(i, keep, frame[keep].to_numpy())
     return out
+
+
+# -- on a Dask cluster -------------------------------------------------------------------------------------------
+_BUNDLES: dict[str, Bundle] = {}
+
+
+def _bundle_at(location: str) -> Bundle:
+    """The bundle at ``location`` (a folder or an object-storage URL), loaded and verified once per process."""
+    if location not in _BUNDLES:
+        from pymescore.bundle import load_bundle
+        from pymescore.storage import readable
+
+        with readable(location) as path:
+            _BUNDLES[location] = load_bundle(path)
+    return _BUNDLES[location]
+
+
+def _score_part(
+    part: int,
+    source: str | pd.DataFrame,
+    bundle: str,
+    folder: str,
+    lang: str,
+    policy: Policy | None,
+    id_cols: Sequence[str] | None,
+) -> tuple[int, float]:
+    """One part on a worker: read it (a part file, or the rows handed over), score it with :func:`score`, write
+    ``folder/part-NNNNN.parquet``; (rows, sum of PDs)."""
+
+    from pymescore.storage import filesystem, is_remote
+
+    if isinstance(source, pd.DataFrame):
+        frame = source
+    elif is_remote(source):
+        fs, path = filesystem(source)
+        frame = pd.read_parquet(path, filesystem=fs)
+    else:
+        frame = pd.read_parquet(source)
+    frame.attrs["source"] = f"part {part}"
+    scored = score(_bundle_at(bundle), frame, lang=lang, policy=policy, id_cols=id_cols)
+    target = f"{folder.rstrip('/')}/part-{part:05d}.parquet"
+    if is_remote(folder):
+        fs, path = filesystem(target)
+        scored.to_parquet(path, index=False, filesystem=fs)
+    else:
+        scored.to_parquet(target, index=False)
+    return len(scored), float(scored["pd"].sum())
+
+
+def score_distributed(
+    bundle: str,
+    parts: Sequence[str | pd.DataFrame],
+    out: str,
+    client: Any,
+    lang: str = "es",
+    policy: Policy | None = None,
+    id_cols: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """:func:`score` on the cluster of ``client``, one task per part (a Parquet file each worker reads, or a
+    frame), every row through the same decision stage; written as the folder ``out`` of ``part-NNNNN.parquet``
+    files with its marker last (``pymescore.storage.staged_folder``). Returns the marker's record."""
+    import json
+
+    from pymescore.storage import staged_folder
+
+    folder, commit, discard = staged_folder(out)
+    try:
+        handed = [client.scatter(p) if isinstance(p, pd.DataFrame) else p for p in parts]  # rows go to a worker once
+        futures = [
+            client.submit(_score_part, i, part, bundle, folder, lang, policy, id_cols, pure=False)
+            for i, part in enumerate(handed)
+        ]
+        done = client.gather(futures)
+        rows = sum(n for n, _ in done)
+        record = {"rows": rows, "mean_pd": sum(s for _, s in done) / rows if rows else None, "parts": len(parts),
+                  "bundle": bundle, "files": [f"part-{i:05d}.parquet" for i in range(len(parts))]}  # fmt: skip
+        commit(json.dumps(record, indent=1))
+    except BaseException:
+        discard()
+        raise
+    return record

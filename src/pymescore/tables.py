@@ -21,6 +21,8 @@ from pymescore.model._typing import unreadable
 def read_table(path: Path) -> pd.DataFrame:
     """A CSV or Parquet table (CSV: ``.gz`` allowed; TSV by extension)."""
     path = Path(path)
+    if path.is_dir():
+        return _read_partitioned(path)
     if not path.is_file():
         raise SourceUnreadableError(f"{path}: expected a CSV or Parquet file, got no such file")
     name = path.name.lower()
@@ -92,6 +94,32 @@ def _check_field_counts(path: Path, sep: str, shown: int = 10) -> None:
             f"{path}: expected {width} fields on every line (as in the header), got a different count on {listed}"
             f"{more}; fix or remove those lines (a field with the separator inside needs double quotes)"
         )
+
+
+def _read_partitioned(path: Path) -> pd.DataFrame:
+    """A partitioned snapshot (``pymescore features --scheduler``): its ``part-*.parquet`` files as one table, once
+    its marker says every part was written."""
+    from pymescore.storage import MARKER
+
+    marker = path / MARKER
+    if not marker.is_file():
+        raise SourceUnreadableError(
+            f"{path}: expected a CSV or Parquet file, or a partitioned snapshot folder with {MARKER}, got a folder "
+            f"without it (an unfinished or foreign folder); build it again with pymescore features"
+        )
+    parts = sorted(path.glob("part-*.parquet"))
+    frame = pd.read_parquet(parts) if parts else pd.DataFrame()  # type: ignore[call-overload]
+    rates = _parquet_rates(parts[0]) if parts else None
+    if rates is not None:
+        frame.attrs["exchange_rates"] = rates
+    frame.attrs["source"] = str(path)
+    try:
+        lineage = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        lineage = None
+    if isinstance(lineage, dict) and lineage.get("rows") in (None, len(frame)):
+        frame.attrs["lineage"] = lineage
+    return frame
 
 
 def _parquet_rates(path: Path) -> str | None:

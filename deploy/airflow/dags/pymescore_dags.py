@@ -7,7 +7,10 @@ only wire them. Paths and URIs come from Airflow Variables or PYMESCORE_* enviro
 - ``PYMESCORE_PIPELINE_ROOT``: working folder (lake, snapshots, bundles, run log, monitoring reports);
 - ``PYMESCORE_SOURCE_DIR``: the folder of new raw files to ingest (``<table>.parquet|csv|xlsx``);
 - ``PYMESCORE_MLFLOW_URI``: the model registry; ``PYMESCORE_DATABASE_URL``: the audit store;
-- ``PYMESCORE_BCRP_URL``: BCRPData's API; ``PYMESCORE_RATES_CSV``: a CSV of rates read when it is unreachable.
+- ``PYMESCORE_BCRP_URL``: BCRPData's API; ``PYMESCORE_RATES_CSV``: a CSV of rates read when it is unreachable;
+- ``PYMESCORE_DASK_SCHEDULER``: where features, training and monitoring's outcomes run (``tcp://host:8786``, a
+  Dask cluster that reads the lake at the same path; ``local:N``; empty: the task's own process), also the DAG
+  parameter ``scheduler`` of a run.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ def _params() -> dict[str, Any]:
         "drop": Param([], type="array", description="Columns left out of training"),
         "max_auc_drop": Param(0.01, type="number", minimum=0),
         "fairness_tolerance": Param(0.05, type="number", minimum=0),
+        "scheduler": Param(os.environ.get("PYMESCORE_DASK_SCHEDULER", ""), type="string",
+                           description="Dask scheduler of features and training: tcp://host:8786, local:N, or empty"),
     },
     doc_md=__doc__,
 )
@@ -61,13 +66,16 @@ def pymescore_retrain() -> None:
 
     @task
     def features(_: dict[str, Any], run: str) -> dict[str, Any]:
-        return pipelines.features(ROOT / "lake", list(_params()["as_of"]), Path(run) / "snapshot.parquet")
+        p = _params()
+        return pipelines.features(ROOT / "lake", list(p["as_of"]), Path(run) / "snapshot.parquet",
+                                  scheduler=str(p.get("scheduler") or ""))  # fmt: skip
 
     @task
     def train(snapshot: dict[str, Any], run: str) -> dict[str, Any]:
         p = _params()
         return pipelines.train(Path(snapshot["snapshot"]), Path(run) / "challenger", int(p["trials"]),
-                               float(p["time_budget"]), list(p["drop"]))  # fmt: skip
+                               float(p["time_budget"]), list(p["drop"]),
+                               scheduler=str(p.get("scheduler") or ""))  # fmt: skip
 
     @task
     def gate(challenger: dict[str, Any], snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +123,12 @@ def pymescore_retrain() -> None:
     start_date=pendulum.datetime(2026, 1, 1, tz=LIMA),
     catchup=False,
     tags=["pymescore"],
-    params={"days": Param(30, type="integer", minimum=1), "psi_act": Param(0.25, type="number", minimum=0)},
+    params={
+        "days": Param(30, type="integer", minimum=1),
+        "psi_act": Param(0.25, type="number", minimum=0),
+        "scheduler": Param(os.environ.get("PYMESCORE_DASK_SCHEDULER", ""), type="string",
+                           description="Dask scheduler of the outcomes' labelling: tcp://host:8786, local:N, or empty"),
+    },
     doc_md=__doc__,
 )
 def pymescore_monitor() -> None:
@@ -130,6 +143,7 @@ def pymescore_monitor() -> None:
                 os.environ.get("PYMESCORE_MONITOR_BUNDLE", "models:/pymescore@champion"),
                 os.environ.get("PYMESCORE_DATABASE_URL", "sqlite:///pymescore.db"),
                 ROOT / "monitoring", ROOT / "lake", int(p["days"]), float(p["psi_act"]),
+                scheduler=str(p.get("scheduler") or ""),
             )  # fmt: skip
         except pipelines.PipelineStop as exc:
             raise AirflowFailException(exc.message) from exc

@@ -21,7 +21,10 @@ SourceArg = Annotated[
         "(postgresql://user@host/db) with --sql-table or --query, or api:NAME with --config.",
     ),
 ]
-LakeOpt = Annotated[Path, typer.Option("--lake", "-l", help="Lake folder (created if missing).")]
+LakeOpt = Annotated[
+    str,
+    typer.Option("--lake", "-l", help="Lake folder (created if missing), or an object-storage URL: s3://bucket/lake."),
+]
 
 
 def ingest_command(
@@ -87,6 +90,13 @@ def ingest_command(
 def ingest_folder_command(
     folder: Annotated[Path, typer.Argument(help="Folder with <table>.parquet or <table>.csv files.")],
     lake: LakeOpt,
+    buckets: Annotated[
+        int | None,
+        typer.Option(
+            help="A new lake: spread the firms' tables over N files per version by RUC, so that each worker of "
+            "a --scheduler job reads only its own firms (an existing lake keeps its count: pymescore lake migrate)."
+        ),
+    ] = None,
 ) -> None:
     """Ingest every raw table found in a folder (such as `pymescore simulate`'s output), in order.
 
@@ -95,6 +105,8 @@ def ingest_folder_command(
         pymescore simulate --firms 2000 --months 36 --seed 7 --out sim/
 
         pymescore ingest-folder sim/ --lake lake/
+
+        pymescore ingest-folder sim/ --lake s3://risk-data/lake --buckets 32
     """
     from rich.progress import Progress
 
@@ -113,7 +125,9 @@ def ingest_folder_command(
 
         summaries = [
             s.to_dict()
-            for s in ingest_folder(folder, Lake(lake), equity_tolerance=settings.equity_tolerance, progress=step)
+            for s in ingest_folder(
+                folder, Lake(lake, buckets=buckets), equity_tolerance=settings.equity_tolerance, progress=step
+            )
         ]
     for s in summaries:
         console.print(

@@ -8,7 +8,7 @@ from pymescore.cli._output import console, emit_json
 from pymescore.errors import ConfigError
 
 
-def ingest_api(source: str, config: Path | None, lake: Path) -> None:
+def ingest_api(source: str, config: Path | None, lake: str | Path) -> None:
     from pymescore.config import Settings
     from pymescore.lake import Lake
     from pymescore.sources._api import institution, sync_institution

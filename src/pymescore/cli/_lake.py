@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,7 +13,7 @@ lake_app = typer.Typer(
     "Example: pymescore lake summary --lake lake/",
     no_args_is_help=True,
 )
-LakeOpt = Annotated[Path, typer.Option("--lake", "-l", help="Lake folder.")]
+LakeOpt = Annotated[str, typer.Option("--lake", "-l", help="Lake folder, or an object-storage URL (s3://bucket/lake).")]
 
 
 @lake_app.command("summary")
@@ -81,6 +80,27 @@ def validate_command(lake: LakeOpt) -> None:
     emit_json({"ok": not errors, "findings": [f.to_dict() for f in findings]})
     if errors:
         raise typer.Exit(1)
+
+
+@lake_app.command("migrate")
+def migrate_command(
+    lake: LakeOpt,
+    buckets: Annotated[int, typer.Option(help="RUC buckets: files per table version (1: one file, as before).")],
+) -> None:
+    """Rewrite every firm table of the lake in N RUC buckets (a new version each: the same rows, quarantine and
+    lineage), so that the workers of a --scheduler job each read only their own firms. Atomic per table.
+
+    Example:
+
+        pymescore lake migrate --lake lake/ --buckets 32
+    """
+    from pymescore.lake import Lake
+
+    with console.status(f"Rewriting the tables in {buckets} buckets…"):
+        versions = Lake(lake).migrate(buckets)
+    for table, version in versions.items():
+        console.print(f"{table:<22} version {version} in {buckets} bucket(s)")
+    emit_json({"lake": lake, "buckets": buckets, "versions": versions})
 
 
 def register(app: typer.Typer) -> None:

@@ -29,7 +29,7 @@ def lineage_config() -> LineageConfig:
 def traced(
     job: str | Callable[[Kw], str],
     *,
-    where: Callable[[Kw], Path],
+    where: Callable[[Kw], Path | str],
     inputs: Callable[[Kw], list[Dataset]],
     outputs: Callable[[Kw], list[Dataset]],
     when: Callable[[Kw], bool] = lambda kw: True,
@@ -57,12 +57,23 @@ def traced(
 
 
 # -- what each command reads and writes ----------------------------------------------------------------------
-def _lake(kw: Kw) -> Path:
-    return Path(kw["lake"])
+def _where(value: object) -> Path | str:
+    """A local path, or an object-storage URL kept as text (a Path would fold its ``//``)."""
+    from pymescore.storage import is_remote
+
+    return str(value) if is_remote(str(value)) else Path(str(value))
 
 
-def _beside(key: str) -> Callable[[Kw], Path]:
-    return lambda kw: Path(kw[key]).resolve().parent
+def _lake(kw: Kw) -> Path | str:
+    return _where(kw["lake"])
+
+
+def _beside(key: str) -> Callable[[Kw], Path | str]:
+    def get(kw: Kw) -> Path | str:
+        where = _where(kw[key])
+        return where.rsplit("/", 1)[0] if isinstance(where, str) else where.resolve().parent
+
+    return get
 
 
 def ingest_inputs(kw: Kw) -> list[Dataset]:
@@ -114,10 +125,11 @@ def lake_inputs(kw: Kw) -> list[Dataset]:
 
 def files(*keys: str) -> Callable[[Kw], list[Dataset]]:
     def get(kw: Kw) -> list[Dataset]:
-        from pymescore.lineage import file_dataset, folder_dataset
+        from pymescore.lineage import file_dataset, folder_dataset, object_dataset
 
-        paths = [Path(kw[k]) for k in keys if kw.get(k) is not None]
-        return [folder_dataset(p) if p.is_dir() else file_dataset(p) for p in paths]
+        paths = [_where(kw[k]) for k in keys if kw.get(k) is not None]
+        return [object_dataset(p) if isinstance(p, str) else folder_dataset(p) if p.is_dir() else file_dataset(p)
+                for p in paths]  # fmt: skip
 
     return get
 
@@ -128,7 +140,7 @@ def monitor_inputs(kw: Kw) -> list[Dataset]:
 
     url = kw.get("database_url") or Settings().database_url
     read = [folder_dataset(Path(kw["bundle"])), sql_dataset(url, "decisions", None)]
-    return read + (lake_datasets(Path(kw["lake"]), ["payments", "bureau_ratings"]) if kw.get("lake") else [])
+    return read + (lake_datasets(_lake(kw), ["payments", "bureau_ratings"]) if kw.get("lake") else [])
 
 
 def folder_files(names: tuple[str, ...]) -> Callable[[Kw], list[Dataset]]:
@@ -140,9 +152,9 @@ def folder_files(names: tuple[str, ...]) -> Callable[[Kw], list[Dataset]]:
     return get
 
 
-def monitor_where(kw: Kw) -> Path:
+def monitor_where(kw: Kw) -> Path | str:
     """The lake; without one, the --out folder itself: monitor creates no file outside it (issue 17)."""
-    return Path(kw["lake"]) if kw.get("lake") else Path(kw["out"]).resolve()
+    return _lake(kw) if kw.get("lake") else Path(kw["out"]).resolve()
 
 
 #: command -> its job name and what it reads and writes (the registry ``instrument`` walks)

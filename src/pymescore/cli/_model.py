@@ -12,6 +12,7 @@ import typer
 from pymescore.cli._output import console, emit_json
 from pymescore.cli._policy import PolicyOpt, read_policy
 from pymescore.cli._progress import StageProgress
+from pymescore.cli._scale import SchedulerOpt, WorkerMemoryOpt, quiet_dask
 
 
 class Lang(StrEnum):
@@ -19,8 +20,12 @@ class Lang(StrEnum):
     en = "en"
 
 
-TableOpt = Annotated[Path, typer.Option("--table", help="CSV (.csv, .csv.gz, .tsv) or Parquet table.")]
-BundleOpt = Annotated[Path, typer.Option("--bundle", help="Model bundle folder (written by pymescore train).")]
+TableOpt = Annotated[
+    str, typer.Option("--table", help="CSV (.csv, .csv.gz, .tsv) or Parquet table, a snapshot folder, or s3://….")
+]
+BundleOpt = Annotated[
+    str, typer.Option("--bundle", help="Model bundle folder (written by pymescore train), or s3://….")
+]
 TargetOpt = Annotated[
     str,
     typer.Option(
@@ -63,7 +68,7 @@ def _monotone(text: str | None) -> dict[str, int] | None:
 def train_command(
     table: TableOpt,
     target: TargetOpt,
-    out: Annotated[Path, typer.Option("--out", help="Bundle folder to write.")],
+    out: Annotated[str, typer.Option("--out", help="Bundle folder to write, or s3://… (uploaded, manifest last).")],
     positive: PositiveOpt = None,
     group_col: Annotated[
         str | None, typer.Option(help="Column grouping rows of one entity (no entity in two folds).")
@@ -133,6 +138,15 @@ def train_command(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No live progress bar; one plain line per stage still.")
     ] = False,
+    scheduler: SchedulerOpt = None,
+    worker_memory: WorkerMemoryOpt = None,
+    sample_rows: Annotated[
+        int,
+        typer.Option(
+            help="With --scheduler: the families that do not run on Dask (scorecard, logistic, LightGBM) "
+            "fit on a stratified sample of at most this many development rows (in the model card)."
+        ),
+    ] = 200_000,
 ) -> None:
     """Train a calibrated model (tuned XGBoost, LightGBM, a binned logistic scorecard and a logistic regression,
     selected or blended by out-of-fold AUC; --families picks them) and write a bundle. Prints the validation
@@ -153,14 +167,24 @@ def train_command(
         pymescore train --table german.csv --target creditability --positive bad --families scorecard --out sc/
 
         pymescore train --table applications.parquet --target default_12m --reject-inference fuzzy --out ri/
+        pymescore train --table snapshot/ --target default_12m --scheduler local:2 --out s3://risk/bundle
+
+    With --scheduler (or PYMESCORE_DASK_SCHEDULER) the XGBoost out-of-fold and final boosters are fitted by
+    xgboost.dask on every development row, tuning stays on its sample here, and the other families fit on a
+    stratified sample (--sample-rows); folds, embargo and calibration are the same.
 
     The test's approval rates and the model card use the decision policy's cut-offs (--policy, else
     PYMESCORE_POLICY_FILE, else the built-in); the bundle records that policy's version.
     """
+    import contextlib
+    from dataclasses import replace
+
     from pymescore.bundle import check_destination
+    from pymescore.cluster import dask_client, parse_scheduler
     from pymescore.model import TrainConfig
     from pymescore.model._families import resolve as resolve_families
     from pymescore.runs import run_training
+    from pymescore.storage import readable, writable
     from pymescore.tables import read_table
 
     config = TrainConfig(
@@ -173,19 +197,33 @@ def train_command(
     resolve_families(config.families)  # a family not available stops the command before reading the table
     decision_policy = read_policy(policy)  # a bad policy file stops the command before training, not after
     key = _signing_key(signing_key)  # so does a bad signing key
-    check_destination(out)  # before minutes of training, not after
-    frame = read_table(table)
-    with StageProgress("train", quiet=quiet) as progress:
-        bundle, metrics = run_training(frame, config, out, dataset=str(table), progress=progress,
-                                       policy=decision_policy)  # fmt: skip
-        progress.done(f"bundle written to {out}")
+    cluster = parse_scheduler(scheduler, worker_memory)
+    quiet_dask()
+    with contextlib.ExitStack() as stack:
+        out_path = stack.enter_context(writable(out, last=("signature.json", "manifest.json")))
+        check_destination(out_path)  # before minutes of training, not after
+        frame = read_table(stack.enter_context(readable(table)))
+        frame.attrs["source"] = table
+        client = None if cluster is None else stack.enter_context(dask_client(cluster))
+        with StageProgress("train", quiet=quiet) as progress:
+            bundle, metrics = run_training(frame, replace(config, sample_rows=sample_rows), out_path, dataset=table,
+                                           progress=progress, policy=decision_policy, client=client)  # fmt: skip
+            progress.done(f"bundle written to {out}")
+        signer = _sign(out_path, key)
+        registry = None
+        if register:
+            from pymescore.registry import register as do_register
+
+            params = {"table": table, "target": target, "trials": trials, "time_budget": time_budget, "seed": seed,
+                      "policy_version": decision_policy.version}  # fmt: skip
+            registry = do_register(out_path, metrics, params, alias=alias)
     if not metrics["time_budget"]["within"]:
         console.print(f"[yellow]the training took {metrics['timings_s']['total']:.0f} s against --time-budget "
                       f"{time_budget:g}: the untuned models alone need more; raise the budget[/]")  # fmt: skip
     summary = {
         "bundle": str(out),
         "version": bundle.version,
-        "signer": _sign(out, key),
+        "signer": signer,
         "cv_auc": metrics["cv"]["mean_auc"],
         "test_kind": metrics["test_kind"],
         "test": metrics.get("test_metrics"),
@@ -196,13 +234,10 @@ def train_command(
         "calibration": metrics["calibration"]["method"],
         "seconds": metrics["timings_s"]["total"],
         "policy": metrics["policy"],
+        "scheduler": None if cluster is None else cluster.label,
     }
     if register:
-        from pymescore.registry import register as do_register
-
-        params = {"table": str(table), "target": target, "trials": trials, "time_budget": time_budget, "seed": seed,
-                  "policy_version": decision_policy.version}  # fmt: skip
-        summary["registry"] = do_register(out, metrics, params, alias=alias)
+        summary["registry"] = registry
     excluded = int((metrics.get("rows") or {}).get("excluded_no_target", 0))
     if excluded:
         console.print(f"[yellow]{excluded} row(s) with an empty target left out of training[/]")
@@ -268,9 +303,11 @@ def evaluate_command(
     from pymescore.bundle import load_bundle
     from pymescore.files import write_atomic
     from pymescore.runs import evaluate
+    from pymescore.storage import readable
     from pymescore.tables import read_table
 
-    metrics = evaluate(load_bundle(bundle), read_table(table), target, positive, rows.value)
+    with readable(bundle) as bundle_path, readable(table) as table_path:
+        metrics = evaluate(load_bundle(bundle_path), read_table(table_path), target, positive, rows.value)
     if metrics.get("excluded_rows"):
         console.print(f"[yellow]{metrics['excluded_rows']} row(s) with an empty target left out of the metrics[/]")
 
@@ -287,58 +324,9 @@ def evaluate_command(
     emit_json(metrics)
 
 
-def score_command(
-    bundle: BundleOpt, table: TableOpt,
-    out: Annotated[Path, typer.Option("--out", help="Output file: .parquet, .csv(.gz) or .tsv(.gz).")],
-    lang: Annotated[Lang, typer.Option(help="Language of the reason texts.")] = Lang.es,
-    policy: PolicyOpt = None,
-    id_cols: Annotated[
-        str | None, typer.Option(help="Columns passed through to the output: COL,COL (default: the bundle's "
-                                 "group and time columns, ruc and as_of on an SME bundle).")
-    ] = None,
-) -> None:  # fmt: skip
-    """Batch scoring with the service's decision stage: pd, score, band, decision, reason_1..4 (what pulls the
-    score down) and policy_rules per row; requested_amount and suggested_amount too when the table has the
-    columns requested_amount and term_months (PEN). The decisions are the service's for the same data and
-    policy (--policy, else PYMESCORE_POLICY_FILE, else the built-in). A generic bundle (any other table) gets
-    a decision column only with --policy; its reasons read "<column> (valor: x)" / "<column> (value: x)".
-
-    Examples:
-
-        pymescore score --bundle bundle/ --table snapshot.parquet --out scores.parquet
-
-        pymescore score --bundle german_bundle/ --table german.csv --id-cols purpose --lang en --out s.csv
-    """
-    from pymescore.bundle import load_bundle
-    from pymescore.errors import ConfigError
-    from pymescore.files import write_atomic
-    from pymescore.scoring import score
-    from pymescore.tables import read_table
-
-    name = out.name.lower()
-    if out.exists() and out.resolve() == table.resolve():
-        raise ConfigError(f"--out {out}: expected a new file, got the input --table itself (it would be replaced)")
-    if not name.endswith((".parquet", ".pq", ".csv", ".csv.gz", ".tsv", ".tsv.gz")):
-        raise ConfigError(f"--out {out}: expected a .parquet, .csv(.gz) or .tsv(.gz) file, got '{out.suffix}'")
-    loaded = load_bundle(bundle)
-    decision_policy = read_policy(policy) if policy is not None or loaded.model.metadata.get("snapshot") else None
-    ids = [c.strip() for c in id_cols.split(",") if c.strip()] if id_cols is not None else None
-    scored = score(loaded, read_table(table), lang=lang.value, policy=decision_policy, id_cols=ids)
-
-    def write(tmp: Path) -> None:
-        if name.endswith((".parquet", ".pq")):
-            scored.to_parquet(tmp, index=False)
-        else:  # the compression follows --out's name, not the temporary file's
-            scored.to_csv(tmp, index=False, sep="\t" if ".tsv" in name else ",",
-                          compression="gzip" if name.endswith(".gz") else None)  # fmt: skip
-
-    write_atomic(out, write)
-    emit_json({"out": str(out), "rows": len(scored), "mean_pd": float(scored["pd"].mean()) if len(scored) else None})
-
-
 def report_command(
     bundle: BundleOpt, table: TableOpt, target: TargetOpt,
-    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")], positive: PositiveOpt = None,
+    out: Annotated[str, typer.Option("--out", help="HTML file to write, or s3://….")], positive: PositiveOpt = None,
     policy: PolicyOpt = None, rows: RowsOpt = RowsChoice.test,
     slices: Annotated[
         str | None, typer.Option(help="Fairness slices: COL,COL of the table (default: an SME bundle's regions "
@@ -369,15 +357,20 @@ def report_command(
     from pymescore.bundle import load_bundle
     from pymescore.decision import policy_notice
     from pymescore.reporting import write_report
+    from pymescore.storage import readable, writable
     from pymescore.tables import read_table
 
-    loaded = load_bundle(bundle)
+    with readable(bundle) as bundle_path:
+        loaded = load_bundle(bundle_path)
     snapshot = bool(loaded.model.metadata.get("snapshot"))
     decision_policy = read_policy(policy) if policy is not None or snapshot else None
-    frame = read_table(table)
+    with readable(table) as table_path:
+        frame = read_table(table_path)
+    frame.attrs["source"] = table
     names = [c.strip() for c in slices.split(",") if c.strip()] if slices else None
-    with console.status("Writing the report…"):
-        path = write_report(loaded, frame, target, positive, out, decision_policy, rows.value, names)
+    with console.status("Writing the report…"), writable(out) as out_path:
+        write_report(loaded, frame, target, positive, out_path, decision_policy, rows.value, names)
+    path = out
     notice = None
     if decision_policy is not None:
         notice = policy_notice(loaded.metrics.get("policy"), decision_policy, f"bundle {loaded.version}")
@@ -413,6 +406,5 @@ def promote_command(
 def register(app: typer.Typer) -> None:
     app.command("train")(train_command)
     app.command("evaluate")(evaluate_command)
-    app.command("score")(score_command)
     app.command("report")(report_command)
     app.command("promote")(promote_command)

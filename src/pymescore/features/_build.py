@@ -219,10 +219,37 @@ def _context(firm_values: Mapping[str, object], cash: CashflowPanel, bureau: Bur
     )
 
 
-def feature_context(tables: Mapping[str, pd.DataFrame], as_of: object, config: FeatureConfig | None = None) -> Context:
-    """The regional/sector context of a batch at ``as_of``: store it with a model to score one firm online."""
+def context_inputs(
+    tables: Mapping[str, pd.DataFrame], as_of: object, config: FeatureConfig | None = None
+) -> pd.DataFrame:
+    """What the regional/sector context is computed from, one row per firm of ``tables`` at ``as_of``
+    (department, section, income_growth_12m, delinquent_12m): a batch split by firm gathers its parts' rows and
+    computes the one context of the whole batch from them (:func:`context_from_inputs`)."""
     config = config or FeatureConfig()
     ts = as_timestamp(as_of)
     arrays, n = edge_arrays(tables, ts)
     cash, bureau = _panels(arrays, n, ts, config)
-    return _context(firm_features(arrays["firms"], ts), cash, bureau)
+    firm = firm_features(arrays["firms"], ts)
+    return pd.DataFrame(
+        {
+            "department": _obj(firm["department"]),
+            "section": _obj(firm["ciiu_section"]),
+            "income_growth_12m": income_growth_12m(cash),
+            "delinquent_12m": delinquent_12m(bureau),
+        }
+    )
+
+
+def context_from_inputs(inputs: pd.DataFrame) -> Context:
+    """The context of the firms whose :func:`context_inputs` are stacked in ``inputs``."""
+    return compute_context(
+        inputs["department"].to_numpy(dtype=object),
+        inputs["section"].to_numpy(dtype=object),
+        inputs["income_growth_12m"].to_numpy(dtype=np.float64),
+        inputs["delinquent_12m"].to_numpy(dtype=np.float64),
+    )
+
+
+def feature_context(tables: Mapping[str, pd.DataFrame], as_of: object, config: FeatureConfig | None = None) -> Context:
+    """The regional/sector context of a batch at ``as_of``: store it with a model to score one firm online."""
+    return context_from_inputs(context_inputs(tables, as_of, config))

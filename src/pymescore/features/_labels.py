@@ -23,19 +23,40 @@ from pymescore.features._build import _table, as_timestamp
 from pymescore.features._config import FeatureConfig
 
 
+def label_data_end(tables: Mapping[str, pd.DataFrame], config: FeatureConfig | None = None) -> float:
+    """How far the outcome data reach (the default definition's table: the last bureau month as a month number,
+    or the last payment date as a day number; -inf without any): a window ending later is not wholly observed.
+    The largest of a batch's parts is the whole batch's."""
+    config = config or FeatureConfig()
+    if config.default_definition == "sbs":
+        months = month_number(_table(tables, "bureau_ratings")["month"])
+        return float(months.max()) if len(months) else -np.inf
+    payments = _table(tables, "payments")
+    due, paid = day_number(payments["due_date"]), day_number(payments["paid_date"])
+    known = np.concatenate([due[~np.isnan(due)], paid[~np.isnan(paid)]])
+    return float(known.max()) if len(known) else -np.inf
+
+
 def build_labels(
-    tables: Mapping[str, pd.DataFrame], as_of: object, firms_rucs: np.ndarray, config: FeatureConfig | None = None
+    tables: Mapping[str, pd.DataFrame],
+    as_of: object,
+    firms_rucs: np.ndarray,
+    config: FeatureConfig | None = None,
+    data_end: float | None = None,
 ) -> pd.DataFrame:
     """``ruc, default_12m (boolean, NA when not observable), label_window_end, in_default, window_complete`` per
-    firm (``window_complete``: the data reach the window's end; a default seen early is a label without it)."""
+    firm (``window_complete``: the data reach the window's end; a default seen early is a label without it).
+    ``data_end`` (:func:`label_data_end` of the whole batch) when ``tables`` hold only a part of it."""
     config = config or FeatureConfig()
     ts = as_timestamp(as_of)
     rucs = np.asarray(firms_rucs, dtype=object)
     window_end = ts + pd.DateOffset(months=config.horizon_months)
+    end = label_data_end(tables, config) if data_end is None else data_end
     if config.default_definition == "sbs":
-        label, observed, in_default, complete = _sbs(_table(tables, "bureau_ratings"), rucs, ts, config.horizon_months)
+        bureau = _table(tables, "bureau_ratings")
+        label, observed, in_default, complete = _sbs(bureau, rucs, ts, config.horizon_months, end)
     else:
-        label, observed, in_default, complete = _basel(_table(tables, "payments"), rucs, ts, window_end)
+        label, observed, in_default, complete = _basel(_table(tables, "payments"), rucs, ts, window_end, end)
     return pd.DataFrame(
         {
             "ruc": rucs,
@@ -48,7 +69,7 @@ def build_labels(
 
 
 def _sbs(
-    bureau: pd.DataFrame, rucs: np.ndarray, ts: pd.Timestamp, horizon: int
+    bureau: pd.DataFrame, rucs: np.ndarray, ts: pd.Timestamp, horizon: int, data_end: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     n = len(rucs)
     codes = entity_codes(rucs, bureau["ruc"])
@@ -65,14 +86,13 @@ def _sbs(
     window = ok & (months > last) & (months <= last + horizon)
     reported = group_count(codes[window], n) > 0
     defaulted = group_count(codes[window & (rating >= 2)], n) > 0
-    data_end = int(months.max()) if len(months) else -1
     complete = np.full(n, data_end >= last + horizon)
     observed = (reported & complete) | defaulted  # a default seen inside the window is a label even if data stop early
     return defaulted, observed, in_default, complete
 
 
 def _basel(
-    payments: pd.DataFrame, rucs: np.ndarray, ts: pd.Timestamp, window_end: pd.Timestamp
+    payments: pd.DataFrame, rucs: np.ndarray, ts: pd.Timestamp, window_end: pd.Timestamp, data_end: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     n = len(rucs)
     codes = entity_codes(rucs, payments["ruc"])
@@ -87,25 +107,26 @@ def _basel(
     in_default = group_count(codes[ok & open_at_as_of & (crossing < a)], n) > 0
     event = ok & unpaid_at_crossing & (crossing >= a) & (crossing < end)
     defaulted = group_count(codes[event], n) > 0
-    known = np.concatenate([due[~np.isnan(due)], paid[~np.isnan(paid)]])
-    data_end = float(known.max()) if len(known) else -np.inf
     has_loans = group_count(codes[ok & (due < end)], n) > 0
     complete = np.full(n, data_end >= end - 1)
     observed = (has_loans & complete) | defaulted
     return defaulted, observed, in_default, complete
 
 
-def known_outcomes(tables: Mapping[str, pd.DataFrame], rucs: np.ndarray, as_ofs: np.ndarray) -> np.ndarray:
+def known_outcomes(
+    tables: Mapping[str, pd.DataFrame], rucs: np.ndarray, as_ofs: np.ndarray, data_end: float | None = None
+) -> np.ndarray:
     """The 12-month outcome of each (ruc, as_of) pair, aligned to the input: 1.0 (default), 0.0 (good) or NaN
     (window not yet wholly observed, firm already in default, or as_of missing) — what monitoring's backtest and
     the regulator's bad rates join decisions to. Only whole windows count: a cohort still inside its window has
-    shown its early defaults but not its goods, and would read as worse than it is."""
+    shown its early defaults but not its goods, and would read as worse than it is. ``data_end``: the whole
+    batch's :func:`label_data_end` when ``tables`` hold a part of it."""
     rucs = np.asarray(rucs, dtype=object)
     as_ofs = np.asarray(as_ofs, dtype=object)
     out = np.full(len(rucs), np.nan)
     for as_of in pd.unique(as_ofs[pd.notna(as_ofs)]):
         rows = np.flatnonzero(as_ofs == as_of)
-        labels = build_labels(tables, as_of, pd.unique(rucs[rows]))
+        labels = build_labels(tables, as_of, pd.unique(rucs[rows]), data_end=data_end)
         whole = labels[labels["window_complete"]].dropna(subset=["default_12m"])
         known = whole.set_index("ruc")["default_12m"].astype(float)
         out[rows] = known.reindex(rucs[rows]).to_numpy(dtype=np.float64)

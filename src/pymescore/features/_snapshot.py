@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import pyarrow.parquet as pq
 from pymescore.features._build import INPUT_COLUMNS, as_timestamp, build_features
 from pymescore.features._catalog import FEATURES
 from pymescore.features._config import DEFINITIONS, FeatureConfig
+from pymescore.features._context import Context
 from pymescore.features._labels import build_labels
 from pymescore.features._registry import registry_hash
 from pymescore.lake import Lake
@@ -59,6 +61,33 @@ def read_lake_tables(lake: Lake) -> dict[str, pd.DataFrame]:
     return {name: lake.read(name, columns=list(cols)) for name, cols in INPUT_COLUMNS.items() if name in present}
 
 
+def snapshot_rows(
+    tables: Mapping[str, pd.DataFrame],
+    dates: Sequence[pd.Timestamp],
+    config: FeatureConfig,
+    contexts: Mapping[pd.Timestamp, Context] | None = None,
+    data_end: float | None = None,
+    progress: Callable[[str], None] | None = None,
+    applications: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The snapshot rows of the firms in ``tables`` at each date: features and labels, firms already in default
+    left out. ``contexts`` (by date) and ``data_end`` are the whole batch's when ``tables`` hold a part of it
+    (one partition of firms: ``pymescore.features._partitioned``); without them, computed from ``tables``.
+    ``applications`` (the lake's table): only the firms that applied on each date (``applications_at``)."""
+    parts = []
+    for ts in dates:
+        if progress:
+            progress(str(ts.date()))
+        features = build_features(tables, ts, config, None if contexts is None else contexts[ts])
+        labels = build_labels(tables, ts, features["ruc"].to_numpy(), config, data_end)
+        part = features.assign(
+            default_12m=labels["default_12m"].to_numpy(), label_window_end=labels["label_window_end"].to_numpy()
+        )[~labels["in_default"].to_numpy()]
+        part.insert(1, "as_of", ts)
+        parts.append(part if applications is None else applications_at(part, applications, ts))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
 def build_snapshot(
     lake: Lake,
     as_of_dates: Sequence[object],
@@ -68,29 +97,38 @@ def build_snapshot(
     """Features and labels of every firm at risk at each date; firms already in default are left out. With an
     ``applications`` table in the lake, only the firms that applied on each date, ``rejected`` marking the
     applications the lender rejected (their label missing)."""
-    from pymescore import __version__
-
     config = config or FeatureConfig()
     dates = sorted({as_timestamp(a) for a in as_of_dates})
-    tables = read_lake_tables(lake)
     applications = lake.read_optional("applications")
-    parts = []
-    for ts in dates:
-        if progress:
-            progress(str(ts.date()))
-        features = build_features(tables, ts, config)
-        labels = build_labels(tables, ts, features["ruc"].to_numpy(), config)
-        part = features.assign(
-            default_12m=labels["default_12m"].to_numpy(), label_window_end=labels["label_window_end"].to_numpy()
-        )[~labels["in_default"].to_numpy()]
-        part.insert(1, "as_of", ts)
-        parts.append(part if applications is None else applications_at(part, applications, ts))
-    snapshot = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    snapshot = snapshot_rows(read_lake_tables(lake), dates, config, progress=progress, applications=applications)
     rates = rates_record(lake)
     if rates is not None:
         snapshot.attrs["exchange_rates"] = rates
     labelled = snapshot["default_12m"].notna() if len(snapshot) else pd.Series(dtype=bool)
-    lineage = {
+    lineage = snapshot_lineage(
+        lake, dates, config, rates, len(snapshot), int(labelled.sum()),
+        float(snapshot.loc[labelled, "default_12m"].astype(float).mean()) if labelled.any() else None,
+    )  # fmt: skip
+    if applications is not None:
+        rejected = int(snapshot[REJECTED].sum()) if len(snapshot) else 0
+        lineage["applications"] = {"rows": len(snapshot), "rejected": rejected,
+                                   "in_lake": len(applications)}  # fmt: skip
+    return snapshot, lineage
+
+
+def snapshot_lineage(
+    lake: Lake,
+    dates: Sequence[pd.Timestamp],
+    config: FeatureConfig,
+    rates: str | None,
+    rows: int,
+    labelled: int,
+    label_rate: float | None,
+) -> dict[str, Any]:
+    """The lineage record of a snapshot (its Parquet metadata and ``<out>.lineage.json``)."""
+    from pymescore import __version__
+
+    return {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "lake": str(lake.root),
         "lake_versions": lake.versions(),
@@ -100,16 +138,11 @@ def build_snapshot(
         "as_of": [str(d.date()) for d in dates],
         "default_definition": DEFINITIONS[config.default_definition],
         "config": {k: v for k, v in asdict(config).items() if k != "uit_by_year"},
-        "rows": len(snapshot),
-        "labelled_rows": int(labelled.sum()),
-        "label_rate": float(snapshot.loc[labelled, "default_12m"].astype(float).mean()) if labelled.any() else None,
+        "rows": rows,
+        "labelled_rows": labelled,
+        "label_rate": label_rate,
         "exchange_rates": _rates_span(rates),
     }
-    if applications is not None:
-        rejected = int(snapshot[REJECTED].sum()) if len(snapshot) else 0
-        lineage["applications"] = {"rows": len(snapshot), "rejected": rejected,
-                                   "in_lake": len(applications)}  # fmt: skip
-    return snapshot, lineage
 
 
 def applications_at(part: pd.DataFrame, applications: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -152,6 +185,21 @@ def write_snapshot(snapshot: pd.DataFrame, lineage: dict[str, Any], out: Path) -
     tmp_side = side.with_name(f".{side.name}.{uuid.uuid4().hex}")
     tmp_side.write_text(json.dumps(lineage, indent=1), encoding="utf-8")
     os.replace(tmp_side, side)
+
+
+def write_snapshot_at(snapshot: pd.DataFrame, lineage: dict[str, Any], out: str) -> None:
+    """:func:`write_snapshot` to a local path or an object-storage URL (``<out>.lineage.json`` first, then the
+    snapshot object: each one PUT, whole or absent)."""
+    from pymescore.storage import is_remote, local_path, put_file
+
+    if not is_remote(out):
+        write_snapshot(snapshot, lineage, local_path(out))
+        return
+    with tempfile.TemporaryDirectory(prefix="pymescore-") as tmp:
+        local = Path(tmp) / out.rstrip("/").rsplit("/", 1)[-1]
+        write_snapshot(snapshot, lineage, local)
+        put_file(local.with_name(local.name + ".lineage.json"), out + ".lineage.json")
+        put_file(local, out)
 
 
 def read_lineage(path: Path) -> dict[str, Any]:

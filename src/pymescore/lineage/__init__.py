@@ -8,6 +8,7 @@ from pymescore.lineage._datasets import (
     folder_dataset,
     lake_dataset,
     lake_datasets,
+    object_dataset,
     sql_dataset,
     url_dataset,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "lake_datasets",
     "lineage_config",
     "lineage_run",
+    "object_dataset",
     "run_event",
     "sql_dataset",
     "url_dataset",

@@ -105,30 +105,68 @@ def folder_dataset(path: Path) -> Dataset:
     return Dataset("file", str(path), facets, {"size": sum(p.stat().st_size for p in files), "fileCount": len(files)})
 
 
-def lake_dataset(root: Path, table: str) -> Dataset:
-    """The current version of a lake table: its columns, rows, and the SHA-256 of its data file."""
+def lake_dataset(root: Path | str, table: str) -> Dataset:
+    """The current version of a lake table: its columns, rows, and the SHA-256 of its data file (of its bucket
+    files' SHA-256 sums, in order, in a bucketed lake). On object storage: namespace ``s3://bucket``, no hash."""
     from pymescore.lake import Lake
+    from pymescore.storage import is_remote
 
+    if is_remote(root):
+        return _remote_lake_dataset(str(root), table)
     lake = Lake(root)
     name = f"{Path(root).resolve()}/{table}"
     try:
         current = lake.current(table)
     except Exception:  # not a lake (yet): the dataset without facets
         current = None
-    if current is None or not current.data_path.exists():
+    if current is None or not Path(current.data_path).exists():
         return Dataset("file", name)
-    fields, rows = _schema(current.data_path)
-    quarantined = _schema(current.quarantine_path)[1] if current.quarantine_path.exists() else 0
+    files = [Path(lake.root) / rel for rel in lake.data_files(table)]
+    fields, _ = _schema(files[0])
+    rows = sum(int(_schema(f)[1] or 0) for f in files)
+    quarantined = _schema(Path(current.quarantine_path))[1] if Path(current.quarantine_path).exists() else 0
+    if len(files) == 1:
+        sha, of = sha256_file(files[0]), "data.parquet"
+    else:
+        sha, of = hashlib.sha256("".join(sha256_file(f) for f in files).encode()).hexdigest(), "data/*.parquet"
     facets = {
         "version": facet("version", datasetVersion=str(current.version)),
         "schema": facet("schema", fields=fields),
-        "pymescore_sha256": facet("pymescore_sha256", sha256=sha256_file(current.data_path), of="data.parquet"),
+        "pymescore_sha256": facet("pymescore_sha256", sha256=sha, of=of),
         "pymescore_quarantine": facet("pymescore_quarantine", rows=int(quarantined or 0)),
     }
-    return Dataset("file", name, facets, {"rowCount": int(rows or 0), "size": current.data_path.stat().st_size})
+    return Dataset("file", name, facets, {"rowCount": rows, "size": sum(f.stat().st_size for f in files)})
 
 
-def lake_datasets(root: Path, tables: list[str] | None = None) -> list[Dataset]:
+def _remote_lake_dataset(root: str, table: str) -> Dataset:
+    from pymescore.lake import Lake
+
+    scheme, _, rest = root.partition("://")
+    bucket, _, key = rest.partition("/")
+    name = f"{key.strip('/')}/{table}".lstrip("/")
+    try:
+        lake = Lake(root)
+        current = lake.current(table)
+        if current is None:
+            return Dataset(f"{scheme}://{bucket}", name)
+        fields = [{"name": f.name, "type": str(f.type)} for f in lake.schema(table)]
+    except Exception:  # not a lake (yet), or unreachable: the dataset without facets
+        return Dataset(f"{scheme}://{bucket}", name)
+    facets = {
+        "version": facet("version", datasetVersion=str(current.version)),
+        "schema": facet("schema", fields=fields),
+    }
+    return Dataset(f"{scheme}://{bucket}", name, facets)
+
+
+def object_dataset(url: str) -> Dataset:
+    """A file or folder on object storage: namespace ``s3://bucket``, name its key (no facets read)."""
+    scheme, _, rest = url.partition("://")
+    bucket, _, key = rest.partition("/")
+    return Dataset(f"{scheme}://{bucket}", key.strip("/") or "/")
+
+
+def lake_datasets(root: Path | str, tables: list[str] | None = None) -> list[Dataset]:
     """Every table of a lake (or ``tables``) at its current version."""
     from pymescore.lake import Lake
 

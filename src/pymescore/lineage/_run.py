@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymescore.lineage._datasets import Dataset
 from pymescore.lineage._facets import RUN_EVENT_SCHEMA, facet, producer, version
+from pymescore.storage import is_remote
 
 if TYPE_CHECKING:
     from pymescore.config import Settings
@@ -121,19 +122,16 @@ def run_event(
     }
 
 
-def emit(event: dict[str, Any], config: LineageConfig, where: Path) -> None:
-    """Append ``event`` to the events file and send it to the endpoint; a failure is logged, never raised."""
+def emit(event: dict[str, Any], config: LineageConfig, where: Path | str) -> None:
+    """Append ``event`` to the events file and send it to the endpoint; a failure is logged, never raised.
+
+    On object storage (a lake at ``s3://…``), which cannot append, each event is an object of its own:
+    ``<where>/openlineage/<time>-<run id>-<type>.json``."""
     line = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
-    path = config.file or where / FILE_NAME
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line.encode("utf-8"))  # one write of one line: concurrent jobs never interleave lines
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        log.warning("OpenLineage: could not append the %s event to %s (%s)", event["eventType"], path, exc)
+    if config.file is None and is_remote(where):
+        _put_event(event, line, str(where))
+    else:
+        _append(event, line, config.file or Path(where) / FILE_NAME)
     if not config.url:
         return
     endpoint = config.url.rstrip("/") + "/api/v1/lineage"
@@ -149,6 +147,29 @@ def emit(event: dict[str, Any], config: LineageConfig, where: Path) -> None:
     ) as exc:  # any failure to send (refused, timeout, 4xx/5xx, a bad URL) is the endpoint's, not the job's
         log.warning("OpenLineage: could not send the %s event to %s (%s)", event["eventType"], clean(endpoint, config),
                     clean(str(exc), config))  # fmt: skip
+
+
+def _append(event: dict[str, Any], line: str, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8"))  # one write of one line: concurrent jobs never interleave lines
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        log.warning("OpenLineage: could not append the %s event to %s (%s)", event["eventType"], path, exc)
+
+
+def _put_event(event: dict[str, Any], line: str, where: str) -> None:
+    from pymescore.storage import filesystem, join
+
+    name = f"{event['eventTime'].replace(':', '')}-{event['run']['runId']}-{event['eventType']}.json"
+    try:
+        fs, path = filesystem(join(where, "openlineage", name))
+        fs.pipe_file(path, line.encode("utf-8"))
+    except Exception as exc:  # describing a run must never fail it
+        log.warning("OpenLineage: could not write the %s event under %s (%s)", event["eventType"], where, exc)
 
 
 def _datasets(what: str, get: Callable[[], list[Dataset]]) -> list[Dataset]:
@@ -168,7 +189,7 @@ def _succeeded(exc: BaseException) -> bool:
 def lineage_run(
     job: str,
     config: LineageConfig,
-    where: Callable[[], Path],
+    where: Callable[[], Path | str],
     inputs: Callable[[], list[Dataset]],
     outputs: Callable[[], list[Dataset]],
 ) -> Iterator[str]:

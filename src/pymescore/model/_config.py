@@ -99,6 +99,10 @@ class TrainConfig:
     reject_inference: Literal["none", "augmentation", "fuzzy", "parcelling", "hardcutoff"] = "none"
     rejected_col: str = "rejected"
     reject_factor: float = 1.0
+    #: on a Dask cluster (``train --scheduler``), the families that do not run on it (scorecard, logistic,
+    #: LightGBM) fit on a stratified sample of at most this many development rows (each fold's, and the final
+    #: fit's); XGBoost fits every row on the cluster. The model card states the sample
+    sample_rows: int = 200_000
     scale: ScoreScale = field(default_factory=ScoreScale)
 
     def __post_init__(self) -> None:
@@ -129,6 +133,8 @@ class TrainConfig:
         if self.reject_inference != "none" and self.imbalance == "smote":
             raise _bad("imbalance", "scale_pos_weight or none with --reject-inference (SMOTE makes rows that have no "
                        "weight, and reject inference weighs rows)", self.imbalance)  # fmt: skip
+        if not (isinstance(self.sample_rows, int) and self.sample_rows >= 1_000):
+            raise _bad("sample_rows", "an int of at least 1000", self.sample_rows)
         if self.device not in ("cpu", "cuda"):
             raise _bad("device", "cpu or cuda", self.device)
         for col, direction in (self.monotone or {}).items():

@@ -84,6 +84,9 @@ class Boosting:
     #: the rows after them are inferred, never validation or early-stopping rows. None: every row known, weight 1
     weight: np.ndarray | None = None
     n_known: int | None = None
+    #: a ``distributed.Client``: the out-of-fold and final boosters are fitted on its cluster (tuning stays here,
+    #: on at most ``tune_max_rows`` rows)
+    client: Any = None
 
     def fit(
         self,
@@ -104,7 +107,8 @@ class Boosting:
         weight = None if self.weight is None else self.weight[rows]
         known = None if self.n_known is None else rows < self.n_known
         return _xgb.fit_booster(X, y, self.params, self.monotone, spw, cfg.seed, cfg.device, weight, n_jobs=cfg.n_jobs,
-                                smote=smote, groups=groups, rounds=fixed, stop_from=known)  # fmt: skip
+                                smote=smote, groups=groups, rounds=fixed, stop_from=known,
+                                client=self.client)  # fmt: skip
 
     def tune(
         self,

@@ -93,3 +93,17 @@ def development_rejects(
         why["test_groups"] = int(tested.sum())
         use &= ~tested
     return use, why
+
+
+def stratified_sample(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Positions of at most ``n`` rows, each outcome in its share of ``y`` (at least one row of each), sorted;
+    every row when there are no more than ``n``."""
+    if len(y) <= n:
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    picked = []
+    for value in np.unique(y):
+        rows = np.flatnonzero(y == value)
+        take = max(1, round(n * len(rows) / len(y)))
+        picked.append(rng.choice(rows, min(take, len(rows)), replace=False))
+    return np.sort(np.concatenate(picked))

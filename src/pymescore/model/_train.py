@@ -31,7 +31,7 @@ from pymescore.model._domain import Domain
 from pymescore.model._families import resolve
 from pymescore.model._fitted import FeatureInfo, FittedModel
 from pymescore.model._linear import Linear
-from pymescore.model._oof import Boosting, additive_oof, model_monotone, prepare_folds, xgb_oof
+from pymescore.model._oof import Boosting, Fold, additive_oof, model_monotone, prepare_folds, xgb_oof
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._reject import compact, reject_record
 from pymescore.model._scale import score_from_pd
@@ -42,6 +42,7 @@ from pymescore.model._split import (
     embargo_applies,
     embargoed,
     folds,
+    stratified_sample,
 )
 from pymescore.model._typing import ColumnType, unreadable
 
@@ -62,6 +63,42 @@ def _silent(stage: str, done: int | None = None, total: int | None = None, /) ->
 def _steps(say: Progress, stage: str) -> Callable[[int, int], None]:
     """The steps (folds) of ``stage``, told to ``say``."""
     return lambda done, total: say(stage, done, total)
+
+
+def _sampled(
+    fold_data: list[Fold], y_dev: np.ndarray, cfg: TrainConfig, client: Any
+) -> tuple[bool, np.ndarray, list[Fold]]:
+    """On a cluster with more development rows than ``cfg.sample_rows``: (True, the final fit's stratified
+    sample, the folds with each training part sampled alike: their validation rows stay whole, so every row
+    keeps an out-of-fold margin); else (False, every row, the folds)."""
+    if client is None or len(y_dev) <= cfg.sample_rows:
+        return False, np.arange(len(y_dev)), fold_data
+    small = []
+    for i, f in enumerate(fold_data):
+        keep = stratified_sample(f.y_train, cfg.sample_rows, cfg.seed + i)
+        small.append(
+            f._replace(
+                X_train=f.X_train.iloc[keep],
+                y_train=f.y_train[keep],
+                w_train=None if f.w_train is None else f.w_train[keep],
+            )
+        )
+    return True, stratified_sample(y_dev, cfg.sample_rows, cfg.seed), small
+
+
+def _scale_record(client: Any, rows: int, sampled: bool, sample: int, names: tuple[str, ...]) -> dict[str, Any]:
+    if client is None:
+        return {"scheduler": None}
+    workers = len(client.scheduler_info().get("workers", {}))
+    others = [n for n in names if n != "xgboost"]
+    return {
+        "scheduler": str(getattr(client, "scheduler", None) and client.scheduler.address),
+        "workers": workers,
+        "xgboost": f"xgboost.dask on all {rows} development rows" if "xgboost" in names else None,
+        "sampled_families": others if sampled else [],
+        "sample_rows": sample if sampled else rows,
+        "development_rows": rows,
+    }
 
 
 @dataclass
@@ -100,6 +137,7 @@ def train(
     domain: Domain | None = None,
     score_extra: pd.DataFrame | None = None,
     approved_only: TrainResult | None = None,
+    client: Any = None,
 ) -> TrainResult:
     """Train on ``frame`` (which holds the target column). ``domain`` is what the caller knows about the table's
     family (``pymescore.features._adapter.snapshot_domain`` for SME snapshots); without it, any flat table.
@@ -107,7 +145,10 @@ def train(
 
     ``approved_only``: for fuzzy, parcelling and the hard cut-off, an approved-only training of the same table to
     start from instead of training one (``reject_inference="none"``, ``score_extra`` every rejected row, as
-    :func:`approved_only_run` makes it); refused unless it developed on the same rows and folds."""
+    :func:`approved_only_run` makes it); refused unless it developed on the same rows and folds.
+
+    ``client`` (a ``distributed.Client``): the XGBoost out-of-fold and final boosters are fitted on its Dask
+    cluster on every development row; the other families on a stratified sample of ``config.sample_rows``."""
     say: Progress = progress or _silent
     names, families_why = resolve(config.families)  # a family not built or not installed: refused before any work
     timings: dict[str, float] = {}
@@ -160,7 +201,9 @@ def train(
     fold_data = prepare_folds(types, X_dev, y_dev, splits, cfg.seed, weight, score_extra)
     model_mono = model_monotone(fold_data[0].pre, monotone)
     boosting = Boosting(model_mono, spw, smote, g_dev if grouped else None, cfg, weight=weight,
-                        n_known=None if aug is None else n_known)  # fmt: skip
+                        n_known=None if aug is None else n_known, client=client)  # fmt: skip
+    xgb_workers = 1 if client is not None else workers  # on a cluster each fold's booster uses all of it
+    sampled, sample, fold_data_small = _sampled(fold_data, y_dev[final_rows], cfg, client)
     timings["prepare"] = time.perf_counter() - t0
     n_rejects = 0 if prep.rejects is None else len(prep.rejects.X)
     ri_record = reject_record(cfg.reject_inference, n_rejects, usable, rejects_out, None if aug is None else aug.record)
@@ -178,15 +221,15 @@ def train(
         t = time.perf_counter()
         stage = f"out-of-fold {name} ({cfg.folds} folds)"
         say(stage)
-        oof[name] = additive_oof(family, fold_data, model_mono, cfg.seed, len(y_dev), _steps(say, stage),
+        oof[name] = additive_oof(family, fold_data_small, model_mono, cfg.seed, len(y_dev), _steps(say, stage),
                                  extra[name])  # fmt: skip
         timings[f"oof_{name}"] = time.perf_counter() - t
     if use["lightgbm"]:
         t = time.perf_counter()
         stage = f"out-of-fold LightGBM ({cfg.folds} folds)"
         say(stage)
-        oof["lightgbm"] = xgb_oof(fold_data, lambda f: _lgbm.fit_booster(f.X_train, f.y_train, model_mono, cfg.seed,
-                                                                        cfg.n_jobs, weight=f.w_train),
+        oof["lightgbm"] = xgb_oof(fold_data_small, lambda f: _lgbm.fit_booster(f.X_train, f.y_train, model_mono,
+                                                                              cfg.seed, cfg.n_jobs, weight=f.w_train),
                                   workers, len(y_dev), _steps(say, stage), margin=_lgbm.margin,
                                   extra_out=extra["lightgbm"])  # fmt: skip
         timings["oof_lightgbm"] = time.perf_counter() - t
@@ -205,7 +248,7 @@ def train(
         t = time.perf_counter()
         stage = f"out-of-fold XGBoost ({cfg.folds} folds)"
         say(stage)
-        oof["xgboost"] = xgb_oof(fold_data, lambda f: boosting.fit(f.X_train, f.y_train, f.train), workers,
+        oof["xgboost"] = xgb_oof(fold_data, lambda f: boosting.fit(f.X_train, f.y_train, f.train), xgb_workers,
                                  len(y_dev), lambda d, n: say(stage, d, n), extra_out=extra["xgboost"])  # fmt: skip
         timings["oof_xgboost"] = time.perf_counter() - t
         if smote:  # the report compares SMOTE with the default, scale_pos_weight, on the same folds and params
@@ -215,7 +258,7 @@ def train(
                 # its own stopping: the tuned rounds were chosen with SMOTE rows and would tilt the comparison
                 fold_data,
                 lambda f: boosting.fit(f.X_train, f.y_train, f.train, balance, oversample=False, own_stopping=True),
-                workers,
+                xgb_workers,
                 len(y_dev),
                 lambda d, n: say(stage, d, n),
             )
@@ -239,10 +282,13 @@ def train(
     w_final = None if weight is None else weight[final_rows]
     X_fit = pre.fit_transform(X_final, y_final, w_final)
     final_booster = boosting.fit(X_fit, y_final, final_rows) if w["xgboost"] > 0 else None
-    final_lgbm = (_lgbm.fit_booster(X_fit, y_final, model_mono, cfg.seed, cfg.n_jobs, weight=w_final)
+    # on a cluster the other families fit on the stratified sample of the final rows
+    X_small, y_small = (X_fit.iloc[sample], y_final[sample]) if sampled else (X_fit, y_final)
+    w_small = None if w_final is None else (w_final[sample] if sampled else w_final)
+    final_lgbm = (_lgbm.fit_booster(X_small, y_small, model_mono, cfg.seed, cfg.n_jobs, weight=w_small)
                   if w["lightgbm"] > 0 else None)  # fmt: skip
-    scorecard = Scorecard().fit(X_fit, y_final, model_mono, cfg.seed, w_final) if w["scorecard"] > 0 else None
-    linear = Linear().fit(X_fit, y_final, model_mono, cfg.seed, w_final) if w["logistic"] > 0 else None
+    scorecard = Scorecard().fit(X_small, y_small, model_mono, cfg.seed, w_small) if w["scorecard"] > 0 else None
+    linear = Linear().fit(X_small, y_small, model_mono, cfg.seed, w_small) if w["logistic"] > 0 else None
     timings["final_fit"] = time.perf_counter() - t
     model = FittedModel(
         preprocessor=pre,
@@ -347,6 +393,8 @@ def train(
             else None
         ),
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
+        # where the fits ran: in this process, or XGBoost on a Dask cluster and the other families on a sample
+        "scale": _scale_record(client, len(final_rows), sampled, len(sample), names),
         # what --time-budget bounds: the whole training run (the untuned defaults' trial always runs)
         "time_budget": {"seconds": cfg.time_budget, "within": timings["total"] <= cfg.time_budget},
         "reject_inference": ri_record,

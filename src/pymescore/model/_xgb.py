@@ -105,8 +105,12 @@ def fit_booster(
     groups: np.ndarray | None = None,
     rounds: int | None = None,
     stop_from: np.ndarray | None = None,
+    client: Any = None,
 ) -> xgb.Booster:
     """Fit with early stopping on a stratified 10% of the given rows; the booster ends at its best round.
+
+    With ``client`` (a ``distributed.Client``) the boosting runs on its Dask cluster (``_xgb_dask``), on the
+    same rows with the same parameters and stopping.
 
     With ``rounds`` (chosen on the tuning folds' validation rows, see :func:`tune`), every given row is fitted
     for that many rounds and none is held out to stop on.
@@ -139,8 +143,13 @@ def fit_booster(
         from pymescore.model._smote import oversample
 
         X_fit, y_fit = oversample(X_fit, y_fit, seed)
-    dtrain = dmatrix(X_fit, y_fit, w_fit)
     config = booster_params(params, list(X.columns), monotone, spw, seed, device, n_jobs)
+    if client is not None:
+        from pymescore.model._xgb_dask import train_distributed
+
+        stop = None if rounds is not None else (X.iloc[stop_idx], y[stop_idx])
+        return train_distributed(client, config, X_fit, y_fit, w_fit, rounds, stop)
+    dtrain = dmatrix(X_fit, y_fit, w_fit)
     if rounds is not None:
         return xgb.train(config, dtrain, num_boost_round=rounds, verbose_eval=False)
     dstop = dmatrix(X.iloc[stop_idx], y[stop_idx], None if weight is None else weight[stop_idx])

@@ -166,8 +166,7 @@ def _from_lake(root: Path, ruc: str, as_of: str) -> Histories | None:
         lake = Lake(root)
         tables = {}
         for name in SHEETS:
-            version = lake.current(name)
-            frame = None if version is None else pd.read_parquet(version.data_path, filters=[("ruc", "==", ruc)])
+            frame = None if lake.current(name) is None else lake.read_firm(name, ruc)
             tables[name] = frame if frame is not None else pd.DataFrame({"ruc": pd.Series([], dtype=object)})
     except (PymescoreError, OSError, ValueError):
         return None
