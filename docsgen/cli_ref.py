@@ -51,7 +51,7 @@ def _default(param: Any) -> str:
     if getattr(param, "required", False):
         return "required"
     value = param.default
-    if callable(value) or value is None or value == () or getattr(param, "show_default", True) is False:
+    if callable(value) or value is None or value in ((), "") or getattr(param, "show_default", True) is False:
         return ""
     if isinstance(value, bool) and getattr(param, "secondary_opts", None):
         return str(param.opts[0] if value else param.secondary_opts[0])

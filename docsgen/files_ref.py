@@ -148,3 +148,20 @@ def settings_reference() -> str:
             default = "generated"
         lines.append(f"| `PYMESCORE_{name.upper()}` | {_cell(kind)} | {default} | {_cell(field.description or '')} |")
     return "\n".join(lines) + "\n"
+
+
+def families_table() -> str:
+    """The model families' registry as a Markdown table: name for ``--families``, what it is, its library and
+    extra, and whether this build can fit it."""
+    from pymescore.model._families import FAMILIES
+
+    lines = ["| `--families` | family | kind | library | extra | in this build |", "|---|---|---|---|---|---|"]
+    for family in FAMILIES.values():
+        state = "built" if family.built else _cell(f"not yet: {family.pending}")
+        lines.append(f"| `{family.name}` | {_cell(family.label)} | {family.kind} | `{family.module}` | "
+                     f"{f'`{family.extra}`' if family.extra else 'core'} | {state} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+#: markers a hand-written page may hold, replaced at build time by a table generated from the code
+GENERATED_BLOCKS = {"<!-- generated: model-families -->": families_table}

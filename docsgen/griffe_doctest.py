@@ -11,17 +11,10 @@ import griffe
 
 
 def fence_doctests(text: str) -> str:
-    """``text`` with each run of doctest lines fenced as a ``pycon`` block.
+    r"""``text`` with each run of doctest lines fenced as a ``pycon`` block.
 
-    >>> print(fence_doctests("Adds.\\n\\n>>> 1 + 1\\n2\\n\\nMore."))
-    Adds.
-    <BLANKLINE>
-    ```pycon
-    >>> 1 + 1
-    2
-    ```
-    <BLANKLINE>
-    More.
+    >>> fence_doctests("Adds.\n\n>>> 1 + 1\n2\n\nMore.").splitlines()
+    ['Adds.', '', '```pycon', '>>> 1 + 1', '2', '```', '', 'More.']
     """
     out: list[str] = []
     inside = False

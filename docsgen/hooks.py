@@ -45,3 +45,13 @@ def on_files(files: Any, config: Any) -> Any:
     for path, content in _PAGES.items():
         files.append(File.generated(config, path, content=content))
     return files
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    """Replace each ``<!-- generated: NAME -->`` marker of a hand-written page by its table from the code."""
+    from docsgen.files_ref import GENERATED_BLOCKS
+
+    for marker, build in GENERATED_BLOCKS.items():
+        if marker in markdown:
+            markdown = markdown.replace(marker, build())
+    return markdown
