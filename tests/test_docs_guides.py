@@ -34,6 +34,19 @@ def test_every_shell_and_python_fence_says_whether_it_runs() -> None:
     assert len(guides) >= 6, guides  # every guide but the browser-only ones runs something
 
 
+def test_every_screenshot_the_docs_show_is_one_a_test_takes() -> None:
+    """The pictures show the current product: each one the pages embed is written by a browser test (its name is
+    in a test that photographs into ``$PYMESCORE_SCREENSHOTS``), never drawn or captured by hand."""
+    import re
+
+    tests_text = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").glob("test_*.py"))
+    shown = {m for page in PAGES for m in re.findall(r"screenshots/([\w.-]+)\.png", page.read_text(encoding="utf-8"))}
+    assert {"03-resultado", "06-bandeja", "report", "monitoring", "portfolio"} <= shown
+    for name in sorted(shown):
+        assert (DOCS / "screenshots" / f"{name}.png").is_file(), name
+        assert f'"{name}.png"' in tests_text or f'"{name}")' in tests_text, f"no test photographs {name}.png"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
