@@ -51,7 +51,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     """Replace each ``<!-- generated: NAME -->`` marker of a hand-written page by its table from the code."""
     from docsgen.files_ref import GENERATED_BLOCKS
 
-    for marker, build in GENERATED_BLOCKS.items():
-        if marker in markdown:
-            markdown = markdown.replace(marker, build())
-    return markdown
+    lines = markdown.split("\n")
+    for k, line in enumerate(lines):  # a marker alone on its line (one quoted in a sentence stays as it is)
+        if line.strip() in GENERATED_BLOCKS:
+            lines[k] = GENERATED_BLOCKS[line.strip()]()
+    return "\n".join(lines)

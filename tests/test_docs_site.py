@@ -71,3 +71,12 @@ def test_the_existing_pages_and_screenshots_are_in_the_site(site: Path) -> None:
         assert (site / f"{name}.html").is_file()
     assert (site / "screenshots" / "03-resultado.png").is_file()
     assert (site / "reference" / "openapi.json").is_file()
+
+
+def test_the_model_families_page_lists_the_registry_as_built(site: Path) -> None:
+    from pymescore.model._families import FAMILIES
+
+    html = (site / "model-families.html").read_text(encoding="utf-8")
+    assert "generated: model-families" not in html  # the marker was replaced by the table
+    for family in FAMILIES.values():
+        assert f"<code>{family.name}</code>" in html, family.name
