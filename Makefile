@@ -10,7 +10,7 @@ DEMO_MONTHS ?= 48
 DEMO_SERVE ?= 1
 DEMO_PORT ?= 8000
 
-.PHONY: help bootstrap demo test test-fast lint format pytest bench clean ops-deps ops-test
+.PHONY: help bootstrap demo docs docs-serve test test-fast lint format pytest bench clean ops-deps ops-test
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,15 +42,22 @@ demo: bootstrap  ## The main job end to end: simulate -> ingest -> validate -> f
 	PYMESCORE_TRUSTED_KEYS=$(DEMO_DIR)/keys/demo.pub $(BIN)/pymescore demo-serve --bundle $(DEMO_DIR)/bundle --lake $(DEMO_DIR)/lake --port $(DEMO_PORT) \
 		--database-url sqlite:///$(DEMO_DIR)/audit.db $(if $(filter 0,$(DEMO_SERVE)),--no-serve,--serve)
 
+docs: bootstrap  ## The documentation site into site/ (mkdocs --strict; references generated from the code)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	@echo "Site: site/index.html (open it from disk, or: make docs-serve)"
+
+docs-serve: bootstrap  ## The documentation site on http://127.0.0.1:8001, rebuilt on each change
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8001
+
 lint: bootstrap  ## ruff, formatting, mypy (strict) and the import-layer contract
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench docsgen
+	$(BIN)/ruff format --check src tests bench docsgen
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: bootstrap  ## Apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix src tests bench
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench docsgen
+	$(BIN)/ruff format src tests bench docsgen
 
 pytest: bootstrap  ## The test suite only
 	$(BIN)/pytest -n 2 --dist loadfile
@@ -79,4 +86,4 @@ bench: bootstrap  ## Benchmarks (JSON results in bench/results/)
 	$(BIN)/python -m bench.bench_features --out bench/results/features.json
 
 clean:  ## Remove the environment and generated files
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DIR) site .pytest_cache .mypy_cache .ruff_cache

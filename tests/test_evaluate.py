@@ -566,3 +566,34 @@ def test_evaluate_on_a_training_snapshot_headlines_the_out_of_time_figures(sme_b
     assert every["test"]["n"] == metrics["n"] < every["n"]
     latest = snapshot[snapshot["as_of"] == snapshot["as_of"].max()]
     assert "test" not in evaluate(bundle, latest, "default_12m")
+
+
+def test_the_report_of_a_snapshot_bundle_renders_offline_in_chromium(
+    sme_bundle: dict[str, object], tmp_path: Path, browser: Any
+) -> None:
+    """The validation report shows every plot with the network cut (it is one self-contained file); photographed
+    into ``$PYMESCORE_SCREENSHOTS`` (docs/screenshots when making the site's pictures: the reviewers' guides)."""
+    import os
+
+    from pymescore.bundle import load_bundle
+    from pymescore.features._snapshot import build_snapshot
+    from pymescore.reporting import write_report
+
+    bundle = load_bundle(sme_bundle["bundle"])  # type: ignore[arg-type]
+    snapshot, _ = build_snapshot(sme_bundle["lake"], ["2023-12-31", "2024-12-31"])  # type: ignore[arg-type]
+    out = write_report(bundle, snapshot, "default_12m", None, tmp_path / "report.html")
+    shots = Path(os.environ.get("PYMESCORE_SCREENSHOTS") or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        context.set_offline(True)
+        page = context.new_page()
+        page.goto(out.as_uri())
+        drawn = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
+        assert len(drawn) >= 6
+        assert all(drawn)
+        assert f"{bundle.metrics['test_metrics']['auc']:.4f}" in page.inner_text("body")
+        page.screenshot(path=str(shots / "report.png"), full_page=False)  # the summary and the first plots
+    finally:
+        context.close()
+    assert (shots / "report.png").stat().st_size > 10_000

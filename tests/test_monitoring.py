@@ -103,6 +103,31 @@ def test_monitor_cli_writes_json_html_and_prometheus_and_fails_on_act(decided: d
     assert json.loads((tmp_path / "monitor.json").read_text())["n"] == summary["n"]
 
 
+def test_the_monitoring_page_renders_offline_in_chromium(decided: dict[str, Any], tmp_path: Path,
+                                                       browser: Any) -> None:  # fmt: skip
+    """The page ``monitor`` writes shows its verdict and every plot with the network cut; photographed into
+    ``$PYMESCORE_SCREENSHOTS`` (docs/screenshots when making the site's pictures: the operator's guide)."""
+    cmd = [sys.executable, "-m", "pymescore.cli", "monitor", "--bundle", str(decided["bundle"]), "--since",
+           "2000-01-01", "--database-url", decided["shocked"]["url"], "--out", str(tmp_path)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    shots = Path(os.environ.get("PYMESCORE_SCREENSHOTS") or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        context.set_offline(True)
+        page = context.new_page()
+        page.goto((tmp_path / "monitor.html").as_uri())
+        drawn = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
+        assert drawn
+        assert all(drawn)
+        assert "act" in page.inner_text("body")  # the shocked decisions' verdict is on the page
+        page.screenshot(path=str(shots / "monitoring.png"), full_page=False)  # the verdict and the first plots
+    finally:
+        context.close()
+    assert (shots / "monitoring.png").stat().st_size > 10_000
+
+
 # ----------------------------------------------------------------- one verdict, fail closed (no model needed)
 
 

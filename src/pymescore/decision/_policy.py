@@ -80,14 +80,14 @@ POLICY_FEATURES = ("taxpayer_not_active", "domicile_not_habido", "sbs_rating_cur
 @dataclass(frozen=True)
 class Policy:
     name: str = "default-2026-12"  # bump when the rules change: it is recorded with every decision
-    approve_min_score: float = 600.0
-    review_min_score: float = 570.0
-    min_firm_age_years: float = 1.0
-    min_history_months: int = 6
-    knockout_sbs_rating: int = 4  # Pérdida
+    approve_min_score: float = 600.0  # a score at or above it approves (unless a rule sends it to review)
+    review_min_score: float = 570.0  # at or above it (and below approve): review; below: decline
+    min_firm_age_years: float = 1.0  # a younger firm is declined (KO_FIRM_TOO_YOUNG)
+    min_history_months: int = 6  # fewer months of cash flows: a thin file (REVIEW_THIN_FILE / NOTE_THIN_FILE)
+    knockout_sbs_rating: int = 4  # SBS rating at or above which the firm is declined (4 = Pérdida; KO_SBS_LOSS)
     instalment_share: float = 0.30  # of the average monthly net cash flow
     annual_rate: float = 0.35  # TEA used to turn the instalment into a principal
-    amount_rounding: float = 100.0
+    amount_rounding: float = 100.0  # the suggested amount is rounded down to a multiple of it
 
     def __post_init__(self) -> None:
         if not self.review_min_score <= self.approve_min_score:
