@@ -259,7 +259,8 @@ def tune(
             study.stop()
 
     def curve(params: dict[str, Any], fold: tuple[Any, ...]) -> np.ndarray:
-        Xtr, ytr, Xva, yva, _gtr, wtr = fold
+        Xtr, ytr, Xva, yva, _gtr, *weights = fold  # (…, groups) or (…, groups, row weights)
+        wtr = weights[0] if weights else None
         return validation_curve(Xtr, ytr, Xva, yva, params, monotone, spw, seed, device, n_jobs, smote, wtr)
 
     def objective(trial: Any) -> float:
