@@ -31,8 +31,8 @@ CONFIG = {"target": "status", "positive": "CHGOFF", "holdout": 0.2, **FAST}
 
 def test_the_registry_names_every_family_and_refuses_the_ones_not_built() -> None:
     assert list(FAMILIES) == ["xgboost", "lightgbm", "scorecard", "logistic", "tf_mlp", "tf_sequence"]
-    assert BLEND_ORDER == ("xgboost", "lightgbm", "scorecard", "logistic")
-    for name in ("tf_mlp", "tf_sequence"):
+    assert BLEND_ORDER == ("xgboost", "lightgbm", "scorecard", "logistic", "tf_mlp")
+    for name in ("tf_sequence",):
         with pytest.raises(MissingExtraError, match=r"not available yet.*pymescore\[tf\]") as caught:
             require(name)
         assert caught.value.code == "EXTRA_MISSING"
@@ -41,9 +41,9 @@ def test_the_registry_names_every_family_and_refuses_the_ones_not_built() -> Non
         TrainConfig(target="y", families=("catboost",))
     with pytest.raises(ConfigError, match="families"):
         TrainConfig(target="y", families=())
-    chosen, why = resolve(None)  # this environment installs the lightgbm extra
-    assert chosen == BLEND_ORDER
-    assert "installed" in why
+    chosen, why = resolve(None)  # this environment installs the lightgbm and tf extras
+    assert chosen == ("xgboost", "lightgbm", "scorecard", "logistic")  # the networks only when named
+    assert "installed" in why and "--families" in why
     assert resolve(("logistic", "lightgbm")) == (("lightgbm", "logistic"), "named by --families")
 
 
@@ -85,7 +85,7 @@ def test_lightgbm_is_a_family_of_the_blend_stored_as_its_text_model(trained: dic
     full, _, _ = trained[FAMILY_SETS[-1]]
     names = [c["name"] for c in full.report["candidates"]]
     assert {"xgboost", "lightgbm", "scorecard", "logistic"} <= set(names)
-    assert full.report["blend"]["grid_size"] == 286
+    assert full.report["blend"]["grid_size"] == 286  # 4 families on a 0.1 simplex
     assert full.report["blend"]["selected"] in names
     assert sum(c["selected"] for c in full.report["candidates"]) == 1
     # a changed text model is refused like any other file of the bundle

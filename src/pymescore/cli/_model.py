@@ -104,9 +104,10 @@ def train_command(
     families: Annotated[
         str | None,
         typer.Option(
-            help="Model families to fit and blend: FAMILY,FAMILY of xgboost, lightgbm, scorecard, logistic "
-            "(tf_mlp, tf_sequence: not available yet). Default: every family whose library is installed "
-            "(lightgbm needs pip install 'pymescore[lightgbm]'); the model card says which and why."
+            help="Model families to fit and blend: FAMILY,FAMILY of xgboost, lightgbm, scorecard, logistic, tf_mlp "
+            "(tf_sequence: not available yet). Default: every tree and additive family whose library is installed "
+            "(lightgbm needs pip install 'pymescore[lightgbm]', tf_mlp 'pymescore[tf]' and is fitted only when "
+            "named); the model card says which and why."
         ),
     ] = None,
     register: Annotated[bool, typer.Option(help="Register the bundle in MLflow (PYMESCORE_MLFLOW_URI).")] = False,
@@ -119,8 +120,8 @@ def train_command(
         bool, typer.Option("--quiet", "-q", help="No live progress bar; one plain line per stage still.")
     ] = False,
 ) -> None:
-    """Train a calibrated model (tuned XGBoost, LightGBM, a binned logistic scorecard and a logistic regression,
-    selected or blended by out-of-fold AUC; --families picks them) and write a bundle. Prints the validation
+    """Train a calibrated model (tuned XGBoost, LightGBM, a binned logistic scorecard, a logistic regression and,
+    when named, a TensorFlow MLP, selected or blended by out-of-fold AUC; --families picks them) and write a bundle. Prints the validation
     metrics as JSON on the last line.
 
     On an SME snapshot (`pymescore features` output) the group is `ruc`, the time is `as_of` and the

@@ -47,13 +47,14 @@ class Explained:
 
 @dataclass
 class Contributions:
-    """The rows' model matrix, log-odds contributions per source column, bias, and the additive families'
-    margins (what :meth:`CompiledModel.explain` completes with the margin call)."""
+    """The rows' model matrix, log-odds contributions per source column, bias, and the additive and network
+    families' margins (what :meth:`CompiledModel.explain` completes with the trees' margin call)."""
 
     X: F64
     parts: F64
     bias: F64
     additive: F64
+    network: F64 | None = None
 
 
 class _Family:
@@ -134,6 +135,7 @@ class CompiledModel:
             self.booster.set_param({"nthread": nthread})
         self.nthread = nthread
         self.lightgbm = model.lightgbm if model.lightgbm is not None and model.lightgbm_weight > 0 else None
+        self.network = model._network()
         self._types = ["c" if ct.kind == "category" else "q" for ct in self.types for _ in ct.outputs()]
         # the matrix is built in the booster's own column order (checked once, here), so the per-call name checks
         # of xgboost are skipped: they read the booster's names back from C on every call
@@ -245,7 +247,13 @@ class CompiledModel:
             _add_to_sources(parts, self._source_index, self._unique_sources, m.lightgbm_weight * values)
             bias += m.lightgbm_weight * b
         additive, family_bias = self._additive(X, parts)
-        return Contributions(X, parts, bias + family_bias, additive)
+        network = None
+        if self.network is not None:  # its margin comes with its attributions (Integrated Gradients)
+            values, b, margin = self.network.contributions(X)
+            _add_to_sources(parts, self._source_index, self._unique_sources, m.tf_mlp_weight * values)
+            bias += m.tf_mlp_weight * b
+            network = m.tf_mlp_weight * margin
+        return Contributions(X, parts, bias + family_bias, additive, network)
 
     def explain(self, c: Contributions, probes: F64 | None = None) -> Explained:
         """PD, score and exact points of the rows; the scores of ``probes`` (rows scored alike, not explained)
@@ -260,8 +268,12 @@ class CompiledModel:
         if self.lightgbm is not None:
             z += m.lightgbm_weight * _lgbm.margin(self.lightgbm, every, self.nthread)
         z[:n] += c.additive
+        if c.network is not None:
+            z[:n] += c.network
         if len(every) > n:
             z[n:] += self._additive(every[n:], None)[0]
+            if self.network is not None:
+                z[n:] += m.tf_mlp_weight * self.network.margin(every[n:])
         p_all = m.calibrator.predict(z)
         s_all = score_from_pd(p_all, m.scale)
         p, s = p_all[:n], s_all[:n]
@@ -279,6 +291,8 @@ class CompiledModel:
         if self.lightgbm is not None:
             z += m.lightgbm_weight * _lgbm.margin(self.lightgbm, X, self.nthread)
         z += self._additive(X, None)[0]
+        if self.network is not None:
+            z += m.tf_mlp_weight * self.network.margin(X)
         p = m.calibrator.predict(z)
         return p, np.rint(score_from_pd(p, m.scale)).astype(int)
 

@@ -1,6 +1,6 @@
-"""A fitted scoring model: preprocessing → XGBoost, LightGBM, scorecard and logistic margins → blend (log-odds) →
-calibrated PD → score points → reasons. Everything it holds is JSON, an XGBoost booster or a LightGBM text
-model: no pickle."""
+"""A fitted scoring model: preprocessing → XGBoost, LightGBM, scorecard, logistic and network margins → blend
+(log-odds) → calibrated PD → score points → reasons. Everything it holds is JSON, an XGBoost booster, a LightGBM
+text model or a Keras network (``.keras``, loaded in safe mode): no pickle."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from pymescore.model._linear import Linear
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scale import score_from_pd
 from pymescore.model._scorecard import Scorecard
+from pymescore.model._tf_mlp import TfMlp
 
 
 @dataclass
@@ -47,19 +48,28 @@ class FittedModel:
     linear: Linear | None = None
     linear_weight: float = 0.0  # of the logistic regression
     lightgbm: Any | None = None  # a lightgbm.Booster (the lightgbm extra)
-    lightgbm_weight: float = 0.0  # the scorecard has 1 - weight - linear_weight - lightgbm_weight
+    lightgbm_weight: float = 0.0
+    tf_mlp: TfMlp | None = None  # the tf extra
+    tf_mlp_weight: float = 0.0  # the scorecard has 1 - the other families' weights
+
+    @property
+    def scorecard_weight(self) -> float:
+        return round(1.0 - self.weight - self.linear_weight - self.lightgbm_weight - self.tf_mlp_weight, 10)
 
     @property
     def weights(self) -> dict[str, float]:
         """Each family's weight in the log-odds blend (the built families, in blend order)."""
-        return {"xgboost": self.weight, "lightgbm": self.lightgbm_weight,
-                "scorecard": round(1.0 - self.weight - self.linear_weight - self.lightgbm_weight, 10),
-                "logistic": self.linear_weight}  # fmt: skip
+        return {"xgboost": self.weight, "lightgbm": self.lightgbm_weight, "scorecard": self.scorecard_weight,
+                "logistic": self.linear_weight, "tf_mlp": self.tf_mlp_weight}  # fmt: skip
+
+    def _network(self) -> TfMlp | None:
+        """The network family, when it takes part in the blend."""
+        return self.tf_mlp if self.tf_mlp is not None and self.tf_mlp_weight > 0 else None
 
     def _additive(self) -> list[tuple[float, Additive]]:
         """The linear-in-log-odds families that take part in the blend, with their weights."""
         out: list[tuple[float, Additive]] = []
-        w_sc = 1.0 - self.weight - self.linear_weight - self.lightgbm_weight
+        w_sc = self.scorecard_weight
         if self.scorecard is not None and w_sc > 1e-9:
             out.append((w_sc, self.scorecard))
         if self.linear is not None and self.linear_weight > 1e-9:
@@ -82,6 +92,8 @@ class FittedModel:
         for w, family in self._additive():
             parts, bias = family.contributions(columns)
             z += w * family.margin_from(parts, bias, len(X))
+        if (net := self._network()) is not None:
+            z += self.tf_mlp_weight * net.margin(_lgbm.as_array(X, columns))
         return z
 
     def predict_pd(self, frame: pd.DataFrame) -> np.ndarray:
@@ -138,6 +150,12 @@ class FittedModel:
                 parts[:, where[source[col]]] += w * values
             bias += w * family_bias
             z += w * family.margin_from(family_parts, family_bias, len(X))
+        if (net := self._network()) is not None:  # Integrated Gradients: adds up to the margin up to its error
+            contrib, b, margin = net.contributions(_lgbm.as_array(X, columns))
+            for j, c in enumerate(X.columns.tolist()):
+                parts[:, where[source[c]]] += self.tf_mlp_weight * contrib[:, j]
+            bias += self.tf_mlp_weight * b
+            z += self.tf_mlp_weight * margin
         return pd.DataFrame(parts, index=X.index, columns=names), bias, z
 
     def explain(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -172,3 +190,39 @@ def points_slope(
     slope_at_bias = (score_from_pd(calibrator.predict(bias + h), scale) - s0) / h
     slope = np.where(np.abs(dz) > 1e-9, (s - s0) / np.where(np.abs(dz) > 1e-9, dz, 1.0), slope_at_bias)
     return s0, slope
+
+
+#: the completeness error of a network's Integrated Gradients allowed per application, in points
+COMPLETENESS_LIMIT_POINTS = 0.5
+
+
+def completeness_points(model: FittedModel, X: pd.DataFrame) -> np.ndarray:
+    """Per row: how far, in points, the score of the contributions' sum (bias + Σ parts) is from the score
+    (before rounding). Exact families give float rounding; a network's Integrated Gradients give their
+    quadrature's error. The reasons' points are scaled so that they add up to the score exactly: this is the
+    share of the score that the scaling spreads over them."""
+    parts, bias, z = model._contributions_and_margin(X)
+    score = score_from_pd(model.calibrator.predict(z), model.scale)
+    from_parts = score_from_pd(model.calibrator.predict(bias + parts.to_numpy().sum(axis=1)), model.scale)
+    return np.asarray(np.abs(score - from_parts), dtype=np.float64)
+
+
+def explanation_report(model: FittedModel, X: pd.DataFrame, seed: int, rows: int = 2000) -> dict[str, Any] | None:
+    """The network's Integrated Gradients and their completeness error in points on (up to ``rows`` of) the
+    development rows ``X`` (None when no network is in the blend): what the model card reports."""
+    net = model._network()
+    if net is None:
+        return None
+    sample = np.sort(np.random.default_rng(seed).permutation(len(X))[:rows])
+    error = completeness_points(model, X.iloc[sample])
+    return {
+        "method": "Integrated Gradients against the mean encoded training row, Gauss-Legendre quadrature",
+        "family": "tf_mlp",
+        "ig_steps": net.ig_steps,
+        "rows": len(sample),
+        "completeness_points": {"max": float(error.max(initial=0.0)), "mean": float(error.mean()),
+                                "p99": float(np.quantile(error, 0.99)) if len(error) else 0.0},  # fmt: skip
+        "completeness_logodds": net.info.get("completeness_logodds"),
+        "limit_points": COMPLETENESS_LIMIT_POINTS,
+        "within": bool(error.max(initial=0.0) < COMPLETENESS_LIMIT_POINTS),
+    }

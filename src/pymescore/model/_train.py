@@ -28,12 +28,22 @@ from pymescore.model._config import TrainConfig
 from pymescore.model._data import column_types, prepare, row_hashes
 from pymescore.model._domain import Domain
 from pymescore.model._families import resolve
-from pymescore.model._fitted import FeatureInfo, FittedModel
+from pymescore.model._fitted import FeatureInfo, FittedModel, explanation_report
 from pymescore.model._linear import Linear
-from pymescore.model._oof import Boosting, additive_oof, model_monotone, prepare_folds, xgb_oof
+from pymescore.model._lgbm import as_array
+from pymescore.model._oof import (
+    Boosting,
+    additive_oof,
+    model_monotone,
+    network_inputs,
+    network_oof,
+    prepare_folds,
+    xgb_oof,
+)
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scale import score_from_pd
 from pymescore.model._scorecard import Scorecard
+from pymescore.model._tf_mlp import TfMlp
 from pymescore.model._split import choose_test, embargo_applies, embargoed, folds
 from pymescore.model._typing import ColumnType, unreadable
 
@@ -144,11 +154,24 @@ def train(
                                                                         cfg.n_jobs),
                                   workers, len(y_dev), _steps(say, stage), margin=_lgbm.margin)  # fmt: skip
         timings["oof_lightgbm"] = time.perf_counter() - t
+    sizes, directions = network_inputs(fold_data[0].pre, model_mono)
+
+    def fit_net(X: pd.DataFrame, y: np.ndarray, rows: np.ndarray, explain: bool = False) -> TfMlp:
+        return TfMlp.fit(as_array(X), y, sizes, directions, cfg.seed, g_dev[rows] if grouped else None, cfg.n_jobs,
+                         explain=explain)  # fmt: skip
+
+    if use["tf_mlp"]:
+        t = time.perf_counter()
+        stage = f"out-of-fold TensorFlow MLP ({cfg.folds} folds)"
+        say(stage)
+        oof["tf_mlp"] = network_oof(fold_data, lambda f: fit_net(f.X_train, f.y_train, f.train), len(y_dev),
+                                    _steps(say, stage))  # fmt: skip
+        timings["oof_tf_mlp"] = time.perf_counter() - t
     if use["xgboost"]:
         t = time.perf_counter()
         # --time-budget bounds the whole run: tuning ends in time for the out-of-fold and final XGBoost fits
         # (measured on its first trial), the untuned families' final fits and the bundle's last steps
-        later = 1.5 * sum(timings.get(f"oof_{n}", 0.0) for n in ("scorecard", "logistic", "lightgbm")) / cfg.folds
+        later = 1.5 * sum(timings.get(f"oof_{n}", 0.0) for n in FAMILIES if n != "xgboost") / cfg.folds
         deadline = t0 + cfg.time_budget - later - 0.05 * cfg.time_budget
         stage = f"tuning XGBoost ({cfg.trials} trials at most; the whole run within {cfg.time_budget:.0f} s)"
         say(stage)
@@ -188,6 +211,7 @@ def train(
     final_lgbm = _lgbm.fit_booster(X_fit, y_dev, model_mono, cfg.seed, cfg.n_jobs) if w["lightgbm"] > 0 else None
     scorecard = Scorecard().fit(X_fit, y_dev, model_mono, cfg.seed) if w["scorecard"] > 0 else None
     linear = Linear().fit(X_fit, y_dev, model_mono, cfg.seed) if w["logistic"] > 0 else None
+    final_net = fit_net(X_fit, y_dev, np.arange(len(y_dev)), explain=True) if w["tf_mlp"] > 0 else None
     timings["final_fit"] = time.perf_counter() - t
     model = FittedModel(
         preprocessor=pre,
@@ -204,6 +228,8 @@ def train(
         linear_weight=w["logistic"],
         lightgbm=final_lgbm,
         lightgbm_weight=w["lightgbm"],
+        tf_mlp=final_net,
+        tf_mlp_weight=w["tf_mlp"],
     )
 
     fold_rows = fold_table(y_dev, [f.valid for f in fold_data], margins, used, z_oof)
@@ -227,8 +253,10 @@ def train(
             "lightgbm": None if final_lgbm is None else _lgbm.margin(final_lgbm, M),
             "scorecard": None if scorecard is None else scorecard.margin(M),
             "logistic": None if linear is None else linear.margin(M),
+            "tf_mlp": None if final_net is None else final_net.margin(as_array(M)),
         }
         add_test_aucs(rows, y_test, own, z_test)
+    explanations = explanation_report(model, X_fit, cfg.seed)  # the networks' completeness error, measured
     timings["total"] = time.perf_counter() - t0
     report = {
         "target": cfg.target,
@@ -288,6 +316,7 @@ def train(
             if test_kind == "holdout"
             else None
         ),
+        "explanations": explanations,
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
         # what --time-budget bounds: the whole training run (the untuned defaults' trial always runs)
         "time_budget": {"seconds": cfg.time_budget, "within": timings["total"] <= cfg.time_budget},
