@@ -47,7 +47,8 @@ def tf_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Path]
 def test_the_network_is_a_family_stored_as_a_keras_file(tf_bundle: tuple[Any, Any, Path], tmp_path: Path) -> None:
     result, loaded, path = tf_bundle
     report = result.report
-    assert report["families"] == ["tf_mlp"] and report["blend_weights"]["tf_mlp"] == 1.0
+    assert report["families"] == ["tf_mlp"]
+    assert report["blend_weights"]["tf_mlp"] == 1.0
     assert all(row["auc_tf_mlp"] is not None for row in report["cv"]["folds"])  # fitted on every fold
     assert not result.oof["margin_tf_mlp"].isna().any()
     assert report["candidates"][0]["test_auc"] > 0.6  # it learned something (the table's signal is strong)
@@ -61,7 +62,9 @@ def test_the_network_is_a_family_stored_as_a_keras_file(tf_bundle: tuple[Any, An
     assert np.array_equal(loaded.model.predict_pd(rows), result.model.predict_pd(rows))
     # the model card names the method and the measured completeness error
     card = "\n".join(_blend_lines(report, result.model))
-    assert "Integrated Gradients" in card and "completeness error" in card and "met" in card
+    assert "Integrated Gradients" in card
+    assert "completeness error" in card
+    assert "met" in card
     assert report["explanations"]["completeness_points"]["max"] < COMPLETENESS_LIMIT_POINTS
     # a changed network is refused like any other file of the bundle
     copy = Path(shutil.copytree(path, tmp_path / "copy"))
@@ -88,11 +91,11 @@ def test_a_network_file_with_code_is_refused_in_safe_mode(tf_bundle: tuple[Any, 
 
 def _matrix(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 4))
-    X[rng.random((n, 4)) < 0.1] = np.nan
-    X[:, 3] = rng.integers(0, 3, n)
-    logit = -1.5 + 1.2 * np.nan_to_num(X[:, 0]) - 0.8 * np.nan_to_num(X[:, 1]) + 0.5 * (X[:, 3] == 1)
-    return X, (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    x = rng.normal(size=(n, 4))
+    x[rng.random((n, 4)) < 0.1] = np.nan
+    x[:, 3] = rng.integers(0, 3, n)
+    logit = -1.5 + 1.2 * np.nan_to_num(x[:, 0]) - 0.8 * np.nan_to_num(x[:, 1]) + 0.5 * (x[:, 3] == 1)
+    return x, (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
 
 
 SIZES: list[int | None] = [None, None, None, 3]
@@ -101,14 +104,14 @@ DIRECTIONS = [1, -1, 0, 0]
 
 @pytest.fixture(scope="module")
 def small_net() -> TfMlp:
-    X, y = _matrix(400, 0)
-    return TfMlp.fit(X, y, SIZES, DIRECTIONS, seed=3)
+    x, y = _matrix(400, 0)
+    return TfMlp.fit(x, y, SIZES, DIRECTIONS, seed=3)
 
 
 @pytest.mark.slow
 def test_a_seeded_fit_is_deterministic(small_net: TfMlp) -> None:
-    X, y = _matrix(400, 0)
-    again = TfMlp.fit(X, y, SIZES, DIRECTIONS, seed=3)
+    x, y = _matrix(400, 0)
+    again = TfMlp.fit(x, y, SIZES, DIRECTIONS, seed=3)
     rows, _ = _matrix(300, 1)
     assert np.array_equal(again.margin(rows), small_net.margin(rows))
     assert again.to_bytes() == small_net.to_bytes()  # the same network, the same file (fixed zip dates)
@@ -154,10 +157,11 @@ def test_integrated_gradients_stay_within_half_a_point(tf_bundle: tuple[Any, Any
 def test_the_encoder_maps_numbers_flags_and_categories() -> None:
     """Quantile-mapped numbers within ±1.7 (monotone ones times their direction), a flag per number that had
     missing values, one-hot categories with a slot for missing and unseen codes; every input owned by its column."""
-    X = np.array([[1.0, 5.0, 0.0], [2.0, np.nan, 1.0], [3.0, 7.0, np.nan], [4.0, 9.0, 2.0]])
-    enc = Encoder.fit(X, [None, None, 2], [-1, 0, 0])
+    x = np.array([[1.0, 5.0, 0.0], [2.0, np.nan, 1.0], [3.0, 7.0, np.nan], [4.0, 9.0, 2.0]])
+    enc = Encoder.fit(x, [None, None, 2], [-1, 0, 0])
     mono, free = enc.transform(np.array([[100.0, np.nan, 1.0], [-5.0, 9.0, 7.0]]))
-    assert mono.dtype == np.float32 and enc.widths() == (1, 1 + 1 + 3)
+    assert mono.dtype == np.float32
+    assert enc.widths() == (1, 1 + 1 + 3)
     assert mono[:, 0].tolist() == pytest.approx([-1.7, 1.7])  # beyond the training range: the ends, negated
     assert free[0, 0] == pytest.approx(np.interp(7.0, [5, 7, 9], [-1.7, 0.0, 1.7]))  # missing → the median 7
     assert free[:, 1].tolist() == [1.0, 0.0]  # the missing flag

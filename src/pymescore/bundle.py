@@ -17,10 +17,10 @@ Layout::
                               service's rates when it has no lake
     BUNDLE/signature.json     Ed25519 signature of manifest.json's bytes (``pymescore sign``; see signing.py)
 
-Loading reads JSON, the boosters and a Keras file in safe mode only: no pickle, no code execution. A changed, missing or extra
-file is refused with an error that names it. The manifest covers every other file, whatever they are, and the
-signature covers the manifest: a bundle whose hashes were recomputed no longer matches its signature. Whether a
-signer is trusted, and whether a signature is required, is the caller's :class:`~pymescore.signing.Trust`.
+Loading reads JSON, the boosters and a Keras file in safe mode only: no pickle, no code execution. A changed,
+missing or extra file is refused with an error that names it. The manifest covers every other file, whatever they
+are, and the signature covers the manifest: a bundle whose hashes were recomputed no longer matches its signature.
+Whether a signer is trusted, and whether a signature is required, is the caller's :class:`~pymescore.signing.Trust`.
 """
 
 from __future__ import annotations
@@ -263,7 +263,8 @@ def load_bundle(path: Path, trust: Trust | None = None, expected_digest: str | N
                 registered_as: str = "") -> Bundle:  # fmt: skip
     """Verify (hashes, then the signature against ``trust``; default: the embedded default, which warns about an
     unsigned bundle), then read the bundle. Never unpickles: JSON, an XGBoost UBJSON booster, a LightGBM text
-    model and a Keras network loaded with ``safe_mode=True`` only. A bundle whose families need a library that is not installed is refused naming the extra."""
+    model and a Keras network loaded with ``safe_mode=True`` only. A bundle whose families need a library that is
+    not installed is refused naming the extra."""
     path = Path(path)
     manifest, contents = _verified(path)
     signer = check_signature(path, contents, trust or Trust(), expected_digest, registered_as)

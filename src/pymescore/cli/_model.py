@@ -121,8 +121,8 @@ def train_command(
     ] = False,
 ) -> None:
     """Train a calibrated model (tuned XGBoost, LightGBM, a binned logistic scorecard, a logistic regression and,
-    when named, a TensorFlow MLP, selected or blended by out-of-fold AUC; --families picks them) and write a bundle. Prints the validation
-    metrics as JSON on the last line.
+    when named, a TensorFlow MLP, selected or blended by out-of-fold AUC; --families picks them) and write a
+    bundle. Prints the validation metrics as JSON on the last line.
 
     On an SME snapshot (`pymescore features` output) the group is `ruc`, the time is `as_of` and the
     monotone directions come from the feature registry; the latest as_of is the out-of-time test and the

@@ -3,8 +3,9 @@
 Every family is fitted on the same grouped folds (with the same out-of-time embargo), gives out-of-fold margins
 (log-odds) to the blend, is calibrated and scaled to points through the blend, and explains itself by
 contributions that add up to its margin: TreeSHAP for the tree families, additive terms for the linear ones,
-Integrated Gradients for the networks (up to a quadrature error that training measures and the model card reports). The trainer, the bundle and the service walk this table;
-a new family is a row here plus its fit / margin / contributions module.
+Integrated Gradients for the networks (up to a quadrature error that training measures and the model card
+reports). The trainer, the bundle and the service walk this table; a new family is a row here plus its fit /
+margin / contributions module.
 
 A family whose library is missing is refused with the extra to install (``pip install 'pymescore[lightgbm]'``),
 never with an ImportError's traceback.

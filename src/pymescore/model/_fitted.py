@@ -76,6 +76,13 @@ class FittedModel:
             out.append((self.linear_weight, self.linear))
         return out
 
+    def inputs(self) -> list[dict[str, Any]]:
+        """The model row's columns in order (what a SavedModel export reads, and TF-Serving-style rows hold): name
+        and categories (a category's value is its index there; None for a number)."""
+        cats = self.preprocessor.categorical
+        return [{"name": out, "categories": list(cats[ct.column]) if ct.kind == "category" else None}
+                for ct in self.preprocessor.types for out in ct.outputs()]  # fmt: skip
+
     # -- prediction ----------------------------------------------------------------------------
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self.preprocessor.transform(frame)
@@ -220,8 +227,11 @@ def explanation_report(model: FittedModel, X: pd.DataFrame, seed: int, rows: int
         "family": "tf_mlp",
         "ig_steps": net.ig_steps,
         "rows": len(sample),
-        "completeness_points": {"max": float(error.max(initial=0.0)), "mean": float(error.mean()),
-                                "p99": float(np.quantile(error, 0.99)) if len(error) else 0.0},  # fmt: skip
+        "completeness_points": {
+            "max": float(error.max(initial=0.0)),
+            "mean": float(error.mean()),
+            "p99": float(np.quantile(error, 0.99)) if len(error) else 0.0,
+        },
         "completeness_logodds": net.info.get("completeness_logodds"),
         "limit_points": COMPLETENESS_LIMIT_POINTS,
         "within": bool(error.max(initial=0.0) < COMPLETENESS_LIMIT_POINTS),

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from pymescore.model import _xgb
-from pymescore.model._lgbm import as_array as _lgbm_array
 from pymescore.model._config import TrainConfig
+from pymescore.model._lgbm import as_array as _lgbm_array
 from pymescore.model._linear import Linear
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scorecard import Scorecard

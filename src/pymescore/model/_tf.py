@@ -90,7 +90,7 @@ class Integrator:
 
         spec = [tf.TensorSpec([None, w], tf.float32) for w in widths]
 
-        @tf.function(input_signature=spec)
+        @tf.function(input_signature=spec, autograph=False)  # type: ignore[untyped-decorator]
         def integrate(xm: Any, xf: Any) -> Any:
             n = tf.shape(xm)[0]
             dm, df = xm[None] - ref_m, xf[None] - ref_f  # 1 × n × width
@@ -104,7 +104,7 @@ class Integrator:
             gf = tf.reduce_sum(w * tf.reshape(gf, (steps, n, widths[1])), axis=0)
             return dm[0] * gm, df[0] * gf
 
-        @tf.function(input_signature=spec)
+        @tf.function(input_signature=spec, autograph=False)  # type: ignore[untyped-decorator]
         def forward(xm: Any, xf: Any) -> Any:
             return model([xm, xf], training=False)[:, 0]
 

@@ -121,4 +121,4 @@ class Encoder:
 def _mapped(x: np.ndarray, v: dict[str, Any]) -> np.ndarray:
     """A number through its quantile map, missing as the fill (the training median)."""
     filled = np.where(np.isnan(x), v["fill"], x)
-    return np.interp(filled, v["knots"], v["values"])
+    return np.asarray(np.interp(filled, v["knots"], v["values"]), dtype=np.float64)

@@ -118,7 +118,7 @@ class TfMlp:
         optimizer.build(variables)  # its slots made now: the step is traced once
         spec = [tf.TensorSpec([None, w], tf.float32) for w in (*encoder.widths(), 1)]
 
-        @tf.function(input_signature=spec)
+        @tf.function(input_signature=spec, autograph=False)  # type: ignore[untyped-decorator]
         def step(bm: Any, bf: Any, by: Any) -> Any:
             with tf.GradientTape() as tape:
                 out = model([bm, bf], training=True)
@@ -126,7 +126,7 @@ class TfMlp:
             optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
             return loss
 
-        @tf.function(input_signature=spec)
+        @tf.function(input_signature=spec, autograph=False)  # type: ignore[untyped-decorator]
         def held_out_loss(bm: Any, bf: Any, by: Any) -> Any:
             return loss_fn(by, model([bm, bf], training=False))
 
@@ -222,8 +222,11 @@ class TfMlp:
                 raise PymescoreError(f"{where}tf_mlp.keras: expected a Keras network that loads in safe mode, got "
                                      f"{reason}; retrain the bundle", code="BUNDLE_INVALID") from exc  # fmt: skip
         if [t.name for t in model.inputs] != ["mono", "free"] or len(model.outputs) != 1:
-            raise PymescoreError(f"{where}tf_mlp.keras: expected the inputs mono and free and one output, got "
-                                 f"{[t.name for t in model.inputs]}; retrain the bundle", code="BUNDLE_INVALID")
+            raise PymescoreError(
+                f"{where}tf_mlp.keras: expected the inputs mono and free and one output, got "
+                f"{[t.name for t in model.inputs]}; retrain the bundle",
+                code="BUNDLE_INVALID",
+            )
         reference = (np.asarray(data["reference"][0], np.float32), np.asarray(data["reference"][1], np.float32))
         return cls(Encoder.from_dict(data["encoder"]), model, reference, int(data["ig_steps"]), dict(data["info"]))
 

@@ -29,8 +29,8 @@ from pymescore.model._data import column_types, prepare, row_hashes
 from pymescore.model._domain import Domain
 from pymescore.model._families import resolve
 from pymescore.model._fitted import FeatureInfo, FittedModel, explanation_report
-from pymescore.model._linear import Linear
 from pymescore.model._lgbm import as_array
+from pymescore.model._linear import Linear
 from pymescore.model._oof import (
     Boosting,
     additive_oof,
@@ -43,8 +43,8 @@ from pymescore.model._oof import (
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scale import score_from_pd
 from pymescore.model._scorecard import Scorecard
-from pymescore.model._tf_mlp import TfMlp
 from pymescore.model._split import choose_test, embargo_applies, embargoed, folds
+from pymescore.model._tf_mlp import TfMlp
 from pymescore.model._typing import ColumnType, unreadable
 
 log = logging.getLogger(__name__)

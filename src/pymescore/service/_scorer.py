@@ -31,6 +31,7 @@ from pymescore.features._context import Context
 from pymescore.features._reads import AMOUNT_TABLES
 from pymescore.model._typing import code_label
 from pymescore.service._applications import FIRM_FIELDS, RequestTables, _Pending, _problem
+from pymescore.service._model_rows import FLOAT32_MAX, model_rows
 from pymescore.service._rates import SOURCES, RateBook, Series, client_rates, missing_rate, month_key, used_client_rates
 from pymescore.service._schemas import ScoreRequest
 
@@ -38,7 +39,6 @@ __all__ = ["FIRM_FIELDS", "HISTORIES", "ApplicationInvalidError", "Scored", "Sco
 
 HISTORIES = HISTORY_TABLES
 LIMA = ZoneInfo("America/Lima")
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: the amounts the capacity rule reads (:func:`pymescore.decision.monthly_net_pen`)
 MONEY = ("income_mean_12m", "net_cf_margin_12m", "log_income_mean_12m")
 
@@ -159,8 +159,22 @@ class Scorer:
                 results[p.index] = scored
         return results
 
-    def predict_rows(self, instances: list[dict[str, Any]]) -> pd.DataFrame:
-        """PD and score of feature rows (TF-Serving style); raises ApplicationInvalidError on a bad row."""
+    def predict_rows(self, instances: list[dict[str, Any]] | list[Any]) -> pd.DataFrame:
+        """PD and score of feature rows (TF-Serving style): objects of features, or lists of the model's inputs
+        (``model_rows``); raises ApplicationInvalidError on a bad row."""
+        compiled = self.stage.compiled
+        lists = sum(isinstance(i, list) for i in instances)
+        if lists:
+            if lists < len(instances):
+                raise ApplicationInvalidError("instances: expected one form for every instance, got both", errors=[
+                    _problem("instances", "every instance an object of features, or every one a list of the "
+                             "model's inputs", "objects and lists")])  # fmt: skip
+            matrix, problems = model_rows(instances, self.bundle.model.inputs())  # type: ignore[arg-type]
+            if problems:
+                raise ApplicationInvalidError(f"instances: {len(problems)} value(s) do not meet the model's inputs",
+                                              errors=[_problem(*p) for p in problems])  # fmt: skip
+            p_, s_ = compiled.predict(matrix)
+            return pd.DataFrame({"pd": p_, "score": s_})
         pending = [
             _Pending(i, ScoreRequest.model_construct(features=row), pd.Timestamp.now())  # type: ignore[call-arg]
             for i, row in enumerate(instances)
@@ -172,7 +186,6 @@ class Scorer:
                 f"instances: {len(errors)} value(s) do not meet the model's features", errors=errors
             )
         values = self._columns([rows[p.index] for p in pending])
-        compiled = self.stage.compiled
         p_, s_ = compiled.predict(compiled.matrix(values, len(pending)))
         return pd.DataFrame({"pd": p_, "score": s_})
 
