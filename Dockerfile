@@ -8,7 +8,7 @@ RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 COPY src ./src
-RUN uv sync --frozen --no-dev --extra postgres --extra serve --extra mlflow --extra lightgbm
+RUN uv sync --frozen --no-dev --extra postgres --extra serve --extra mlflow --extra lightgbm --extra tf
 
 FROM python:3.11-slim AS runtime
 RUN groupadd --system --gid 10001 pymescore && useradd --system --uid 10001 --gid pymescore --home /app pymescore \

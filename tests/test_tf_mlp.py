@@ -189,6 +189,7 @@ def test_a_network_bundle_without_tensorflow_is_refused_naming_the_extra(
     for args in (
         ["score", "--bundle", str(path), "--table", str(table), "--out", str(tmp_path / "s.csv")],
         ["serve", "--bundle", str(path), "--port", "0"],
+        ["export", "--bundle", str(path), "--format", "savedmodel", "--out", str(tmp_path / "sm")],
     ):
         done = subprocess.run([sys.executable, "-c", SCRIPT, *args], capture_output=True, text=True, timeout=120)
         assert done.returncode == 2, (args[0], done.stderr[-2000:])
