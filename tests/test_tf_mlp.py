@@ -26,7 +26,7 @@ from pymescore.model import TrainConfig, score_from_pd, train
 from pymescore.model._compiled import CompiledModel
 from pymescore.model._fitted import COMPLETENESS_LIMIT_POINTS, completeness_points
 from pymescore.model._tf_encode import Encoder
-from pymescore.model._tf_mlp import TfMlp
+from pymescore.model._tf_net import TfNetwork
 from pymescore.model_card import _blend_lines
 from tests.test_families import random_rows
 from tests.test_model import FAST, generic_table
@@ -85,7 +85,7 @@ def test_a_network_file_with_code_is_refused_in_safe_mode(tf_bundle: tuple[Any, 
     out = keras.layers.Lambda(lambda t: t * 2.0)(keras.layers.Add()(inputs))
     keras.Model(inputs, out).save(tmp_path / "n.keras")
     with pytest.raises(PymescoreError, match=r"safe mode") as caught:
-        TfMlp.from_parts(loaded.model.tf_mlp.to_dict(), (tmp_path / "n.keras").read_bytes(), "bundle/: ")
+        TfNetwork.from_parts(loaded.model.tf_mlp.to_dict(), (tmp_path / "n.keras").read_bytes(), "bundle/: ")
     assert caught.value.code == "BUNDLE_INVALID"
 
 
@@ -103,15 +103,15 @@ DIRECTIONS = [1, -1, 0, 0]
 
 
 @pytest.fixture(scope="module")
-def small_net() -> TfMlp:
+def small_net() -> TfNetwork:
     x, y = _matrix(400, 0)
-    return TfMlp.fit(x, y, SIZES, DIRECTIONS, seed=3)
+    return TfNetwork.fit(x, y, SIZES, DIRECTIONS, seed=3)
 
 
 @pytest.mark.slow
-def test_a_seeded_fit_is_deterministic(small_net: TfMlp) -> None:
+def test_a_seeded_fit_is_deterministic(small_net: TfNetwork) -> None:
     x, y = _matrix(400, 0)
-    again = TfMlp.fit(x, y, SIZES, DIRECTIONS, seed=3)
+    again = TfNetwork.fit(x, y, SIZES, DIRECTIONS, seed=3)
     rows, _ = _matrix(300, 1)
     assert np.array_equal(again.margin(rows), small_net.margin(rows))
     assert again.to_bytes() == small_net.to_bytes()  # the same network, the same file (fixed zip dates)
@@ -120,7 +120,7 @@ def test_a_seeded_fit_is_deterministic(small_net: TfMlp) -> None:
 @pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_the_network_is_monotone_where_the_registry_says(small_net: TfMlp, data: st.DataObject) -> None:
+def test_the_network_is_monotone_where_the_registry_says(small_net: TfNetwork, data: st.DataObject) -> None:
     """Raising a +1 column never lowers the margin, raising a -1 column never raises it, whatever the others."""
     value = st.one_of(st.just(np.nan), st.floats(-1e6, 1e6))
     row = np.array([[data.draw(value), data.draw(value), data.draw(value), data.draw(st.sampled_from([0, 1, 2]))]])
@@ -200,7 +200,7 @@ def test_a_network_bundle_without_tensorflow_is_refused_naming_the_extra(
 
 def test_keras_files_have_fixed_dates(tmp_path: Path) -> None:
     """The zip written for the bundle carries no save time (so a retrained identical network hashes alike)."""
-    from pymescore.model._tf_mlp import _normalised_zip
+    from pymescore.model._tf_net import _normalised_zip
 
     raw = io.BytesIO()
     with zipfile.ZipFile(raw, "w") as z:

@@ -7,8 +7,8 @@ Layout::
                               features, metadata
     BUNDLE/booster.ubj        the XGBoost booster (UBJSON), when the model uses XGBoost
     BUNDLE/lightgbm.txt       the LightGBM booster (its text model format), when the model uses LightGBM
-    BUNDLE/tf_mlp.keras       the TensorFlow network (Keras' zip of the architecture's JSON and the weights' HDF5),
-                              when the model uses it; its input encoding and IG reference are in model.json
+    BUNDLE/tf_mlp.keras       the TensorFlow networks (Keras' zip of the architecture's JSON and the weights' HDF5),
+    BUNDLE/tf_sequence.keras  when the model uses them; their input encodings and IG references are in model.json
     BUNDLE/metrics.json       the training report: cross-validation, out-of-time test, candidates, tuning
     BUNDLE/reference.json     training distributions of the score and of each feature (binned) for drift
     BUNDLE/model_card.md      intended use, data, validation, limitations, fairness
@@ -47,7 +47,7 @@ from pymescore.model._families import require
 from pymescore.model._linear import Linear
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scorecard import Scorecard
-from pymescore.model._tf_mlp import TfMlp
+from pymescore.model._tf_net import TfNetwork
 from pymescore.signing import SigningError, Trust, sign, verify
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,9 @@ def _model_dict(model: FittedModel) -> dict[str, Any]:
         "weight_lightgbm": model.lightgbm_weight,
         "tf_mlp": model.tf_mlp.to_dict() if model.tf_mlp is not None else None,
         "weight_tf_mlp": model.tf_mlp_weight,
+        "tf_sequence": model.tf_sequence.to_dict() if model.tf_sequence is not None else None,
+        "weight_tf_sequence": model.tf_sequence_weight,
+        "history_features": [vars(f) for f in model.history_features],
         # the families in the blend, whose libraries a loader needs (a missing one is refused naming its extra)
         "families": [name for name, w in model.weights.items() if w > 0],
         "calibration": model.calibrator.to_dict(),
@@ -156,8 +159,9 @@ def save_bundle(bundle: Bundle, out: Path) -> Path:
                 raise BundleError(f"{out}: expected to write booster.ubj, got {reason}; check the free space") from exc
         if bundle.model.lightgbm is not None:
             (tmp / "lightgbm.txt").write_text(_lgbm.to_text(bundle.model.lightgbm), encoding="utf-8")
-        if bundle.model.tf_mlp is not None:
-            (tmp / "tf_mlp.keras").write_bytes(bundle.model.tf_mlp.to_bytes())
+        for net in (bundle.model.tf_mlp, bundle.model.tf_sequence):
+            if net is not None:
+                (tmp / f"{net.name}.keras").write_bytes(net.to_bytes())
         entries = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
         manifest: dict[str, Any] = {"format": FORMAT, "version": version, "files": entries}
         manifest["manifest_sha256"] = hashlib.sha256(_canonical(manifest)).hexdigest()
@@ -278,9 +282,8 @@ def load_bundle(path: Path, trust: Trust | None = None, expected_digest: str | N
     lightgbm = None
     if data.get("has_lightgbm"):
         lightgbm = _lgbm.from_text(contents["lightgbm.txt"].decode("utf-8"), f"{path}: ")
-    tf_mlp = None
-    if data.get("tf_mlp") is not None:
-        tf_mlp = TfMlp.from_parts(data["tf_mlp"], contents["tf_mlp.keras"], f"{path}: ")
+    networks = {name: TfNetwork.from_parts(data[name], contents[f"{name}.keras"], f"{path}: ")
+                for name in ("tf_mlp", "tf_sequence") if data.get(name) is not None}  # fmt: skip
     booster = None
     if data["has_booster"]:
         booster = xgb.Booster()
@@ -294,8 +297,11 @@ def load_bundle(path: Path, trust: Trust | None = None, expected_digest: str | N
         linear_weight=float(data.get("weight_logistic", 0.0)),
         lightgbm=lightgbm,
         lightgbm_weight=float(data.get("weight_lightgbm", 0.0)),
-        tf_mlp=tf_mlp,
+        tf_mlp=networks.get("tf_mlp"),
         tf_mlp_weight=float(data.get("weight_tf_mlp", 0.0)),
+        tf_sequence=networks.get("tf_sequence"),
+        tf_sequence_weight=float(data.get("weight_tf_sequence", 0.0)),
+        history_features=[FeatureInfo(**f) for f in data.get("history_features", [])],
         calibrator=Calibrator.from_dict(data["calibration"]),
         scale=ScoreScale(**data["scale"]),
         features=[FeatureInfo(**f) for f in data["features"]],

@@ -24,6 +24,9 @@ def features_command(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Snapshot Parquet file to write.")] = None,
     definition: Annotated[str, typer.Option(help="Default definition of the label: sbs or basel.")] = "sbs",
     statement_lag: Annotated[int, typer.Option(help="Months after period_end before a statement is used.")] = 4,
+    sequences: Annotated[
+        bool, typer.Option(help="Also write each row's last 36 months of history (seq_* columns, for sequence models).")
+    ] = False,
 ) -> None:
     """Build a snapshot: one row per firm at risk and as_of date, with every feature and the label.
 
@@ -35,6 +38,8 @@ def features_command(
     Examples:
 
         pymescore features --lake lake/ --as-of 2024-06-30,2024-09-30 --out snapshot.parquet
+
+        pymescore features --lake lake/ --as-of 2024-06-30 --sequences --out snapshot-with-histories.parquet
 
         pymescore features catalog --format md > docs/features.md
     """
@@ -51,7 +56,11 @@ def features_command(
     dates = [d.strip() for d in as_of.split(",") if d.strip()]
     with console.status("Building features…") as status:
         snapshot, lineage = build_snapshot(
-            Lake(lake), dates, config, progress=lambda d: status.update(f"Building features at {d}…")
+            Lake(lake),
+            dates,
+            config,
+            progress=lambda d: status.update(f"Building features at {d}…"),
+            sequences=sequences,
         )
         write_snapshot(snapshot, lineage, out)
     rate = lineage["label_rate"]

@@ -1,4 +1,5 @@
-"""Snapshots: (ruc, as_of, features…, default_12m, label_window_end) for many as_of dates, with lineage."""
+"""Snapshots: (ruc, as_of, features…, default_12m, label_window_end) for many as_of dates, with lineage; with
+``sequences``, also each firm's last 36 months of history (``seq_*`` columns, ``_sequences``)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pymescore.features._build import INPUT_COLUMNS, as_timestamp, build_features
+from pymescore.features._build import INPUT_COLUMNS, as_timestamp, build_features, build_sequences
 from pymescore.features._catalog import FEATURES
 from pymescore.features._config import DEFINITIONS, FeatureConfig
 from pymescore.features._labels import build_labels
 from pymescore.features._registry import registry_hash
+from pymescore.features._sequences import SEQUENCE_MONTHS, sequence_columns
 from pymescore.lake import Lake
 
 LINEAGE_KEY = b"pymescore.lineage"
@@ -55,8 +57,10 @@ def build_snapshot(
     as_of_dates: Sequence[object],
     config: FeatureConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    sequences: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Features and labels of every firm at risk at each date; firms already in default are left out."""
+    """Features and labels of every firm at risk at each date; firms already in default are left out. With
+    ``sequences``, each row also holds its monthly histories (``seq_<channel>``: 36 numbers, oldest first)."""
     from pymescore import __version__
 
     config = config or FeatureConfig()
@@ -67,6 +71,8 @@ def build_snapshot(
         if progress:
             progress(str(ts.date()))
         features = build_features(tables, ts, config)
+        if sequences:  # the same firms in the same order (the same batch edge)
+            features = features.assign(**sequence_columns(build_sequences(tables, ts)))  # type: ignore[arg-type]
         labels = build_labels(tables, ts, features["ruc"].to_numpy(), config)
         part = features.assign(
             default_12m=labels["default_12m"].to_numpy(), label_window_end=labels["label_window_end"].to_numpy()
@@ -92,6 +98,7 @@ def build_snapshot(
         "labelled_rows": int(labelled.sum()),
         "label_rate": float(snapshot.loc[labelled, "default_12m"].astype(float).mean()) if labelled.any() else None,
         "exchange_rates": _rates_span(rates),
+        "sequence_months": SEQUENCE_MONTHS if sequences else None,
     }
     return snapshot, lineage
 

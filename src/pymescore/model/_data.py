@@ -32,6 +32,9 @@ class Prepared:
     config: TrainConfig
     #: the last day of each row's outcome window (the domain's ``label_end_col``), else None
     label_ends: np.ndarray | None = None
+    #: each row's monthly histories (rows × months × the domain's ``sequence_cols``), when the table holds them
+    sequences: np.ndarray | None = None
+    sequence_cols: tuple[str, ...] = ()
 
 
 def parse_target(values: pd.Series, positive: str | None, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +123,19 @@ def prepare(frame: pd.DataFrame, config: TrainConfig, domain: Domain | None = No
     times = _times(rows[config.time_col], config.time_col) if config.time_col else None
     end_col = _present(domain.label_end_col, rows) if domain is not None and config.time_col else None
     ends = pd.to_datetime(rows[end_col]).to_numpy() if end_col else None
-    return Prepared(X.reset_index(drop=True), y[present], groups, times, int((~present).sum()), domain, config, ends)
+    sequence_cols = tuple(domain.sequence_cols) if domain is not None else ()
+    sequences = stack_sequences(rows, sequence_cols) if sequence_cols else None
+    return Prepared(X.reset_index(drop=True), y[present], groups, times, int((~present).sum()), domain, config, ends,
+                    sequences, sequence_cols if sequences is not None else ())  # fmt: skip
+
+
+def stack_sequences(rows: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray | None:
+    """Rows × months × ``columns`` (float32) from columns whose cells are lists of one length; None when the
+    table lacks one of them."""
+    if not set(columns) <= set(rows.columns) or not len(rows):
+        return None
+    blocks = [np.stack([np.asarray(cell, dtype=np.float32) for cell in rows[c].tolist()]) for c in columns]
+    return np.stack(blocks, axis=2)
 
 
 def _present(column: str | None, frame: pd.DataFrame) -> str | None:

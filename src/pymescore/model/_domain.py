@@ -49,4 +49,11 @@ class Domain(Protocol):
 
     @property
     def reasons(self) -> Mapping[str, tuple[str, str]]:
-        """Reason texts by column, (Spanish, English), for the fitted model's feature list."""
+        """Reason texts by column, (Spanish, English), for the fitted model's feature list (and the sequence
+        columns' reasons, for a sequence model's attributions to the histories)."""
+
+    @property
+    def sequence_cols(self) -> tuple[str, ...]:
+        """Columns whose cells are each row's monthly history of one channel (a list of numbers, oldest month
+        first, NaN where not observed): never features; the sequence model reads them (rows × months × columns).
+        Among ``keys`` too."""

@@ -55,8 +55,8 @@ FAMILIES: dict[str, Family] = {
                scores_with_module=False),
         Family("logistic", "additive", "sklearn", None, label="logistic regression", scores_with_module=False),
         Family("tf_mlp", "network", "tensorflow", "tf", file="tf_mlp.keras", label="TensorFlow MLP", default=False),
-        Family("tf_sequence", "network", "tensorflow", "tf", built=False, label="TensorFlow sequence model",
-               pending="the TensorFlow families are not available yet (issue 21's TensorFlow pass)"),
+        Family("tf_sequence", "network", "tensorflow", "tf", file="tf_sequence.keras",
+               label="TensorFlow sequence model", default=False),
     )
 }  # fmt: skip
 

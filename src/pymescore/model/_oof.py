@@ -190,13 +190,20 @@ def additive_oof(
     return out
 
 
-def network_oof(fold_data: list[Fold], fit: Callable[[Fold], Any], n: int, on_fold: Step | None = None) -> np.ndarray:
+def network_oof(
+    fold_data: list[Fold],
+    fit: Callable[[Fold], Any],
+    n: int,
+    on_fold: Step | None = None,
+    sequences: np.ndarray | None = None,
+) -> np.ndarray:
     """Out-of-fold margins of a network family, one fold at a time (TensorFlow sizes its own threads, and a
-    seeded fit is deterministic only when nothing else runs in its graph)."""
+    seeded fit is deterministic only when nothing else runs in its graph); ``sequences``: the development rows'
+    histories, for the sequence model."""
     out = np.full(n, np.nan)
     for i, f in enumerate(fold_data):
         net = fit(f)
-        out[f.valid] = net.margin(_lgbm_array(f.X_valid))
+        out[f.valid] = net.margin(_lgbm_array(f.X_valid), None if sequences is None else sequences[f.valid])
         if on_fold is not None:
             on_fold(i + 1, len(fold_data))
     return out

@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 import os
 import threading
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -73,56 +74,58 @@ def gauss_legendre(steps: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Integrator:
-    """Integrated Gradients of a Keras model with inputs (monotone block, free block) and one output (a margin):
-    for each row, (x - reference) × the mean gradient along the straight path from the reference, by
-    ``steps``-point Gauss-Legendre quadrature. The attributions add up to f(x) - f(reference) up to the
-    quadrature's error (measured at training: the completeness error). Rows are done ``chunk`` at a time."""
+    """Integrated Gradients of a Keras model with one or more inputs (a network family's: monotone block, free
+    block and, for the sequence model, the histories) and one output (a margin): for each row, (x - reference) ×
+    the mean gradient along the straight path from the reference, by ``steps``-point Gauss-Legendre quadrature.
+    The attributions add up to f(x) - f(reference) up to the quadrature's error (measured at training: the
+    completeness error). Rows are done ``chunk`` at a time (``steps`` × ``chunk`` rows per gradient call)."""
 
-    def __init__(self, model: Any, reference: tuple[np.ndarray, np.ndarray], steps: int, chunk: int = 512) -> None:
+    def __init__(self, model: Any, reference: Sequence[np.ndarray], steps: int, chunk: int = 512) -> None:
         tf = tensorflow()
         self.model, self.steps, self.chunk = model, steps, chunk
-        self.reference = (np.asarray(reference[0], np.float32), np.asarray(reference[1], np.float32))
+        self.reference = [np.asarray(r, np.float32) for r in reference]
+        shapes = [r.shape for r in self.reference]
         nodes, weights = gauss_legendre(steps)
-        alphas = tf.constant(nodes.astype(np.float32).reshape(-1, 1, 1))
-        w = tf.constant(weights.astype(np.float32).reshape(-1, 1, 1))
-        ref_m, ref_f = (tf.constant(r.reshape(1, 1, -1)) for r in self.reference)
-        widths = (len(self.reference[0]), len(self.reference[1]))
+        refs = [tf.constant(r[None, None]) for r in self.reference]  # 1 × 1 × shape
 
-        spec = [tf.TensorSpec([None, w], tf.float32) for w in widths]
+        def along(x: Any) -> tuple[Any, Any]:  # the quadrature's nodes and weights, shaped for x (steps × 1 × …)
+            ones = [1] * len(x.shape)
+            return (tf.constant(nodes.astype(np.float32).reshape(-1, *ones)),
+                    tf.constant(weights.astype(np.float32).reshape(-1, *ones)))  # fmt: skip
+
+        spec = [tf.TensorSpec([None, *shape], tf.float32) for shape in shapes]
 
         @tf.function(input_signature=spec, autograph=False)  # type: ignore[untyped-decorator]
-        def integrate(xm: Any, xf: Any) -> Any:
-            n = tf.shape(xm)[0]
-            dm, df = xm[None] - ref_m, xf[None] - ref_f  # 1 × n × width
-            pm = tf.reshape(ref_m + alphas * dm, (-1, widths[0]))
-            pf = tf.reshape(ref_f + alphas * df, (-1, widths[1]))
+        def integrate(*xs: Any) -> Any:
+            n = tf.shape(xs[0])[0]
+            deltas = [x[None] - ref for x, ref in zip(xs, refs, strict=True)]  # 1 × n × shape
+            paths = [tf.reshape(ref + along(x)[0] * d, (-1, *shape))
+                     for x, ref, d, shape in zip(xs, refs, deltas, shapes, strict=True)]  # fmt: skip
             with tf.GradientTape() as tape:
-                tape.watch([pm, pf])
-                out = tf.reduce_sum(model([pm, pf], training=False))
-            gm, gf = tape.gradient(out, [pm, pf])
-            gm = tf.reduce_sum(w * tf.reshape(gm, (steps, n, widths[0])), axis=0)
-            gf = tf.reduce_sum(w * tf.reshape(gf, (steps, n, widths[1])), axis=0)
-            return dm[0] * gm, df[0] * gf
+                tape.watch(paths)
+                out = tf.reduce_sum(model(paths, training=False))
+            grads = tape.gradient(out, paths)
+            return [d[0] * tf.reduce_sum(along(x)[1] * tf.reshape(g, (steps, n, *shape)), axis=0)
+                    for x, d, g, shape in zip(xs, deltas, grads, shapes, strict=True)]  # fmt: skip
 
         @tf.function(input_signature=spec, autograph=False)  # type: ignore[untyped-decorator]
-        def forward(xm: Any, xf: Any) -> Any:
-            return model([xm, xf], training=False)[:, 0]
+        def forward(*xs: Any) -> Any:
+            return model(list(xs), training=False)[:, 0]
 
         self._integrate, self._forward = integrate, forward
-        self.bias = float(self.margin(self.reference[0][None], self.reference[1][None])[0])
+        self.bias = float(self.margin(*(r[None] for r in self.reference))[0])
 
-    def margin(self, xm: np.ndarray, xf: np.ndarray) -> np.ndarray:
+    def margin(self, *xs: np.ndarray) -> np.ndarray:
         """The network's output for each row, float64."""
-        out = [self._forward(xm[i : i + 8192], xf[i : i + 8192]).numpy() for i in range(0, len(xm), 8192)]
+        step = 8192
+        out = [self._forward(*(x[i : i + step] for x in xs)).numpy() for i in range(0, len(xs[0]), step)]
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
-    def attributions(self, xm: np.ndarray, xf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per input (monotone block, free block), float64; they add up to margin - bias."""
-        parts_m, parts_f = [], []
-        for i in range(0, len(xm), self.chunk):
-            am, af = self._integrate(xm[i : i + self.chunk], xf[i : i + self.chunk])
-            parts_m.append(am.numpy())
-            parts_f.append(af.numpy())
-        if not parts_m:
-            return np.zeros((0, len(self.reference[0]))), np.zeros((0, len(self.reference[1])))
-        return np.concatenate(parts_m).astype(np.float64), np.concatenate(parts_f).astype(np.float64)
+    def attributions(self, *xs: np.ndarray) -> list[np.ndarray]:
+        """Per input, float64, shaped as the input; together they add up to margin - bias."""
+        parts: list[list[np.ndarray]] = [[] for _ in xs]
+        for i in range(0, len(xs[0]), self.chunk):
+            for k, a in enumerate(self._integrate(*(x[i : i + self.chunk] for x in xs))):
+                parts[k].append(a.numpy())
+        return [np.concatenate(p).astype(np.float64) if p else np.zeros((0, *r.shape))
+                for p, r in zip(parts, self.reference, strict=True)]  # fmt: skip

@@ -10,6 +10,7 @@ direction enters the network's *monotone* block multiplied by its direction (the
 that block); everything else (flags, one-hots, free numbers) enters the *free* block.
 
 Every encoded input belongs to one model column (``owner``): an attribution of the inputs sums to its column.
+The sequence model's monthly histories have their own encoding (:class:`SequenceEncoder`).
 """
 
 from __future__ import annotations
@@ -122,3 +123,51 @@ def _mapped(x: np.ndarray, v: dict[str, Any]) -> np.ndarray:
     """A number through its quantile map, missing as the fill (the training median)."""
     filled = np.where(np.isnan(x), v["fill"], x)
     return np.asarray(np.interp(filled, v["knots"], v["values"]), dtype=np.float64)
+
+
+@dataclass
+class SequenceEncoder:
+    """The sequence model's histories (rows × months × channels, NaN where a month was not observed) as its
+    network reads them, fitted on the training rows: a channel of 0/1 values (a mask) as it is; any other as
+    ``sign(v)·log(1 + |v|)`` standardised by its training mean and deviation; a missing value 0 (its mask, a
+    channel of its own, says it was missing). ``channels`` names them (the snapshot's ``seq_*`` columns): they are
+    the sources the network's attributions to the histories go to."""
+
+    channels: list[str] = field(default_factory=list)
+    binary: list[bool] = field(default_factory=list)
+    mean: list[float] = field(default_factory=list)
+    scale: list[float] = field(default_factory=list)
+
+    @classmethod
+    def fit(cls, sequences: np.ndarray, channels: list[str]) -> SequenceEncoder:
+        out = cls(list(channels))
+        for c in range(sequences.shape[2]):
+            v = sequences[:, :, c].astype(np.float64).ravel()
+            v = v[~np.isnan(v)]
+            binary = bool(np.isin(v, (0.0, 1.0)).all())
+            u = _signed_log(v)
+            out.binary.append(binary)
+            out.mean.append(0.0 if binary or not len(u) else float(u.mean()))
+            out.scale.append(1.0 if binary or not len(u) or u.std() == 0 else float(u.std()))
+        return out
+
+    def transform(self, sequences: np.ndarray | None, n: int, months: int) -> np.ndarray:
+        """Float32 rows × months × channels; ``sequences`` None: no history at all (every month missing)."""
+        if sequences is None:
+            return np.zeros((n, months, len(self.channels)), dtype=np.float32)
+        v = sequences.astype(np.float64)
+        out = np.where(np.asarray(self.binary)[None, None, :], v,
+                       (_signed_log(v) - np.asarray(self.mean)) / np.asarray(self.scale))  # fmt: skip
+        return np.nan_to_num(out, nan=0.0).astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"channels": self.channels, "binary": self.binary, "mean": self.mean, "scale": self.scale}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SequenceEncoder:
+        return cls(list(data["channels"]), [bool(b) for b in data["binary"]], [float(m) for m in data["mean"]],
+                   [float(s) for s in data["scale"]])  # fmt: skip
+
+
+def _signed_log(v: np.ndarray) -> np.ndarray:
+    return np.asarray(np.sign(v) * np.log1p(np.abs(v)), dtype=np.float64)

@@ -30,7 +30,7 @@ from pymescore.model._fitted import FittedModel
 from pymescore.model._forest import Forest, from_lightgbm, from_xgboost
 from pymescore.model._lgbm import to_text
 from pymescore.model._tf import tensorflow
-from pymescore.model._tf_graph import additive, calibrate, encode, score, trees
+from pymescore.model._tf_graph import additive, calibrate, encode, encode_sequences, score, trees
 
 SIGNATURE = "serving_default"
 FEATURES_FILE = "features.json"
@@ -44,33 +44,38 @@ def _module(model: FittedModel) -> Any:
     """A ``tf.Module`` whose ``serve`` computes ``pd`` and ``score`` from the model rows."""
     tf = tensorflow()
     compiled = CompiledModel(model)
-    n = len(compiled.columns)
+    n = len(model.inputs())
     forests: list[tuple[float, Forest]] = []
     if compiled.booster is not None:
         forests.append((model.weight, from_xgboost(bytes(compiled.booster.save_raw("json")))))
     if compiled.lightgbm is not None:
         forests.append((model.lightgbm_weight, from_lightgbm(to_text(compiled.lightgbm))))
     families = [(f.weight, f) for f in compiled._families]
-    net = model._network()
+    networks = model._networks()
     cal = model.calibrator
+    columns, months, channels = len(model.preprocessor.columns), model.months, len(model.channels)
 
     class Export(tf.Module):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
             super().__init__(name="pymescore")
-            self.network: Any = None if net is None else net.model  # its variables saved with the module
+            self.networks: Any = [net.model for _, net in networks]  # their variables saved with the module
 
         @tf.function(input_signature=[tf.TensorSpec([None, n], tf.float32, name="inputs")], autograph=False)  # type: ignore[untyped-decorator]
         def serve(self, inputs: Any) -> dict[str, Any]:
-            x = tf.cast(inputs, tf.float64)
+            rows = tf.cast(inputs, tf.float64)
+            x = rows[:, :columns]
             z = tf.zeros([tf.shape(x)[0]], tf.float64)
             for weight, forest in forests:  # the order of CompiledModel.predict: trees, additive, network
                 z += weight * trees(forest, x)
             for weight, family in families:
                 z += weight * additive(family, x)
-            if net is not None:
-                mono, free = encode(net.encoder, x)
-                margin = self.network([mono, free], training=False)[:, 0]
-                z += model.tf_mlp_weight * tf.cast(margin, tf.float64)
+            for (weight, net), keras_model in zip(networks, self.networks, strict=True):
+                parts = list(encode(net.encoder, x))
+                if net.sequence is not None:  # the histories, month by month after the model's columns
+                    history = tf.reshape(rows[:, columns:], [-1, months, channels])
+                    parts.append(encode_sequences(net.sequence, history))
+                margin = keras_model(parts, training=False)[:, 0]
+                z += weight * tf.cast(margin, tf.float64)
             p = calibrate(cal.method, cal.a_, cal.b_, cal.x_, cal.y_, z)
             return {"pd": p, "score": score(p, model.scale)}
 

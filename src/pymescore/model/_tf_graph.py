@@ -16,7 +16,7 @@ from pymescore.model._calibration import _EPS
 from pymescore.model._config import ScoreScale
 from pymescore.model._forest import ZERO, Forest
 from pymescore.model._tf import tensorflow
-from pymescore.model._tf_encode import Encoder
+from pymescore.model._tf_encode import Encoder, SequenceEncoder
 
 Tensor = Any
 
@@ -125,6 +125,15 @@ def encode(encoder: Encoder, x: Tensor) -> tuple[Tensor, Tensor]:
     mono_t = tf.stack(mono, axis=1) if mono else zero
     free_t = tf.concat(blocks, axis=1) if blocks else zero
     return tf.cast(mono_t, tf.float32), tf.cast(free_t, tf.float32)
+
+
+def encode_sequences(encoder: SequenceEncoder, seq: Tensor) -> Tensor:
+    """``SequenceEncoder.transform`` as operations: rows × months × channels, float32."""
+    tf = tensorflow()
+    signed = tf.sign(seq) * tf.math.log1p(tf.abs(seq))
+    scaled = (signed - np.asarray(encoder.mean)) / np.asarray(encoder.scale)
+    out = tf.where(tf.constant(np.asarray(encoder.binary))[None, None, :], seq, scaled)
+    return tf.cast(tf.where(tf.math.is_nan(out), tf.zeros_like(out), out), tf.float32)
 
 
 def calibrate(method: str, a: float, b: float, xs: list[float], ys: list[float], z: Tensor) -> Tensor:

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from pymescore.errors import PymescoreError
+from pymescore.errors import ConfigError, PymescoreError
 from pymescore.model import _lgbm, _xgb
 from pymescore.model._blend import FAMILIES, add_test_aucs, auc, blend, candidates, choose_weights, fold_table, why
 from pymescore.model._calibration import choose_calibrator
@@ -44,7 +44,7 @@ from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scale import score_from_pd
 from pymescore.model._scorecard import Scorecard
 from pymescore.model._split import choose_test, embargo_applies, embargoed, folds
-from pymescore.model._tf_mlp import TfMlp
+from pymescore.model._tf_net import TfNetwork
 from pymescore.model._typing import ColumnType, unreadable
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,12 @@ def _features(types: list[ColumnType], monotone: dict[str, int], domain: Domain 
     return out
 
 
+def _features_of(columns: list[str], domain: Domain | None) -> list[FeatureInfo]:
+    """The histories' channels as the reasons name them (the domain's texts)."""
+    reasons = domain.reasons if domain is not None else {}
+    return [FeatureInfo(c, "history", 0, *reasons.get(c, (c, c))) for c in columns]
+
+
 def fit(
     frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = None, *, domain: Domain | None = None
 ) -> FittedModel:
@@ -107,6 +113,11 @@ def train(
     left_out = embargoed(prep, test_mask, test_kind)
     dev = np.flatnonzero(~test_mask & ~left_out)
     X_dev, y_dev, g_dev = prep.X.iloc[dev].reset_index(drop=True), prep.y[dev], prep.groups[dev]
+    seq_dev = None if prep.sequences is None else prep.sequences[dev]
+    if "tf_sequence" in names and seq_dev is None:
+        raise ConfigError("--families tf_sequence: expected each row's monthly histories (the seq_* columns of "
+                          "pymescore features --sequences), got a table without them; rebuild the snapshot with "
+                          "--sequences or leave tf_sequence out", parameter="families")  # fmt: skip
     if len(np.unique(y_dev)) < 2 or min(np.bincount(y_dev)) < cfg.folds:
         hint = (
             f"; the out-of-time embargo left out {int(left_out.sum())} rows whose outcome window ends after the "
@@ -156,17 +167,21 @@ def train(
         timings["oof_lightgbm"] = time.perf_counter() - t
     sizes, directions = network_inputs(fold_data[0].pre, model_mono)
 
-    def fit_net(X: pd.DataFrame, y: np.ndarray, rows: np.ndarray, explain: bool = False) -> TfMlp:
-        return TfMlp.fit(as_array(X), y, sizes, directions, cfg.seed, g_dev[rows] if grouped else None, cfg.n_jobs,
-                         explain=explain)  # fmt: skip
+    def fit_net(X: pd.DataFrame, y: np.ndarray, rows: np.ndarray, sequence: bool, explain: bool = False) -> TfNetwork:
+        histories = seq_dev[rows] if sequence and seq_dev is not None else None
+        return TfNetwork.fit(as_array(X), y, sizes, directions, cfg.seed, g_dev[rows] if grouped else None, cfg.n_jobs,
+                             explain=explain, sequences=histories, channels=list(prep.sequence_cols))  # fmt: skip
 
-    if use["tf_mlp"]:
+    for name, label in (("tf_mlp", "TensorFlow MLP"), ("tf_sequence", "TensorFlow sequence model")):
+        if not use[name]:
+            continue
         t = time.perf_counter()
-        stage = f"out-of-fold TensorFlow MLP ({cfg.folds} folds)"
+        stage = f"out-of-fold {label} ({cfg.folds} folds)"
         say(stage)
-        oof["tf_mlp"] = network_oof(fold_data, lambda f: fit_net(f.X_train, f.y_train, f.train), len(y_dev),
-                                    _steps(say, stage))  # fmt: skip
-        timings["oof_tf_mlp"] = time.perf_counter() - t
+        sequence = name == "tf_sequence"
+        oof[name] = network_oof(fold_data, lambda f, s=sequence: fit_net(f.X_train, f.y_train, f.train, s),  # type: ignore[misc]
+                                len(y_dev), _steps(say, stage), seq_dev if sequence else None)  # fmt: skip
+        timings[f"oof_{name}"] = time.perf_counter() - t
     if use["xgboost"]:
         t = time.perf_counter()
         # --time-budget bounds the whole run: tuning ends in time for the out-of-fold and final XGBoost fits
@@ -211,7 +226,9 @@ def train(
     final_lgbm = _lgbm.fit_booster(X_fit, y_dev, model_mono, cfg.seed, cfg.n_jobs) if w["lightgbm"] > 0 else None
     scorecard = Scorecard().fit(X_fit, y_dev, model_mono, cfg.seed) if w["scorecard"] > 0 else None
     linear = Linear().fit(X_fit, y_dev, model_mono, cfg.seed) if w["logistic"] > 0 else None
-    final_net = fit_net(X_fit, y_dev, np.arange(len(y_dev)), explain=True) if w["tf_mlp"] > 0 else None
+    everyone = np.arange(len(y_dev))
+    final_net = fit_net(X_fit, y_dev, everyone, False, explain=True) if w["tf_mlp"] > 0 else None
+    final_seq = fit_net(X_fit, y_dev, everyone, True, explain=True) if w["tf_sequence"] > 0 else None
     timings["final_fit"] = time.perf_counter() - t
     model = FittedModel(
         preprocessor=pre,
@@ -230,6 +247,9 @@ def train(
         lightgbm_weight=w["lightgbm"],
         tf_mlp=final_net,
         tf_mlp_weight=w["tf_mlp"],
+        tf_sequence=final_seq,
+        tf_sequence_weight=w["tf_sequence"],
+        history_features=[] if final_seq is None else _features_of(final_seq.channels, prep.domain),
     )
 
     fold_rows = fold_table(y_dev, [f.valid for f in fold_data], margins, used, z_oof)
@@ -242,7 +262,8 @@ def train(
         X_test = prep.X.iloc[np.flatnonzero(test_mask)].reset_index(drop=True)
         y_test = prep.y[test_mask]
         M = pre.transform(X_test)
-        z_test = model.margin_of(M)
+        seq_test = None if prep.sequences is None else prep.sequences[test_mask]
+        z_test = model.margin_of(M, sequences=seq_test)
         p_test = calibrator.predict(z_test)
         test_frame = X_test.assign(y=y_test, pd=p_test, score=np.rint(score_from_pd(p_test, cfg.scale)).astype(int))
         if prep.times is not None:
@@ -254,9 +275,10 @@ def train(
             "scorecard": None if scorecard is None else scorecard.margin(M),
             "logistic": None if linear is None else linear.margin(M),
             "tf_mlp": None if final_net is None else final_net.margin(as_array(M)),
+            "tf_sequence": None if final_seq is None else final_seq.margin(as_array(M), seq_test),
         }
         add_test_aucs(rows, y_test, own, z_test)
-    explanations = explanation_report(model, X_fit, cfg.seed)  # the networks' completeness error, measured
+    explanations = explanation_report(model, X_fit, cfg.seed, seq_dev)  # the networks' completeness error
     timings["total"] = time.perf_counter() - t0
     report = {
         "target": cfg.target,

@@ -17,6 +17,8 @@ from pymescore.service._rates import RATE_MAX, RATE_MIN
 
 MAX_HISTORY_ROWS = 600
 MAX_FEATURES = 200
+#: values of one model row (the model's inputs: its columns, and a sequence model's 36 months × 8 channels)
+MAX_INPUTS = 2000
 MAX_RATES = 240
 #: an amount in the record's currency (finite; beyond ±10^13 is a typing error, not an SME)
 #: strict: JSON ``true`` or ``"5000"`` is not an amount (pydantic's lax mode would read 1.0 and 5000.0)
@@ -337,7 +339,7 @@ class ModelInfo(BaseModel):
 
 #: a model row, as a SavedModel export reads it: one number per model input (GET /v1/model ``inputs``), in order;
 #: null (or NaN) for a missing value, a category as its index in the input's ``categories``
-ModelRow = Annotated[list[Annotated[float, Field(strict=True)] | None], Field(max_length=MAX_FEATURES)]
+ModelRow = Annotated[list[Annotated[float, Field(strict=True)] | None], Field(max_length=MAX_INPUTS)]
 
 
 class PredictRequest(BaseModel):
