@@ -42,8 +42,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="pymescore-bench-"))
     try:
         lake = simulated_lake(work, args.firms, args.months)
-        snapshot, _ = build_snapshot(lake, AS_OF)
         families = tuple(args.families.split(",")) if args.families else None
+        # the sequence model reads each row's monthly histories (``pymescore features --sequences``)
+        snapshot, _ = build_snapshot(lake, AS_OF, sequences=bool(families and "tf_sequence" in families))
         config = TrainConfig(target="default_12m", trials=args.trials, time_budget=args.time_budget,  # type: ignore[arg-type]
                              device=args.device, families=families)  # fmt: skip
         t0 = time.perf_counter()

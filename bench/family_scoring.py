@@ -2,7 +2,8 @@
 simulated snapshot and scored by the service's ``Scorer.score()`` from raw 24-month histories (contracts,
 features, PD, exact reasons — Integrated Gradients for the network —, decision and hints).
 
-Bundles: ``xgboost`` alone, ``tf_mlp`` alone, and the default families with ``tf_mlp`` added (a blend). For each:
+Bundles: ``xgboost`` alone, ``tf_mlp`` alone, ``tf_sequence`` alone (its histories built from the request's raw
+records), and the default families with ``tf_mlp`` added (a blend). For each:
 one application per call (the median of ``--repeat`` blocks of ``--single`` calls, bundles alternating call by
 call so that each sees the same machine load) and ``--batch`` applications per call (per application). Ratios
 to the tree bundle are the figures to read (the machine is shared).
@@ -31,6 +32,7 @@ from pymescore.service import Policy, Scored, Scorer, ScoreRequest
 BUNDLES = {
     "xgboost": ("xgboost",),
     "tf_mlp": ("tf_mlp",),
+    "tf_sequence": ("tf_sequence",),
     "blend with tf_mlp": ("xgboost", "lightgbm", "scorecard", "logistic", "tf_mlp"),
 }
 
@@ -46,7 +48,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="pymescore-bench-"))
     try:
         lake = simulated_lake(work, args.firms, 48)
-        snapshot, _ = build_snapshot(lake, ("2023-06-30", "2023-12-31", "2024-12-31"))
+        snapshot, _ = build_snapshot(lake, ("2023-06-30", "2023-12-31", "2024-12-31"), sequences=True)
         scorers: dict[str, Scorer] = {}
         trained: dict[str, Any] = {}
         for name, families in BUNDLES.items():
@@ -56,7 +58,9 @@ def main() -> None:
             scorers[name] = Scorer(bundle, Policy(), lake.read_optional("exchange_rates"), nthread=1)
             trained[name] = {"weights": {k: v for k, v in metrics["blend_weights"].items() if v > 0},
                              "test_auc": metrics["test_metrics"]["auc"]}  # fmt: skip
-        requests = [ScoreRequest.model_validate(b) for b in request_bodies(work / "lake", 400, "2025-06-30")]
+        # 36 months of raw history per application: what the sequence model reads (the features read 24)
+        bodies = request_bodies(work / "lake", 400, "2025-06-30", months=36)
+        requests = [ScoreRequest.model_validate(b) for b in bodies]
         for scorer in scorers.values():
             refused = [s for s in scorer.score(requests) if not isinstance(s, Scored)]  # warms every path up
             assert not refused, refused[0]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 

@@ -45,8 +45,8 @@ def _blend_lines(r: dict[str, Any], m: Any) -> list[str]:
     if ig:
         error = ig["completeness_points"]
         out.append(
-            f"- Reasons of the network ({ig['family']}): {ig['method']}, {ig['ig_steps']} points; completeness error "
-            f"(the score of bias + Σ attributions against the score) on {ig['rows']} development rows: max "
+            f"- Reasons of the networks ({ig['family']}): {ig['method']}, up to {ig['ig_steps']} points; completeness "
+            f"error (the score of bias + Σ attributions against the score) on {ig['rows']} development rows: max "
             f"{error['max']:.4f}, p99 {error['p99']:.4f}, mean {error['mean']:.4f} points (limit "
             f"{ig['limit_points']} per application: {'met' if ig['within'] else 'NOT met'}); the reasons' points are "
             "scaled to add up to the score exactly"

@@ -7,10 +7,11 @@ The contract (what checks outside the project call)::
     OUT/features.json                    {"features": [{"name": …, "categories": [...] or null}, …]} in input order
 
 An input row is the model's row (``CompiledModel.matrix``): one value per model column in that order, NaN for a
-missing value, a category as its index in ``categories`` (another index, or NaN, is a missing category). The
-graph holds every family of the bundle's blend — XGBoost and LightGBM trees as padded arrays walked by a
-fixed-depth gather loop, the scorecard and the logistic regression as their compiled vectors, the TensorFlow
-network after its input encoding — then the blend, the calibration and the score scale (``_tf_graph``). Inputs
+missing value, a category as its index in ``categories`` (another index, or NaN, is a missing category); with the
+sequence model, then its monthly histories month by month (``FittedModel.inputs``). The graph holds every family
+of the bundle's blend — XGBoost and LightGBM trees as padded arrays walked by a fixed-depth gather loop, the
+scorecard and the logistic regression as their compiled vectors, the TensorFlow networks after their input
+encodings — then the blend, the calibration and the score scale (``_tf_graph``). Inputs
 are float32 by contract: the export gives the bundle's PD (to 1e-6) on the same float32 values; a number that
 float32 cannot hold exactly is rounded to float32 first (as the XGBoost family does in the bundle anyway).
 """
