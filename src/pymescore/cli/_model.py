@@ -104,10 +104,10 @@ def train_command(
     families: Annotated[
         str | None,
         typer.Option(
-            help="Model families to fit and blend: FAMILY,FAMILY of xgboost, lightgbm, scorecard, logistic, tf_mlp "
-            "(tf_sequence: not available yet). Default: every tree and additive family whose library is installed "
-            "(lightgbm needs pip install 'pymescore[lightgbm]', tf_mlp 'pymescore[tf]' and is fitted only when "
-            "named); the model card says which and why."
+            help="Model families to fit and blend: FAMILY,FAMILY of xgboost, lightgbm, scorecard, logistic, tf_mlp, "
+            "tf_sequence (its table needs the histories: pymescore features --sequences). Default: every tree and "
+            "additive family whose library is installed (lightgbm needs pip install 'pymescore[lightgbm]'; the tf_* "
+            "families 'pymescore[tf]' and are fitted only when named); the model card says which and why."
         ),
     ] = None,
     register: Annotated[bool, typer.Option(help="Register the bundle in MLflow (PYMESCORE_MLFLOW_URI).")] = False,
@@ -121,8 +121,8 @@ def train_command(
     ] = False,
 ) -> None:
     """Train a calibrated model (tuned XGBoost, LightGBM, a binned logistic scorecard, a logistic regression and,
-    when named, a TensorFlow MLP, selected or blended by out-of-fold AUC; --families picks them) and write a
-    bundle. Prints the validation metrics as JSON on the last line.
+    when named, a TensorFlow MLP and a sequence model, selected or blended by out-of-fold AUC; --families picks
+    them) and write a bundle. Prints the validation metrics as JSON on the last line.
 
     On an SME snapshot (`pymescore features` output) the group is `ruc`, the time is `as_of` and the
     monotone directions come from the feature registry; the latest as_of is the out-of-time test and the
@@ -137,6 +137,9 @@ def train_command(
         pymescore train --table german.csv --target creditability --positive bad --out german_bundle/
 
         pymescore train --table german.csv --target creditability --positive bad --families scorecard --out sc/
+
+        pymescore features --lake lake/ --as-of 2023-06-30,2023-12-31,2024-12-31 --sequences --out seq.parquet
+        pymescore train --table seq.parquet --target default_12m --families scorecard,tf_mlp,tf_sequence --out tf/
 
     The test's approval rates and the model card use the decision policy's cut-offs (--policy, else
     PYMESCORE_POLICY_FILE, else the built-in); the bundle records that policy's version.

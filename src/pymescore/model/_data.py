@@ -123,7 +123,7 @@ def prepare(frame: pd.DataFrame, config: TrainConfig, domain: Domain | None = No
     times = _times(rows[config.time_col], config.time_col) if config.time_col else None
     end_col = _present(domain.label_end_col, rows) if domain is not None and config.time_col else None
     ends = pd.to_datetime(rows[end_col]).to_numpy() if end_col else None
-    sequence_cols = tuple(domain.sequence_cols) if domain is not None else ()
+    sequence_cols = tuple(getattr(domain, "sequence_cols", ()))  # optional (``Domain``'s docstring)
     sequences = stack_sequences(rows, sequence_cols) if sequence_cols else None
     return Prepared(X.reset_index(drop=True), y[present], groups, times, int((~present).sum()), domain, config, ends,
                     sequences, sequence_cols if sequences is not None else ())  # fmt: skip
