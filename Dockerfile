@@ -9,7 +9,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 COPY src ./src
 # dask and s3: the same image runs the Dask scheduler and workers of the scale-out path (docs/scale-out.md)
-RUN uv sync --frozen --no-dev --extra postgres --extra serve --extra mlflow --extra lightgbm --extra dask --extra s3
+RUN uv sync --frozen --no-dev --extra postgres --extra serve --extra mlflow --extra lightgbm --extra dask --extra s3 --extra tf
 
 FROM python:3.11-slim AS runtime
 RUN groupadd --system --gid 10001 pymescore && useradd --system --uid 10001 --gid pymescore --home /app pymescore \

@@ -17,7 +17,7 @@ help:  ## List the targets
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen --extra postgres --extra train --extra report --extra mlflow --extra serve --extra lightgbm --extra s3 --extra dask
+	$(UV) sync --frozen --extra postgres --extra train --extra report --extra mlflow --extra serve --extra lightgbm --extra s3 --extra dask --extra tf
 	@touch $@
 
 bootstrap: $(VENV)/.installed  ## Install uv if missing, create .venv, install the project and dev tools

@@ -37,14 +37,14 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as-of", default="2026-01-01", help="as_of of the sample applications")
 
 
-def request_bodies(lake: Path, n: int, as_of: str, seed: int = 0) -> list[dict[str, Any]]:
-    """``n`` POST /v1/scores bodies (distinct firms, 24 months of raw history before ``as_of``)."""
+def request_bodies(lake: Path, n: int, as_of: str, seed: int = 0, months: int = 24) -> list[dict[str, Any]]:
+    """``n`` POST /v1/scores bodies (distinct firms, ``months`` of raw history before ``as_of``)."""
     source = Lake(lake)
     tables = {name: source.read(name) for name in TABLES}
     firms = tables["firms"]
     firms = firms[pd.to_datetime(firms["start_date"]) < pd.Timestamp(as_of)]
     rucs = np.random.default_rng(seed).choice(firms["ruc"].astype(str).to_numpy(), min(n, len(firms)), replace=False)
-    return application_bodies(tables, [str(r) for r in rucs], as_of, months=24)
+    return application_bodies(tables, [str(r) for r in rucs], as_of, months=months)
 
 
 def create_key(database_url: str) -> str:

@@ -9,7 +9,10 @@ oracle's on the same rows. The first is the baseline of the others: the gain fro
 measured in one run, with one learner, on one split. It also reports how much of each latent part the
 features recover (out-of-time R², 1 − MSE / variance, of a regression on them): how far the observable data
 is from the truth that separates the trainer from the oracle; and the learner's AUC in a 5-fold CV inside the
-test date's rows (no change of dates): what the drift between development and test dates costs.
+test date's rows (no change of dates): what the drift between development and test dates costs. The
+``+histories`` variant adds the raw monthly histories the sequence model reads (36 months × income, expenses,
+days past due, rating, debt and their masks: ``pymescore features --sequences``), flattened into columns: what
+the tables hold beyond the hand-made features, for the same learner (``bench/sequence_value.py``: the networks).
 
     python -m bench.train_ceiling --out bench/results/train_ceiling.json   # the population of bench_train
 """
@@ -29,6 +32,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from bench._common import simulated_lake, write_result
 from bench.bench_train import AS_OF
+from pymescore.features._sequences import CHANNELS, SEQUENCE_COLUMNS, SEQUENCE_MONTHS, sequences_of
 from pymescore.features._snapshot import build_snapshot
 from pymescore.simulate import SimulationConfig
 from pymescore.simulate._config import Calendar
@@ -49,8 +53,11 @@ PARAMS = {
     "seed": 7,
 }
 ROUNDS = 400
+#: the histories flattened into columns (channel, months back from as_of: 36 … 1)
+HISTORY_COLUMNS = [f"hist_{c}_m{SEQUENCE_MONTHS - t}" for c in CHANNELS for t in range(SEQUENCE_MONTHS)]
 VARIANTS = {
     "features": [],
+    "+histories": HISTORY_COLUMNS,
     "+z": ["z"],
     "+z,delta,w": ["z", "delta", "w"],
     "+known_quality,w": ["known_quality", "w"],
@@ -100,19 +107,25 @@ def main() -> None:
     try:
         config = SimulationConfig(firms=args.firms, months=args.months, seed=7)
         lake = simulated_lake(work, args.firms, args.months, seed=config.seed)
-        snapshot, _ = build_snapshot(lake, AS_OF)
+        snapshot, _ = build_snapshot(lake, AS_OF, sequences=True)
         oracle = pd.read_parquet(work / "sim" / "oracle.parquet")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     dates = sorted(pd.to_datetime(AS_OF))
-    labelled = snapshot.dropna(subset=["default_12m"]).drop(columns="label_window_end")
+    labelled = snapshot.dropna(subset=["default_12m"]).drop(columns="label_window_end").reset_index(drop=True)
+    histories = sequences_of(labelled)
+    assert histories is not None
+    flat = histories.transpose(0, 2, 1).reshape(len(labelled), -1)  # channel-major, oldest month first
+    labelled = pd.concat([labelled.drop(columns=list(SEQUENCE_COLUMNS)),
+                          pd.DataFrame(flat, columns=HISTORY_COLUMNS)], axis=1)  # fmt: skip
     labelled = labelled.assign(ruc=labelled["ruc"].astype(str), as_of=labelled["as_of"].astype("datetime64[ns]"))
     truth = latent_truth(config, dates)
     oracle = oracle.assign(ruc=oracle["ruc"].astype(str), as_of=oracle["as_of"].astype("datetime64[ns]"))
     data = labelled.merge(truth, on=["ruc", "as_of"], how="left", validate="one_to_one").merge(
         oracle[["ruc", "as_of", "true_pd"]], on=["ruc", "as_of"], how="left", validate="one_to_one"
     )
-    features = [c for c in snapshot.columns if c not in {"ruc", "as_of", "default_12m", "label_window_end"}]
+    keys = {"ruc", "as_of", "default_12m", "label_window_end", *SEQUENCE_COLUMNS}
+    features = [c for c in snapshot.columns if c not in keys]
     test = (data["as_of"] == dates[-1]).to_numpy()
     scored = test & data["true_pd"].notna().to_numpy()
     y = data["default_12m"].astype(int).to_numpy()

@@ -92,6 +92,12 @@ def test_compose_runs_the_whole_stack() -> None:
     assert env["PYMESCORE_DATABASE_URL"].startswith("postgresql://")
     mounted = " ".join(compose["services"]["prometheus"]["volumes"])
     assert "deploy/prometheus/alerts.yml" in mounted
+    serving = compose["services"][
+        "tf-serving"
+    ]  # serves `pymescore export --format savedmodel --out serving/pymescore/1`
+    assert serving["image"].startswith("tensorflow/serving:")
+    assert serving["environment"]["MODEL_NAME"] == "pymescore"
+    assert serving["volumes"] == ["./serving/pymescore:/models/pymescore:ro"]
 
 
 def test_kubernetes_manifests() -> None:

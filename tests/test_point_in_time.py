@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pymescore.features import FeatureConfig, build_features
+from pymescore.features._build import build_sequences
 from pymescore.features._reads import AMOUNT_TABLES, amounts_read
+from pymescore.features._sequences import SEQUENCE_MONTHS
 
 CONFIG = FeatureConfig()
 AS_OF_DATES = ("2024-03-31", "2024-06-30", "2024-10-15", "2025-02-01")
@@ -59,9 +61,11 @@ def _draw(rng: np.random.Generator, column: str, size: int) -> np.ndarray:
     return rng.uniform(-1e6, 1e6, size)
 
 
-@settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_future_records_never_change_features(small_tables: dict[str, pd.DataFrame], data: st.DataObject) -> None:
+def _mutated(
+    small_tables: dict[str, pd.DataFrame], data: st.DataObject
+) -> tuple[pd.Timestamp, dict[str, pd.DataFrame]]:
+    """An as_of, and the tables with records dated on or after it changed, added or deleted (or payments of
+    instalments open at as_of moved later)."""
     as_of = pd.Timestamp(data.draw(st.sampled_from(AS_OF_DATES), label="as_of"))
     table = data.draw(st.sampled_from(TABLES), label="table")
     op = data.draw(st.sampled_from(("change", "add", "delete", "pay_later")), label="op")
@@ -95,10 +99,27 @@ def test_future_records_never_change_features(small_tables: dict[str, pd.DataFra
         for col in _NUMERIC[table]:
             new[col] = _draw(rng, col, 5)
         frame = pd.concat([frame, new], ignore_index=True)
-    mutated = {**small_tables, table: frame}
+    return as_of, {**small_tables, table: frame}
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_future_records_never_change_features(small_tables: dict[str, pd.DataFrame], data: st.DataObject) -> None:
+    as_of, mutated = _mutated(small_tables, data)
     before = build_features(small_tables, as_of, CONFIG)
     after = build_features(mutated, as_of, CONFIG)
     pd.testing.assert_frame_equal(after, before)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_future_records_never_change_the_monthly_histories(
+    small_tables: dict[str, pd.DataFrame], data: st.DataObject
+) -> None:
+    """The sequence model's input (36 months of income, expenses, days past due, rating, debt and their masks)
+    holds to the same rule as the features."""
+    as_of, mutated = _mutated(small_tables, data)
+    np.testing.assert_array_equal(build_sequences(mutated, as_of), build_sequences(small_tables, as_of))
 
 
 _AMOUNT_COLUMNS = {name: _NUMERIC[name] for name in AMOUNT_TABLES}
@@ -108,10 +129,10 @@ def _entity(frame: pd.DataFrame) -> np.ndarray:
     return pd.factorize(frame["ruc"])[0].astype(np.int64)
 
 
-def _read_mask(table: str, frame: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
+def _read_mask(table: str, frame: pd.DataFrame, as_of: pd.Timestamp, history_months: int = 0) -> np.ndarray:
     arrays = {c: frame[c].to_numpy() for c in frame.columns if c != "ruc"}
     days = np.full(len(frame), as_of.to_datetime64())
-    return amounts_read(table, {**arrays, "entity": _entity(frame)}, days, CONFIG)
+    return amounts_read(table, {**arrays, "entity": _entity(frame)}, days, CONFIG, history_months)
 
 
 @settings(max_examples=40, deadline=None)
@@ -132,6 +153,24 @@ def test_amounts_outside_the_read_windows_never_change_features(
     before = build_features(small_tables, as_of, CONFIG)
     after = build_features({**small_tables, table: frame}, as_of, CONFIG)
     pd.testing.assert_frame_equal(after, before)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_amounts_outside_the_history_window_never_change_the_histories(
+    small_tables: dict[str, pd.DataFrame], data: st.DataObject
+) -> None:
+    """The service converts the USD amounts a sequence model reads too (``history_months``): the others never
+    change its histories (late dates: the simulated lake starts in 2023, 36 months before them)."""
+    as_of = pd.Timestamp(data.draw(st.sampled_from(("2025-02-01", "2025-06-30", "2025-12-31")), label="as_of"))
+    table = data.draw(st.sampled_from(AMOUNT_TABLES), label="table")
+    frame = small_tables[table].copy()
+    unread = np.flatnonzero(~_read_mask(table, frame, as_of, SEQUENCE_MONTHS))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    for col in _AMOUNT_COLUMNS[table]:
+        frame.loc[unread, col] = np.nan if data.draw(st.booleans(), label="missing") else _draw(rng, col, len(unread))
+    changed = {**small_tables, table: frame}
+    np.testing.assert_array_equal(build_sequences(changed, as_of), build_sequences(small_tables, as_of))
 
 
 @pytest.mark.parametrize("table", AMOUNT_TABLES)

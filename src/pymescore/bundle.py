@@ -7,6 +7,8 @@ Layout::
                               features, metadata
     BUNDLE/booster.ubj        the XGBoost booster (UBJSON), when the model uses XGBoost
     BUNDLE/lightgbm.txt       the LightGBM booster (its text model format), when the model uses LightGBM
+    BUNDLE/tf_mlp.keras       the TensorFlow networks (Keras' zip of the architecture's JSON and the weights' HDF5),
+    BUNDLE/tf_sequence.keras  when the model uses them; their input encodings and IG references are in model.json
     BUNDLE/metrics.json       the training report: cross-validation, out-of-time test, candidates, tuning
     BUNDLE/reference.json     training distributions of the score and of each feature (binned) for drift
     BUNDLE/model_card.md      intended use, data, validation, limitations, fairness
@@ -15,10 +17,10 @@ Layout::
                               service's rates when it has no lake
     BUNDLE/signature.json     Ed25519 signature of manifest.json's bytes (``pymescore sign``; see signing.py)
 
-Loading reads JSON and the boosters only: no pickle, no code execution. A changed, missing or extra
-file is refused with an error that names it. The manifest covers every other file, whatever they are, and the
-signature covers the manifest: a bundle whose hashes were recomputed no longer matches its signature. Whether a
-signer is trusted, and whether a signature is required, is the caller's :class:`~pymescore.signing.Trust`.
+Loading reads JSON, the boosters and a Keras file in safe mode only: no pickle, no code execution. A changed,
+missing or extra file is refused with an error that names it. The manifest covers every other file, whatever they
+are, and the signature covers the manifest: a bundle whose hashes were recomputed no longer matches its signature.
+Whether a signer is trusted, and whether a signature is required, is the caller's :class:`~pymescore.signing.Trust`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from pymescore.model._families import require
 from pymescore.model._linear import Linear
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scorecard import Scorecard
+from pymescore.model._tf_net import TfNetwork
 from pymescore.signing import SigningError, Trust, sign, verify
 
 log = logging.getLogger(__name__)
@@ -94,6 +97,11 @@ def _model_dict(model: FittedModel) -> dict[str, Any]:
         "weight_logistic": model.linear_weight,
         "has_lightgbm": model.lightgbm is not None,
         "weight_lightgbm": model.lightgbm_weight,
+        "tf_mlp": model.tf_mlp.to_dict() if model.tf_mlp is not None else None,
+        "weight_tf_mlp": model.tf_mlp_weight,
+        "tf_sequence": model.tf_sequence.to_dict() if model.tf_sequence is not None else None,
+        "weight_tf_sequence": model.tf_sequence_weight,
+        "history_features": [vars(f) for f in model.history_features],
         # the families in the blend, whose libraries a loader needs (a missing one is refused naming its extra)
         "families": [name for name, w in model.weights.items() if w > 0],
         "calibration": model.calibrator.to_dict(),
@@ -151,6 +159,9 @@ def save_bundle(bundle: Bundle, out: Path) -> Path:
                 raise BundleError(f"{out}: expected to write booster.ubj, got {reason}; check the free space") from exc
         if bundle.model.lightgbm is not None:
             (tmp / "lightgbm.txt").write_text(_lgbm.to_text(bundle.model.lightgbm), encoding="utf-8")
+        for net in (bundle.model.tf_mlp, bundle.model.tf_sequence):
+            if net is not None:
+                (tmp / f"{net.name}.keras").write_bytes(net.to_bytes())
         entries = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
         manifest: dict[str, Any] = {"format": FORMAT, "version": version, "files": entries}
         manifest["manifest_sha256"] = hashlib.sha256(_canonical(manifest)).hexdigest()
@@ -255,8 +266,9 @@ def check_signature(path: Path, contents: Mapping[str, bytes], trust: Trust, exp
 def load_bundle(path: Path, trust: Trust | None = None, expected_digest: str | None = None,
                 registered_as: str = "") -> Bundle:  # fmt: skip
     """Verify (hashes, then the signature against ``trust``; default: the embedded default, which warns about an
-    unsigned bundle), then read the bundle. Never unpickles: JSON, an XGBoost UBJSON booster and a LightGBM text
-    model only. A bundle whose families need a library that is not installed is refused naming the extra."""
+    unsigned bundle), then read the bundle. Never unpickles: JSON, an XGBoost UBJSON booster, a LightGBM text
+    model and a Keras network loaded with ``safe_mode=True`` only. A bundle whose families need a library that is
+    not installed is refused naming the extra."""
     path = Path(path)
     manifest, contents = _verified(path)
     signer = check_signature(path, contents, trust or Trust(), expected_digest, registered_as)
@@ -270,6 +282,8 @@ def load_bundle(path: Path, trust: Trust | None = None, expected_digest: str | N
     lightgbm = None
     if data.get("has_lightgbm"):
         lightgbm = _lgbm.from_text(contents["lightgbm.txt"].decode("utf-8"), f"{path}: ")
+    networks = {name: TfNetwork.from_parts(data[name], contents[f"{name}.keras"], f"{path}: ")
+                for name in ("tf_mlp", "tf_sequence") if data.get(name) is not None}  # fmt: skip
     booster = None
     if data["has_booster"]:
         booster = xgb.Booster()
@@ -283,6 +297,11 @@ def load_bundle(path: Path, trust: Trust | None = None, expected_digest: str | N
         linear_weight=float(data.get("weight_logistic", 0.0)),
         lightgbm=lightgbm,
         lightgbm_weight=float(data.get("weight_lightgbm", 0.0)),
+        tf_mlp=networks.get("tf_mlp"),
+        tf_mlp_weight=float(data.get("weight_tf_mlp", 0.0)),
+        tf_sequence=networks.get("tf_sequence"),
+        tf_sequence_weight=float(data.get("weight_tf_sequence", 0.0)),
+        history_features=[FeatureInfo(**f) for f in data.get("history_features", [])],
         calibrator=Calibrator.from_dict(data["calibration"]),
         scale=ScoreScale(**data["scale"]),
         features=[FeatureInfo(**f) for f in data["features"]],

@@ -8,6 +8,7 @@ from typing import Any
 from pymescore.decision import Policy, cutoff_line
 from pymescore.evaluate._fairness import MIN_GROUP_N
 from pymescore.model import TrainResult
+from pymescore.model._blend import FAMILIES
 
 #: the model card's threshold: calibration in the large off by more than this (relative) calls for recalibration
 RECALIBRATION_TOLERANCE = 0.10
@@ -23,9 +24,10 @@ def blend_why(blend: dict[str, Any]) -> str:
         f"{blend['selected']} has the best out-of-fold AUC ({blend['oof_auc']:.4f}) of {blend['grid_size']} "
         f"weightings on a 0.1 grid, on the development rows only (single families: {single}"
         + (f"; best blends {without}" if without else "")
-        + "); ties go to the families in the order xgboost, lightgbm, scorecard, logistic. Families: "
+        + f"); ties go to the families in the order {', '.join(FAMILIES)}. Families: "
         f"{', '.join(blend['families'])} ({blend['families_why']}). Every family explains itself by contributions "
-        "that add up to the score: TreeSHAP for the trees, exact terms for the scorecard and the logistic regression."
+        "that add up to the score: TreeSHAP for the trees, exact terms for the scorecard and the logistic regression, "
+        "Integrated Gradients for the TensorFlow network."
     )
 
 
@@ -88,6 +90,16 @@ def _blend_lines(r: dict[str, Any], m: Any) -> list[str]:
     ]
     if blend:
         out.append(f"- Why this blend: {blend_why(blend)}")
+    ig = r.get("explanations")
+    if ig:
+        error = ig["completeness_points"]
+        out.append(
+            f"- Reasons of the networks ({ig['family']}): {ig['method']}, up to {ig['ig_steps']} points; completeness "
+            f"error (the score of bias + Σ attributions against the score) on {ig['rows']} development rows: max "
+            f"{error['max']:.4f}, p99 {error['p99']:.4f}, mean {error['mean']:.4f} points (limit "
+            f"{ig['limit_points']} per application: {'met' if ig['within'] else 'NOT met'}); the reasons' points are "
+            "scaled to add up to the score exactly"
+        )
     return out
 
 

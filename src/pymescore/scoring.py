@@ -100,7 +100,8 @@ def score(
     if wrong:
         raise ConfigError(f"guarantee: expected one of {', '.join(GUARANTEES)} on every row, got "
                           f"{guarantee[wrong[0]]!r} on data row {wrong[0] + 1} ({len(wrong)} row(s))")  # type: ignore[index]  # fmt: skip
-    d = stage.run(matrix, values, requested, term.astype(np.int64), np.ones(n), lang, top, guarantee=guarantee)
+    d = stage.run(matrix, values, requested, term.astype(np.int64), np.ones(n), lang, top, guarantee=guarantee,
+                  sequences=bundle.model.sequences(frame))  # fmt: skip
     out = pd.DataFrame({"pd": d.pd, "score": d.score, "band": d.band, "decision": d.decision})
     if has_amounts:
         out["requested_amount"] = requested

@@ -45,6 +45,9 @@ def features_command(
         int | None,
         typer.Option(help="With --scheduler: parts of firms (default: the lake's RUC buckets, else 2 per worker)."),
     ] = None,
+    sequences: Annotated[
+        bool, typer.Option(help="Also write each row's last 36 months of history (seq_* columns, for sequence models).")
+    ] = False,
 ) -> None:
     """Build a snapshot: one row per firm at risk and as_of date, with every feature and the label.
 
@@ -68,6 +71,8 @@ def features_command(
 
         pymescore features --lake s3://risk/lake --as-of 2024-06-30 --scheduler local:2 --out s3://risk/snapshot
 
+        pymescore features --lake lake/ --as-of 2024-06-30 --sequences --out snapshot-with-histories.parquet
+
         pymescore features catalog --format md > docs/features.md
     """
     if ctx.invoked_subcommand is not None:
@@ -90,12 +95,19 @@ def features_command(
             from pymescore.features._snapshot import build_snapshot, write_snapshot_at
 
             snapshot, lineage = build_snapshot(
-                Lake(lake), dates, config, progress=lambda d: status.update(f"Building features at {d}…")
-            )
+                Lake(lake), dates, config, progress=lambda d: status.update(f"Building features at {d}…"),
+                sequences=sequences,
+            )  # fmt: skip
             write_snapshot_at(snapshot, lineage, out)
         else:
             from pymescore.features._partitioned import build_snapshot_distributed
 
+            if sequences:
+                raise ConfigError(
+                    "--sequences with --scheduler: expected one of them (the partitioned snapshot does not carry the "
+                    "monthly histories yet); build the sequences without --scheduler",
+                    parameter="sequences",
+                )
             status.update(f"Starting the Dask cluster ({cluster.label})…")
             with dask_client(cluster) as client:
                 lineage = build_snapshot_distributed(

@@ -109,9 +109,10 @@ def train_command(
     families: Annotated[
         str | None,
         typer.Option(
-            help="Model families to fit and blend: FAMILY,FAMILY of xgboost, lightgbm, scorecard, logistic "
-            "(tf_mlp, tf_sequence: not available yet). Default: every family whose library is installed "
-            "(lightgbm needs pip install 'pymescore[lightgbm]'); the model card says which and why."
+            help="Model families to fit and blend: FAMILY,FAMILY of xgboost, lightgbm, scorecard, logistic, tf_mlp, "
+            "tf_sequence (its table needs the histories: pymescore features --sequences). Default: every tree and "
+            "additive family whose library is installed (lightgbm needs pip install 'pymescore[lightgbm]'; the tf_* "
+            "families 'pymescore[tf]' and are fitted only when named); the model card says which and why."
         ),
     ] = None,
     reject_inference: Annotated[
@@ -148,9 +149,9 @@ def train_command(
         ),
     ] = 200_000,
 ) -> None:
-    """Train a calibrated model (tuned XGBoost, LightGBM, a binned logistic scorecard and a logistic regression,
-    selected or blended by out-of-fold AUC; --families picks them) and write a bundle. Prints the validation
-    metrics as JSON on the last line.
+    """Train a calibrated model (tuned XGBoost, LightGBM, a binned logistic scorecard, a logistic regression and,
+    when named, a TensorFlow MLP and a sequence model, selected or blended by out-of-fold AUC; --families picks
+    them) and write a bundle. Prints the validation metrics as JSON on the last line.
 
     On an SME snapshot (`pymescore features` output) the group is `ruc`, the time is `as_of` and the
     monotone directions come from the feature registry; the latest as_of is the out-of-time test and the
@@ -167,6 +168,10 @@ def train_command(
         pymescore train --table german.csv --target creditability --positive bad --families scorecard --out sc/
 
         pymescore train --table applications.parquet --target default_12m --reject-inference fuzzy --out ri/
+
+        pymescore features --lake lake/ --as-of 2023-06-30,2023-12-31,2024-12-31 --sequences --out seq.parquet
+        pymescore train --table seq.parquet --target default_12m --families scorecard,tf_mlp,tf_sequence --out tf/
+
         pymescore train --table snapshot/ --target default_12m --scheduler local:2 --out s3://risk/bundle
 
     With --scheduler (or PYMESCORE_DASK_SCHEDULER) the XGBoost out-of-fold and final boosters are fitted by

@@ -61,7 +61,8 @@ class DecisionStage:
         monotone = {f.name: f.monotone for f in model.features}
         self.hints = Hints(monotone, reference.get("features", {}), self.compiled.columns, numeric)
         # the reasons' texts and "lo típico" values, written once per bundle
-        self.reasons = Reasons(self.compiled.sources, model.features, typical_values(reference.get("features", {})))
+        self.reasons = Reasons(self.compiled.sources, [*model.features, *model.history_features],
+                               typical_values(reference.get("features", {})))  # fmt: skip
 
     def run(
         self,
@@ -74,17 +75,19 @@ class DecisionStage:
         top: int = 4,
         amounts: Mapping[str, np.ndarray] | None = None,
         guarantee: Sequence[str] | None = None,
+        sequences: np.ndarray | None = None,
     ) -> Decisions:
         """Decide every row of the model matrix ``matrix``. ``values`` are the rows' features as the model reads
         them (clipped; categories as labels), by name; ``amounts`` the unclipped ones the capacity rule reads
         as PEN amounts (default ``values``). A requested amount of NaN means none was asked: the cut-offs and
         knock-outs decide, the capacity rule does not run and the suggested amount is NaN. ``guarantee`` (per row,
         default none) sets the provision and LGD of the loan each row would be (on the suggested amount when
-        one was set, else the requested one)."""
+        one was set, else the requested one). ``sequences``: the rows' monthly histories, for a sequence model
+        (rows × months × channels; None: the rows have none)."""
         c = self.compiled
-        contributions = c.contributions(matrix)
+        contributions = c.contributions(matrix, sequences)
         trials = self.hints.trials(contributions.parts, c.sources, values)
-        explained = c.explain(contributions, self.hints.probes(matrix, trials))
+        explained = c.explain(contributions, self.hints.probes(matrix, trials), _rows_of(trials))
         scores = explained.score
         rows_reasons = self.reasons(explained.points, values, top, lang)
         hints = self.hints.pick(trials, explained.probe_scores, scores, lang)
@@ -107,7 +110,7 @@ class DecisionStage:
             decision.append(d)
             rules.append(fired)
             suggested.append(amount)
-        notes = self._second_look(matrix, values, scores, decision, hints, lang)
+        notes = self._second_look(matrix, values, scores, decision, hints, lang, sequences)
         asked_for = np.where(np.asarray(suggested, dtype=np.float64) > 0, suggested, requested)
         exposure = np.nan_to_num(np.asarray(asked_for, dtype=np.float64), nan=0.0)
         regulatory = origination(self.regulation, explained.pd, exposure, values, money,
@@ -117,7 +120,7 @@ class DecisionStage:
 
     def _second_look(
         self, matrix: np.ndarray, values: Mapping[str, np.ndarray], scores: np.ndarray, decision: list[str],
-        hints: list[list[dict[str, Any]]], lang: str,
+        hints: list[list[dict[str, Any]]], lang: str, sequences: np.ndarray | None = None,
     ) -> list[str | None]:  # fmt: skip
         """A non-approval without a hint gets every movable input tried (their scores in one call); when none
         gains a point, its note says so. Fills ``hints`` in place; returns the notes."""
@@ -127,7 +130,8 @@ class DecisionStage:
             return notes
         trials = self.hints.fallback(rows, values)
         if trials:
-            moved = self.compiled.predict(self.hints.probes(matrix, trials))[1].astype(np.float64)
+            probe_sequences = None if sequences is None else sequences[_rows_of(trials)]
+            moved = self.compiled.predict(self.hints.probes(matrix, trials), probe_sequences)[1].astype(np.float64)
             found = self.hints.pick(trials, moved, scores, lang)
             for k in rows:
                 hints[k] = found[k]
@@ -135,6 +139,11 @@ class DecisionStage:
             if not hints[k]:
                 notes[k] = NO_HINT[0 if lang == "es" else 1]
         return notes
+
+
+def _rows_of(trials: Sequence[tuple[Any, ...]]) -> np.ndarray:
+    """The row each improvement trial (a probe) was made from."""
+    return np.array([t[0] for t in trials], dtype=np.int64)
 
 
 def _reason_text(reason: dict[str, Any], key: str) -> str:

@@ -18,9 +18,11 @@ import pandas as pd
 from pymescore.errors import PymescoreError
 from pymescore.features._catalog import FEATURE_NAMES, FEATURES
 from pymescore.features._firmographics import DEPARTMENT_CODES, SECTIONS
+from pymescore.features._sequences import HISTORY_REASONS, SEQUENCE_COLUMNS
 
-#: the snapshot's columns that identify a row, date its outcome window and mark a rejected application: never features
-SNAPSHOT_KEYS = ("ruc", "as_of", "label_window_end", "rejected")
+#: the snapshot's columns that identify a row, date its outcome window, mark a rejected application, and its monthly
+#: histories (read by a sequence model, not as features): never features
+SNAPSHOT_KEYS = ("ruc", "as_of", "label_window_end", "rejected", *SEQUENCE_COLUMNS)
 #: every category of the registry's categorical features, in the order the model encodes them
 CATEGORIES: dict[str, tuple[str, ...]] = {"ciiu_section": SECTIONS, "department": DEPARTMENT_CODES}
 
@@ -37,6 +39,7 @@ class SnapshotDomain:
     monotone: Mapping[str, int]
     types: Mapping[str, tuple[str, tuple[str, ...]]]
     reasons: Mapping[str, tuple[str, str]]
+    sequence_cols: tuple[str, ...] = ()
 
 
 @functools.cache
@@ -58,7 +61,8 @@ def sme_snapshot() -> SnapshotDomain:
         label_end_col="label_window_end",
         monotone={f.name: f.monotone for f in FEATURES},
         types=types,
-        reasons={f.name: (f.reason_es, f.reason_en) for f in FEATURES},
+        reasons={**{f.name: (f.reason_es, f.reason_en) for f in FEATURES}, **HISTORY_REASONS},
+        sequence_cols=SEQUENCE_COLUMNS,
     )
 
 

@@ -112,6 +112,15 @@ def edge_arrays(tables: Mapping[str, pd.DataFrame], ts: pd.Timestamp) -> tuple[d
     return out, len(rucs)
 
 
+def build_sequences(tables: Mapping[str, pd.DataFrame], as_of: object) -> np.ndarray:
+    """The monthly histories (``_sequences``) of the firms :func:`build_features` returns, in its row order."""
+    from pymescore.features._sequences import sequence_arrays
+
+    ts = as_timestamp(as_of)
+    arrays, n = edge_arrays(tables, ts)
+    return sequence_arrays(arrays, n, ts)
+
+
 def _columns(frame: pd.DataFrame, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Columns as the builders read them: dates datetime64, text object (None missing), numbers float64."""
     out: dict[str, np.ndarray] = {}

@@ -1,6 +1,7 @@
 """Which records' amounts the builders read at an as_of: each history's window, stated once.
 
-- ``monthly_cashflows``: the ``window_months`` months that end with the month before as_of (the panel);
+- ``monthly_cashflows``: the ``window_months`` months that end with the month before as_of (the panel), or the
+  ``history_months`` of a sequence model's histories when longer;
 - ``payments``: instalments due in the 12 months before as_of (completion and the USD share of debt);
 - ``financial_statements``: each firm's latest and previous statement filed before as_of;
 - ``bureau_ratings`` has no amount in a currency.
@@ -20,16 +21,19 @@ from pymescore.features._config import FeatureConfig
 AMOUNT_TABLES = ("monthly_cashflows", "financial_statements", "payments")
 
 
-def amounts_read(name: str, table: Arrays, as_of: np.ndarray, config: FeatureConfig | None = None) -> Bool:
+def amounts_read(
+    name: str, table: Arrays, as_of: np.ndarray, config: FeatureConfig | None = None, history_months: int = 0
+) -> Bool:
     """For each record of history ``name``, whether the builders read its amounts; ``as_of`` is each record's
     evaluation date (datetime64; records of many applications may have different ones), ``table["entity"]`` the
-    record's firm (statements only: their window is the firm's latest two)."""
+    record's firm (statements only: their window is the firm's latest two); ``history_months``: the months of
+    cash flows a sequence model reads too (``_sequences``)."""
     config = config or FeatureConfig()
     days = np.asarray(as_of, dtype="datetime64[D]")
     if name == "monthly_cashflows":
         last = month_number(days - 1)  # the month before as_of (the panels' last month)
         month = month_number(table["month"])
-        read: Bool = (month <= last) & (month > last - config.window_months)
+        read: Bool = (month <= last) & (month > last - max(config.window_months, history_months))
         return read
     if name == "payments":
         due = np.asarray(table["due_date"], dtype="datetime64[D]")

@@ -1,4 +1,5 @@
-"""Snapshots: (ruc, as_of, features…, default_12m, label_window_end) for many as_of dates, with lineage.
+"""Snapshots: (ruc, as_of, features…, default_12m, label_window_end) for many as_of dates, with lineage; with
+``sequences``, also each firm's last 36 months of history (``seq_*`` columns, ``_sequences``).
 
 A lake with an ``applications`` table (a lender's applications and its decisions, e.g. ``simulate
 --policy-history``) gives one row per application instead of one per firm at risk: the firms that applied on each
@@ -23,12 +24,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pymescore.features._build import INPUT_COLUMNS, as_timestamp, build_features
+from pymescore.features._build import INPUT_COLUMNS, as_timestamp, build_features, build_sequences
 from pymescore.features._catalog import FEATURES
 from pymescore.features._config import DEFINITIONS, FeatureConfig
 from pymescore.features._context import Context
 from pymescore.features._labels import build_labels
 from pymescore.features._registry import registry_hash
+from pymescore.features._sequences import SEQUENCE_MONTHS, sequence_columns
 from pymescore.lake import Lake
 
 LINEAGE_KEY = b"pymescore.lineage"
@@ -69,16 +71,20 @@ def snapshot_rows(
     data_end: float | None = None,
     progress: Callable[[str], None] | None = None,
     applications: pd.DataFrame | None = None,
+    sequences: bool = False,
 ) -> pd.DataFrame:
     """The snapshot rows of the firms in ``tables`` at each date: features and labels, firms already in default
     left out. ``contexts`` (by date) and ``data_end`` are the whole batch's when ``tables`` hold a part of it
     (one partition of firms: ``pymescore.features._partitioned``); without them, computed from ``tables``.
-    ``applications`` (the lake's table): only the firms that applied on each date (``applications_at``)."""
+    ``applications`` (the lake's table): only the firms that applied on each date (``applications_at``);
+    ``sequences``: each row's monthly histories too (``seq_*``)."""
     parts = []
     for ts in dates:
         if progress:
             progress(str(ts.date()))
         features = build_features(tables, ts, config, None if contexts is None else contexts[ts])
+        if sequences:  # the same firms in the same order (the same batch edge)
+            features = features.assign(**sequence_columns(build_sequences(tables, ts)))  # type: ignore[arg-type]
         labels = build_labels(tables, ts, features["ruc"].to_numpy(), config, data_end)
         part = features.assign(
             default_12m=labels["default_12m"].to_numpy(), label_window_end=labels["label_window_end"].to_numpy()
@@ -93,21 +99,24 @@ def build_snapshot(
     as_of_dates: Sequence[object],
     config: FeatureConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    sequences: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Features and labels of every firm at risk at each date; firms already in default are left out. With an
     ``applications`` table in the lake, only the firms that applied on each date, ``rejected`` marking the
-    applications the lender rejected (their label missing)."""
+    applications the lender rejected (their label missing). With ``sequences``, each row also holds its monthly
+    histories (``seq_<channel>``: 36 numbers, oldest first)."""
     config = config or FeatureConfig()
     dates = sorted({as_timestamp(a) for a in as_of_dates})
     applications = lake.read_optional("applications")
-    snapshot = snapshot_rows(read_lake_tables(lake), dates, config, progress=progress, applications=applications)
+    snapshot = snapshot_rows(read_lake_tables(lake), dates, config, progress=progress, applications=applications,
+                             sequences=sequences)  # fmt: skip
     rates = rates_record(lake)
     if rates is not None:
         snapshot.attrs["exchange_rates"] = rates
     labelled = snapshot["default_12m"].notna() if len(snapshot) else pd.Series(dtype=bool)
     lineage = snapshot_lineage(
         lake, dates, config, rates, len(snapshot), int(labelled.sum()),
-        float(snapshot.loc[labelled, "default_12m"].astype(float).mean()) if labelled.any() else None,
+        float(snapshot.loc[labelled, "default_12m"].astype(float).mean()) if labelled.any() else None, sequences,
     )  # fmt: skip
     if applications is not None:
         rejected = int(snapshot[REJECTED].sum()) if len(snapshot) else 0
@@ -124,6 +133,7 @@ def snapshot_lineage(
     rows: int,
     labelled: int,
     label_rate: float | None,
+    sequences: bool = False,
 ) -> dict[str, Any]:
     """The lineage record of a snapshot (its Parquet metadata and ``<out>.lineage.json``)."""
     from pymescore import __version__
@@ -142,6 +152,7 @@ def snapshot_lineage(
         "labelled_rows": labelled,
         "label_rate": label_rate,
         "exchange_rates": _rates_span(rates),
+        "sequence_months": SEQUENCE_MONTHS if sequences else None,
     }
 
 

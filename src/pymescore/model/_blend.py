@@ -51,8 +51,8 @@ def choose_weights(
     y: np.ndarray, margins: tuple[np.ndarray, ...], used: tuple[bool, ...]
 ) -> tuple[Weights, dict[Weights, float]]:
     """The weights with the best out-of-fold AUC (to 4 decimals), and the AUC of every weight tried. Ties go to
-    the families in blend order (more XGBoost, then more LightGBM, then more scorecard): the richer model
-    first, then the one reviewers know best."""
+    the families in blend order (more XGBoost, then more LightGBM, then more scorecard, then more logistic): the
+    richer model first, then the ones reviewers know best, the network last."""
     aucs = {w: auc(y, blend(w, *margins)) or 0.0 for w in blend_grid(*used)}
     return max(aucs, key=lambda w: (round(aucs[w], 4), *w[:-1])), aucs
 
@@ -117,7 +117,7 @@ def why(weights: Weights, aucs: dict[Weights, float], used: tuple[bool, ...], fa
         "oof_auc_single": single,
         "oof_auc_best_without": without,
         "rule": "the weights on a 0.1 grid with the best out-of-fold AUC (to 4 decimals) on the development rows; "
-        "ties to the families in the order xgboost, lightgbm, scorecard, logistic",
+        f"ties to the families in the order {', '.join(FAMILIES)}",
         "grid_size": len(aucs),
     }
 

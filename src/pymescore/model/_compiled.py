@@ -14,7 +14,7 @@ order); the bundle format does not change.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -47,13 +47,15 @@ class Explained:
 
 @dataclass
 class Contributions:
-    """The rows' model matrix, log-odds contributions per source column, bias, and the additive families'
-    margins (what :meth:`CompiledModel.explain` completes with the margin call)."""
+    """The rows' model matrix, log-odds contributions per source column, bias, and the additive and network
+    families' margins (what :meth:`CompiledModel.explain` completes with the trees' margin call)."""
 
     X: F64
     parts: F64
     bias: F64
     additive: F64
+    network: list[F64] = field(default_factory=list)  # each network's weighted margin, added in this order
+    sequences: np.ndarray | None = None
 
 
 class _Family:
@@ -122,7 +124,7 @@ class CompiledModel:
         self.types = pre.types
         self.columns = pre.columns  # model columns
         source = pre.source_of()
-        self.sources = list(dict.fromkeys(source.values()))  # the points' columns
+        self.sources = model.sources()  # the points' columns: the features' sources, then the histories' channels
         self._source_index = np.array([self.sources.index(source[c]) for c in self.columns], dtype=np.int64)
         self._unique_sources = len(set(self._source_index.tolist())) == len(self._source_index)  # no date parts
         self._categories = {ct.column: tuple(ct.categories) for ct in self.types if ct.kind == "category"}
@@ -134,6 +136,8 @@ class CompiledModel:
             self.booster.set_param({"nthread": nthread})
         self.nthread = nthread
         self.lightgbm = model.lightgbm if model.lightgbm is not None and model.lightgbm_weight > 0 else None
+        self.networks = model._networks()
+        self._channel_index = {c: self.sources.index(c) for c in model.channels}
         self._types = ["c" if ct.kind == "category" else "q" for ct in self.types for _ in ct.outputs()]
         # the matrix is built in the booster's own column order (checked once, here), so the per-call name checks
         # of xgboost are skipped: they read the booster's names back from C on every call
@@ -229,8 +233,9 @@ class CompiledModel:
             bias += f.weight * f.intercept
         return z, bias
 
-    def contributions(self, X: F64) -> Contributions:
-        """Each row's log-odds contributions per source column (the one TreeSHAP call, over the rows only)."""
+    def contributions(self, X: F64, sequences: np.ndarray | None = None) -> Contributions:
+        """Each row's log-odds contributions per source column (the one TreeSHAP call, over the rows only);
+        ``sequences``: the rows' monthly histories, for a sequence model (None: the rows have none)."""
         n = len(X)
         parts = np.zeros((n, len(self.sources)))
         bias = np.zeros(n)
@@ -245,11 +250,20 @@ class CompiledModel:
             _add_to_sources(parts, self._source_index, self._unique_sources, m.lightgbm_weight * values)
             bias += m.lightgbm_weight * b
         additive, family_bias = self._additive(X, parts)
-        return Contributions(X, parts, bias + family_bias, additive)
+        network = []
+        for w, net in self.networks:  # their margins come with their attributions (Integrated Gradients)
+            values, channels, b, margin = net.contributions(X, sequences)
+            _add_to_sources(parts, self._source_index, self._unique_sources, w * values)
+            for k, channel in enumerate(net.channels):
+                parts[:, self._channel_index[channel]] += w * channels[:, k]
+            bias += w * b
+            network.append(w * margin)
+        return Contributions(X, parts, bias + family_bias, additive, network, sequences)
 
-    def explain(self, c: Contributions, probes: F64 | None = None) -> Explained:
+    def explain(self, c: Contributions, probes: F64 | None = None, probe_rows: np.ndarray | None = None) -> Explained:
         """PD, score and exact points of the rows; the scores of ``probes`` (rows scored alike, not explained)
-        come from the same margin call as the rows'."""
+        come from the same margin call as the rows'. ``probe_rows``: the row each probe was made from (its
+        history is the row's, for a sequence model)."""
         n = len(c.X)
         every = c.X if probes is None or len(probes) == 0 else np.vstack([c.X, probes])
         m = self.model
@@ -260,15 +274,20 @@ class CompiledModel:
         if self.lightgbm is not None:
             z += m.lightgbm_weight * _lgbm.margin(self.lightgbm, every, self.nthread)
         z[:n] += c.additive
+        for margin in c.network:
+            z[:n] += margin
         if len(every) > n:
             z[n:] += self._additive(every[n:], None)[0]
+            probe_sequences = None if c.sequences is None or probe_rows is None else c.sequences[probe_rows]
+            for w, net in self.networks:
+                z[n:] += w * net.margin(every[n:], probe_sequences)
         p_all = m.calibrator.predict(z)
         s_all = score_from_pd(p_all, m.scale)
         p, s = p_all[:n], s_all[:n]
         s0, slope = points_slope(m.calibrator, m.scale, s, c.bias, c.parts.sum(axis=1))
         return Explained(p, np.rint(s).astype(int), s0, c.parts * slope[:, None], self.sources, s_all[n:])
 
-    def predict(self, X: F64) -> tuple[F64, np.ndarray]:
+    def predict(self, X: F64, sequences: np.ndarray | None = None) -> tuple[F64, np.ndarray]:
         """PD and integer score of each row (one margin call, no contributions)."""
         z = np.zeros(len(X))
         m = self.model
@@ -279,6 +298,8 @@ class CompiledModel:
         if self.lightgbm is not None:
             z += m.lightgbm_weight * _lgbm.margin(self.lightgbm, X, self.nthread)
         z += self._additive(X, None)[0]
+        for w, net in self.networks:
+            z += w * net.margin(X, sequences)
         p = m.calibrator.predict(z)
         return p, np.rint(score_from_pd(p, m.scale)).astype(int)
 

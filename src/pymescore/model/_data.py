@@ -45,6 +45,9 @@ class Prepared:
     label_ends: np.ndarray | None = None
     #: the rejected applications (None without any); counted in ``excluded_rows`` too
     rejects: Rejects | None = None
+    #: each row's monthly histories (rows × months × the domain's ``sequence_cols``), when the table holds them
+    sequences: np.ndarray | None = None
+    sequence_cols: tuple[str, ...] = ()
 
 
 def parse_target(values: pd.Series, positive: str | None, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -144,8 +147,11 @@ def prepare(frame: pd.DataFrame, config: TrainConfig, domain: Domain | None = No
             times=_times(r[config.time_col], config.time_col) if config.time_col else None,
             label_ends=pd.to_datetime(r[end_col]).to_numpy() if end_col else None,
         )  # fmt: skip
+    sequence_cols = tuple(getattr(domain, "sequence_cols", ()))  # optional (``Domain``'s docstring)
+    sequences = stack_sequences(rows, sequence_cols) if sequence_cols else None
     return Prepared(X.reset_index(drop=True), y[present], groups, times, int((~present).sum()), domain, config, ends,
-                    rejects)  # fmt: skip
+                    rejects=rejects, sequences=sequences,
+                    sequence_cols=sequence_cols if sequences is not None else ())  # fmt: skip
 
 
 def rejected_mask(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -157,6 +163,15 @@ def rejected_mask(frame: pd.DataFrame, column: str) -> np.ndarray:
         return (pd.to_numeric(values, errors="coerce") == 1).fillna(False).to_numpy(dtype=bool)
     text = values.astype("string").str.strip().str.lower()
     return text.isin(["1", "1.0", "true", "yes", "y", "si", "sí"]).fillna(False).to_numpy(dtype=bool)
+
+
+def stack_sequences(rows: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray | None:
+    """Rows × months × ``columns`` (float32) from columns whose cells are lists of one length; None when the
+    table lacks one of them."""
+    if not set(columns) <= set(rows.columns) or not len(rows):
+        return None
+    blocks = [np.stack([np.asarray(cell, dtype=np.float32) for cell in rows[c].tolist()]) for c in columns]
+    return np.stack(blocks, axis=2)
 
 
 def _present(column: str | None, frame: pd.DataFrame) -> str | None:

@@ -15,7 +15,11 @@ from typing import Protocol
 
 
 class Domain(Protocol):
-    """A family of tables as the trainer needs to know it (every member plain data, read-only)."""
+    """A family of tables as the trainer needs to know it (every member plain data, read-only).
+
+    A domain may also have ``sequence_cols`` (optional, read with ``getattr``): columns whose cells are each row's
+    monthly history of one channel (a list of numbers, oldest month first, NaN where not observed), never features
+    (name them among ``keys`` too); the sequence model reads them as rows × months × columns."""
 
     @property
     def name(self) -> str:
@@ -49,4 +53,5 @@ class Domain(Protocol):
 
     @property
     def reasons(self) -> Mapping[str, tuple[str, str]]:
-        """Reason texts by column, (Spanish, English), for the fitted model's feature list."""
+        """Reason texts by column, (Spanish, English), for the fitted model's feature list (and the sequence
+        columns' reasons, for a sequence model's attributions to the histories)."""

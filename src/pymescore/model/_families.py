@@ -3,8 +3,9 @@
 Every family is fitted on the same grouped folds (with the same out-of-time embargo), gives out-of-fold margins
 (log-odds) to the blend, is calibrated and scaled to points through the blend, and explains itself by
 contributions that add up to its margin: TreeSHAP for the tree families, additive terms for the linear ones,
-Integrated Gradients for the networks (not built yet). The trainer, the bundle and the service walk this table;
-a new family is a row here plus its fit / margin / contributions module.
+Integrated Gradients for the networks (up to a quadrature error that training measures and the model card
+reports). The trainer, the bundle and the service walk this table; a new family is a row here plus its fit /
+margin / contributions module.
 
 A family whose library is missing is refused with the extra to install (``pip install 'pymescore[lightgbm]'``),
 never with an ImportError's traceback.
@@ -41,6 +42,8 @@ class Family:
     label: str = ""
     #: scoring needs ``module`` too (a booster, a network); False: scored from JSON with the core libraries
     scores_with_module: bool = True
+    #: in the default set when installed (``default_families``)
+    default: bool = True
 
 
 FAMILIES: dict[str, Family] = {
@@ -51,10 +54,9 @@ FAMILIES: dict[str, Family] = {
         Family("scorecard", "additive", "optbinning", "train", label="binned logistic scorecard",
                scores_with_module=False),
         Family("logistic", "additive", "sklearn", None, label="logistic regression", scores_with_module=False),
-        Family("tf_mlp", "network", "tensorflow", "tf", built=False, label="TensorFlow MLP",
-               pending="the TensorFlow families are not available yet (issue 21's TensorFlow pass)"),
-        Family("tf_sequence", "network", "tensorflow", "tf", built=False, label="TensorFlow sequence model",
-               pending="the TensorFlow families are not available yet (issue 21's TensorFlow pass)"),
+        Family("tf_mlp", "network", "tensorflow", "tf", file="tf_mlp.keras", label="TensorFlow MLP", default=False),
+        Family("tf_sequence", "network", "tensorflow", "tf", file="tf_sequence.keras",
+               label="TensorFlow sequence model", default=False),
     )
 }  # fmt: skip
 
@@ -97,14 +99,17 @@ def require(name: str, where: str = "", *, scoring: bool = False) -> Family:
 
 
 def default_families() -> tuple[tuple[str, ...], str]:
-    """The families a training run uses when none are named, and why: every built family whose library is
-    installed. They all fit the time budget: the untuned families (LightGBM, scorecard, logistic) are fitted
-    first and XGBoost's tuning takes what the budget leaves after them."""
-    chosen = tuple(name for name in BLEND_ORDER if installed(name))
-    left = [f"{name} (not installed: {install_hint(name)})" for name in BLEND_ORDER if name not in chosen]
+    """The families a training run uses when none are named, and why: every built tree and additive family whose
+    library is installed. They all fit the time budget: the untuned families (LightGBM, scorecard, logistic) are
+    fitted first and XGBoost's tuning takes what the budget leaves after them. The networks are named with
+    ``--families`` (docs/model-families.md: what they cost and gave on the simulated population)."""
+    chosen = tuple(name for name in BLEND_ORDER if FAMILIES[name].default and installed(name))
+    left = [f"{name} (not installed: {install_hint(name)})" for name in BLEND_ORDER
+            if FAMILIES[name].default and name not in chosen]  # fmt: skip
     why = (
-        "default: every built family whose library is installed; the untuned ones (LightGBM, scorecard, "
-        "logistic) are fitted first and XGBoost's tuning takes what --time-budget leaves after them"
+        "default: every built tree and additive family whose library is installed; the untuned ones (LightGBM, "
+        "scorecard, logistic) are fitted first and XGBoost's tuning takes what --time-budget leaves after them; "
+        "the TensorFlow families only when named (--families)"
     )
     return chosen, why + (f"; left out: {', '.join(left)}" if left else "")
 

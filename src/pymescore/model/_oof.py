@@ -15,6 +15,7 @@ import pandas as pd
 
 from pymescore.model import _xgb
 from pymescore.model._config import TrainConfig
+from pymescore.model._lgbm import as_array as _lgbm_array
 from pymescore.model._linear import Linear
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._scorecard import Scorecard
@@ -219,3 +220,29 @@ def additive_oof(
         if on_fold is not None:
             on_fold(i + 1, len(fold_data))
     return out
+
+
+def network_oof(
+    fold_data: list[Fold],
+    fit: Callable[[Fold], Any],
+    n: int,
+    on_fold: Step | None = None,
+    sequences: np.ndarray | None = None,
+) -> np.ndarray:
+    """Out-of-fold margins of a network family, one fold at a time (TensorFlow sizes its own threads, and a
+    seeded fit is deterministic only when nothing else runs in its graph); ``sequences``: the development rows'
+    histories, for the sequence model."""
+    out = np.full(n, np.nan)
+    for i, f in enumerate(fold_data):
+        net = fit(f)
+        out[f.valid] = net.margin(_lgbm_array(f.X_valid), None if sequences is None else sequences[f.valid])
+        if on_fold is not None:
+            on_fold(i + 1, len(fold_data))
+    return out
+
+
+def network_inputs(pre: Preprocessor, monotone: dict[str, int]) -> tuple[list[int | None], list[int]]:
+    """What a network family needs to know of each model column: its number of categories (None: a number)
+    and its monotone direction."""
+    sizes = [len(ct.categories) if ct.kind == "category" else None for ct in pre.types for _ in ct.outputs()]
+    return sizes, [int(monotone.get(c, 0)) for c in pre.columns]

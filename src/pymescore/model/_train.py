@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from pymescore.errors import PymescoreError
+from pymescore.errors import ConfigError, PymescoreError
 from pymescore.model import _lgbm, _xgb
 from pymescore.model._augment import infer_rejects
 from pymescore.model._blend import FAMILIES, add_test_aucs, auc, blend, candidates, choose_weights, fold_table, why
@@ -29,9 +29,19 @@ from pymescore.model._config import TrainConfig
 from pymescore.model._data import column_types, prepare, rejected_mask, row_hashes
 from pymescore.model._domain import Domain
 from pymescore.model._families import resolve
-from pymescore.model._fitted import FeatureInfo, FittedModel
+from pymescore.model._fitted import FeatureInfo, FittedModel, explanation_report
+from pymescore.model._lgbm import as_array
 from pymescore.model._linear import Linear
-from pymescore.model._oof import Boosting, Fold, additive_oof, model_monotone, prepare_folds, xgb_oof
+from pymescore.model._oof import (
+    Boosting,
+    Fold,
+    additive_oof,
+    model_monotone,
+    network_inputs,
+    network_oof,
+    prepare_folds,
+    xgb_oof,
+)
 from pymescore.model._preprocess import Preprocessor
 from pymescore.model._reject import compact, reject_record
 from pymescore.model._scale import score_from_pd
@@ -44,6 +54,7 @@ from pymescore.model._split import (
     folds,
     stratified_sample,
 )
+from pymescore.model._tf_net import TfNetwork
 from pymescore.model._typing import ColumnType, unreadable
 
 log = logging.getLogger(__name__)
@@ -122,6 +133,12 @@ def _features(types: list[ColumnType], monotone: dict[str, int], domain: Domain 
     return out
 
 
+def _features_of(columns: list[str], domain: Domain | None) -> list[FeatureInfo]:
+    """The histories' channels as the reasons name them (the domain's texts)."""
+    reasons = domain.reasons if domain is not None else {}
+    return [FeatureInfo(c, "history", 0, *reasons.get(c, (c, c))) for c in columns]
+
+
 def fit(
     frame: pd.DataFrame, config: TrainConfig, progress: Progress | None = None, *, domain: Domain | None = None
 ) -> FittedModel:
@@ -151,6 +168,12 @@ def train(
     cluster on every development row; the other families on a stratified sample of ``config.sample_rows``."""
     say: Progress = progress or _silent
     names, families_why = resolve(config.families)  # a family not built or not installed: refused before any work
+    if config.reject_inference != "none" and any(n.startswith("tf_") for n in names):
+        raise ConfigError(
+            f"--reject-inference {config.reject_inference} with the TensorFlow families ({', '.join(names)}): expected "
+            "the tree and additive families only (the networks take no row weights yet); drop tf_mlp/tf_sequence "
+            "from --families or train with --reject-inference none"
+        )
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     prep = prepare(frame, config, domain)
@@ -159,6 +182,11 @@ def train(
     left_out = embargoed(prep, test_mask, test_kind)
     dev = np.flatnonzero(~test_mask & ~left_out)
     X_dev, y_dev, g_dev = prep.X.iloc[dev].reset_index(drop=True), prep.y[dev], prep.groups[dev]
+    seq_dev = None if prep.sequences is None else prep.sequences[dev]
+    if "tf_sequence" in names and seq_dev is None:
+        raise ConfigError("--families tf_sequence: expected each row's monthly histories (the seq_* columns of "
+                          "pymescore features --sequences), got a table without them; rebuild the snapshot with "
+                          "--sequences or leave tf_sequence out", parameter="families")  # fmt: skip
     if len(np.unique(y_dev)) < 2 or min(np.bincount(y_dev)) < cfg.folds:
         hint = (
             f"; the out-of-time embargo left out {int(left_out.sum())} rows whose outcome window ends after the "
@@ -233,11 +261,28 @@ def train(
                                   workers, len(y_dev), _steps(say, stage), margin=_lgbm.margin,
                                   extra_out=extra["lightgbm"])  # fmt: skip
         timings["oof_lightgbm"] = time.perf_counter() - t
+    sizes, directions = network_inputs(fold_data[0].pre, model_mono)
+
+    def fit_net(X: pd.DataFrame, y: np.ndarray, rows: np.ndarray, sequence: bool, explain: bool = False) -> TfNetwork:
+        histories = seq_dev[rows] if sequence and seq_dev is not None else None
+        return TfNetwork.fit(as_array(X), y, sizes, directions, cfg.seed, g_dev[rows] if grouped else None, cfg.n_jobs,
+                             explain=explain, sequences=histories, channels=list(prep.sequence_cols))  # fmt: skip
+
+    for name, label in (("tf_mlp", "TensorFlow MLP"), ("tf_sequence", "TensorFlow sequence model")):
+        if not use[name]:
+            continue
+        t = time.perf_counter()
+        stage = f"out-of-fold {label} ({cfg.folds} folds)"
+        say(stage)
+        sequence = name == "tf_sequence"
+        oof[name] = network_oof(fold_data, lambda f, s=sequence: fit_net(f.X_train, f.y_train, f.train, s),  # type: ignore[misc]
+                                len(y_dev), _steps(say, stage), seq_dev if sequence else None)  # fmt: skip
+        timings[f"oof_{name}"] = time.perf_counter() - t
     if use["xgboost"]:
         t = time.perf_counter()
         # --time-budget bounds the whole run: tuning ends in time for the out-of-fold and final XGBoost fits
         # (measured on its first trial), the untuned families' final fits and the bundle's last steps
-        later = 1.5 * sum(timings.get(f"oof_{n}", 0.0) for n in ("scorecard", "logistic", "lightgbm")) / cfg.folds
+        later = 1.5 * sum(timings.get(f"oof_{n}", 0.0) for n in FAMILIES if n != "xgboost") / cfg.folds
         deadline = t0 + cfg.time_budget - later - 0.05 * cfg.time_budget
         stage = f"tuning XGBoost ({cfg.trials} trials at most; the whole run within {cfg.time_budget:.0f} s)"
         say(stage)
@@ -289,6 +334,9 @@ def train(
                   if w["lightgbm"] > 0 else None)  # fmt: skip
     scorecard = Scorecard().fit(X_small, y_small, model_mono, cfg.seed, w_small) if w["scorecard"] > 0 else None
     linear = Linear().fit(X_small, y_small, model_mono, cfg.seed, w_small) if w["logistic"] > 0 else None
+    # the networks: every development row (reject inference does not reach them: refused above)
+    final_net = fit_net(X_fit, y_final, final_rows, False, explain=True) if w["tf_mlp"] > 0 else None
+    final_seq = fit_net(X_fit, y_final, final_rows, True, explain=True) if w["tf_sequence"] > 0 else None
     timings["final_fit"] = time.perf_counter() - t
     model = FittedModel(
         preprocessor=pre,
@@ -306,6 +354,11 @@ def train(
         linear_weight=w["logistic"],
         lightgbm=final_lgbm,
         lightgbm_weight=w["lightgbm"],
+        tf_mlp=final_net,
+        tf_mlp_weight=w["tf_mlp"],
+        tf_sequence=final_seq,
+        tf_sequence_weight=w["tf_sequence"],
+        history_features=[] if final_seq is None else _features_of(final_seq.channels, prep.domain),
     )
 
     fold_rows = fold_table(y_known, [f.valid[f.valid < n_known] for f in fold_data], margins_known, used,
@@ -319,7 +372,8 @@ def train(
         X_test = prep.X.iloc[np.flatnonzero(test_mask)].reset_index(drop=True)
         y_test = prep.y[test_mask]
         M = pre.transform(X_test)
-        z_test = model.margin_of(M)
+        seq_test = None if prep.sequences is None else prep.sequences[test_mask]
+        z_test = model.margin_of(M, sequences=seq_test)
         p_test = calibrator.predict(z_test)
         test_frame = X_test.assign(y=y_test, pd=p_test, score=np.rint(score_from_pd(p_test, cfg.scale)).astype(int))
         if prep.times is not None:
@@ -330,8 +384,11 @@ def train(
             "lightgbm": None if final_lgbm is None else _lgbm.margin(final_lgbm, M),
             "scorecard": None if scorecard is None else scorecard.margin(M),
             "logistic": None if linear is None else linear.margin(M),
+            "tf_mlp": None if final_net is None else final_net.margin(as_array(M)),
+            "tf_sequence": None if final_seq is None else final_seq.margin(as_array(M), seq_test),
         }
         add_test_aucs(rows, y_test, own, z_test)
+    explanations = explanation_report(model, X_fit, cfg.seed, seq_dev)  # the networks' completeness error
     timings["total"] = time.perf_counter() - t0
     report = {
         "target": cfg.target,
@@ -392,6 +449,7 @@ def train(
             if test_kind == "holdout"
             else None
         ),
+        "explanations": explanations,
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
         # where the fits ran: in this process, or XGBoost on a Dask cluster and the other families on a sample
         "scale": _scale_record(client, len(final_rows), sampled, len(sample), names),

@@ -123,8 +123,9 @@ class RequestTables:
     """Reads and checks the histories and register data of applications; thread-safe but for the text memo,
     whose races only repeat work."""
 
-    def __init__(self, book: RateBook) -> None:
+    def __init__(self, book: RateBook, history_months: int = 0) -> None:
         self.book = book
+        self.history_months = history_months  # a sequence model reads this many months of cash flows
         self._text = _TextCells()
 
     def _to_pen(self, name: str, columns: dict[str, np.ndarray], owner: np.ndarray, first: np.ndarray,
@@ -140,7 +141,7 @@ class RequestTables:
         as_of = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
         for i, p in by_index.items():
             as_of[i] = p.as_of.to_datetime64()
-        read = amounts_read(name, {**columns, "entity": owner}, as_of[owner])
+        read = amounts_read(name, {**columns, "entity": owner}, as_of[owner], history_months=self.history_months)
         usd = columns["currency"] == "USD"
         rate, source = self.book.official(usd & ~bad & read, when)
         for r in np.flatnonzero(usd & ~bad & read & (source < 0)):

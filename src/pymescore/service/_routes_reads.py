@@ -65,7 +65,8 @@ def reads_router(state: ServiceState) -> APIRouter:
         metrics_summary = {k: m.bundle.metrics.get(k) for k in ("cv", "test_metrics", "bands_monotone", "policy")}
         return JSONResponse({
             "name": "pymescore", "version": m.version, "source": m.source, "target": m.bundle.model.target,
-            "features": [vars(f) for f in m.bundle.model.features], "metrics": metrics_summary,
+            "features": [vars(f) for f in m.bundle.model.features], "inputs": m.bundle.model.inputs(),
+            "metrics": metrics_summary,
             "card": m.bundle.card, "policy_version": m.policy.version,
         })  # fmt: skip
 

@@ -17,6 +17,8 @@ from pymescore.service._rates import RATE_MAX, RATE_MIN
 
 MAX_HISTORY_ROWS = 600
 MAX_FEATURES = 200
+#: values of one model row (the model's inputs: its columns, and a sequence model's 36 months × 8 channels)
+MAX_INPUTS = 2000
 MAX_RATES = 240
 #: an amount in the record's currency (finite; beyond ±10^13 is a typing error, not an SME)
 #: strict: JSON ``true`` or ``"5000"`` is not an amount (pydantic's lax mode would read 1.0 and 5000.0)
@@ -328,16 +330,25 @@ class ModelInfo(BaseModel):
     source: str
     target: str
     features: list[dict[str, Any]]
+    #: the model's input row (name, categories or null), the order of a list instance of the predict route
+    inputs: list[dict[str, Any]]
     metrics: dict[str, Any]
     card: str
     policy_version: str
 
 
+#: a model row, as a SavedModel export reads it: one number per model input (GET /v1/model ``inputs``), in order;
+#: null (or NaN) for a missing value, a category as its index in the input's ``categories``
+ModelRow = Annotated[list[Annotated[float, Field(strict=True)] | None], Field(max_length=MAX_INPUTS)]
+
+
 class PredictRequest(BaseModel):
-    """TensorFlow Serving's row format: one object of feature values per instance."""
+    """TensorFlow Serving's row format: per instance, either an object of feature values (the model's features,
+    as ``features`` of POST /v1/scores) or the model's input row as a list of numbers (what the SavedModel export
+    takes: the same request gets the same answer from TensorFlow Serving)."""
 
     model_config = ConfigDict(extra="forbid")
-    instances: list[dict[str, FeatureValue]] = Field(min_length=1, max_length=1000)
+    instances: list[dict[str, FeatureValue] | ModelRow] = Field(min_length=1, max_length=1000)
 
 
 class Prediction(BaseModel):

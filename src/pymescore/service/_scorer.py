@@ -29,8 +29,10 @@ from pymescore.features import BY_NAME, build_feature_arrays, clip_to_range, com
 from pymescore.features._build import HISTORY_TABLES
 from pymescore.features._context import Context
 from pymescore.features._reads import AMOUNT_TABLES
+from pymescore.features._sequences import history_channel, sequence_arrays
 from pymescore.model._typing import code_label
 from pymescore.service._applications import FIRM_FIELDS, RequestTables, _Pending, _problem
+from pymescore.service._model_rows import FLOAT32_MAX, model_rows
 from pymescore.service._rates import SOURCES, RateBook, Series, client_rates, missing_rate, month_key, used_client_rates
 from pymescore.service._schemas import ScoreRequest
 
@@ -38,7 +40,6 @@ __all__ = ["FIRM_FIELDS", "HISTORIES", "ApplicationInvalidError", "Scored", "Sco
 
 HISTORIES = HISTORY_TABLES
 LIMA = ZoneInfo("America/Lima")
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: the amounts the capacity rule reads (:func:`pymescore.decision.monthly_net_pen`)
 MONEY = ("income_mean_12m", "net_cf_margin_12m", "log_income_mean_12m")
 
@@ -90,6 +91,10 @@ class Scorer:
         ctx = bundle.context or {"by_department": {}, "by_section": {}}
         self.context = Context.from_dict({"by_department": ctx["by_department"], "by_section": ctx["by_section"]})
         self.stage = DecisionStage(bundle.model, bundle.reference, policy, nthread=nthread)
+        # a sequence model's histories: its channels among the builders' (``sequence_arrays``), in its order
+        self._channels = bundle.model.channels
+        self._months = bundle.model.months
+        self._channel_at = [history_channel(c) for c in self._channels]
         self.features = [f.name for f in bundle.model.features]
         self.info = {f.name: f for f in bundle.model.features}
         self._categorical = {f.name for f in bundle.model.features if f.kind in ("category", "target_encoded")}
@@ -101,7 +106,7 @@ class Scorer:
             for ct in bundle.model.preprocessor.types
             if ct.kind == "category" and ct.rule == "registry: categorical" and ct.categories
         }
-        self.tables = RequestTables(self.book)
+        self.tables = RequestTables(self.book, self._months)
 
     @property
     def version(self) -> str:
@@ -135,6 +140,8 @@ class Scorer:
         # what the capacity rule reads, row by row: the PEN amounts the builders computed from the histories, else
         # what a request sent as features (the income amount, or its log: monthly_net_pen falls back to it)
         money = {c: np.full(n, np.nan) for c in MONEY}
+        # the monthly histories a sequence model reads (none for an application sent as features)
+        histories = None if not self._channels else np.full((n, self._months, len(self._channels)), np.nan, np.float32)
         # an application with a bad RUC or as_of still has its histories (or features) checked: every problem at once
         given = self._from_features([p for p in pending if p.request.features is not None])
         for index, row in given.items():
@@ -145,7 +152,7 @@ class Scorer:
                 money[c][index] = row.get(c, np.nan)
         from_histories = [p for p in pending if p.request.features is None]
         if from_histories:
-            self._from_histories(from_histories, values, money, built)
+            self._from_histories(from_histories, values, money, built, histories)
         self._requested_in_pen(pending)
         ok = [p for p in pending if not p.errors and built[p.index]]
         results: list[Scored | ApplicationInvalidError] = [
@@ -156,13 +163,28 @@ class Scorer:
         if ok:
             rows = np.array([p.index for p in ok], dtype=np.int64)
             taken = {name: column[rows] for name, column in values.items()}
-            decided = self._decide(ok, taken, {c: v[rows] for c, v in money.items()}, lang)
+            decided = self._decide(ok, taken, {c: v[rows] for c, v in money.items()}, lang,
+                                   None if histories is None else histories[rows])  # fmt: skip
             for p, scored in zip(ok, decided, strict=True):
                 results[p.index] = scored
         return results
 
-    def predict_rows(self, instances: list[dict[str, Any]]) -> pd.DataFrame:
-        """PD and score of feature rows (TF-Serving style); raises ApplicationInvalidError on a bad row."""
+    def predict_rows(self, instances: list[dict[str, Any]] | list[Any]) -> pd.DataFrame:
+        """PD and score of feature rows (TF-Serving style): objects of features, or lists of the model's inputs
+        (``model_rows``); raises ApplicationInvalidError on a bad row."""
+        compiled = self.stage.compiled
+        lists = sum(isinstance(i, list) for i in instances)
+        if lists:
+            if lists < len(instances):
+                raise ApplicationInvalidError("instances: expected one form for every instance, got both", errors=[
+                    _problem("instances", "every instance an object of features, or every one a list of the "
+                             "model's inputs", "objects and lists")])  # fmt: skip
+            inputs, problems = model_rows(instances, self.bundle.model.inputs())  # type: ignore[arg-type]
+            if problems:
+                raise ApplicationInvalidError(f"instances: {len(problems)} value(s) do not meet the model's inputs",
+                                              errors=[_problem(*p) for p in problems])  # fmt: skip
+            p_, s_ = compiled.predict(*self.bundle.model.split_inputs(inputs))
+            return pd.DataFrame({"pd": p_, "score": s_})
         pending = [
             _Pending(i, ScoreRequest.model_construct(features=row), pd.Timestamp.now())  # type: ignore[call-arg]
             for i, row in enumerate(instances)
@@ -174,7 +196,6 @@ class Scorer:
                 f"instances: {len(errors)} value(s) do not meet the model's features", errors=errors
             )
         values = self._columns([rows[p.index] for p in pending])
-        compiled = self.stage.compiled
         p_, s_ = compiled.predict(compiled.matrix(values, len(pending)))
         return pd.DataFrame({"pd": p_, "score": s_})
 
@@ -243,10 +264,16 @@ class Scorer:
 
     # -- features from raw histories ---------------------------------------------------------------
     def _from_histories(
-        self, pending: list[_Pending], values: dict[str, np.ndarray], money: dict[str, np.ndarray], built: np.ndarray
+        self,
+        pending: list[_Pending],
+        values: dict[str, np.ndarray],
+        money: dict[str, np.ndarray],
+        built: np.ndarray,
+        histories: np.ndarray | None = None,
     ) -> None:
         """Check every history of every application at once, then build features per as_of group, into the
-        rows (application indices) of ``values`` and ``money``, marked in ``built``."""
+        rows (application indices) of ``values`` and ``money``, marked in ``built`` — and, for a sequence model,
+        the monthly histories into ``histories``, by the same point-in-time code as a snapshot's."""
         tables: dict[str, dict[str, np.ndarray]] = {}
         for name in HISTORIES:
             tables[name] = self.tables.history(name, pending)
@@ -282,11 +309,18 @@ class Scorer:
                 source = clipped if c == "log_income_mean_12m" else raw
                 if c in source:
                     money[c][members] = source[c]
+            if histories is not None:
+                histories[members] = sequence_arrays(part, len(started), as_of)[:, -self._months :, self._channel_at]
             built[members] = True
 
     # -- decisions -------------------------------------------------------------------------------
     def _decide(
-        self, pending: list[_Pending], values: dict[str, np.ndarray], money: dict[str, np.ndarray], lang: str
+        self,
+        pending: list[_Pending],
+        values: dict[str, np.ndarray],
+        money: dict[str, np.ndarray],
+        lang: str,
+        histories: np.ndarray | None = None,
     ) -> list[Scored]:
         n = len(pending)
         matrix = self.stage.compiled.matrix(values, n)
@@ -294,7 +328,8 @@ class Scorer:
         term = np.array([p.request.term_months for p in pending], dtype=np.int64)
         rate = np.array([p.pen_per_unit for p in pending], dtype=np.float64)
         guarantee = [p.request.guarantee for p in pending]
-        d = self.stage.run(matrix, values, requested, term, rate, lang, amounts=money, guarantee=guarantee)
+        d = self.stage.run(matrix, values, requested, term, rate, lang, amounts=money, guarantee=guarantee,
+                           sequences=histories)  # fmt: skip
         now = dt.datetime.now(dt.UTC).isoformat()
         pds, scores = d.pd.tolist(), d.score.tolist()
         out = []
