@@ -211,3 +211,25 @@ def test_the_pipelines_step_passes_the_scheduler_through(lakes: dict[str, Any]) 
     assert done["rows"] == len(expected)
     assert (root / "dag_snapshot" / "_lineage.json").is_file()
     pd.testing.assert_frame_equal(_by_key(pd.read_parquet(root / "dag_snapshot")), _by_key(expected))
+
+
+def test_the_portfolio_per_bucket_on_dask_equals_the_one_in_process(lakes: dict[str, Any], client: Any) -> None:
+    from pymescore.regulation import load_regulation
+    from pymescore.regulation._report import portfolio
+
+    root: Path = lakes["root"]
+    rules = load_regulation(None)
+    here = portfolio(lakes["bucketed"].root, "2024-12-31", root / "pf_here", rules, months=6)
+    there = portfolio(lakes["bucketed"].root, "2024-12-31", root / "pf_there", rules, months=6, client=client)
+    assert here["loans"] == there["loans"] > 100
+    assert there["exposure_pen"] == pytest.approx(here["exposure_pen"], rel=1e-9)
+    keys = ["ruc", "loan_id"]
+    one = pd.read_parquet(root / "pf_here" / "loans.parquet").sort_values(keys).reset_index(drop=True)
+    many = pd.read_parquet(root / "pf_there" / "loans.parquet").sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(many, one)
+    for name in ("migration", "vintages"):  # counts added up per part: the same shares
+        pd.testing.assert_frame_equal(pd.read_parquet(root / "pf_there" / f"{name}.parquet"),
+                                      pd.read_parquet(root / "pf_here" / f"{name}.parquet"))  # fmt: skip
+    summary_here = pd.read_parquet(root / "pf_here" / "summary.parquet")
+    summary_there = pd.read_parquet(root / "pf_there" / "summary.parquet")
+    pd.testing.assert_frame_equal(summary_there, summary_here, check_exact=False, rtol=1e-9)

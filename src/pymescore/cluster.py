@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -109,3 +109,22 @@ def dask_client(scheduler: Scheduler) -> Iterator[Any]:
     finally:
         client.close()
         cluster.close()
+
+
+def map_parts(
+    client: Any, task: Callable[..., Any], n: int, kwargs: dict[str, Any], say: Callable[[str], None] | None = None,
+    what: str = "parts",
+) -> list[Any]:  # fmt: skip
+    """``task(part, **kwargs)`` for parts 0..n-1 on the cluster of ``client``; the results in part order.
+    ``say`` hears "``what``: done/n parts" as they finish."""
+    distributed: Any = importlib.import_module("distributed")
+    futures = client.map(task, range(n), pure=False, **kwargs)
+    for done, _ in enumerate(distributed.as_completed(futures), start=1):
+        if say is not None:
+            say(f"{what}: {done}/{n} parts")
+    return list(client.gather(futures))
+
+
+def workers_of(client: Any) -> int:
+    """The workers the cluster of ``client`` has now (at least 1)."""
+    return max(1, len(client.scheduler_info().get("workers", {})))

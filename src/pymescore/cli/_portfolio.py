@@ -8,10 +8,13 @@ from typing import Annotated
 import typer
 
 from pymescore.cli._output import console, emit_json
+from pymescore.cli._scale import SchedulerOpt, WorkerMemoryOpt, quiet_dask
 
 
 def portfolio_command(
-    lake: Annotated[Path, typer.Option("--lake", help="The lake whose payments, cash flows and bureau are read.")],
+    lake: Annotated[
+        str, typer.Option("--lake", help="The lake whose payments, cash flows and bureau are read (s3://… too).")
+    ],
     as_of: Annotated[str, typer.Option("--as-of", help="The date of the portfolio (YYYY-MM-DD).")],
     out: Annotated[Path, typer.Option("--out", help="Folder for loans/summary/migration/vintages and the page.")],
     guarantee: Annotated[
@@ -21,6 +24,8 @@ def portfolio_command(
     regulation: Annotated[
         Path | None, typer.Option("--regulation", help="A rules file (default: PYMESCORE_REGULATION_FILE, else SBS).")
     ] = None,
+    scheduler: SchedulerOpt = None,
+    worker_memory: WorkerMemoryOpt = None,
 ) -> None:
     """The lender's portfolio as of a date under the SBS rules (Res. SBS 11356-2008): each open loan's days
     past due, its category and its debtor's (the worst of the debtor's loans, aligned to the credit bureau),
@@ -29,6 +34,10 @@ def portfolio_command(
 
     Writes loans.parquet, summary.parquet, migration.parquet, vintages.parquet, portfolio.json and
     portfolio.html (plots) under --out, and prints the totals as JSON (the last line).
+
+    With --scheduler (or PYMESCORE_DASK_SCHEDULER) each RUC bucket of the lake is classified on a Dask worker
+    (a debtor's loans are all in its bucket) and the parts' tables and counts are put together here; the figures
+    are the same (loans.parquet in bucket order).
 
     Example: pymescore portfolio --lake demo/lake --as-of 2024-12-31 --out demo/portfolio
     """
@@ -39,9 +48,18 @@ def portfolio_command(
         raise typer.BadParameter(
             f"expected one of {', '.join(GUARANTEES)}, got {guarantee!r}", param_hint="--guarantee"
         )
+    import contextlib
+
+    from pymescore.cluster import dask_client, parse_scheduler
+
     rules = load_regulation(regulation)
-    with console.status("Clasificando la cartera / classifying the portfolio…"):
-        result = portfolio(lake, as_of, out, rules, guarantee, months)
+    cluster = parse_scheduler(scheduler, worker_memory)
+    quiet_dask()
+    with (
+        console.status("Clasificando la cartera / classifying the portfolio…"),
+        contextlib.nullcontext() if cluster is None else dask_client(cluster) as client,
+    ):
+        result = portfolio(lake, as_of, out, rules, guarantee, months, client=client)
     console.print(f"{result['loans']:,} loans; exposure S/ {result['exposure_pen']:,.2f}; provisions "
                   f"S/ {result['provision_pen']:,.2f}; page: {out / 'portfolio.html'}")  # fmt: skip
     emit_json({k: result[k] for k in ("as_of", "regulation", "guarantee", "loans", "exposure_pen", "provision_pen",

@@ -15,7 +15,6 @@ place; on object storage the marker object commits it (``pymescore.tables`` refu
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pymescore.cluster import map_parts
 from pymescore.features._build import INPUT_COLUMNS, as_timestamp, context_from_inputs, context_inputs
 from pymescore.features._config import FeatureConfig
 from pymescore.features._labels import known_outcomes, label_data_end
@@ -131,12 +131,7 @@ def build_snapshot_distributed(
 
 def _run(client: Any, task: Callable[..., Any], n: int, kwargs: dict[str, Any], say: Callable[[str], None],
          what: str) -> list[Any]:  # fmt: skip
-    """``task(part, **kwargs)`` for every part on the cluster; results in part order."""
-    distributed: Any = importlib.import_module("distributed")
-    futures = client.map(task, range(n), pure=False, **kwargs)
-    for done, _ in enumerate(distributed.as_completed(futures), start=1):
-        say(f"{what}: {done}/{n} parts")
-    return list(client.gather(futures))
+    return map_parts(client, task, n, kwargs, say, what)
 
 
 def _part_end(part: int, root: str, manifest: dict[str, Any], parts: int, config: FeatureConfig) -> float:

@@ -178,6 +178,12 @@ def month_ends(at: np.datetime64, months: int) -> list[np.datetime64]:
 def migration(regulation: Regulation, loans: Loans, at: np.datetime64, months: int = 12) -> pd.DataFrame:
     """The share of loans in each category at a month end that are in each category (or cancelled) at the
     next, pooled over the ``months`` months before ``at``; each row with loans sums to 1."""
+    return migration_table(regulation, migration_counts(regulation, loans, at, months))
+
+
+def migration_counts(regulation: Regulation, loans: Loans, at: np.datetime64, months: int = 12) -> np.ndarray:
+    """The moves behind :func:`migration`, counted (category × category-or-cancelled): parts of a portfolio add
+    up."""
     states = [loans.state(t) for t in month_ends(at, months)]
     k = len(regulation.categories)
     counts = np.zeros((k, k + 1))
@@ -186,6 +192,10 @@ def migration(regulation: Regulation, loans: Loans, at: np.datetime64, months: i
         c0 = category(regulation, d0, "pequena_empresa")
         c1 = np.where(o1, category(regulation, d1, "pequena_empresa"), k)  # not open any more: cancelled
         np.add.at(counts, (c0[o0], c1[o0]), 1)
+    return counts
+
+
+def migration_table(regulation: Regulation, counts: np.ndarray) -> pd.DataFrame:
     totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
     frame = pd.DataFrame(shares, columns=[*regulation.categories, CLOSED], index=list(regulation.categories))
@@ -196,8 +206,16 @@ def migration(regulation: Regulation, loans: Loans, at: np.datetime64, months: i
 def vintages(loans: Loans, at: np.datetime64, max_months: int = 24) -> pd.DataFrame:
     """Per origination quarter and months on book (1..``max_months``): the share of its loans that had
     reached 30+, 60+ and 90+ days past due by then (only months on book already observed at ``at``)."""
+    return vintage_table(vintage_counts(loans, at, max_months))
+
+
+def vintage_counts(loans: Loans, at: np.datetime64, max_months: int = 24) -> pd.DataFrame:
+    """The counts behind :func:`vintages` (cohort, months_on_book, loans observed, and how many had reached each
+    threshold): parts of a portfolio add up. A loan is observed at a month on book up to ``at``, so a cohort's
+    counts only fall with the months on book; rows with no loan observed are left out."""
+    columns = ["cohort", "months_on_book", "loans", *[f"n_{d}_plus" for d in DPD_THRESHOLDS]]
     if loans.n == 0:
-        return pd.DataFrame(columns=["cohort", "months_on_book", "loans", *[f"ever_{d}_plus" for d in DPD_THRESHOLDS]])
+        return pd.DataFrame(columns=columns)
     start_month = loans.disbursed.astype("datetime64[M]")
     first = start_month.min()
     last = at.astype("datetime64[M]")
@@ -227,6 +245,24 @@ def vintages(loans: Loans, at: np.datetime64, max_months: int = 24) -> pd.DataFr
             w = w[w >= 0]
             if len(w) == 0:
                 break
-            rows.append({"cohort": cohort, "months_on_book": mob, "loans": len(w),
-                         **{f"ever_{d}_plus": float((w >= d).mean()) for d in DPD_THRESHOLDS}})  # fmt: skip
-    return pd.DataFrame(rows)
+            rows.append([cohort, mob, len(w), *[int((w >= d).sum()) for d in DPD_THRESHOLDS]])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def vintage_table(counts: pd.DataFrame) -> pd.DataFrame:
+    """Shares from :func:`vintage_counts` (of one portfolio, or of its parts stacked)."""
+    columns = ["cohort", "months_on_book", "loans", *[f"ever_{d}_plus" for d in DPD_THRESHOLDS]]
+    if counts.empty:
+        return pd.DataFrame(columns=columns)
+    total = counts.groupby(["cohort", "months_on_book"], sort=True).sum().reset_index()
+    loans = total["loans"].to_numpy(dtype=np.int64)
+    out = pd.DataFrame(
+        {
+            "cohort": total["cohort"].astype(str).to_numpy(dtype=object),
+            "months_on_book": total["months_on_book"].to_numpy(dtype=np.int64),
+            "loans": loans,
+        }
+    )
+    for d in DPD_THRESHOLDS:
+        out[f"ever_{d}_plus"] = total[f"n_{d}_plus"].to_numpy(dtype=np.int64) / loans
+    return out

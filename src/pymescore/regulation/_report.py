@@ -21,24 +21,34 @@ from pymescore.regulation._portfolio import (
     as_of_day,
     loan_table,
     migration,
+    migration_counts,
+    migration_table,
     summary,
+    vintage_counts,
+    vintage_table,
     vintages,
 )
 from pymescore.regulation._rules import Regulation
 
 
-def portfolio(lake: Path, as_of: object, out: Path, regulation: Regulation, guarantee: str = "none",
-              months: int = 12) -> dict[str, Any]:  # fmt: skip
-    """Write the portfolio's files under ``out``; returns the summary as a dict (what the CLI prints)."""
+def portfolio(lake: Path | str, as_of: object, out: Path, regulation: Regulation, guarantee: str = "none",
+              months: int = 12, client: Any = None) -> dict[str, Any]:  # fmt: skip
+    """Write the portfolio's files under ``out``; returns the summary as a dict (what the CLI prints). With
+    ``client`` (a ``distributed.Client``) each RUC bucket of the lake is classified on its cluster and the parts'
+    loan tables, migration counts and vintage counts are put together here (a debtor's loans are all in its
+    bucket)."""
     at = as_of_day(as_of)
-    source = Lake(lake)
-    loans = Loans.from_payments(source.read("payments"))
-    flows = source.read_optional("monthly_cashflows")
-    bureau = source.read_optional("bureau_ratings")
-    table = loan_table(regulation, loans, at, flows, bureau, guarantee)
+    if client is None:
+        source = Lake(lake)
+        loans = Loans.from_payments(source.read("payments"))
+        flows = source.read_optional("monthly_cashflows")
+        bureau = source.read_optional("bureau_ratings")
+        table = loan_table(regulation, loans, at, flows, bureau, guarantee)
+        moves = migration(regulation, loans, at, months)
+        curves = vintages(loans, at)
+    else:
+        table, moves, curves = _distributed(Lake(lake).pinned(), at, regulation, guarantee, months, client)
     totals = summary(regulation, table)
-    moves = migration(regulation, loans, at, months)
-    curves = vintages(loans, at)
     for name, frame in (("loans", table), ("summary", totals), ("migration", moves), ("vintages", curves)):
         write_atomic(out / f"{name}.parquet", functools.partial(_parquet, frame))
     result = {
@@ -58,6 +68,38 @@ def portfolio(lake: Path, as_of: object, out: Path, regulation: Regulation, guar
     page = _page(result, totals, moves, curves)
     write_atomic(out / "portfolio.html", lambda path: path.write_text(page, encoding="utf-8"))
     return result
+
+
+def _part(
+    part: int, root: str, manifest: dict[str, Any], parts: int, at: np.datetime64, regulation: Regulation,
+    guarantee: str, months: int,
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:  # fmt: skip
+    """One bucket of firms: its loan table, migration counts and vintage counts."""
+    lake = Lake(root, manifest=manifest)
+    present = set(lake.tables())
+
+    def read(table: str) -> pd.DataFrame | None:
+        return lake.read_bucket(table, part, parts) if table in present else None
+
+    loans = Loans.from_payments(lake.read_bucket("payments", part, parts))
+    table = loan_table(regulation, loans, at, read("monthly_cashflows"), read("bureau_ratings"), guarantee)
+    return table, migration_counts(regulation, loans, at, months), vintage_counts(loans, at)
+
+
+def _distributed(
+    lake: Lake, at: np.datetime64, regulation: Regulation, guarantee: str, months: int, client: Any
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    from pymescore.cluster import map_parts, workers_of
+    from pymescore.features._partitioned import default_parts
+
+    n = default_parts(lake, workers_of(client))
+    kwargs = {"root": str(lake.root), "manifest": lake.manifest(), "parts": n, "at": at, "regulation": regulation,
+              "guarantee": guarantee, "months": months}  # fmt: skip
+    done = map_parts(client, _part, n, kwargs)
+    table = pd.concat([d[0] for d in done], ignore_index=True)
+    moves = migration_table(regulation, np.sum([d[1] for d in done], axis=0))
+    curves = vintage_table(pd.concat([d[2] for d in done], ignore_index=True))
+    return table, moves, curves
 
 
 def _parquet(frame: pd.DataFrame, path: Path) -> None:
