@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from pymescore.bundle import Bundle, load_bundle, save_bundle
@@ -121,4 +120,16 @@ def test_training_it_on_a_table_without_histories_is_refused(sim_lake: dict[str,
     snapshot, _ = build_snapshot(sim_lake["lake"], ["2024-06-30"])
     with pytest.raises(ConfigError, match="--sequences"):
         train(snapshot, TrainConfig(families=("tf_sequence",), **CONFIG), domain=snapshot_domain(snapshot))  # type: ignore[arg-type]
-    assert isinstance(snapshot, pd.DataFrame)
+
+
+@pytest.mark.slow
+def test_batch_scoring_refuses_a_table_without_the_histories(seq_bundle: dict[str, Any]) -> None:
+    """``pymescore score`` on a plain snapshot would score every row as if the firm had no history: refused."""
+    from pymescore.errors import MissingColumnError
+    from pymescore.scoring import score
+
+    rows = seq_bundle["snapshot"].iloc[:50]
+    with pytest.raises(MissingColumnError, match="--sequences"):
+        score(seq_bundle["bundle"], rows.drop(columns=list(SEQUENCE_COLUMNS)))
+    scored = score(seq_bundle["bundle"], rows)
+    assert np.allclose(scored["pd"].to_numpy(), seq_bundle["bundle"].model.predict_pd(rows))

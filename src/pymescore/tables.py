@@ -163,6 +163,13 @@ def check_table(bundle: Bundle, frame: pd.DataFrame) -> None:
             f"{len(missing)} of them ({', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}); score a table "
             "with the columns the bundle was trained on (for an SME bundle, `pymescore features` output)"
         )
+    histories = [c for c in bundle.model.channels if c not in frame.columns]
+    if histories:  # a sequence model would score every row as if it had no history at all
+        raise MissingColumnError(
+            f"{source}: expected the monthly histories the sequence model reads ({', '.join(histories[:3])}"
+            f"{' …' if len(histories) > 3 else ''}), got a table without them; build it with `pymescore features "
+            "--sequences`"
+        )
     problems = []
     for ct in bundle.model.preprocessor.types:
         bad = unreadable(frame[ct.column], ct)
