@@ -466,7 +466,8 @@ def test_a_schema_broken_application_in_a_batch_is_its_own_422(svc: dict[str, An
     negative = {**good, "requested_amount": -1}
     both = {**good, "features": {"dpd_current": 0}}
     before = svc["state"].store.count()
-    r = c.post("/v1/scores:batch", json={"applications": [good, negative, None, both, good]}, headers=h)
+    empty: dict[str, Any] = {}
+    r = c.post("/v1/scores:batch", json={"applications": [good, negative, empty, both, good]}, headers=h)
     assert r.status_code == 200, r.text
     items = r.json()["results"]
     assert [i["status"] for i in items] == [201, 422, 422, 422, 201]
@@ -476,6 +477,16 @@ def test_a_schema_broken_application_in_a_batch_is_its_own_422(svc: dict[str, An
     assert items[0]["result"]["score"] == items[4]["result"]["score"]
     assert svc["state"].store.count() == before + 2
     assert c.post("/v1/scores:batch", json={"applications": []}, headers=h).status_code == 422
+    # an item that is not even an object breaks the batch's schema: the whole batch is refused, nothing stored
+    r = c.post("/v1/scores:batch", json={"applications": [good, False, None, [good]]}, headers=h)
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "REQUEST_INVALID"
+    assert [(e["path"], e["got"]) for e in r.json()["errors"]] == [
+        ("applications.1", "a JSON boolean"),
+        ("applications.2", "a JSON null"),
+        ("applications.3", "a JSON array"),
+    ]
+    assert svc["state"].store.count() == before + 2
 
 
 def test_a_ruc_is_ascii_digits_with_its_check_digit(svc: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from schemathesis.checks import CHECKS as REGISTRY
 from schemathesis.checks import load_all_checks
 from stdnum.pe import ruc as stdnum_ruc
 
+from pymescore.service._scorer import today_lima
 from tests.service_support import make_app
 
 load_all_checks()
@@ -79,6 +80,11 @@ def _lawful(body: Any, rated: tuple[str, str]) -> None:
     """Make one generated application keep the rules its schema lists under ``x-pymescore-rules`` (in place)."""
     if not isinstance(body, dict):
         return
+    firm = body.get("firm")
+    if isinstance(firm, dict) and firm.get("start_date") is not None:
+        as_of = body.get("as_of") or today_lima().isoformat()
+        if firm["start_date"][:10] >= as_of[:10]:
+            firm["start_date"] = None
     for st_ in body.get("financial_statements") or []:
         if isinstance(st_.get("total_assets"), float | int) and isinstance(st_.get("total_liabilities"), float | int):
             st_["equity"] = st_["total_assets"] - st_["total_liabilities"]

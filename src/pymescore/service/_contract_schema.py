@@ -39,6 +39,7 @@ CROSS_RULES: dict[str, tuple[str, ...]] = {
         "paid_date given when amount_paid > 0",
         "one record per (loan_id, due_date)",
     ),
+    "firms": ("start_date before the request's as_of (today in Lima when as_of is not sent)",),
     "monthly_cashflows": ("one record per (month, currency)",),
     "bureau_ratings": ("one record per month",),
 }

@@ -37,6 +37,8 @@ IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=255,
                                               description="Makes a retried POST safe (1-255 characters).")]  # fmt: skip
 IN_FLIGHT: dict[int | str, dict[str, Any]] = {409: {"model": Problem, "description": "Idempotency-Key in flight"}}
 
+_JSON_KINDS = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", type(None): "null"}
+
 
 def scores_router(state: ServiceState) -> APIRouter:
     """``POST /v1/scores`` and ``POST /v1/scores:batch``: decisions, audited before they are answered."""
@@ -91,6 +93,14 @@ def scores_router(state: ServiceState) -> APIRouter:
                                f"{len(body.applications)}", code="BATCH_TOO_LARGE",
                                errors=[{"path": "applications", "expected": f"at most {settings.batch_max} items",
                                         "got": f"{len(body.applications)} items"}])  # fmt: skip
+        # the spec takes any object as an item (a broken application is its own 422 item); a non-object is a
+        # malformed batch, refused whole like any other body that breaks the contract
+        loose = [{"path": f"applications.{i}", "expected": "an object (an application)",
+                  "got": f"a JSON {_JSON_KINDS.get(type(raw), 'value')}"}
+                 for i, raw in enumerate(body.applications) if not isinstance(raw, dict)]  # fmt: skip
+        if loose:
+            raise ProblemError(422, f"the request does not meet the API contract ({len(loose)} problem(s))",
+                               code="REQUEST_INVALID", errors=loose)  # fmt: skip
         lang = negotiate_lang(accept_language)
         # each application validated on its own: a broken one is its own 422 item, the others are scored
         parsed: dict[int, ScoreRequest] = {}
