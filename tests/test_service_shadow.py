@@ -71,8 +71,8 @@ def _strip(response: dict[str, Any]) -> dict[str, Any]:
 def test_responses_carry_only_the_champions_decision(both: dict[str, Any], bodies: list[dict[str, Any]]) -> None:
     state = both["state"]
     assert state.shadow is not None
-    assert state.shadow.scorer is not None
-    champion, challenger = state.served().version, state.shadow.scorer.version
+    assert state.shadow.version is not None
+    champion, challenger = state.served().version, state.shadow.version
     for body in bodies[:12]:
         a = both["alone"].post("/v1/scores", json=body, headers={"Authorization": both["alone_keys"]["all"]})
         b = both["client"].post("/v1/scores", json=body, headers={"Authorization": both["keys"]["all"]})
@@ -167,7 +167,7 @@ def test_a_tampered_challenger_is_refused_and_the_champion_serves(
     client, state = _client(sme_bundle["bundle"], tmp_path / "audit.db", sme_bundle["lake"].root,
                             serve_shadow_bundle=forged)  # fmt: skip
     with client:
-        assert state.shadow.scorer is None
+        assert state.shadow.version is None
         assert state.metrics.shadow_failures.labels("load")._value.get() == 1
         r = client.post("/v1/scores", json=bodies[0], headers={"Authorization": keys(state)["all"]})
         assert r.status_code == 201

@@ -147,6 +147,7 @@ async def _purge(state: ServiceState) -> None:
 def build_state(settings: Settings, *, schema: str | None = None) -> ServiceState:
     """The state of one worker: audit store, model source, policy, exchange rates (nothing loaded yet)."""
     from pymescore.service._shadow import Shadow
+    from pymescore.service._shadow_worker import WorkerSpec
     from pymescore.service._source import (
         exchange_rates,
         policy_from,
@@ -164,9 +165,9 @@ def build_state(settings: Settings, *, schema: str | None = None) -> ServiceStat
                          rates_probe=lambda: rates_version(settings))  # fmt: skip
     challenger = shadow_source_from(settings)
     if challenger is not None:  # verified and reloaded as the champion is, with the same policy and rates
-        state.shadow = Shadow(challenger, lambda: challenger.load(policy, exchange_rates(settings),
-                                                                  settings.xgb_threads),
-                              store, state.metrics, settings.shadow_queue)  # fmt: skip
+        # in its own process, which rebuilds the challenger, policy and rates from the same settings
+        spec = WorkerSpec(settings, settings.database_url, schema, settings.store_timeout_s)
+        state.shadow = Shadow(challenger, spec, state.metrics, settings.shadow_queue)
     return state
 
 

@@ -2,11 +2,13 @@
 champion's decision is committed and its answer is on its way, and its PD, score, band, decision and reason codes
 go to ``shadow_decisions`` — never to the client.
 
-It cannot slow the champion beyond a bounded share: requests wait for it in a bounded queue (full: the request is
-dropped and counted, ``pymescore_shadow_dropped_total``); its one worker thread takes the jobs queued within
-``LINGER_S`` together (one vectorised call costs a fraction of one call per application) and scores and writes
-only while no champion request is being scored or stored (:meth:`Shadow.busy`). A challenger that fails — to
-load, to score, to be stored — is logged and counted (``pymescore_shadow_failures_total``) and changes no answer.
+It runs in its own process (``_shadow_worker``), at a lower CPU priority: its Python code never holds the
+champion's interpreter lock, so a request that arrives while the challenger scores runs beside it, not after it.
+What it cannot slow is bounded: requests wait for it in a bounded queue (full: the request is dropped and counted,
+``pymescore_shadow_dropped_total``); it takes the jobs queued within ``LINGER_S`` together (one vectorised call
+costs a fraction of one call per application) and begins each chunk only while no champion request is being
+scored or stored (:meth:`Shadow.busy`). A challenger that fails — to load, to score, to be stored — is logged and
+counted (``pymescore_shadow_failures_total``) and changes no answer.
 """
 
 from __future__ import annotations
@@ -14,33 +16,32 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import multiprocessing
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from pymescore.errors import PymescoreError
+from pymescore.service._shadow_worker import LINGER_S, WorkerSpec, reason, run
 from pymescore.service._tables import decisions, shadow_decisions
 
 if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+
     from pymescore.service._metrics import Metrics
     from pymescore.service._schemas import ScoreRequest
-    from pymescore.service._scorer import Scorer
     from pymescore.service._source import ModelSource
     from pymescore.service._store import AuditStore
 
+__all__ = ["LINGER_S", "Shadow", "ShadowJob", "record_shadow", "shadow_pairs"]
 log = logging.getLogger("pymescore.service")
-#: the most applications scored in one call of the challenger (the queued jobs taken together)
-MAX_BATCH = 256
-#: applications per call of the challenger, each call begun while the champion is idle
-CHUNK = 64
-#: how long the first queued job waits for others to be scored with it
-LINGER_S = 0.25
+#: how long a (re)load may take in the challenger's process before the champion stops waiting for it
+LOAD_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -54,18 +55,72 @@ class ShadowJob:
 
 
 class Shadow:
-    """The challenger beside the champion: loaded and reloaded like it, fed by :meth:`submit`."""
+    """The challenger beside the champion, in its own process: loaded and reloaded like the champion (the source
+    is probed here, loaded there), fed by :meth:`submit`."""
 
-    def __init__(
-        self, source: ModelSource, load: Callable[[], Scorer], store: AuditStore, metrics: Metrics, size: int
-    ) -> None:
-        self.source, self._load, self.store, self.metrics = source, load, store, metrics
-        self.scorer: Scorer | None = None
+    def __init__(self, source: ModelSource, spec: WorkerSpec, metrics: Metrics, size: int) -> None:
+        self.source, self.spec, self.metrics, self.size = source, spec, metrics, size
+        #: the loaded challenger's version; None until one loaded
+        self.version: str | None = None
         self.loaded_probe = ""
-        self._jobs: queue.Queue[ShadowJob | None] = queue.Queue(maxsize=size)
+        self._ctx = multiprocessing.get_context("spawn")  # no fork of a threaded server
+        self._process: BaseProcess | None = None
         self._busy = 0
-        self._idle = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._busy_lock = threading.Lock()
+        self._idle = self._ctx.Event()
+        self._idle.set()
+        self._loaded = threading.Event()
+        self._load_ok = False
+        self._accepted = self._finished = 0
+
+    # -- the process -----------------------------------------------------------------------------
+    def _ensure_process(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            return
+        self._jobs: Any = self._ctx.Queue(maxsize=self.size)
+        self._control: Any = self._ctx.Queue()
+        self._events: Any = self._ctx.Queue()
+        self._accepted = self._finished = 0
+        self.version = None
+        process = self._ctx.Process(target=run, args=(self.spec, self._jobs, self._control, self._events,
+                                                      self._idle), name="pymescore-shadow", daemon=True)  # fmt: skip
+        process.start()
+        self._process = process
+        threading.Thread(target=self._listen, args=(self._events, process), name="pymescore-shadow-events",
+                         daemon=True).start()  # fmt: skip
+
+    def _listen(self, events: Any, process: BaseProcess) -> None:
+        """What the process reports: loads, stored decisions, failures, finished jobs."""
+        while True:
+            try:
+                event = events.get(timeout=1.0)
+            except queue.Empty:
+                if not process.is_alive():
+                    self._loaded.set()  # a reload waiting on a process that died stops waiting
+                    return
+                continue
+            except (EOFError, OSError):
+                return
+            kind = event[0]
+            if kind == "loaded":
+                self.version, self._load_ok = event[1], True
+                self.metrics.shadow_info(event[1])
+                log.info(json.dumps({"event": "shadow_loaded", "model_version": event[1]}))
+                self._loaded.set()
+            elif kind == "load_failed":
+                self._load_ok = False
+                self.metrics.shadow_failures.labels("load").inc()
+                log.warning(json.dumps({"event": "shadow_load_refused", "reason": event[1]}))
+                self._loaded.set()
+            elif kind == "stored":
+                self.metrics.shadow_decisions.inc(event[1])
+            elif kind == "failed":
+                self.metrics.shadow_failures.labels(event[1]).inc(event[2])
+                log.warning(json.dumps({"event": "shadow_failed", "stage": event[1], "reason": event[3]}))
+            elif kind == "done":
+                self._finished += event[1]
+            elif kind == "stopped":
+                return
 
     # -- loading ---------------------------------------------------------------------------------
     def reload(self, force: bool = False) -> None:
@@ -73,133 +128,79 @@ class Shadow:
         stays), and the champion is never affected."""
         try:
             probe = self.source.probe()
-            if not force and probe == self.loaded_probe and self.scorer is not None:
-                return
-            scorer = self._load()
-            scorer.warm_up()
-        except Exception as exc:  # a refused or unreachable challenger: logged, counted, the champion serves on
+        except Exception as exc:  # an unreachable registry: logged, counted, the champion serves on
             self.metrics.shadow_failures.labels("load").inc()
-            log.warning(json.dumps({"event": "shadow_load_refused", "reason": _reason(exc)}))
+            log.warning(json.dumps({"event": "shadow_load_refused", "reason": reason(exc)}))
             return
-        self.scorer, self.loaded_probe = scorer, probe
-        self.metrics.shadow_info(scorer.version)
-        log.info(json.dumps({"event": "shadow_loaded", "model_version": scorer.version}))
+        alive = self._process is not None and self._process.is_alive()
+        if not force and alive and probe == self.loaded_probe and self.version is not None:
+            return
+        self._ensure_process()
+        self._loaded.clear()
+        self._load_ok = False
+        self._control.put(("load",))
+        if not self._loaded.wait(LOAD_TIMEOUT_S):
+            self.metrics.shadow_failures.labels("load").inc()
+            log.warning(json.dumps({"event": "shadow_load_refused", "reason": "the challenger's process did not "
+                                    f"answer within {LOAD_TIMEOUT_S:.0f} s"}))  # fmt: skip
+            return
+        if self._load_ok:
+            self.loaded_probe = probe
 
     # -- the champion's side ---------------------------------------------------------------------
     @contextmanager
     def busy(self) -> Iterator[None]:
-        """Around a champion request's scoring and store write: the shadow worker waits meanwhile."""
-        with self._idle:
+        """Around a champion request's scoring and store write: the challenger's process waits meanwhile before
+        it begins a chunk."""
+        with self._busy_lock:
             self._busy += 1
+            if self._busy == 1:
+                self._idle.clear()
         try:
             yield
         finally:
-            with self._idle:
+            with self._busy_lock:
                 self._busy -= 1
                 if not self._busy:
-                    self._idle.notify_all()
+                    self._idle.set()
 
     def submit(self, job: ShadowJob) -> None:
         """Queue a committed request's applications for the challenger; a full queue drops it (counted)."""
-        if self.scorer is None or not job.requests:
+        if self.version is None or not job.requests or self._process is None:
             return
-        self.start()
+        message = ("job", [r.model_dump(mode="json", exclude_unset=True) for r in job.requests],
+                   list(job.decision_ids), job.tenant)  # fmt: skip
         try:
-            self._jobs.put_nowait(job)
+            self._jobs.put_nowait(message)
         except queue.Full:
             self.metrics.shadow_dropped.inc(len(job.requests))
-
-    # -- the worker ------------------------------------------------------------------------------
-    def start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="pymescore-shadow", daemon=True)
-            self._thread.start()
+            return
+        self._accepted += 1
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """End the worker after the jobs already queued (what is left past ``timeout_s`` is not scored)."""
-        if self._thread is not None and self._thread.is_alive():
-            with suppress(queue.Full):
-                self._jobs.put(None, timeout=timeout_s)
-            self._thread.join(timeout_s)
+        """End the process after the jobs already queued (what is left past ``timeout_s`` is not scored)."""
+        process = self._process
+        if process is None:
+            return
+        if process.is_alive():
+            self._control.put(("stop",))
+            process.join(timeout_s)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout_s)
+        for q in (self._jobs, self._control):
+            q.cancel_join_thread()
+            q.close()
+        self._process = None
 
     def drain(self, timeout_s: float = 30.0) -> bool:
         """Wait until every queued job is done (tests, shutdown); False when ``timeout_s`` passed first."""
         deadline = time.monotonic() + timeout_s
-        while self._jobs.unfinished_tasks:
-            if time.monotonic() > deadline:
+        while self._finished < self._accepted:
+            if time.monotonic() > deadline or self._process is None or not self._process.is_alive():
                 return False
             time.sleep(0.01)
         return True
-
-    def _wait_idle(self) -> None:
-        with self._idle:  # woken when the last champion request in flight is done, not by polling
-            self._idle.wait_for(lambda: not self._busy)
-
-    def _run(self) -> None:
-        while True:
-            jobs = [self._jobs.get()]
-            try:
-                # what queues within LINGER_S is scored together: one vectorised call costs far less than one per job
-                until = time.monotonic() + LINGER_S
-                while jobs[-1] is not None and sum(len(j.requests) for j in jobs if j is not None) < MAX_BATCH:
-                    try:
-                        jobs.append(self._jobs.get(timeout=max(until - time.monotonic(), 0)))
-                    except queue.Empty:
-                        break
-                self._shadow([j for j in jobs if j is not None])
-            finally:
-                for _ in jobs:
-                    self._jobs.task_done()
-            if None in jobs:
-                return
-
-    def _shadow(self, jobs: list[ShadowJob]) -> None:
-        """Score ``jobs`` with the challenger and store what it decided; a failure of either is logged and counted
-        (``stage``: score, refused, store), never raised."""
-        scorer = self.scorer
-        requests = [r for job in jobs for r in job.requests]
-        if scorer is None or not requests:
-            return
-        try:
-            start = time.perf_counter()
-            results: list[Any] = []
-            # in chunks, each begun while no champion request is in flight: one waits at most one chunk's time;
-            # one language for all: what is stored of the reasons is their codes, the same in every language
-            for at in range(0, len(requests), CHUNK):
-                self._wait_idle()
-                results += scorer.score(requests[at : at + CHUNK], "es")
-            ms = (time.perf_counter() - start) * 1000 / len(requests)
-        except Exception as exc:  # a failing challenger never reaches a client
-            self._failed("score", exc, len(requests))
-            return
-        rows, refused = [], 0
-        now = dt.datetime.now(dt.UTC)
-        owners = [(decision_id, job.tenant) for job in jobs for decision_id in job.decision_ids]
-        for (decision_id, tenant), result in zip(owners, results, strict=True):
-            response = getattr(result, "response", None)
-            if response is None:  # the challenger refused an application the champion scored
-                refused += 1
-                continue
-            rows.append({
-                "decision_id": decision_id, "model_version": response["model_version"], "tenant": tenant,
-                "created_at": now, "policy_version": response["policy_version"], "pd": response["pd"],
-                "score": response["score"], "band": response["band"], "decision": response["decision"],
-                "reasons": [r["code"] for r in response["reasons"]], "suggested_amount": response["suggested_amount"],
-                "latency_ms": ms,
-            })  # fmt: skip
-        if refused:
-            self.metrics.shadow_failures.labels("refused").inc(refused)
-        self._wait_idle()
-        try:
-            record_shadow(self.store, rows)
-        except Exception as exc:  # the shadow table is unreachable: the champion's trail is already committed
-            self._failed("store", exc, len(rows))
-            return
-        self.metrics.shadow_decisions.inc(len(rows))
-
-    def _failed(self, stage: str, exc: BaseException, n: int) -> None:
-        self.metrics.shadow_failures.labels(stage).inc(n)
-        log.warning(json.dumps({"event": "shadow_failed", "stage": stage, "reason": _reason(exc)}))
 
 
 def record_shadow(store: AuditStore, rows: Sequence[dict[str, Any]]) -> None:
@@ -231,8 +232,3 @@ def shadow_pairs(store: AuditStore, since: dt.datetime | None = None) -> list[di
                         size_class=features.get("size_class"))  # fmt: skip
             out.append(pair)
         return out
-
-
-def _reason(exc: BaseException) -> str:
-    message = exc.message if isinstance(exc, PymescoreError) else f"{type(exc).__name__}: {exc}"
-    return message[:300]

@@ -1,0 +1,171 @@
+"""The shadow challenger's own process: it loads the challenger as the champion is loaded (same source rules,
+policy and exchange rates, rebuilt from the service's settings), takes the queued jobs, scores them together and
+writes what the challenger decided to ``shadow_decisions``. It runs at a lower CPU priority and holds its own
+interpreter lock, so the champion's requests never wait on its Python code; it still begins each chunk only while
+no champion request is being scored or stored (the ``idle`` event), which keeps it out of the way on one core.
+
+Messages (plain tuples of JSON-like values; no model object crosses the process boundary):
+
+- ``jobs`` (bounded, from the service): ``("job", [request as JSON], [decision id], tenant)``;
+- ``control`` (from the service): ``("load",)``, ``("stop",)``;
+- ``events`` (to the service): ``("loaded", version)``, ``("load_failed", reason)``, ``("stored", n)``,
+  ``("failed", stage, n, reason)``, ``("done", jobs)``, ``("stopped",)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import queue
+import time
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pymescore.errors import ConfigError, PymescoreError
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
+    from multiprocessing.synchronize import Event
+
+    from pymescore.config import Settings
+    from pymescore.service._scorer import Scorer
+    from pymescore.service._store import AuditStore
+
+#: the most applications scored in one call of the challenger (the queued jobs taken together)
+MAX_BATCH = 256
+#: applications per call of the challenger, each call begun while the champion is idle
+CHUNK = 64
+#: how long the first queued job waits for others to be scored with it
+LINGER_S = 0.25
+#: the process's niceness: under CPU contention the champion's process is scheduled first
+NICE = 10
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What the process needs to rebuild the challenger and the audit store: the service's settings and store."""
+
+    settings: Settings
+    database_url: str
+    schema: str | None
+    timeout_s: float
+
+
+def run(spec: WorkerSpec, jobs: Queue[Any], control: Queue[Any], events: Queue[Any], idle: Event) -> None:
+    """The process's loop: control messages first, then the jobs queued within ``LINGER_S`` scored together."""
+    with suppress(OSError):
+        os.nice(NICE)
+    worker = _Worker(spec, events, idle)
+    while True:
+        while True:
+            try:
+                message = control.get_nowait()
+            except queue.Empty:
+                break
+            if message[0] == "load":
+                worker.load()
+            elif message[0] == "stop":  # the jobs already queued are scored, then the process ends
+                while (batch := _gather(jobs, 0.0)) is not None:
+                    worker.shadow(batch)
+                    events.put(("done", len(batch)))
+                events.put(("stopped",))
+                return
+        batch = _gather(jobs, 0.1)
+        if batch is not None:
+            worker.shadow(batch)
+            events.put(("done", len(batch)))
+
+
+def _gather(jobs: Queue[Any], wait_s: float) -> list[Any] | None:
+    """The first job (waiting up to ``wait_s``) and those queued within ``LINGER_S`` of it, up to ``MAX_BATCH``
+    applications; None when no job came."""
+    try:
+        batch = [jobs.get(timeout=wait_s) if wait_s else jobs.get_nowait()]
+    except queue.Empty:
+        return None
+    until = time.monotonic() + (LINGER_S if wait_s else 0.0)
+    while sum(len(job[1]) for job in batch) < MAX_BATCH:
+        try:
+            left = until - time.monotonic()
+            batch.append(jobs.get(timeout=left) if left > 0 else jobs.get_nowait())
+        except queue.Empty:
+            break
+    return batch
+
+
+class _Worker:
+    def __init__(self, spec: WorkerSpec, events: Queue[Any], idle: Event) -> None:
+        from pymescore.service._store import AuditStore
+
+        self.spec, self.events, self.idle = spec, events, idle
+        self.scorer: Scorer | None = None
+        self.store: AuditStore = AuditStore(spec.database_url, schema=spec.schema, timeout_s=spec.timeout_s)
+
+    def load(self) -> None:
+        from pymescore.service._source import exchange_rates, policy_from, shadow_source_from
+
+        settings = self.spec.settings
+        try:
+            source = shadow_source_from(settings)
+            if source is None:
+                raise ConfigError("no challenger is configured (PYMESCORE_SERVE_SHADOW_BUNDLE or _URI)")
+            scorer = source.load(policy_from(settings), exchange_rates(settings), settings.xgb_threads)
+            scorer.warm_up()
+        except Exception as exc:  # a refused or unreachable challenger: reported, the previous one stays
+            self.events.put(("load_failed", reason(exc)))
+            return
+        self.scorer = scorer
+        self.events.put(("loaded", scorer.version))
+
+    def shadow(self, jobs: list[Any]) -> None:
+        """Score ``jobs`` with the challenger and store what it decided; a failure of either is reported
+        (``stage``: score, refused, store), never raised."""
+        from pymescore.service._schemas import ScoreRequest
+        from pymescore.service._shadow import record_shadow
+
+        scorer = self.scorer
+        if scorer is None:
+            return
+        try:
+            requests = [ScoreRequest.model_validate(r) for job in jobs for r in job[1]]
+            start = time.perf_counter()
+            results: list[Any] = []
+            # in chunks, each begun while no champion request is in flight; one language for all: what is stored
+            # of the reasons is their codes, the same in every language
+            for at in range(0, len(requests), CHUNK):
+                self.idle.wait()
+                results += scorer.score(requests[at : at + CHUNK], "es")
+            ms = (time.perf_counter() - start) * 1000 / max(len(requests), 1)
+        except Exception as exc:  # a failing challenger never reaches a client
+            self.events.put(("failed", "score", sum(len(job[1]) for job in jobs), reason(exc)))
+            return
+        rows, refused = [], 0
+        now = dt.datetime.now(dt.UTC)
+        owners = [(decision_id, job[3]) for job in jobs for decision_id in job[2]]
+        for (decision_id, tenant), result in zip(owners, results, strict=True):
+            response = getattr(result, "response", None)
+            if response is None:  # the challenger refused an application the champion scored
+                refused += 1
+                continue
+            rows.append({
+                "decision_id": decision_id, "model_version": response["model_version"], "tenant": tenant,
+                "created_at": now, "policy_version": response["policy_version"], "pd": response["pd"],
+                "score": response["score"], "band": response["band"], "decision": response["decision"],
+                "reasons": [r["code"] for r in response["reasons"]], "suggested_amount": response["suggested_amount"],
+                "latency_ms": ms,
+            })  # fmt: skip
+        if refused:
+            self.events.put(("failed", "refused", refused, "the challenger refused applications the champion scored"))
+        self.idle.wait()
+        try:
+            record_shadow(self.store, rows)
+        except Exception as exc:  # the shadow table is unreachable: the champion's trail is already committed
+            self.events.put(("failed", "store", len(rows), reason(exc)))
+            return
+        self.events.put(("stored", len(rows)))
+
+
+def reason(exc: BaseException) -> str:
+    message = exc.message if isinstance(exc, PymescoreError) else f"{type(exc).__name__}: {exc}"
+    return message[:300]
