@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pymescore.cli._output import console, emit_json
+
+if TYPE_CHECKING:
+    from pymescore.simulate import SimulationConfig
 
 
 def simulate_command(
@@ -39,13 +42,23 @@ def simulate_command(
     rejection_rate: Annotated[
         float, typer.Option(help="With --policy-history: share of applications the old policy rejects.")
     ] = 0.35,
+    chunk_firms: Annotated[
+        int | None,
+        typer.Option(
+            help="Simulate the firms in chunks of this many (each with its own seed derived from --seed, the RUCs "
+            "disjoint, exchange rates and macro stress shared) and write each table as a folder of parts "
+            "<table>/part-00000.parquet …: memory is bounded by one chunk. Default: one population, one file per table.",
+            min=1,
+        ),
+    ] = None,
 ) -> None:
     """Simulate Peruvian SMEs with a known 12-month PD and write the raw tables as Parquet.
 
     Writes **firms, monthly_cashflows, financial_statements, payments, bureau_ratings, exchange_rates**
     (the raw-table contracts), plus **oracle** (ruc, as_of, true_pd, defaulted at each quarter-end with 12
     months of performance), **injected_errors** (table, row, kind, contract_violation) and
-    **simulation.json**. A firm defaults in the first month its SBS rating is 2 (Deficiente) or worse.
+    **simulation.json**. With --chunk-firms, each table but exchange_rates is a folder of Parquet parts, one
+    per chunk (`pymescore ingest-folder` ingests them part by part), and simulation.json sums the chunks. A firm defaults in the first month its SBS rating is 2 (Deficiente) or worse.
     With --policy-history, also **applications** (ruc, application_date, decision, policy_score): the lake
     then holds what a lender that rejected some firms would hold, and `pymescore features` builds one row per
     application (docs/reject-inference.md).
@@ -59,6 +72,8 @@ def simulate_command(
         pymescore simulate --firms 100000 --months 36 --seed 7 --out sim/ --end 2024-12 --no-shock --error-rate 0
 
         pymescore simulate --firms 5000 --months 36 --seed 7 --out sim/ --policy-history --rejection-rate 0.35
+
+        pymescore simulate --firms 1000000 --months 36 --seed 7 --out sim/ --chunk-firms 100000
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -71,6 +86,8 @@ def simulate_command(
         rejection_rate=rejection_rate,
     )  # fmt: skip
     check_output_dir(out)
+    if chunk_firms is not None:
+        return _chunked(config, chunk_firms, out)
     columns = (TextColumn("{task.description:<12}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("simulating", total=len(STEPS) + 1)
@@ -97,6 +114,23 @@ def simulate_command(
     if isinstance(policy, dict):
         console.print(f"old policy: {policy['rejected']:,} of {policy['applications']:,} applications rejected "
                       f"({policy['realised_rejection_rate']:.1%}); their outcomes hidden from the tables")  # fmt: skip
+    emit_json(summary)
+
+
+def _chunked(config: SimulationConfig, chunk_firms: int, out: Path) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pymescore.simulate import simulate_chunked
+
+    columns = (TextColumn("simulating chunks"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("chunks", total=-(-config.firms // chunk_firms))
+        summary = simulate_chunked(config, chunk_firms, out, lambda i, n: progress.update(task, completed=i))
+    rows: dict[str, int] = summary["rows"]  # type: ignore[assignment]
+    console.print(
+        f"[bold]simulated[/] {config.firms:,} firms x {config.months} months in {summary['chunks']} chunks -> "
+        f"{out}: " + ", ".join(f"{k} {v:,}" for k, v in rows.items())
+    )
     emit_json(summary)
 
 

@@ -6,6 +6,7 @@
 True
 """
 
+from pymescore.simulate._chunks import simulate_chunked
 from pymescore.simulate._config import DEFAULT_DEFINITION, SimulationConfig
 from pymescore.simulate._engine import RAW_TABLES, STEPS, SimulatedData, simulate
 from pymescore.simulate._write import check_output_dir, write_simulation
@@ -18,5 +19,6 @@ __all__ = [
     "SimulationConfig",
     "check_output_dir",
     "simulate",
+    "simulate_chunked",
     "write_simulation",
 ]

@@ -122,15 +122,26 @@ def calibrate_alpha(
     return 0.5 * (lo + hi)
 
 
-def simulate_risk(pop: Population, calendar: Calendar, config: SimulationConfig, exposure_start: I64) -> RiskPath:
-    """Draw latent paths, calibrate the hazard to the default rate, and draw default months."""
+def macro_stress(seed: int, calendar: Calendar) -> F64:
+    """A macro stress path of its own stream: what the chunks of one population share (``simulate_chunked``)."""
+    return _ar1(stream(seed, "macro stress"), (calendar.months,), _STRESS_SD, _STRESS_PHI)
+
+
+def simulate_risk(
+    pop: Population, calendar: Calendar, config: SimulationConfig, exposure_start: I64, stress: F64 | None = None
+) -> RiskPath:
+    """Draw latent paths, calibrate the hazard to the default rate, and draw default months.
+
+    ``stress``: a macro stress path to use instead of this population's own draw (which is still drawn, so that
+    the later draws do not shift)."""
     rng = stream(config.seed, "risk")
     m = calendar.months
     w = _ar1(rng, (pop.n, m), _W_SD, _W_PHI)
     years = np.clip((np.arange(m) - (m - 1) / 2) / 12.0, -_TREND_YEARS, _TREND_YEARS)
     trend = pop.delta[:, None] * years[None, :]
     q = pop.z[:, None] + trend + w
-    stress = _ar1(rng, (m,), _STRESS_SD, _STRESS_PHI)
+    drawn = _ar1(rng, (m,), _STRESS_SD, _STRESS_PHI)
+    stress = drawn if stress is None else stress
     shock, months = _shock(pop, calendar, config.shock)
     base = hazard_logit_base(pop, calendar, q, shock, stress)
     risk = at_risk(pop, calendar, exposure_start)

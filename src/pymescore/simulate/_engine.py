@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from pymescore.simulate._bureau import bureau_table
@@ -12,7 +14,7 @@ from pymescore.simulate._catalog import SHOCK_DEPARTMENTS
 from pymescore.simulate._config import DEFAULT_DEFINITION, Calendar, SimulationConfig
 from pymescore.simulate._credit import NEVER, at_risk, auc, oracle_table, simulate_risk
 from pymescore.simulate._flows import cashflow_table, simulate_flows
-from pymescore.simulate._fx import simulate_rates
+from pymescore.simulate._fx import ExchangeRates, simulate_rates
 from pymescore.simulate._inject import inject
 from pymescore.simulate._loans import debt_by_month, missed_due_date, plan_loans, simulate_payments
 from pymescore.simulate._policy import applications_table, decide, hide_rejected, mark_oracle
@@ -33,6 +35,16 @@ RAW_TABLES = (
 STEPS = ("population", "loans", "risk", "cash flows", "statements", "bureau", "oracle", "policy", "errors")
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What the chunks of one population share (``simulate_chunked``): the exchange rates, the macro stress path,
+    and each chunk's own slice of the population's RUC numbers (company, person), disjoint from the others'."""
+
+    fx: ExchangeRates
+    stress: npt.NDArray[np.float64]
+    ruc_pool: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
 
 
 @dataclass(frozen=True)
@@ -89,11 +101,11 @@ class SimulatedData:
         } | ({"policy": self.info["policy"]} if "policy" in self.info else {})
 
 
-def simulate(config: SimulationConfig, progress: Progress | None = None) -> SimulatedData:
+def simulate(config: SimulationConfig, progress: Progress | None = None, shared: Shared | None = None) -> SimulatedData:
     """Simulate a population of Peruvian SMEs with a known 12-month PD.
 
     The same config always gives identical frames. ``progress`` (optional) is called with the name of
-    each step (``STEPS``) as it starts.
+    each step (``STEPS``) as it starts. ``shared``: this population is a chunk of a larger one (see ``Shared``).
 
     Default definition: a firm defaults in the first month its SBS rating in ``bureau_ratings`` is 2
     (Deficiente) or worse; ratings follow the retail days-past-due thresholds and stay >= 2 after.
@@ -105,12 +117,12 @@ def simulate(config: SimulationConfig, progress: Progress | None = None) -> Simu
     say = progress or (lambda step: None)
     calendar = Calendar.from_config(config)
     say("population")
-    pop = build_population(config, calendar)
-    fx = simulate_rates(config.seed, calendar)
+    pop = build_population(config, calendar, None if shared is None else shared.ruc_pool)
+    fx = simulate_rates(config.seed, calendar) if shared is None else shared.fx
     say("loans")
     book = plan_loans(pop, calendar, config, fx)
     say("risk")
-    risk = simulate_risk(pop, calendar, config, book.exposure_start)
+    risk = simulate_risk(pop, calendar, config, book.exposure_start, None if shared is None else shared.stress)
     dstar = missed_due_date(calendar, book, risk)
     payments = simulate_payments(pop, calendar, config, book, risk, dstar)
     say("cash flows")

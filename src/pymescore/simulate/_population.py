@@ -24,6 +24,8 @@ _SECTIONS = tuple(cat.SECTORS)
 _MEAN_AGE_MONTHS = 84.0
 _EARLIEST_START = np.datetime64("1992-01", "M")
 _YOUNG_SHARE = 0.15
+#: how many company (RUC 20…) and person (RUC 10…) numbers the simulator draws from
+_COMPANY_NUMBERS, _PERSON_NUMBERS = 51_000_000, 79_000_000
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,23 @@ def ruc_check_digits(body: I64) -> I64:
     return r % 10
 
 
-def _rucs(rng: np.random.Generator, is_company: Bool) -> npt.NDArray[np.str_]:
+def ruc_numbers(rng: np.random.Generator, n: int) -> tuple[I64, I64]:
+    """``n`` distinct company and ``n`` distinct person RUC numbers (before the type prefix and check digit): a
+    population's whole pool, its chunks taking disjoint slices of it (``simulate_chunked``)."""
+    return (rng.choice(_COMPANY_NUMBERS, size=n, replace=False).astype(np.int64),
+            rng.choice(_PERSON_NUMBERS, size=n, replace=False).astype(np.int64))  # fmt: skip
+
+
+def _rucs(
+    rng: np.random.Generator, is_company: Bool, pool: tuple[I64, I64] | None = None
+) -> npt.NDArray[np.str_]:
     n_comp = int(is_company.sum())
-    comp = rng.choice(51_000_000, size=n_comp, replace=False).astype(np.int64) + 10_000_000
-    pers = rng.choice(79_000_000, size=is_company.size - n_comp, replace=False).astype(np.int64) + 1_000_000
+    if pool is None:
+        comp = rng.choice(_COMPANY_NUMBERS, size=n_comp, replace=False).astype(np.int64)
+        pers = rng.choice(_PERSON_NUMBERS, size=is_company.size - n_comp, replace=False).astype(np.int64)
+    else:  # a chunk: the first numbers of its slice of the population's pool
+        comp, pers = pool[0][:n_comp], pool[1][: is_company.size - n_comp]
+    comp, pers = comp + 10_000_000, pers + 1_000_000
     body = np.empty(is_company.size, dtype=np.int64)
     body[is_company] = 20 * 10**8 + comp
     body[~is_company] = 10 * 10**8 + pers
@@ -150,14 +165,17 @@ def _register(
     return values
 
 
-def build_population(config: SimulationConfig, calendar: Calendar) -> Population:
-    """Draw the firms of a simulation."""
+def build_population(
+    config: SimulationConfig, calendar: Calendar, ruc_pool: tuple[I64, I64] | None = None
+) -> Population:
+    """Draw the firms of a simulation; ``ruc_pool`` (a chunk of a larger population): the RUC numbers to take
+    (see :func:`ruc_numbers`), instead of drawing them."""
     n = config.firms
     rng = stream(config.seed, "population")
     z = rng.standard_normal(n)
     delta = rng.normal(0.0, 0.35, n)
     is_company = rng.random(n) < 0.6
-    ruc = _rucs(stream(config.seed, "ruc"), is_company)
+    ruc = _rucs(stream(config.seed, "ruc"), is_company, ruc_pool)
     ciiu, section = _ciiu(rng, n)
     ubigeo, poverty = _districts(rng, n)
     department = ubigeo.astype("U2")
