@@ -88,7 +88,13 @@ def ingest_command(
 
 
 def ingest_folder_command(
-    folder: Annotated[Path, typer.Argument(help="Folder with <table>.parquet or <table>.csv files.")],
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder with <table>.parquet or <table>.csv files, or <table>/ folders of Parquet parts "
+            "(part-00000.parquet …, as simulate --chunk-firms writes them)."
+        ),
+    ],
     lake: LakeOpt,
     buckets: Annotated[
         int | None,
@@ -100,6 +106,12 @@ def ingest_folder_command(
 ) -> None:
     """Ingest every raw table found in a folder (such as `pymescore simulate`'s output), in order.
 
+    A table given as a folder of Parquet parts is ingested part by part: each part validated as a file is (its
+    quarantined rows name the part file and row), its accepted rows spilled by RUC bucket, then the table
+    written bucket by bucket, so that one part plus one bucket is in memory at a time (with --buckets; a lake
+    without buckets is written whole). The result is that of the parts concatenated in name order: a later
+    part's row wins over an earlier one's with the same key. The lineage records each part's SHA-256.
+
     Example:
 
         pymescore simulate --firms 2000 --months 36 --seed 7 --out sim/
@@ -107,6 +119,10 @@ def ingest_folder_command(
         pymescore ingest-folder sim/ --lake lake/
 
         pymescore ingest-folder sim/ --lake s3://risk-data/lake --buckets 32
+
+        pymescore simulate --firms 1000000 --months 36 --seed 7 --out sim/ --chunk-firms 100000
+
+        pymescore ingest-folder sim/ --lake lake/ --buckets 80
     """
     from rich.progress import Progress
 

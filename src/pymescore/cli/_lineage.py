@@ -89,8 +89,10 @@ def ingest_inputs(kw: Kw) -> list[Dataset]:
 def folder_inputs(kw: Kw) -> list[Dataset]:
     from pymescore.lineage import file_dataset
     from pymescore.sources._folder import folder_sources
+    from pymescore.sources._parts import part_files
 
-    return [file_dataset(path) for _, path in folder_sources(Path(kw["folder"]))]
+    found = folder_sources(Path(kw["folder"]))
+    return [file_dataset(p) for _, path in found for p in (part_files(path) if path.is_dir() else [path])]
 
 
 def folder_outputs(kw: Kw) -> list[Dataset]:

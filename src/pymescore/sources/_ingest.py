@@ -72,7 +72,25 @@ def normalize_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _quarantine_rows(batch: RawBatch, rejected: pd.DataFrame, contract: TableContract) -> pd.DataFrame:
+def in_pen(
+    batch: RawBatch, contract: TableContract, valid: pd.DataFrame, rejected: pd.DataFrame, rates: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``valid`` with its amounts in PEN, and ``rejected`` plus the rows no exchange rate covers (FX_MISSING)."""
+    valid, no_rate = to_pen(valid, contract, rates)
+    if no_rate.any():
+        extra = batch.frame.loc[no_rate[no_rate].index, [c for c in contract.column_names if c in batch.frame]]
+        extra = extra.astype("string").reindex(columns=list(contract.column_names))
+        extra["reason"] = (
+            f"{contract.fx_date}: expected a PEN/USD rate published on or before this date in the "
+            "lake's exchange_rates, got none (ingest exchange_rates covering it first)"
+        )
+        extra["reason_codes"] = "FX_MISSING"
+        rejected = pd.concat([rejected, extra]).sort_index()
+        valid = valid[~no_rate]
+    return valid, rejected
+
+
+def quarantine_rows(batch: RawBatch, rejected: pd.DataFrame, contract: TableContract) -> pd.DataFrame:
     parts = []
     if len(rejected):
         q = rejected.copy()
@@ -97,7 +115,7 @@ def _quarantine_rows(batch: RawBatch, rejected: pd.DataFrame, contract: TableCon
     return normalize_dtypes(q.sort_values("source_row", kind="stable"))
 
 
-def _upsert(
+def upsert(
     old: pd.DataFrame | None, new: pd.DataFrame, contract: TableContract, provided: set[str]
 ) -> tuple[pd.DataFrame, int, int]:
     """Merge ``new`` into ``old`` by key; returns (merged, inserted, updated)."""
@@ -149,23 +167,13 @@ def ingest(
         if contract.amounts:
             rates = lake.read_optional("exchange_rates")
             rates_version = lake.versions().get("exchange_rates")
-            valid, no_rate = to_pen(valid, contract, rates)
-            if no_rate.any():
-                extra = batch.frame.loc[no_rate[no_rate].index, [c for c in contract.column_names if c in batch.frame]]
-                extra = extra.astype("string").reindex(columns=list(contract.column_names))
-                extra["reason"] = (
-                    f"{contract.fx_date}: expected a PEN/USD rate published on or before this date in the "
-                    "lake's exchange_rates, got none (ingest exchange_rates covering it first)"
-                )
-                extra["reason_codes"] = "FX_MISSING"
-                rejected = pd.concat([rejected, extra]).sort_index()
-                valid = valid[~no_rate]
+            valid, rejected = in_pen(batch, contract, valid, rejected, rates)
         deduped = valid[~valid.duplicated(subset=list(contract.key), keep="last")]
         duplicates = len(valid) - len(deduped)
-        quarantine = _quarantine_rows(batch, rejected, contract)
+        quarantine = quarantine_rows(batch, rejected, contract)
         old = lake.read_optional(table)
         old_norm = None if old is None else normalize_dtypes(old)
-        merged, inserted, updated = _upsert(old_norm, deduped.reset_index(drop=True), contract, given)
+        merged, inserted, updated = upsert(old_norm, deduped.reset_index(drop=True), contract, given)
         stored_q = lake.quarantine(table)
         if len(stored_q):
             others = stored_q[stored_q["source_sha256"] != batch.sha256]
