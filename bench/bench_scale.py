@@ -12,10 +12,10 @@ stderr. The JSON is rewritten after every step, so a run cut short keeps what it
     python -m bench.bench_scale --firms 100000,1000000 --baseline-max 100000 --worker-memory 6GiB \\
         --chunk 100000 --out bench/results/scale-1m.json
 
-With ``--chunk``, a population larger than the chunk is simulated and ingested in chunks (each its own seed and
-lake, with the same buckets), then assembled bucket by bucket into one lake (``Lake.write_buckets``): simulate
-and ingest are single-process commands whose memory grows with the population (measured: 1.7 and 2.7 GiB at
-100k firms × 36 months), so a million firms at once would need more than this 24 GiB machine.
+With ``--chunk``, a population larger than the chunk is simulated with ``pymescore simulate --chunk-firms`` (one
+chunk in memory at a time, each table a folder of parts) and ingested by ``pymescore ingest-folder`` part by part
+and bucket by bucket: simulate and ingest are single-process commands whose memory would otherwise grow with the
+population (measured: 1.7 and 2.7 GiB at 100k firms × 36 months in one piece).
 """
 
 from __future__ import annotations
@@ -109,42 +109,6 @@ def run(args: list[str], log: Path) -> dict[str, Any]:
             "worker_trouble_lines": len(TROUBLE.findall(text)), "summary": summary}  # fmt: skip
 
 
-def assemble(folder: Path, chunks: list[Path], buckets: int) -> dict[str, Any]:
-    """One bucketed lake from several (``Lake.write_buckets``, one bucket in memory at a time): bucket b of each
-    table is bucket b of every chunk's, without the firms an earlier chunk already has (the simulator draws RUCs
-    at random: different seeds can draw the same one); exchange_rates from the first chunk."""
-    import numpy as np
-    import pandas as pd
-
-    from pymescore.lake import Lake
-
-    start = time.perf_counter()
-    parts = [Lake(c) for c in chunks]
-    taken: set[str] = set()
-    dropped: list[np.ndarray] = []
-    for lake in parts:
-        rucs = lake.read("firms", ["ruc"])["ruc"].to_numpy(dtype=object)
-        mask = np.fromiter((r in taken for r in rucs), dtype=bool, count=len(rucs))
-        dropped.append(rucs[mask])
-        taken.update(rucs[~mask])
-    big = Lake(folder / "lake")
-    with big.locked():
-        for table in parts[0].tables():
-            if parts[0].current(table).buckets == 1:  # type: ignore[union-attr]
-                big.write(table, parts[0].read(table), parts[0].quarantine(table), parts[0].lineage(table))
-                continue
-
-            def bucket(b: int, table: str = table) -> pd.DataFrame:
-                frames = [lake.read_bucket(table, b, buckets) for lake in parts]
-                frames = [f[~f["ruc"].isin(d)] for f, d in zip(frames, dropped, strict=True)]
-                return pd.concat(frames, ignore_index=True)
-
-            record = {"kind": "bench assembly", "chunks": len(parts)}
-            big.write_buckets(table, buckets, bucket, parts[0].quarantine(table).iloc[:0], [record])
-    return {"seconds": round(time.perf_counter() - start, 2), "chunks": len(parts), "firms": len(taken),
-            "firms_dropped_as_duplicates": int(sum(len(d) for d in dropped))}  # fmt: skip
-
-
 def size_run(
     firms: int,
     months: int,
@@ -172,28 +136,8 @@ def size_run(
                       str(folder / "sim")]),
         ("ingest", ["ingest-folder", str(folder / "sim"), "--lake", str(folder / "lake"), "--buckets", str(buckets)]),
     ]  # fmt: skip
-    if chunk is not None and firms > chunk:  # simulate and ingest run in one process: in chunks, then assembled
-        plan = []
-        lakes = []
-        for i in range(firms // chunk):
-            sim, lake = folder / f"sim{i}", folder / f"chunk{i}"
-            for name, args in (
-                (f"simulate_chunk{i}", ["simulate", "--firms", str(chunk), "--months", str(months), "--seed",
-                                        str(100 + i), "--out", str(sim)]),
-                (f"ingest_chunk{i}", ["ingest-folder", str(sim), "--lake", str(lake), "--buckets", str(buckets)]),
-            ):  # fmt: skip
-                print(f"{time.strftime('%H:%M:%S')} {firms:,} firms: {name}…", flush=True)
-                steps[name] = run(args, log)
-                write_result(dict(result), out)
-                if steps[name]["exit_code"] != 0:
-                    return steps
-            shutil.rmtree(sim, ignore_errors=True)
-            lakes.append(lake)
-        print(f"{time.strftime('%H:%M:%S')} {firms:,} firms: assemble…", flush=True)
-        steps["assemble"] = assemble(folder, lakes, buckets)
-        for lake in lakes:
-            shutil.rmtree(lake, ignore_errors=True)
-        write_result(dict(result), out)
+    if chunk is not None and firms > chunk:  # the product's bounded-memory path: chunks and parts
+        plan[0][1].extend(["--chunk-firms", str(chunk)])
     if baseline:
         plan.append(("features_in_process", ["features", "--lake", str(folder / "lake"), "--as-of", AS_OF, "--out",
                                              str(folder / "snapshot.parquet")]))  # fmt: skip
@@ -249,8 +193,8 @@ def main() -> None:
     parser.add_argument("--worker-memory", default="6GiB")
     parser.add_argument("--baseline-max", type=int, default=100_000, help="in-process runs up to this many firms")
     parser.add_argument("--chunk", type=int, default=None,
-                        help="larger populations simulated and ingested in chunks of this many firms, then "
-                        "assembled bucket by bucket (simulate and ingest run in one process)")  # fmt: skip
+                        help="larger populations simulated in chunks of this many firms (simulate --chunk-firms) "
+                        "and ingested part by part (ingest-folder)")  # fmt: skip
     parser.add_argument("--work", type=Path, default=Path("/tmp/pymescore-bench-scale"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/scale.json"))
     a = parser.parse_args()
