@@ -32,11 +32,11 @@ def _parts(folder: Path) -> list[pd.DataFrame]:
 def test_chunks_have_disjoint_rucs_and_the_rows_simulation_json_counts(chunked: Path) -> None:
     manifest = json.loads((chunked / "simulation.json").read_text(encoding="utf-8"))
     summary = manifest["summary"]
-    assert summary["firms"] == 600 and summary["chunks"] == 3 and summary["chunk_firms"] == 200
+    assert (summary["firms"], summary["chunks"], summary["chunk_firms"]) == (600, 3, 200)
     assert len({c["seed"] for c in manifest["details"]["chunks"]}) == 3  # each chunk its own seed
     # the oracle holds every firm's true RUC (no injected errors): no firm is in two chunks
     per_chunk = [set(f["ruc"]) for f in _parts(chunked / "oracle")]
-    assert len(per_chunk) == 3 and all(per_chunk)
+    assert [bool(s) for s in per_chunk] == [True, True, True]
     assert len(set.union(*per_chunk)) == sum(len(s) for s in per_chunk)
     firms = [f["ruc"] for f in _parts(chunked / "firms")]
     assert [len(f) for f in firms] == [200, 200, 200]
@@ -48,7 +48,8 @@ def test_chunks_have_disjoint_rucs_and_the_rows_simulation_json_counts(chunked: 
             assert sum(len(f) for f in _parts(chunked / table)) == rows, table
     errors = pd.concat(_parts(chunked / "injected_errors"))
     assert int(errors["contract_violation"].sum()) == summary["injected_errors"] > 0
-    assert 0.0 < summary["default_rate"] < 0.2 and 0.5 < summary["oracle_auc"] <= 1.0
+    assert 0.0 < summary["default_rate"] < 0.2
+    assert 0.5 < summary["oracle_auc"] <= 1.0
 
 
 def _with_duplicates_and_a_broken_row(chunked: Path, parts: Path) -> tuple[str, dict[str, object]]:
@@ -88,7 +89,7 @@ def test_ingest_of_parts_equals_ingest_of_the_concatenated_files(chunked: Path, 
         b = lake_s.read(table).sort_values(key_cols).reset_index(drop=True)
         pd.testing.assert_frame_equal(a, b, obj=table)
         assert lake_p.current(table).buckets == lake_s.current(table).buckets  # type: ignore[union-attr]
-    assert by_parts["firms"].duplicates == 1 and by_parts["payments"].duplicates == 1
+    assert (by_parts["firms"].duplicates, by_parts["payments"].duplicates) == (1, 1)
     firm = lake_p.read("firms").set_index("ruc").loc[ruc]
     assert firm["name"] == "EMPRESA CORREGIDA S.A.C."  # the later part's row won
     paid = lake_p.read("payments")
@@ -111,4 +112,5 @@ def test_a_broken_row_of_a_part_is_quarantined_naming_the_part_row_and_column(ch
     q = Lake(tmp_path / "lake").quarantine("firms")
     hit = q[q["source"].str.endswith("firms/part-00001.parquet") & (q["source_row"] == 5)]
     assert len(hit) == 1
-    assert hit["reason"].iloc[0].startswith("ciiu:") and "ABCD" in hit["reason"].iloc[0]
+    assert hit["reason"].iloc[0].startswith("ciiu:")
+    assert "ABCD" in hit["reason"].iloc[0]

@@ -47,7 +47,8 @@ def simulate_command(
         typer.Option(
             help="Simulate the firms in chunks of this many (each with its own seed derived from --seed, the RUCs "
             "disjoint, exchange rates and macro stress shared) and write each table as a folder of parts "
-            "<table>/part-00000.parquet …: memory is bounded by one chunk. Default: one population, one file per table.",
+            "<table>/part-00000.parquet …: memory is bounded by one chunk. Default: one population, one file per "
+            "table.",
             min=1,
         ),
     ] = None,
@@ -58,7 +59,8 @@ def simulate_command(
     (the raw-table contracts), plus **oracle** (ruc, as_of, true_pd, defaulted at each quarter-end with 12
     months of performance), **injected_errors** (table, row, kind, contract_violation) and
     **simulation.json**. With --chunk-firms, each table but exchange_rates is a folder of Parquet parts, one
-    per chunk (`pymescore ingest-folder` ingests them part by part), and simulation.json sums the chunks. A firm defaults in the first month its SBS rating is 2 (Deficiente) or worse.
+    per chunk (`pymescore ingest-folder` ingests them part by part), and simulation.json sums the chunks.
+    A firm defaults in the first month its SBS rating is 2 (Deficiente) or worse.
     With --policy-history, also **applications** (ruc, application_date, decision, policy_score): the lake
     then holds what a lender that rejected some firms would hold, and `pymescore features` builds one row per
     application (docs/reject-inference.md).

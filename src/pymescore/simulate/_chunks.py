@@ -141,8 +141,12 @@ def simulate_chunked(
         manifest = {
             "config": {**config.to_dict(), "chunk_firms": int(chunk_firms)},
             "summary": summary_all,
-            "details": {"shock_months": info["shock_months"], "shock_departments": info["shock_departments"],
-                        "as_of": info["as_of"], "chunks": chunks},  # fmt: skip
+            "details": {
+                "shock_months": info["shock_months"],
+                "shock_departments": info["shock_departments"],
+                "as_of": info["as_of"],
+                "chunks": chunks,
+            },
             "columns": columns,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -80,9 +80,7 @@ def ruc_numbers(rng: np.random.Generator, n: int) -> tuple[I64, I64]:
             rng.choice(_PERSON_NUMBERS, size=n, replace=False).astype(np.int64))  # fmt: skip
 
 
-def _rucs(
-    rng: np.random.Generator, is_company: Bool, pool: tuple[I64, I64] | None = None
-) -> npt.NDArray[np.str_]:
+def _rucs(rng: np.random.Generator, is_company: Bool, pool: tuple[I64, I64] | None = None) -> npt.NDArray[np.str_]:
     n_comp = int(is_company.sum())
     if pool is None:
         comp = rng.choice(_COMPANY_NUMBERS, size=n_comp, replace=False).astype(np.int64)
