@@ -61,6 +61,7 @@ def test_public_names_are_locked() -> None:
         "SimulationConfig",
         "check_output_dir",
         "simulate",
+        "simulate_chunked",
         "write_simulation",
     ]
 
