@@ -197,9 +197,11 @@ def train(
     timings["prepare"] = time.perf_counter() - t0
     n_rejects = 0 if prep.rejects is None else len(prep.rejects.X)
     ri_record = reject_record(cfg.reject_inference, n_rejects, usable, rejects_out, None if aug is None else aug.record)
-    development = Development(cfg, types, X_dev, y_dev, g_dev, grouped, seq_dev, prep.sequence_cols, n_known,
-                              aug is not None, weight, final_rows, balance, fold_data, fold_data_small, model_mono,
-                              boosting)  # fmt: skip
+    development = Development(cfg=cfg, types=types, X=X_dev, y=y_dev, groups=g_dev, grouped=grouped,
+                              sequences=seq_dev, channels=prep.sequence_cols, n_known=n_known,
+                              augmented=aug is not None, weight=weight, final_rows=final_rows, balance=balance,
+                              folds=fold_data, small_folds=fold_data_small, monotone=model_mono,
+                              boosting=boosting)  # fmt: skip
 
     used = tuple(name in names for name in FAMILIES)
     use = dict(zip(FAMILIES, used, strict=True))
