@@ -175,8 +175,8 @@ def test_the_train_command_prints_the_recalibration_warning() -> None:
     """The CLI path the demo runs (train --register --alias champion) prints the warning in yellow."""
     import inspect
 
-    from pymescore.cli import _model
+    from pymescore.cli import _train
 
-    source = inspect.getsource(_model.train_command)
+    source = inspect.getsource(_train.train_command)
     assert "recalibration_warning(test, alias if register else None)" in source
     assert 'style="yellow"' in source

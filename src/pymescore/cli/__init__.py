@@ -50,6 +50,7 @@ def _register() -> None:
         _serve,
         _sign,
         _simulate,
+        _train,
         _users,
     )  # fmt: skip
 
@@ -59,6 +60,7 @@ def _register() -> None:
         _rates,
         _lake,
         _features,
+        _train,
         _model,
         _score,
         _export,

@@ -6,46 +6,34 @@ Nothing the test rows hold reaches any choice: tuning, the blend weights and the
 development rows (tuning on another fold partition than the out-of-fold predictions that set the weights),
 and every fitted step (typing categories, target encoding, binning, scaling) is refit inside each training
 fold.
+
+This module prepares the run (the test rows, the embargo, reject inference, the folds), chooses the blend and the
+calibrator and writes the report; the out-of-fold stage is ``_train_oof``, the final fits, the fitted model and
+its test scores ``_train_final``, and what both stages read of the development rows ``_development``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pymescore.errors import ConfigError, PymescoreError
-from pymescore.model import _lgbm, _xgb
 from pymescore.model._augment import infer_rejects
-from pymescore.model._blend import FAMILIES, add_test_aucs, auc, blend, candidates, choose_weights, fold_table, why
+from pymescore.model._blend import FAMILIES, blend, candidates, choose_weights, fold_table, why
 from pymescore.model._calibration import choose_calibrator
 from pymescore.model._config import TrainConfig
 from pymescore.model._data import column_types, prepare, rejected_mask, row_hashes
+from pymescore.model._development import Development, Progress
 from pymescore.model._domain import Domain
 from pymescore.model._families import resolve
-from pymescore.model._fitted import FeatureInfo, FittedModel, explanation_report
-from pymescore.model._lgbm import as_array
-from pymescore.model._linear import Linear
-from pymescore.model._oof import (
-    Boosting,
-    Fold,
-    additive_oof,
-    model_monotone,
-    network_inputs,
-    network_oof,
-    prepare_folds,
-    xgb_oof,
-)
-from pymescore.model._preprocess import Preprocessor
+from pymescore.model._fitted import FittedModel, explanation_report
+from pymescore.model._oof import Boosting, Fold, model_monotone, prepare_folds
 from pymescore.model._reject import compact, reject_record
-from pymescore.model._scale import score_from_pd
-from pymescore.model._scorecard import Scorecard
 from pymescore.model._split import (
     choose_test,
     development_rejects,
@@ -54,26 +42,18 @@ from pymescore.model._split import (
     folds,
     stratified_sample,
 )
-from pymescore.model._tf_net import TfNetwork
-from pymescore.model._typing import ColumnType, unreadable
+from pymescore.model._train_final import final_fit, fitted_model, score_test_rows
+from pymescore.model._train_oof import out_of_fold
+from pymescore.model._typing import unreadable
 
 log = logging.getLogger(__name__)
 
 
-class Progress(Protocol):
-    """Told of each stage of training (``progress(stage)``, once, when it starts) and of each step inside it
-    (``progress(stage, done, total)``: a fold, a tuning trial)."""
-
-    def __call__(self, stage: str, done: int | None = None, total: int | None = None, /) -> None: ...
+__all__ = ["Progress", "TrainResult", "approved_only_run", "fit", "train"]
 
 
 def _silent(stage: str, done: int | None = None, total: int | None = None, /) -> None:
     return None
-
-
-def _steps(say: Progress, stage: str) -> Callable[[int, int], None]:
-    """The steps (folds) of ``stage``, told to ``say``."""
-    return lambda done, total: say(stage, done, total)
 
 
 def _sampled(
@@ -121,22 +101,6 @@ class TrainResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: with ``score_extra``: each fold's PD of those rows (folds × rows; the approved-only run of reject inference)
     extra_fold_pd: np.ndarray | None = None
-
-
-def _features(types: list[ColumnType], monotone: dict[str, int], domain: Domain | None) -> list[FeatureInfo]:
-    """The fitted model's feature list; reason texts from the domain where it has them."""
-    reasons = domain.reasons if domain is not None else {}
-    out = []
-    for ct in types:
-        es, en = reasons.get(ct.column, ("", ""))
-        out.append(FeatureInfo(ct.column, ct.kind, int(monotone.get(ct.column, 0)), es, en))
-    return out
-
-
-def _features_of(columns: list[str], domain: Domain | None) -> list[FeatureInfo]:
-    """The histories' channels as the reasons name them (the domain's texts)."""
-    reasons = domain.reasons if domain is not None else {}
-    return [FeatureInfo(c, "history", 0, *reasons.get(c, (c, c))) for c in columns]
 
 
 def fit(
@@ -224,90 +188,25 @@ def train(
         balance = float(w[y_fit == 0].sum() / max(w[y_fit == 1].sum(), 1e-12))
     spw = balance if cfg.imbalance == "scale_pos_weight" else 1.0
     smote = cfg.imbalance == "smote"
-    workers = cfg.workers or max(1, min(os.cpu_count() or 1, cfg.folds))
     say("preparing folds")
     fold_data = prepare_folds(types, X_dev, y_dev, splits, cfg.seed, weight, score_extra)
     model_mono = model_monotone(fold_data[0].pre, monotone)
     boosting = Boosting(model_mono, spw, smote, g_dev if grouped else None, cfg, weight=weight,
                         n_known=None if aug is None else n_known, client=client)  # fmt: skip
-    xgb_workers = 1 if client is not None else workers  # on a cluster each fold's booster uses all of it
     sampled, sample, fold_data_small = _sampled(fold_data, y_dev[final_rows], cfg, client)
     timings["prepare"] = time.perf_counter() - t0
     n_rejects = 0 if prep.rejects is None else len(prep.rejects.X)
     ri_record = reject_record(cfg.reject_inference, n_rejects, usable, rejects_out, None if aug is None else aug.record)
-    extra = {name: np.full((cfg.folds, 0 if score_extra is None else len(score_extra)), np.nan) for name in FAMILIES}
+    development = Development(cfg=cfg, types=types, X=X_dev, y=y_dev, groups=g_dev, grouped=grouped,
+                              sequences=seq_dev, channels=prep.sequence_cols, n_known=n_known,
+                              augmented=aug is not None, weight=weight, final_rows=final_rows, balance=balance,
+                              folds=fold_data, small_folds=fold_data_small, monotone=model_mono,
+                              boosting=boosting)  # fmt: skip
 
     used = tuple(name in names for name in FAMILIES)
     use = dict(zip(FAMILIES, used, strict=True))
-    comparison: dict[str, float | None] | None = None  # SMOTE against scale_pos_weight, when SMOTE is used
-    oof = {name: np.full(len(y_dev), np.nan) for name in FAMILIES}
-    history: list[dict[str, Any]] = []
-    # the untuned families first: their time is then known when tuning's share of the budget is set
-    for name, family in (("scorecard", Scorecard), ("logistic", Linear)):
-        if not use[name]:
-            continue
-        t = time.perf_counter()
-        stage = f"out-of-fold {name} ({cfg.folds} folds)"
-        say(stage)
-        oof[name] = additive_oof(family, fold_data_small, model_mono, cfg.seed, len(y_dev), _steps(say, stage),
-                                 extra[name])  # fmt: skip
-        timings[f"oof_{name}"] = time.perf_counter() - t
-    if use["lightgbm"]:
-        t = time.perf_counter()
-        stage = f"out-of-fold LightGBM ({cfg.folds} folds)"
-        say(stage)
-        oof["lightgbm"] = xgb_oof(fold_data_small, lambda f: _lgbm.fit_booster(f.X_train, f.y_train, model_mono,
-                                                                              cfg.seed, cfg.n_jobs, weight=f.w_train),
-                                  workers, len(y_dev), _steps(say, stage), margin=_lgbm.margin,
-                                  extra_out=extra["lightgbm"])  # fmt: skip
-        timings["oof_lightgbm"] = time.perf_counter() - t
-    sizes, directions = network_inputs(fold_data[0].pre, model_mono)
-
-    def fit_net(X: pd.DataFrame, y: np.ndarray, rows: np.ndarray, sequence: bool, explain: bool = False) -> TfNetwork:
-        histories = seq_dev[rows] if sequence and seq_dev is not None else None
-        return TfNetwork.fit(as_array(X), y, sizes, directions, cfg.seed, g_dev[rows] if grouped else None, cfg.n_jobs,
-                             explain=explain, sequences=histories, channels=list(prep.sequence_cols))  # fmt: skip
-
-    for name, label in (("tf_mlp", "TensorFlow MLP"), ("tf_sequence", "TensorFlow sequence model")):
-        if not use[name]:
-            continue
-        t = time.perf_counter()
-        stage = f"out-of-fold {label} ({cfg.folds} folds)"
-        say(stage)
-        sequence = name == "tf_sequence"
-        oof[name] = network_oof(fold_data, lambda f, s=sequence: fit_net(f.X_train, f.y_train, f.train, s),  # type: ignore[misc]
-                                len(y_dev), _steps(say, stage), seq_dev if sequence else None)  # fmt: skip
-        timings[f"oof_{name}"] = time.perf_counter() - t
-    if use["xgboost"]:
-        t = time.perf_counter()
-        # --time-budget bounds the whole run: tuning ends in time for the out-of-fold and final XGBoost fits
-        # (measured on its first trial), the untuned families' final fits and the bundle's last steps
-        later = 1.5 * sum(timings.get(f"oof_{n}", 0.0) for n in FAMILIES if n != "xgboost") / cfg.folds
-        deadline = t0 + cfg.time_budget - later - 0.05 * cfg.time_budget
-        stage = f"tuning XGBoost ({cfg.trials} trials at most; the whole run within {cfg.time_budget:.0f} s)"
-        say(stage)
-        X_tune = X_dev if aug is None else X_dev.iloc[known]  # tuning: on known outcomes only
-        history = boosting.tune(types, X_tune, y_dev[known], g_dev[known], workers, deadline,
-                                lambda d, n, _best: say(stage, d, n))  # fmt: skip
-        timings["tune"] = time.perf_counter() - t
-        t = time.perf_counter()
-        stage = f"out-of-fold XGBoost ({cfg.folds} folds)"
-        say(stage)
-        oof["xgboost"] = xgb_oof(fold_data, lambda f: boosting.fit(f.X_train, f.y_train, f.train), xgb_workers,
-                                 len(y_dev), lambda d, n: say(stage, d, n), extra_out=extra["xgboost"])  # fmt: skip
-        timings["oof_xgboost"] = time.perf_counter() - t
-        if smote:  # the report compares SMOTE with the default, scale_pos_weight, on the same folds and params
-            stage = "out-of-fold XGBoost with scale_pos_weight, for comparison"
-            say(stage)
-            oof_spw = xgb_oof(
-                # its own stopping: the tuned rounds were chosen with SMOTE rows and would tilt the comparison
-                fold_data,
-                lambda f: boosting.fit(f.X_train, f.y_train, f.train, balance, oversample=False, own_stopping=True),
-                xgb_workers,
-                len(y_dev),
-                lambda d, n: say(stage, d, n),
-            )
-            comparison = {"smote": auc(y_dev, oof["xgboost"]), "scale_pos_weight": auc(y_dev, oof_spw)}
+    found = out_of_fold(development, use, 0 if score_extra is None else len(score_extra), t0, timings, say)
+    oof, extra, history, comparison = found.margins, found.extra, found.history, found.comparison
 
     # blend in log-odds, weights by out-of-fold AUC (development rows with known outcomes only); the calibrator
     # on every development row (reject inference's too, with their weights)
@@ -320,46 +219,11 @@ def train(
     calibrator, cal_losses = choose_calibrator(z_oof[cal], y_dev[cal], cfg.calibration, cfg.seed,
                                                None if weight is None else weight[cal])  # fmt: skip
 
-    t = time.perf_counter()
-    say("final fit on the development rows")
-    pre = Preprocessor(types, cfg.seed)
-    X_final, y_final = (X_dev, y_dev) if aug is None else (X_dev.iloc[final_rows], y_dev[final_rows])
-    w_final = None if weight is None else weight[final_rows]
-    X_fit = pre.fit_transform(X_final, y_final, w_final)
-    final_booster = boosting.fit(X_fit, y_final, final_rows) if w["xgboost"] > 0 else None
-    # on a cluster the other families fit on the stratified sample of the final rows
-    X_small, y_small = (X_fit.iloc[sample], y_final[sample]) if sampled else (X_fit, y_final)
-    w_small = None if w_final is None else (w_final[sample] if sampled else w_final)
-    final_lgbm = (_lgbm.fit_booster(X_small, y_small, model_mono, cfg.seed, cfg.n_jobs, weight=w_small)
-                  if w["lightgbm"] > 0 else None)  # fmt: skip
-    scorecard = Scorecard().fit(X_small, y_small, model_mono, cfg.seed, w_small) if w["scorecard"] > 0 else None
-    linear = Linear().fit(X_small, y_small, model_mono, cfg.seed, w_small) if w["logistic"] > 0 else None
-    # the networks: every development row (reject inference does not reach them: refused above)
-    final_net = fit_net(X_fit, y_final, final_rows, False, explain=True) if w["tf_mlp"] > 0 else None
-    final_seq = fit_net(X_fit, y_final, final_rows, True, explain=True) if w["tf_sequence"] > 0 else None
-    timings["final_fit"] = time.perf_counter() - t
-    model = FittedModel(
-        preprocessor=pre,
-        booster=final_booster,
-        scorecard=scorecard,
-        weight=w["xgboost"],
-        calibrator=calibrator,
-        scale=cfg.scale,
-        features=_features(types, monotone, prep.domain),
-        target=cfg.target,
-        positive=cfg.positive,
-        metadata={"snapshot": prep.domain is not None, "group_col": cfg.group_col, "time_col": cfg.time_col}
-        | ({"reject_inference": compact(ri_record)} if n_rejects or aug is not None else {}),
-        linear=linear,
-        linear_weight=w["logistic"],
-        lightgbm=final_lgbm,
-        lightgbm_weight=w["lightgbm"],
-        tf_mlp=final_net,
-        tf_mlp_weight=w["tf_mlp"],
-        tf_sequence=final_seq,
-        tf_sequence_weight=w["tf_sequence"],
-        history_features=[] if final_seq is None else _features_of(final_seq.channels, prep.domain),
+    fits = final_fit(development, w, sample if sampled else None, timings, say)
+    metadata = {"snapshot": prep.domain is not None, "group_col": cfg.group_col, "time_col": cfg.time_col} | (
+        {"reject_inference": compact(ri_record)} if n_rejects or aug is not None else {}
     )
+    model = fitted_model(fits, w, calibrator, cfg, types, monotone, prep.domain, metadata)
 
     fold_rows = fold_table(y_known, [f.valid[f.valid < n_known] for f in fold_data], margins_known, used,
                            z_oof[known])  # fmt: skip
@@ -369,26 +233,8 @@ def train(
     test_frame = None
     test_metrics = None
     if test_mask.any():
-        X_test = prep.X.iloc[np.flatnonzero(test_mask)].reset_index(drop=True)
-        y_test = prep.y[test_mask]
-        M = pre.transform(X_test)
-        seq_test = None if prep.sequences is None else prep.sequences[test_mask]
-        z_test = model.margin_of(M, sequences=seq_test)
-        p_test = calibrator.predict(z_test)
-        test_frame = X_test.assign(y=y_test, pd=p_test, score=np.rint(score_from_pd(p_test, cfg.scale)).astype(int))
-        if prep.times is not None:
-            test_frame["as_of"] = prep.times[test_mask]
-        test_metrics = {"auc": auc(y_test, p_test), "rows": len(y_test), "positive_rate": float(y_test.mean())}
-        own = {
-            "xgboost": None if final_booster is None else _xgb.margin(final_booster, M),
-            "lightgbm": None if final_lgbm is None else _lgbm.margin(final_lgbm, M),
-            "scorecard": None if scorecard is None else scorecard.margin(M),
-            "logistic": None if linear is None else linear.margin(M),
-            "tf_mlp": None if final_net is None else final_net.margin(as_array(M)),
-            "tf_sequence": None if final_seq is None else final_seq.margin(as_array(M), seq_test),
-        }
-        add_test_aucs(rows, y_test, own, z_test)
-    explanations = explanation_report(model, X_fit, cfg.seed, seq_dev)  # the networks' completeness error
+        test_frame, test_metrics = score_test_rows(prep, test_mask, fits, model, rows)
+    explanations = explanation_report(model, fits.X_fit, cfg.seed, seq_dev)  # the networks' completeness error
     timings["total"] = time.perf_counter() - t0
     report = {
         "target": cfg.target,

@@ -1,5 +1,6 @@
 """Score applications: raw histories → the contracts' kernels → PEN → the registry's builders on arrays →
-the compiled model → the decision stage (policy, suggested amount, reasons, improvement hints).
+the compiled model → the decision stage (policy, suggested amount, reasons, improvement hints) → each
+application's response (``_scored``).
 
 The same contract rules as ingestion, the same feature builders as training (``build_feature_arrays``,
 keyed by application rather than RUC) and the bundle's stored regional/sector context: one application
@@ -11,9 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,19 +22,18 @@ import pandas as pd
 
 from pymescore.bundle import Bundle
 from pymescore.contracts._kernels import ruc_ok
-from pymescore.decision import DecisionStage, Policy, rule_entries
-from pymescore.decision._regulatory import notice
+from pymescore.decision import DecisionStage, Policy
 from pymescore.errors import PymescoreError
 from pymescore.features import BY_NAME, build_feature_arrays, clip_to_range, compile_feature_kernels
 from pymescore.features._build import HISTORY_TABLES
 from pymescore.features._context import Context
-from pymescore.features._reads import AMOUNT_TABLES
 from pymescore.features._sequences import history_channel, sequence_arrays
 from pymescore.model._typing import code_label
 from pymescore.service._applications import FIRM_FIELDS, RequestTables, _Pending, _problem
 from pymescore.service._model_rows import FLOAT32_MAX, model_rows
-from pymescore.service._rates import SOURCES, RateBook, Series, client_rates, missing_rate, month_key, used_client_rates
+from pymescore.service._rates import SOURCES, RateBook, Series, client_rates, missing_rate, month_key
 from pymescore.service._schemas import ScoreRequest
+from pymescore.service._scored import Scored, responses
 
 __all__ = ["FIRM_FIELDS", "HISTORIES", "ApplicationInvalidError", "Scored", "Scorer"]
 
@@ -48,21 +47,6 @@ class ApplicationInvalidError(PymescoreError):
     """The application breaks the contract; ``fields['errors']`` lists path / expected / got."""
 
     code = "APPLICATION_INVALID"
-
-
-class Scored:
-    """A scored application: its response, and (read when its decision is stored) its features as plain JSON
-    values, taken from the batch's feature columns only when asked for."""
-
-    __slots__ = ("_row", "_values", "response")
-
-    def __init__(self, response: dict[str, Any], values: Mapping[str, np.ndarray], row: int) -> None:
-        self.response = response
-        self._values, self._row = values, row
-
-    @property
-    def features(self) -> dict[str, Any]:
-        return {name: _plain(column[self._row]) for name, column in self._values.items()}
 
 
 def today_lima() -> dt.date:
@@ -330,42 +314,7 @@ class Scorer:
         guarantee = [p.request.guarantee for p in pending]
         d = self.stage.run(matrix, values, requested, term, rate, lang, amounts=money, guarantee=guarantee,
                            sequences=histories)  # fmt: skip
-        now = dt.datetime.now(dt.UTC).isoformat()
-        pds, scores = d.pd.tolist(), d.score.tolist()
-        out = []
-        for k, p in enumerate(pending):
-            req = p.request
-            response = {
-                "score_id": str(uuid.uuid4()),
-                "created_at": now,
-                "ruc": req.ruc,
-                "as_of": str(p.as_of.date()),
-                "model_version": self.version,
-                "policy_version": self.policy.version,
-                "pd": pds[k],
-                "score": scores[k],
-                "band": d.band[k],
-                "decision": d.decision[k],
-                "requested_amount": float(req.requested_amount),
-                "suggested_amount": d.suggested[k],
-                "currency": req.currency,
-                "reasons": [
-                    {"code": r["code"], "text": r["text"], "impact_points": r["impact_points"]} for r in d.reasons[k]
-                ],
-                "policy_rules": rule_entries(d.rules[k], lang),
-                "improvement_hints": d.hints[k],
-                "improvement_note": d.hint_notes[k] if d.hint_notes else None,
-                "language": lang,
-                "regulatory": d.regulatory[k] if d.regulatory else None,
-                "automated_decision_notice": notice(lang, self.version, _data_used(req)),
-                "exchange_rates": {
-                    "client_rates": used_client_rates(req.exchange_rates, p.used_rates),
-                    "usd_amounts_by_source": {s: p.by_source[s] for s in SOURCES},
-                    "amounts_not_read": {name: p.not_read.get(name, 0) for name in AMOUNT_TABLES},
-                },
-            }
-            out.append(Scored(response, values, k))
-        return out
+        return responses(pending, d, values, self.version, self.policy.version, lang)
 
 
 def _rates_hint(months: set[str]) -> str:
@@ -379,26 +328,8 @@ def _rates_hint(months: set[str]) -> str:
     )
 
 
-def _data_used(request: ScoreRequest) -> list[str]:
-    """What an application sent: the histories with records, the register data, or features."""
-    if request.features is not None:
-        return ["features"]
-    sent = [name for name in HISTORIES if getattr(request, name)]
-    return [*sent, "firm"] if request.firm is not None else sent
-
-
 def _group(items: list[_Pending], key: Callable[[_Pending], Any]) -> dict[Any, list[_Pending]]:
     out: dict[Any, list[_Pending]] = defaultdict(list)
     for item in items:
         out[key(item)].append(item)
     return out
-
-
-def _plain(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, float | np.floating):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return str(value)
