@@ -5,8 +5,9 @@ audit store): one alone, one with ``--challenger`` scored in its shadow (by defa
 challenger exactly as costly). ``POST /v1/scores`` one application at a time, in interleaved rounds (A B, B A, …)
 so that the load of the machine falls on both alike; a pause of ``--gap-ms`` between requests stands for the time
 between a client's applications (0: back to back, the worst case for the shadow, which then runs in the gaps it
-finds). Reported: p50 / p99 of each arm over every round, their ratios (target: shadow / alone <= 1.10 both), the
-median of the per-round p50 ratios, and how many shadow decisions were stored, dropped or failed.
+finds). The rounds are repeated ``--repeats`` times; each repeat reports p50 / p99 of each arm over its rounds and
+their ratios, and the figures are the medians of those ratios over the repeats (target: shadow / alone <= 1.10
+both), with how many shadow decisions were stored, dropped or failed.
 
     python -m bench.shadow_latency --bundle demo/bundle --lake demo/lake --out bench/results/shadow-latency.json
 """
@@ -63,7 +64,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_service_arguments(parser)
     parser.add_argument("--challenger", type=Path, default=None, help="challenger bundle (default: a copy)")
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=24, help="interleaved rounds per repeat")
+    parser.add_argument("--repeats", type=int, default=5, help="repeats; the figures are their medians")
     parser.add_argument("--per-round", type=int, default=40, help="requests per arm per round")
     parser.add_argument("--gap-ms", type=float, default=5.0, help="pause between a client's requests")
     parser.add_argument("--queue", type=int, default=256, help="shadow queue size (PYMESCORE_SHADOW_QUEUE)")
@@ -77,40 +79,43 @@ def main() -> None:
         bodies = request_bodies(args.lake, args.per_round * 4, args.as_of)
         alone, _, key_a = _app(champion, args.lake, work / "alone.db", None, args.queue)
         shadowed, state, key_s = _app(champion, args.lake, work / "shadow.db", challenger, args.queue)
-        times: dict[str, list[float]] = {"alone": [], "shadow": []}
-        ratios = []
+        repeats: list[dict[str, Any]] = []
         gap = args.gap_ms / 1000
         with alone, shadowed:
             arms = {"alone": (alone, key_a), "shadow": (shadowed, key_s)}
             for client, key in arms.values():  # warm-up, not measured
                 _round(client, key, bodies[: args.per_round // 2], gap)
-            for r in range(args.rounds):
-                sample = bodies[(r % 4) * args.per_round : (r % 4 + 1) * args.per_round]
-                order = ["alone", "shadow"] if r % 2 == 0 else ["shadow", "alone"]
-                got = {name: _round(*arms[name], sample, gap) for name in order}
-                for name, seconds in got.items():
-                    times[name] += seconds
-                ratios.append(statistics.median(got["shadow"]) / statistics.median(got["alone"]))
+            for _ in range(args.repeats):
+                times: dict[str, list[float]] = {"alone": [], "shadow": []}
+                ratios = []
+                for r in range(args.rounds):
+                    sample = bodies[(r % 4) * args.per_round : (r % 4 + 1) * args.per_round]
+                    order = ["alone", "shadow"] if r % 2 == 0 else ["shadow", "alone"]
+                    got = {name: _round(*arms[name], sample, gap) for name in order}
+                    for name, seconds in got.items():
+                        times[name] += seconds
+                    ratios.append(statistics.median(got["shadow"]) / statistics.median(got["alone"]))
+                a, s = _pcts(times["alone"]), _pcts(times["shadow"])
+                repeats.append({"alone": a, "shadow": s, "p50_ratio": round(s["p50_ms"] / a["p50_ms"], 3),
+                                "p99_ratio": round(s["p99_ms"] / a["p99_ms"], 3),
+                                "median_round_p50_ratio": round(statistics.median(ratios), 3)})  # fmt: skip
             assert state.shadow is not None
             drained = state.shadow.drain(120)
             stored = len(shadow_pairs(state.store) or [])
             decided = state.store.count()
             dropped = state.metrics.shadow_dropped._value.get()
             failures = _failures(state)
-        a, s = _pcts(times["alone"]), _pcts(times["shadow"])
         result = {
             "benchmark": "shadow_latency",
             "bundle": str(args.bundle),
             "challenger": str(args.challenger or "a copy of the champion"),
             "rounds": args.rounds,
-            "requests_per_arm": len(times["alone"]),
+            "requests_per_arm_per_repeat": args.rounds * args.per_round,
             "gap_ms": args.gap_ms,
-            "alone": a,
-            "shadow": s,
-            "p50_ratio": round(s["p50_ms"] / a["p50_ms"], 3),
-            "p99_ratio": round(s["p99_ms"] / a["p99_ms"], 3),
-            "median_round_p50_ratio": round(statistics.median(ratios), 3),
-            "round_p50_ratios": [round(x, 3) for x in ratios],
+            "repeats": repeats,
+            # the figures: medians over the repeats of each repeat's ratio (shadow / alone, same process, interleaved)
+            "p50_ratio": round(statistics.median(r["p50_ratio"] for r in repeats), 3),
+            "p99_ratio": round(statistics.median(r["p99_ratio"] for r in repeats), 3),
             "shadow_decisions": {
                 "decided": decided,
                 "stored": stored,

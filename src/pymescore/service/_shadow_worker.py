@@ -56,6 +56,9 @@ def run(spec: WorkerSpec, jobs: Queue[Any], control: Queue[Any], events: Queue[A
     """The process's loop: control messages first, then the jobs queued within ``LINGER_S`` scored together."""
     with suppress(OSError):
         os.nice(NICE)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # one core: BLAS and OpenMP pools never spin on the champion's
     worker = _Worker(spec, events, idle)
     while True:
         while True:
