@@ -167,6 +167,22 @@ def test_another_tenant_gets_404_and_sees_nothing(web: dict[str, Any]) -> None:
     assert 'data-testid="queue-row"' not in bob.get("/app/bandeja").text
 
 
+def test_a_case_without_cash_flows_says_so_and_an_api_decision_says_where_it_came_from(web: dict[str, Any]) -> None:
+    from pymescore.service.console._cases import Cases
+
+    api_row, lake_row = decision("bank-a"), decision("bank-a")
+    web["state"].store.record([api_row], None)
+    case = {"decision_id": lake_row["id"], "tenant": "bank-a", "created_by": "ana",
+            "created_at": lake_row["created_at"], "source": "lake", "term_months": 24,
+            "histories": {"ruc": RUC, "monthly_cashflows": [], "payments": []}}  # fmt: skip
+    Cases(web["state"].store).store_scored(lake_row, case)
+    ana = client_for(web, "ana")
+    from_lake = ana.get(f"/app/solicitudes/{lake_row['id']}").text
+    assert "Sin flujos de caja en los 24 meses antes de la fecha de evaluación." in from_lake
+    assert "recibida por la API" not in from_lake  # taken in the workbench, from the lake
+    assert "recibida por la API" in ana.get(f"/app/solicitudes/{api_row['id']}").text
+
+
 def test_the_queue_filters_and_is_oldest_first(web: dict[str, Any]) -> None:
     rows = [decision("bank-a", band=b, amount=a) for b, a in (("C", 5_000), ("D", 50_000), ("C", 80_000))]
     for row in rows:

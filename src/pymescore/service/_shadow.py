@@ -18,16 +18,17 @@ import json
 import logging
 import multiprocessing
 import queue
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from pymescore.service._shadow_worker import LINGER_S, WorkerSpec, reason, run
+from pymescore.service._shadow_worker import LINGER_S, Counters, WorkerSpec, frame, reason, run
 from pymescore.service._tables import decisions, shadow_decisions
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ __all__ = ["LINGER_S", "Shadow", "ShadowJob", "record_shadow", "shadow_pairs"]
 log = logging.getLogger("pymescore.service")
 #: how long a (re)load may take in the challenger's process before the champion stops waiting for it
 LOAD_TIMEOUT_S = 300.0
+#: how long writing one message to the challenger's process may take (its reader moves each one on at once)
+SEND_TIMEOUT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -65,32 +68,69 @@ class Shadow:
         self.loaded_probe = ""
         self._ctx = multiprocessing.get_context("spawn")  # no fork of a threaded server
         self._process: BaseProcess | None = None
+        self._channel: socket.socket | None = None
+        self._send_lock = threading.Lock()
         self._busy = 0
         self._busy_lock = threading.Lock()
         self._idle = self._ctx.Event()
         self._idle.set()
         self._loaded = threading.Event()
         self._load_ok = False
-        self._accepted = self._finished = 0
+        self._sent = 0
+        self._counters = Counters(self._ctx.Value("q", 0, lock=False), self._ctx.Value("q", 0, lock=False))
 
     # -- the process -----------------------------------------------------------------------------
+    def _alive(self) -> bool:
+        return self._process is not None and self._process.is_alive() and self._channel is not None
+
     def _ensure_process(self) -> None:
-        if self._process is not None and self._process.is_alive():
+        if self._alive():
             return
-        self._jobs: Any = self._ctx.Queue(maxsize=self.size)
-        self._control: Any = self._ctx.Queue()
-        self._events: Any = self._ctx.Queue()
-        self._accepted = self._finished = 0
+        self._close()
+        ours, theirs = socket.socketpair()
+        ours.settimeout(SEND_TIMEOUT_S)
+        events: Any = self._ctx.Queue()
+        self._sent = 0
+        self._counters = Counters(self._ctx.Value("q", 0, lock=False), self._ctx.Value("q", 0, lock=False))
         self.version = None
-        process = self._ctx.Process(target=run, args=(self.spec, self._jobs, self._control, self._events,
-                                                      self._idle), name="pymescore-shadow", daemon=True)  # fmt: skip
+        process = self._ctx.Process(target=run, args=(self.spec, theirs, events, self._idle, self._counters),
+                                    name="pymescore-shadow", daemon=True)  # fmt: skip
         process.start()
-        self._process = process
-        threading.Thread(target=self._listen, args=(self._events, process), name="pymescore-shadow-events",
+        theirs.close()
+        self._process, self._channel = process, ours
+        threading.Thread(target=self._listen, args=(events, process), name="pymescore-shadow-events",
                          daemon=True).start()  # fmt: skip
 
+    def _send(self, message: bytes) -> bool:
+        """Write one message; a process that does not read it within ``SEND_TIMEOUT_S`` (or is gone) is ended,
+        counted, and started again at the next reload."""
+        with self._send_lock:
+            channel = self._channel
+            if channel is None:
+                return False
+            try:
+                channel.sendall(frame(message))
+            except OSError as exc:  # timed out (a half-written message) or the process is gone
+                self.metrics.shadow_failures.labels("score").inc()
+                log.warning(json.dumps({"event": "shadow_failed", "stage": "queue", "reason": reason(exc)}))
+                self._close()
+                return False
+            if message.startswith(b'{"kind":"job"'):
+                self._sent += 1
+            return True
+
+    def _close(self) -> None:
+        """Close the socket and end the process (the jobs not yet scored are lost)."""
+        channel, process = self._channel, self._process
+        self._channel, self._process, self.version = None, None, None
+        if channel is not None:
+            with suppress(OSError):
+                channel.close()
+        if process is not None and process.is_alive():
+            process.terminate()
+
     def _listen(self, events: Any, process: BaseProcess) -> None:
-        """What the process reports: loads, stored decisions, failures, finished jobs."""
+        """What the process reports: loads, stored decisions, failures."""
         while True:
             try:
                 event = events.get(timeout=1.0)
@@ -117,8 +157,6 @@ class Shadow:
             elif kind == "failed":
                 self.metrics.shadow_failures.labels(event[1]).inc(event[2])
                 log.warning(json.dumps({"event": "shadow_failed", "stage": event[1], "reason": event[3]}))
-            elif kind == "done":
-                self._finished += event[1]
             elif kind == "stopped":
                 return
 
@@ -132,14 +170,12 @@ class Shadow:
             self.metrics.shadow_failures.labels("load").inc()
             log.warning(json.dumps({"event": "shadow_load_refused", "reason": reason(exc)}))
             return
-        alive = self._process is not None and self._process.is_alive()
-        if not force and alive and probe == self.loaded_probe and self.version is not None:
+        if not force and self._alive() and probe == self.loaded_probe and self.version is not None:
             return
         self._ensure_process()
         self._loaded.clear()
         self._load_ok = False
-        self._control.put(("load",))
-        if not self._loaded.wait(LOAD_TIMEOUT_S):
+        if not self._send(b'{"kind":"load"}') or not self._loaded.wait(LOAD_TIMEOUT_S):
             self.metrics.shadow_failures.labels("load").inc()
             log.warning(json.dumps({"event": "shadow_load_refused", "reason": "the challenger's process did not "
                                     f"answer within {LOAD_TIMEOUT_S:.0f} s"}))  # fmt: skip
@@ -165,39 +201,32 @@ class Shadow:
                     self._idle.set()
 
     def submit(self, job: ShadowJob) -> None:
-        """Queue a committed request's applications for the challenger; a full queue drops it (counted)."""
-        if self.version is None or not job.requests or self._process is None:
+        """Queue a committed request's applications for the challenger; beyond ``size`` jobs waiting (not yet
+        taken by the process) the request is dropped and counted. Costs the champion one JSON encoding and one
+        socket write, on no thread of its own."""
+        if self.version is None or not job.requests or self._channel is None:
             return
-        message = ("job", [r.model_dump(mode="json", exclude_unset=True) for r in job.requests],
-                   list(job.decision_ids), job.tenant)  # fmt: skip
-        try:
-            self._jobs.put_nowait(message)
-        except queue.Full:
+        if self._sent - self._counters.taken.value >= self.size:
             self.metrics.shadow_dropped.inc(len(job.requests))
             return
-        self._accepted += 1
+        requests = ",".join(r.model_dump_json(exclude_unset=True) for r in job.requests)
+        head = json.dumps({"kind": "job", "tenant": job.tenant, "ids": list(job.decision_ids)}, separators=(",", ":"))
+        self._send(f'{head[:-1]},"requests":[{requests}]}}'.encode())
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """End the process after the jobs already queued (what is left past ``timeout_s`` is not scored)."""
         process = self._process
         if process is None:
             return
-        if process.is_alive():
-            self._control.put(("stop",))
+        if process.is_alive() and self._send(b'{"kind":"stop"}'):
             process.join(timeout_s)
-            if process.is_alive():
-                process.terminate()
-                process.join(timeout_s)
-        for q in (self._jobs, self._control):
-            q.cancel_join_thread()
-            q.close()
-        self._process = None
+        self._close()
 
     def drain(self, timeout_s: float = 30.0) -> bool:
         """Wait until every queued job is done (tests, shutdown); False when ``timeout_s`` passed first."""
         deadline = time.monotonic() + timeout_s
-        while self._finished < self._accepted:
-            if time.monotonic() > deadline or self._process is None or not self._process.is_alive():
+        while self._counters.done.value < self._sent:
+            if time.monotonic() > deadline or not self._alive():
                 return False
             time.sleep(0.01)
         return True

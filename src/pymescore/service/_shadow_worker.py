@@ -4,20 +4,27 @@ writes what the challenger decided to ``shadow_decisions``. It runs at a lower C
 interpreter lock, so the champion's requests never wait on its Python code; it still begins each chunk only while
 no champion request is being scored or stored (the ``idle`` event), which keeps it out of the way on one core.
 
-Messages (plain tuples of JSON-like values; no model object crosses the process boundary):
+What crosses the process boundary is plain JSON, never a model object:
 
-- ``jobs`` (bounded, from the service): ``("job", [request as JSON], [decision id], tenant)``;
-- ``control`` (from the service): ``("load",)``, ``("stop",)``;
-- ``events`` (to the service): ``("loaded", version)``, ``("load_failed", reason)``, ``("stored", n)``,
-  ``("failed", stage, n, reason)``, ``("done", jobs)``, ``("stopped",)``.
+- the service writes length-prefixed JSON messages on a socket: ``{"kind": "job", "requests": [...], "ids":
+  [...], "tenant": ...}``, ``{"kind": "load"}``, ``{"kind": "stop"}``; a reader thread here moves them to an
+  in-process queue at once, so the service's write never waits on the scoring (and needs no thread of its own);
+- two shared counters say how many jobs this process has taken and finished: the service's bound on waiting jobs
+  and its ``drain``;
+- ``events`` (a queue, a few per batch, read by one thread of the service): ``("loaded", version)``,
+  ``("load_failed", reason)``, ``("stored", n)``, ``("failed", stage, n, reason)``, ``("stopped",)``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import queue
+import socket
+import threading
 import time
+from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +33,7 @@ from pymescore.errors import ConfigError, PymescoreError
 
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue
+    from multiprocessing.sharedctypes import Synchronized
     from multiprocessing.synchronize import Event
 
     from pymescore.config import Settings
@@ -40,6 +48,8 @@ CHUNK = 64
 LINGER_S = 0.25
 #: the process's niceness: under CPU contention the champion's process is scheduled first
 NICE = 10
+#: the length prefix of a message on the socket
+HEADER = 4
 
 
 @dataclass(frozen=True)
@@ -52,49 +62,80 @@ class WorkerSpec:
     timeout_s: float
 
 
-def run(spec: WorkerSpec, jobs: Queue[Any], control: Queue[Any], events: Queue[Any], idle: Event) -> None:
-    """The process's loop: control messages first, then the jobs queued within ``LINGER_S`` scored together."""
+@dataclass(frozen=True)
+class Counters:
+    """Jobs taken from the queue and jobs finished (scored and stored, or failed): written here, read there."""
+
+    taken: Synchronized[int]
+    done: Synchronized[int]
+
+
+def frame(message: bytes) -> bytes:
+    """``message`` with its length prefix, as written on the socket."""
+    return len(message).to_bytes(HEADER, "big") + message
+
+
+def run(spec: WorkerSpec, channel: socket.socket, events: Queue[Any], idle: Event, counters: Counters) -> None:
+    """The process's loop: a load or stop when asked, else the jobs queued within ``LINGER_S`` scored together."""
     with suppress(OSError):
         os.nice(NICE)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # one core: BLAS and OpenMP pools never spin on the champion's
+    inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    threading.Thread(target=_read, args=(channel, inbox), name="pymescore-shadow-reader", daemon=True).start()
     worker = _Worker(spec, events, idle)
+    ahead: deque[dict[str, Any] | None] = deque()  # a message read while gathering jobs, handled next
     while True:
-        while True:
+        message = ahead.popleft() if ahead else inbox.get()
+        if message is None or message["kind"] == "stop":  # the jobs already queued are scored, then it ends
+            rest = []
+            while True:
+                try:
+                    job = inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None and job["kind"] == "job":
+                    rest.append(job)
+            if rest:
+                _score(worker, rest, counters)
+            events.put(("stopped",))
+            return
+        if message["kind"] == "load":
+            worker.load()
+            continue
+        batch = [message]
+        until = time.monotonic() + LINGER_S
+        while sum(len(job["requests"]) for job in batch) < MAX_BATCH:
             try:
-                message = control.get_nowait()
+                nxt = inbox.get(timeout=max(until - time.monotonic(), 0))
             except queue.Empty:
                 break
-            if message[0] == "load":
-                worker.load()
-            elif message[0] == "stop":  # the jobs already queued are scored, then the process ends
-                while (batch := _gather(jobs, 0.0)) is not None:
-                    worker.shadow(batch)
-                    events.put(("done", len(batch)))
-                events.put(("stopped",))
-                return
-        batch = _gather(jobs, 0.1)
-        if batch is not None:
-            worker.shadow(batch)
-            events.put(("done", len(batch)))
+            if nxt is None or nxt["kind"] != "job":
+                ahead.append(nxt)
+                break
+            batch.append(nxt)
+        _score(worker, batch, counters)
 
 
-def _gather(jobs: Queue[Any], wait_s: float) -> list[Any] | None:
-    """The first job (waiting up to ``wait_s``) and those queued within ``LINGER_S`` of it, up to ``MAX_BATCH``
-    applications; None when no job came."""
+def _score(worker: _Worker, batch: list[dict[str, Any]], counters: Counters) -> None:
+    counters.taken.value += len(batch)
     try:
-        batch = [jobs.get(timeout=wait_s) if wait_s else jobs.get_nowait()]
-    except queue.Empty:
-        return None
-    until = time.monotonic() + (LINGER_S if wait_s else 0.0)
-    while sum(len(job[1]) for job in batch) < MAX_BATCH:
-        try:
-            left = until - time.monotonic()
-            batch.append(jobs.get(timeout=left) if left > 0 else jobs.get_nowait())
-        except queue.Empty:
-            break
-    return batch
+        worker.shadow(batch)
+    finally:
+        counters.done.value += len(batch)
+
+
+def _read(channel: socket.socket, inbox: queue.Queue[dict[str, Any] | None]) -> None:
+    """Move each message of the socket to ``inbox`` as it comes; None when the service closed its end."""
+    stream = channel.makefile("rb")
+    while True:
+        head = stream.read(HEADER)
+        body = stream.read(int.from_bytes(head, "big")) if len(head) == HEADER else b""
+        if not body:
+            inbox.put(None)
+            return
+        inbox.put(json.loads(body))
 
 
 class _Worker:
@@ -131,7 +172,7 @@ class _Worker:
         if scorer is None:
             return
         try:
-            requests = [ScoreRequest.model_validate(r) for job in jobs for r in job[1]]
+            requests = [ScoreRequest.model_validate(r) for job in jobs for r in job["requests"]]
             start = time.perf_counter()
             results: list[Any] = []
             # in chunks, each begun while no champion request is in flight; one language for all: what is stored
@@ -141,11 +182,11 @@ class _Worker:
                 results += scorer.score(requests[at : at + CHUNK], "es")
             ms = (time.perf_counter() - start) * 1000 / max(len(requests), 1)
         except Exception as exc:  # a failing challenger never reaches a client
-            self.events.put(("failed", "score", sum(len(job[1]) for job in jobs), reason(exc)))
+            self.events.put(("failed", "score", sum(len(job["requests"]) for job in jobs), reason(exc)))
             return
         rows, refused = [], 0
         now = dt.datetime.now(dt.UTC)
-        owners = [(decision_id, job[3]) for job in jobs for decision_id in job[2]]
+        owners = [(decision_id, job["tenant"]) for job in jobs for decision_id in job["ids"]]
         for (decision_id, tenant), result in zip(owners, results, strict=True):
             response = getattr(result, "response", None)
             if response is None:  # the challenger refused an application the champion scored

@@ -96,6 +96,7 @@ def payment_timeline(records: list[dict[str, Any]], as_of: str, lang: str) -> Ch
     if not marks:
         return None
     span = (end - start).days or 1
+    left = LEFT + 40  # room for a lane name of 10 characters
     lanes = sorted({m[3] for m in marks})[:8]
     lane_h = 22
     height = TOP + lane_h * len(lanes) + BOTTOM
@@ -105,19 +106,20 @@ def payment_timeline(records: list[dict[str, Any]], as_of: str, lang: str) -> Ch
              f'data-testid="result-payment-timeline"><title id="pt-title">{escape(title)}</title>']  # fmt: skip
     for k, lane in enumerate(lanes):
         y = TOP + lane_h * k + lane_h / 2
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(lane[:10])}</text>')
-        parts.append(f'<line class="grid" x1="{LEFT}" x2="{W - 8}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(_lane_name(lane))}</text>')
+        parts.append(f'<line class="grid" x1="{left}" x2="{W - 8}" y1="{y:.1f}" y2="{y:.1f}"/>')
     for due, kind, late, lane in marks:
         if lane not in lanes:
             continue
-        x = LEFT + (W - LEFT - 16) * (due - start).days / span
+        x = left + (W - left - 16) * (due - start).days / span
         y = TOP + lane_h * lanes.index(lane) + lane_h / 2
         label = names[kind][1 if lang == "en" else 0]
         parts.append(f'<circle class="{kind}" cx="{x:.1f}" cy="{y:.1f}" r="6"><title>{due}: {label}'
                      f"{f' ({late} d)' if late else ''}</title></circle>")  # fmt: skip
-    for year_month in (start, dt.date(start.year + 1, start.month, 1), end):
-        x = LEFT + (W - LEFT - 16) * (year_month - start).days / span
-        parts.append(f'<text x="{x:.1f}" y="{height - 12}" text-anchor="middle">{year_month.isoformat()[:7]}</text>')
+    ticks = ((start, "start"), (dt.date(start.year + 1, start.month, 1), "middle"), (end, "end"))  # none cut off
+    for year_month, anchor in ticks:
+        x = left + (W - left - 16) * (year_month - start).days / span
+        parts.append(f'<text x="{x:.1f}" y="{height - 12}" text-anchor="{anchor}">{year_month.isoformat()[:7]}</text>')
     parts.append("</svg>")
     count = {k: sum(1 for m in marks if m[1] == k) for k in names}
     paid, late_n, unpaid = count["paid"], count["late"], count["unpaid"]
@@ -125,3 +127,12 @@ def payment_timeline(records: list[dict[str, Any]], as_of: str, lang: str) -> Ch
                f"{len(marks)} instalments: {paid} on time, {late_n} late, {unpaid} unpaid.")  # fmt: skip
     rows = [(str(d), lane, names[k][1 if lang == "en" else 0], str(late)) for d, k, late, lane in sorted(marks)]
     return Chart(Markup("".join(parts)), summary, rows)
+
+
+def _lane_name(loan_id: str) -> str:
+    """A loan's lane label of at most 10 characters that keeps both ends: loans of one lender share a prefix.
+
+    >>> _lane_name("FIN-COMPARTAMOS-000123"), _lane_name("BANCO-04")
+    ('FIN-…00123', 'BANCO-04')
+    """
+    return loan_id if len(loan_id) <= 10 else f"{loan_id[:4]}…{loan_id[-5:]}"

@@ -185,6 +185,10 @@ M: dict[str, tuple[str, str]] = {
         "Sin historiales guardados en la mesa (decisión recibida por la API).",
         "No histories kept by the workbench (a decision received through the API).",
     ),
+    "no_cashflows": (
+        "Sin flujos de caja en los 24 meses antes de la fecha de evaluación.",
+        "No cash flows in the 24 months before the evaluation date.",
+    ),
     "payments_title": ("Historial de pagos", "Payment history"),
     "paid": ("A tiempo", "On time"),
     "late": ("Con atraso", "Late"),
