@@ -173,6 +173,37 @@ def test_a_tampered_challenger_is_refused_and_the_champion_serves(
         assert r.status_code == 201
 
 
+def test_a_stuck_challenger_process_is_ended_and_the_champion_answers_on(
+    sme_bundle: dict[str, Any], challenger: Path, bodies: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    client, state = _client(sme_bundle["bundle"], tmp_path / "audit.db", sme_bundle["lake"].root,
+                            serve_shadow_bundle=challenger)  # fmt: skip
+    with client:
+        h = {"Authorization": keys(state)["all"]}
+        stuck = state.shadow._process
+        os.kill(stuck.pid, signal.SIGSTOP)  # it takes nothing more: its socket fills, a write times out
+        try:
+            got = [client.post("/v1/scores", json=b, headers=h) for b in bodies * 2]
+        finally:
+            if stuck.is_alive():
+                os.kill(stuck.pid, signal.SIGKILL)
+        assert {r.status_code for r in got} <= {201, 422}
+        assert sum(r.status_code == 201 for r in got) >= len(bodies)
+        assert state.metrics.shadow_failures.labels("score")._value.get() >= 1
+        stuck.join(10)
+        assert not stuck.is_alive()  # ended by the service, not left stopped
+        assert state.shadow.version is None
+        state.reload(force=True)  # the next reload starts a fresh process
+        assert state.shadow.version is not None
+        r = client.post("/v1/scores", json=bodies[0], headers=h)
+        assert r.status_code == 201
+        assert state.shadow.drain(60)
+        assert r.json()["score_id"] in {p["id"] for p in shadow_pairs(state.store) or []}
+
+
 def test_monitor_compares_the_two_on_the_same_traffic(both: dict[str, Any], sme_bundle: dict[str, Any]) -> None:
     from pymescore.pipelines import monitor_store, shadow_comparison_from
 

@@ -127,7 +127,7 @@ class Shadow:
             with suppress(OSError):
                 channel.close()
         if process is not None and process.is_alive():
-            process.terminate()
+            process.kill()  # SIGKILL: ends a stopped or hung process too
 
     def _listen(self, events: Any, process: BaseProcess) -> None:
         """What the process reports: loads, stored decisions, failures."""
