@@ -169,8 +169,45 @@ def size_run(
         print(f"{time.strftime('%H:%M:%S')} {firms:,} firms: {name}…", flush=True)
         steps[name] = run(args, log)
         write_result(dict(result), out)
+    if baseline:
+        result["sizes"][str(firms)]["same_results"] = same_results(folder)
+        write_result(dict(result), out)
     shutil.rmtree(folder / "sim", ignore_errors=True)  # the raw files: the lake holds them now
     return steps
+
+
+def same_results(folder: Path) -> dict[str, Any]:
+    """The in-process and the cluster outputs of one size compared: the snapshots feature by feature (equal, NaN
+    where NaN) and the scores (PD to 1e-9, score, band, decision, reasons and rules equal), row by row on
+    (ruc, as_of)."""
+    import numpy as np
+    import pandas as pd
+
+    keys = ["ruc", "as_of"]
+    out: dict[str, Any] = {}
+    for name, here, there in (("snapshot", "snapshot.parquet", "parts.parquet"),
+                              ("scores", "scores.parquet", "scores_parts.parquet")):  # fmt: skip
+        a = pd.read_parquet(folder / here).sort_values(keys).reset_index(drop=True)
+        b = pd.read_parquet(folder / there).sort_values(keys).reset_index(drop=True)
+        b = b[a.columns] if set(a.columns) == set(b.columns) else b
+        differing = []
+        same_rows = len(a) == len(b) and list(a.columns) == list(b.columns) and a[keys].equals(b[keys])
+        if same_rows:
+            for column in a.columns:
+                x, y = a[column], b[column]
+                if pd.api.types.is_float_dtype(x) and pd.api.types.is_float_dtype(y):
+                    tol = 1e-9 if column == "pd" else 0.0
+                    xv, yv = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
+                    ok = np.array_equal(np.isnan(xv), np.isnan(yv)) and bool(
+                        np.all(np.abs(np.nan_to_num(xv) - np.nan_to_num(yv)) <= tol)
+                    )
+                else:
+                    ok = x.astype("string").fillna("<NA>").equals(y.astype("string").fillna("<NA>"))
+                if not ok:
+                    differing.append(column)
+        out[name] = {"rows": len(a), "rows_there": len(b), "columns": len(a.columns), "same_rows": same_rows,
+                     "differing_columns": differing, "equal": same_rows and not differing}  # fmt: skip
+    return out
 
 
 def ratios(result: dict[str, Any]) -> dict[str, Any]:
