@@ -34,6 +34,7 @@ app = typer.Typer(
 
 def _register() -> None:
     from pymescore.cli import (
+        _audit,
         _contracts,
         _export,
         _features,
@@ -73,6 +74,7 @@ def _register() -> None:
         _policy_sim,
         _model_risk,
         _users,
+        _audit,
     ):
         module.register(app)
     from pymescore.cli._lineage import instrument
