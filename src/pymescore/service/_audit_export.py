@@ -83,6 +83,8 @@ def _pages(
         where.append(d.created_at >= dt.datetime.combine(since, dt.time(), dt.UTC))
     if until is not None:
         where.append(d.created_at < dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), dt.UTC))
+    with store._tx() as conn:  # a store migrated before the workbench has no human actions
+        with_actions = sa.inspect(conn).has_table(human_actions.name)
     after: tuple[Any, str] | None = None
     while True:
         q = sa.select(d.id, d.tenant, d.created_at, d.ruc, d.model_version, d.policy_version, d.pd, d.score, d.band,
@@ -92,7 +94,7 @@ def _pages(
         q = q.order_by(d.created_at, d.id).limit(PAGE)
         with store._tx() as conn:
             rows = [dict(r) for r in conn.execute(q).mappings()]
-            actions = _actions(conn, [r["id"] for r in rows])
+            actions = _actions(conn, [r["id"] for r in rows]) if with_actions else {}
         if not rows:
             return
         yield [_row(r, actions.get(r["id"], [])) for r in rows]
@@ -100,7 +102,7 @@ def _pages(
 
 
 def _actions(conn: sa.Connection, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    if not ids or not sa.inspect(conn).has_table(human_actions.name):
+    if not ids:
         return {}
     a = human_actions.c
     out: dict[str, list[dict[str, Any]]] = {}

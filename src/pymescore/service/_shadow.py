@@ -101,7 +101,7 @@ class Shadow:
         threading.Thread(target=self._listen, args=(events, process), name="pymescore-shadow-events",
                          daemon=True).start()  # fmt: skip
 
-    def _send(self, message: bytes) -> bool:
+    def _send(self, message: bytes, job: bool = False) -> bool:
         """Write one message; a process that does not read it within ``SEND_TIMEOUT_S`` (or is gone) is ended,
         counted, and started again at the next reload."""
         with self._send_lock:
@@ -115,7 +115,7 @@ class Shadow:
                 log.warning(json.dumps({"event": "shadow_failed", "stage": "queue", "reason": reason(exc)}))
                 self._close()
                 return False
-            if message.startswith(b'{"kind":"job"'):
+            if job:
                 self._sent += 1
             return True
 
@@ -211,7 +211,7 @@ class Shadow:
             return
         requests = ",".join(r.model_dump_json(exclude_unset=True) for r in job.requests)
         head = json.dumps({"kind": "job", "tenant": job.tenant, "ids": list(job.decision_ids)}, separators=(",", ":"))
-        self._send(f'{head[:-1]},"requests":[{requests}]}}'.encode())
+        self._send(f'{head[:-1]},"requests":[{requests}]}}'.encode(), job=True)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """End the process after the jobs already queued (what is left past ``timeout_s`` is not scored)."""
