@@ -12,16 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from pymescore.errors import InputError
+from pymescore.service._store import AuditStore, aware
 from pymescore.service._tables import decisions
 from pymescore.service.console._tables import actions as human_actions
-
-if TYPE_CHECKING:
-    from pymescore.service._store import AuditStore
 
 #: the columns of an export, in order
 COLUMNS = ("score_id", "tenant", "created_at", "ruc", "model_version", "policy_version", "pd", "score", "band",
@@ -114,9 +112,7 @@ def _actions(conn: sa.Connection, ids: list[str]) -> dict[str, list[dict[str, An
 
 def _row(r: dict[str, Any], actions: list[dict[str, Any]]) -> dict[str, Any]:
     response = r["response"] or {}
-    created = r["created_at"]
-    if created is not None and created.tzinfo is None:  # SQLite gives naive UTC times
-        created = created.replace(tzinfo=dt.UTC)
+    created = aware(r["created_at"])
     notice = response.get("automated_decision_notice") or {}
     return {
         "score_id": r["id"], "tenant": r["tenant"], "created_at": created, "ruc": r["ruc"],

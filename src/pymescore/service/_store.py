@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -57,6 +57,15 @@ class Replay:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+@overload
+def aware(value: dt.datetime) -> dt.datetime: ...
+@overload
+def aware(value: None) -> None: ...
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """A stored time as an aware one: SQLite gives it back naive (UTC), PostgreSQL aware."""
+    return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def hash_key(key: str) -> str:
@@ -241,8 +250,7 @@ class AuditStore:
                 status=422,
             )
         if row["state"] != "done":
-            created = row["created_at"]
-            created = created if created.tzinfo else created.replace(tzinfo=dt.UTC)
+            created = aware(row["created_at"])
             if _now() - created > STALE_CLAIM and self._take_over(tenant, key, row["owner"], token):
                 return token
             raise IdempotencyConflictError(

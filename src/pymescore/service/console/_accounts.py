@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from pymescore.errors import PymescoreError
-from pymescore.service._store import AuditStore
+from pymescore.service._store import AuditStore, aware
 from pymescore.service.console._tables import events, sessions, users
 
 ROLES = ("officer", "approver", "reviewer", "admin")
@@ -49,11 +49,6 @@ class User:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    """A stored time as an aware one (SQLite gives it back naive, PostgreSQL aware)."""
-    return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _sha(token: str) -> str:
@@ -152,7 +147,7 @@ class Accounts:
             _verify(_DUMMY, password)
             return None
         now = _now()
-        locked = _aware(row["locked_until"])
+        locked = aware(row["locked_until"])
         usable = row["disabled_at"] is None and (locked is None or locked <= now)
         right = _verify(row["password_hash"], password) and usable
         with self.store._tx() as conn:
@@ -183,7 +178,7 @@ class Accounts:
             row = conn.execute(q.where(sessions.c.id == _sha(token))).mappings().first()
         if row is None or row["ended_at"] is not None or row["disabled_at"] is not None:
             return None
-        expires = _aware(row["expires_at"])
+        expires = aware(row["expires_at"])
         if expires is None or expires <= _now():
             return None
         return User(row["id"], row["tenant"], row["username"], row["role"], row["limit_pen"], row["csrf"])

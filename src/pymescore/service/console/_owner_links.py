@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pymescore.service._store import AuditStore
+from pymescore.service._store import AuditStore, aware
 from pymescore.service._tables import decisions
 from pymescore.service.console._tables import events, owner_links
 
@@ -28,10 +28,6 @@ OWNER = "(propietario)"
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def token_hash(token: str) -> str:
@@ -104,7 +100,7 @@ class OwnerLinks:
         row = conn.execute(sa.select(owner_links).where(owner_links.c.id == token_hash(token))).mappings().first()
         if row is None:
             return Opened("unknown"), None
-        expires = _aware(row["expires_at"])
+        expires = aware(row["expires_at"])
         if row["used_at"] is not None:
             return Opened("used", expires_at=expires), dict(row)
         if expires <= _now():
@@ -125,6 +121,6 @@ class OwnerLinks:
                 )  # fmt: skip
                 for r in conn.execute(q).mappings():
                     link = dict(r)
-                    link["expired"] = link["used_at"] is None and _aware(link["expires_at"]) <= now
+                    link["expired"] = link["used_at"] is None and aware(link["expires_at"]) <= now
                     out.setdefault(link["decision_id"], []).append(link)
         return out
