@@ -4,35 +4,41 @@ from __future__ import annotations
 
 import numpy as np
 
-from pymescore.features._arrays import F64, Arrays, last_valid, month_number, monthly_panel, ratio, row_count, row_max
+from pymescore.features._arrays import F64, Arrays, month_number
 
 
 class BureauPanel:
+    """Monthly SBS rating, system debt and lenders of each firm over the ``window`` months before as_of."""
+
     def __init__(self, bureau: Arrays, n: int, last_month: int, window: int) -> None:
+        from pymescore.features._fused import monthly_panels
+
+        values = np.column_stack([np.asarray(bureau[c], dtype=np.float64) for c in ("sbs_rating", "debt_total",
+                                                                                     "n_lenders")])  # fmt: skip
         codes = np.asarray(bureau["entity"], dtype=np.int64)
-        months = month_number(bureau["month"])
         first = last_month - window + 1
+        self.rating, self.debt, self.lenders = monthly_panels(codes, month_number(bureau["month"]), values, n, first,
+                                                              window)  # fmt: skip
+        self._block: F64 | None = None
 
-        def panel(col: str) -> F64:
-            return monthly_panel(codes, months, np.asarray(bureau[col], dtype=np.float64), n, first, window)
+    def block(self) -> F64:
+        """The bureau kernel's columns (``_fused.BUREAU_COLUMNS``), computed once per panel."""
+        if self._block is None:
+            from pymescore.features._fused import bureau_block
 
-        self.rating = panel("sbs_rating")
-        self.debt = panel("debt_total")
-        self.lenders = panel("n_lenders")
+            self._block = bureau_block(self.rating, self.debt, self.lenders)
+        return self._block
 
 
 def bureau_features(panel: BureauPanel) -> dict[str, F64]:
-    out: dict[str, F64] = {}
-    out["sbs_rating_current"] = last_valid(panel.rating)
-    out["sbs_rating_worst_12m"] = row_max(panel.rating[:, -12:])
-    out["debt_system_pen"] = last_valid(panel.debt)
-    out["debt_system_growth_12m"] = ratio(panel.debt[:, -1], panel.debt[:, -13]) - 1.0
-    out["n_lenders"] = last_valid(panel.lenders)
-    out["has_bureau"] = (row_count(panel.rating[:, -12:]) > 0).astype(np.float64)
+    """Latest rating, debt and lenders, the worst rating of 12 months, debt growth: one compiled loop per firm."""
+    from pymescore.features._fused import BUREAU_COLUMNS
+
+    out = dict(zip(BUREAU_COLUMNS, panel.block().T, strict=True))
+    del out["delinquent_12m"]
     return out
 
 
 def delinquent_12m(panel: BureauPanel) -> F64:
     """1 when the firm was rated Deficiente or worse in the last 12 months (NaN without reports)."""
-    worst = row_max(panel.rating[:, -12:])
-    return np.where(np.isnan(worst), np.nan, (worst >= 2).astype(np.float64))
+    return panel.block()[:, -1]

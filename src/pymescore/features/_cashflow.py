@@ -10,7 +10,6 @@ from pymescore.features._arrays import (
     Arrays,
     group_count,
     month_number,
-    monthly_panel,
     ratio,
     row_count,
     row_mean,
@@ -25,19 +24,20 @@ class CashflowPanel:
     """Monthly income, expenses and USD income of each firm over the ``window`` months before as_of."""
 
     def __init__(self, flows: Arrays, n: int, last_month: int, window: int) -> None:
+        from pymescore.features._fused import monthly_panels
+
         codes = np.asarray(flows["entity"], dtype=np.int64)
         months = month_number(flows["month"])
-        before = months <= last_month
-        codes, months = codes[before], months[before]
         first = last_month - window + 1
-        income = np.asarray(flows["income_pen"], dtype=np.float64)[before]
-        expenses = np.asarray(flows["expenses_pen"], dtype=np.float64)[before]
-        usd = (np.asarray(flows["currency"], dtype=object) == "USD")[before]
-        self.income = monthly_panel(codes, months, income, n, first, window)
-        self.expenses = monthly_panel(codes, months, expenses, n, first, window)
-        self.usd_income = monthly_panel(codes, months, np.where(usd, income, 0.0), n, first, window)
+        income = np.asarray(flows["income_pen"], dtype=np.float64)
+        usd = np.asarray(flows["currency"], dtype=object) == "USD"
+        values = np.column_stack([income, np.asarray(flows["expenses_pen"], dtype=np.float64),
+                                  np.where(usd, income, 0.0)])  # fmt: skip
+        self.income, self.expenses, self.usd_income = monthly_panels(codes, months, values, n, first, window)
         self.net = self.income - self.expenses
         # months of history: distinct months with a record, over the whole history before as_of
+        before = months <= last_month
+        codes, months = codes[before], months[before]
         pairs = np.unique(codes * 100_000 + (months - months.min() if len(months) else months))
         self.months_of_history = group_count(pairs // 100_000, n)
 

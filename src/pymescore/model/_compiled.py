@@ -82,13 +82,14 @@ class _Family:
         self.bin_splits = pad([b[1] for b in self.bins], np.inf)
         self.bin_woe = pad([b[2] for b in self.bins], 0.0)
         self.bin_last = np.array([len(b[2]) - 1 for b in self.bins], dtype=np.int64)
+        # flat tables (a value's index: its variable's offset + its bin or code), as the TF graph export reads them
         self.bin_woe_flat = self.bin_woe.ravel()
         self.bin_offset = np.arange(len(self.bins), dtype=np.int64) * self.bin_woe.shape[1]
-        self.bin_missing = np.array([b[3] for b in self.bins])
-        self.bin_coef = np.array([b[4] for b in self.bins])
-        lines = np.array([line[1:] for line in self.lines]).reshape(len(self.lines), 6)
+        self.bin_missing = np.array([b[3] for b in self.bins], dtype=np.float64)
+        self.bin_coef = np.array([b[4] for b in self.bins], dtype=np.float64)
+        lines = np.array([line[1:] for line in self.lines], dtype=np.float64).reshape(len(self.lines), 6)
         self.line_cols = np.array([line[0] for line in self.lines], dtype=np.int64)
-        self.low, self.high, self.median, self.mean, self.scale, self.coef = lines.T
+        self.low, self.high, self.median, self.mean, self.scale, self.coef = map(np.ascontiguousarray, lines.T)
         self.code_cols = np.array([c[0] for c in self.codes], dtype=np.int64)
         self.code_table = pad([c[1] for c in self.codes], 0.0)
         self.code_flat = self.code_table.ravel()
@@ -100,19 +101,15 @@ class _Family:
         self.reorder = np.argsort(np.array([self.order.index(c) for c in cols.tolist()], dtype=np.int64))
 
     def values(self, X: F64) -> F64:
-        """Each variable's log-odds contribution (rows × variables, grouped: bins, lines, codes)."""
-        x = X[:, self.bin_cols]
-        idx = np.minimum((self.bin_splits <= x[:, :, None]).sum(axis=2), self.bin_last)
-        woe = self.bin_woe_flat[idx + self.bin_offset]
-        woe = np.where(np.isnan(x), self.bin_missing, woe)
-        binned = self.bin_coef[None, :] * woe
-        y = X[:, self.line_cols]
-        filled = np.clip(np.where(np.isnan(y), self.median, y), self.low, self.high)
-        lined = (filled - self.mean) / self.scale * self.coef
-        c = X[:, self.code_cols]
-        codes = np.where(np.isnan(c), -1, c).astype(np.int64) + 1
-        coded = self.code_flat[codes + self.code_offset]
-        return np.hstack([binned, lined, coded])
+        """Each variable's log-odds contribution (rows × variables, grouped: bins, lines, codes): one compiled
+        loop (``_family_kernel``)."""
+        from pymescore.model._family_kernel import family_values
+
+        return family_values(
+            np.ascontiguousarray(X, dtype=np.float64), self.bin_cols, self.bin_splits, self.bin_last, self.bin_woe,
+            self.bin_missing, self.bin_coef, self.line_cols, self.low, self.high, self.median, self.mean,
+            self.scale, self.coef, self.code_cols, self.code_table,
+        )  # fmt: skip
 
 
 class CompiledModel:

@@ -135,14 +135,21 @@ class RequestTables:
         features never read is accepted unconverted (NaN) and counted in ``amounts_not_read``."""
         contract = TABLES[name]
         assert contract.fx_date is not None
-        when = columns[contract.fx_date]
-        when = month_end(when) if contract.column(contract.fx_date).kind == "month" else when
         n = max(by_index) + 1
         as_of = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
         for i, p in by_index.items():
             as_of[i] = p.as_of.to_datetime64()
         read = amounts_read(name, {**columns, "entity": owner}, as_of[owner], history_months=self.history_months)
         usd = columns["currency"] == "USD"
+        not_read = np.bincount(owner[~read & ~bad], minlength=n)
+        for i, p in by_index.items():
+            p.not_read[name] = int(not_read[i])
+        if not usd.any():  # all in PEN (the usual case): nothing to look up or count
+            for c in contract.amounts:
+                columns[f"{c}_pen"] = columns[c].copy()
+            return
+        when = columns[contract.fx_date]
+        when = month_end(when) if contract.column(contract.fx_date).kind == "month" else when
         rate, source = self.book.official(usd & ~bad & read, when)
         for r in np.flatnonzero(usd & ~bad & read & (source < 0)):
             p = by_index[int(owner[r])]
@@ -155,10 +162,8 @@ class RequestTables:
                 p.missing_months.add(key)
                 bad[r] = True
         rate[usd & ~read] = np.nan  # never read: not converted
-        not_read = np.bincount(owner[~read & ~bad], minlength=n)
         converted = [np.bincount(owner[source == k], minlength=n) for k in range(len(SOURCES))]
         for i, p in by_index.items():
-            p.not_read[name] = int(not_read[i])
             for k, counts in enumerate(converted):
                 if counts[i]:
                     p.by_source[SOURCES[k]] += int(counts[i])
