@@ -314,5 +314,16 @@ def _compiled(contract: TableContract, equity_tolerance: float, today: dt.date) 
 
 
 def compile_contract(contract: TableContract, equity_tolerance: float = 0.01) -> CompiledContract:
-    """The table's compiled rules (cached per contract, tolerance and day: 'not in the future' moves daily)."""
-    return _compiled(contract, equity_tolerance, dt.date.today())
+    """The table's compiled rules (cached per contract, tolerance and day: 'not in the future' moves daily).
+    Found by the contract's identity first (a request checks five tables: hashing a whole contract each time
+    cost more than the check of a clean table), then by its value."""
+    key = (id(contract), equity_tolerance, dt.date.today())
+    hit = _BY_IDENTITY.get(key)
+    if hit is None or hit[0] is not contract:
+        if len(_BY_IDENTITY) > 256:
+            _BY_IDENTITY.clear()
+        hit = _BY_IDENTITY[key] = (contract, _compiled(contract, equity_tolerance, key[2]))
+    return hit[1]
+
+
+_BY_IDENTITY: dict[tuple[int, float, dt.date], tuple[TableContract, CompiledContract]] = {}

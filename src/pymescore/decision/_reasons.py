@@ -141,13 +141,14 @@ def _absent_matrix(columns: list[str], values: Mapping[str, Sequence[Any] | np.n
     out = np.zeros((n, len(columns)), dtype=bool)
     if values is None:
         return out
-    numeric = [j for j, c in enumerate(columns) if c in values and np.asarray(values[c]).dtype.kind == "f"]
-    if numeric:
-        out[:, numeric] = np.isnan(np.column_stack([values[columns[j]] for j in numeric]))
+    got = [values.get(c) for c in columns]
+    numeric = [j for j, v in enumerate(got) if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
+    if numeric:  # the float arrays in one test
+        out[:, numeric] = np.isnan(np.array([got[j] for j in numeric])).T
     done = set(numeric)
-    for j, c in enumerate(columns):
-        if c in values and j not in done:
-            out[:, j] = _absent_mask(values[c])
+    for j, v in enumerate(got):
+        if v is not None and j not in done:
+            out[:, j] = _absent_mask(v)
     return out
 
 

@@ -199,9 +199,13 @@ class RequestTables:
                     columns[col.name] = np.fromiter(parsed, dtype=np.int64, count=len(parsed)).view("datetime64[us]")
                 else:
                     columns[col.name] = np.array(parsed, dtype=object)
-        # the RUC is the application's, checked once for it (path "ruc"), not again on every record
-        checked = frozenset(c for c in contract.column_names if c != "ruc")
-        failures = after_parsing(failures, compile_contract(contract).check(columns, checked=checked))
+        if not records:  # the history is empty in every application: nothing to check, deduplicate or convert
+            for p in pending:
+                if contract.amounts:
+                    p.not_read[name] = 0
+            columns.update({f"{c}_pen": columns[c] for c in contract.amounts})
+            return {**{c: columns[c] for c in INPUT_COLUMNS[name] if c != "ruc"}, "owner": owner}
+        failures = after_parsing(failures, compile_contract(contract).check(columns, checked=_BUT_RUC[name]))
         for f in failures:
             known = f.column in contract.column_names
             path = f"{name}[{f.row - first[f.row]}]" + (f".{f.column}" if known else "")
@@ -266,6 +270,8 @@ class RequestTables:
 
 
 _NAT = int(np.datetime64("NaT").view(np.int64))
+#: each history's columns but the RUC (the application's, checked once for it: path "ruc", not on every record)
+_BUT_RUC = {name: frozenset(c for c in TABLES[name].column_names if c != "ruc") for name in TABLES}
 _FIELDS = {name: tuple(model.model_fields) for name, model in (
     ("monthly_cashflows", CashflowIn), ("financial_statements", StatementIn), ("payments", PaymentIn),
     ("bureau_ratings", BureauIn))}  # fmt: skip
