@@ -7,7 +7,6 @@ firm costs microseconds and a million firms cost seconds through the same code.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -52,10 +51,6 @@ def entity_codes(universe: npt.ArrayLike, rucs: npt.ArrayLike) -> I64:
     return np.asarray(index.get_indexer(np.asarray(rucs, dtype=object)), dtype=np.int64)
 
 
-def group_sum(codes: I64, values: F64, n: int) -> F64:
-    return np.bincount(codes, weights=values, minlength=n).astype(np.float64)
-
-
 def group_count(codes: I64, n: int) -> F64:
     return np.bincount(codes, minlength=n).astype(np.float64)
 
@@ -98,48 +93,3 @@ def row_count(panel: F64) -> F64:
 def row_mean(panel: F64) -> F64:
     valid = ~np.isnan(panel)  # nansum's own steps (zeros for NaN, then a sum), without its call overhead
     return ratio(np.where(valid, panel, 0.0).sum(axis=1), valid.sum(axis=1).astype(np.float64))
-
-
-def row_median(panel: F64) -> F64:
-    """Median of the non-NaN values of each row (NaN sorts last)."""
-    ordered = np.sort(panel, axis=1)
-    n = row_count(panel).astype(np.int64)
-    rows = np.arange(len(panel))
-    lo, hi = np.maximum((n - 1) // 2, 0), np.maximum(n // 2, 0)
-    out = (ordered[rows, lo] + ordered[rows, np.minimum(hi, panel.shape[1] - 1)]) / 2.0
-    out[n == 0] = np.nan
-    return np.asarray(out, dtype=np.float64)
-
-
-def row_max(panel: F64) -> F64:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(np.nanmax(panel, axis=1), dtype=np.float64)
-
-
-def row_std(panel: F64) -> F64:
-    n = row_count(panel)
-    mean = row_mean(panel)
-    dev = np.where(np.isnan(panel), 0.0, panel - mean[:, None])
-    var = ratio((dev**2).sum(axis=1), n - 1)  # dev holds no NaN
-    return np.sqrt(var)
-
-
-def last_valid(panel: F64) -> F64:
-    """The right-most non-NaN value of each row (NaN if none)."""
-    valid = ~np.isnan(panel)
-    idx = panel.shape[1] - 1 - np.argmax(valid[:, ::-1], axis=1)
-    out = np.asarray(panel[np.arange(len(panel)), idx], dtype=np.float64)
-    out[~valid.any(axis=1)] = np.nan
-    return out
-
-
-def monthly_panel(codes: I64, months: I64, values: F64, n: int, first: int, width: int) -> F64:
-    """Sum of ``values`` per (firm, month) as an n × width matrix; NaN where a firm has no record."""
-    keep = (codes >= 0) & (months >= first) & (months < first + width)
-    flat = codes[keep] * width + (months[keep] - first)
-    total = np.bincount(flat, weights=values[keep], minlength=n * width)
-    seen = np.bincount(flat, minlength=n * width)
-    panel = np.asarray(total, dtype=np.float64)
-    panel[seen == 0] = np.nan
-    return panel.reshape(n, width)
