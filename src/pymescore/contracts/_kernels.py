@@ -256,8 +256,10 @@ class CompiledContract:
         """
         table = self.contract.name
         n = len(next(iter(columns.values()))) if columns else 0
-        labels = np.arange(n) if rows is None else rows
         out: list[Failure] = []
+        if n == 0:  # no row breaks a rule
+            return out
+        labels = np.arange(n) if rows is None else rows
         # every number and date within its rules (the usual case): those columns have no failure to list
         skip = self._clean(columns, checked)
         for col in self.contract.columns:
@@ -306,24 +308,21 @@ def plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-@functools.lru_cache(maxsize=64)
-def _compiled(contract: TableContract, equity_tolerance: float, today: dt.date) -> CompiledContract:
-    day = np.datetime64(today, "us")
-    rules = tuple(r for col in contract.columns for r in column_rules(col, day))
-    return CompiledContract(contract, rules, tuple(row_rules(contract, equity_tolerance)), day)
-
-
 def compile_contract(contract: TableContract, equity_tolerance: float = 0.01) -> CompiledContract:
-    """The table's compiled rules (cached per contract, tolerance and day: 'not in the future' moves daily).
-    Found by the contract's identity first (a request checks five tables: hashing a whole contract each time
-    cost more than the check of a clean table), then by its value."""
-    key = (id(contract), equity_tolerance, dt.date.today())
-    hit = _BY_IDENTITY.get(key)
-    if hit is None or hit[0] is not contract:
-        if len(_BY_IDENTITY) > 256:
-            _BY_IDENTITY.clear()
-        hit = _BY_IDENTITY[key] = (contract, _compiled(contract, equity_tolerance, key[2]))
+    """The table's compiled rules, cached per contract object, tolerance and day ('not in the future' moves
+    daily). Keyed by the contract's identity: a request checks five tables, and hashing a whole contract each
+    time cost more than checking a clean table."""
+    today = dt.date.today()
+    key = (id(contract), equity_tolerance, today)
+    hit = _COMPILED.get(key)
+    if hit is None or hit[0] is not contract:  # an id is reused only after its object is gone
+        if len(_COMPILED) > 256:  # yesterday's entries, contracts built on the fly
+            _COMPILED.clear()
+        day = np.datetime64(today, "us")
+        rules = tuple(r for col in contract.columns for r in column_rules(col, day))
+        compiled = CompiledContract(contract, rules, tuple(row_rules(contract, equity_tolerance)), day)
+        hit = _COMPILED[key] = (contract, compiled)
     return hit[1]
 
 
-_BY_IDENTITY: dict[tuple[int, float, dt.date], tuple[TableContract, CompiledContract]] = {}
+_COMPILED: dict[tuple[int, float, dt.date], tuple[TableContract, CompiledContract]] = {}

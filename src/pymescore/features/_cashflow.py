@@ -34,7 +34,6 @@ class CashflowPanel:
         values = np.column_stack([income, np.asarray(flows["expenses_pen"], dtype=np.float64),
                                   np.where(usd, income, 0.0)])  # fmt: skip
         self.income, self.expenses, self.usd_income = monthly_panels(codes, months, values, n, first, window)
-        self.net = self.income - self.expenses
         # months of history: distinct months with a record, over the whole history before as_of
         before = months <= last_month
         codes, months = codes[before], months[before]

@@ -29,6 +29,8 @@ def amounts_read(
     record's firm (statements only: their window is the firm's latest two); ``history_months``: the months of
     cash flows a sequence model reads too (``_sequences``)."""
     config = config or FeatureConfig()
+    if len(next(iter(table.values()), ())) == 0:  # no record: none read
+        return np.zeros(0, dtype=bool)
     days = np.asarray(as_of, dtype="datetime64[D]")
     if name == "monthly_cashflows":
         last = month_number(days - 1)  # the month before as_of (the panels' last month)
@@ -44,12 +46,12 @@ def amounts_read(
         codes = np.asarray(table["entity"], dtype=np.int64)
         filed = add_months(period_end, config.statement_lag_months)
         usable = ~np.isnat(period_end) & (filed < days)
-        read = np.zeros(len(codes), dtype=bool)
-        if len(codes):  # the statement features read each firm's latest statement and the one before it
-            from pymescore.features._fused import latest_two
+        from pymescore.features._fused import latest_two
 
-            latest, before = latest_two(codes, usable, period_end.astype(np.int64), int(codes.max()) + 1)
-            read[latest[latest >= 0]] = True
-            read[before[before >= 0]] = True
+        # the statement features read each firm's latest statement and the one before it
+        latest, before = latest_two(codes, usable, period_end.astype(np.int64), int(codes.max()) + 1)
+        read = np.zeros(len(codes), dtype=bool)
+        read[latest[latest >= 0]] = True
+        read[before[before >= 0]] = True
         return read
     return np.zeros(len(next(iter(table.values()), ())), dtype=bool)

@@ -199,12 +199,6 @@ class RequestTables:
                     columns[col.name] = np.fromiter(parsed, dtype=np.int64, count=len(parsed)).view("datetime64[us]")
                 else:
                     columns[col.name] = np.array(parsed, dtype=object)
-        if not records:  # the history is empty in every application: nothing to check, deduplicate or convert
-            for p in pending:
-                if contract.amounts:
-                    p.not_read[name] = 0
-            columns.update({f"{c}_pen": columns[c] for c in contract.amounts})
-            return {**{c: columns[c] for c in INPUT_COLUMNS[name] if c != "ruc"}, "owner": owner}
         failures = after_parsing(failures, compile_contract(contract).check(columns, checked=_BUT_RUC[name]))
         for f in failures:
             known = f.column in contract.column_names
