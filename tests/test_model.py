@@ -436,6 +436,8 @@ def test_the_compiled_model_equals_the_fitted_one(trained: tuple[Path, dict[str,
     rows.loc[rows.index[40:50], "officer_id"] = "OF9999"
     summary, points = model.explain(rows)
     compiled = CompiledModel(model)
+    # a booster in the blend is walked by the compiled loops, not by xgboost's calls
+    assert (compiled.forest is None) == (compiled.booster is None)
     source = {c: rows[c].astype(object).where(rows[c].notna(), None).to_numpy() for c in rows.columns}
     source["late_payments"] = rows["late_payments"].to_numpy(dtype=float)
     matrix = compiled.matrix(source, len(rows))
@@ -445,7 +447,8 @@ def test_the_compiled_model_equals_the_fitted_one(trained: tuple[Path, dict[str,
     assert np.allclose(explained.pd, summary["pd"].to_numpy(), rtol=0, atol=1e-12)
     assert np.array_equal(explained.score, summary["score"].to_numpy())
     assert explained.columns == points.columns.tolist()
-    assert np.allclose(explained.points, points.to_numpy(), rtol=0, atol=1e-9)
+    # the walks' TreeSHAP runs in float64, xgboost's in float32: the points agree to float32 rounding
+    assert np.allclose(explained.points, points.to_numpy(), rtol=0, atol=1e-4)
     # a probe row appended to the margin call scores as that row scored on its own
     alone = compiled.explain(compiled.contributions(probes))
     assert np.array_equal(np.rint(explained.probe_scores).astype(int), alone.score)

@@ -3,12 +3,13 @@
 Compiling turns the JSON families into vectors and lookup tables: the preprocessor into an index map
 (source column → model columns, category label → code, target encodings as tables), each scorecard
 variable into its bin edges and WoE points (a category's WoE by code), each logistic variable into its
-winsorising bounds, fill value, centre, scale and coefficient (a category's coefficient by code). Scoring
-is then one float matrix, **one margin call** (``inplace_predict``) over the rows and any probe rows
-appended to them (the improvement hints), **one contributions call** (TreeSHAP) over the rows, and a few
+winsorising bounds, fill value, centre, scale and coefficient (a category's coefficient by code). The XGBoost
+trees become flat node arrays walked by compiled loops (:mod:`pymescore.model._trees`), checked against the
+booster when compiled. Scoring is then one float matrix, **one margin walk** over the rows and any probe rows
+appended to them (the improvement hints), **one contributions walk** (TreeSHAP) over the rows, and a few
 vector operations (LightGBM, when in the blend, adds its own margin and TreeSHAP calls on the same matrix).
-The results equal :class:`~pymescore.model.FittedModel`'s (the same sums in the same
-order); the bundle format does not change.
+The results equal :class:`~pymescore.model.FittedModel`'s (the same sums in the same order; the trees' margin
+bit for bit, their contributions to float rounding); the bundle format does not change.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pymescore.model import _lgbm
 from pymescore.model._fitted import FittedModel, points_slope
 from pymescore.model._linear import MISSING
 from pymescore.model._scale import score_from_pd
+from pymescore.model._trees import compile_forest
 from pymescore.model._typing import apply_type, code_label
 from pymescore.model._xgb import safe_names
 
@@ -141,6 +143,8 @@ class CompiledModel:
         names = None if self.booster is None else self.booster.feature_names
         if names is not None and list(names) != safe_names(self.columns):
             raise PymescoreError("the bundle's booster does not read the preprocessor's columns in their order")
+        # the trees as arrays for the compiled walks; None: a booster they cannot reproduce, scored by xgboost
+        self.forest = None if self.booster is None else compile_forest(self.booster, self._types)
         self._families = [self._compile(weight, family) for weight, family in model._additive()]
 
     # -- compiling ---------------------------------------------------------------------------------
@@ -216,6 +220,14 @@ class CompiledModel:
         return xgb.DMatrix(X, feature_types=self._types, enable_categorical=True,
                            missing=np.nan, nthread=self.nthread)  # fmt: skip
 
+    def _margin(self, X: F64) -> F64:
+        """The trees' margin of every row (the compiled walk, else the booster's own call)."""
+        if self.forest is not None:
+            return self.forest.margin(X)
+        assert self.booster is not None
+        margin = self.booster.inplace_predict(X, predict_type="margin", missing=np.nan, validate_features=False)
+        return np.asarray(margin, dtype=np.float64)
+
     def _additive(self, X: F64, parts: F64 | None) -> tuple[F64, float]:
         """The families' blended margin over every row of ``X`` (their bias included), adding each variable's
         weighted contribution to ``parts`` (rows × sources) for the first ``len(parts)`` rows."""
@@ -238,8 +250,11 @@ class CompiledModel:
         bias = np.zeros(n)
         m = self.model
         if self.booster is not None:
-            contrib = self.booster.predict(self._dmatrix(X), pred_contribs=True, validate_features=False)
-            contrib = np.asarray(contrib, dtype=np.float64)
+            if self.forest is not None:
+                contrib = self.forest.contributions(X)
+            else:
+                contrib = self.booster.predict(self._dmatrix(X), pred_contribs=True, validate_features=False)
+                contrib = np.asarray(contrib, dtype=np.float64)
             _add_to_sources(parts, self._source_index, self._unique_sources, m.weight * contrib[:, :-1])
             bias += m.weight * contrib[:, -1]
         if self.lightgbm is not None:
@@ -266,8 +281,7 @@ class CompiledModel:
         m = self.model
         z = np.zeros(len(every))
         if self.booster is not None:
-            margin = self.booster.inplace_predict(every, predict_type="margin", missing=np.nan, validate_features=False)
-            z += m.weight * np.asarray(margin, dtype=np.float64)
+            z += m.weight * self._margin(every)
         if self.lightgbm is not None:
             z += m.lightgbm_weight * _lgbm.margin(self.lightgbm, every, self.nthread)
         z[:n] += c.additive
@@ -289,9 +303,7 @@ class CompiledModel:
         z = np.zeros(len(X))
         m = self.model
         if self.booster is not None:
-            z += m.weight * np.asarray(self.booster.inplace_predict(X, predict_type="margin", missing=np.nan,
-                                                                    validate_features=False),
-                                       dtype=np.float64)  # fmt: skip
+            z += m.weight * self._margin(X)
         if self.lightgbm is not None:
             z += m.lightgbm_weight * _lgbm.margin(self.lightgbm, X, self.nthread)
         z += self._additive(X, None)[0]
