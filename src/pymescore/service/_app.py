@@ -17,7 +17,7 @@ from starlette.types import ASGIApp
 from pymescore.config import Settings
 from pymescore.service import _problems as problems
 from pymescore.service._guard import Guard, unexpected_handler
-from pymescore.service._http import BodyLimit, observer
+from pymescore.service._http import BodyLimit, Observer
 from pymescore.service._openapi import openapi_builder
 from pymescore.service._problems import ProblemError
 from pymescore.service._routes_admin import admin_router
@@ -86,10 +86,10 @@ def create_app(state: ServiceState) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, problems.on_http)
     app.add_exception_handler(Exception, unexpected_handler(settings.log_salt))
     app.state.log_salt = settings.log_salt
-    # added first, so it runs inside ``observe``: 408s and 413s are counted and logged like every other answer
+    # added first, so it runs inside ``Observer``: 408s and 413s are counted and logged like every other answer
     limit, timeout_s = settings.max_body_bytes, settings.body_timeout_s
     app.add_middleware(BodyLimit, limit=limit, timeout_s=timeout_s, metrics=state.metrics)
-    app.middleware("http")(observer(state.metrics))
+    app.add_middleware(Observer, metrics=state.metrics)
     # in this order, the OpenAPI document lists the paths as it always has (predict after GET /v1/model)
     for router in (
         scores_router,
