@@ -18,7 +18,7 @@ from pymescore.model._trees import Forest, check_rows, compile_forest
 TYPES = ["q", "q", "c", "q", "c"]
 
 
-def _booster(seed: int, depth: int, rounds: int, objective: str = "binary:logistic") -> xgb.Booster:
+def _booster(seed: int, depth: int, rounds: int, objective: str = "binary:logistic", onehot: int = 1) -> xgb.Booster:
     rng = np.random.default_rng(seed)
     n = 600
     data = np.column_stack([
@@ -30,7 +30,7 @@ def _booster(seed: int, depth: int, rounds: int, objective: str = "binary:logist
     logit = data[:, 0] + filled[:, 1] - (filled[:, 2] % 3 == 0) + (filled[:, 4] > 20)
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(float)
     dm = xgb.DMatrix(data, label=y, feature_types=TYPES, enable_categorical=True, missing=np.nan)
-    params = {"objective": objective, "max_depth": depth, "eta": 0.3, "max_cat_to_onehot": 1, "nthread": 1,
+    params = {"objective": objective, "max_depth": depth, "eta": 0.3, "max_cat_to_onehot": onehot, "nthread": 1,
               "seed": seed, "base_score": 0.3 if objective != "reg:squarederror" else 0.5}  # fmt: skip
     return xgb.train(params, dm, num_boost_round=rounds)
 
@@ -43,9 +43,10 @@ def _xgboost(booster: xgb.Booster, table: np.ndarray) -> tuple[np.ndarray, np.nd
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), depth=st.integers(1, 7), rounds=st.integers(1, 40),
-       rows=st.integers(1, 300))  # fmt: skip
-def test_the_walks_equal_xgboost(seed: int, depth: int, rounds: int, rows: int) -> None:
-    booster = _booster(seed, depth, rounds)
+       rows=st.integers(1, 300), onehot=st.sampled_from([1, 4, 64]))  # fmt: skip
+def test_the_walks_equal_xgboost(seed: int, depth: int, rounds: int, rows: int, onehot: int) -> None:
+    """Partition splits (max_cat_to_onehot 1), one-hot splits (64: every category column), and a mix (4)."""
+    booster = _booster(seed, depth, rounds, onehot=onehot)
     forest = compile_forest(booster, TYPES)
     assert forest is not None, "a binary:logistic booster of numeric and categorical splits compiles"
     table = check_rows(forest, len(TYPES), TYPES, n=rows, seed=seed + 1)
