@@ -8,10 +8,9 @@ import datetime as dt
 import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import chain
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -176,17 +175,20 @@ class RequestTables:
         contract = TABLES[name]
         histories = [getattr(p.request, name) for p in pending]
         lengths = np.fromiter(map(len, histories), dtype=np.int64, count=len(histories))
-        records = list(map(vars, chain.from_iterable(histories)))  # the records' fields, as parsed
+        records = list(chain.from_iterable(histories))  # the records, as parsed
         owner = np.repeat(np.array([p.index for p in pending], dtype=np.int64), lengths)
         first = np.repeat(np.cumsum(lengths) - lengths, lengths)  # each record's position: its row - first[row]
         by_index = {p.index: p for p in pending}
         failures: list[Failure] = []
         rucs = np.array([p.request.ruc for p in pending], dtype=object)
         columns: dict[str, np.ndarray] = {"ruc": np.repeat(rucs, lengths)}
-        for col in contract.columns:  # the records' fields column by column
+        # the records' fields read in one pass (a tuple per record), then turned into one tuple per field
+        fields = _FIELDS[name]
+        read = dict(zip(fields, zip(*map(attrgetter(*fields), records), strict=True), strict=True)) if records else {}
+        for col in contract.columns:  # the fields column by column
             if col.name == "ruc":
                 continue
-            values = list(map(itemgetter(col.name), records)) if col.name in _FIELDS[name] else [None] * len(records)
+            values: Any = read.get(col.name, ()) if col.name in fields else [None] * len(records)
             if col.kind in ("float", "int"):
                 columns[col.name] = np.array(values, dtype=np.float64)  # None: NaN
             elif col.kind == "date":
@@ -203,7 +205,7 @@ class RequestTables:
         for f in failures:
             known = f.column in contract.column_names
             path = f"{name}[{f.row - first[f.row]}]" + (f".{f.column}" if known else "")
-            by_index[int(owner[f.row])].errors.append(_problem(path, f.expected, _got(records[f.row], f)))
+            by_index[int(owner[f.row])].errors.append(_problem(path, f.expected, getattr(records[f.row], f.column, "")))
         bad = np.zeros(len(records), dtype=bool)
         bad[[f.row for f in failures]] = True
         # one record per key within an application (the first kept)
@@ -301,8 +303,3 @@ def _later_duplicates(owner: np.ndarray, keys: list[np.ndarray], skip: np.ndarra
         same &= c[order[1:]] == c[order[:-1]]
     out[rows[order[1:][same]]] = True
     return out
-
-
-def _got(record: Mapping[str, Any], failure: Failure) -> object:
-    """The value a client sent for the failing cell (as parsed by the request schema)."""
-    return record.get(failure.column, "")
