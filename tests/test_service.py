@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import gc
 import hashlib
 import json
 import logging
 import shutil
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -282,10 +284,14 @@ def test_reload_serves_a_new_champion_and_refuses_a_tampered_one(svc: dict[str, 
     fresh = load_bundle(svc["source_bundle"])
     fresh.version = manifest["version"] + "-b"
     save_bundle(fresh, bundle)
+    previous = weakref.ref(state.scorer)
     r = c.post("/v1/admin/reload", headers=h)
     assert r.status_code == 200
     assert r.json()["model_version"] == fresh.version
     assert f'version="{fresh.version}"' in c.get("/metrics").text
+    # the loaded model is frozen out of the garbage collector's walks; the one it replaced was not kept by that
+    assert gc.get_freeze_count() > 0
+    assert previous() is None
 
 
 def test_logs_are_json_and_never_carry_the_ruc(svc: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:

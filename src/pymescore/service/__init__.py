@@ -5,6 +5,7 @@
 
 from pymescore.decision import Policy, load_policy
 from pymescore.service._app import app_from_env, build_state, create_app
+from pymescore.service._heap import settle_heap
 from pymescore.service._idempotency import fingerprint
 from pymescore.service._samples import application_bodies, wait_until_ready
 from pymescore.service._schemas import ScoreRequest
@@ -28,6 +29,7 @@ __all__ = [
     "create_app",
     "fingerprint",
     "load_policy",
+    "settle_heap",
     "shadow_pairs",
     "wait_until_ready",
 ]

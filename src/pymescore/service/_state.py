@@ -16,6 +16,7 @@ import anyio
 from pymescore.config import Settings
 from pymescore.errors import PymescoreError
 from pymescore.service._deadline import GRACE, WriteGate, request_budget
+from pymescore.service._heap import settle_heap
 from pymescore.service._limits import Limits
 from pymescore.service._metrics import Metrics
 from pymescore.service._problems import ProblemError
@@ -74,7 +75,9 @@ class ServiceState:
                 log.warning(json.dumps({"event": "reload_refused", "reason": message[:300]}))
                 raise ProblemError(409, f"model reload refused, still serving the previous model: {message}",
                                    code="RELOAD_REFUSED") from exc  # fmt: skip
+            replaced = self.scorer is not None
             self.scorer, self.loaded_probe = scorer, probe
+            settle_heap(replaced)  # the model just loaded is not walked again by every full garbage collection
             self.metrics.reloads.labels("loaded").inc()
             self.metrics.set_model(scorer.version, scorer.source, scorer.policy.version)
             log.info(json.dumps({"event": "model_loaded", "model_version": scorer.version}))
