@@ -218,7 +218,7 @@ class CompiledContract:
 
     def _stackable(self, checked: Any) -> tuple[str, ...]:
         """The number and date columns among ``checked`` (None: all), remembered per set of columns."""
-        memo: dict[Any, tuple[str, ...]] = self._memo
+        memo = self._stackable_memo
         if checked not in memo:
             memo[checked] = tuple(c for c in self._bounds if checked is None or c in checked)
         return memo[checked]
@@ -226,17 +226,22 @@ class CompiledContract:
     def _intervals(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Lower and upper bounds and the required flags of these columns, as columns to compare a block with
         (remembered per tuple of columns)."""
-        memo: dict[Any, Any] = self._memo
+        memo = self._intervals_memo
         if names not in memo:
             dtype = np.float64 if self._bounds[names[0]][0] == "f" else np.int64
             memo[names] = (np.array([[self._bounds[c][1]] for c in names], dtype=dtype),
                            np.array([[self._bounds[c][2]] for c in names], dtype=dtype),
                            np.array([[self._bounds[c][3]] for c in names], dtype=bool))  # fmt: skip
-        return memo[names]  # type: ignore[no-any-return]
+        return memo[names]
 
     @functools.cached_property
-    def _memo(self) -> dict[Any, Any]:
-        """Small look-ups derived from the rules (a handful of column sets per contract)."""
+    def _stackable_memo(self) -> dict[frozenset[str] | None, tuple[str, ...]]:
+        """The stackable columns of each set of checked columns seen (a handful per contract)."""
+        return {}
+
+    @functools.cached_property
+    def _intervals_memo(self) -> dict[tuple[str, ...], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The bounds of each tuple of stacked columns seen (a handful per contract)."""
         return {}
 
     @functools.cached_property
