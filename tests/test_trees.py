@@ -18,7 +18,9 @@ from pymescore.model._trees import Forest, check_rows, compile_forest
 TYPES = ["q", "q", "c", "q", "c"]
 
 
-def _booster(seed: int, depth: int, rounds: int, objective: str = "binary:logistic", onehot: int = 1) -> xgb.Booster:
+def _booster(
+    seed: int, depth: int, rounds: int, objective: str = "binary:logistic", onehot: int = 1, **extra: float | None
+) -> xgb.Booster:
     rng = np.random.default_rng(seed)
     n = 600
     data = np.column_stack([
@@ -32,6 +34,9 @@ def _booster(seed: int, depth: int, rounds: int, objective: str = "binary:logist
     dm = xgb.DMatrix(data, label=y, feature_types=TYPES, enable_categorical=True, missing=np.nan)
     params = {"objective": objective, "max_depth": depth, "eta": 0.3, "max_cat_to_onehot": onehot, "nthread": 1,
               "seed": seed, "base_score": 0.3 if objective != "reg:squarederror" else 0.5}  # fmt: skip
+    params.update(extra)
+    if extra.get("base_score") is None:  # xgboost's own: boosted from the labels' average
+        params.pop("base_score")
     return xgb.train(params, dm, num_boost_round=rounds)
 
 
@@ -49,7 +54,7 @@ def test_the_walks_equal_xgboost(seed: int, depth: int, rounds: int, rows: int, 
     booster = _booster(seed, depth, rounds, onehot=onehot)
     forest = compile_forest(booster, TYPES)
     assert forest is not None, "a binary:logistic booster of numeric and categorical splits compiles"
-    table = check_rows(forest, len(TYPES), TYPES, n=rows, seed=seed + 1)
+    table = check_rows(forest, TYPES, n=rows, seed=seed + 1)
     margin, contrib = _xgboost(booster, table)
     mine = forest.margin(table)
     assert np.array_equal(mine.astype(np.float32), margin.astype(np.float32))  # bit for bit
@@ -86,7 +91,7 @@ def test_the_contributions_are_the_exact_shapley_values() -> None:
     booster = _booster(11, 6, 12)
     forest = compile_forest(booster, TYPES)
     assert forest is not None
-    table = check_rows(forest, len(TYPES), TYPES, n=8, seed=4)
+    table = check_rows(forest, TYPES, n=8, seed=4, leaves=8)
     m = len(TYPES)
     for x, phi in zip(table, forest.contributions(table), strict=True):
         exact = np.zeros(m + 1)
@@ -103,11 +108,43 @@ def test_the_contributions_are_the_exact_shapley_values() -> None:
         np.testing.assert_allclose(phi, exact, rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_booster_as_the_trainer_makes_it_compiles(seed: int) -> None:
+    """xgboost's own base score (the labels' average, weighted by scale_pos_weight) goes through a float32
+    logarithm of the C library: the base margin is found among the float32 values nearest to numpy's logit."""
+    booster = _booster(seed, 4, 20, scale_pos_weight=2.0 + seed / 7, base_score=None)
+    forest = compile_forest(booster, TYPES)
+    assert forest is not None
+    table = check_rows(forest, TYPES, n=100, seed=seed)
+    margin, _ = _xgboost(booster, table)
+    assert np.array_equal(forest.margin(table).astype(np.float32), margin.astype(np.float32))
+
+
+def test_a_negative_category_code_goes_left_as_in_xgboost() -> None:
+    booster = _booster(2, 4, 15)
+    forest = compile_forest(booster, TYPES)
+    assert forest is not None
+    table = check_rows(forest, TYPES, n=60, seed=3)
+    table[:, 2] = np.where(np.isnan(table[:, 2]), -0.5, -table[:, 2] - 0.5)  # -0.5, -1.5, …
+    margin, contrib = _xgboost(booster, table)
+    assert np.array_equal(forest.margin(table).astype(np.float32), margin.astype(np.float32))
+    np.testing.assert_allclose(forest.contributions(table), contrib, rtol=0, atol=2e-5)
+
+
+def test_rows_of_another_width_are_refused() -> None:
+    from pymescore.errors import PymescoreError
+
+    forest = compile_forest(_booster(1, 3, 5), TYPES)
+    assert forest is not None
+    with pytest.raises(PymescoreError, match="expected rows of 5 model columns"):
+        forest.margin(np.zeros((2, 4)))
+
+
 def test_one_row_equals_its_batch_row() -> None:
     booster = _booster(3, 5, 25)
     forest = compile_forest(booster, TYPES)
     assert forest is not None
-    table = check_rows(forest, len(TYPES), TYPES, n=50, seed=9)
+    table = check_rows(forest, TYPES, n=50, seed=9)
     batch, shap = forest.margin(table), forest.contributions(table)
     for k in (0, 17, 49):
         assert forest.margin(table[k : k + 1])[0] == batch[k]

@@ -29,14 +29,16 @@ def _next(node: int, x: np.ndarray, left: np.ndarray, right: np.ndarray, feature
     v = x[feature[node]]
     if np.isnan(v):
         return int(left[node] if default_left[node] else right[node])
-    if cat_start[node] >= 0:  # a categorical split: the node's categories go right
+    if cat_start[node] >= 0:  # a categorical split: the node's categories go right, a negative code left
+        if v < 0:
+            return int(left[node])
         code = int(v)
         inside = 0 <= code < cat_end[node] - cat_start[node] and cats[cat_start[node] + code]
         return int(right[node] if inside else left[node])
     return int(left[node] if v < threshold[node] else right[node])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def forest_margin(
     X: np.ndarray, roots: np.ndarray, left: np.ndarray, right: np.ndarray, feature: np.ndarray,
     threshold: np.ndarray, default_left: np.ndarray, cat_start: np.ndarray, cat_end: np.ndarray,
@@ -55,9 +57,9 @@ def forest_margin(
                 start = cat_start[node]
                 if v != v:
                     node = left[node] if default_left[node] else right[node]
-                elif start >= 0:
+                elif start >= 0:  # a negative code goes left, as xgboost sends it
                     code = np.int64(v)
-                    inside = 0 <= code < cat_end[node] - start and cats[start + code]
+                    inside = v >= 0 and code < cat_end[node] - start and cats[start + code]
                     node = right[node] if inside else left[node]
                 else:
                     node = left[node] if v < threshold[node] else right[node]
@@ -111,7 +113,7 @@ def _unwound_sum(zero: np.ndarray, one: np.ndarray, w: np.ndarray, at: int, dept
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def forest_contributions(
     X: np.ndarray, roots: np.ndarray, depths: np.ndarray, left: np.ndarray, right: np.ndarray,
     feature: np.ndarray, threshold: np.ndarray, default_left: np.ndarray, cat_start: np.ndarray,

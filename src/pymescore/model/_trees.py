@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -47,12 +47,13 @@ class Forest:
     cover: np.ndarray  # each node's sum of hessians (float64)
     expected: np.ndarray  # each tree's expected value, by cover
     base: np.float32
+    n_features: int  # the columns the booster reads
 
     def margin(self, X: np.ndarray) -> np.ndarray:
         """Each row's margin, as the booster computes it (float32), as float64."""
         from pymescore.model._tree_kernel import forest_margin
 
-        X = np.ascontiguousarray(X, dtype=np.float64)
+        X = self._checked(X)
         out = forest_margin(X, self.roots, self.left, self.right, self.feature, self.threshold, self.default_left,
                             self.cat_start, self.cat_end, self.cats, self.value, self.base)  # fmt: skip
         return np.asarray(out, dtype=np.float64)
@@ -61,7 +62,7 @@ class Forest:
         """Rows × (features + 1): TreeSHAP contributions to the margin, the bias last."""
         from pymescore.model._tree_kernel import forest_contributions
 
-        X = np.ascontiguousarray(X, dtype=np.float64)
+        X = self._checked(X)
         out = forest_contributions(X, self.roots, self.depths, self.left, self.right, self.feature, self.threshold,
                                    self.default_left, self.cat_start, self.cat_end, self.cats, self._values,
                                    self.cover, self.expected, float(self.base))  # fmt: skip
@@ -71,20 +72,48 @@ class Forest:
     def _values(self) -> np.ndarray:  # the leaf values as the TreeSHAP loop reads them
         return self.value.astype(np.float64)
 
+    def _checked(self, X: np.ndarray) -> np.ndarray:
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise PymescoreError(f"expected rows of {self.n_features} model columns, got shape {X.shape}")
+        return np.ascontiguousarray(X, dtype=np.float64)
+
 
 def compile_forest(booster: xgb.Booster, types: list[str]) -> Forest | None:
     """The booster's trees as a :class:`Forest` checked against the booster, or None (with a log line) when
     the loops cannot reproduce it. ``types``: each column's XGBoost type (``q`` or ``c``)."""
     try:
         forest = _read(booster)
+        if forest.n_features != len(types):
+            raise _UnsupportedError(f"the booster reads {forest.n_features} columns, the model {len(types)}")
     except _UnsupportedError as why:
         log.info("trees scored by xgboost itself: %s", why)
         return None
-    X = check_rows(forest, len(types), types)
-    if not _agrees(forest, booster, X, types):
-        log.warning("trees scored by xgboost itself: the compiled trees do not reproduce the booster")
-        return None
-    return forest
+    X = check_rows(forest, types)
+    # TreeSHAP (exact by construction: tests/test_trees.py) is held to xgboost's on 64 drawn and 64 leaf rows
+    some = np.r_[0:64, 256 : len(X) : max(1, (len(X) - 256) // 64)]
+    margin = np.asarray(booster.inplace_predict(X, predict_type="margin", missing=np.nan, validate_features=False),
+                        dtype=np.float32)  # fmt: skip
+    # the base margin as xgboost rounds it: its logit comes from the C library's float32 logarithm, which can end
+    # an ulp or a few away from numpy's; the nearest float32 values are tried, the booster's margins decide
+    for base in _nearest(forest.base, 8):
+        candidate = replace(forest, base=base)
+        if np.array_equal(candidate.margin(X).astype(np.float32), margin):
+            dm = xgb.DMatrix(X[some], feature_types=types, enable_categorical=True, missing=np.nan)
+            contrib = booster.predict(dm, pred_contribs=True, validate_features=False)
+            if np.allclose(candidate.contributions(X[some]), contrib, rtol=0, atol=1e-5):
+                return candidate
+            break
+    log.warning("trees scored by xgboost itself: the compiled trees do not reproduce the booster")
+    return None
+
+
+def _nearest(value: np.float32, steps: int) -> list[np.float32]:
+    """``value``, then the float32 values 1, 2, … ``steps`` ulps away on either side, nearest first."""
+    out, up, down = [np.float32(value)], np.float32(value), np.float32(value)
+    for _ in range(steps):
+        up, down = np.nextafter(up, np.float32(np.inf)), np.nextafter(down, np.float32(-np.inf))
+        out += [up, down]
+    return out
 
 
 class _UnsupportedError(PymescoreError):
@@ -98,17 +127,19 @@ def _read(booster: xgb.Booster) -> Forest:
     params = learner["learner_model_param"]
     if int(params.get("num_target", "1")) != 1 or int(params.get("num_class", "0")) > 1:
         raise _UnsupportedError("more than one output")
-    base_score = float(str(params["base_score"]).strip("[]"))
-    if objective in _LOGIT:
-        base = np.float32(-math.log(1.0 / base_score - 1.0))
+    base_score = np.float32(str(params["base_score"]).strip("[]"))  # xgboost writes the float32 exactly
+    if objective in _LOGIT:  # xgboost's logit, step by step in float32 (the logarithm's last ulp: see compile_forest)
+        odds = np.float32(np.float32(1.0) / base_score) - np.float32(1.0)
+        base = np.float32(-math.log(float(odds)))
     elif objective in _RAW:
-        base = np.float32(base_score)
+        base = base_score
     else:
         raise _UnsupportedError(f"objective {objective}")
     model = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]
     if model.get("name") != "gbtree":
         raise _UnsupportedError(f"booster {model.get('name')}")
     trees = model["model"]["trees"]
+    n_features = int(params.get("num_feature", "0"))
     roots, depths = [], []
     columns: dict[str, list[Any]] = {k: [] for k in ("left", "right", "feature", "threshold", "default_left",
                                                       "cat_start", "cat_end", "value", "cover")}  # fmt: skip
@@ -153,11 +184,13 @@ def _read(booster: xgb.Booster) -> Forest:
     if not trees:
         raise _UnsupportedError("no tree")
     glued = {k: np.concatenate(v) for k, v in columns.items()}
+    if int(glued["feature"][glued["left"] >= 0].max(initial=-1)) >= n_features:
+        raise _UnsupportedError("a split on a column beyond the booster's")
     return Forest(
         np.asarray(roots, dtype=np.int64), np.asarray(depths, dtype=np.int64), glued["left"], glued["right"],
         glued["feature"], glued["threshold"].astype(np.float32), glued["default_left"], glued["cat_start"],
         glued["cat_end"], np.asarray(cats, dtype=bool), glued["value"].astype(np.float32), glued["cover"],
-        np.asarray(expected, dtype=np.float64), base,
+        np.asarray(expected, dtype=np.float64), base, n_features,
     )  # fmt: skip
 
 
@@ -172,29 +205,70 @@ def _expected(
     return (a * cover[left[node]] + b * cover[right[node]]) / cover[node], 1 + max(da, db)
 
 
-def check_rows(forest: Forest, n_features: int, types: list[str], n: int = 256, seed: int = 0) -> np.ndarray:
-    """Rows that reach every side of every split: for each column, values drawn from its split values, just
-    below and just above them, missing ones and, for a category, every code up to past the largest seen."""
+def check_rows(forest: Forest, types: list[str], n: int = 256, seed: int = 0, leaves: int = 4096) -> np.ndarray:
+    """Rows to hold the walks against the booster with: ``n`` drawn column by column (split values, just below and
+    above them, missing, every category code up to past the largest, a negative one), then one row per leaf
+    (``leaves`` at most, drawn evenly), each following its leaf's path (missing where the path takes a node's
+    default way on a column it has not read yet)."""
     rng = np.random.default_rng(seed)
     inner = forest.left >= 0
-    X = np.full((n, n_features), np.nan)
-    for j in range(n_features):
-        at = inner & (forest.feature == j)
+    width = int((forest.cat_end - forest.cat_start).max(initial=0))
+    X = np.full((n, forest.n_features), np.nan)
+    for j in range(forest.n_features):
         if types[j] == "c":
-            largest = int((forest.cat_end - forest.cat_start).max(initial=0))
-            pool = np.arange(largest + 3, dtype=np.float64)
+            pool = np.arange(-1, width + 3, dtype=np.float64)
         else:
-            t = forest.threshold[at & (forest.cat_start < 0)]
-            pool = np.concatenate([t, np.nextafter(t, -np.inf), np.nextafter(t, np.inf), [0.0]]).astype(np.float64)
-        values = rng.choice(pool, n)
-        X[:, j] = np.where(rng.random(n) < 0.15, np.nan, values)
-    return X
+            t = forest.threshold[inner & (forest.feature == j) & (forest.cat_start < 0)].astype(np.float64)
+            pool = np.concatenate([t, np.nextafter(t, -np.inf), np.nextafter(t, np.inf), [0.0]])
+        X[:, j] = np.where(rng.random(n) < 0.15, np.nan, rng.choice(pool, n))
+    paths = [row for root in forest.roots for row in _leaf_rows(forest, int(root), width)]
+    if len(paths) > leaves:
+        paths = [paths[k] for k in np.linspace(0, len(paths) - 1, leaves).astype(int)]
+    return np.vstack([X, np.asarray(paths, dtype=np.float64).reshape(-1, forest.n_features)])
 
 
-def _agrees(forest: Forest, booster: xgb.Booster, X: np.ndarray, types: list[str]) -> bool:
-    margin = booster.inplace_predict(X, predict_type="margin", missing=np.nan, validate_features=False)
-    dm = xgb.DMatrix(X, feature_types=types, enable_categorical=True, missing=np.nan)
-    contrib = booster.predict(dm, pred_contribs=True, validate_features=False)
-    same = np.array_equal(forest.margin(X).astype(np.float32), np.asarray(margin, dtype=np.float32))
-    close = np.allclose(forest.contributions(X), contrib, rtol=0, atol=1e-5)
-    return bool(same and close)
+def _leaf_rows(forest: Forest, root: int, width: int) -> list[np.ndarray]:
+    """One row per leaf of the tree at ``root`` that a row can reach by values (and the root's default way): the
+    path's numeric bounds and category sets met at once; a column the path does not read stays missing."""
+    out: list[np.ndarray] = []
+    # a path's state: per column, ("q", low, high) as float32 bounds [low, high), ("c", allowed codes) or ("nan",)
+    stack: list[tuple[int, dict[int, tuple[Any, ...]]]] = [(root, {})]
+    while stack:
+        node, state = stack.pop()
+        if forest.left[node] < 0:
+            row = np.full(forest.n_features, np.nan)
+            for j, kind in state.items():
+                if kind[0] == "q":
+                    row[j] = kind[1] if np.isfinite(kind[1]) else np.nextafter(kind[2], np.float32(-np.inf))
+                    if not np.isfinite(row[j]):
+                        row[j] = 0.0
+                elif kind[0] == "c":
+                    row[j] = min(kind[1])
+            out.append(row)
+            continue
+        j = int(forest.feature[node])
+        seen = state.get(j)
+        left, right = int(forest.left[node]), int(forest.right[node])
+        if seen is not None and seen[0] == "nan":  # the column is missing on this path: the default way
+            stack.append((left if forest.default_left[node] else right, state))
+            continue
+        if seen is None and not state:  # a root's default way (the drawn rows cover missing values further down)
+            stack.append((left if forest.default_left[node] else right, {j: ("nan",)}))
+        categorical = forest.cat_start[node] >= 0
+        if seen is not None and seen[0] != ("c" if categorical else "q"):
+            continue  # a column split both ways (not made by xgboost): no row for this path
+        if categorical:
+            start, end = int(forest.cat_start[node]), int(forest.cat_end[node])
+            codes = set(seen[1]) if seen is not None else set(range(width + 1))
+            inside = {c for c in codes if c < end - start and forest.cats[start + c]}
+            for child, allowed in ((right, inside), (left, codes - inside)):
+                if allowed:
+                    stack.append((child, {**state, j: ("c", frozenset(allowed))}))
+            continue
+        t = np.float32(forest.threshold[node])
+        low, high = (seen[1], seen[2]) if seen is not None else (np.float32(-np.inf), np.float32(np.inf))
+        if low < min(high, t):  # left: value < t
+            stack.append((left, {**state, j: ("q", low, min(high, t))}))
+        if max(low, t) < high:  # right: value >= t
+            stack.append((right, {**state, j: ("q", max(low, t), high)}))
+    return out
