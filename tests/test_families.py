@@ -137,6 +137,8 @@ def test_reasons_add_up_to_the_score_for_every_family(
     assert np.allclose(summary["base_score"] + points.sum(axis=1), exact, atol=1e-6)
     assert np.array_equal(summary["score"].to_numpy(), np.rint(exact).astype(int))
     compiled = CompiledModel(model)
+    # a booster the trainer made is walked by the compiled loops (they reproduce it), not left to xgboost
+    assert (compiled.forest is not None) == (compiled.booster is not None)
     matrix = compiled.matrix({c: rows[c].to_numpy() for c in rows.columns}, len(rows))
     explained = compiled.explain(compiled.contributions(matrix))
     assert np.allclose(explained.base_score + explained.points.sum(axis=1), score_from_pd(explained.pd, model.scale),
