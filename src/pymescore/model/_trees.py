@@ -1,11 +1,13 @@
 """An XGBoost booster's trees as flat arrays, for the compiled margin and TreeSHAP loops of
 :mod:`pymescore.model._tree_kernel`, read from the booster's own JSON model (nothing pickled).
 
-A forest is only used once it reproduces its booster: at compile time a fixed set of check rows (every split
-value, just below and above it, missing values, every category code) is scored both ways; the margins must be
-equal bit for bit and the contributions to 1e-5. A booster the loops cannot reproduce (another objective,
-vector leaves, a kind of split they do not know) is scored by the library itself (``compile_forest`` gives
-None and says why in the log).
+A forest is only used once it reproduces its booster. When it is compiled, check rows are scored both ways:
+256 drawn column by column (split values and their neighbours, missing values, every category code and a negative
+one) and one row per leaf (up to 4,096), following the leaf's path. The margins must be equal bit for bit (the
+base margin is looked for among the float32 values nearest to its logit: xgboost takes that logarithm in the C
+library's float32), and TreeSHAP to 1e-5 on 128 of the rows. A booster the loops cannot reproduce (another
+objective, several outputs, vector leaves, dart) is scored by xgboost itself: ``compile_forest`` gives None and
+says why in the log.
 """
 
 from __future__ import annotations
