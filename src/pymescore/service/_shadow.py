@@ -136,7 +136,10 @@ class Shadow:
                 event = events.get(timeout=1.0)
             except queue.Empty:
                 if not process.is_alive():
-                    self._loaded.set()  # a reload waiting on a process that died stops waiting
+                    # a reload waiting on this process, now dead, stops waiting; a process already replaced (a
+                    # stuck one ended) must not wake the reload of the next one, whose load is still on its way
+                    if process is self._process:
+                        self._loaded.set()
                     return
                 continue
             except (EOFError, OSError):
