@@ -210,8 +210,8 @@ def _expected(
 def check_rows(forest: Forest, types: list[str], n: int = 256, seed: int = 0, leaves: int = 4096) -> np.ndarray:
     """Rows to hold the walks against the booster with: ``n`` drawn column by column (split values, just below and
     above them, missing, every category code up to past the largest, a negative one), then one row per leaf
-    (``leaves`` at most, drawn evenly), each following its leaf's path (missing where the path takes a node's
-    default way on a column it has not read yet)."""
+    (``leaves`` at most, drawn evenly), each following its leaf's path by values (and, from each root, its default
+    way with that column missing)."""
     rng = np.random.default_rng(seed)
     inner = forest.left >= 0
     width = int((forest.cat_end - forest.cat_start).max(initial=0))
@@ -240,10 +240,8 @@ def _leaf_rows(forest: Forest, root: int, width: int) -> list[np.ndarray]:
         if forest.left[node] < 0:
             row = np.full(forest.n_features, np.nan)
             for j, kind in state.items():
-                if kind[0] == "q":
+                if kind[0] == "q":  # [low, high) with one bound at least finite: low, else just below high
                     row[j] = kind[1] if np.isfinite(kind[1]) else np.nextafter(kind[2], np.float32(-np.inf))
-                    if not np.isfinite(row[j]):
-                        row[j] = 0.0
                 elif kind[0] == "c":
                     row[j] = min(kind[1])
             out.append(row)
