@@ -10,7 +10,6 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import chain
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -83,8 +82,9 @@ class _TextCells:
         col = TABLES[table].column(column)
         seen = self._seen[(table, column)]
         # this call's readings in a dict of its own: another request may clear the shared memo meanwhile
-        known = {v: hit for v in dict.fromkeys(values) if (hit := seen.get(v)) is not None}
-        new = [v for v in dict.fromkeys(values) if v not in known]
+        distinct = dict.fromkeys(values)
+        known = {v: hit for v in distinct if (hit := seen.get(v)) is not None}
+        new = [v for v in distinct if v not in known] if len(known) < len(distinct) else []
         if new:
             if col.kind in ("str", "code"):  # the contract's scalar rules
                 shape = code_shape(col.width)
@@ -182,9 +182,11 @@ class RequestTables:
         failures: list[Failure] = []
         rucs = np.array([p.request.ruc for p in pending], dtype=object)
         columns: dict[str, np.ndarray] = {"ruc": np.repeat(rucs, lengths)}
-        # the records' fields read in one pass (a tuple per record), then turned into one tuple per field
+        # the records' fields by their instance dicts (a model's fields live there): one pass to find each
+        # record's dict, then one list per field; faster than a getattr or an attrgetter tuple per record
         fields = _FIELDS[name]
-        read = dict(zip(fields, zip(*map(attrgetter(*fields), records), strict=True), strict=True)) if records else {}
+        cells = [r.__dict__ for r in records]
+        read = {f: [c[f] for c in cells] for f in fields}
         for col in contract.columns:  # the fields column by column
             if col.name == "ruc":
                 continue
