@@ -7,7 +7,9 @@ import io
 from rich.console import Console
 
 from pymescore.cli._progress import StageProgress
+from pymescore.decision import current_policy
 from pymescore.model import TrainConfig, train
+from pymescore.model_card import model_card
 from tests.test_model import generic_table
 
 
@@ -18,7 +20,7 @@ def test_training_reports_every_stage_fold_trial_and_family() -> None:
         events.append((stage, done, total))
 
     config = TrainConfig(target="status", positive="CHGOFF", holdout=0.2, trials=2, time_budget=60.0, folds=3)
-    train(generic_table(600), config, record)
+    report = train(generic_table(600), config, record).report
     stages = [s for s, d, _ in events if d is None]
     assert any(s.startswith("tuning XGBoost") for s in stages)
     for family in ("scorecard", "logistic", "XGBoost"):
@@ -26,6 +28,9 @@ def test_training_reports_every_stage_fold_trial_and_family() -> None:
         assert [(d, t) for s, d, t in events if s == stage and d is not None] == [(1, 3), (2, 3), (3, 3)]
     tuning = next(s for s in stages if s.startswith("tuning XGBoost"))
     assert [(d, t) for s, d, t in events if s == tuning and d is not None] == [(1, 2), (2, 2)]
+    # every trial ran: the budget did not end tuning
+    assert report["tuning"]["trials"] == report["tuning"]["trials_asked"] == 2
+    assert report["tuning"]["ended_by_budget"] is False
 
 
 def test_time_budget_bounds_the_whole_training_run() -> None:
@@ -36,6 +41,13 @@ def test_time_budget_bounds_the_whole_training_run() -> None:
     assert result.report["tuning"]["trials"] >= 1  # the defaults' trial always runs (more when the machine is idle)
     # before the fix tuning alone took the budget and the fits after it overran it by 2 s on an idle machine
     assert result.timings["total"] <= budget * 1.05, result.report["timings_s"]
+    # the budget, not --trials, ended tuning: the report and the model card say so (another machine would tune
+    # differently)
+    assert result.report["tuning"]["ended_by_budget"] is True
+    assert result.report["tuning"]["trials_asked"] == 10_000
+    card = model_card(result, "budget", None, result.report, current_policy())
+    assert "Tuning ended by the time budget" in card
+    assert f"{result.report['tuning']['trials']} of 10000 trials in 8 s" in card
 
 
 def test_stage_lines_always_and_a_live_bar_only_on_a_terminal() -> None:

@@ -173,6 +173,14 @@ def model_card(
                 else "rounds by early stopping on 10% of the development rows held out (whole firms when grouped)"
             )
         )
+        if tuning.get("ended_by_budget"):
+            budget = (r.get("time_budget") or {}).get("seconds")
+            lines.append(
+                f"- **Tuning ended by the time budget** ({tuning['trials']} of {tuning.get('trials_asked')} trials"
+                + (f" in {budget:g} s" if budget else "")
+                + "): the same command on a faster or slower machine may tune to other parameters and train another "
+                "model. For a model every machine reproduces, give a --time-budget that lets every trial run."
+            )
     scale = r.get("scale") or {}
     if scale.get("scheduler"):
         sampled = scale.get("sampled_families") or []

@@ -186,6 +186,11 @@ def train_command(
     if not metrics["time_budget"]["within"]:
         console.print(f"[yellow]the training took {metrics['timings_s']['total']:.0f} s against --time-budget "
                       f"{time_budget:g}: the untuned models alone need more; raise the budget[/]")  # fmt: skip
+    tuning = metrics.get("tuning") or {}
+    if tuning.get("ended_by_budget"):
+        console.print(f"[yellow]tuning ended by --time-budget {time_budget:g} s after {tuning['trials']} of "
+                      f"{trials} trials: another machine may tune to another model; raise the budget for a model "
+                      "that every machine reproduces[/]")  # fmt: skip
     summary = {
         "bundle": str(out),
         "version": bundle.version,
@@ -201,6 +206,11 @@ def train_command(
         "seconds": metrics["timings_s"]["total"],
         "policy": metrics["policy"],
         "scheduler": None if cluster is None else cluster.label,
+        "tuning_trials": {
+            "done": tuning.get("trials"),
+            "asked": trials,
+            "ended_by_budget": tuning.get("ended_by_budget"),
+        },
     }
     if register:
         summary["registry"] = registry

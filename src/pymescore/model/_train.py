@@ -273,6 +273,10 @@ def train(
         "calibration": {"method": calibrator.method, "cv_logloss": cal_losses},
         "tuning": {
             "trials": len(history),
+            "trials_asked": cfg.trials if use["xgboost"] else 0,
+            # the time budget, not --trials, ended tuning: a faster or slower machine would tune differently
+            "ended_by_budget": use["xgboost"]
+            and (len(history) < cfg.trials or any(h.get("cut_by_budget") for h in history)),
             "best_params": boosting.params,
             "history": history,
             "rounds": boosting.rounds,

@@ -276,6 +276,7 @@ def tune(
             # the budget holds inside a trial too (Optuna's timeout is only checked between trials): a trial
             # the budget cuts short is pruned, never compared on fewer folds; trial 0 (the defaults) always ends
             if trial.number > 0 and step < len(folds) - 1 and past_limit():
+                trial.set_user_attr("cut_by_budget", True)
                 study.stop()
                 raise optuna.TrialPruned()
         mean = mean_curve(curves)
@@ -293,6 +294,7 @@ def tune(
             "value": t.value,
             "params": t.params,
             "rounds": t.user_attrs.get("rounds"),
+            "cut_by_budget": bool(t.user_attrs.get("cut_by_budget", False)),
             "seconds": (t.datetime_complete - t.datetime_start).total_seconds()
             if t.datetime_complete and t.datetime_start
             else None,
