@@ -12,8 +12,10 @@ b. ``POST /v1/scores``, 1 worker, concurrency 1: (median latency - bare booster 
 c. 1 worker at concurrency 16 vs in-process single-application throughput (target >= 0.7x); 2 workers vs 1
    (target >= 1.7x; the load generator shares the machine's cores); p99/p50 with 2 workers at c64 (<= 2).
 
-Each HTTP phase is capped by ``--requests`` and ``--seconds`` and starts a fresh server on a fresh SQLite
-audit store; the server is stopped at the end of its phase.
+Each HTTP phase is capped by ``--requests`` and ``--seconds`` and starts a fresh server on a fresh audit
+store: a SQLite file, or with ``--postgres URL`` (a PostgreSQL server's maintenance database, as production runs
+the store) a database of its own created for the phase and dropped after it; the server is stopped at the end
+of its phase.
 
     python -m bench.big_bundle
     python -m bench.serving --bundle demo/bundle --big-bundle demo/bundle-400 --out bench/results/serving.json
@@ -148,8 +150,8 @@ def http_phase(
 ) -> dict[str, Any]:  # fmt: skip
     """One fresh server with ``workers`` workers; a warm-up, then one capped load per concurrency (c1 also
     times ``GET /healthz`` on the same server, sequentially, between its loads)."""
-    db = work / f"audit-{bundle.name}-{workers}w.db"
-    url = f"sqlite:///{db}"
+    name = f"audit_{bundle.name}_{workers}w".replace("-", "_").lower()
+    url = fresh_postgres(args.postgres, name) if args.postgres else f"sqlite:///{work / (name + '.db')}"
     key = create_key(url)
     server = start_server(bundle, args.lake, url, workers, work)
     try:
@@ -170,7 +172,40 @@ def http_phase(
             out[f"c{c}"] = {"concurrency": c, **load.summary()}
     finally:
         server.stop()
+        if args.postgres:
+            drop_postgres(args.postgres, name)
+    out["audit_store"] = "postgresql" if args.postgres else "sqlite"
     return out
+
+
+def _admin(maintenance_url: str, statement: str) -> None:
+    """One statement outside a transaction (CREATE / DROP DATABASE) on the server's maintenance database."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(_psycopg(maintenance_url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
+def _psycopg(url: str) -> str:
+    """The URL with the psycopg 3 driver (what the service's PostgreSQL extra installs)."""
+    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+
+
+def fresh_postgres(maintenance_url: str, name: str) -> str:
+    """An empty database ``name`` on that server (dropped first when a crashed run left it); its URL."""
+    import sqlalchemy as sa
+
+    drop_postgres(maintenance_url, name)
+    _admin(maintenance_url, f'CREATE DATABASE "{name}"')
+    return sa.engine.make_url(_psycopg(maintenance_url)).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres(maintenance_url: str, name: str) -> None:
+    _admin(maintenance_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def one_bundle(args: argparse.Namespace, bundle: Path, bodies: list[dict[str, Any]], work: Path) -> dict[str, Any]:
@@ -220,6 +255,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="blocks / batch calls / c1 loads to take medians of")
     parser.add_argument("--out", type=Path, default=Path("bench/results/serving.json"), help="JSON result file")
     parser.add_argument("--in-process-only", action="store_true", help="part a only (no HTTP servers)")
+    parser.add_argument(
+        "--postgres",
+        default="",
+        help="audit store on this PostgreSQL server (its maintenance "
+        "database's URL, e.g. postgresql://postgres@127.0.0.1:5432/postgres; default: SQLite files)",
+    )
     args = parser.parse_args()
     bundles = [args.bundle, *([args.big_bundle] if args.big_bundle else [])]
     if args.in_process_only:
