@@ -47,6 +47,7 @@ from bench._service import (
 from pymescore.bundle import load_bundle
 from pymescore.lake import Lake
 from pymescore.service import Policy, Scored, Scorer, ScoreRequest, settle_heap
+from pymescore.sources._readers import _driver_url
 
 TARGETS = {"pipeline_overhead_max": 3.0, "http_beyond_booster_over_healthz_max": 5.0, "http_big_over_booster_max": 3.0,
            "http_vs_in_process_min": 0.7, "workers_2_vs_1_min": 1.7, "p99_over_p50_max": 2.0}  # fmt: skip
@@ -182,17 +183,12 @@ def _admin(maintenance_url: str, statement: str) -> None:
     """One statement outside a transaction (CREATE / DROP DATABASE) on the server's maintenance database."""
     import sqlalchemy as sa
 
-    engine = sa.create_engine(_psycopg(maintenance_url), isolation_level="AUTOCOMMIT")
+    engine = sa.create_engine(_driver_url(maintenance_url), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             conn.execute(sa.text(statement))
     finally:
         engine.dispose()
-
-
-def _psycopg(url: str) -> str:
-    """The URL with the psycopg 3 driver (what the service's PostgreSQL extra installs)."""
-    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
 
 
 def fresh_postgres(maintenance_url: str, name: str) -> str:
@@ -201,7 +197,8 @@ def fresh_postgres(maintenance_url: str, name: str) -> str:
 
     drop_postgres(maintenance_url, name)
     _admin(maintenance_url, f'CREATE DATABASE "{name}"')
-    return sa.engine.make_url(_psycopg(maintenance_url)).set(database=name).render_as_string(hide_password=False)
+    # the service picks the driver itself (``make_engine``), as for any --database-url
+    return sa.engine.make_url(maintenance_url).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_postgres(maintenance_url: str, name: str) -> None:

@@ -208,7 +208,7 @@ def train_command(
         "scheduler": None if cluster is None else cluster.label,
         "tuning_trials": {
             "done": tuning.get("trials"),
-            "asked": trials,
+            "asked": tuning.get("trials_asked"),
             "ended_by_budget": tuning.get("ended_by_budget"),
         },
     }
