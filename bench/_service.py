@@ -1,5 +1,6 @@
 """Shared by the serving benchmarks: request bodies from a lake, a ``pymescore serve`` subprocess on loopback,
-an API key, and an async HTTP load generator (httpx) that records status, latency and ``score_id``."""
+an API key, and an async HTTP load generator (``bench._http_client``) that records status, latency and
+``score_id``."""
 
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import numpy as np
 import pandas as pd
 
+from bench._http_client import Connection
 from pymescore.lake import Lake
 from pymescore.service import AuditStore, application_bodies, wait_until_ready
 
@@ -155,7 +157,8 @@ def run_load(
     on_result: Callable[[int], bool] | None = None,
     timeout_s: float = 120.0,
 ) -> Load:
-    """POST /v1/scores ``requests`` times (cycling through ``bodies``) from ``concurrency`` clients.
+    """POST /v1/scores ``requests`` times (cycling through ``bodies``) from ``concurrency`` clients, each on
+    its own keep-alive connection, opened and warmed with a ``GET /healthz`` before the clock starts.
 
     Stops issuing new requests after ``seconds`` or when ``on_result(finished_count)`` returns True;
     requests already sent are awaited.
@@ -175,54 +178,70 @@ async def _load(
     timeout_s: float,
 ) -> Load:
     load = Load()
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    where = urlsplit(url)
+    connections = [Connection(str(where.hostname), int(where.port or 80), {"Authorization": f"Bearer {key}"})
+                   for _ in range(concurrency)]  # fmt: skip
+    # a server that is down already shows in the outcomes below, not here
+    await asyncio.gather(*(c.request("GET", "/healthz") for c in connections), return_exceptions=True)
     sent = 0
     stop = False
     cpu0, t0 = time.process_time(), time.perf_counter()
     deadline = t0 + seconds
 
-    async def client(http: httpx.AsyncClient) -> None:
+    async def client(connection: Connection) -> None:
         nonlocal sent, stop
         while not stop and sent < requests and time.perf_counter() < deadline:
             payload = payloads[sent % len(payloads)]
             sent += 1
             start = time.perf_counter()
             try:
-                r = await http.post("/v1/scores", content=payload)
+                answer = await connection.request("POST", "/v1/scores", payload, timeout_s)
                 elapsed = time.perf_counter() - start
-                if 200 <= r.status_code < 300:
-                    outcome = Outcome(r.status_code, elapsed, r.json().get("score_id"))
+                if 200 <= answer.status < 300:
+                    outcome = Outcome(answer.status, elapsed, json.loads(answer.body).get("score_id"))
                 else:  # the problem+json code, e.g. AUDIT_UNAVAILABLE
-                    outcome = Outcome(r.status_code, elapsed, error=f"{r.status_code} {_problem_code(r)}")
-            except httpx.TransportError as exc:
+                    outcome = Outcome(answer.status, elapsed, error=f"{answer.status} {_problem_code(answer.body)}")
+            except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
                 outcome = Outcome(0, time.perf_counter() - start, error=type(exc).__name__)
             load.outcomes.append(outcome)
             if on_result is not None and on_result(len(load.outcomes)):
                 stop = True
 
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=timeout_s) as http:
-        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+    try:
+        await asyncio.gather(*(client(c) for c in connections))
+    finally:
+        for c in connections:
+            c.close()
     load.wall_s = time.perf_counter() - t0
     load.client_cpu_s = time.process_time() - cpu0
     return load
 
 
 def healthz_latency_ms(url: str, n: int) -> float:
-    """Median latency of ``n`` sequential ``GET /healthz`` on one keep-alive connection (the floor of what
-    any request costs on this server: HTTP, the middleware, the event loop)."""
-    times = []
-    with httpx.Client(base_url=url, timeout=30.0) as http:
-        http.get("/healthz")
-        for _ in range(n):
-            t0 = time.perf_counter()
-            http.get("/healthz").raise_for_status()
-            times.append(time.perf_counter() - t0)
-    return round(1000 * statistics.median(times), 3)
+    """Median latency of ``n`` sequential ``GET /healthz`` on one keep-alive connection, with the client the
+    loads use (the floor of what any request costs on this server: HTTP, the middleware, the event loop)."""
+
+    async def timed() -> list[float]:
+        where = urlsplit(url)
+        connection = Connection(str(where.hostname), int(where.port or 80))
+        try:
+            await connection.request("GET", "/healthz")  # the connection opened and warm
+            times = []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                answer = await connection.request("GET", "/healthz")
+                times.append(time.perf_counter() - t0)
+                if answer.status != 200:
+                    raise RuntimeError(f"GET /healthz answered {answer.status}: {answer.body[:200]!r}")
+            return times
+        finally:
+            connection.close()
+
+    return round(1000 * statistics.median(asyncio.run(timed())), 3)
 
 
-def _problem_code(response: httpx.Response) -> str:
+def _problem_code(body: bytes) -> str:
     try:
-        return str(response.json().get("code"))
-    except ValueError:
-        return response.text[:80]
+        return str(json.loads(body).get("code"))
+    except (ValueError, AttributeError):
+        return body[:80].decode("utf-8", "replace")

@@ -1,0 +1,116 @@
+"""The load benchmarks' HTTP/1.1 client against a real HTTP server (the standard library's, in a thread):
+answers framed by Content-Length, chunked or by closing; keep-alive reuse; reconnection; a refused port."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+from bench._http_client import Connection
+from bench._service import Outcome, _load, healthz_latency_ms
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    seen_ports: ClassVar[list[int]] = []
+
+    def log_message(self, *args: object) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        _Handler.seen_ports.append(self.client_address[1])
+        if self.path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (b"hola ", b"mundo"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/close":  # no length: the answer ends when the connection does
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"until EOF")
+            self.close_connection = True
+        else:
+            self._json(200, {"status": "ok"})
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        sent = json.loads(body)
+        if sent.get("ruc") == "bad":
+            self._json(422, {"code": "REQUEST_INVALID"})
+        else:
+            auth = self.headers.get("Authorization")
+            self._json(201, {"score_id": f"{sent['ruc']}|{auth}"})
+
+    def _json(self, status: int, value: dict[str, str]) -> None:
+        data = json.dumps(value).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, int]]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    _Handler.seen_ports.clear()
+    try:
+        yield "127.0.0.1", int(httpd.server_address[1])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_answers_are_read_whatever_their_framing_and_the_connection_is_kept(server: tuple[str, int]) -> None:
+    async def run() -> list[tuple[int, bytes]]:
+        c = Connection(*server, headers={"Authorization": "Bearer k"})
+        try:
+            out = []
+            for path in ("/healthz", "/chunked", "/healthz", "/close", "/healthz"):
+                answer = await c.request("GET", path)
+                out.append((answer.status, answer.body))
+            return out
+        finally:
+            c.close()
+
+    got = asyncio.run(run())
+    assert got == [(200, b'{"status": "ok"}'), (200, b"hola mundo"), (200, b'{"status": "ok"}'),
+                   (200, b"until EOF"), (200, b'{"status": "ok"}')]  # fmt: skip
+    # one connection for the first four requests; the server closed it after /close, so a second one after
+    ports = _Handler.seen_ports
+    assert len(set(ports[:4])) == 1
+    assert ports[4] != ports[0]
+
+
+def test_a_load_records_each_answer_and_its_problem_code(server: tuple[str, int]) -> None:
+    host, port = server
+    payloads = [json.dumps({"ruc": r}).encode() for r in ("20100000001", "bad", "20100000002")]
+    load = asyncio.run(_load(f"http://{host}:{port}", "key", payloads, 9, 3, 60.0, None, 10.0))
+    assert len(load.outcomes) == 9
+    assert load.statuses() == {"201": 6, "422": 3}
+    assert sorted({o.score_id for o in load.ok}) == ["20100000001|Bearer key", "20100000002|Bearer key"]
+    assert {o.error for o in load.outcomes if o.status == 422} == {"422 REQUEST_INVALID"}
+    assert len(set(_Handler.seen_ports)) == 3  # one warm-up per client, then its requests: three connections
+    assert healthz_latency_ms(f"http://{host}:{port}", 5) > 0
+
+
+def test_a_server_that_is_not_there_is_an_outcome_without_status() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    payload = [json.dumps({"ruc": "20100000001"}).encode()]
+    load = asyncio.run(_load(f"http://127.0.0.1:{port}", "key", payload, 4, 2, 60.0, None, 5.0))
+    assert [o.status for o in load.outcomes] == [0, 0, 0, 0]
+    assert all(o.error == "ConnectionRefusedError" and isinstance(o, Outcome) for o in load.outcomes)
