@@ -80,6 +80,21 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds (user + system) used so far by the server's processes, the parent and its workers (read
+        from Linux's /proc: the processes whose group is the server's)."""
+        ticks = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:  # after the command's ")": state, ppid, pgrp, ... utime (14th field), stime (15th)
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # a process that ended meanwhile
+                continue
+            if int(fields[2]) == self.proc.pid:
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def stop(self, grace_s: float = 20.0) -> None:
         """SIGTERM the group, then SIGKILL whatever is left after ``grace_s``."""
         with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):

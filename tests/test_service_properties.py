@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pymescore.bundle import load_bundle
-from pymescore.service import Policy, Scored, Scorer, ScoreRequest, application_bodies
+from pymescore.service import Policy, Scored, Scorer, ScoreRequest, application_bodies, fingerprint
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
@@ -145,3 +145,32 @@ def test_an_amount_cut_always_names_its_rule(
 def test_a_model_without_register_or_cash_flow_features_gets_no_rule_about_them() -> None:
     decision, rules, suggested = Policy().decide(700, {"months_of_history": 24.0}, 5000.0, 12, 1.0)
     assert (decision, rules, suggested) == ("approve", [], 5000.0)
+
+
+@SETTINGS
+@given(index=st.integers(0, 29), seed=st.integers(0, 2**32 - 1), record=st.integers(0, 10_000))
+def test_the_fingerprint_is_the_applications_whatever_its_json_order(
+    served: dict[str, Any], index: int, seed: int, record: int
+) -> None:
+    """The idempotency fingerprint keys a retry: the same application sent with its keys in another order and
+    other spacing gets the same one; one figure changed in one history record gets another."""
+    import json
+    import random
+
+    body, _ = served["scored"][index]
+    rng = random.Random(seed)
+
+    def shuffled(value: Any) -> Any:
+        if isinstance(value, dict):
+            items = [(k, shuffled(v)) for k, v in value.items()]
+            rng.shuffle(items)
+            return dict(items)
+        return [shuffled(v) for v in value] if isinstance(value, list) else value
+
+    same = json.loads(json.dumps(shuffled(body), indent=rng.choice([None, 1, 4])))
+    assert fingerprint(ScoreRequest.model_validate(same)) == fingerprint(ScoreRequest.model_validate(body))
+    changed = json.loads(json.dumps(body))
+    flows = changed["monthly_cashflows"]
+    assume(flows)
+    flows[record % len(flows)]["income"] = float(flows[record % len(flows)]["income"]) + 1.0
+    assert fingerprint(ScoreRequest.model_validate(changed)) != fingerprint(ScoreRequest.model_validate(body))
