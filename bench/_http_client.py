@@ -36,6 +36,10 @@ class Connection:
         self._writer: asyncio.StreamWriter | None = None
 
     async def open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """The connection, reopened when it was closed, or when the server closed it while it was idle (uvicorn
+        does after its keep-alive timeout, without a ``Connection: close``)."""
+        if self._reader is not None and self._reader.at_eof():
+            self.close()
         if self._reader is None or self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         return self._reader, self._writer
@@ -69,16 +73,19 @@ class Connection:
         for line in lines:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        if headers.get("transfer-encoding", "").lower() == "chunked":
+        status = int(rest[:3])
+        if status in (204, 304) or method == "HEAD":
+            content = b""  # no body, whatever the headers say (RFC 9112 §6.3)
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
             content = await _chunked(reader)
         elif "content-length" in headers:
             content = await reader.readexactly(int(headers["content-length"]))
         else:  # the answer ends when the server closes the connection
             content = await reader.read()
             self.close()
-        if headers.get("connection", "").lower() == "close":
+        if "close" in (token.strip() for token in headers.get("connection", "").lower().split(",")):
             self.close()
-        return Answer(int(rest[:3]), headers, content)
+        return Answer(status, headers, content)
 
 
 async def _chunked(reader: asyncio.StreamReader) -> bytes:

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
-from bench._http_client import Connection
+from bench._http_client import Connection, HttpClientError
 from pymescore.lake import Lake
 from pymescore.service import AuditStore, application_bodies, wait_until_ready
 
@@ -216,7 +216,8 @@ async def _load(
                     outcome = Outcome(answer.status, elapsed, json.loads(answer.body).get("score_id"))
                 else:  # the problem+json code, e.g. AUDIT_UNAVAILABLE
                     outcome = Outcome(answer.status, elapsed, error=f"{answer.status} {_problem_code(answer.body)}")
-            except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, HttpClientError,
+                    ValueError) as exc:  # an answer that is not HTTP or not JSON is a failed request too  # fmt: skip
                 outcome = Outcome(0, time.perf_counter() - start, error=type(exc).__name__)
             load.outcomes.append(outcome)
             if on_result is not None and on_result(len(load.outcomes)):

@@ -232,8 +232,9 @@ def one_bundle(args: argparse.Namespace, bundle: Path, bodies: list[dict[str, An
         "http_1w_vs_in_process_single": round(rps_1 / local["scorer_single_throughput_aps"], 2),
         "workers_2_vs_1": round(rps_2 / rps_1, 2) if rps_1 else None,
         "p99_over_p50_2w_c64": round(p99 / p50, 2) if p50 else None,
-        # what a second worker can add at most: the machine's cores over those one worker keeps busy
-        "workers_2_vs_1_ceiling": round((os.cpu_count() or 1) / one["c16"]["server_cores_busy"], 2)
+        # what a second worker could add if each request cost the CPU it costs one worker: the cores this process
+        # may use over those one worker keeps busy (an estimate: two workers can spend less CPU per request)
+        "workers_2_vs_1_same_cpu_estimate": round(len(os.sched_getaffinity(0)) / one["c16"]["server_cores_busy"], 2)
         if one["c16"]["server_cores_busy"]
         else None,
     }

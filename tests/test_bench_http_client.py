@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -31,6 +33,12 @@ class _Handler(BaseHTTPRequestHandler):
             for part in (b"hola ", b"mundo"):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
             self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/drop":  # an answer, then the connection closed without saying so (an idle timeout)
+            self._json(200, {"status": "dropping"})
+            self.close_connection = True
+        elif self.path == "/empty":
+            self.send_response(204)
+            self.end_headers()
         elif self.path == "/close":  # no length: the answer ends when the connection does
             self.send_response(200)
             self.send_header("Connection", "close")
@@ -41,6 +49,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"status": "ok"})
 
     def do_POST(self) -> None:
+        _Handler.seen_ports.append(self.client_address[1])
         body = self.rfile.read(int(self.headers["Content-Length"]))
         sent = json.loads(body)
         if sent.get("ruc") == "bad":
@@ -92,6 +101,26 @@ def test_answers_are_read_whatever_their_framing_and_the_connection_is_kept(serv
     assert ports[4] != ports[0]
 
 
+def test_a_connection_the_server_dropped_while_idle_is_reopened(server: tuple[str, int]) -> None:
+    async def run() -> list[tuple[int, bytes]]:
+        c = Connection(*server)
+        try:
+            out = []
+            for path in ("/drop", "/empty", "/healthz"):
+                answer = await c.request("GET", path)
+                out.append((answer.status, answer.body))
+                time.sleep(0.2)  # the server's close reaches this side
+            return out
+        finally:
+            c.close()
+
+    got = asyncio.run(run())
+    assert got == [(200, b'{"status": "dropping"}'), (204, b""), (200, b'{"status": "ok"}')]
+    ports = _Handler.seen_ports
+    assert ports[1] != ports[0]  # a new connection after the dropped one
+    assert ports[2] == ports[1]  # and kept after an answer without a body
+
+
 def test_a_load_records_each_answer_and_its_problem_code(server: tuple[str, int]) -> None:
     host, port = server
     payloads = [json.dumps({"ruc": r}).encode() for r in ("20100000001", "bad", "20100000002")]
@@ -100,7 +129,9 @@ def test_a_load_records_each_answer_and_its_problem_code(server: tuple[str, int]
     assert load.statuses() == {"201": 6, "422": 3}
     assert sorted({o.score_id for o in load.ok}) == ["20100000001|Bearer key", "20100000002|Bearer key"]
     assert {o.error for o in load.outcomes if o.status == 422} == {"422 REQUEST_INVALID"}
-    assert len(set(_Handler.seen_ports)) == 3  # one warm-up per client, then its requests: three connections
+    # one connection per client: its warm-up and its three requests on it
+    assert len(_Handler.seen_ports) == 12
+    assert sorted(Counter(_Handler.seen_ports).values()) == [4, 4, 4]
     assert healthz_latency_ms(f"http://{host}:{port}", 5) > 0
 
 

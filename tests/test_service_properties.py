@@ -153,11 +153,12 @@ def test_the_fingerprint_is_the_applications_whatever_its_json_order(
     served: dict[str, Any], index: int, seed: int, record: int
 ) -> None:
     """The idempotency fingerprint keys a retry: the same application sent with its keys in another order and
-    other spacing gets the same one; one figure changed in one history record gets another."""
+    other spacing gets the same one, with raw histories or with precomputed features; one figure changed gets
+    another."""
     import json
     import random
 
-    body, _ = served["scored"][index]
+    body, scored = served["scored"][index]
     rng = random.Random(seed)
 
     def shuffled(value: Any) -> Any:
@@ -167,10 +168,20 @@ def test_the_fingerprint_is_the_applications_whatever_its_json_order(
             return dict(items)
         return [shuffled(v) for v in value] if isinstance(value, list) else value
 
-    same = json.loads(json.dumps(shuffled(body), indent=rng.choice([None, 1, 4])))
-    assert fingerprint(ScoreRequest.model_validate(same)) == fingerprint(ScoreRequest.model_validate(body))
+    def same_print(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return fingerprint(ScoreRequest.model_validate(a)) == fingerprint(ScoreRequest.model_validate(b))
+
+    resent = json.loads(json.dumps(shuffled(body), indent=rng.choice([None, 1, 4])))
+    assert same_print(resent, body)
     changed = json.loads(json.dumps(body))
     flows = changed["monthly_cashflows"]
     assume(flows)
     flows[record % len(flows)]["income"] = float(flows[record % len(flows)]["income"]) + 1.0
-    assert fingerprint(ScoreRequest.model_validate(changed)) != fingerprint(ScoreRequest.model_validate(body))
+    assert not same_print(changed, body)
+
+    precomputed = {k: body[k] for k in ("ruc", "requested_amount", "term_months", "as_of") if k in body}
+    precomputed["features"] = {k: v for k, v in scored.features.items() if v is not None}
+    assert same_print(shuffled(precomputed), precomputed)
+    name = sorted(precomputed["features"])[record % len(precomputed["features"])]
+    other = {**precomputed, "features": {**precomputed["features"], name: "another"}}
+    assert not same_print(other, precomputed)
