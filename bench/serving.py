@@ -10,9 +10,9 @@ b. ``POST /v1/scores``, 1 worker, concurrency 1: (median latency - bare booster 
    of ``GET /healthz`` on the same server (target <= 5); on a bundle of >= 250 trees the whole median / the
    bare booster (target <= 3).
 c. 1 worker at concurrency 16 vs in-process single-application throughput (target >= 0.7x); 2 workers vs 1
-   (target >= 1.7x; the load generator shares the machine's cores, and the server's busy cores are recorded: one worker
-   whose scoring threads run compiled code without the GIL uses more than one, which caps what a second adds);
-   p99/p50 with 2 workers at c64 (<= 2).
+   (target >= 1.7x; the load generator shares the machine's cores, and the server's busy cores are recorded: one
+   worker whose scoring threads run compiled code without the GIL uses more than one, which leaves a second less
+   to add); p99/p50 with 2 workers at c64 (<= 2).
 
 Each HTTP phase is capped by ``--requests`` and ``--seconds`` and starts a fresh server on a fresh audit
 store: a SQLite file, or with ``--postgres URL`` (a PostgreSQL server's maintenance database, as production runs
@@ -176,7 +176,7 @@ def http_phase(
             load = run_load(server.url, key, bodies, args.requests, c, args.seconds)
             cpu = server.cpu_seconds() - cpu0
             # how many of the machine's cores the server kept busy: one worker can use more than one, since the
-            # scoring threads run compiled code without the GIL, and that bounds what a second worker can add
+            # scoring threads run compiled code without the GIL, which leaves a second worker less to add
             out[f"c{c}"] = {"concurrency": c, **load.summary(), "server_cpu_s": round(cpu, 2),
                             "server_cores_busy": round(cpu / load.wall_s, 2) if load.wall_s else None}  # fmt: skip
     finally:
