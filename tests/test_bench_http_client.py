@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +35,13 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/drop":  # an answer, then the connection closed without saying so (an idle timeout)
             self._json(200, {"status": "dropping"})
             self.close_connection = True
+        elif self.path == "/tokens":  # "close" among other tokens
+            data = b"bye"
+            self.send_response(200)
+            self.send_header("Connection", "keep-alive, close")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)  # the server keeps it open: only the client's reading of the tokens closes it
         elif self.path == "/empty":
             self.send_response(204)
             self.end_headers()
@@ -54,6 +60,11 @@ class _Handler(BaseHTTPRequestHandler):
         sent = json.loads(body)
         if sent.get("ruc") == "bad":
             self._json(422, {"code": "REQUEST_INVALID"})
+        elif sent.get("ruc") == "garbled":  # a 2xx whose body is not JSON
+            self.send_response(201)
+            self.send_header("Content-Length", "4")
+            self.end_headers()
+            self.wfile.write(b"oops")
         else:
             auth = self.headers.get("Authorization")
             self._json(201, {"score_id": f"{sent['ruc']}|{auth}"})
@@ -106,19 +117,21 @@ def test_a_connection_the_server_dropped_while_idle_is_reopened(server: tuple[st
         c = Connection(*server)
         try:
             out = []
-            for path in ("/drop", "/empty", "/healthz"):
+            for path in ("/drop", "/empty", "/healthz", "/tokens", "/healthz"):
                 answer = await c.request("GET", path)
                 out.append((answer.status, answer.body))
-                time.sleep(0.2)  # the server's close reaches this side
+                await asyncio.sleep(0.2)  # the server's close (after /drop) reaches this side
             return out
         finally:
             c.close()
 
     got = asyncio.run(run())
-    assert got == [(200, b'{"status": "dropping"}'), (204, b""), (200, b'{"status": "ok"}')]
+    assert got == [(200, b'{"status": "dropping"}'), (204, b""), (200, b'{"status": "ok"}'), (200, b"bye"),
+                   (200, b'{"status": "ok"}')]  # fmt: skip
     ports = _Handler.seen_ports
     assert ports[1] != ports[0]  # a new connection after the dropped one
-    assert ports[2] == ports[1]  # and kept after an answer without a body
+    assert ports[3] == ports[2] == ports[1]  # kept after an answer without a body
+    assert ports[4] != ports[3]  # closed after "Connection: keep-alive, close"
 
 
 def test_a_load_records_each_answer_and_its_problem_code(server: tuple[str, int]) -> None:
@@ -133,6 +146,14 @@ def test_a_load_records_each_answer_and_its_problem_code(server: tuple[str, int]
     assert len(_Handler.seen_ports) == 12
     assert sorted(Counter(_Handler.seen_ports).values()) == [4, 4, 4]
     assert healthz_latency_ms(f"http://{host}:{port}", 5) > 0
+
+
+def test_an_answer_that_is_not_json_is_a_failed_request_not_a_crashed_load(server: tuple[str, int]) -> None:
+    host, port = server
+    payloads = [json.dumps({"ruc": r}).encode() for r in ("20100000001", "garbled")]
+    load = asyncio.run(_load(f"http://{host}:{port}", "key", payloads, 4, 1, 60.0, None, 10.0))
+    assert [o.status for o in load.outcomes] == [201, 0, 201, 0]
+    assert {o.error for o in load.outcomes if o.status == 0} == {"JSONDecodeError"}
 
 
 def test_a_server_that_is_not_there_is_an_outcome_without_status() -> None:
