@@ -23,7 +23,7 @@ def simulated_lake(work: Path, firms: int, months: int, seed: int = 7) -> Lake:
 def write_result(result: dict[str, Any], out: Path) -> None:
     """Add the machine, write ``out`` as JSON and print it on one line."""
     result["machine"] = {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
-                         "cores": os.cpu_count()}  # fmt: skip
+                         "cores": len(os.sched_getaffinity(0))}  # the cores this process may use  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     print(json.dumps(result))

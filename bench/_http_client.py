@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 
 class HttpClientError(Exception):
@@ -34,6 +35,12 @@ class Connection:
         self._fixed = "".join(f"{k}: {v}\r\n" for k, v in fixed.items()).encode("latin-1")
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+
+    @classmethod
+    def to(cls, url: str, headers: dict[str, str] | None = None) -> Connection:
+        """A connection to the host and port of ``url`` (``http://host:port``; port 80 when it names none)."""
+        where = urlsplit(url)
+        return cls(str(where.hostname), int(where.port or 80), headers)
 
     async def open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """The connection, reopened when it was closed, or when the server closed it while it was idle (uvicorn

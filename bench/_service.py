@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -193,9 +192,7 @@ async def _load(
     timeout_s: float,
 ) -> Load:
     load = Load()
-    where = urlsplit(url)
-    connections = [Connection(str(where.hostname), int(where.port or 80), {"Authorization": f"Bearer {key}"})
-                   for _ in range(concurrency)]  # fmt: skip
+    connections = [Connection.to(url, {"Authorization": f"Bearer {key}"}) for _ in range(concurrency)]
     # a server that is down already shows in the outcomes below, not here
     await asyncio.gather(*(c.request("GET", "/healthz") for c in connections), return_exceptions=True)
     sent = 0
@@ -238,8 +235,7 @@ def healthz_latency_ms(url: str, n: int) -> float:
     loads use (the floor of what any request costs on this server: HTTP, the middleware, the event loop)."""
 
     async def timed() -> list[float]:
-        where = urlsplit(url)
-        connection = Connection(str(where.hostname), int(where.port or 80))
+        connection = Connection.to(url)
         try:
             await connection.request("GET", "/healthz")  # the connection opened and warm
             times = []
