@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -124,12 +125,31 @@ def start_server(
     raise RuntimeError(f"server on port {port} not ready after {timeout_s:.0f} s (exit {proc.poll()}):\n{tail}")
 
 
+#: the parts of a header between separators that are not inside a quoted string
+_OUTSIDE_QUOTES = {sep: re.compile(rf'(?:[^{sep}"]|"(?:\\.|[^"\\])*")+') for sep in ",;"}
+
+
 @dataclass
 class Outcome:
     status: int  # 0: no HTTP answer (connection refused or reset, timeout)
     seconds: float
     score_id: str | None = None
     error: str | None = None
+    stages_ms: dict[str, float] = field(default_factory=dict)  # the answer's Server-Timing, by stage
+
+
+def server_timing(value: str | None) -> dict[str, float]:
+    """A ``Server-Timing`` header (``name;dur=ms;desc="…", …``) as ms by name; a metric without a duration is
+    left out. Commas and semicolons inside a quoted description do not split."""
+    out: dict[str, float] = {}
+    for metric in _OUTSIDE_QUOTES[","].findall(value or ""):
+        name, *params = (p.strip() for p in _OUTSIDE_QUOTES[";"].findall(metric))
+        for param in params:
+            key, _, number = param.partition("=")
+            if name and key.strip().lower() == "dur":
+                with contextlib.suppress(ValueError):
+                    out[name] = float(number.strip().strip('"'))
+    return out
 
 
 @dataclass
@@ -158,7 +178,13 @@ class Load:
             "latency_mean_ms": round(float(statistics.fmean(ms)), 1),
             "client_cpu_s": round(self.client_cpu_s, 2),
             "errors": dict(Counter(o.error for o in self.outcomes if o.error).most_common(5)),
+            "server_timing_p50_ms": self.stages_p50_ms(),
         }
+
+    def stages_p50_ms(self) -> dict[str, float]:
+        """The median of each stage the 2xx answers' Server-Timing named, in ms."""
+        names = dict.fromkeys(name for o in self.ok for name in o.stages_ms)
+        return {n: round(statistics.median(o.stages_ms[n] for o in self.ok if n in o.stages_ms), 3) for n in names}
 
 
 def run_load(
@@ -210,7 +236,8 @@ async def _load(
                 answer = await connection.request("POST", "/v1/scores", payload, timeout_s)
                 elapsed = time.perf_counter() - start
                 if 200 <= answer.status < 300:
-                    outcome = Outcome(answer.status, elapsed, json.loads(answer.body).get("score_id"))
+                    outcome = Outcome(answer.status, elapsed, json.loads(answer.body).get("score_id"),
+                                      stages_ms=server_timing(answer.headers.get("server-timing")))  # fmt: skip
                 else:  # the problem+json code, e.g. AUDIT_UNAVAILABLE
                     outcome = Outcome(answer.status, elapsed, error=f"{answer.status} {_problem_code(answer.body)}")
             except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, HttpClientError,

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import pytest
 from bench._http_client import Connection
-from bench._service import Outcome, _load, healthz_latency_ms
+from bench._service import Outcome, _load, healthz_latency_ms, server_timing
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -67,11 +67,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"oops")
         else:
             auth = self.headers.get("Authorization")
-            self._json(201, {"score_id": f"{sent['ruc']}|{auth}"})
+            # what a scoring answer says of its time: a metric without a duration, a description, spacing
+            timing = 'score;dur=2.5, audit;desc="commit";dur=0.5,cache, app ; dur=4'
+            self._json(201, {"score_id": f"{sent['ruc']}|{auth}"}, {"Server-Timing": timing})
 
-    def _json(self, status: int, value: dict[str, str]) -> None:
+    def _json(self, status: int, value: dict[str, str], headers: dict[str, str] | None = None) -> None:
         data = json.dumps(value).encode()
         self.send_response(status)
+        for name, text in (headers or {}).items():
+            self.send_header(name, text)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -146,6 +150,20 @@ def test_a_load_records_each_answer_and_its_problem_code(server: tuple[str, int]
     assert len(_Handler.seen_ports) == 12
     assert sorted(Counter(_Handler.seen_ports).values()) == [4, 4, 4]
     assert healthz_latency_ms(f"http://{host}:{port}", 5) > 0
+    # each scored answer's Server-Timing, by stage; a refused one (422) times nothing
+    assert all(o.stages_ms == {"score": 2.5, "audit": 0.5, "app": 4.0} for o in load.ok)
+    assert all(o.stages_ms == {} for o in load.outcomes if o.status == 422)
+    assert load.summary()["server_timing_p50_ms"] == {"score": 2.5, "audit": 0.5, "app": 4.0}
+
+
+@pytest.mark.parametrize(
+    ("header", "stages"),
+    [(None, {}), ("", {}), ("app;dur=1.25", {"app": 1.25}), ("a;dur=1, b;dur=x, c", {"a": 1.0}),
+     ('db;desc="a, b; c";dur=3', {"db": 3.0}), ("x;DUR=2;desc=y", {"x": 2.0})],
+)  # fmt: skip
+def test_server_timing_is_read_by_stage(header: str | None, stages: dict[str, float]) -> None:
+    """Case-insensitive ``dur``; a quoted description may hold the separators."""
+    assert server_timing(header) == stages
 
 
 def test_an_answer_that_is_not_json_is_a_failed_request_not_a_crashed_load(server: tuple[str, int]) -> None:

@@ -695,6 +695,65 @@ def test_the_language_follows_accept_language_weights(svc: dict[str, Any], heade
         assert "content-language" not in refused.headers  # problem details are English whatever was asked
 
 
+def _server_timing(header: str) -> dict[str, float]:
+    """A ``Server-Timing`` value as milliseconds by stage name."""
+    out = {}
+    for part in header.split(","):
+        name, _, params = part.strip().partition(";")
+        out[name] = float(dict(p.split("=", 1) for p in params.split(";"))["dur"])
+    return out
+
+
+def test_a_scoring_answer_says_where_its_time_went(svc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Server-Timing: the scoring, the audit write, and the whole app, each stage under its own name (a scoring
+    slowed by 40 ms and a store write slowed by 80 ms show as such); a replayed or refused answer times no stage."""
+    import time
+
+    c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
+    body = _ok_body(svc)
+    state = svc["state"]
+    model, store = state.served(), state.store
+    score, record = model.score, store.record
+
+    def slow_score(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.04)
+        return score(*args, **kwargs)
+
+    def slow_record(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.08)
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(model, "score", slow_score)
+    monkeypatch.setattr(store, "record", slow_record)
+    for path, payload in (("/v1/scores", body), ("/v1/scores:batch", {"applications": [body, body]})):
+        r = c.post(path, json=payload, headers={**h, "Idempotency-Key": f"timing-{path}"})
+        assert r.status_code in (200, 201), r.text
+        t = _server_timing(r.headers["server-timing"])
+        assert list(t) == ["score", "audit", "app"], t
+        assert 40 <= t["score"] < 80 <= t["audit"], t
+        assert t["app"] >= t["score"] + t["audit"], t  # both stages lie inside the app's time
+        again = c.post(path, json=payload, headers={**h, "Idempotency-Key": f"timing-{path}"})
+        assert again.headers["idempotent-replayed"] == "true"
+        assert list(_server_timing(again.headers["server-timing"])) == ["app"]  # nothing scored or written
+    monkeypatch.undo()
+    refused = c.post("/v1/scores", json={**body, "ruc": "1"}, headers=h)
+    assert refused.status_code == 422
+    assert "server-timing" not in refused.headers
+
+
+def test_server_timing_can_be_turned_off(sme_bundle: dict[str, Any], tmp_path: Path) -> None:
+    app, state = make_app(sme_bundle["bundle"], f"sqlite:///{tmp_path / 'audit.db'}", lake=sme_bundle["lake"].root,
+                          server_timing=False)  # fmt: skip
+    tables = sme_bundle["tables"]
+    bodies = application_bodies(tables, [str(r) for r in tables["firms"]["ruc"].iloc[:20]], sme_bundle["as_of"])
+    with TestClient(app) as client:
+        h = {"Authorization": keys(state)["all"]}
+        answers = [client.post("/v1/scores", json=body, headers=h) for body in bodies]
+    scored = [r for r in answers if r.status_code == 201]
+    assert scored, [r.text for r in answers]
+    assert all("server-timing" not in r.headers for r in scored)
+
+
 def test_batch_items_are_documented_as_the_shared_application_schema(svc: dict[str, Any]) -> None:
     spec = svc["client"].get("/openapi.json").json()
     items = spec["components"]["schemas"]["BatchRequest"]["properties"]["applications"]["items"]

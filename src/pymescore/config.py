@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     requests_per_min_client: int = Field(default=0, ge=0, description="Requests per minute per client address (429).")
     requests_per_min_key: int = Field(default=0, ge=0, description="Requests per minute per API key (429).")
     body_timeout_s: float = Field(default=10.0, gt=0, le=300, description="Longest wait for a request's body (408).")
+    server_timing: bool = Field(
+        default=True,
+        description="Say in a Server-Timing header of each scoring answer where its time went (ms): the scoring, "
+        "the audit write, the whole app; browsers' developer tools show it. Off: the answers say nothing of it.",
+    )
     metrics_port: int = Field(
         default=0, ge=0, le=65535, description="Serve /metrics on this port only, not the API's (0: the API's port)."
     )

@@ -89,7 +89,7 @@ def create_app(state: ServiceState) -> FastAPI:
     # added first, so it runs inside ``Observer``: 408s and 413s are counted and logged like every other answer
     limit, timeout_s = settings.max_body_bytes, settings.body_timeout_s
     app.add_middleware(BodyLimit, limit=limit, timeout_s=timeout_s, metrics=state.metrics)
-    app.add_middleware(Observer, metrics=state.metrics)
+    app.add_middleware(Observer, metrics=state.metrics, server_timing=settings.server_timing)
     # in this order, the OpenAPI document lists the paths as it always has (predict after GET /v1/model)
     for router in (
         scores_router,

@@ -69,9 +69,10 @@ def scores_router(state: ServiceState) -> APIRouter:
                 (result,) = await _score(state, [body], lang)
                 if isinstance(result, ApplicationInvalidError):
                     raise ProblemError(422, result.message, code=result.code, errors=result.fields["errors"])  # type: ignore[arg-type]
-                ms = (time.perf_counter() - start) * 1000
-                row = _decision_row(result, printed, principal, idempotency_key, ms)
+                scored = time.perf_counter()
+                row = _decision_row(result, printed, principal, idempotency_key, (scored - start) * 1000)
                 await _store_decisions(state, [row], claim, 201, result.response)
+            request.state.timings = {"score": scored - start, "audit": time.perf_counter() - scored}
             state.to_shadow([body], [result.response["score_id"]], principal.tenant, lang)  # after the commit
             _record_metrics(state, [result])
             request.state.score_id = result.response["score_id"]
@@ -83,6 +84,7 @@ def scores_router(state: ServiceState) -> APIRouter:
                  responses={**AUTH_RESPONSES, **BODY_RESPONSES, **IN_FLIGHT})  # fmt: skip
     async def create_scores(
         body: BatchRequest,
+        request: Request,
         principal: Annotated[Principal, Depends(needs(state, "score"))],
         idempotency_key: IdempotencyKey = None,
         accept_language: Annotated[str | None, Header()] = None,
@@ -134,7 +136,8 @@ def scores_router(state: ServiceState) -> APIRouter:
                 **refused,
                 **dict(zip(valid, scored_valid, strict=True)),
             }
-            ms = (time.perf_counter() - start) * 1000 / max(len(valid), 1)
+            scored_at = time.perf_counter()
+            ms = (scored_at - start) * 1000 / max(len(valid), 1)
             items, rows, scored, shadowed = [], [], [], {}
             for i in range(len(body.applications)):
                 r = by_index[i]
@@ -148,6 +151,7 @@ def scores_router(state: ServiceState) -> APIRouter:
                     shadowed[i] = r
             response = {"results": items}
             await _store_decisions(state, rows, claim, 200, response)
+            request.state.timings = {"score": scored_at - start, "audit": time.perf_counter() - scored_at}
             _record_metrics(state, scored)
             return 200, response, shadowed
 
