@@ -62,6 +62,8 @@ class Reasons:
         self._absent = [self._absent_groups(c) for c in self.columns]
         self._not_sent = np.array([g for _, g, _ in self._absent], dtype=np.int64)
         self._too_little = np.array([g for _, _, g in self._absent], dtype=np.int64)
+        self._flags = tuple(dict.fromkeys(f for f, _, _ in self._absent if f))
+        self._which: dict[tuple[str, ...], np.ndarray] = {}  # per set of flags given: each column's flag index
 
     def _group(self, pair: tuple[str, str]) -> int:
         if pair[0] not in self._groups:
@@ -90,20 +92,22 @@ class Reasons:
     ) -> list[list[dict[str, Any]]]:
         n, m = points.shape
         absent = _absent_matrix(self.columns, values, n)
-        groups = np.broadcast_to(self._base, (n, m))
-        if absent.any():  # an absent value reads as why it is absent: its table not sent (flag 0), or too little
-            flags = list(dict.fromkeys(f for f, _, _ in self._absent if f and values is not None and f in values))
-            not_sent = np.zeros((n, len(flags) + 1), dtype=bool)  # the last column: a column without a flag
-            for i, f in enumerate(flags):
-                not_sent[:, i] = np.asarray(values[f], dtype=np.float64) == 0  # type: ignore[index]
-            which = np.array([flags.index(f) if f in flags else len(flags) for f, _, _ in self._absent])
-            alt = np.where(not_sent[:, which], self._not_sent, self._too_little)
-            groups = np.where(absent, alt, groups)
         # every column that pulls down, most first (each row's own argsort), grouped by the text it reads as:
         # the points added in that order, under the code of the first (heaviest) column of the group
         order = np.argsort(points, axis=1)
         ranked = np.take_along_axis(points, order, axis=1)
-        g = np.take_along_axis(groups, order, axis=1)
+        if absent.any():  # an absent value reads as why it is absent: its table not sent (flag 0), or too little
+            flags = tuple(f for f in self._flags if values is not None and f in values)
+            not_sent = np.zeros((n, len(flags) + 1), dtype=bool)  # the last column: a column without a flag
+            for i, f in enumerate(flags):
+                not_sent[:, i] = np.asarray(values[f], dtype=np.float64) == 0  # type: ignore[index]
+            if flags not in self._which:
+                at = [flags.index(f) if f in flags else len(flags) for f, _, _ in self._absent]
+                self._which[flags] = np.array(at, dtype=np.int64)
+            alt = np.where(not_sent[:, self._which[flags]], self._not_sent, self._too_little)
+            g = np.take_along_axis(np.where(absent, alt, self._base), order, axis=1)
+        else:
+            g = self._base[order]
         down = ranked < 0
         row = np.repeat(np.arange(n), m).reshape(n, m)[down]
         width = len(self._texts)

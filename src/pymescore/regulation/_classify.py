@@ -33,8 +33,12 @@ def credit_types(regulation: Regulation, annual_sales_pen: npt.ArrayLike, system
     debt = np.asarray(system_debt_pen, dtype=np.float64)
     mediana = np.nan_to_num(sales, nan=0.0) >= regulation.mediana_min_sales_pen
     micro = np.nan_to_num(debt, nan=0.0) <= regulation.micro_max_debt_pen
-    kinds = np.where(mediana, "mediana_empresa", np.where(micro, "microempresa", "pequena_empresa"))
-    return [str(k) for k in kinds]
+    kind = np.where(mediana, 2, micro.astype(np.int64))  # codes into _BUSINESS_TYPES
+    return [_BUSINESS_TYPES[k] for k in kind.tolist()]
+
+
+#: the business debtors' credit types by code: 0 pequeña empresa, 1 microempresa, 2 mediana empresa
+_BUSINESS_TYPES = ("pequena_empresa", "microempresa", "mediana_empresa")
 
 
 def align(regulation: Regulation, own: npt.ArrayLike, others: npt.ArrayLike, shares: npt.ArrayLike) -> I64:
