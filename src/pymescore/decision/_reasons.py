@@ -102,8 +102,8 @@ class Reasons:
             for i, f in enumerate(flags):
                 not_sent[:, i] = np.asarray(values[f], dtype=np.float64) == 0  # type: ignore[index]
             if flags not in self._which:
-                at = [flags.index(f) if f in flags else len(flags) for f, _, _ in self._absent]
-                self._which[flags] = np.array(at, dtype=np.int64)
+                of_flag = [flags.index(f) if f in flags else len(flags) for f, _, _ in self._absent]
+                self._which[flags] = np.array(of_flag, dtype=np.int64)
             alt = np.where(not_sent[:, self._which[flags]], self._not_sent, self._too_little)
             g = np.take_along_axis(np.where(absent, alt, self._base), order, axis=1)
         else:
