@@ -146,9 +146,10 @@ def server_timing(value: str | None) -> dict[str, float]:
         name, *params = (p.strip() for p in _OUTSIDE_QUOTES[";"].findall(metric))
         for param in params:
             key, _, number = param.partition("=")
-            if name and key.strip().lower() == "dur":
+            if name and key.strip().lower() == "dur":  # the first duration of a metric counts (W3C)
                 with contextlib.suppress(ValueError):
                     out[name] = float(number.strip().strip('"'))
+                break
     return out
 
 

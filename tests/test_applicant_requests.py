@@ -65,6 +65,7 @@ def test_a_denial_letter_holds_the_stored_reasons_and_the_deadline(api: dict[str
                "requested_on": "2026-07-23"}, headers=_headers(api))  # fmt: skip
     assert r.status_code == 201, r.text
     assert r.json()["deadline"] == "2026-08-05"
+    assert "server-timing" not in r.headers  # only the scoring answers say where their time went
     queue = c.get("/v1/applicant-requests", headers=_headers(api)).json()
     assert any(q["score_id"] == denied["score_id"] and q["kind"] == "reason" for q in queue)
     page = c.get(f"/v1/scores/{denied['score_id']}/letter", headers=_headers(api))

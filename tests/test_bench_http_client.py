@@ -159,7 +159,7 @@ def test_a_load_records_each_answer_and_its_problem_code(server: tuple[str, int]
 @pytest.mark.parametrize(
     ("header", "stages"),
     [(None, {}), ("", {}), ("app;dur=1.25", {"app": 1.25}), ("a;dur=1, b;dur=x, c", {"a": 1.0}),
-     ('db;desc="a, b; c";dur=3', {"db": 3.0}), ("x;DUR=2;desc=y", {"x": 2.0})],
+     ('db;desc="a, b; c";dur=3', {"db": 3.0}), ("x;DUR=2;desc=y;dur=3", {"x": 2.0})],
 )  # fmt: skip
 def test_server_timing_is_read_by_stage(header: str | None, stages: dict[str, float]) -> None:
     """Case-insensitive ``dur``; a quoted description may hold the separators."""

@@ -706,7 +706,7 @@ def _server_timing(header: str) -> dict[str, float]:
 
 def test_a_scoring_answer_says_where_its_time_went(svc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """Server-Timing: the scoring, the audit write, and the whole app, each stage under its own name (a scoring
-    slowed by 40 ms and a store write slowed by 80 ms show as such); a replayed or refused answer times no stage."""
+    slowed by 40 ms and a store write slowed by 200 ms show as such); a replayed or refused answer times no stage."""
     import time
 
     c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
@@ -720,7 +720,7 @@ def test_a_scoring_answer_says_where_its_time_went(svc: dict[str, Any], monkeypa
         return score(*args, **kwargs)
 
     def slow_record(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(0.08)
+        time.sleep(0.2)
         return record(*args, **kwargs)
 
     monkeypatch.setattr(model, "score", slow_score)
@@ -730,7 +730,8 @@ def test_a_scoring_answer_says_where_its_time_went(svc: dict[str, Any], monkeypa
         assert r.status_code in (200, 201), r.text
         t = _server_timing(r.headers["server-timing"])
         assert list(t) == ["score", "audit", "app"], t
-        assert 40 <= t["score"] < 80 <= t["audit"], t
+        assert 40 <= t["score"] < t["audit"], t
+        assert t["audit"] >= 200, t
         assert t["app"] >= t["score"] + t["audit"], t  # both stages lie inside the app's time
         again = c.post(path, json=payload, headers={**h, "Idempotency-Key": f"timing-{path}"})
         assert again.headers["idempotent-replayed"] == "true"

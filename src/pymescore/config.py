@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     server_timing: bool = Field(
         default=True,
         description="Say in a Server-Timing header of each scoring answer where its time went (ms): the scoring, "
-        "the audit write, the whole app; browsers' developer tools show it. Off: the answers say nothing of it.",
+        "the audit rows' write and commit, the whole app; browsers' developer tools show it. Off: the answers say "
+        "nothing of it.",
     )
     metrics_port: int = Field(
         default=0, ge=0, le=65535, description="Serve /metrics on this port only, not the API's (0: the API's port)."

@@ -36,6 +36,10 @@ BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: the routes whose answers carry ``Server-Timing``
+SCORING_PATHS = frozenset({"/v1/scores", "/v1/scores:batch"})
+
+
 class BodyLimit:
     """413 for a body larger than ``limit`` bytes, declared or streamed, before anything parses it; 408 (and the
     connection closed) for a body that has not fully arrived ``timeout_s`` after its headers did. The body is read
@@ -101,7 +105,7 @@ class Observer:
     no stream to a request (Starlette's ``BaseHTTPMiddleware`` added both, about 7% of the server's time). With
     ``server_timing``, a scoring answer's ``Server-Timing`` header says where its time went: the stages its route
     timed (``request.state.timings``, seconds by name: ``score``, ``audit``) and ``app``, from the request's
-    entry into the app to the start of its answer, in milliseconds."""
+    entry into the app (its body still to be read) to the start of its answer, in milliseconds."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics, server_timing: bool = True) -> None:
         self.app, self.metrics, self.server_timing = app, metrics, server_timing
@@ -115,6 +119,7 @@ class Observer:
         metrics.in_flight.inc()
         status = 500
         scoring = scope["method"] == "POST" and scope["path"].startswith("/v1/scores")
+        timed = self.server_timing and scoring and scope["path"] in SCORING_PATHS
 
         async def observed(message: Message) -> None:
             nonlocal status
@@ -127,7 +132,7 @@ class Observer:
                         wanted = Headers(scope=scope).get("accept-language")
                         headers["Content-Language"] = negotiate_lang(wanted)
                     headers["Vary"] = "Accept-Language"
-                    if self.server_timing:
+                    if timed:
                         headers["Server-Timing"] = timing_header(scope, time.perf_counter() - start)
             await send(message)
 
