@@ -49,7 +49,8 @@ def rule_entries(rules: list[str], lang: str) -> list[dict[str, str]]:
 
 
 class DecisionStage:
-    """A bundle's compiled model + a policy; read-only after construction (thread-safe)."""
+    """A bundle's compiled model + a policy; read-only after construction but for memos of derived values, which
+    threads may fill at once with equal values (thread-safe)."""
 
     def __init__(self, model: FittedModel, reference: Mapping[str, Any], policy: Policy, nthread: int = 1) -> None:
         self.model = model
