@@ -706,7 +706,8 @@ def _server_timing(header: str) -> dict[str, float]:
 
 def test_a_scoring_answer_says_where_its_time_went(svc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """Server-Timing: the scoring, the audit write, and the whole app, each stage under its own name (a scoring
-    slowed by 40 ms and a store write slowed by 200 ms show as such); a replayed or refused answer times no stage."""
+    slowed by 40 ms and a store write slowed by 200 ms show as such, in the header and in the stage histogram); a
+    replayed or refused answer times no stage."""
     import time
 
     c, h = svc["client"], {"Authorization": svc["keys"]["all"]}
@@ -725,6 +726,13 @@ def test_a_scoring_answer_says_where_its_time_went(svc: dict[str, Any], monkeypa
 
     monkeypatch.setattr(model, "score", slow_score)
     monkeypatch.setattr(store, "record", slow_record)
+    registry = state.metrics.registry
+
+    def stage_sums() -> tuple[float, float]:
+        name = "pymescore_scoring_stage_duration_seconds_sum"
+        return tuple(registry.get_sample_value(name, {"stage": s}) or 0.0 for s in ("score", "audit"))  # type: ignore[return-value]
+
+    before = stage_sums()
     for path, payload in (("/v1/scores", body), ("/v1/scores:batch", {"applications": [body, body]})):
         r = c.post(path, json=payload, headers={**h, "Idempotency-Key": f"timing-{path}"})
         assert r.status_code in (200, 201), r.text
@@ -736,6 +744,10 @@ def test_a_scoring_answer_says_where_its_time_went(svc: dict[str, Any], monkeypa
         again = c.post(path, json=payload, headers={**h, "Idempotency-Key": f"timing-{path}"})
         assert again.headers["idempotent-replayed"] == "true"
         assert list(_server_timing(again.headers["server-timing"])) == ["app"]  # nothing scored or written
+    # the same stages in the metrics, for Prometheus: the two scored requests, not the replays
+    score_s, audit_s = (after - earlier for after, earlier in zip(stage_sums(), before, strict=True))
+    assert 0.08 <= score_s < audit_s, (score_s, audit_s)
+    assert 0.4 <= audit_s < 0.8, (score_s, audit_s)
     monkeypatch.undo()
     refused = c.post("/v1/scores", json={**body, "ruc": "1"}, headers=h)
     assert refused.status_code == 422

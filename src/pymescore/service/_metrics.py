@@ -21,6 +21,8 @@ from prometheus_client import (
 SCORE_BUCKETS = tuple(float(x) for x in range(300, 851, 25))
 PD_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0)
+#: a scoring request's stages: milliseconds when all is well, up to the store's timeout (1.5 s) when it is not
+STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.5, 5.0)
 
 
 def public_source(source: str) -> str:
@@ -41,6 +43,10 @@ class Metrics:
         self.latency = Histogram(
             "pymescore_http_request_duration_seconds", "Request latency by route", ["route"], buckets=LATENCY_BUCKETS,
             registry=r,
+        )  # fmt: skip
+        self.stages = Histogram(
+            "pymescore_scoring_stage_duration_seconds", "Scoring requests' stages: score (features, model, reasons, "
+            "decision) and audit (the decisions written and committed)", ["stage"], buckets=STAGE_BUCKETS, registry=r,
         )  # fmt: skip
         self.in_flight = Gauge(
             "pymescore_http_requests_in_flight", "Requests being served", registry=r, multiprocess_mode="livesum"

@@ -72,7 +72,7 @@ def scores_router(state: ServiceState) -> APIRouter:
                 scored = time.perf_counter()
                 row = _decision_row(result, printed, principal, idempotency_key, (scored - start) * 1000)
                 await _store_decisions(state, [row], claim, 201, result.response)
-            request.state.timings = {"score": scored - start, "audit": time.perf_counter() - scored}
+            _timed(state, request, scored - start, time.perf_counter() - scored)
             state.to_shadow([body], [result.response["score_id"]], principal.tenant, lang)  # after the commit
             _record_metrics(state, [result])
             request.state.score_id = result.response["score_id"]
@@ -151,7 +151,7 @@ def scores_router(state: ServiceState) -> APIRouter:
                     shadowed[i] = r
             response = {"results": items}
             await _store_decisions(state, rows, claim, 200, response)
-            request.state.timings = {"score": scored_at - start, "audit": time.perf_counter() - scored_at}
+            _timed(state, request, scored_at - start, time.perf_counter() - scored_at)
             _record_metrics(state, scored)
             return 200, response, shadowed
 
@@ -215,6 +215,13 @@ async def _store_decisions(
     except ProblemError:
         state.metrics.audit_failures.inc(max(len(rows), 1))
         raise
+
+
+def _timed(state: ServiceState, request: Request, score_s: float, audit_s: float) -> None:
+    """A scoring request's stages, in seconds: for its Server-Timing header and the stage histogram."""
+    request.state.timings = {"score": score_s, "audit": audit_s}
+    state.metrics.stages.labels("score").observe(score_s)
+    state.metrics.stages.labels("audit").observe(audit_s)
 
 
 def _record_metrics(state: ServiceState, scored: list[Scored]) -> None:
