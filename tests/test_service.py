@@ -397,6 +397,8 @@ def test_a_failed_decision_write_is_503_stores_nothing_and_frees_the_key(
     body = _ok_body(svc)
     before = state.store.count()
     failures = state.metrics.audit_failures._value.get()
+    audits = state.metrics.registry.get_sample_value("pymescore_scoring_stage_duration_seconds_count",
+                                                     {"stage": "audit"}) or 0.0  # fmt: skip
 
     def down(*_args: Any, **_kwargs: Any) -> None:
         raise StoreUnavailableError("audit store: expected a reachable database, got OperationalError")
@@ -407,6 +409,9 @@ def test_a_failed_decision_write_is_503_stores_nothing_and_frees_the_key(
     assert r.json()["code"] == "AUDIT_UNAVAILABLE"
     assert state.store.count() == before
     assert state.metrics.audit_failures._value.get() == failures + 1
+    # a failed write is timed too: a store that slows down shows in the stage histogram before it fails
+    assert state.metrics.registry.get_sample_value("pymescore_scoring_stage_duration_seconds_count",
+                                                   {"stage": "audit"}) == audits + 1  # fmt: skip
     monkeypatch.undo()
     r = c.post("/v1/scores", json=body, headers=h)  # the same key runs again once the store is back
     assert r.status_code == 201
