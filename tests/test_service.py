@@ -397,8 +397,8 @@ def test_a_failed_decision_write_is_503_stores_nothing_and_frees_the_key(
     body = _ok_body(svc)
     before = state.store.count()
     failures = state.metrics.audit_failures._value.get()
-    audits = state.metrics.registry.get_sample_value("pymescore_scoring_stage_duration_seconds_count",
-                                                     {"stage": "audit"}) or 0.0  # fmt: skip
+    audited = {"route": "/v1/scores", "stage": "audit"}
+    audits = state.metrics.registry.get_sample_value("pymescore_scoring_stage_duration_seconds_count", audited) or 0.0
 
     def down(*_args: Any, **_kwargs: Any) -> None:
         raise StoreUnavailableError("audit store: expected a reachable database, got OperationalError")
@@ -410,8 +410,8 @@ def test_a_failed_decision_write_is_503_stores_nothing_and_frees_the_key(
     assert state.store.count() == before
     assert state.metrics.audit_failures._value.get() == failures + 1
     # a failed write is timed too: a store that slows down shows in the stage histogram before it fails
-    assert state.metrics.registry.get_sample_value("pymescore_scoring_stage_duration_seconds_count",
-                                                   {"stage": "audit"}) == audits + 1  # fmt: skip
+    counted = state.metrics.registry.get_sample_value("pymescore_scoring_stage_duration_seconds_count", audited)
+    assert counted == audits + 1
     monkeypatch.undo()
     r = c.post("/v1/scores", json=body, headers=h)  # the same key runs again once the store is back
     assert r.status_code == 201
@@ -733,11 +733,14 @@ def test_a_scoring_answer_says_where_its_time_went(svc: dict[str, Any], monkeypa
     monkeypatch.setattr(store, "record", slow_record)
     registry = state.metrics.registry
 
-    def stage_sums() -> tuple[float, float]:
-        name = "pymescore_scoring_stage_duration_seconds_sum"
-        return tuple(registry.get_sample_value(name, {"stage": s}) or 0.0 for s in ("score", "audit"))  # type: ignore[return-value]
+    def stages() -> dict[tuple[str, str, str], float]:
+        """The stage histogram's count and sum of seconds, by route and stage."""
+        return {(route, stage, part): registry.get_sample_value(f"pymescore_scoring_stage_duration_seconds_{part}",
+                                                                {"route": route, "stage": stage}) or 0.0
+                for route in ("/v1/scores", "/v1/scores:batch") for stage in ("score", "audit")
+                for part in ("count", "sum")}  # fmt: skip
 
-    before = stage_sums()
+    before = stages()
     for path, payload in (("/v1/scores", body), ("/v1/scores:batch", {"applications": [body, body]})):
         r = c.post(path, json=payload, headers={**h, "Idempotency-Key": f"timing-{path}"})
         assert r.status_code in (200, 201), r.text
@@ -749,10 +752,12 @@ def test_a_scoring_answer_says_where_its_time_went(svc: dict[str, Any], monkeypa
         again = c.post(path, json=payload, headers={**h, "Idempotency-Key": f"timing-{path}"})
         assert again.headers["idempotent-replayed"] == "true"
         assert list(_server_timing(again.headers["server-timing"])) == ["app"]  # nothing scored or written
-    # the same stages in the metrics, for Prometheus: the two scored requests, not the replays
-    score_s, audit_s = (after - earlier for after, earlier in zip(stage_sums(), before, strict=True))
-    assert 0.08 <= score_s < audit_s, (score_s, audit_s)
-    assert 0.4 <= audit_s < 0.8, (score_s, audit_s)
+    # the same stages in the metrics, for Prometheus, by route: each scored request once, not its replay
+    grown = {k: v - before[k] for k, v in stages().items()}
+    for route in ("/v1/scores", "/v1/scores:batch"):
+        assert grown[(route, "score", "count")] == grown[(route, "audit", "count")] == 1, grown
+        assert 0.04 <= grown[(route, "score", "sum")] < grown[(route, "audit", "sum")], grown
+        assert grown[(route, "audit", "sum")] >= 0.2, grown
     monkeypatch.undo()
     refused = c.post("/v1/scores", json={**body, "ruc": "1"}, headers=h)
     assert refused.status_code == 422

@@ -46,7 +46,8 @@ class Metrics:
         )  # fmt: skip
         self.stages = Histogram(
             "pymescore_scoring_stage_duration_seconds", "Scoring requests' stages: score (features, model, reasons, "
-            "decision) and audit (the decisions written and committed)", ["stage"], buckets=STAGE_BUCKETS, registry=r,
+            "decision) and audit (the decisions written and committed), by route", ["route", "stage"],
+            buckets=STAGE_BUCKETS, registry=r,
         )  # fmt: skip
         self.in_flight = Gauge(
             "pymescore_http_requests_in_flight", "Requests being served", registry=r, multiprocess_mode="livesum"

@@ -37,6 +37,8 @@ IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=255,
                                               description="Makes a retried POST safe (1-255 characters).")]  # fmt: skip
 IN_FLIGHT: dict[int | str, dict[str, Any]] = {409: {"model": Problem, "description": "Idempotency-Key in flight"}}
 
+#: the scoring routes, as the stage histogram labels them (a batch's stages are one request's, up to batch_max rows)
+SINGLE, BATCH = "/v1/scores", "/v1/scores:batch"
 _JSON_KINDS = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", type(None): "null"}
 
 
@@ -66,12 +68,12 @@ def scores_router(state: ServiceState) -> APIRouter:
         async def work(claim: Claim | None) -> tuple[int, dict[str, Any]]:
             start = time.perf_counter()
             with state.champion_busy():
-                (result,) = await _score(state, [body], lang)
+                (result,) = await _score(state, [body], lang, SINGLE)
                 if isinstance(result, ApplicationInvalidError):
                     raise ProblemError(422, result.message, code=result.code, errors=result.fields["errors"])  # type: ignore[arg-type]
                 scored = time.perf_counter()
                 row = _decision_row(result, printed, principal, idempotency_key, (scored - start) * 1000)
-                stored = await _store_decisions(state, [row], claim, 201, result.response)
+                stored = await _store_decisions(state, [row], claim, 201, result.response, SINGLE)
             request.state.timings = {"score": scored - start, "audit": stored}  # for Server-Timing
             state.to_shadow([body], [result.response["score_id"]], principal.tenant, lang)  # after the commit
             _record_metrics(state, [result])
@@ -131,7 +133,7 @@ def scores_router(state: ServiceState) -> APIRouter:
         async def decide(claim: Claim | None) -> tuple[int, dict[str, Any], dict[int, Scored]]:
             start = time.perf_counter()
             valid = sorted(parsed)
-            scored_valid = await _score(state, [parsed[i] for i in valid], lang) if valid else []
+            scored_valid = await _score(state, [parsed[i] for i in valid], lang, BATCH) if valid else []
             by_index: dict[int, Scored | ApplicationInvalidError] = {
                 **refused,
                 **dict(zip(valid, scored_valid, strict=True)),
@@ -150,7 +152,7 @@ def scores_router(state: ServiceState) -> APIRouter:
                     scored.append(r)
                     shadowed[i] = r
             response = {"results": items}
-            stored = await _store_decisions(state, rows, claim, 200, response)
+            stored = await _store_decisions(state, rows, claim, 200, response, BATCH)
             request.state.timings = {"score": scored_at - start, "audit": stored}  # for Server-Timing
             _record_metrics(state, scored)
             return 200, response, shadowed
@@ -182,9 +184,10 @@ def predict_router(state: ServiceState) -> APIRouter:
 
 
 async def _score(
-    state: ServiceState, requests: list[ScoreRequest], lang: str
+    state: ServiceState, requests: list[ScoreRequest], lang: str, route: str
 ) -> list[Scored | ApplicationInvalidError]:
-    """The requests scored in a scoring thread (timed in the stage histogram, a wait for a slot included)."""
+    """The requests scored in a scoring thread (timed in the stage histogram under ``route``, a wait for a slot
+    included)."""
     model = state.served()
     start = time.perf_counter()
     try:
@@ -192,7 +195,7 @@ async def _score(
     except PymescoreError as exc:  # a contract rule the checks above did not catch: still the client's input
         raise ProblemError(422, exc.message, code=exc.code) from exc
     finally:
-        state.metrics.stages.labels("score").observe(time.perf_counter() - start)
+        state.metrics.stages.labels(route, "score").observe(time.perf_counter() - start)
 
 
 def _decision_row(s: Scored, printed: str, principal: Principal, key: str | None, ms: float) -> dict[str, Any]:
@@ -208,10 +211,12 @@ def _decision_row(s: Scored, printed: str, principal: Principal, key: str | None
 
 
 async def _store_decisions(
-    state: ServiceState, rows: list[dict[str, Any]], claim: Claim | None, status: int, response: dict[str, Any]
-) -> float:
+    state: ServiceState, rows: list[dict[str, Any]], claim: Claim | None, status: int, response: dict[str, Any],
+    route: str,
+) -> float:  # fmt: skip
     """Store the decisions and complete the claim in one transaction; the seconds it took (timed in the stage
-    histogram, a write that failed or timed out included: a slow store shows there before it fails)."""
+    histogram under ``route``, a write that failed or timed out included: a slow store shows there before it
+    fails)."""
     done = None if claim is None else (*claim, status, response)
     start = time.perf_counter()
     try:
@@ -223,7 +228,7 @@ async def _store_decisions(
         raise
     finally:
         spent = time.perf_counter() - start
-        state.metrics.stages.labels("audit").observe(spent)
+        state.metrics.stages.labels(route, "audit").observe(spent)
     return spent
 
 
