@@ -184,8 +184,13 @@ class Load:
 
     def stages_p50_ms(self) -> dict[str, float]:
         """The median of each stage the 2xx answers' Server-Timing named, in ms."""
-        names = dict.fromkeys(name for o in self.ok for name in o.stages_ms)
-        return {n: round(statistics.median(o.stages_ms[n] for o in self.ok if n in o.stages_ms), 3) for n in names}
+        return stage_medians([o.stages_ms for o in self.ok])
+
+
+def stage_medians(timings: list[dict[str, float]]) -> dict[str, float]:
+    """The median of each stage over the timings that name it (ms by stage), in the order first named."""
+    names = dict.fromkeys(name for t in timings for name in t)
+    return {n: round(statistics.median(t[n] for t in timings if n in t), 3) for n in names}
 
 
 def run_load(

@@ -48,6 +48,7 @@ from bench._service import (
     healthz_latency_ms,
     request_bodies,
     run_load,
+    stage_medians,
     start_server,
 )
 from pymescore.bundle import load_bundle
@@ -173,11 +174,9 @@ def http_phase(
                     stages.append(load.stages_p50_ms())
                     health.append(healthz_latency_ms(server.url, 50))
                 # where a POST's time went, by the server's own Server-Timing (medians of the repeats' medians)
-                names = dict.fromkeys(n for s in stages for n in s)
-                named = {n: round(statistics.median(s[n] for s in stages if n in s), 3) for n in names}
                 out["c1"] = {"post_p50_ms_repeats": posts, "healthz_p50_ms_repeats": health,
                              "post_p50_ms": statistics.median(posts), "healthz_p50_ms": statistics.median(health),
-                             "server_timing_p50_ms": named}  # fmt: skip
+                             "server_timing_p50_ms": stage_medians(stages)}  # fmt: skip
                 continue
             cpu0 = server.cpu_seconds()
             load = run_load(server.url, key, bodies, args.requests, c, args.seconds)

@@ -36,8 +36,10 @@ BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-#: the routes whose answers carry ``Server-Timing``
-SCORING_PATHS = frozenset({"/v1/scores", "/v1/scores:batch"})
+#: the scoring routes: their answers carry ``Server-Timing``, and the stage histogram labels them so (a batch's
+#: stages are one request's, up to batch_max rows)
+SINGLE, BATCH = "/v1/scores", "/v1/scores:batch"
+SCORING_PATHS = frozenset({SINGLE, BATCH})
 
 
 class BodyLimit:

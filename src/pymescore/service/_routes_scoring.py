@@ -16,7 +16,7 @@ from pymescore.service import _problems as problems
 from pymescore.service._auth import needs
 from pymescore.service._bodies import StrictJsonRoute
 from pymescore.service._guard import ruc_hash
-from pymescore.service._http import AUTH_RESPONSES, BODY_RESPONSES, negotiate_lang
+from pymescore.service._http import AUTH_RESPONSES, BATCH, BODY_RESPONSES, SINGLE, negotiate_lang
 from pymescore.service._idempotency import Claim, conflict, fingerprint, idempotent, request_key
 from pymescore.service._problems import ProblemError
 from pymescore.service._schemas import (
@@ -37,8 +37,6 @@ IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=255,
                                               description="Makes a retried POST safe (1-255 characters).")]  # fmt: skip
 IN_FLIGHT: dict[int | str, dict[str, Any]] = {409: {"model": Problem, "description": "Idempotency-Key in flight"}}
 
-#: the scoring routes, as the stage histogram labels them (a batch's stages are one request's, up to batch_max rows)
-SINGLE, BATCH = "/v1/scores", "/v1/scores:batch"
 _JSON_KINDS = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", type(None): "null"}
 
 
@@ -47,7 +45,7 @@ def scores_router(state: ServiceState) -> APIRouter:
     router = APIRouter(route_class=StrictJsonRoute)
     settings = state.settings
 
-    @router.post("/v1/scores", response_model=ScoreResponse, status_code=201, tags=["scoring"],
+    @router.post(SINGLE, response_model=ScoreResponse, status_code=201, tags=["scoring"],
                  responses={**AUTH_RESPONSES, **BODY_RESPONSES, **IN_FLIGHT})  # fmt: skip
     async def create_score(
         body: ScoreRequest,
@@ -80,9 +78,9 @@ def scores_router(state: ServiceState) -> APIRouter:
             request.state.score_id = result.response["score_id"]
             return 201, result.response
 
-        return await idempotent(state, principal, idempotency_key, request_key("/v1/scores", [printed]), work)
+        return await idempotent(state, principal, idempotency_key, request_key(SINGLE, [printed]), work)
 
-    @router.post("/v1/scores:batch", response_model=BatchResponse, tags=["scoring"],
+    @router.post(BATCH, response_model=BatchResponse, tags=["scoring"],
                  responses={**AUTH_RESPONSES, **BODY_RESPONSES, **IN_FLIGHT})  # fmt: skip
     async def create_scores(
         body: BatchRequest,
@@ -157,7 +155,7 @@ def scores_router(state: ServiceState) -> APIRouter:
             _record_metrics(state, scored)
             return 200, response, shadowed
 
-        return await idempotent(state, principal, idempotency_key, request_key("/v1/scores:batch", prints), work)
+        return await idempotent(state, principal, idempotency_key, request_key(BATCH, prints), work)
 
     return router
 
