@@ -1,0 +1,89 @@
+"""The accuracy benchmark's protocol: repeated folds shared by every method, and the paired gap's interval."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from bench._datasets import SEED, LoadedDataset
+from bench.accuracy import N_FOLDS, folds_for, paired_gap
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+from sklearn.model_selection import StratifiedKFold
+
+
+def _data(n: int = 103, train_mask: np.ndarray | None = None) -> LoadedDataset:
+    y = (np.arange(n) % 4 == 0).astype(int)
+    spec: Any = SimpleNamespace(split_column="Selected")
+    return LoadedDataset(spec, pd.DataFrame({"x": np.arange(n)}), y, 0, train_mask)
+
+
+def test_one_partition_is_the_published_protocol() -> None:
+    data = _data()
+    protocol, folds = folds_for(data)
+    expected = StratifiedKFold(N_FOLDS, shuffle=True, random_state=SEED).split(np.zeros(len(data.y)), data.y)
+    assert protocol == f"stratified 5-fold CV, seed {SEED}"
+    for (tr, te), (tr0, te0) in zip(folds, expected, strict=True):
+        assert np.array_equal(tr, tr0)
+        assert np.array_equal(te, te0)
+
+
+def test_repeats_add_partitions_after_the_published_one() -> None:
+    data = _data()
+    _, one = folds_for(data)
+    protocol, three = folds_for(data, repeats=3)
+    assert protocol == f"stratified 5-fold CV repeated 3 times, seeds {SEED}-{SEED + 2}"
+    assert len(three) == 3 * N_FOLDS
+    for (tr, te), (tr1, te1) in zip(three[:N_FOLDS], one, strict=True):  # the first partition is unchanged
+        assert np.array_equal(tr, tr1)
+        assert np.array_equal(te, te1)
+    tests_of = [np.sort(np.concatenate([te for _, te in three[r * N_FOLDS : (r + 1) * N_FOLDS]])) for r in range(3)]
+    for covered in tests_of:  # each partition tests every row exactly once
+        assert np.array_equal(covered, np.arange(len(data.y)))
+    firsts = [three[r * N_FOLDS][1] for r in range(3)]
+    assert not np.array_equal(firsts[0], firsts[1])
+    assert not np.array_equal(firsts[1], firsts[2])
+
+
+def test_own_split_ignores_repeats() -> None:
+    mask = np.arange(40) < 25
+    protocol, folds = folds_for(_data(40, mask), repeats=3)
+    assert protocol.startswith("own split: Selected=1 train (25 rows)")
+    assert len(folds) == 1
+    assert np.array_equal(folds[0][1], np.arange(25, 40))
+
+
+def test_paired_gap_by_hand() -> None:
+    own, peer = [0.80, 0.82, 0.81, 0.79, 0.83], [0.79, 0.80, 0.82, 0.78, 0.81]
+    d = np.array(own) - np.array(peer)  # 0.01, 0.02, -0.01, 0.01, 0.02
+    gap = paired_gap(own, peer, 0.2)
+    assert gap is not None
+    se = np.sqrt((1 / 5 + 0.25) * d.var(ddof=1))
+    half = stats.t.ppf(0.975, 4) * se
+    assert gap["mean"] == pytest.approx(0.01, abs=1e-9)
+    assert gap["ci95"] == pytest.approx([round(0.01 - half, 5), round(0.01 + half, 5)])
+    assert gap["folds_ahead"] == 4
+    assert gap["folds"] == 5
+    assert paired_gap([0.9], [0.8], 0.2) is None  # one split: no spread
+
+
+@given(st.lists(st.floats(-0.05, 0.05), min_size=2, max_size=30), st.floats(0.05, 0.5))
+def test_paired_gap_interval_is_wider_than_the_naive_one(diffs: list[float], share: float) -> None:
+    peer = [0.8] * len(diffs)
+    own = [0.8 + d for d in diffs]
+    gap = paired_gap(own, peer, share)
+    assert gap is not None
+    lo, hi = gap["ci95"]
+    assert lo <= gap["mean"] + 1e-5
+    assert gap["mean"] <= hi + 1e-5
+    d = np.asarray(own) - np.asarray(peer)
+    naive = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    # the correction only widens: the folds' training rows overlap
+    assert (hi - lo) / 2 >= naive - 1e-5
+    flipped = paired_gap(peer, own, share)
+    assert flipped is not None
+    assert flipped["mean"] == pytest.approx(-gap["mean"], abs=1e-5)
