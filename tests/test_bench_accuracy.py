@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from bench._datasets import SEED, LoadedDataset
-from bench.accuracy import N_FOLDS, folds_for, paired_gap
+from bench.accuracy import N_FOLDS, folds_for, paired_bootstrap, paired_gap
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
@@ -87,3 +87,21 @@ def test_paired_gap_interval_is_wider_than_the_naive_one(diffs: list[float], sha
     flipped = paired_gap(peer, own, share)
     assert flipped is not None
     assert flipped["mean"] == pytest.approx(-gap["mean"], abs=1e-5)
+
+
+def test_paired_bootstrap_of_one_split() -> None:
+    rng = np.random.default_rng(3)
+    y = (rng.random(400) < 0.3).astype(int)
+    noise = rng.normal(size=400)
+    good, weak = y + 0.5 * noise, y + 3.0 * noise
+    same = paired_bootstrap(y, good, good, rounds=200)
+    assert same["mean"] == 0.0
+    assert same["ci95"] == [0.0, 0.0]
+    assert same["share_level_or_ahead"] == 1.0
+    ahead = paired_bootstrap(y, good, weak, rounds=200)
+    assert ahead["ci95"][0] > 0  # a clearly better model: the whole interval above 0
+    assert ahead["ci95"][0] <= ahead["mean"] <= ahead["ci95"][1]
+    behind = paired_bootstrap(y, weak, good, rounds=200)
+    assert behind["mean"] == pytest.approx(-ahead["mean"], abs=1e-5)
+    assert behind["ci95"][1] < 0
+    assert behind["share_level_or_ahead"] == 0.0
