@@ -615,10 +615,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             "peer_column_kinds": PeerPreprocessor().fit(data.X).kinds(),
             "methods": {},
         }
-        predictions: dict[str, list[np.ndarray]] = {}
+        predictions: dict[str, list[np.ndarray]] = {name: [] for name in fitters}  # kept for one split only
         for name, predictor in fitters.items():
-            predictions[name] = []
-            entry["methods"][name] = run_method(name, predictor, data, folds, log, predictions[name])
+            kept = predictions[name] if len(folds) == 1 else None
+            entry["methods"][name] = run_method(name, predictor, data, folds, log, kept)
         peers = {m: r["mean"] for m, r in entry["methods"].items() if m in PEERS and r["mean"] is not None}
         peers = {m: v for m, v in peers.items() if "error" not in entry["methods"][m]}
         entry["best_peer"] = max(peers, key=lambda m: peers[m]) if peers else None

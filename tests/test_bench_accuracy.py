@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -105,3 +107,60 @@ def test_paired_bootstrap_of_one_split() -> None:
     assert behind["mean"] == pytest.approx(-ahead["mean"], abs=1e-5)
     assert behind["ci95"][1] < 0
     assert behind["share_level_or_ahead"] == 0.0
+
+
+def test_paired_bootstrap_is_stratified() -> None:
+    # 3 positives in 300 rows: an unstratified resample would often hold none, and its AUC would not exist
+    y = np.zeros(300, dtype=int)
+    y[[5, 150, 290]] = 1
+    score = np.linspace(0, 1, 300)
+    gap = paired_bootstrap(y, score, score[::-1].copy(), rounds=300)
+    assert gap["rounds"] == 300
+    assert gap["ci95"][0] <= gap["mean"] <= gap["ci95"][1]
+
+
+def _stub(column: str, noise: float) -> Any:
+    def predict(x_train: pd.DataFrame, y: np.ndarray, x_test: pd.DataFrame) -> np.ndarray:
+        rng = np.random.default_rng(len(x_test))
+        return np.asarray(x_test[column], dtype=float) + noise * rng.normal(size=len(x_test))
+
+    return predict
+
+
+def test_main_writes_each_datasets_paired_gap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through ``main``: 5 folds × 2 partitions on a cross-validated set (the corrected t with n_test/n_train ¼),
+    and the one-split set's bootstrap read from pymescore's and the best peer's own predictions."""
+    from bench import accuracy
+
+    rng = np.random.default_rng(0)
+    n = 300
+    signal = rng.normal(size=n)
+    frame = pd.DataFrame({"a": signal + rng.normal(size=n), "b": signal + 2 * rng.normal(size=n)})
+    frame["y"] = (signal > 0.5).astype(int)
+    frame.to_csv(tmp_path / "cv.csv", index=False)
+    frame.assign(Selected=(np.arange(n) < 200).astype(int)).to_csv(tmp_path / "split.csv", index=False)
+    (tmp_path / "benchmarks.toml").write_text(
+        '[toy]\npath = "cv.csv"\nformat = "csv"\ntarget = "y"\npositive = "1"\n\n'
+        '[sba_case]\npath = "split.csv"\nformat = "csv"\ntarget = "y"\npositive = "1"\ndrop = ["Selected"]\n'
+    )
+    monkeypatch.setitem(accuracy.PEER_FITTERS, "logistic", _stub("b", 0.0))  # the weaker peer
+    monkeypatch.setitem(accuracy.PEER_FITTERS, "xgboost", _stub("a", 1.0))
+    monkeypatch.setattr(accuracy, "pymescore_predictor", lambda *args: _stub("a", 0.5))
+    out = tmp_path / "acc.json"
+    accuracy.main(["--datasets", str(tmp_path), "--methods", "logistic,xgboost,pymescore", "--repeats", "2",
+                   "--out", str(out), "--md", str(tmp_path / "acc.md")])  # fmt: skip
+    result = json.loads(out.read_text())
+    assert result["args"]["repeats"] == 2
+    toy = result["datasets"]["toy"]
+    assert len(toy["methods"]["pymescore"]["fold_auc"]) == 10
+    best = toy["best_peer"]
+    own, peer = np.array(toy["methods"]["pymescore"]["fold_auc"]), np.array(toy["methods"][best]["fold_auc"])
+    d = own - peer
+    half = stats.t.ppf(0.975, 9) * np.sqrt((1 / 10 + 0.25) * d.var(ddof=1))
+    assert toy["pymescore_paired"]["ci95"] == pytest.approx([d.mean() - half, d.mean() + half], abs=2e-5)
+    split = result["datasets"]["sba_case"]
+    assert len(split["methods"]["pymescore"]["fold_auc"]) == 1  # its own split, whatever --repeats
+    gap = split["methods"]["pymescore"]["fold_auc"][0] - split["methods"][split["best_peer"]]["fold_auc"][0]
+    assert split["pymescore_paired"]["mean"] == pytest.approx(gap, abs=2e-5)
+    assert split["pymescore_paired"]["rounds"] == 2000
+    assert "gap 95% interval" in (tmp_path / "acc.md").read_text()
