@@ -1,13 +1,14 @@
 """Benchmark: pymescore's test AUC against peer models on every public dataset of shared/datasets.
 
 Protocol (benchmarks.toml): stratified 5-fold cross-validation, seed 20261127, the same folds for every method;
-mean and standard deviation (ddof=1) of the test-fold AUC; ``--repeats R`` repeats the 5 folds on R partitions (seeds
-20261127, 20261128, …; the first is the default's), the same for every method. pymescore against the best peer is
-also given as a paired gap with a 95% interval (Nadeau & Bengio's corrected resampled t: the folds' training rows
-overlap, so the plain t-interval would be too narrow; on a dataset's own split, a paired bootstrap of its test
-rows). ``sba_case`` uses the paper's own split instead
+mean and standard deviation (ddof=1) of the test-fold AUC. ``sba_case`` uses the paper's own split instead
 (Selected=1 train, Selected=0 test: one AUC, no std). Datasets larger than ``--max-rows`` (SBA national, 897k
 labelled loans) are replaced by a stratified random sample of that size, recorded in the output.
+
+``--repeats R`` repeats the 5 folds on R partitions (seeds 20261127, 20261128, …; the first is the default's), the
+same for every method. pymescore against the best peer is also given as a paired gap with a 95% interval (Nadeau &
+Bengio's corrected resampled t: the folds' training rows overlap, so the plain t-interval would be too narrow; on a
+dataset's own split, a paired bootstrap of its test rows).
 
 Methods: ``lightgbm``, ``xgboost``, ``logistic``, ``scorecard`` (peers) and ``pymescore``. pymescore gets the raw
 columns and types them itself; the peers share one preprocessing, fitted inside each training fold
@@ -629,14 +630,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             else None
         )
         entry["pymescore_paired"] = None
-        if entry["pymescore_gap"] is not None and len(folds) > 1:
-            entry["pymescore_paired"] = paired_gap(
-                own["fold_auc"], entry["methods"][entry["best_peer"]]["fold_auc"], 1 / N_FOLDS
-            )
-        elif entry["pymescore_gap"] is not None:  # one split: the spread comes from its test rows
-            test_y = data.y[folds[0][1]]
-            entry["pymescore_paired"] = paired_bootstrap(
-                test_y, predictions["pymescore"][0], predictions[entry["best_peer"]][0]
+        if entry["pymescore_gap"] is not None:
+            best = entry["best_peer"]
+            entry["pymescore_paired"] = (
+                paired_gap(own["fold_auc"], entry["methods"][best]["fold_auc"], 1 / N_FOLDS)
+                if len(folds) > 1  # one split: the spread comes from its test rows
+                else paired_bootstrap(data.y[folds[0][1]], predictions["pymescore"][0], predictions[best][0])
             )
         datasets[spec.name] = entry
 
